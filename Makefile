@@ -1,0 +1,32 @@
+# `make demo` and `make test` work on a fresh machine with only Python and apt: they set up
+# everything they need first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
+
+.PHONY: setup system-packages demo test bench clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@scripts/install-system-packages
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+demo: setup
+	$(BIN)/gateway demo
+
+test: setup
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/pytest benchmarks -q --benchmark-only
+
+clean:
+	rm -rf $(VENV) var build test-output .pytest_cache

@@ -1,0 +1,50 @@
+"""Commands of the contract that later work fills in. They refuse honestly (exit 1) rather than
+pretend; each moves to a module of its own when it is built."""
+from __future__ import annotations
+
+import click
+
+from gateway.cli.common import not_yet_available, refusals_exit_1
+
+
+@click.command()
+@click.option("--portal-port", type=int)
+@click.option("--sftp-port", type=int)
+@click.option("--hotfolder", type=click.Path(file_okay=False))
+@click.option("--bind", default="127.0.0.1", show_default=True)
+@refusals_exit_1
+def serve(**_: object) -> None:
+    """ポータルと SFTP を起動 / run the portal and the SFTP server."""
+    raise not_yet_available("gateway serve")
+
+
+@click.command()
+@click.argument("scenario")
+@click.option("--records", type=int)
+@click.option("--seed", type=int)
+@click.option("--fault", multiple=True)
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_1
+def simulate(**_: object) -> None:
+    """シナリオを実行 / replay a mailing scenario end to end."""
+    raise not_yet_available("gateway simulate")
+
+
+@click.group()
+def export() -> None:
+    """証跡の書き出し / export evidence."""
+
+
+@export.command("evidence")
+@click.option("--approval")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
+@refusals_exit_1
+def export_evidence(**_: object) -> None:
+    """承認ごとの証跡バンドル / the evidence bundle."""
+    raise not_yet_available("gateway export evidence")
+
+
+def register(group: click.Group) -> None:
+    for command in (serve, simulate, export):
+        group.add_command(command)

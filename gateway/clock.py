@@ -1,0 +1,36 @@
+"""The one clock the service reads, so tests and simulations can move time.
+
+Times are aware datetimes in UTC inside the gateway and shown in JST to people.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+JST = timezone(timedelta(hours=9), "JST")
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class FixedClock(Clock):
+    """A clock that stands still until told to move (tests, simulations)."""
+
+    def __init__(self, at: datetime) -> None:
+        if at.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
+        self._now = at.astimezone(timezone.utc)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+
+    def set(self, at: datetime) -> None:
+        self._now = at.astimezone(timezone.utc)
+
+
+def to_jst(at: datetime) -> datetime:
+    return at.astimezone(JST)
