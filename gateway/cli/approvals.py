@@ -1,12 +1,186 @@
 """`gateway approval add|list|show`."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+
+from gateway.clock import to_jst
+from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
+from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
+from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
+from gateway.errors import GatewayError
+from gateway.installation import open_engine
+from gateway.ledger.log import Event
+from gateway.service import Gateway
+from gateway.store import db
+from gateway.store.registry import get_approval, list_approvals, register_approval
 
 
 @click.group()
 def approval() -> None:
     """審議会承認 / council approvals."""
+
+
+@approval.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def add(ctx: click.Context, file: Path, home: str | None, as_json: bool) -> None:
+    """承認ファイル（TOML）を登録 / register an approval file (TOML)."""
+    actor = cli_actor()
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        try:
+            with gw.unit() as session:
+                a, new = register_approval(session, file, actor=actor.user or "", at=gw.clock.now())
+                if new:
+                    gw.ledger.record(session, Event(
+                        action="approval.add", channel="cli", actor=actor, approval=a.id,
+                        reason=f"registered {file.name}, sha256 {a.source_sha256}",
+                    ))
+        except GatewayError as err:
+            gw.record(Event(action="approval.add", channel="cli", actor=actor, outcome="refused", reason=err.en))
+            raise
+    if as_json:
+        click.echo(json.dumps({"id": a.id, "added": new, "sha256": a.source_sha256}))
+    elif new:
+        click.echo(f"登録しました / registered: {a.id}（{a.case_number}）")
+    else:
+        click.echo(f"同じ内容で登録済みです / already registered, unchanged: {a.id}")
+
+
+@approval.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
+    """登録済みの承認 / registered approvals."""
+    engine = open_engine(resolve_home(ctx, home))
+    try:
+        with db.session_scope(engine) as session:
+            rows = [
+                {
+                    "id": r.id,
+                    "case_number": r.case_number,
+                    "title": r.title,
+                    "decision": r.decision,
+                    "period_start": r.period_start.isoformat(),
+                    "period_end": r.period_end.isoformat(),
+                    "max_records": r.max_records,
+                }
+                for r in list_approvals(session)
+            ]
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("承認は登録されていません / no approvals registered")
+    for r in rows:
+        click.echo(f"{r['id']}\t{DECISIONS[r['decision']]}\t{r['case_number']}\t{r['title']}")
+
+
+@approval.command()
+@click.argument("approval_id")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def show(ctx: click.Context, approval_id: str, home: str | None, as_json: bool) -> None:
+    """承認の内容 / one approval in full."""
+    engine = open_engine(resolve_home(ctx, home))
+    try:
+        with db.session_scope(engine) as session:
+            a = get_approval(session, approval_id)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps(approval_to_dict(a), ensure_ascii=False, indent=2))
+    else:
+        click.echo(describe(a))
+
+
+def approval_to_dict(a: Approval) -> dict[str, object]:
+    return {
+        "id": a.id,
+        "case_number": a.case_number,
+        "title": a.title,
+        "city": a.city.id,
+        "department": a.department,
+        "legal_basis": list(a.legal_basis),
+        "decision": a.decision,
+        "council": {"session": a.council_session, "date": a.council_date.isoformat()},
+        "fields": list(a.fields),
+        "population": a.population,
+        "max_records": a.max_records,
+        "excluded": [{"population": e.population, "handling": e.handling} for e in a.excluded],
+        "recipients": [
+            {
+                "organisation": r.organisation.id,
+                "certifications": list(r.organisation.certifications),
+                "handlers": [h.login for h in r.handlers],
+                "subcontractors": [
+                    {"organisation": s.organisation.id, "handlers": [h.login for h in s.handlers]}
+                    for s in r.subcontractors
+                ],
+            }
+            for r in a.recipients
+        ],
+        "profiles": list(a.profiles),
+        "period_start": a.period_start.isoformat(),
+        "period_end": a.period_end.isoformat(),
+        "retention": {
+            "gateway_days": a.retention.gateway_days,
+            "gateway_until_period_end": a.retention.gateway_until_period_end,
+            "contractor_deletion_days": a.retention.contractor_deletion_days,
+            "contractor_keep_years": a.retention.contractor_keep_years,
+            "rollover_month": a.retention.rollover_month,
+        },
+        "conditions": [{"text": c.text, "rule": c.rule} for c in a.conditions],
+        "sha256": a.source_sha256,
+    }
+
+
+def describe(a: Approval) -> str:
+    """The approval as a person reads it, in Japanese with English keys where it helps."""
+    lines = [
+        f"{a.case_number}  [{a.id}]",
+        f"  件名 / title: {a.title}",
+        f"  実施機関 / city: {a.city.name}　{a.department}",
+        f"  根拠 / basis: {', '.join(LEGAL_BASES[b] for b in a.legal_basis)}",
+        f"  審議 / council: {a.council_session}（{a.council_date}）— {DECISIONS[a.decision]}",
+        f"  期間 / period: {to_jst(a.period_start):%Y-%m-%d %H:%M} 〜 {to_jst(a.period_end):%Y-%m-%d %H:%M} JST（終了時刻を含まない）",
+        f"  項目 / fields: {', '.join(header_label(f) for f in a.fields)}",
+        f"  対象 / population: {a.population}（上限 {a.max_records:,} 件）",
+    ]
+    for e in a.excluded:
+        how = "除いて送付" if e.handling == "remove" else "含まれていれば受付拒否"
+        lines.append(f"  除外 / excluded: {EXCLUDED_POPULATIONS[e.population]}（{how}）")
+    for r in a.recipients:
+        lines.append(f"  委託先 / contractor: {r.organisation.name} [{r.organisation.id}]")
+        for h in r.handlers:
+            lines.append(f"    {HANDLER_ROLES[h.role]}: {h.name} ({h.login})")
+        for s in r.subcontractors:
+            lines.append(f"    再委託先 / subcontractor: {s.organisation.name} [{s.organisation.id}]")
+            for h in s.handlers:
+                lines.append(f"      {HANDLER_ROLES[h.role]}: {h.name} ({h.login})")
+    lines.append(f"  受け渡し方法 / profiles: {', '.join(a.profiles)}")
+    ret = a.retention
+    if ret.gateway_days is not None:
+        lines.append(f"  ゲートウェイ保管 / gateway copy: 受領後 {ret.gateway_days} 日以内に消去")
+    if ret.contractor_deletion_days is not None:
+        lines.append(f"  受託者の消去 / contractor erasure: 期間終了後 {ret.contractor_deletion_days} 日以内に消去証明")
+    if ret.contractor_keep_years is not None:
+        lines.append(f"  保存 / kept: {ret.contractor_keep_years} 年保存後、{ret.rollover_month} 月の更新時に消去")
+    for c in a.conditions:
+        rule = f"（自動確認: {CONDITION_RULES[c.rule]}）" if c.rule else ""
+        lines.append(f"  附帯意見 / condition: {c.text}{rule}")
+    return "\n".join(lines)
 
 
 def register(group: click.Group) -> None:

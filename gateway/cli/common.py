@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import getpass
 import sys
 from typing import Any, Callable, TypeVar
 
@@ -9,6 +10,7 @@ import click
 
 from gateway.errors import GatewayError
 from gateway.home import Home
+from gateway.ledger.log import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,3 +47,8 @@ def not_yet_available(what: str) -> GatewayError:
         f"「{what}」はまだ利用できません。今後のリリースで提供されます。",
         f"'{what}' is not yet available in this release.",
     )
+
+
+def cli_actor() -> Actor:
+    """Who runs a local command: the operating-system account, as an administrator."""
+    return Actor(user=f"cli:{getpass.getuser()}", role="admin")

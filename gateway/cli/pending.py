@@ -31,20 +31,6 @@ def simulate(**_: object) -> None:
     raise not_yet_available("gateway simulate")
 
 
-@click.group()
-def export() -> None:
-    """証跡の書き出し / export evidence."""
-
-
-@export.command("evidence")
-@click.option("--approval")
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
-@refusals_exit_1
-def export_evidence(**_: object) -> None:
-    """承認ごとの証跡バンドル / the evidence bundle."""
-    raise not_yet_available("gateway export evidence")
-
-
 def register(group: click.Group) -> None:
-    for command in (serve, simulate, export):
+    for command in (serve, simulate):
         group.add_command(command)

@@ -1,0 +1,403 @@
+"""The council approval (諮問 → 答申): the unit of permission for every hand-over.
+
+An approval fixes what may be sent (fields, population, an upper bound on records), to whom
+(contractors, approved subcontractors, their certifications and designated handlers), by which
+transfer profiles, during which period, how long copies may live, and under which conditions
+(附帯意見). The file format is documented in `simulations/approvals/README.md`.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
+from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
+
+LEGAL_BASES = {
+    "outside-provision": "外部提供",
+    "other-purpose-use": "目的外利用",
+    "online-link": "外部結合（オンライン結合）",
+    "outsourcing": "業務委託",
+}
+DECISIONS = {
+    "approved": "承認",
+    "approved-with-conditions": "条件付き承認",
+    "deferred": "継続審議",
+}
+CERTIFICATIONS = {
+    "privacy-mark": "プライバシーマーク",
+    "iso27001": "ISO/IEC 27001",
+    "lgwan-asp": "LGWAN-ASP 登録",
+}
+ORG_KINDS = ("city", "contractor", "subcontractor")
+HANDLER_ROLES = {"responsible": "取扱責任者", "handler": "取扱者"}
+EXCLUSION_HANDLING = ("remove", "refuse")
+
+# Conditions a machine can check; everything else a council attaches is kept as text for people.
+CONDITION_RULES = {
+    "gateway-retention-max-days": "ゲートウェイ上の保管日数の上限",
+    "contractor-deletion-max-days": "受託者の消去期限（期間終了後の日数）",
+    "erasure-certificate-required": "消去証明書の提出",
+    "password-delivery": "パスワードの送付方法",
+    "require-certification": "必要な認証",
+    "no-subcontracting": "再委託の禁止",
+    "exclude-population": "除外すべき対象者",
+}
+PASSWORD_METHODS = ("hand", "registered-mail")
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+_LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: str
+    name: str
+    kind: str
+    certifications: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Handler:
+    login: str
+    name: str
+    role: str  # responsible | handler
+
+
+@dataclass(frozen=True)
+class Recipient:
+    organisation: Organisation
+    handlers: tuple[Handler, ...]
+    subcontractors: tuple["Recipient", ...] = ()
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    population: str
+    handling: str  # remove: dropped before sending; refuse: the whole file is refused
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Retention:
+    gateway_days: int | None  # the gateway's copy, counted from receipt by the contractor
+    gateway_until_period_end: bool  # and never kept past the end of the period
+    contractor_deletion_days: int | None  # erasure certificate due N days after the period ends
+    contractor_keep_years: int | None  # kept N years, then erased at the roll-over month
+    rollover_month: int | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    text: str
+    rule: str | None = None
+    value: int | str | tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    id: str
+    case_number: str
+    title: str
+    city: Organisation
+    department: str
+    legal_basis: tuple[str, ...]
+    ordinance_articles: tuple[str, ...]
+    council_session: str
+    council_date: date
+    decision: str
+    fields: tuple[str, ...]
+    population: str
+    max_records: int
+    excluded: tuple[Exclusion, ...]
+    recipients: tuple[Recipient, ...]
+    profiles: tuple[str, ...]
+    period_start: datetime  # inclusive
+    period_end: datetime  # exclusive: the first instant no longer covered
+    contract_start: date | None
+    contract_end: date | None
+    retention: Retention
+    conditions: tuple[Condition, ...]
+    source_sha256: str = field(default="", compare=False)
+
+    @property
+    def permits_anything(self) -> bool:
+        return self.decision != "deferred"
+
+    def recipient(self, org_id: str) -> Recipient | None:
+        return next((r for r in self.recipients if r.organisation.id == org_id), None)
+
+    def rule(self, name: str) -> Condition | None:
+        return next((c for c in self.conditions if c.rule == name), None)
+
+    def handlers_of(self, org_id: str) -> tuple[Handler, ...]:
+        for r in self.recipients:
+            if r.organisation.id == org_id:
+                return r.handlers
+            for s in r.subcontractors:
+                if s.organisation.id == org_id:
+                    return s.handlers
+        return ()
+
+    def organisations(self) -> list[Organisation]:
+        orgs = [self.city]
+        for r in self.recipients:
+            orgs.append(r.organisation)
+            orgs.extend(s.organisation for s in r.subcontractors)
+        return orgs
+
+
+def load_approval(path: str | Path) -> Approval:
+    """Read and check one approval file; raises DefinitionError naming the file and key."""
+    path = Path(path)
+    return parse_approval_text(read_text(path), path)
+
+
+def parse_approval_text(text: str, source: Path | str) -> Approval:
+    doc = Table(parse(text, source), "", source)
+    approval = _parse(doc, source)
+    doc.done()
+    _check_consistency(approval, source)
+    return replace(approval, source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _parse(doc: Table, path: Path | str) -> Approval:
+    approval_id = doc.str("id")
+    assert approval_id is not None
+    if not _ID.match(approval_id):
+        raise DefinitionError(
+            f"{path}: 「id」は英小文字・数字・ハイフンで 2〜63 文字にしてください。",
+            f"{path}: 'id' must be 2-63 lowercase letters, digits and hyphens.",
+        )
+    council = doc.table("council")
+    assert council is not None
+    data = doc.table("data")
+    assert data is not None
+    period = doc.table("period")
+    assert period is not None
+    transfer = doc.table("transfer")
+    assert transfer is not None
+    retention_t = doc.table("retention")
+    assert retention_t is not None
+
+    city_t = doc.table("city")
+    assert city_t is not None
+    city = _organisation(city_t, "city", path)
+
+    fields = data.strs("fields", choices=CANONICAL_FIELDS)
+    if not fields:
+        raise DefinitionError(
+            f"{path}: 「data.fields」が空です。提供を認める項目を列挙してください。",
+            f"{path}: 'data.fields' is empty; list the fields the council approved.",
+        )
+    excluded = []
+    for t in data.tables("excluded", required=False):
+        excluded.append(
+            Exclusion(
+                population=t.choice("population", EXCLUDED_POPULATIONS) or "",
+                handling=t.choice("handling", EXCLUSION_HANDLING) or "",
+                note=t.str("note", required=False, default="") or "",
+            )
+        )
+        t.done()
+    population = data.str("population") or ""
+    max_records = data.int("max_records", minimum=1) or 0
+    data.done()
+
+    recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
+
+    start = period.instant("start")
+    end = period.instant("end", end_of_day=True)
+    assert start is not None and end is not None
+    if isinstance(period.raw("end"), datetime):
+        # A written end like 23:59:59 names the last covered second; the interval is half-open.
+        end = end + timedelta(seconds=1)
+    contract_start = period.date("contract_start", required=False)
+    contract_end = period.date("contract_end", required=False)
+    period.done()
+
+    retention = Retention(
+        gateway_days=retention_t.int("gateway_days", required=False),
+        gateway_until_period_end=retention_t.bool("gateway_until_period_end", default=True),
+        contractor_deletion_days=retention_t.int("contractor_deletion_days", required=False),
+        contractor_keep_years=retention_t.int("contractor_keep_years", required=False, minimum=1),
+        rollover_month=retention_t.int("rollover_month", required=False, minimum=1),
+        note=retention_t.str("note", required=False, default="") or "",
+    )
+    retention_t.done()
+
+    conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
+    profiles = transfer.strs("profiles")
+    transfer.done()
+    council_session = council.str("session") or ""
+    council_date = council.date("date")
+    decision = council.choice("decision", DECISIONS) or ""
+    council.done()
+
+    return Approval(
+        id=approval_id,
+        case_number=doc.str("case_number") or "",
+        title=doc.str("title") or "",
+        city=city,
+        department=doc.str("department") or "",
+        legal_basis=doc.strs("legal_basis", choices=LEGAL_BASES),
+        ordinance_articles=doc.strs("ordinance_articles", required=False),
+        council_session=council_session,
+        council_date=council_date,  # type: ignore[arg-type]
+        decision=decision,
+        fields=fields,
+        population=population,
+        max_records=max_records,
+        excluded=tuple(excluded),
+        recipients=recipients,
+        profiles=profiles,
+        period_start=start,
+        period_end=end,
+        contract_start=contract_start,
+        contract_end=contract_end,
+        retention=retention,
+        conditions=conditions,
+    )
+
+
+def _organisation(t: Table, kind: str, path: Path | str) -> Organisation:
+    org_id = t.str("id") or ""
+    if not _ID.match(org_id):
+        raise DefinitionError(
+            f"{path}: {t.where}.id「{org_id}」は英小文字・数字・ハイフンにしてください。",
+            f"{path}: {t.where}.id '{org_id}' must be lowercase letters, digits and hyphens.",
+        )
+    return Organisation(
+        id=org_id,
+        name=t.str("name") or "",
+        kind=kind,
+        certifications=t.strs("certifications", required=False, choices=CERTIFICATIONS),
+    )
+
+
+def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Recipient:
+    kind = "contractor" if allow_subcontractors else "subcontractor"
+    org = _organisation(t, kind, path)
+    required = t.strs("required_certifications", required=False, choices=CERTIFICATIONS)
+    missing = sorted(set(required) - set(org.certifications))
+    if missing:
+        # The council made the certification a condition; a recipient without it cannot be named.
+        raise DefinitionError(
+            f"{path}: {t.where}（{org.name}）に必要な認証がありません: {', '.join(missing)}",
+            f"{path}: {t.where} ({org.id}) lacks required certifications: {', '.join(missing)}",
+        )
+    handlers = []
+    for h in t.tables("handlers"):
+        login = h.str("login") or ""
+        if not _LOGIN.match(login):
+            raise DefinitionError(
+                f"{path}: {h.where}.login「{login}」は英小文字・数字・記号 ._- にしてください。",
+                f"{path}: {h.where}.login '{login}' must be lowercase letters, digits and ._-",
+            )
+        handlers.append(Handler(login=login, name=h.str("name") or "", role=h.choice("role", HANDLER_ROLES) or ""))
+        h.done()
+    if not any(h.role == "responsible" for h in handlers):
+        raise DefinitionError(
+            f"{path}: {t.where}（{org.name}）に取扱責任者（role = \"responsible\"）がいません。",
+            f"{path}: {t.where} ({org.id}) names no responsible handler (role = \"responsible\").",
+        )
+    subs: tuple[Recipient, ...] = ()
+    if allow_subcontractors:
+        subs = tuple(_recipient(s, path, allow_subcontractors=False) for s in t.tables("subcontractors", required=False))
+    t.done()
+    return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs)
+
+
+def _condition(t: Table, path: Path | str) -> Condition:
+    text = t.str("text") or ""
+    rule = t.choice("rule", CONDITION_RULES, required=False)
+    value = t.raw("value")
+    t.done()
+    if rule in ("gateway-retention-max-days", "contractor-deletion-max-days"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise DefinitionError(
+                f"{path}: {t.where}: 規則「{rule}」の value は 0 以上の整数です。",
+                f"{path}: {t.where}: rule '{rule}' needs an integer value >= 0.",
+            )
+    elif rule in ("password-delivery", "require-certification", "exclude-population"):
+        choices = {
+            "password-delivery": PASSWORD_METHODS,
+            "require-certification": tuple(CERTIFICATIONS),
+            "exclude-population": EXCLUDED_POPULATIONS,
+        }[rule]
+        if isinstance(value, str):
+            value = (value,)
+        if not isinstance(value, list | tuple) or not value or any(v not in choices for v in value):
+            raise DefinitionError(
+                f"{path}: {t.where}: 規則「{rule}」の value は次の値の配列です: {', '.join(choices)}",
+                f"{path}: {t.where}: rule '{rule}' needs an array value of: {', '.join(choices)}",
+            )
+        value = tuple(value)
+    elif value is not None:
+        raise DefinitionError(
+            f"{path}: {t.where}: value は規則（rule）がある場合だけ書けます。",
+            f"{path}: {t.where}: 'value' is only allowed with a machine-checkable rule.",
+        )
+    return Condition(text=text, rule=rule, value=value)
+
+
+def _check_consistency(a: Approval, path: Path | str) -> None:
+    """Cross-field rules: an approval that contradicts itself must not be registered."""
+
+    def fail(ja: str, en: str) -> None:
+        raise DefinitionError(f"{path}: {ja}", f"{path}: {en}")
+
+    if a.period_end <= a.period_start:
+        fail("期間の終了が開始より前です。period.start と period.end を確認してください。",
+             "the period ends before it starts; check period.start and period.end.")
+    if a.contract_start and a.contract_end and a.contract_end < a.contract_start:
+        fail("契約期間の終了が開始より前です。", "the contract period ends before it starts.")
+    if set(a.fields) & set(CONTROL_FIELDS):
+        fail("除外区分などの制御用の列は提供項目に入れられません。",
+             "control columns such as the exclusion flag cannot be approved fields.")
+    if (a.retention.contractor_keep_years is None) != (a.retention.rollover_month is None):
+        fail("contractor_keep_years と rollover_month は組で指定してください。",
+             "contractor_keep_years and rollover_month go together.")
+    if a.retention.rollover_month is not None and not 1 <= a.retention.rollover_month <= 12:
+        fail("rollover_month は 1〜12 です。", "rollover_month must be 1-12.")
+    if not a.recipients and a.permits_anything:
+        fail("提供先（recipients）がありません。", "the approval names no recipient.")
+    if len({p.population for p in a.excluded}) != len(a.excluded):
+        fail("除外対象が重複しています。", "an excluded population is listed twice.")
+    org_ids = [o.id for o in a.organisations()]
+    if len(set(org_ids)) != len(org_ids):
+        fail("組織 id が重複しています。", "an organisation id is used twice.")
+    logins = [h.login for r in a.recipients for x in (r, *r.subcontractors) for h in x.handlers]
+    if len(set(logins)) != len(logins):
+        fail("取扱者の login が重複しています。", "a handler login is listed twice.")
+    for c in a.conditions:
+        if c.rule == "gateway-retention-max-days":
+            days = a.retention.gateway_days
+            if days is None or days > int(c.value):  # type: ignore[arg-type]
+                fail(f"附帯意見（{c.text}）に反し、retention.gateway_days が {c.value} 日を超えるか未設定です。",
+                     f"retention.gateway_days is unset or exceeds the {c.value} days the condition allows.")
+        if c.rule == "contractor-deletion-max-days":
+            days = a.retention.contractor_deletion_days
+            if days is None or days > int(c.value):  # type: ignore[arg-type]
+                fail(f"附帯意見（{c.text}）に反し、retention.contractor_deletion_days が {c.value} 日を超えるか未設定です。",
+                     f"retention.contractor_deletion_days is unset or exceeds the {c.value} days the condition allows.")
+        if c.rule == "exclude-population":
+            listed = {e.population for e in a.excluded}
+            for pop in c.value:  # type: ignore[union-attr]
+                if pop not in listed:
+                    fail(f"附帯意見が除外を求める対象「{pop}」が data.excluded にありません。",
+                         f"the conditions require excluding '{pop}' but data.excluded does not list it.")
+        if c.rule == "require-certification":
+            for r in a.recipients:
+                for x in (r, *r.subcontractors):
+                    lacking = set(c.value) - set(x.organisation.certifications)  # type: ignore[arg-type]
+                    if lacking:
+                        fail(f"{x.organisation.name} に附帯意見が求める認証がありません: {', '.join(sorted(lacking))}",
+                             f"{x.organisation.id} lacks certifications the conditions require: {', '.join(sorted(lacking))}")
+        if c.rule == "no-subcontracting" and any(r.subcontractors for r in a.recipients):
+            fail("附帯意見が再委託を禁じているのに再委託先があります。",
+                 "the conditions forbid subcontracting but a subcontractor is listed.")

@@ -1,0 +1,262 @@
+"""The key store under `<home>/keys`, written by `gateway init`.
+
+| file | what |
+|---|---|
+| `kek.key` | the key-encryption key that wraps each blob's data key (a KMS later) |
+| `signing/<key id>.key`, `.pub` | Ed25519 evidence-signing keys; `signing/current` names the active one, `signing/genesis` the first |
+| `signing/rotations/<n>.json` | statements in which the old key introduces the new one |
+| `ca.key`, `ca.crt` | the portal's CA: it issues the server certificate and terminal certificates |
+| `server.key`, `server.crt` | the portal's TLS certificate (localhost, 127.0.0.1) |
+| `ssh_host_ed25519_key`, `.pub` | the SFTP server's host key |
+
+Private files are created with O_EXCL and mode 0600 (an existing file is never overwritten:
+re-running init keeps the keys). Private keys never enter the database, a log or a message.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from gateway.crypto.canonical_json import canonical
+from gateway.errors import GatewayError
+
+KEK_BYTES = 32
+CA_YEARS = 10
+SERVER_DAYS = 397  # the longest validity browsers accept for a TLS server certificate
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Create a file readable by the owner only; never replace one that exists."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_dir(path.parent)
+
+
+def write_public(path: Path, data: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def key_id(public: ed25519.Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_b64(public: ed25519.Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    id: str
+    private: ed25519.Ed25519PrivateKey
+
+    @property
+    def public(self) -> ed25519.Ed25519PublicKey:
+        return self.private.public_key()
+
+    def sign(self, document: dict) -> dict:
+        """The document with a detached Ed25519 signature over its RFC 8785 canonical form."""
+        body = {k: v for k, v in document.items() if k != "signature"}
+        sig = self.private.sign(canonical(body))
+        return {**body, "signature": {"alg": "Ed25519", "key_id": self.id,
+                                      "value": base64.b64encode(sig).decode("ascii")}}
+
+
+class KeyStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # -- creation ---------------------------------------------------------------------------
+
+    def ensure(self, *, now: datetime) -> list[str]:
+        """Create every missing key; returns what was created. Existing keys are kept as they are."""
+        created = []
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not (self.root / "kek.key").exists():
+            write_secret(self.root / "kek.key", os.urandom(KEK_BYTES))
+            created.append("kek")
+        if not (self.root / "signing" / "current").exists():
+            self._new_signing_key(now=now, previous=None)
+            created.append("signing")
+        if not (self.root / "ca.crt").exists():
+            self._new_ca(now)
+            created.append("ca")
+        if not (self.root / "server.crt").exists():
+            self._new_server_cert(now)
+            created.append("server-certificate")
+        if not (self.root / "ssh_host_ed25519_key").exists():
+            self._new_ssh_host_key()
+            created.append("ssh-host-key")
+        return created
+
+    def rotate_signing_key(self, *, now: datetime) -> dict:
+        """A new evidence key, introduced by a statement the old key signs (and the new one
+        countersigns), so evidence signed before the rotation keeps verifying."""
+        old = self.signing_key()
+        return self._new_signing_key(now=now, previous=old)
+
+    def _new_signing_key(self, *, now: datetime, previous: SigningKey | None) -> dict:
+        private = ed25519.Ed25519PrivateKey.generate()
+        kid = key_id(private.public_key())
+        signing = self.root / "signing"
+        pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+        write_secret(signing / f"{kid}.key", pem)
+        write_public(signing / f"{kid}.pub", public_b64(private.public_key()).encode() + b"\n")
+        statement: dict = {}
+        if previous is not None:
+            statement = {
+                "type": "key-rotation",
+                "old_key_id": previous.id,
+                "old_public_key": public_b64(previous.public),
+                "new_key_id": kid,
+                "new_public_key": public_b64(private.public_key()),
+                "at": now.isoformat(),
+            }
+            signed = previous.sign(statement)
+            countersigned = {
+                **signed,
+                "countersignature": {
+                    "alg": "Ed25519", "key_id": kid,
+                    "value": base64.b64encode(private.sign(canonical(statement))).decode("ascii"),
+                },
+            }
+            rotations = signing / "rotations"
+            n = len(list(rotations.glob("*.json"))) + 1 if rotations.exists() else 1
+            write_public(rotations / f"{n:04d}.json", json.dumps(countersigned, ensure_ascii=False, indent=2).encode())
+            statement = countersigned
+        if previous is None:
+            write_public(signing / "genesis", kid.encode() + b"\n")
+        write_public(signing / "current", kid.encode() + b"\n")
+        return statement
+
+    def _new_ca(self, now: datetime) -> None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "LGWAN gateway"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "gateway terminal CA"),
+        ])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=365 * CA_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        write_secret(self.root / "ca.key", _pem_private(key))
+        write_public(self.root / "ca.crt", cert.public_bytes(serialization.Encoding.PEM))
+
+    def _new_server_cert(self, now: datetime) -> None:
+        import ipaddress
+
+        ca_key, ca_cert = self.ca()
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=SERVER_DAYS))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            ]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256())
+        )
+        write_secret(self.root / "server.key", _pem_private(key))
+        write_public(self.root / "server.crt", cert.public_bytes(serialization.Encoding.PEM))
+
+    def _new_ssh_host_key(self) -> None:
+        key = ed25519.Ed25519PrivateKey.generate()
+        write_secret(self.root / "ssh_host_ed25519_key", key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()))
+        write_public(self.root / "ssh_host_ed25519_key.pub", key.public_key().public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH) + b" gateway-host\n")
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def kek(self) -> bytes:
+        data = self._read(self.root / "kek.key")
+        if len(data) != KEK_BYTES:
+            raise GatewayError("鍵暗号化鍵が壊れています。", "the key-encryption key is damaged.")
+        return data
+
+    def signing_key(self) -> SigningKey:
+        kid = self._read(self.root / "signing" / "current").decode().strip()
+        private = serialization.load_pem_private_key(self._read(self.root / "signing" / f"{kid}.key"), None)
+        assert isinstance(private, ed25519.Ed25519PrivateKey)
+        return SigningKey(kid, private)
+
+    def genesis_key_id(self) -> str:
+        """The installation's first evidence key: the one a city publishes for auditors to pin."""
+        return self._read(self.root / "signing" / "genesis").decode().strip()
+
+    def public_signing_keys(self) -> dict[str, str]:
+        """Every evidence key ever used (id -> base64 raw public key): exported with evidence."""
+        return {p.stem: p.read_text().strip() for p in sorted((self.root / "signing").glob("*.pub"))}
+
+    def rotation_statements(self) -> list[dict]:
+        return [json.loads(p.read_text()) for p in sorted((self.root / "signing" / "rotations").glob("*.json"))]
+
+    def ca(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+        key = serialization.load_pem_private_key(self._read(self.root / "ca.key"), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return key, x509.load_pem_x509_certificate(self._read(self.root / "ca.crt"))
+
+    def _read(self, path: Path) -> bytes:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise GatewayError(
+                f"鍵ファイル {path.name} がありません。`gateway init` を実行してください。",
+                f"key file {path.name} is missing; run `gateway init`.",
+            ) from None
+
+
+def _pem_private(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())

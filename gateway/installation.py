@@ -1,0 +1,80 @@
+"""Creating and opening one gateway installation (its home, database and shipped profiles)."""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime
+
+from pathlib import Path
+
+from sqlalchemy import Engine, make_url
+from sqlalchemy.orm import Session
+
+from gateway.core.profiles import profiles_dir
+from gateway.crypto.keystore import KeyStore
+from gateway.clock import FixedClock
+from gateway.errors import GatewayError
+from gateway.ledger.log import Event, Ledger
+from gateway.home import Home
+from gateway.store import db
+from gateway.store import models as m
+from gateway.store.registry import register_profiles
+
+
+def init(home: Home, *, at: datetime) -> dict[str, object]:
+    """Create what is missing and change nothing that exists: safe to run again at any time."""
+    created = []
+    for directory in (home.root, home.blobs, home.keys, home.exports):
+        if not directory.exists():
+            created.append(str(directory))
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as err:
+            raise GatewayError(
+                f"{directory} を作成できません（{err.strerror}）。権限と --home を確認してください。",
+                f"cannot create {directory} ({err.strerror}); check permissions and --home.",
+            ) from None
+        # Resident data and keys live here: no one but the service account may list it.
+        os.chmod(directory, 0o700)
+    keys = KeyStore(home.keys).ensure(now=at)
+    engine = db.connect(home.db_url)
+    try:
+        db.migrate(engine)
+        with db.session_scope(engine) as session:
+            profiles = register_profiles(session, profiles_dir())
+            if session.get(m.Setting, "created_at") is None:
+                session.add(m.Setting(key="created_at", value=at.isoformat()))
+                session.add(m.Setting(key="installation_id", value=str(uuid.uuid4())))
+            if created or keys or profiles:
+                ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
+                ledger.record(session, Event(
+                    action="system.init", channel="cli",
+                    reason=f"created: {', '.join(keys + profiles) or 'directories'}",
+                ))
+    finally:
+        engine.dispose()
+    return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,
+            "schema": db.head_revision()}
+
+
+def open_engine(home: Home) -> Engine:
+    """The database of an initialised installation; refuses one `gateway init` has not prepared."""
+    url = make_url(home.db_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
+        raise GatewayError(
+            f"{home.root} は初期化されていません。先に `gateway init` を実行してください。",
+            f"{home.root} is not initialised; run `gateway init` first.",
+        )
+    engine = db.connect(home.db_url)
+    db.require_current(engine)
+    return engine
+
+
+def installation_id(session: Session) -> str:
+    row = session.get(m.Setting, "installation_id")
+    if row is None:
+        raise GatewayError(
+            "インストール ID がありません。`gateway init` を実行してください。",
+            "the installation has no id; run `gateway init`.",
+        )
+    return row.value

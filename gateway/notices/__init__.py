@@ -1,0 +1,1 @@
+"""Printable documents for people: the password notice (パスワード通知書)."""

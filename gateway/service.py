@@ -1,0 +1,61 @@
+"""One open gateway installation: its database, keys, clock and ledger, for every channel to use.
+
+Channels (CLI, portal, SFTP, courier desk, hot folder) hold a `Gateway` and do their work in
+`unit()`: one transaction in which the change and its log entry are written together.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from gateway.clock import Clock
+from gateway.crypto.keystore import KeyStore
+from gateway.home import Home
+from gateway.installation import installation_id, open_engine
+from gateway.ledger.log import Event, Ledger
+from gateway.store import db
+
+
+@dataclass
+class Gateway:
+    home: Home
+    engine: Engine
+    keys: KeyStore
+    clock: Clock
+    ledger: Ledger
+
+    @classmethod
+    def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+        clock = clock or Clock()
+        engine = open_engine(home)
+        keys = KeyStore(home.keys)
+        with db.session_scope(engine) as session:
+            installation = installation_id(session)
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock))
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        with db.session_scope(self.engine) as session:
+            yield session
+
+    def record(self, event: Event) -> int:
+        """An entry on its own, e.g. a refusal whose attempted change was rolled back."""
+        with self.unit() as session:
+            seq, _ = self.ledger.record(session, event)
+        return seq
+
+    def close(self) -> None:
+        """Sign the head at shutdown, so the last entries are covered by a checkpoint."""
+        with self.unit() as session:
+            self.ledger.checkpoint(session)
+        self.engine.dispose()
+
+    def __enter__(self) -> "Gateway":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

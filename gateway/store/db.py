@@ -1,0 +1,101 @@
+"""Opening the database and bringing its schema to the newest migration.
+
+SQLite under the home by default; any SQLAlchemy URL (PostgreSQL: `postgresql+psycopg://...`)
+through `$GATEWAY_DB_URL`.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.errors import GatewayError
+
+
+def connect(url: str) -> Engine:
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock when the transaction starts, not at its first write: a transaction that
+    # read the ledger head and then found another writer ahead of it would otherwise fail at once
+    # (SQLITE_BUSY_SNAPSHOT) instead of waiting its turn.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it otherwise).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    # Foreign keys are off by default in SQLite; WAL lets readers work beside the one writer;
+    # the busy timeout makes concurrent writers wait instead of failing at once.
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=FULL")
+    # Deleted rows (wrapped data keys after a crypto-erase) are overwritten, not left in free pages.
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "gateway.store:migrations")
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade to the newest schema; a no-op when it is already there (init is idempotent)."""
+    cfg = _alembic_config()
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as err:
+        raise GatewayError(
+            f"データベースを準備できません（{type(err).__name__}）。GATEWAY_DB_URL と権限を確認してください。",
+            f"cannot prepare the database ({type(err).__name__}); check GATEWAY_DB_URL and permissions.",
+        ) from err
+
+
+def require_current(engine: Engine) -> None:
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError:
+        current = None
+    if current != head_revision():
+        raise GatewayError(
+            "データベースが初期化されていないか古い版です。`gateway init` を実行してください。",
+            "the database is not initialised or out of date; run `gateway init`.",
+        )
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: committed as a whole, or not at all."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory() as session:
+        with session.begin():
+            yield session

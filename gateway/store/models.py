@@ -1,0 +1,195 @@
+"""The gateway's tables (SQLAlchemy 2 typed ORM). Schema changes go through Alembic migrations in
+`gateway/store/migrations`; a test checks that the models and the migrations agree."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores naive values and would lose the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[str]: JSON()}
+
+
+class Organisation(Base):
+    """A city, a contractor or a subcontractor."""
+
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # city | contractor | subcontractor
+    certifications: Mapped[list[str]] = mapped_column(default=list)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(24))  # staff | contractor | security-officer | admin
+    # argon2id; NULL until initial credentials are issued. Never the password itself.
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    city_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    decision: Mapped[str] = mapped_column(String(32))
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]  # exclusive
+    max_records: Mapped[int] = mapped_column(Integer)
+    # The approval file exactly as registered, so evidence can quote what the council decided.
+    source_toml: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    registered_at: Mapped[datetime]
+    registered_by: Mapped[str] = mapped_column(String(64))
+
+
+class ApprovalRecipient(Base):
+    """An organisation an approval lets data reach: a contractor, or a subcontractor via one."""
+
+    __tablename__ = "approval_recipients"
+    approval_id: Mapped[str] = mapped_column(ForeignKey("approvals.id"), primary_key=True)
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    via_organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), default=None)
+
+
+class HandlerDesignation(Base):
+    """A person on an approval's handler list (取扱責任者・取扱者): only they may touch the data."""
+
+    __tablename__ = "handler_designations"
+    approval_id: Mapped[str] = mapped_column(ForeignKey("approvals.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # responsible | handler
+
+
+class TransferProfile(Base):
+    __tablename__ = "transfer_profiles"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    source_toml: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class Transfer(Base):
+    """One hand-over of one package under one approval, from request to erasure."""
+
+    __tablename__ = "transfers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(ForeignKey("approvals.id"))
+    profile_id: Mapped[str] = mapped_column(ForeignKey("transfer_profiles.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sender_organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    recipient_organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    parent_transfer_id: Mapped[str | None] = mapped_column(ForeignKey("transfers.id"), default=None)
+    state: Mapped[str] = mapped_column(String(24))
+    record_count: Mapped[int] = mapped_column(Integer)
+    plaintext_sha256: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Setting(Base):
+    """Installation facts written by `gateway init` (schema of the key store, creation time)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+
+
+class LogEntry(Base):
+    """One access-log entry. `body` is the canonical JSON that is hashed and exported; the other
+    columns copy fields out of it only so the log can be filtered without parsing every body."""
+
+    __tablename__ = "log_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    hash: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16), index=True)
+    actor_user: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor_org: Mapped[str | None] = mapped_column(String(64), index=True)
+    approval_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    transfer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+
+
+class LedgerHead(Base):
+    """The single row every appender locks, so concurrent writers still form one linear chain."""
+
+    __tablename__ = "ledger_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    checkpoint_size: Mapped[int] = mapped_column(Integer)
+    checkpoint_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+    size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON including the signature
+    at: Mapped[datetime]
+
+
+class EvidenceDocument(Base):
+    __tablename__ = "evidence_documents"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    approval_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    transfer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    log_seq: Mapped[int] = mapped_column(ForeignKey("log_entries.seq"))
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON including the signature
+    issued_at: Mapped[datetime]
+
+
+__all__ = [
+    "Base",
+    "Organisation",
+    "User",
+    "Approval",
+    "ApprovalRecipient",
+    "HandlerDesignation",
+    "TransferProfile",
+    "Transfer",
+    "Setting",
+    "LogEntry",
+    "LedgerHead",
+    "Checkpoint",
+    "EvidenceDocument",
+]
