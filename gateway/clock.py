@@ -34,3 +34,18 @@ class FixedClock(Clock):
 
 def to_jst(at: datetime) -> datetime:
     return at.astimezone(JST)
+
+
+def from_environment() -> Clock:
+    """The system clock, or a fixed one from `$GATEWAY_FAKE_NOW` for rehearsals and tests.
+
+    Rehearsals replay 2020's mailings inside 2020's approval periods; the fake time is what every
+    log entry and evidence document then carries, so a rehearsal's evidence says when it "was".
+    """
+    import os
+
+    fake = os.environ.get("GATEWAY_FAKE_NOW")
+    if not fake:
+        return Clock()
+    at = datetime.fromisoformat(fake)
+    return FixedClock(at if at.tzinfo else at.replace(tzinfo=JST))

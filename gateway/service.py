@@ -12,7 +12,7 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock
+from gateway.clock import Clock, from_environment
 from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
 from gateway.installation import installation_id, open_engine
@@ -30,7 +30,7 @@ class Gateway:
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
-        clock = clock or Clock()
+        clock = clock or from_environment()
         engine = open_engine(home)
         keys = KeyStore(home.keys)
         with db.session_scope(engine) as session:

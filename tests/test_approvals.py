@@ -48,7 +48,8 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     "old,new,names",
     [
-        ("max_records = 100", "max_record = 100", "data.max_record"),  # unknown key (typo)
+        ("max_records = 100", "max_record = 100", "did you mean 'data.max_record'"),  # a typo
+        ("population = \"テスト対象者\"", "population = \"テスト対象者\"\ncolour = 1", "unknown keys: data.colour"),
         ('fields = ["name", "birth_date", "address", "postal_code"]\n', "", "data.fields"),  # missing
         ("end = 2020-08-31", "end = 2020-05-01", "period"),  # end before start
         ('role = "responsible"', 'role = "handler"', "responsible"),  # no responsible handler

@@ -1,9 +1,13 @@
 """`gateway generate recipients`: synthetic recipient files (Faker ja_JP), never real people."""
 from __future__ import annotations
 
+import os
+import time
+
 import click
 
-from gateway.cli.common import not_yet_available, refusals_exit_1
+from gateway.cli.common import refusals_exit_1
+from gateway.errors import GatewayError
 
 
 @click.group()
@@ -19,9 +23,34 @@ def generate() -> None:
 @click.option("--excluded-rate", type=click.FloatRange(0.0, 1.0), default=0.0)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
 @refusals_exit_1
-def recipients(**_: object) -> None:
+def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate: float, output: str) -> None:
     """宛名ファイルを生成 / write a synthetic recipient file."""
-    raise not_yet_available("gateway generate recipients")
+    # Imported here: Faker takes a while to import and other subcommands do not need it.
+    from gateway.synthetic import generate_recipients
+
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise GatewayError(
+            f"出力先のフォルダ {directory} がありません。先に作成してください。",
+            f"the output folder {directory} does not exist; create it first.",
+        )
+    started = time.monotonic()
+    try:
+        result = generate_recipients(
+            output, count=count, schema=schema, encoding=encoding, seed=seed, excluded_rate=excluded_rate
+        )
+    except OSError as err:
+        raise GatewayError(
+            f"{output} に書き込めません（{err.strerror}）。",
+            f"cannot write {output} ({err.strerror}).",
+        ) from None
+    seconds = time.monotonic() - started
+    click.echo(
+        f"{result.rows:,} 件（{result.households:,} 世帯）/ {result.rows} rows ({result.households} households), "
+        f"{schema}, {encoding}, {seconds:.1f} s\n"
+        f"{result.path}\n"
+        f"sha256 {result.sha256}"
+    )
 
 
 def register(group: click.Group) -> None:

@@ -1,9 +1,14 @@
 """`gateway package encrypt|decrypt`: age v1 files with a passphrase recipient."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
-from gateway.cli.common import not_yet_available, refusals_exit_1
+from gateway.cli.common import refusals_exit_1
+from gateway.crypto import age
+from gateway.errors import GatewayError
 
 
 @click.group()
@@ -11,24 +16,126 @@ def package() -> None:
     """暗号化パッケージ / encrypted packages (age v1)."""
 
 
-@package.command()
-@click.argument("source", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--passphrase-file", required=True, type=click.Path(dir_okay=False))
-@refusals_exit_1
-def encrypt(**_: object) -> None:
-    """age v1 で暗号化 / encrypt to an age v1 file."""
-    raise not_yet_available("gateway package encrypt")
+def _read_passphrase(path: str) -> bytes:
+    """The file's content with one trailing newline (LF or CRLF) removed."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise GatewayError(
+            f"パスワードファイルを読めません: {path} ({err.strerror})。ファイルの場所と権限を確認してください。",
+            f"cannot read the passphrase file {path} ({err.strerror}); check its path and permissions.",
+        ) from None
+    for newline in (b"\r\n", b"\n"):
+        if data.endswith(newline):
+            data = data[: -len(newline)]
+            break
+    if not data:
+        raise GatewayError(
+            f"パスワードファイルが空です: {path}。パスワードを1行で書いてください。",
+            f"the passphrase file {path} is empty; write the passphrase on one line.",
+        )
+    return data
+
+
+def _open_input(path: str) -> None:
+    if not os.path.isfile(path):
+        raise GatewayError(
+            f"入力ファイルがありません: {path}",
+            f"input file not found: {path}",
+        )
+
+
+def _report(digest: age.Digest) -> None:
+    click.echo(f"sha256: {digest.sha256}")
+    click.echo(f"bytes: {digest.size}")
 
 
 @package.command()
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
-@click.option("--passphrase-file", required=True, type=click.Path(dir_okay=False))
+@click.option("--passphrase-file", required=True, type=click.Path())
 @refusals_exit_1
-def decrypt(**_: object) -> None:
-    """age v1 を復号 / decrypt an age v1 file."""
-    raise not_yet_available("gateway package decrypt")
+def encrypt(source: str, output: str, passphrase_file: str) -> None:
+    """age v1 で暗号化 / encrypt to an age v1 file (scrypt passphrase recipient).
+
+    Prints the SHA-256 and size of the plaintext for the manifest.
+    """
+    passphrase = _read_passphrase(passphrase_file)
+    _open_input(source)
+    try:
+        digest = age.encrypt_file(source, output, passphrase=passphrase)
+    except OSError as err:
+        raise _io_error(err) from None
+    _report(digest)
+
+
+@package.command()
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@click.option("--passphrase-file", required=True, type=click.Path())
+@click.option("--max-work-factor", type=click.IntRange(1, 30), default=age.DEFAULT_MAX_WORK_FACTOR,
+              show_default=True, help="refuse scrypt work factors above this (log2 N)")
+@refusals_exit_1
+def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int) -> None:
+    """age v1 を復号 / decrypt an age v1 file.
+
+    The output appears only once the whole file has authenticated. Prints the plaintext's
+    SHA-256 and size, to compare with the manifest and to confirm receipt.
+    """
+    passphrase = _read_passphrase(passphrase_file)
+    _open_input(source)
+    try:
+        digest = age.decrypt_file(source, output, passphrase=passphrase, max_work_factor=max_work_factor)
+    except age.AgeError as err:
+        raise _decrypt_refusal(err, source) from None
+    except OSError as err:
+        raise _io_error(err) from None
+    _report(digest)
+
+
+def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
+    detail = str(err)  # names what failed; never holds key material or the passphrase
+    if isinstance(err, age.NoMatchError):
+        if not _is_passphrase_file(source):
+            return GatewayError(
+                "このファイルはパスワードで暗号化されていません(公開鍵あての暗号化です)。秘密鍵で復号してください。",
+                "this file is not passphrase-encrypted (it is encrypted to a public key); decrypt it with the key.",
+            )
+        return GatewayError(
+            "パスワードが違います。パスワード通知書のとおり、大文字・ハイフンを含めて入力し直してください。",
+            "wrong passphrase: check it against the password notice, including capitals and hyphens, and retry.",
+        )
+    if isinstance(err, age.WorkFactorTooHigh):
+        return GatewayError(
+            f"パスワードの計算量が上限を超えるため復号を中止しました: {detail}",
+            f"refused: {detail}. The file asks for more scrypt work than allowed (--max-work-factor).",
+        )
+    what = {
+        age.HeaderError: ("ヘッダーが壊れているか age v1 形式ではありません", "the header is malformed or not age v1"),
+        age.HmacError: ("ヘッダーが改ざんされているか壊れています", "the header MAC does not match (altered or damaged)"),
+        age.PayloadError: ("暗号文の本体が壊れているか、切り詰め・追記・並べ替えがあります",
+                           "the encrypted payload is damaged, truncated, extended or reordered"),
+    }
+    ja, en = next(v for k, v in what.items() if isinstance(err, k))
+    return GatewayError(
+        f"復号できません: {ja}({detail})。出力ファイルは作成していません。送付元に再送を依頼してください。",
+        f"cannot decrypt: {en} ({detail}). No output was written; ask the sender to send the file again.",
+    )
+
+
+def _is_passphrase_file(source: str) -> bool:
+    try:
+        return age.is_passphrase_file(source)
+    except (age.AgeError, OSError):
+        return True
+
+
+def _io_error(err: OSError) -> GatewayError:
+    where = err.filename or ""
+    return GatewayError(
+        f"ファイルの読み書きに失敗しました: {where} ({err.strerror})。場所・権限・空き容量を確認してください。",
+        f"file read/write failed: {where} ({err.strerror}); check the path, permissions and free space.",
+    )
 
 
 def register(group: click.Group) -> None:

@@ -5,6 +5,7 @@ wrong types are errors that name the file and the key.
 """
 from __future__ import annotations
 
+import difflib
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -64,9 +65,12 @@ class Table:
         self._seen.add(key)
         if key not in self._data:
             if required:
+                typo = difflib.get_close_matches(key, [k for k in self._data if k not in self._seen], n=1)
+                hint_ja = f"（「{self._key(typo[0])}」の綴り違いではありませんか）" if typo else ""
+                hint_en = f" (did you mean '{self._key(typo[0])}'?)" if typo else ""
                 raise DefinitionError(
-                    f"{self.path}: 必須の項目「{self._key(key)}」がありません。追加してください。",
-                    f"{self.path}: required key '{self._key(key)}' is missing; add it.",
+                    f"{self.path}: 必須の項目「{self._key(key)}」がありません{hint_ja}。追加してください。",
+                    f"{self.path}: required key '{self._key(key)}' is missing{hint_en}; add it.",
                 )
             return None
         return self._data[key]

@@ -29,43 +29,18 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import GatewayError
+from gateway.fsutil import atomic_output, write_secret
 
 KEK_BYTES = 32
 CA_YEARS = 10
 SERVER_DAYS = 397  # the longest validity browsers accept for a TLS server certificate
 
 
-def write_secret(path: Path, data: bytes) -> None:
-    """Create a file readable by the owner only; never replace one that exists."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    _fsync_dir(path.parent)
-
-
 def write_public(path: Path, data: bytes) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    with atomic_output(path) as out:
+        out.write(data)
+    os.chmod(path, 0o644)
 
 
 def key_id(public: ed25519.Ed25519PublicKey) -> str:

@@ -7,7 +7,6 @@ The file holds a secret: it is created owner-only and never overwritten.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from gateway.core.approvals import Approval
 from gateway.core.policy import password_delivery_refusal
 from gateway.core.profiles import PASSWORD_METHODS, Profile
 from gateway.errors import GatewayError
+from gateway.fsutil import write_secret
 
 _ENV = Environment(
     loader=PackageLoader("gateway.notices", "templates"),
@@ -63,14 +63,9 @@ def render(notice: PasswordNotice) -> str:
 def write(notice: PasswordNotice, path: Path) -> None:
     html = render(notice).encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        write_secret(path, html)
     except FileExistsError:
         raise GatewayError(
             f"{path} は既に存在します。通知書は上書きしません。別の出力先を指定してください。",
             f"{path} exists; a notice is never overwritten. Choose another output path.",
         ) from None
-    try:
-        os.write(fd, html)
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -103,7 +103,7 @@ class TransferProfile(Base):
 
 
 class Transfer(Base):
-    """One hand-over of one package under one approval, from request to erasure."""
+    """One hand-over of one package under one approval, from sending to erasure."""
 
     __tablename__ = "transfers"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -117,8 +117,16 @@ class Transfer(Base):
     state: Mapped[str] = mapped_column(String(24))
     record_count: Mapped[int] = mapped_column(Integer)
     plaintext_sha256: Mapped[str] = mapped_column(String(64))
-    manifest: Mapped[dict[str, Any]] = mapped_column()
-    created_at: Mapped[datetime]
+    manifest: Mapped[dict[str, Any]] = mapped_column()  # of the minimised file that was sent
+    package_blob_id: Mapped[str] = mapped_column(String(40))
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    # argon2id of the passphrase: lets the gateway check a passphrase without being able to tell it
+    passphrase_verifier: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[datetime]
+    receipt_due: Mapped[datetime]
+    gateway_erase_due: Mapped[datetime]
+    contractor_deletion_due: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime]
 
 
@@ -178,6 +186,24 @@ class EvidenceDocument(Base):
     issued_at: Mapped[datetime]
 
 
+
+
+class Blob(Base):
+    """A stored file (package or deliverable), encrypted under its own data key.
+
+    `wrapped_key` is the data key encrypted under the key-encryption key; setting it to NULL is
+    the crypto-erase: the file, and every backup or stray copy of it, becomes unreadable.
+    """
+
+    __tablename__ = "blobs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the content, before at-rest encryption
+    size: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 __all__ = [
     "Base",
     "Organisation",
@@ -192,4 +218,5 @@ __all__ = [
     "LedgerHead",
     "Checkpoint",
     "EvidenceDocument",
+    "Blob",
 ]

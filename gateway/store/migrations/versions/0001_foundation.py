@@ -83,7 +83,14 @@ def upgrade() -> None:
         sa.Column("record_count", sa.Integer(), nullable=False),
         sa.Column("plaintext_sha256", sa.String(64), nullable=False),
         sa.Column("manifest", sa.JSON(), nullable=False),
-        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("package_blob_id", sa.String(40), nullable=False),
+        sa.Column("package_sha256", sa.String(64), nullable=False),
+        sa.Column("passphrase_verifier", sa.String(200), nullable=False),
+        sa.Column("sent_at", UTCDateTime(), nullable=False),
+        sa.Column("receipt_due", UTCDateTime(), nullable=False),
+        sa.Column("gateway_erase_due", UTCDateTime(), nullable=False),
+        sa.Column("contractor_deletion_due", UTCDateTime(), nullable=True),
+        sa.Column("received_at", UTCDateTime(), nullable=True),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
     op.create_table(

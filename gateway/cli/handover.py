@@ -1,0 +1,137 @@
+"""`gateway send|fetch|receipt` and `gateway notice dispatch`: the hand-over from the command line.
+
+The command line is the local operator's channel (the home directory is readable by the service
+account only); `--as` names the account on whose behalf the operator acts, and is logged as such.
+The portal and the SFTP server call the same operations with their own authentication.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.clock import Clock
+from gateway.core.profiles import PASSWORD_METHODS
+from gateway.fsutil import atomic_output
+from gateway.notices.password_notice import PasswordNotice, write
+from gateway.operations import notices
+from gateway.operations.accounts import Caller
+from gateway.operations.receive import confirm_receipt, download
+from gateway.operations.send import SendRequest, send
+from gateway.service import Gateway
+from gateway.store import models as m
+from gateway.store.registry import get_approval, get_profile
+
+as_option = click.option("--as", "login", required=True, help="利用者 / the account acted for")
+
+
+@click.command("send")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--approval", required=True)
+@click.option("--recipient", required=True, help="提供先の組織 id / receiving organisation")
+@click.option("--profile", required=True, help="受け渡し方法 / transfer profile")
+@click.option("--password-delivery", required=True, help=f"パスワード通知の方法 / {', '.join(PASSWORD_METHODS)}")
+@click.option("--notice", "notice_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="パスワード通知書（HTML）の出力先 / write the password notice here")
+@click.option("--relay-of", help="中継元の受け渡し id（再委託） / transfer relayed to a subcontractor")
+@as_option
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
+             notice_path: Path | None, relay_of: str | None, login: str, home: str | None, as_json: bool) -> None:
+    """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        sent = send(gw, Caller(login, "cli"), SendRequest(
+            file=file, approval=approval, profile=profile, recipient=recipient,
+            password_delivery=password_delivery, parent_transfer=relay_of,
+        ))
+        if notice_path is not None:
+            with gw.unit() as session:
+                approval_def = get_approval(session, approval)
+                org = session.get(m.Organisation, recipient)
+                write(PasswordNotice(
+                    notice_id=f"N-{sent.transfer}", transfer_id=sent.transfer, approval=approval_def,
+                    profile=get_profile(session, profile), recipient_name=org.name if org else recipient,
+                    record_count=sent.sent.record_count, plaintext_sha256=sent.sent.sha256,
+                    passphrase=sent.passphrase, delivery_method=password_delivery, issued_at=gw.clock.now(),
+                ), notice_path)
+    if as_json:
+        click.echo(json.dumps({
+            "transfer": sent.transfer, "records": sent.sent.record_count, "sha256": sent.sent.sha256,
+            "package_sha256": sent.package_sha256, "evidence": sent.evidence, "removed": dict(sent.sent.removed),
+            "passphrase": sent.passphrase, "notice": str(notice_path) if notice_path else None,
+        }, ensure_ascii=False))
+        return
+    click.echo(f"送付しました / sent: {sent.transfer}")
+    click.echo(f"件数 / records: {sent.sent.record_count:,}（元ファイル {sent.source.record_count:,} 件）")
+    click.echo(f"SHA-256: {sent.sent.sha256}")
+    if notice_path is not None:
+        click.echo(f"パスワード通知書 / password notice: {notice_path}（データとは別に届けてください）")
+    else:
+        click.echo(f"パスワード（一度だけ表示） / passphrase (shown once): {sent.passphrase}")
+
+
+@click.command("fetch")
+@click.argument("transfer")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home: str | None) -> None:
+    """暗号化パッケージを受け取る / download an encrypted package."""
+    with Gateway.open(resolve_home(ctx, home)) as gw, atomic_output(output) as out:
+        row = download(gw, Caller(login, "cli"), transfer, out)
+    click.echo(f"受け取りました / downloaded: {output}（{row.record_count:,} 件, package SHA-256 {row.package_sha256}）")
+
+
+@click.command("receipt")
+@click.argument("transfer")
+@click.option("--records", "record_count", required=True, type=int, help="復号して数えた件数 / records decrypted")
+@click.option("--sha256", required=True, help="復号したファイルの SHA-256 / of the decrypted file")
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str,
+                home: str | None) -> None:
+    """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
+    if receipt.matches:
+        click.echo(f"受領を確認しました / receipt confirmed: {receipt.evidence}")
+        return
+    click.echo("件数または SHA-256 が送付時と一致しません。不一致として記録しました。復号し直して確認してください。\n"
+               "The record count or SHA-256 differs from what was sent; recorded as a mismatch. "
+               "Decrypt again and check.", err=True)
+    ctx.exit(1)
+
+
+@click.group()
+def notice() -> None:
+    """パスワード通知書 / password notices."""
+
+
+@notice.command("dispatch")
+@click.argument("transfer")
+@click.option("--method", required=True, help=f"{', '.join(PASSWORD_METHODS)}")
+@click.option("--tracking", help="簡易書留の番号 / registered-mail tracking number")
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str,
+                 home: str | None) -> None:
+    """通知書の発送を記録 / record that the password notice left, apart from the data."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        notice_id = notices.dispatch(gw, Caller(login, "cli"), transfer, method=method, tracking=tracking)
+    click.echo(f"発送を記録しました / dispatch recorded: {notice_id}")
+
+
+def register(group: click.Group) -> None:
+    for command in (send_cmd, fetch_cmd, receipt_cmd, notice):
+        group.add_command(command)

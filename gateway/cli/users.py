@@ -1,0 +1,49 @@
+"""`gateway user add|list`."""
+from __future__ import annotations
+
+import click
+from sqlalchemy import select
+
+from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
+from gateway.ledger.log import Event
+from gateway.operations.accounts import ROLES, add_user
+from gateway.service import Gateway
+from gateway.store import models as m
+
+
+@click.group()
+def user() -> None:
+    """利用者 / accounts."""
+
+
+@user.command("add")
+@click.argument("login")
+@click.option("--org", required=True, help="組織 id / organisation")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", required=True, help="氏名 / display name")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: str | None) -> None:
+    """利用者を登録（資格情報は別途交付） / add an account; credentials are issued separately."""
+    with Gateway.open(resolve_home(ctx, home)) as gw, gw.unit() as session:
+        add_user(session, login=login, name=name, org=org, role=role, at=gw.clock.now())
+        gw.ledger.record(session, Event(action="user.add", channel="cli", actor=cli_actor(),
+                                        reason=f"{login} ({role}) in {org}"))
+    click.echo(f"登録しました / added: {login}")
+
+
+@user.command("list")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def list_(ctx: click.Context, home: str | None) -> None:
+    """利用者の一覧 / accounts."""
+    with Gateway.open(resolve_home(ctx, home)) as gw, gw.unit() as session:
+        for u in session.scalars(select(m.User).order_by(m.User.organisation_id, m.User.login)):
+            state = "disabled" if u.disabled else "active"
+            click.echo("\t".join((u.login, u.role, u.organisation_id, u.display_name, state)))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(user)

@@ -1,0 +1,39 @@
+"""The error a recipient file can cause, located by file, row and column, never quoting a value."""
+from __future__ import annotations
+
+import os
+
+from gateway.errors import GatewayError
+
+
+class RecordFileError(GatewayError):
+    """A recipient file that cannot be accepted as it is.
+
+    ``file`` is the path given, ``row`` the 1-based row (the header is row 1) or None,
+    ``column`` the header as written in the file or None, ``field`` its canonical id when known.
+    """
+
+    def __init__(
+        self,
+        file: str | os.PathLike[str],
+        ja: str,
+        en: str,
+        *,
+        row: int | None = None,
+        column: str | None = None,
+        field: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        name = os.path.basename(os.fspath(file))
+        where_ja, where_en = name, name
+        if row is not None:
+            where_ja += f": {row}行目"
+            where_en += f": row {row}"
+        if column is not None:
+            where_ja += f"「{column}」"
+            where_en += f", column {column}"
+        super().__init__(f"{where_ja}: {ja}", f"{where_en}: {en}", kind=kind)
+        self.file = os.fspath(file)
+        self.row = row
+        self.column = column
+        self.field = field

@@ -1,0 +1,506 @@
+"""Read, validate and minimise recipient files (CSV, UTF-8 / UTF-8 with BOM / CP932) in one streaming pass.
+
+Memory does not grow with the file: rows are read in blocks of ``BLOCK_ROWS``, checked column by
+column (see values.py), then counted or written and dropped.
+
+Row numbers in errors are 1-based and count the header as row 1, so row N is the N-th line of the
+file as long as no cell holds a line break (a quoted cell with a line break still counts as one row).
+Undecodable bytes are located by physical line. Error messages name the file, row and column header
+and say what is expected; they never quote a cell (error messages end up in logs).
+"""
+from __future__ import annotations
+
+import codecs
+import collections
+import contextlib
+import csv
+import io
+import itertools
+import operator
+import os
+import re
+from dataclasses import dataclass, replace
+from typing import Collection, Iterable, Iterator, Sequence
+
+from gateway.core.records.atomic import atomic_output
+from gateway.core.records.detect import PEEK_BYTES, detect_encoding
+from gateway.core.records.errors import RecordFileError
+from gateway.core.records.fields import (
+    CONTROL_FIELDS,
+    EXCLUDED_POPULATIONS,
+    field_for_header,
+    header_label,
+    population_for_label,
+)
+from gateway.core.records.manifest import Header, Manifest
+from gateway.core.records.streams import HashingReader, HashingWriter
+from gateway.core.records.values import RULES, Rule
+
+BLOCK_ROWS = 2048
+_CHUNK_CHARS = 1 << 18
+_MEMO_LIMIT = 65_536  # distinct values remembered per column: memory must not grow with the file
+_READ_BUFFER = 1 << 16
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass
+class _Open:
+    path: PathLike
+    header: Header
+    rules: list[Rule]
+    text: io.TextIOWrapper  # positioned after the header line
+    hashing: HashingReader
+    newline: str  # the file's line terminator, kept when writing the minimised copy
+
+
+def read_header(path: PathLike, encoding: str | None = None, *, required: Collection[str] = ()) -> Header:
+    """The header of ``path`` mapped to canonical ids, without reading the rows.
+
+    Raises RecordFileError for an empty or binary file, an unknown or duplicate column, or a
+    missing ``required`` field.
+    """
+    with _open(path, encoding, required) as o:
+        return o.header
+
+
+def scan(path: PathLike, *, encoding: str | None = None, required: Collection[str] = ()) -> Manifest:
+    """Validate every row of ``path`` and describe it; writes nothing."""
+    with _open(path, encoding, required) as o:
+        count, flags = _LineScan(o).run()
+        return _manifest(o, count, _excluded(flags))
+
+
+def iter_records(
+    path: PathLike, *, encoding: str | None = None, required: Collection[str] = ()
+) -> Iterator[dict[str, object]]:
+    """Each row as {canonical id: normalised value} (dates as ISO, postal codes as 123-4567,
+    exclusion as a population id or None). Validates as ``scan`` does."""
+    with _open(path, encoding, required) as o:
+        rules = list(zip(o.header.columns, o.rules))
+        for block in _validated_blocks(o):
+            for row in block:
+                yield {f: r.check_cell(v) for (f, r), v in zip(rules, row)}
+
+
+def minimise(
+    path: PathLike,
+    out_path: PathLike,
+    *,
+    fields: Sequence[str],
+    remove: Collection[str] = (),
+    encoding: str | None = None,
+) -> tuple[Manifest, Manifest]:
+    """Write to ``out_path`` only ``fields`` (in that order, under the file's own headers) and only
+    rows whose excluded population is not in ``remove``; validate every row on the way.
+
+    Control columns (the exclusion flag) are never written, even when listed. The output is in the
+    input's encoding and line ending (the contractor's print system expects what the city
+    exports) and appears atomically: on any error neither it nor a temporary file remains.
+    Returns (manifest of the source, manifest of the output).
+    """
+    wanted = [f for f in fields if f not in CONTROL_FIELDS]
+    if len(set(wanted)) != len(wanted):
+        raise ValueError("fields lists a field twice")
+    unknown = set(remove) - set(EXCLUDED_POPULATIONS)
+    if unknown:
+        raise ValueError(f"unknown excluded populations: {sorted(unknown)}")
+    with _open(path, encoding, required=wanted) as o:
+        idx = [o.header.columns.index(f) for f in wanted]
+        pick = operator.itemgetter(*idx) if len(idx) != 1 else (lambda row, i=idx[0]: (row[i],))
+        ex = _index(o.header, "exclusion")
+        removing = bool(remove) and ex is not None
+        drop = _LabelFilter(remove)
+        headers = [o.header.source_headers[i] for i in idx]
+        count = kept = 0
+        flags: collections.Counter[str] = collections.Counter()
+        removed: collections.Counter[str] = collections.Counter()
+        with atomic_output(out_path) as raw:
+            sink = HashingWriter(raw)  # type: ignore[arg-type]
+            buffered = io.BufferedWriter(sink, _READ_BUFFER)
+            text = io.TextIOWrapper(buffered, encoding=o.header.encoding, errors="strict", newline="")
+            writer = csv.writer(text, lineterminator=o.newline)
+            if idx:
+                writer.writerow(headers)
+            for block in _validated_blocks(o):
+                count += len(block)
+                col = list(map(operator.itemgetter(ex), block)) if ex is not None else []
+                flags.update(col)
+                if removing and any(col):
+                    keep = []
+                    for row, flag in zip(block, col):
+                        population = drop.population(flag) if flag else None
+                        if population in drop.remove:
+                            removed[f"excluded:{population}"] += 1
+                        else:
+                            keep.append(row)
+                    block = keep
+                kept += len(block)
+                if idx:
+                    writer.writerows(map(pick, block))
+            text.flush()
+            text.detach()
+            buffered.flush()
+        source = _manifest(o, count, _excluded(flags))
+    written = Manifest(
+        source_name=os.path.basename(os.fspath(out_path)),
+        encoding=o.header.encoding,
+        columns=tuple(wanted),
+        source_headers=tuple(headers),
+        record_count=kept,
+        sha256=sink.sha256.hexdigest(),
+        size_bytes=sink.size,
+        excluded={},
+        removed=dict(removed),
+    )
+    return source, written
+
+
+class _LabelFilter:
+    """Population of a 除外区分 label, memoised: a file holds a handful of distinct labels."""
+
+    def __init__(self, remove: Collection[str]) -> None:
+        self.remove = frozenset(remove)
+        self._cache: dict[str, str | None] = {}
+
+    def population(self, label: str) -> str | None:
+        try:
+            return self._cache[label]
+        except KeyError:
+            pop = self._cache[label] = population_for_label(label)
+            return pop
+
+
+def _index(header: Header, field_id: str) -> int | None:
+    return header.columns.index(field_id) if field_id in header.columns else None
+
+
+def _excluded(flags: collections.Counter[str]) -> dict[str, int]:
+    out: collections.Counter[str] = collections.Counter()
+    for label, n in flags.items():
+        if label:
+            population = population_for_label(label)
+            if population is not None:
+                out[population] += n
+    return dict(out)
+
+
+def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
+    o.hashing.drain()
+    return Manifest(
+        source_name=o.header.source_name,
+        encoding=o.header.encoding,
+        columns=o.header.columns,
+        source_headers=o.header.source_headers,
+        record_count=count,
+        sha256=o.hashing.sha256.hexdigest(),
+        size_bytes=o.hashing.size,
+        excluded=excluded,
+        removed={},
+    )
+
+
+@contextlib.contextmanager
+def _open(path: PathLike, encoding: str | None, required: Collection[str]) -> Iterator[_Open]:
+    with open(path, "rb") as f:
+        peek = f.read(PEEK_BYTES)
+        if not peek.strip(codecs.BOM_UTF8 + b" \t\r\n"):
+            raise RecordFileError(
+                path, "ファイルが空です。基幹システムからの出力を確認してください。",
+                "the file is empty; check the export from the core system.",
+            )
+        codec = detect_encoding(peek, encoding, path)
+        f.seek(0)
+        hashing = HashingReader(f)
+        text = io.TextIOWrapper(
+            io.BufferedReader(hashing, _READ_BUFFER), encoding=codec, errors="strict", newline=""
+        )
+        try:
+            first = next(csv.reader([text.readline()]), None)
+        except UnicodeDecodeError:
+            raise _undecodable(path, codec) from None
+        except csv.Error:
+            raise _not_csv(path, 1) from None
+        if not first or not any(cell.strip() for cell in first):
+            raise RecordFileError(
+                path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1
+            )
+        header = _header(path, codec, first, required)
+        newline = "\r\n" if b"\r\n" in peek.split(b"\n", 1)[0] + b"\n" else "\n"
+        yield _Open(path, header, [RULES[c] for c in header.columns], text, hashing, newline)
+
+
+def _header(path: PathLike, codec: str, cells: list[str], required: Collection[str]) -> Header:
+    headers = tuple(c.strip().lstrip("\ufeff") for c in cells)
+    columns = [field_for_header(h) for h in headers]
+    if not any(columns):
+        # Do not quote the cells: a file without a header row has a person's data in row 1.
+        raise RecordFileError(
+            path,
+            "1行目に宛名ファイルの見出しが見つかりません（CSV の宛名ファイルではないか、見出し行がありません）。",
+            "row 1 holds no recognised recipient-file header (not a recipient CSV, or the header row is missing).",
+            row=1,
+        )
+    for h, c in zip(headers, columns):
+        if c is None:
+            raise RecordFileError(
+                path,
+                f"見出し「{h}」はどの項目にも対応しません。この列を除いて出力し直してください。",
+                f"the column '{h}' maps to no known field; export the file without it.",
+                row=1, column=h, kind="unapproved-field",
+            )
+    seen: dict[str, str] = {}
+    for h, c in zip(headers, columns):
+        assert c is not None
+        if c in seen:
+            raise RecordFileError(
+                path,
+                f"見出し「{seen[c]}」と「{h}」は同じ項目（{header_label(c)}）です。どちらか一方にしてください。",
+                f"the columns '{seen[c]}' and '{h}' are the same field ({c}); keep only one.",
+                row=1, column=h, field=c,
+            )
+        seen[c] = h
+    for f in required:
+        if f not in seen:
+            raise RecordFileError(
+                path,
+                f"必要な列「{header_label(f)}」がありません。",
+                f"the required column {header_label(f)} ({f}) is missing.",
+                row=1, column=header_label(f), field=f,
+            )
+    return Header(
+        source_name=os.path.basename(os.fspath(path)),
+        encoding=codec,
+        columns=tuple(c for c in columns if c is not None),
+        source_headers=headers,
+    )
+
+
+class _GuardedRows:
+    def __init__(self, rows: Iterator[list[str]], path: PathLike, codec: str) -> None:
+        self.rows = rows
+        self.path = path
+        self.codec = codec
+
+    def __iter__(self) -> "_GuardedRows":
+        return self
+
+    def __next__(self) -> list[str]:
+        return next(self.rows)
+
+    def block(self, n: int) -> list[list[str]]:
+        try:
+            return list(itertools.islice(self.rows, n))
+        except UnicodeDecodeError:
+            raise _undecodable(self.path, self.codec) from None
+        except csv.Error:
+            raise _not_csv(self.path, getattr(self.rows, "line_num", None)) from None
+
+
+class _LineScan:
+    """scan()'s way through a file: decoded text in large chunks, whole lines checked by one regex.
+
+    As long as a chunk holds no quote character, every line is one row and every comma a cell
+    boundary, so the rows' fast patterns (values.py; they never match a comma or a line break)
+    joined by commas check whole lines without splitting them into cells, and the exclusion flag is
+    captured by a group to be counted. A chunk with a line the regex does not match goes through
+    csv.reader and the per-cell checks (_validated_blocks), which also locate errors; from the
+    first quote on, the rest of the file does (quoted cells may hold commas and line breaks).
+    """
+
+    def __init__(self, o: _Open) -> None:
+        self.o = o
+        cells = [r.fast_cell for r in o.rules]
+        ex = _index(o.header, "exclusion")
+        if ex is not None:
+            cells[ex] = f"({cells[ex]})"
+        pattern = re.compile(f"^{','.join(cells)}\r?\n", re.MULTILINE)
+        self._findall = pattern.findall if ex is not None else None
+        self._cut = pattern.sub
+
+    def run(self) -> tuple[int, collections.Counter[str]]:
+        o = self.o
+        count = 0
+        lines = 0  # lines after the header so far: row numbers for the csv.reader way
+        flags: collections.Counter[str] = collections.Counter()
+        carry = ""
+        ex = _index(o.header, "exclusion")
+        while True:
+            try:
+                chunk = o.text.read(_CHUNK_CHARS)
+            except UnicodeDecodeError:
+                raise _undecodable(o.path, o.header.encoding) from None
+            if chunk:
+                text = carry + chunk
+                cut = text.rfind("\n") + 1
+                body, carry = text[:cut], text[cut:]
+                if not body:
+                    continue
+            elif carry:
+                body, carry = carry + "\n", ""  # the last line had no line break
+            else:
+                return count, flags
+            if '"' in body:
+                rest = itertools.chain(io.StringIO(body + carry, newline=""), o.text)
+                for block in _validated_blocks(o, rest, lines + 2):
+                    count += len(block)
+                    if ex is not None:
+                        flags.update(map(operator.itemgetter(ex), block))
+                return count, flags
+            n = body.count("\n")
+            if self._findall is not None:
+                found = self._findall(body)
+                ok = len(found) == n
+                if ok:
+                    flags.update(found)
+            else:
+                ok = not self._cut("", body)
+            if ok:
+                count += n
+            else:
+                for block in _validated_blocks(o, io.StringIO(body, newline=""), lines + 2):
+                    count += len(block)
+                    if ex is not None:
+                        flags.update(map(operator.itemgetter(ex), block))
+            lines += n
+
+
+class _BlockCheck:
+    """All columns of a block checked in one regex pass; rows it does not match go cell by cell.
+
+    The block's rows are joined into one string (cells by \\x1f, rows by \\n) and every line the
+    rows' fast pattern matches is cut out by one ``re.sub``: what remains are the rows that need
+    the authoritative per-cell check. See values.py for why the two must agree.
+    """
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        row = "\x1f".join(r.fast_cell for r in rules)
+        self._cut = re.compile(f"^{row}(?:\n|\\Z)", re.MULTILINE).sub
+        self._rules = list(rules)
+        self._memos: list[set[str] | None] = [set() if r.memo else None for r in rules]
+        self._cells = len(rules)
+
+    def __call__(self, block: list[list[str]]) -> bool:
+        """True when every cell is valid; False means: find the error with _check_cells."""
+        text = "\n".join(map("\x1f".join, block))
+        # A separator inside a cell would shift cells between columns (such a cell is invalid anyway).
+        if text.count("\n") != len(block) - 1 or text.count("\x1f") != len(block) * (self._cells - 1):
+            return False
+        rest = self._cut("", text)
+        if not rest:
+            return True
+        lines = rest.split("\n")
+        if rest.endswith("\n"):
+            lines.pop()
+        for line in lines:
+            for cell, rule, memo in zip(line.split("\x1f"), self._rules, self._memos):
+                if memo is not None and cell in memo:
+                    continue
+                try:
+                    rule.check_cell(cell)
+                except ValueError:
+                    return False
+                if memo is not None and len(memo) < _MEMO_LIMIT:
+                    memo.add(cell)
+        return True
+
+
+def _validated_blocks(
+    o: _Open, lines: Iterable[str] | None = None, next_row: int = 2
+) -> Iterator[list[list[str]]]:
+    """Blocks of valid rows parsed by csv.reader from ``lines`` (default: the rest of the file);
+    ``next_row`` is the number of the first row (the header is row 1)."""
+    rows = _GuardedRows(csv.reader(o.text if lines is None else lines), o.path, o.header.encoding)
+    n = len(o.header.columns)
+    check = _BlockCheck(o.rules)
+    lengths_ok = {n}
+    while True:
+        block = rows.block(BLOCK_ROWS)
+        if not block:
+            return
+        first = next_row
+        next_row += len(block)
+        numbers: Sequence[int] = range(first, next_row)
+        if set(map(len, block)) != lengths_ok:
+            # Blank lines are skipped (exports often end with one); any other count is ragged.
+            for number, row in zip(numbers, block):
+                if row and len(row) != n:
+                    raise RecordFileError(
+                        o.path,
+                        f"列の数が {len(row)} 個です（見出しは {n} 列）。区切りの「,」や引用符を確認してください。",
+                        f"{len(row)} cells where the header has {n}; check commas and quotes.",
+                        row=number,
+                    )
+            numbers = [number for number, row in zip(numbers, block) if row]
+            block = [row for row in block if row]
+            if not block:
+                continue
+        if not check(block):
+            _check_cells(o, block, numbers)
+        yield block
+
+
+def _check_cells(o: _Open, block: list[list[str]], numbers: Sequence[int]) -> None:
+    """The authoritative check, cell by cell in row order: raises at the first bad cell."""
+    rules = list(enumerate(o.rules))
+    for number, row in zip(numbers, block):
+        for i, rule in rules:
+            try:
+                rule.check_cell(row[i])
+            except ValueError:
+                column = o.header.source_headers[i]
+                if not row[i] and rule.required:
+                    ja, en = "空欄にはできません。", "must not be empty."
+                else:
+                    ja, en = rule.expected_ja, rule.expected_en
+                raise RecordFileError(o.path, ja, en, row=number, column=column, field=rule.field) from None
+
+
+def _not_csv(path: PathLike, row: int | None) -> RecordFileError:
+    return RecordFileError(
+        path,
+        "CSV として読めません（引用符の対応や項目の長さを確認してください）。",
+        "cannot be read as CSV (check quotes and field lengths).",
+        row=row,
+    )
+
+
+def _undecodable(path: PathLike, codec: str) -> RecordFileError:
+    """Locate the first undecodable byte by a second, error-path-only pass over the raw bytes."""
+    offset, line = _first_bad_byte(path, codec)
+    name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp932": "CP932 (Shift_JIS)"}.get(codec, codec)
+    return RecordFileError(
+        path,
+        f"{name} として読めないバイトがあります（{offset} バイト目）。文字コードを確認して出力し直してください。",
+        f"a byte at offset {offset} is not valid {name}; check the encoding and export the file again.",
+        row=line,
+    )
+
+
+def _first_bad_byte(path: PathLike, codec: str) -> tuple[int, int]:
+    """(byte offset, 1-based line) of the first byte ``codec`` cannot decode."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    end = 0  # bytes fed to the decoder so far
+    bad = None
+    with open(path, "rb") as f:
+        while bad is None:
+            chunk = f.read(_READ_BUFFER)
+            end += len(chunk)
+            try:
+                decoder.decode(chunk, not chunk)
+            except UnicodeDecodeError as err:
+                # err.object holds the bytes held back from earlier chunks followed by this one.
+                bad = max(0, end - len(err.object) + err.start)
+            if not chunk:
+                break
+        if bad is None:
+            return end, 1
+        f.seek(0)
+        lines, left = 1, bad
+        while left > 0:
+            part = f.read(min(left, _READ_BUFFER))
+            if not part:
+                break
+            lines += part.count(b"\n")
+            left -= len(part)
+    return bad, lines

@@ -1,0 +1,52 @@
+"""Files that appear complete or not at all, and owner-only secrets (DESIGN.md conventions).
+
+One place for the rule every writer follows: a temporary name in the target directory, fsync,
+os.replace, fsync of the directory; mode 0600 because what we write is personal data or keys.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+
+def fsync_dir(directory: str | os.PathLike[str]) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """A binary file that becomes `path` when the block ends without an exception; on any
+    exception (KeyboardInterrupt included) the temporary file is removed and `path` is untouched."""
+    target = Path(path).absolute()
+    temp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb", buffering=1024 * 1024) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    fsync_dir(target.parent)
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Create an owner-only file; never replace one that exists (O_EXCL), never follow a link."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(path.parent)

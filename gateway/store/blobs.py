@@ -1,0 +1,136 @@
+"""Files at rest: each encrypted under its own random data key, wrapped by the key-encryption key.
+
+A blob file is an age STREAM payload (16-byte nonce, 64 KiB ChaCha20-Poly1305 chunks) keyed by
+the blob's data key; the data key lives only wrapped (AES-256-GCM under the KEK, bound to the blob
+id) in the database. `crypto_erase` destroys the wrapped key, then deletes the file.
+
+Why this makes copies unreadable: a backup of the blob directory, a file recovered from the disk,
+or a copy someone took holds only ciphertext; once the wrapped key is gone from the database, no
+key exists anywhere that opens it (NIST SP 800-88 Rev. 1, cryptographic erase). What it does not
+cover: it presumes encryption from the first write, which holds here because plaintext is never
+written to the blob directory; it does not reach database backups taken while the key still
+existed (their retention must not exceed the data's), nor plaintext that left the gateway
+(the contractor's copies: those are covered by deletion requests and erasure certificates), nor
+a compromised KEK together with an old database backup. SQLite runs with secure_delete so the
+erased key is overwritten in the file; PostgreSQL keeps dead row versions until VACUUM, so the
+sweep runs VACUUM on that table (retention issue).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.orm import Session
+
+from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
+from gateway.errors import GatewayError
+from gateway.fsutil import atomic_output, fsync_dir
+from gateway.store import models as m
+
+DATA_KEY_BYTES = 32
+
+
+class _HashingReader:
+    def __init__(self, src: BinaryIO) -> None:
+        self.src = src
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.src.read(n)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+class BlobStore:
+    def __init__(self, root: Path, kek: bytes) -> None:
+        self.root = root
+        self._kek = AESGCM(kek)
+
+    def path(self, blob_id: str) -> Path:
+        return self.root / blob_id[:2] / blob_id
+
+    def put(self, session: Session, src: BinaryIO, *, at: datetime) -> m.Blob:
+        """Encrypt `src` into a new blob. If the caller's transaction rolls back, the file left
+        behind is ciphertext under a key that was never stored: already erased, in effect."""
+        blob_id = uuid.uuid4().hex
+        data_key = os.urandom(DATA_KEY_BYTES)
+        target = self.path(blob_id)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        reader = _HashingReader(src)
+        with atomic_output(target) as out:
+            encrypt_payload(data_key, reader, out)  # type: ignore[arg-type]
+        nonce = os.urandom(12)
+        wrapped = nonce + self._kek.encrypt(nonce, data_key, blob_id.encode())
+        blob = m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, wrapped_key=wrapped,
+                      created_at=at)
+        session.add(blob)
+        session.flush()
+        return blob
+
+    def data_key(self, session: Session, blob_id: str) -> bytes:
+        """The blob's data key; refused once the blob is erased. Fetch it in a short transaction
+        and stream with `copy_out` outside it, so a long download holds no database lock."""
+        blob = session.get(m.Blob, blob_id)
+        if blob is None or blob.wrapped_key is None:
+            raise BlobErased(blob_id)
+        try:
+            return self._kek.decrypt(blob.wrapped_key[:12], blob.wrapped_key[12:], blob_id.encode())
+        except InvalidTag:
+            raise GatewayError("保管データの鍵を開けません（鍵暗号化鍵が違います）。",
+                               "cannot unwrap the blob's data key (wrong key-encryption key).") from None
+
+    def copy_out(self, blob_id: str, data_key: bytes, dst: BinaryIO) -> None:
+        try:
+            src = self.path(blob_id).open("rb")
+        except FileNotFoundError:
+            raise BlobErased(blob_id) from None
+        with src:
+            decrypt_payload(data_key, src, dst)
+
+    def copy_to(self, session: Session, blob_id: str, dst: BinaryIO) -> None:
+        self.copy_out(blob_id, self.data_key(session, blob_id), dst)
+
+    def crypto_erase(self, session: Session, blob_id: str, *, at: datetime) -> None:
+        """Destroy the data key (in the caller's transaction). The file goes in `remove_file`,
+        after that transaction commits: if the process dies between the two, the file left is
+        unreadable and the next sweep removes it."""
+        blob = session.get(m.Blob, blob_id)
+        if blob is None:
+            raise BlobErased(blob_id)
+        if blob.wrapped_key is not None:
+            blob.wrapped_key = None
+            blob.erased_at = at
+            session.flush()
+
+    def remove_file(self, blob_id: str) -> bool:
+        """Delete the file, fsync the directory, and check it is gone. True if it is gone."""
+        path = self.path(blob_id)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        if path.parent.exists():
+            fsync_dir(path.parent)
+        return not path.exists()
+
+    def iter_files(self) -> Iterator[str]:
+        for path in self.root.glob("??/*"):
+            if path.is_file() and not path.name.startswith("."):
+                yield path.name
+
+
+class BlobErased(GatewayError):
+    def __init__(self, blob_id: str) -> None:
+        super().__init__(
+            "このデータは保管期間の終了により消去済みです。必要な場合は送付元に再送を依頼してください。",
+            "this data was erased at the end of its retention window; ask the sender to send it again if needed.",
+            kind="access-after-deletion",
+        )
+        self.blob_id = blob_id
