@@ -25,8 +25,11 @@ demo: setup
 test: setup
 	$(BIN)/pytest -q
 
+# Benchmarks are not tests: `make test` never runs them. Each module records its figures and
+# ratios (against a baseline measured in the same run) in pytest-benchmark's extra_info.
 bench: setup
-	$(BIN)/pytest benchmarks -q --benchmark-only
+	$(BIN)/pytest benchmarks -q -o python_files='bench_*.py' --benchmark-only \
+		--benchmark-json=benchmarks/results/latest.json
 
 clean:
 	rm -rf $(VENV) var build test-output .pytest_cache

@@ -36,6 +36,13 @@ def to_jst(at: datetime) -> datetime:
     return at.astimezone(JST)
 
 
+def timestamp(at: datetime) -> str:
+    """RFC 3339 UTC with microseconds, as every signed document writes times (audit/FORMAT.md)."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime")
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def from_environment() -> Clock:
     """The system clock, or a fixed one from `$GATEWAY_FAKE_NOW` for rehearsals and tests.
 

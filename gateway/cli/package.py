@@ -37,7 +37,7 @@ def _read_passphrase(path: str) -> bytes:
     return data
 
 
-def _open_input(path: str) -> None:
+def _require_input(path: str) -> None:
     if not os.path.isfile(path):
         raise GatewayError(
             f"入力ファイルがありません: {path}",
@@ -61,7 +61,7 @@ def encrypt(source: str, output: str, passphrase_file: str) -> None:
     Prints the SHA-256 and size of the plaintext for the manifest.
     """
     passphrase = _read_passphrase(passphrase_file)
-    _open_input(source)
+    _require_input(source)
     try:
         digest = age.encrypt_file(source, output, passphrase=passphrase)
     except OSError as err:
@@ -83,7 +83,7 @@ def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int
     SHA-256 and size, to compare with the manifest and to confirm receipt.
     """
     passphrase = _read_passphrase(passphrase_file)
-    _open_input(source)
+    _require_input(source)
     try:
         digest = age.decrypt_file(source, output, passphrase=passphrase, max_work_factor=max_work_factor)
     except age.AgeError as err:
@@ -91,6 +91,22 @@ def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int
     except OSError as err:
         raise _io_error(err) from None
     _report(digest)
+    _report_records(output)
+
+
+def _report_records(path: str) -> None:
+    """The record count a contractor confirms receipt with, when the plaintext is a recipient file.
+
+    Anything else (a deliverable, a file that is not CSV) decrypts all the same; it just has no
+    count to print.
+    """
+    from gateway.core.records.reader import scan
+
+    try:
+        manifest = scan(path)
+    except GatewayError:
+        return
+    click.echo(f"records: {manifest.record_count}")
 
 
 def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
@@ -116,7 +132,8 @@ def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
         age.PayloadError: ("暗号文の本体が壊れているか、切り詰め・追記・並べ替えがあります",
                            "the encrypted payload is damaged, truncated, extended or reordered"),
     }
-    ja, en = next(v for k, v in what.items() if isinstance(err, k))
+    ja, en = next((v for k, v in what.items() if isinstance(err, k)),
+                  ("ファイルを処理できません", "the file could not be processed"))
     return GatewayError(
         f"復号できません: {ja}({detail})。出力ファイルは作成していません。送付元に再送を依頼してください。",
         f"cannot decrypt: {en} ({detail}). No output was written; ask the sender to send the file again.",

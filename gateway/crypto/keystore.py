@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output, write_secret
@@ -119,7 +120,7 @@ class KeyStore:
                 "old_public_key": public_b64(previous.public),
                 "new_key_id": kid,
                 "new_public_key": public_b64(private.public_key()),
-                "at": now.isoformat(),
+                "at": timestamp(now),
             }
             signed = previous.sign(statement)
             countersigned = {

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import GatewayError
-from gateway.ledger.hashing import timestamp
+from gateway.clock import timestamp
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
 from gateway.store import models as m

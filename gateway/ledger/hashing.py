@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 from typing import Any
 
 from gateway.crypto.canonical_json import canonical
@@ -24,9 +23,3 @@ def document_hash(document: dict[str, Any]) -> str:
     """SHA-256 of a document's canonical JSON without its signature: what a log entry binds."""
     body = {k: v for k, v in document.items() if k != "signature"}
     return hashlib.sha256(canonical(body)).hexdigest()
-
-
-def timestamp(at: datetime) -> str:
-    if at.tzinfo is None:
-        raise ValueError("naive datetime")
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

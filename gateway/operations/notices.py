@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 
 from gateway.errors import GatewayError
-from gateway.ledger.hashing import timestamp
+from gateway.clock import timestamp
 from gateway.ledger.log import Event
 from gateway.notices.password_notice import check_delivery
 from gateway.operations.accounts import Caller, account, actor

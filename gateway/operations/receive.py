@@ -6,6 +6,7 @@ every attempt, allowed or refused, is logged with how the caller was identified.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -99,6 +100,11 @@ def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_cou
         row.updated_at = now
         if matches:
             row.received_at = now
+            # The approval's window counts from receipt: now that it is known, the copy may have
+            # to go sooner than the bound fixed at sending. Never later.
+            days = get_approval(session, row.approval_id).retention.gateway_days
+            if days is not None:
+                row.gateway_erase_due = min(row.gateway_erase_due, now + timedelta(days=days))
         _, document = gw.ledger.record(session, Event(
             action="transfer.receipt", channel=caller.channel, actor=who, source=caller.source,
             approval=transfer.approval_id, transfer=transfer_id,

@@ -23,7 +23,7 @@ from gateway.core.records.reader import minimise
 from gateway.crypto import age, passphrase
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
-from gateway.ledger.hashing import timestamp
+from gateway.clock import timestamp
 from gateway.ledger.log import Event
 from gateway.operations.accounts import Caller, account, actor
 from gateway.service import Gateway

@@ -127,6 +127,7 @@ class Transfer(Base):
     gateway_erase_due: Mapped[datetime]
     contractor_deletion_due: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime | None] = mapped_column(default=None)
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)  # the gateway's copy
     updated_at: Mapped[datetime]
 
 
@@ -136,8 +137,6 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
-
-
 
 
 class LogEntry(Base):
@@ -186,8 +185,6 @@ class EvidenceDocument(Base):
     issued_at: Mapped[datetime]
 
 
-
-
 class Blob(Base):
     """A stored file (package or deliverable), encrypted under its own data key.
 
@@ -202,6 +199,21 @@ class Blob(Base):
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ContractorDeletion(Base):
+    """The contractor's erasure of its copies of one transfer: request, the city's decision, and
+    the erasure certificate (Komae's special terms; NIST SP 800-88 fields)."""
+
+    __tablename__ = "contractor_deletions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # requested | approved | rejected | certified
+    request: Mapped[dict[str, Any]] = mapped_column()
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    certificate: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    requested_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 __all__ = [
@@ -219,4 +231,5 @@ __all__ = [
     "Checkpoint",
     "EvidenceDocument",
     "Blob",
+    "ContractorDeletion",
 ]

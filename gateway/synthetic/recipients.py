@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Iterator
 
-from gateway.core.records.atomic import atomic_output
+from gateway.fsutil import atomic_output
 from gateway.core.records.dates import to_wareki
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, EXCLUSION_HEADER, SCHEMAS
 from gateway.core.records.streams import HashingWriter

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 
 # Era letter -> (kanji name, first day). The last day of an era is the day before the next one's first.
 ERAS: dict[str, tuple[str, date]] = {
@@ -101,37 +101,67 @@ def to_wareki(d: date, style: str = "kanji") -> str:
     raise ValueError("before the Meiji era")
 
 
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: 29 only via parse_date
+
+
+def _month_day(sep: str, end: str = "", padded: bool = True) -> str:
+    """Any month and day that exists in every year (no 29 February)."""
+    z = "0" if padded else "0?"
+    return (
+        f"(?:(?:{z}[1-9]|1[0-2]){sep}(?:{z}[1-9]|1[0-9]|2[0-8])"
+        f"|(?:{z}[13-9]|1[0-2]){sep}(?:29|30)"
+        f"|(?:{z}[13578]|1[02]){sep}31){end}"
+    )
+
+
+def _month_day_range(first: date, last: date, sep: str, end: str, padded: bool) -> str:
+    """Month and day from ``first`` to ``last`` (same year), spelled out day by day."""
+    z = "0" if padded else "0?"
+
+    def num(n: int) -> str:
+        return f"{z}{n}" if n < 10 else str(n)
+
+    months = []
+    for m in range(first.month, last.month + 1):
+        lo = first.day if m == first.month else 1
+        hi = last.day if m == last.month else _DAYS_IN_MONTH[m]
+        days = "|".join(num(d) for d in range(hi, lo - 1, -1))  # longest first: 31 before 3
+        months.append(f"{num(m)}{sep}(?:{days})")
+    return f"(?:{'|'.join(reversed(months))}){end}"
+
+
 def _fast_pattern() -> str:
     """A regex that only matches dates ``parse_date`` accepts, cheap enough to run over whole blocks.
 
-    It leaves out what needs arithmetic (29 February, the first and last year of an era) and
-    rarer spellings; those go to ``parse_date`` itself.
+    The common case comes first and is compact: years lying wholly inside their era, any month and
+    day that exists in every year. The first and last year of each era are spelled out day by day;
+    29 February only in ISO form. Other spellings go to ``parse_date`` itself.
     """
-    def month_day(sep: str, end: str = "", padded: bool = True) -> str:
-        z = "0" if padded else "0?"
-        return (
-            f"(?:(?:{z}[1-9]|1[0-2]){sep}(?:{z}[1-9]|1[0-9]|2[0-8])"
-            f"|(?:{z}[13-9]|1[0-2]){sep}(?:29|30)"
-            f"|(?:{z}[13578]|1[02]){sep}31){end}"
-        )
-
-    # Era years lying wholly inside the era: 2 .. last full year.
-    years = {
-        "M": "(?:0?[2-9]|[1-3][0-9]|4[0-4])",
-        "T": "(?:0?[2-9]|1[0-4])",
-        "S": "(?:0?[2-9]|[1-5][0-9]|6[0-3])",
-        "H": "(?:0?[2-9]|[12][0-9]|30)",
-        "R": "(?:0?[2-9]|[1-9][0-9])",
-    }
-    iso = "(?:1[89]|20)[0-9]{2}"
-    kanji = "|".join(f"{ERAS[e][0]}{y}" for e, y in years.items())
-    letter = "|".join(f"{e}{y}" for e, y in years.items())
+    iso_years = "(?:1[89]|20)[0-9]{2}"
+    leap_years = "(?:1[89](?:0[48]|[2468][048]|[13579][26])|20(?:[02468][048]|[13579][26]))"
+    forms = [f"{iso_years}-{_month_day('-')}", f"{iso_years}/{_month_day('/')}",
+             f"{leap_years}-02-29", f"{leap_years}/02/29"]
     dot = r"\."
-    return (
-        f"{iso}-{month_day('-')}|{iso}/{month_day('/')}"
-        f"|(?:{kanji})年{month_day('月', '日', padded=False)}"
-        f"|(?:{letter}){dot}{month_day(dot, padded=False)}"
-    )
+    for letter in _ORDER:
+        name, start = ERAS[letter]
+        end = _END[letter]
+        last_year = (end.year - start.year + 1) if end is not None else 99
+        full = "|".join(str(n) if n >= 10 else f"0?{n}" for n in range(last_year - 1, 1, -1))
+        spans = [(f"(?:{full})", None, None)]
+        spans.append(("(?:元|0?1)", start, date(start.year, 12, 31)))
+        if end is not None:
+            last = end - timedelta(days=1)
+            spans.append((str(last_year), date(last.year, 1, 1), last))
+        for years, first, final in spans:
+            if first is None:
+                kanji_md = _month_day("月", "日", padded=False)
+                letter_md = _month_day(dot, padded=False)
+            else:
+                kanji_md = _month_day_range(first, final, "月", "日", padded=False)
+                letter_md = _month_day_range(first, final, dot, "", padded=False)
+            forms.append(f"{name}{years}年{kanji_md}")
+            forms.append(f"{letter}{years}{dot}{letter_md}")
+    return "|".join(forms)
 
 
 #: Matches (whole cell) only dates parse_date accepts; see _fast_pattern.

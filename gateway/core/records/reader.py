@@ -1,7 +1,9 @@
 """Read, validate and minimise recipient files (CSV, UTF-8 / UTF-8 with BOM / CP932) in one streaming pass.
 
-Memory does not grow with the file: rows are read in blocks of ``BLOCK_ROWS``, checked column by
-column (see values.py), then counted or written and dropped.
+Memory does not grow with the file: ``scan`` checks decoded text a chunk at a time with one regex
+over whole lines (_LineScan); ``minimise`` and ``iter_records`` parse rows with csv.reader in
+blocks of ``BLOCK_ROWS`` and check each block in one regex pass (_BlockCheck). Both fall back to
+the authoritative per-cell checks of values.py for what the regex does not match.
 
 Row numbers in errors are 1-based and count the header as row 1, so row N is the N-th line of the
 file as long as no cell holds a line break (a quoted cell with a line break still counts as one row).
@@ -19,10 +21,10 @@ import itertools
 import operator
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Collection, Iterable, Iterator, Sequence
 
-from gateway.core.records.atomic import atomic_output
+from gateway.fsutil import atomic_output
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
 from gateway.core.records.errors import RecordFileError
 from gateway.core.records.fields import (
@@ -303,20 +305,24 @@ class _LineScan:
     As long as a chunk holds no quote character, every line is one row and every comma a cell
     boundary, so the rows' fast patterns (values.py; they never match a comma or a line break)
     joined by commas check whole lines without splitting them into cells, and the exclusion flag is
-    captured by a group to be counted. A chunk with a line the regex does not match goes through
-    csv.reader and the per-cell checks (_validated_blocks), which also locate errors; from the
-    first quote on, the rest of the file does (quoted cells may hold commas and line breaks).
+    captured by a group to be counted. Lines the regex does not match go through csv.reader and
+    the per-cell checks (_validated_blocks), which also locate errors; from the first quote on,
+    the rest of the file does (quoted cells may hold commas and line breaks).
     """
 
     def __init__(self, o: _Open) -> None:
         self.o = o
-        cells = [r.fast_cell for r in o.rules]
+        # A one-column file: an empty cell would look like a blank line, which csv.reader skips.
+        cells = [r.fast_cell for r in o.rules] if len(o.rules) > 1 else [f"(?:{o.rules[0].fast})"]
         ex = _index(o.header, "exclusion")
         if ex is not None:
             cells[ex] = f"({cells[ex]})"
         pattern = re.compile(f"^{','.join(cells)}\r?\n", re.MULTILINE)
         self._findall = pattern.findall if ex is not None else None
         self._cut = pattern.sub
+
+    def _blocks(self, lines: Iterable[str], first_row: int) -> Iterator[list[list[str]]]:
+        return _validated_blocks(self.o, lines, first_row)
 
     def run(self) -> tuple[int, collections.Counter[str]]:
         o = self.o
@@ -341,7 +347,11 @@ class _LineScan:
             else:
                 return count, flags
             if '"' in body:
-                rest = itertools.chain(io.StringIO(body + carry, newline=""), o.text)
+                try:
+                    tail = carry + o.text.readline()  # csv.reader must not see the cut line as two
+                except UnicodeDecodeError:
+                    raise _undecodable(o.path, o.header.encoding) from None
+                rest = itertools.chain(io.StringIO(body + tail, newline=""), o.text)
                 for block in _validated_blocks(o, rest, lines + 2):
                     count += len(block)
                     if ex is not None:
@@ -350,15 +360,22 @@ class _LineScan:
             n = body.count("\n")
             if self._findall is not None:
                 found = self._findall(body)
-                ok = len(found) == n
-                if ok:
-                    flags.update(found)
+                flags.update(found)
+                good = len(found)
+                rest = self._cut("", body) if good != n else ""
             else:
-                ok = not self._cut("", body)
-            if ok:
-                count += n
-            else:
-                for block in _validated_blocks(o, io.StringIO(body, newline=""), lines + 2):
+                rest = self._cut("", body)
+                good = n - rest.count("\n")
+            count += good
+            if rest:
+                # Only the lines the regex did not match go the per-cell way; if one is really
+                # wrong, check the whole chunk again so that the error names the right row.
+                try:
+                    extra = list(self._blocks(io.StringIO(rest, newline=""), lines + 2))
+                except RecordFileError:
+                    list(self._blocks(io.StringIO(body, newline=""), lines + 2))
+                    raise
+                for block in extra:
                     count += len(block)
                     if ex is not None:
                         flags.update(map(operator.itemgetter(ex), block))

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from gateway.crypto.age.atomic import atomic_output
 from gateway.crypto.age.errors import (
     AgeError,
     HeaderError,
@@ -29,6 +28,7 @@ from gateway.crypto.age.scrypt import (
 )
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
 from gateway.crypto.age.x25519 import X25519Identity, X25519Recipient, parse_identity_file
+from gateway.fsutil import atomic_output
 
 __all__ = [
     "AgeError", "HeaderError", "HmacError", "NoMatchError", "PayloadError", "WorkFactorTooHigh",

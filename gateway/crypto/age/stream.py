@@ -47,8 +47,11 @@ def read_full(src: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def encrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
-    nonce = os.urandom(NONCE_SIZE)
+def encrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO, nonce: bytes | None = None) -> None:
+    """nonce is for reproducing known files in tests; leave it None to draw a fresh one."""
+    nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
+    if len(nonce) != NONCE_SIZE:
+        raise ValueError("payload nonce must be 16 bytes")
     dst.write(nonce)
     aead = ChaCha20Poly1305(payload_key(file_key, nonce))
     counter = 0

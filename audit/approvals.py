@@ -1,0 +1,132 @@
+"""The parts of approval and profile TOML files the findings need (FORMAT.md, approvals/)."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from audit.timefmt import JST
+
+
+class ApprovalError(ValueError):
+    pass
+
+
+@dataclass
+class Approval:
+    id: str
+    decision: str
+    start: datetime          # first covered instant
+    end: datetime            # first instant no longer covered
+    profiles: list[str]
+    recipients: dict[str, str | None]   # org id -> the recipient it is a subcontractor of, or None
+    title: str = ""
+    case_number: str = ""
+    department: str = ""
+    council: str = ""
+    period_text: str = ""
+    max_records: int | None = None
+    conditions: list[str] = field(default_factory=list)
+
+    def covers(self, at: datetime) -> bool:
+        return self.start <= at < self.end
+
+
+@dataclass
+class Profile:
+    id: str
+    channel: str
+    title: str = ""
+
+
+def _table(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        raise ApprovalError(f"[{key}] is missing or not a table")
+    return value
+
+
+def _str(table: dict[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str):
+        raise ApprovalError(f"{where}{key} is missing or not a string")
+    return value
+
+
+def _bound(value: Any, where: str, *, end: bool) -> datetime:
+    """Period bounds are JST; a date covers its whole day, a date-time names the last second."""
+    if isinstance(value, datetime):
+        at = value if value.tzinfo is not None else value.replace(tzinfo=JST)
+        return at + timedelta(seconds=1) if end else at
+    if isinstance(value, date):
+        day = datetime.combine(value, time(0), tzinfo=JST)
+        return day + timedelta(days=1) if end else day
+    raise ApprovalError(f"[period].{where} is missing or not a date or date-time")
+
+
+def parse_approval(data: bytes, expected_id: str) -> Approval:
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApprovalError(f"not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ApprovalError(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ApprovalError("not valid TOML: nested too deeply") from None
+    approval_id = _str(doc, "id", "")
+    if approval_id != expected_id:
+        raise ApprovalError(f"id {approval_id[:80]!r} is not the file name {expected_id!r}")
+    council = _table(doc, "council")
+    period = _table(doc, "period")
+    transfer = _table(doc, "transfer")
+    profiles = transfer.get("profiles")
+    if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
+        raise ApprovalError("[transfer].profiles is missing or not a list of strings")
+    recipients: dict[str, str | None] = {}
+    listed = doc.get("recipients", [])
+    if not isinstance(listed, list):
+        raise ApprovalError("[[recipients]] is not an array of tables")
+    for n, recipient in enumerate(listed):
+        if not isinstance(recipient, dict):
+            raise ApprovalError(f"recipients[{n}] is not a table")
+        rid = _str(recipient, "id", f"recipients[{n}].")
+        recipients.setdefault(rid, None)
+        subs = recipient.get("subcontractors", [])
+        if not isinstance(subs, list):
+            raise ApprovalError(f"recipients[{n}].subcontractors is not an array of tables")
+        for k, sub in enumerate(subs):
+            if not isinstance(sub, dict):
+                raise ApprovalError(f"recipients[{n}].subcontractors[{k}] is not a table")
+            recipients.setdefault(_str(sub, "id", f"recipients[{n}].subcontractors[{k}]."), rid)
+    start = _bound(period.get("start"), "start", end=False)
+    end = _bound(period.get("end"), "end", end=True)
+    data_table = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    max_records = data_table.get("max_records")
+    conditions = [c["text"] for c in doc.get("conditions", []) if isinstance(c, dict) and isinstance(c.get("text"), str)] \
+        if isinstance(doc.get("conditions"), list) else []
+    return Approval(
+        id=approval_id, decision=_str(council, "decision", "[council]."), start=start, end=end,
+        profiles=list(profiles), recipients=recipients,
+        title=str(doc.get("title", "")), case_number=str(doc.get("case_number", "")),
+        department=str(doc.get("department", "")),
+        council=f"{council.get('session', '')} {council.get('date', '')}".strip(),
+        period_text=f"{period.get('start')} 〜 {period.get('end')}",
+        max_records=max_records if isinstance(max_records, int) else None,
+        conditions=conditions,
+    )
+
+
+def parse_profile(data: bytes, expected_id: str) -> Profile:
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApprovalError(f"not UTF-8 (byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ApprovalError(f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ApprovalError("not valid TOML: nested too deeply") from None
+    profile_id = _str(doc, "id", "")
+    if profile_id != expected_id:
+        raise ApprovalError(f"id {profile_id[:80]!r} is not the file name {expected_id!r}")
+    return Profile(id=profile_id, channel=_str(doc, "channel", ""), title=str(doc.get("title", "")))

@@ -1,0 +1,380 @@
+"""The report's findings (FORMAT.md, "Findings the report derives"), as of the manifest's created_at.
+
+Findings come only from what the bundle proves: refused log entries (prevented), the evidence
+documents and approvals (after the fact), and verification failures (log-tampered and
+evidence-forged). A document that failed verification is still read, because its members are
+what the bundle asserts; its findings say it failed, and the failure is reported on its own.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+from audit import timefmt
+from audit.evidence import Document
+from audit.verify import Verification, verify
+
+WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned"})
+PREVENTED_KINDS = frozenset({
+    "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
+    "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
+    "brute-force", "access-after-deletion",
+})
+AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
+                        "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
+                        "evidence-forged")
+
+# For people reading the Japanese report.
+KIND_LABELS = {
+    "unapproved-field": "承認外の項目",
+    "excluded-person": "除外対象者の混入",
+    "outside-period": "承認期間外の受渡し",
+    "unapproved-recipient": "承認外の提供先・再委託先",
+    "unapproved-channel": "承認外の受渡し方法",
+    "over-record-limit": "件数上限超過",
+    "non-designated-handler": "取扱者名簿にない者によるアクセス",
+    "password-same-channel": "パスワードのデータ同送",
+    "password-same-day": "パスワード通知書の同日受渡し",
+    "brute-force": "連続ログイン失敗（ロック）",
+    "access-after-deletion": "消去後のアクセス",
+    "receipt-mismatch": "受領確認の不一致",
+    "receipt-missing": "受領確認なし",
+    "deletion-overdue": "消去証明書の提出遅延",
+    "gateway-retention-overrun": "ゲートウェイ保管期間超過",
+    "media-not-returned": "媒体の未返却",
+    "custody-gap": "媒体等の受渡記録の断絶",
+    "unapproved-transfer": "承認のない受渡し",
+    "log-tampered": "アクセスログの改ざん",
+    "evidence-forged": "証跡文書の偽造・改変",
+}
+
+
+def severity_of(kind: str) -> str:
+    return "warning" if kind in WARNING_KINDS else "violation"
+
+
+@dataclass
+class Finding:
+    kind: str
+    prevented: bool
+    detail: str
+    approval: str | None = None
+    transfer: str | None = None
+    evidence: list[str] = field(default_factory=list)
+    log_seq: int | None = None
+    detail_ja: str | None = None   # for the council's report; `detail` stays the technical English
+
+    @property
+    def severity(self) -> str:
+        return severity_of(self.kind)
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "severity": self.severity, "prevented": self.prevented,
+                "approval": self.approval, "transfer": self.transfer, "detail": self.detail,
+                "evidence": self.evidence, "log_seq": self.log_seq, "detail_ja": self.detail_ja}
+
+
+@dataclass
+class Report:
+    verification: Verification
+    findings: list[Finding]
+    approvals: list[dict[str, Any]]
+
+    @property
+    def unreadable(self) -> str | None:
+        v = self.verification
+        if v.unreadable is not None:
+            return v.unreadable
+        if v.manifest is None and not v.log.read:
+            return "neither MANIFEST.json nor log/entries.jsonl can be read: this is not an evidence bundle"
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        v = self.verification
+        counts: dict[str, int] = defaultdict(int)
+        for f in self.findings:
+            counts["prevented" if f.prevented else f.severity] += 1
+        return {**v.to_json(), "findings": [f.to_json() for f in self.findings],
+                "summary": dict(counts), "approval_summaries": self.approvals}
+
+
+def build_report(root: Path, pin: bytes | None = None) -> Report:
+    v = verify(root, pin)
+    try:
+        findings = derive(v)
+        approvals = summarise(v, findings)
+    except Exception as exc:  # noqa: BLE001 - a report with a named failure beats a traceback
+        v.failures.add("bundle", ".", None, f"internal error while deriving findings: {type(exc).__name__}: {exc}")
+        findings, approvals = _from_failures(v), []
+    return Report(v, findings, approvals)
+
+
+def _from_failures(v: Verification) -> list[Finding]:
+    out = []
+    for f in v.failures:
+        kind = "log-tampered" if f.kind == "log-tampered" else "evidence-forged"
+        place = f"{f.file}:{f.where}" if f.where else f.file
+        ja = (f"アクセスログの連鎖・順序・チェックポイントが整合しません（{place}）。" if kind == "log-tampered"
+              else f"証跡の署名・ハッシュ・相互参照が整合しません（{place}）。")
+        out.append(Finding(kind, False, f.line(), f.approval, f.transfer, detail_ja=ja))
+    return out
+
+
+def _t(value: Any) -> datetime | None:
+    return timefmt.parse(value)
+
+
+def _note(doc: Document) -> str:
+    return "" if doc.trusted else " (this document itself failed verification)"
+
+
+def derive(v: Verification) -> list[Finding]:
+    findings = _from_failures(v)
+    for entry in sorted(v.log.notable.values(), key=lambda e: e.seq):
+        if entry.outcome == "refused":
+            for kind in entry.kinds:
+                findings.append(Finding(kind, True, f"log entry {entry.seq} ({entry.action}) refused: "
+                                                    f"{entry.reason or 'no reason given'}",
+                                        entry.approval, entry.transfer, [], entry.seq,
+                                        f"ゲートウェイが操作を拒否しました（ログ {entry.seq}、{entry.action}）。"))
+    now = v.created_at
+    by_type: dict[str, list[Document]] = defaultdict(list)
+    for doc in sorted(v.documents.values(), key=lambda d: (d.log_seq, d.id)):
+        by_type[doc.type].append(doc)
+    related: dict[str, dict[str, list[Document]]] = defaultdict(lambda: defaultdict(list))
+    for doc in v.documents.values():
+        if doc.transfer is not None:
+            related[doc.transfer][doc.type].append(doc)
+
+    for t in by_type["transfer"]:
+        docs = related[t.get("transfer")]
+        findings += _receipt_findings(t, docs["receipt"], now)
+        findings += _deletion_findings(t, docs["erasure-certificate"], now)
+        findings += _retention_findings(t, docs["gateway-erasure"], now)
+        findings += _approval_findings(t, v)
+    findings += _custody_findings(by_type["custody"], now)
+    return findings
+
+
+_JA = {
+    "receipt-mismatch": "受託事業者が確認した件数又はチェックサムが送付時の内容と一致しません。",
+    "receipt-missing": "受領確認の期限（{due}）までに受領確認がありません。",
+    "deletion-overdue": "消去期限（{due}）までに消去証明書が提出されていません。",
+    "gateway-retention-overrun": "ゲートウェイ上のデータが保管期限（{due}）を過ぎても消去されていませんでした。",
+    "media-not-returned": "媒体 {item} が返却期限（{due}）までに返却されていません。",
+    "custody-gap": "媒体等 {item} の受渡記録（確認書）が連続していません（保管者の不一致、時刻の逆転又は紛失）。",
+    "unapproved-transfer": "承認の範囲外の受渡しです（承認なし・継続審議、期間・方法・提供先の範囲外）。",
+}
+
+
+def _f(kind: str, doc: Document, detail: str, *others: Document, due: Any = None) -> Finding:
+    ja = _JA[kind].format(due=_when(due), item=doc.get("item", ""))
+    if not doc.trusted:
+        ja += "（この証跡文書自体が検証に失敗しています）"
+    return Finding(kind, False, detail + _note(doc), doc.approval, doc.transfer,
+                   [doc.id, *(o.id for o in others)], doc.log_seq, ja)
+
+
+def _when(value: Any) -> str:
+    at = timefmt.parse(value)
+    return f"{timefmt.jst(at)} JST" if at is not None else "—"
+
+
+def _receipt_findings(t: Document, receipts: list[Document], now: datetime | None) -> list[Finding]:
+    out = []
+    manifest = t.get("manifest")
+    for r in receipts:
+        problems = []
+        if r.get("matches") is False:
+            problems.append("the contractor reported a mismatch (matches: false)")
+        if r.get("record_count") != manifest["record_count"]:
+            problems.append(f"confirmed {r.get('record_count')} records, the manifest has {manifest['record_count']}")
+        if r.get("sha256") != manifest["sha256"]:
+            problems.append("confirmed a checksum that differs from the manifest's SHA-256")
+        if problems:
+            out.append(_f("receipt-mismatch", r, "; ".join(problems), t))
+    due = _t(t.get("receipt_due"))
+    if due is not None and now is not None and due < now:
+        if not any(r.issued_at <= due for r in receipts):
+            late = min((r.issued_at for r in receipts), default=None)
+            out.append(_f("receipt-missing", t, f"no receipt by the receipt deadline {t.get('receipt_due')}"
+                          + (f" (the first came at {timefmt.jst(late)} JST)" if late else ""), due=t.get("receipt_due")))
+    return out
+
+
+def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None) -> list[Finding]:
+    due = _t(t.get("contractor_deletion_due"))
+    if due is None or now is None or due >= now or any(c.issued_at <= due for c in certificates):
+        return []
+    late = min((c.issued_at for c in certificates), default=None)
+    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {t.get('contractor_deletion_due')}"
+               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=t.get("contractor_deletion_due"))]
+
+
+def _retention_findings(t: Document, erasures: list[Document], now: datetime | None) -> list[Finding]:
+    due = _t(t.get("gateway_erase_due"))
+    if due is None:
+        return []
+    erased = [(_t(e.get("erased_at")), e) for e in erasures]
+    erased = [(at, e) for at, e in erased if at is not None]
+    if erased:
+        at, e = min(erased, key=lambda x: x[0])  # type: ignore[arg-type,return-value]
+        if at > due:  # type: ignore[operator]
+            return [_f("gateway-retention-overrun", t, f"the gateway erased its copy at {e.get('erased_at')},"
+                                                       f" after its retention deadline {t.get('gateway_erase_due')}", e,
+                       due=t.get("gateway_erase_due"))]
+        return []
+    if now is not None and due < now:
+        return [_f("gateway-retention-overrun", t, f"no gateway erasure although the retention deadline"
+                                                   f" {t.get('gateway_erase_due')} has passed", due=t.get("gateway_erase_due"))]
+    return []
+
+
+def _approval_findings(t: Document, v: Verification) -> list[Finding]:
+    approval = v.approvals.get(t.approval) if t.approval is not None else None
+    if t.approval is None:
+        return [_f("unapproved-transfer", t, "the transfer names no approval")]
+    if approval is None:
+        return [_f("unapproved-transfer", t, f"approval {t.approval!r} is not in the bundle")]
+    problems = []
+    if approval.decision == "deferred":
+        problems.append("the council deferred this approval (審議継続): it permits nothing")
+    elif approval.decision not in ("approved", "approved-with-conditions"):
+        problems.append(f"the approval's decision is {approval.decision!r}, not approved")
+    sent = _t(t.get("sent_at"))
+    if sent is not None and not approval.covers(sent):
+        problems.append(f"sent at {timefmt.jst(sent)} JST, outside the approved period {approval.period_text}")
+    profile_id, channel = t.get("profile"), t.get("channel")
+    if profile_id not in approval.profiles:
+        problems.append(f"profile {profile_id!r} is not one the approval allows ({', '.join(approval.profiles)})")
+    profile = v.profiles.get(profile_id)
+    allowed = {v.profiles[p].channel for p in approval.profiles if p in v.profiles}
+    if profile is not None and profile.channel != channel:
+        problems.append(f"channel {channel!r} is not the channel of profile {profile_id!r} ({profile.channel!r})")
+    elif allowed and channel not in allowed:
+        problems.append(f"channel {channel!r} is not one the approval allows")
+    recipient = t.get("recipient", {}).get("org")
+    if recipient not in approval.recipients:
+        problems.append(f"recipient {recipient!r} is neither an approved recipient nor an approved subcontractor")
+    if not problems:
+        return []
+    return [_f("unapproved-transfer", t, "; ".join(problems))]
+
+
+def _party(value: Any) -> tuple[Any, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    return value.get("person"), value.get("org")
+
+
+def _who(party: tuple[Any, Any] | None) -> str:
+    return "nobody" if party is None else f"{party[0]} ({party[1]})"
+
+
+def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[Finding]:
+    out: list[Finding] = []
+    by_item: dict[str, list[Document]] = defaultdict(list)
+    for e in events:
+        by_item[e.get("item")].append(e)
+    for item, chain in by_item.items():
+        chain.sort(key=lambda d: (d.log_seq, d.id))
+        holder: tuple[Any, Any] | None = None
+        previous: Document | None = None
+        lost = False
+        for e in chain:
+            at = _t(e.get("at"))
+            frm = _party(e.get("from"))
+            if e.get("event") == "lost":
+                lost = True
+                out.append(_f("custody-gap", e, f"{e.get('item_kind')} {item} was reported lost at {e.get('at')}"))
+            elif previous is not None and holder is not None and frm != holder:
+                out.append(_f("custody-gap", e, f"{e.get('event')} of {item} from {_who(frm)}, but after the previous"
+                                               f" record it was held by {_who(holder)}", previous))
+            if previous is not None:
+                prev_at = _t(previous.get("at"))
+                if at is not None and prev_at is not None and at < prev_at:
+                    out.append(_f("custody-gap", e, f"record of {item} at {e.get('at')} is earlier than the previous"
+                                                   f" one ({previous.get('at')})", previous))
+            holder = _party(e.get("to"))
+            previous = e
+        if lost:
+            continue  # a lost item is one finding (custody-gap), not also a missing return
+        for e in chain:
+            if e.get("item_kind") != "media" or e.get("event") != "handover":
+                continue
+            due = _t(e.get("return_due"))
+            if due is None:
+                continue
+            handed = _t(e.get("at"))
+            returned = [r for r in chain if r.get("event") == "return" and r.log_seq > e.log_seq
+                        and (_t(r.get("at")) or due) <= due and (handed is None or (_t(r.get("at")) or due) >= handed)]
+            if returned:
+                continue
+            if now is not None and due < now:
+                out.append(_f("media-not-returned", e, f"media {item} handed over at {e.get('at')} was not returned"
+                                                      f" by {e.get('return_due')}", due=e.get("return_due")))
+    return out
+
+
+def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
+    """Per approval: what was handed over, confirmed and erased, and what went wrong."""
+    related: dict[str, dict[str, list[Document]]] = defaultdict(lambda: defaultdict(list))
+    for doc in sorted(v.documents.values(), key=lambda d: d.log_seq):
+        if doc.transfer is not None:
+            related[doc.transfer][doc.type].append(doc)
+    ids = sorted(set(v.approvals) | {d.approval for d in v.documents.values() if d.approval is not None})
+    out = []
+    for approval_id in ids:
+        a = v.approvals.get(approval_id)
+        transfers = [d for d in sorted(v.documents.values(), key=lambda d: d.log_seq)
+                     if d.type == "transfer" and d.approval == approval_id]
+        mine = [f for f in findings if f.approval == approval_id]
+        out.append({
+            "id": approval_id,
+            "in_bundle": a is not None,
+            "title": a.title if a else None,
+            "case_number": a.case_number if a else None,
+            "department": a.department if a else None,
+            "council": a.council if a else None,
+            "decision": a.decision if a else None,
+            "period": a.period_text if a else None,
+            "profiles": a.profiles if a else [],
+            "recipients": sorted(a.recipients) if a else [],
+            "conditions": a.conditions if a else [],
+            "transfers": [_transfer_summary(t, related[t.get("transfer")]) for t in transfers],
+            "records": sum(t.get("manifest")["record_count"] for t in transfers),
+            "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
+                         "warning": sum(1 for f in mine if f.severity == "warning" and not f.prevented),
+                         "prevented": sum(1 for f in mine if f.prevented)},
+        })
+    return out
+
+
+def _brief(doc: Document, *members: str) -> dict[str, Any]:
+    return {"evidence": doc.id, "issued_at": doc.body.get("issued_at"), "verified": doc.trusted,
+            **{m: doc.body.get(m) for m in members}}
+
+
+def _transfer_summary(t: Document, docs: dict[str, list[Document]]) -> dict[str, Any]:
+    manifest = t.get("manifest")
+    return {
+        "transfer": t.get("transfer"), "evidence": t.id, "verified": t.trusted, "profile": t.get("profile"),
+        "channel": t.get("channel"), "sender": t.get("sender"), "recipient": t.get("recipient"),
+        "parent_transfer": t.get("parent_transfer"), "record_count": manifest["record_count"],
+        "sha256": manifest["sha256"], "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
+        "gateway_erase_due": t.get("gateway_erase_due"), "contractor_deletion_due": t.get("contractor_deletion_due"),
+        "password_notices": [_brief(d, "method", "dispatched_at") for d in docs["password-notice"]],
+        "receipts": [_brief(d, "confirmed_by", "record_count", "matches") for d in docs["receipt"]],
+        "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],
+        "deletion_requests": [_brief(d, "planned_date", "method") for d in docs["deletion-request"]],
+        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by") for d in docs["erasure-certificate"]],
+        "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
+                    for d in docs["custody"]],
+    }

@@ -1,0 +1,145 @@
+"""`gateway retention sweep|due` and `gateway deletion request|decide|certify`."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import click
+
+from gateway.cli.check import parse_instant
+from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.handover import as_option
+from gateway.clock import FixedClock, to_jst
+from gateway.errors import GatewayError
+from gateway.operations.accounts import Caller
+from gateway.retention import deletion
+from gateway.retention.reminders import reminders
+from gateway.retention.sweep import sweep
+from gateway.service import Gateway
+
+LABELS = {"receipt": "受領確認", "gateway-erasure": "ゲートウェイ上の消去", "erasure-certificate": "受託者の消去証明"}
+
+
+@click.group()
+def retention() -> None:
+    """保管期間と消去 / retention windows and erasure."""
+
+
+@retention.command("sweep")
+@click.option("--now", "now_text", help="この日時として実行（試験・リハーサル用） / run as of this time")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def sweep_cmd(ctx: click.Context, now_text: str | None, home: str | None, as_json: bool) -> None:
+    """期限を過ぎたコピーを消去し、証跡を残す / erase expired copies and write erasure evidence."""
+    clock = FixedClock(parse_instant(now_text)) if now_text else None
+    with Gateway.open(resolve_home(ctx, home), clock) as gw:
+        result = sweep(gw)
+    if as_json:
+        click.echo(json.dumps({"erased": result.erased, "orphans_removed": result.orphans_removed}))
+        return
+    click.echo(f"消去 / erased: {len(result.erased)} 件 {' '.join(result.erased)}")
+
+
+@retention.command("due")
+@click.option("--within", "days", type=click.IntRange(min=0), default=7, show_default=True, help="日数 / days ahead")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def due_cmd(ctx: click.Context, days: int, home: str | None, as_json: bool) -> None:
+    """期限が近い・過ぎた手続き / deadlines coming up or passed."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        items = reminders(gw, within=timedelta(days=days))
+    if as_json:
+        click.echo(json.dumps([{"kind": r.kind, "transfer": r.transfer, "approval": r.approval,
+                                "due": r.due.isoformat(), "overdue": r.overdue} for r in items]))
+        return
+    for r in items:
+        flag = "期限超過 / OVERDUE" if r.overdue else "期限前 / due"
+        click.echo(f"{flag}\t{to_jst(r.due):%Y-%m-%d %H:%M}\t{LABELS[r.kind]} / {r.kind}\t{r.transfer}\t{r.approval}")
+
+
+@click.group("deletion")
+def deletion_group() -> None:
+    """受託者の消去依頼と消去証明 / the contractor's deletion request and erasure certificate."""
+
+
+@deletion_group.command("request")
+@click.argument("transfer")
+@click.option("--items", required=True, help="消去する項目 / what is erased")
+@click.option("--media", required=True, help="媒体・場所 / media and where")
+@click.option("--quantity", required=True, type=click.IntRange(min=1))
+@click.option("--method", required=True, help="消去方法 / how")
+@click.option("--planned-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quantity: int, method: str,
+                planned_date, login: str, home: str | None) -> None:  # type: ignore[no-untyped-def]
+    """消去依頼を提出 / file a deletion request."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        deletion_id = deletion.request(gw, Caller(login, "cli"), transfer, deletion.DeletionRequest(
+            items=items, media=media, quantity=quantity, method=method, planned_date=planned_date.date()))
+    click.echo(f"消去依頼を受け付けました / deletion request filed: {deletion_id}")
+
+
+@deletion_group.command("decide")
+@click.argument("deletion_id")
+@click.option("--approve/--reject", required=True)
+@click.option("--witness", help="立会人 / witness")
+@click.option("--reason")
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str | None, reason: str | None,
+               login: str, home: str | None) -> None:
+    """市が消去依頼を承認・却下 / the city approves or rejects a request."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        deletion.decide(gw, Caller(login, "cli"), deletion_id, approve=approve, witness=witness, reason=reason)
+    click.echo("承認しました / approved" if approve else "却下しました / rejected")
+
+
+def _person(text: str) -> deletion.Person:
+    name, _, title = text.partition(",")
+    if not name.strip() or not title.strip():
+        raise GatewayError("「氏名,役職」の形で記入してください。", "write it as 'name,title'.")
+    return deletion.Person(name.strip(), title.strip())
+
+
+@deletion_group.command("certify")
+@click.argument("deletion_id")
+@click.option("--erased-at", required=True, help="消去日時 / when (JST unless a zone is given)")
+@click.option("--media-manufacturer", required=True)
+@click.option("--media-model", required=True)
+@click.option("--media-serial", required=True, help="製造番号または保管場所 / serial or storage location")
+@click.option("--sanitisation", required=True, type=click.Choice(deletion.SANITISATION))
+@click.option("--technique", required=True, help="例: 上書き 1 回 / e.g. single overwrite, crypto erase")
+@click.option("--tool", required=True, help="ツール名と版 / tool and version")
+@click.option("--verification", required=True, help="確認方法 / how it was verified")
+@click.option("--sanitised-by", required=True, help="氏名,役職 / name,title")
+@click.option("--verified-by", required=True, help="氏名,役職 / name,title")
+@click.option("--place", required=True)
+@as_option
+@home_option
+@click.pass_context
+@refusals_exit_1
+def certify_cmd(ctx: click.Context, deletion_id: str, erased_at: str, media_manufacturer: str, media_model: str,
+                media_serial: str, sanitisation: str, technique: str, tool: str, verification: str,
+                sanitised_by: str, verified_by: str, place: str, login: str, home: str | None) -> None:
+    """消去証明書を提出 / file the erasure certificate."""
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        evidence = deletion.certify(gw, Caller(login, "cli"), deletion_id, deletion.ErasureCertificate(
+            erased_at=parse_instant(erased_at), media_manufacturer=media_manufacturer, media_model=media_model,
+            media_serial_or_location=media_serial, sanitisation=sanitisation, technique=technique, tool=tool,
+            verification=verification, sanitised_by=_person(sanitised_by), verified_by=_person(verified_by),
+            place=place))
+    click.echo(f"消去証明を受け付けました / erasure certificate filed: {evidence}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(retention)
+    group.add_command(deletion_group)

@@ -1,0 +1,113 @@
+"""The retention sweep: erase every copy the gateway holds past its window, and prove it.
+
+For each expired package, in one transaction: destroy the wrapped data key, delete the file, fsync
+its directory, check the file is gone, and write the `gateway-erasure` evidence with how it was
+verified. The transaction commits only after the file is gone, so a sweep killed at any point
+leaves either the untouched package (key and file) or a finished erasure, except in one window:
+killed after the file was deleted but before the commit, the key survives a file that does not —
+the next sweep sees the package still due, destroys the key, finds the file already absent, and
+says so in the evidence. Files no blob row can open (a send rolled back after writing its
+package) are removed too: they were unreadable from the start.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, text
+
+from gateway.core.transfers import next_state
+from gateway.crypto.keystore import KeyStore
+from gateway.clock import timestamp
+from gateway.ledger.log import Actor, Event
+from gateway.service import Gateway
+from gateway.store import models as m
+from gateway.store.blobs import BlobStore
+
+METHOD = "cryptographic erase of the data key and file deletion"
+ORPHAN_GRACE_SECONDS = 6 * 3600
+SWEEPER = Actor(user=None, org=None, role="system")
+
+
+@dataclass
+class SweepResult:
+    erased: list[str] = field(default_factory=list)  # transfer ids
+    orphans_removed: int = 0
+
+
+def sweep(gw: Gateway, *, now: datetime | None = None) -> SweepResult:
+    now = now or gw.clock.now()
+    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    result = SweepResult()
+    with gw.unit() as session:
+        due = list(session.scalars(
+            select(m.Transfer.id).where(m.Transfer.erased_at.is_(None), m.Transfer.gateway_erase_due <= now)
+            .order_by(m.Transfer.gateway_erase_due)
+        ))
+    for transfer_id in due:
+        if _erase(gw, blobs, transfer_id, now):
+            result.erased.append(transfer_id)
+    result.orphans_removed = _remove_unreadable_files(gw, blobs)
+    if result.erased and gw.engine.dialect.name == "postgresql":
+        # Dead row versions still hold the destroyed keys until the table is rewritten.
+        with gw.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL blobs"))
+    return result
+
+
+def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bool:
+    with gw.unit() as session:
+        transfer = session.get(m.Transfer, transfer_id, with_for_update=True)
+        if transfer is None or transfer.erased_at is not None:
+            return False  # another sweep got there first
+        blob_id = transfer.package_blob_id
+        file_present = blobs.path(blob_id).exists()
+        blobs.crypto_erase(session, blob_id, at=now)
+        gone = blobs.remove_file(blob_id)
+        if not gone:
+            raise OSError(f"blob file {blob_id} is still present after deletion")
+        transfer.state = next_state(transfer.state, "erase")
+        transfer.erased_at = now
+        transfer.updated_at = now
+        gw.ledger.record(session, Event(
+            action="transfer.erase", channel="system", actor=SWEEPER, approval=transfer.approval_id,
+            transfer=transfer_id, blob_sha256=transfer.package_sha256,
+            reason=f"retention window ended {timestamp(transfer.gateway_erase_due)}",
+            evidence_type="gateway-erasure",
+            evidence={
+                "transfer": transfer_id,
+                "blob_sha256": transfer.package_sha256,
+                "method": METHOD,
+                "erased_at": timestamp(now),
+                "due": timestamp(transfer.gateway_erase_due),
+                "process": {"host": socket.gethostname(), "pid": os.getpid(), "program": "gateway retention sweep"},
+                "verified_by": (
+                    "wrapped data key deleted from the database; file unlinked, directory fsynced, path checked absent"
+                    if file_present else
+                    "wrapped data key deleted from the database; file already absent (removed by an interrupted sweep)"
+                ),
+            },
+        ))
+    return True
+
+
+def _remove_unreadable_files(gw: Gateway, blobs: BlobStore) -> int:
+    # A send writes its file before its row commits: only files older than any send can take
+    # are orphans. File times are real times, whatever the service clock says.
+    cutoff = time.time() - ORPHAN_GRACE_SECONDS
+    on_disk = {b for b in blobs.iter_files() if blobs.path(b).stat().st_mtime < cutoff}
+    if not on_disk:
+        return 0
+    with gw.unit() as session:
+        readable = set(session.scalars(select(m.Blob.id).where(m.Blob.wrapped_key.is_not(None))))
+    removed = 0
+    for blob_id in sorted(on_disk - readable):
+        if blobs.remove_file(blob_id):
+            removed += 1
+    if removed:
+        gw.record(Event(action="blob.cleanup", channel="system", actor=SWEEPER,
+                        reason=f"removed {removed} files whose data key does not exist"))
+    return removed

@@ -1,0 +1,197 @@
+"""`gateway package encrypt|decrypt` through the installed console script, as an operator runs it.
+
+Fixtures are encrypted through the library at a low scrypt work factor so the many bad-input cases
+stay fast; the CLI's own encryption (work factor 18) is exercised once end to end.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from gateway.crypto import age
+from gateway.crypto.age.format import read_header
+from gateway.crypto.age.stream import CHUNK, ENC_CHUNK, NONCE_SIZE
+from tests.conftest import run_gateway
+
+PASSPHRASE = "K7QM2-XR9TD-4HFJW-8PZNC-3VAYE-6GBKS"
+FAST = 10
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> dict[str, Path]:
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    outputs.mkdir()
+    plain = inputs / "recipients.csv"
+    plain.write_bytes(os.urandom(2 * CHUNK + 100))
+    passfile = inputs / "pass.txt"
+    passfile.write_text(PASSPHRASE + "\n")
+    enc = inputs / "recipients.csv.age"
+    age.encrypt_file(plain, enc, passphrase=PASSPHRASE, work_factor=FAST)
+    return {"plain": plain, "pass": passfile, "enc": enc, "out": outputs}
+
+
+def decrypt(enc: Path, out_dir: Path, passfile: Path, check: bool = False):
+    return run_gateway("package", "decrypt", str(enc), "-o", str(out_dir / "plain.csv"),
+                       "--passphrase-file", str(passfile), check=check)
+
+
+def assert_refused(proc, *needles: str) -> None:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+    assert PASSPHRASE not in proc.stderr + proc.stdout
+
+
+def test_encrypt_then_decrypt(work: dict[str, Path]) -> None:
+    enc = work["out"] / "pkg.age"
+    proc = run_gateway("package", "encrypt", str(work["plain"]), "-o", str(enc),
+                       "--passphrase-file", str(work["pass"]))
+    digest = hashlib.sha256(work["plain"].read_bytes()).hexdigest()
+    assert f"sha256: {digest}" in proc.stdout
+    (stanza,) = read_header(enc.open("rb")).stanzas
+    assert (stanza.type, stanza.args[1]) == ("scrypt", "18")
+    assert enc.stat().st_mode & 0o777 == 0o600
+    proc = run_gateway("package", "decrypt", str(enc), "-o", str(work["out"] / "back.csv"),
+                       "--passphrase-file", str(work["pass"]))
+    assert f"sha256: {digest}" in proc.stdout
+    assert f"bytes: {2 * CHUNK + 100}" in proc.stdout
+    assert (work["out"] / "back.csv").read_bytes() == work["plain"].read_bytes()
+    assert sorted(p.name for p in work["out"].iterdir()) == ["back.csv", "pkg.age"]
+
+
+def test_passphrase_file_without_newline_and_crlf(work: dict[str, Path]) -> None:
+    for content in (PASSPHRASE, PASSPHRASE + "\r\n"):
+        work["pass"].write_text(content, newline="")
+        proc = decrypt(work["enc"], work["out"], work["pass"], check=True)
+        assert "bytes: " in proc.stdout
+
+
+def test_only_one_newline_is_stripped(work: dict[str, Path]) -> None:
+    work["pass"].write_text(PASSPHRASE + "\n\n")
+    assert_refused(decrypt(work["enc"], work["out"], work["pass"]), "パスワードが違います", "wrong passphrase")
+
+
+def test_wrong_passphrase(work: dict[str, Path]) -> None:
+    work["pass"].write_text("WRONG-PASS\n")
+    assert_refused(decrypt(work["enc"], work["out"], work["pass"]), "パスワードが違います", "wrong passphrase")
+    assert list(work["out"].iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"", b"\n"])
+def test_empty_passphrase_file(work: dict[str, Path], content: bytes) -> None:
+    work["pass"].write_bytes(content)
+    assert_refused(decrypt(work["enc"], work["out"], work["pass"]), "empty")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_unreadable_passphrase_file(work: dict[str, Path]) -> None:
+    missing = work["pass"].with_name("missing.txt")
+    assert_refused(decrypt(work["enc"], work["out"], missing), "passphrase file")
+    # As root, permissions do not stop a read: a directory where the file should be does.
+    assert_refused(decrypt(work["enc"], work["out"], work["out"]), "passphrase file")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_encrypt_refuses_empty_passphrase_file(work: dict[str, Path]) -> None:
+    work["pass"].write_bytes(b"")
+    proc = run_gateway("package", "encrypt", str(work["plain"]), "-o", str(work["out"] / "x.age"),
+                       "--passphrase-file", str(work["pass"]), check=False)
+    assert_refused(proc, "empty")
+    assert list(work["out"].iterdir()) == []
+
+
+def _payload_start(enc: Path) -> int:
+    with enc.open("rb") as src:
+        read_header(src)
+        return src.tell() + NONCE_SIZE
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    damaged = bytearray(data)
+    damaged[at] ^= 0x01
+    return bytes(damaged)
+
+
+def _damage(kind: str, data: bytes, start: int) -> bytes:
+    mac_at = data.index(b"\n--- ") + 5
+    if kind == "header":
+        return data.replace(b"age-encryption.org/v1", b"age-encryption.org/v2", 1)
+    if kind == "mac":
+        return data[:mac_at] + (b"A" if data[mac_at:mac_at + 1] != b"A" else b"B") + data[mac_at + 1:]
+    if kind == "payload-chunk":
+        return _flip(data, start + ENC_CHUNK + 1000)
+    if kind == "last-chunk":
+        return _flip(data, len(data) - 1)
+    if kind == "truncated-boundary":
+        return data[:start + 2 * ENC_CHUNK]
+    if kind == "truncated-mid-chunk":
+        return data[:start + ENC_CHUNK + 777]
+    if kind == "truncated-header":
+        return data[:mac_at]
+    if kind == "extended":
+        return data + b"\x00"
+    if kind == "reordered":
+        a, b = data[start:start + ENC_CHUNK], data[start + ENC_CHUNK:start + 2 * ENC_CHUNK]
+        return data[:start] + b + a + data[start + 2 * ENC_CHUNK:]
+    raise AssertionError(kind)
+
+
+NAMED = {
+    "header": "header",
+    "mac": "MAC",
+    "payload-chunk": "payload chunk 1",
+    "last-chunk": "payload chunk 2",
+    "truncated-boundary": "truncated",
+    "truncated-mid-chunk": "payload chunk 1",
+    "truncated-header": "header",
+    "extended": "payload chunk 2",
+    "reordered": "payload chunk 0",
+}
+
+
+@pytest.mark.parametrize("kind", list(NAMED))
+def test_damaged_file_is_refused_without_output(work: dict[str, Path], kind: str) -> None:
+    data = work["enc"].read_bytes()
+    work["enc"].write_bytes(_damage(kind, data, _payload_start(work["enc"])))
+    proc = decrypt(work["enc"], work["out"], work["pass"])
+    assert_refused(proc, "復号できません", "cannot decrypt", NAMED[kind], "No output was written")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_trailing_data_after_full_final_chunk(work: dict[str, Path]) -> None:
+    exact = work["plain"].with_name("exact.bin")
+    exact.write_bytes(os.urandom(2 * CHUNK))
+    enc = exact.with_name("exact.age")
+    age.encrypt_file(exact, enc, passphrase=PASSPHRASE, work_factor=FAST)
+    enc.write_bytes(enc.read_bytes() + b"garbage")
+    assert_refused(decrypt(enc, work["out"], work["pass"]), "trailing data")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_excessive_work_factor_refused(work: dict[str, Path]) -> None:
+    age.encrypt_file(work["plain"], work["enc"], passphrase=PASSPHRASE, work_factor=12)
+    proc = run_gateway("package", "decrypt", str(work["enc"]), "-o", str(work["out"] / "p.csv"),
+                       "--passphrase-file", str(work["pass"]), "--max-work-factor", "11", check=False)
+    assert_refused(proc, "work factor")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_public_key_file_gets_its_own_message(work: dict[str, Path]) -> None:
+    identity = age.X25519Identity.generate()
+    age.encrypt_file(work["plain"], work["enc"], recipients=[identity.recipient()])
+    assert_refused(decrypt(work["enc"], work["out"], work["pass"]), "not passphrase-encrypted")
+
+
+def test_missing_input(work: dict[str, Path]) -> None:
+    assert_refused(decrypt(work["enc"].with_name("nope.age"), work["out"], work["pass"]), "not found")
+    assert list(work["out"].iterdir()) == []
+
+
+def test_missing_output_directory(work: dict[str, Path]) -> None:
+    proc = run_gateway("package", "decrypt", str(work["enc"]), "-o", str(work["out"] / "no" / "p.csv"),
+                       "--passphrase-file", str(work["pass"]), check=False)
+    assert_refused(proc, "No such file or directory")

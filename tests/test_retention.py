@@ -1,0 +1,161 @@
+"""Retention on a fake clock: windows to the second, crash-safe sweeps, contractor erasure."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta
+
+import pytest
+
+from gateway.home import Home
+from gateway.service import Gateway
+from gateway.store import models as m
+from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.test_handover import IN_PERIOD, kurume, send  # noqa: F401  (fixture)
+
+
+def erase_due(home, transfer: str) -> datetime:
+    gw = Gateway.open(Home.resolve(str(home)))
+    with gw.unit() as s:
+        due = s.get(m.Transfer, transfer).gateway_erase_due
+    gw.engine.dispose()
+    return due
+
+
+def sweep_at(at: datetime) -> dict:
+    return json.loads(run_gateway("retention", "sweep", "--now", at.isoformat(), "--json").stdout)
+
+
+def test_window_to_the_second_and_evidence_verifies(kurume, home, tmp_path):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    due = erase_due(home, sent["transfer"])
+    assert sweep_at(due - timedelta(seconds=1))["erased"] == []
+    run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "a.age"), "--as", "k.tanaka")
+    assert sweep_at(due + timedelta(seconds=1))["erased"] == [sent["transfer"]]
+    assert not any(p.is_file() for p in (home / "blobs").rglob("*"))
+    proc = run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "b.age"), "--as", "k.tanaka", check=False)
+    assert proc.returncode == 1 and "消去済み" in proc.stderr and not (tmp_path / "b.age").exists()
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    assert run_audit("verify", str(bundle)).returncode == 0
+    erasures = [json.loads(p.read_text()) for p in (bundle / "evidence").glob("gateway-erasure-*.json")]
+    assert len(erasures) == 1 and erasures[0]["method"] == "cryptographic erase of the data key and file deletion"
+    assert "checked absent" in erasures[0]["verified_by"]
+    refused = json.loads(run_gateway("log", "--outcome", "refused", "--json").stdout)
+    assert refused[-1]["kinds"] == ["access-after-deletion"]
+
+
+def test_receipt_tightens_the_window_to_the_approvals_days(kurume, home, tmp_path, monkeypatch):
+    # lgwan-asp keeps copies up to 14 days; Kurume's approval allows 7 days from receipt.
+    sent = json.loads(send(kurume, tmp_path, profile="lgwan-asp").stdout)
+    before = erase_due(home, sent["transfer"])
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-01T12:00:00+09:00")
+    run_gateway("receipt", sent["transfer"], "--records", "300", "--sha256", sent["sha256"], "--as", "k.tanaka")
+    after = erase_due(home, sent["transfer"])
+    assert after < before
+    assert after == datetime.fromisoformat("2020-06-01T12:00:00+09:00") + timedelta(days=7)  # Kurume: 7 days
+
+
+KILLER = """
+import os, signal, sys
+from datetime import datetime
+from gateway.home import Home
+from gateway.service import Gateway
+from gateway.store import blobs
+from gateway.retention.sweep import sweep
+
+point = sys.argv[2]
+original_erase, original_remove = blobs.BlobStore.crypto_erase, blobs.BlobStore.remove_file
+
+def erase(self, *a, **kw):
+    original_erase(self, *a, **kw)
+    if point == "after-key":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def remove(self, *a, **kw):
+    gone = original_remove(self, *a, **kw)
+    if point == "after-file":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return gone
+
+blobs.BlobStore.crypto_erase, blobs.BlobStore.remove_file = erase, remove
+sweep(Gateway.open(Home.resolve(sys.argv[1])), now=datetime.fromisoformat(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("point", ["after-key", "after-file"])
+def test_sweep_killed_midway_finishes_on_the_next_run(kurume, home, tmp_path, point):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    late = erase_due(home, sent["transfer"]) + timedelta(days=1)
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(home), point, late.isoformat()], env=os.environ)
+    assert proc.returncode == -signal.SIGKILL
+    assert sweep_at(late)["erased"] == [sent["transfer"]]
+    assert sweep_at(late)["erased"] == []  # and only once
+    assert not any(p.is_file() for p in (home / "blobs").rglob("*"))
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    assert run_audit("verify", str(bundle)).returncode == 0
+    erasures = [json.loads(p.read_text()) for p in (bundle / "evidence").glob("gateway-erasure-*.json")]
+    assert len(erasures) == 1
+    expected = "already absent" if point == "after-file" else "checked absent"
+    assert expected in erasures[0]["verified_by"]
+
+
+def certify(deletion_id: str, login: str = "k.tanaka", check: bool = True):
+    return run_gateway(
+        "deletion", "certify", deletion_id, "--erased-at", "2020-09-10T15:00:00+09:00",
+        "--media-manufacturer", "テスト電機", "--media-model", "SSD-1TB", "--media-serial", "SN-0001",
+        "--sanitisation", "purge", "--technique", "暗号消去（ATA Sanitize）", "--tool", "hdparm 9.65",
+        "--verification", "全領域の読み出しでゼロを確認", "--sanitised-by", "田中 一郎,取扱責任者",
+        "--verified-by", "森 美咲,情報管理者", "--place", "久留米工場", "--as", login, check=check)
+
+
+def test_contractor_erasure_request_decision_certificate(kurume, home, tmp_path, monkeypatch):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-05T10:00:00+09:00")
+    out = run_gateway("deletion", "request", sent["transfer"], "--items", "宛名データ一式", "--media", "作業サーバー",
+                      "--quantity", "1", "--method", "暗号消去", "--planned-date", "2020-09-10", "--as", "k.tanaka").stdout
+    deletion_id = out.strip().split()[-1]
+    # A certificate before the city approves the request is refused.
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-11T10:00:00+09:00")
+    assert certify(deletion_id, check=False).returncode == 1
+    assert run_gateway("deletion", "decide", deletion_id, "--approve", "--as", "k.tanaka", check=False).returncode == 1
+    run_gateway("deletion", "decide", deletion_id, "--approve", "--witness", "職員 一郎", "--as", "s.staff")
+    assert certify(deletion_id, login="x.outsider", check=False).returncode == 1
+    certify(deletion_id)
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-12-31T10:00:00+09:00")  # long after the deadline
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    assert "deletion-overdue" not in {f["kind"] for f in rep["findings"]}
+    kinds = sorted(json.loads(p.read_text())["type"] for p in (bundle / "evidence").glob("*.json"))
+    assert kinds == ["deletion-request", "erasure-certificate", "transfer"]
+
+
+def test_a_sweep_that_runs_late_is_a_retention_overrun(kurume, home, tmp_path, monkeypatch):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    sweep_at(erase_due(home, sent["transfer"]) + timedelta(hours=14))
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-20T10:00:00+09:00")
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    assert "gateway-retention-overrun" in {f["kind"] for f in rep["findings"]}
+
+
+def test_a_contractor_that_never_certifies_is_exactly_one_deletion_overdue(kurume, home, tmp_path, monkeypatch):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-01T12:00:00+09:00")
+    run_gateway("receipt", sent["transfer"], "--records", "300", "--sha256", sent["sha256"], "--as", "k.tanaka")
+    # Erased exactly when due (vpn-sftp keeps a copy 7 days from sending): no overrun.
+    assert sweep_at(datetime.fromisoformat("2020-06-08T10:00:00+09:00"))["erased"] == [sent["transfer"]]
+    due = json.loads(run_gateway("retention", "due", "--within", "365", "--json").stdout)
+    assert [d["kind"] for d in due] == ["erasure-certificate"]
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-12-31T10:00:00+09:00")
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    serious = [f for f in rep["findings"] if f["severity"] in ("warning", "violation")]
+    assert [(f["kind"], f["transfer"]) for f in serious] == [("deletion-overdue", sent["transfer"])]
