@@ -65,15 +65,19 @@ def _bound(value: Any, where: str, *, end: bool) -> datetime:
     raise ApprovalError(f"[period].{where} is missing or not a date or date-time")
 
 
-def parse_approval(data: bytes, expected_id: str) -> Approval:
+def _load_toml(data: bytes) -> dict:
     try:
-        doc = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ApprovalError(f"not UTF-8 (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ApprovalError(f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ApprovalError("not valid TOML: nested too deeply") from None
+
+
+def parse_approval(data: bytes, expected_id: str) -> Approval:
+    doc = _load_toml(data)
     approval_id = _str(doc, "id", "")
     if approval_id != expected_id:
         raise ApprovalError(f"id {approval_id[:80]!r} is not the file name {expected_id!r}")
@@ -118,14 +122,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
 
 
 def parse_profile(data: bytes, expected_id: str) -> Profile:
-    try:
-        doc = tomllib.loads(data.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ApprovalError(f"not UTF-8 (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ApprovalError(f"not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ApprovalError("not valid TOML: nested too deeply") from None
+    doc = _load_toml(data)
     profile_id = _str(doc, "id", "")
     if profile_id != expected_id:
         raise ApprovalError(f"id {profile_id[:80]!r} is not the file name {expected_id!r}")

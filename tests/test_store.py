@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.store import db
 from gateway.store import models as m
+from gateway.store.schema import metadata
 from tests.conftest import APPROVALS, run_gateway
 
 DATA = Path(__file__).parent / "data"
@@ -26,7 +27,7 @@ def test_init_is_idempotent(home):
 def test_migrations_match_the_models(home):
     engine = db.connect(os.environ["GATEWAY_DB_URL"])
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), m.Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
     engine.dispose()
     assert diff == []
 

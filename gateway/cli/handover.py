@@ -14,15 +14,13 @@ import click
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 from gateway.clock import Clock
 from gateway.core.profiles import PASSWORD_METHODS
+from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output
-from gateway.notices.password_notice import PasswordNotice, write
 from gateway.operations import notices
 from gateway.operations.accounts import Caller
 from gateway.operations.receive import confirm_receipt, download
 from gateway.operations.send import SendRequest, send
 from gateway.service import Gateway
-from gateway.store import models as m
-from gateway.store.registry import get_approval, get_profile
 
 as_option = click.option("--as", "login", required=True, help="利用者 / the account acted for")
 
@@ -44,21 +42,14 @@ as_option = click.option("--as", "login", required=True, help="利用者 / the a
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
              notice_path: Path | None, relay_of: str | None, login: str, home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
+    if notice_path is not None and notice_path.exists():
+        raise GatewayError(f"{notice_path} は既に存在します。通知書は上書きしません。",
+                           f"{notice_path} exists; a notice is never overwritten.")
     with Gateway.open(resolve_home(ctx, home)) as gw:
         sent = send(gw, Caller(login, "cli"), SendRequest(
             file=file, approval=approval, profile=profile, recipient=recipient,
-            password_delivery=password_delivery, parent_transfer=relay_of,
+            password_delivery=password_delivery, parent_transfer=relay_of, notice_to=notice_path,
         ))
-        if notice_path is not None:
-            with gw.unit() as session:
-                approval_def = get_approval(session, approval)
-                org = session.get(m.Organisation, recipient)
-                write(PasswordNotice(
-                    notice_id=f"N-{sent.transfer}", transfer_id=sent.transfer, approval=approval_def,
-                    profile=get_profile(session, profile), recipient_name=org.name if org else recipient,
-                    record_count=sent.sent.record_count, plaintext_sha256=sent.sent.sha256,
-                    passphrase=sent.passphrase, delivery_method=password_delivery, issued_at=gw.clock.now(),
-                ), notice_path)
     if as_json:
         click.echo(json.dumps({
             "transfer": sent.transfer, "records": sent.sent.record_count, "sha256": sent.sent.sha256,

@@ -13,19 +13,26 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from gateway.clock import timestamp
+from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines
 from gateway.core.policy import Decision, HandOver, Refusal, decide
-from gateway.core.profiles import CHANNELS
+from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise
 from gateway.crypto import age, passphrase
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
-from gateway.clock import timestamp
-from gateway.ledger.log import Event
-from gateway.operations.accounts import Caller, account, actor
+from gateway.ledger.log import Actor, Event
+from gateway.notices.password_notice import PasswordNotice
+from gateway.notices.password_notice import write as write_notice
+from gateway.operations.accounts import Caller, account, actor, is_designated
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
@@ -43,6 +50,10 @@ class SendRequest:
     recipient: str
     password_delivery: str
     parent_transfer: str | None = None  # a contractor relaying a package it received
+    source_key: str | None = None  # makes a retried send idempotent (see models.Transfer)
+    # Where to write the password notice. It is written before the transfer commits (and removed
+    # if the commit fails), so no package can exist whose passphrase no one was ever shown.
+    notice_to: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,20 @@ class Sent:
         return f"Sent(transfer={self.transfer!r})"
 
 
+class AlreadySent(GatewayError):
+    """The same source was sent before: a retry after a crash, not a second hand-over."""
+
+    def __init__(self, transfer: str) -> None:
+        super().__init__(f"このファイルは既に送付済みです（{transfer}）。",
+                         f"this file was already sent as {transfer}.")
+        self.transfer = transfer
+
+
+def sent_as(gw: Gateway, source_key: str) -> str | None:
+    with gw.unit() as session:
+        return session.scalar(select(m.Transfer.id).where(m.Transfer.source_key == source_key))
+
+
 class TransferRefused(GatewayError):
     def __init__(self, refusals: tuple[Refusal, ...]) -> None:
         super().__init__(
@@ -69,20 +94,26 @@ class TransferRefused(GatewayError):
 
 
 def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
+    if req.source_key is not None and (earlier := sent_as(gw, req.source_key)) is not None:
+        raise AlreadySent(earlier)
     with gw.unit() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
         approval = get_approval(session, req.approval)
         profile = get_profile(session, req.profile)
+        recipient = session.get(m.Organisation, req.recipient)
+        recipient_name = recipient.name if recipient is not None else req.recipient
     at = gw.clock.now()
     work = gw.home.root / "work"
     work.mkdir(mode=0o700, exist_ok=True)
-    token = secrets.token_hex(8)
+    clear_stale_work(work)
+    # The pid in the name lets a later process remove what a killed one left behind.
+    token = f"{os.getpid()}.{secrets.token_hex(8)}"
     plain, package = work / f"{token}.csv", work / f"{token}.age"
     remove = {e.population for e in approval.excluded if e.handling == "remove"}
     try:
         try:
-            source, sent = minimise(req.file, plain, fields=[f for f in approval.fields], remove=remove)
+            source, sent = minimise(req.file, plain, fields=list(approval.fields), remove=remove)
         except GatewayError as err:
             gw.record(Event(action="transfer.send", channel=caller.channel, actor=who, source=caller.source,
                             approval=approval.id, outcome="refused", reason=err.en))
@@ -95,62 +126,125 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
             channel=caller.channel if caller.channel in CHANNELS else None,
             password_delivery=req.password_delivery,
         ))
+        if user.role == "contractor":  # a relay: only a designated handler, only what they received
+            decision = Decision(decision.refusals + _relay_refusals(gw, user, approval, req), decision.remove,
+                                decision.records_to_send)
         if not decision.allowed:
             _refuse(gw, caller, who, approval.id, decision)
         secret = passphrase.generate()
         digest = age.encrypt_file(plain, package, passphrase=secret, work_factor=WORK_FACTOR)
         assert digest.sha256 == sent.sha256, "the package holds exactly the minimised file"
         _discard(plain)  # the plaintext copy exists only until it is encrypted
-        transfer_id = f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-        due = deadlines(approval, profile, at)
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
-        with gw.unit() as session, package.open("rb") as pkg:
-            blob = blobs.put(session, pkg, at=at)
-            session.add(m.Transfer(
-                id=transfer_id, approval_id=approval.id, profile_id=profile.id, channel=profile.channel,
-                sender_user_id=user.id, sender_organisation_id=user.organisation_id,
-                recipient_organisation_id=req.recipient, parent_transfer_id=req.parent_transfer, state="sent",
-                record_count=sent.record_count, plaintext_sha256=sent.sha256, manifest=sent.to_dict(),
-                package_blob_id=blob.id, package_sha256=blob.sha256,
-                passphrase_verifier=passphrase.make_verifier(secret), sent_at=at,
-                receipt_due=due.receipt_due, gateway_erase_due=due.gateway_erase_due,
-                contractor_deletion_due=due.contractor_deletion_due, updated_at=at,
-            ))
-            session.flush()
-            _, document = gw.ledger.record(session, Event(
-                action="transfer.send", channel=caller.channel, actor=who, source=caller.source,
-                approval=approval.id, transfer=transfer_id, blob_sha256=blob.sha256,
-                reason=_removed_reason(decision, source),
-                evidence_type="transfer",
-                evidence={
-                    "transfer": transfer_id,
-                    "profile": profile.id,
-                    "channel": profile.channel,
-                    "sender": {"user": user.login, "org": user.organisation_id},
-                    "recipient": {"org": req.recipient},
-                    "parent_transfer": req.parent_transfer,
-                    "manifest": {
-                        "record_count": sent.record_count,
-                        "columns": list(sent.columns),
-                        "sha256": sent.sha256,
-                        "size_bytes": sent.size_bytes,
-                        "removed": dict(sent.removed),
-                        "source_sha256": source.sha256,
-                        "source_record_count": source.record_count,
-                    },
-                    "package_sha256": blob.sha256,
-                    "sent_at": timestamp(at),
-                    "receipt_due": timestamp(due.receipt_due),
-                    "gateway_erase_due": timestamp(due.gateway_erase_due),
-                    "contractor_deletion_due": timestamp(due.contractor_deletion_due)
-                    if due.contractor_deletion_due else None,
-                },
-            ))
-        assert document is not None
-        return Sent(transfer_id, secret, source, sent, blob.sha256, document["id"])
+        pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, who,
+                           source, sent, decision, secret, package)
+        if req.notice_to is not None:
+            write_notice(PasswordNotice(
+                notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
+                profile=profile, recipient_name=recipient_name, record_count=sent.record_count,
+                plaintext_sha256=sent.sha256, passphrase=secret, delivery_method=req.password_delivery,
+                issued_at=at,
+            ), req.notice_to)
+        try:
+            package_sha256, evidence = _store(gw, caller, pending)
+        except BaseException as err:
+            if req.notice_to is not None:
+                _discard(req.notice_to)
+            if isinstance(err, IntegrityError) and req.source_key is not None \
+                    and (earlier := sent_as(gw, req.source_key)) is not None:
+                # Another process sent the same source between our check and our commit.
+                raise AlreadySent(earlier) from None
+            raise
+        return Sent(pending.transfer_id, secret, source, sent, package_sha256, evidence)
     finally:
         _discard(plain)
         _discard(package)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An allowed, encrypted hand-over about to be stored."""
+
+    transfer_id: str
+    at: datetime
+    req: SendRequest
+    approval: Approval
+    profile: Profile
+    user: m.User
+    who: Actor
+    source: Manifest
+    sent: Manifest
+    decision: Decision
+    secret: str
+    package: Path
+
+
+def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
+    """The package, the transfer row, its log entry and evidence, in one transaction."""
+    due = deadlines(p.approval, p.profile, p.at)
+    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    with gw.unit() as session, p.package.open("rb") as pkg:
+        blob = blobs.put(session, pkg, at=p.at)
+        session.add(m.Transfer(
+            id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
+            sender_user_id=p.user.id, sender_organisation_id=p.user.organisation_id,
+            recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer, state="sent",
+            record_count=p.sent.record_count, plaintext_sha256=p.sent.sha256, manifest=p.sent.to_dict(),
+            package_blob_id=blob.id, package_sha256=blob.sha256,
+            passphrase_verifier=passphrase.make_verifier(p.secret), sent_at=p.at,
+            receipt_due=due.receipt_due, gateway_erase_due=due.gateway_erase_due,
+            contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
+        ))
+        session.flush()
+        _, document = gw.ledger.record(session, Event(
+            action="transfer.send", channel=caller.channel, actor=p.who, source=caller.source,
+            approval=p.approval.id, transfer=p.transfer_id, blob_sha256=blob.sha256,
+            reason=_removed_reason(p.decision, p.source),
+            evidence_type="transfer",
+            evidence={
+                "transfer": p.transfer_id,
+                "profile": p.profile.id,
+                "channel": p.profile.channel,
+                "sender": {"user": p.user.login, "org": p.user.organisation_id},
+                "recipient": {"org": p.req.recipient},
+                "parent_transfer": p.req.parent_transfer,
+                "manifest": {
+                    "record_count": p.sent.record_count,
+                    "columns": list(p.sent.columns),
+                    "sha256": p.sent.sha256,
+                    "size_bytes": p.sent.size_bytes,
+                    "removed": dict(p.sent.removed),
+                    "source_sha256": p.source.sha256,
+                    "source_record_count": p.source.record_count,
+                },
+                "package_sha256": blob.sha256,
+                "sent_at": timestamp(p.at),
+                "receipt_due": timestamp(due.receipt_due),
+                "gateway_erase_due": timestamp(due.gateway_erase_due),
+                "contractor_deletion_due": timestamp(due.contractor_deletion_due)
+                if due.contractor_deletion_due else None,
+            },
+        ))
+        assert document is not None
+        return blob.sha256, str(document["id"])
+
+
+def _relay_refusals(gw: Gateway, user: m.User, approval: Approval, req: SendRequest) -> tuple[Refusal, ...]:
+    """A contractor relays only as a designated handler, and only a package addressed to its
+    organisation under this approval that it has confirmed receiving."""
+    out = []
+    if not is_designated(approval, user):
+        out.append(Refusal("non-designated-handler", "あなたはこの承認の取扱者名簿に載っていないため、中継送付できません。",
+                           f"'{user.login}' is not a designated handler of approval '{approval.id}' and may not relay."))
+    with gw.unit() as session:
+        parent = session.get(m.Transfer, req.parent_transfer) if req.parent_transfer else None
+        ok = parent is not None and parent.recipient_organisation_id == user.organisation_id \
+            and parent.approval_id == approval.id and parent.received_at is not None
+    if not ok:
+        out.append(Refusal("unapproved-transfer",
+                           "中継元の受け渡し（--relay-of）には、この承認で自組織宛てに受領確認済みのものを指定してください。",
+                           "a relay must name (--relay-of) a transfer under this approval that your organisation "
+                           "received and confirmed."))
+    return tuple(out)
 
 
 def _refuse(gw: Gateway, caller: Caller, who, approval_id: str, decision: Decision) -> None:  # type: ignore[no-untyped-def]
@@ -166,6 +260,25 @@ def _removed_reason(decision: Decision, source: Manifest) -> str | None:
         return None
     counts = ", ".join(f"{p}: {source.excluded.get(p, 0)}" for p in sorted(decision.remove))
     return f"excluded persons removed before sending ({counts})"
+
+
+def clear_stale_work(work: Path) -> None:
+    """Remove plaintext and package copies a killed process left in the work area."""
+    for path in work.iterdir():
+        # `<pid>.<token>.csv`, or atomic_output's temporary `.<pid>.<token>.csv.<random>.tmp`
+        pid = path.name.lstrip(".").split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _discard(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _discard(path: Path) -> None:

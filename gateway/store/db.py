@@ -55,15 +55,19 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def head_revisions() -> frozenset[str]:
+    """Channels add their tables on branches of their own; the schema is current when every
+    branch's head is applied."""
+    return frozenset(ScriptDirectory.from_config(_alembic_config()).get_heads())
+
+
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return "+".join(sorted(head_revisions()))
 
 
-def current_revision(engine: Engine) -> str | None:
+def current_revisions(engine: Engine) -> frozenset[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
 
 
 def migrate(engine: Engine) -> None:
@@ -72,7 +76,7 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     except SQLAlchemyError as err:
         raise GatewayError(
             f"データベースを準備できません（{type(err).__name__}）。GATEWAY_DB_URL と権限を確認してください。",
@@ -82,10 +86,10 @@ def migrate(engine: Engine) -> None:
 
 def require_current(engine: Engine) -> None:
     try:
-        current = current_revision(engine)
+        current = current_revisions(engine)
     except SQLAlchemyError:
-        current = None
-    if current != head_revision():
+        current = frozenset()
+    if current != head_revisions():
         raise GatewayError(
             "データベースが初期化されていないか古い版です。`gateway init` を実行してください。",
             "the database is not initialised or out of date; run `gateway init`.",

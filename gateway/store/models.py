@@ -128,6 +128,9 @@ class Transfer(Base):
     contractor_deletion_due: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime | None] = mapped_column(default=None)
     erased_at: Mapped[datetime | None] = mapped_column(default=None)  # the gateway's copy
+    # What the sender says makes two sends the same (the hot folder: folder and content hash);
+    # unique, so a send retried after a crash can never create a second transfer.
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, default=None)
     updated_at: Mapped[datetime]
 
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.store.models import Base
+from gateway.store.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying them
     compare_type=True,
 )

@@ -1,4 +1,5 @@
-"""Retention: when the gateway's copy was erased, and the contractor's deletion records.
+"""Retention: when the gateway's copy was erased, the contractor's deletion records, and the key
+that makes a retried send idempotent.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,6 +19,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("transfers") as batch:
         batch.add_column(sa.Column("erased_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("source_key", sa.String(128), nullable=True))
+        batch.create_unique_constraint("uq_transfers_source_key", ["source_key"])
     op.create_table(
         "contractor_deletions",
         sa.Column("id", sa.String(40), primary_key=True),
@@ -35,4 +38,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("contractor_deletions")
     with op.batch_alter_table("transfers") as batch:
+        batch.drop_constraint("uq_transfers_source_key", type_="unique")
+        batch.drop_column("source_key")
         batch.drop_column("erased_at")
