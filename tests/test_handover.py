@@ -138,3 +138,27 @@ def test_download_after_crypto_erase_is_refused_and_logged(kurume, home, tmp_pat
     gw.engine.dispose()
     refused = json.loads(run_gateway("log", "--outcome", "refused", "--json").stdout)
     assert refused[-1]["kinds"] == ["access-after-deletion"]
+
+
+def test_excluded_persons_are_removed_and_reported_as_prevented(home, tmp_path, monkeypatch):
+    """Shinjuku: DV evacuees, abuse victims and children in care never reach the contractor."""
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-01T10:00:00+09:00")
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
+    run_gateway("approval", "add", str(APPROVALS / "shinjuku-2020-teigaku.toml"))
+    run_gateway("user", "add", "sj.staff", "--org", "shinjuku", "--role", "staff", "--name", "新宿 職員")
+    source = tmp_path / "shinjuku.csv"
+    run_gateway("generate", "recipients", "--count", "400", "--schema", "shinjuku-2020", "--seed", "3",
+                "--excluded-rate", "0.05", "-o", str(source))
+    recipient = re.search(r'\[\[recipients\]\]\s*id = "([^"]+)"', (APPROVALS / "shinjuku-2020-teigaku.toml")
+                          .read_text(encoding="utf-8")).group(1)
+    sent = json.loads(run_gateway("send", str(source), "--approval", "shinjuku-2020-teigaku", "--recipient",
+                                  recipient, "--profile", "lgwan-asp", "--password-delivery", "hand",
+                                  "--as", "sj.staff", "--json").stdout)
+    removed = sum(sent["removed"].values())
+    assert removed > 0 and sent["records"] == 400 - removed
+    bundle = tmp_path / "bundle"
+    run_gateway("export", "evidence", "-o", str(bundle))
+    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    found = [f for f in rep["findings"] if f["kind"] == "excluded-person"]
+    assert len(found) == 1 and found[0]["prevented"] is True and found[0]["transfer"] == sent["transfer"]
+    assert serious(rep) == {"excluded-person"}

@@ -95,3 +95,9 @@ def test_uninitialised_home_is_refused(tmp_path, monkeypatch):
 def test_unknown_approval_is_refused(home):
     proc = run_gateway("approval", "show", "no-such-approval", check=False)
     assert proc.returncode == 1 and "approval list" in proc.stderr
+
+
+def test_schema_heads_without_alembic_agree_with_alembic():
+    from alembic.script import ScriptDirectory
+
+    assert db.head_revisions() == frozenset(ScriptDirectory.from_config(db._alembic_config()).get_heads())

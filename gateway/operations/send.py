@@ -195,10 +195,17 @@ def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
+        if p.decision.remove:
+            # The file held persons the approval keeps away from the contractor: they were
+            # stopped here, which is a prevented violation even though the rest goes ahead.
+            gw.ledger.record(session, Event(
+                action="transfer.screen", channel=caller.channel, actor=p.who, source=caller.source,
+                approval=p.approval.id, transfer=p.transfer_id, outcome="refused", kinds=("excluded-person",),
+                reason=_removed_reason(p.decision, p.source),
+            ))
         _, document = gw.ledger.record(session, Event(
             action="transfer.send", channel=caller.channel, actor=p.who, source=caller.source,
             approval=p.approval.id, transfer=p.transfer_id, blob_sha256=blob.sha256,
-            reason=_removed_reason(p.decision, p.source),
             evidence_type="transfer",
             evidence={
                 "transfer": p.transfer_id,
@@ -255,11 +262,9 @@ def _refuse(gw: Gateway, caller: Caller, who, approval_id: str, decision: Decisi
     raise TransferRefused(decision.refusals)
 
 
-def _removed_reason(decision: Decision, source: Manifest) -> str | None:
-    if not decision.remove:
-        return None
+def _removed_reason(decision: Decision, source: Manifest) -> str:
     counts = ", ".join(f"{p}: {source.excluded.get(p, 0)}" for p in sorted(decision.remove))
-    return f"excluded persons removed before sending ({counts})"
+    return f"persons of excluded populations removed before sending ({counts})"
 
 
 def clear_stale_work(work: Path) -> None:
