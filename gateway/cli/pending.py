@@ -18,19 +18,6 @@ def serve(**_: object) -> None:
     raise not_yet_available("gateway serve")
 
 
-@click.command()
-@click.argument("scenario")
-@click.option("--records", type=int)
-@click.option("--seed", type=int)
-@click.option("--fault", multiple=True)
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True)
-@refusals_exit_1
-def simulate(**_: object) -> None:
-    """シナリオを実行 / replay a mailing scenario end to end."""
-    raise not_yet_available("gateway simulate")
-
-
 def register(group: click.Group) -> None:
-    for command in (serve, simulate):
+    for command in (serve,):
         group.add_command(command)

@@ -168,6 +168,12 @@ class Table:
     def raw(self, key: str) -> Any:
         return self._get(key, False)
 
+    def rest(self) -> dict[str, Any]:
+        """Every key not read yet, as it is (for free-form tables such as a scenario step)."""
+        items = {k: v for k, v in self._data.items() if k not in self._seen}
+        self._seen.update(items)
+        return items
+
     def done(self) -> None:
         unknown = sorted(set(self._data) - self._seen)
         if unknown:

@@ -76,14 +76,15 @@ def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest)
 
 def decide(gw: Gateway, caller: Caller, deletion_id: str, *, approve: bool, witness: str | None = None,
            reason: str | None = None) -> None:
-    """The city's answer to a request; only staff of the sending city."""
+    """The city's answer to a request; only staff of the city the approval belongs to."""
     with gw.unit() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
         row = session.get(m.ContractorDeletion, deletion_id, with_for_update=True)
         transfer = session.get(m.Transfer, row.transfer_id) if row else None
-        if row is None or transfer is None or user.organisation_id != transfer.sender_organisation_id \
-                or user.role != "staff":
+        # The city decides, also for a subcontractor's copies: the data is the city's.
+        city = get_approval(session, transfer.approval_id).city.id if transfer is not None else None
+        if row is None or transfer is None or user.organisation_id != city or user.role != "staff":
             raise GatewayError(f"消去依頼「{deletion_id}」は見つかりません。", f"no deletion request '{deletion_id}'.")
         if row.state != "requested":
             raise GatewayError(f"この依頼は既に「{row.state}」です。", f"this request is already '{row.state}'.")

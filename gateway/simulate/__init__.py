@@ -1,1 +1,1 @@
-
+"""Replaying real mailings on a fake clock, with faults injected on purpose."""

@@ -1,0 +1,221 @@
+"""Fault injection: each of the 20 finding kinds, made to happen at a sensible point of a scenario.
+
+The kinds the gateway prevents are attempted by the person who would attempt them, and the step
+must be refused with that kind. The after-the-fact kinds are caused by the party who would cause
+them: a contractor that confirms a wrong checksum or never confirms, never certifies erasure, a
+retention scheduler that stops, an outside hand-over a security officer finds, a bundle edited
+after export.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from gateway.core.profiles import load_profiles
+from gateway.errors import GatewayError
+from gateway.operations.accounts import add_user
+from gateway.simulate.scenario import Step
+from gateway.store.registry import get_approval
+
+if TYPE_CHECKING:
+    from gateway.simulate.runner import Run
+
+PREVENTED = ("unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
+             "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
+             "brute-force", "access-after-deletion")
+AFTER_THE_FACT = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
+                  "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered", "evidence-forged")
+KINDS = PREVENTED + AFTER_THE_FACT
+
+Tamper = Callable[[Path], None]
+
+
+def inject(run: "Run", steps: list[Step], kinds: list[str]) -> tuple[list[Step], dict[str, Tamper]]:
+    """The scenario's steps with the faults woven in, and the edits to make to the exported bundle."""
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise GatewayError(f"不明な障害の種類です: {', '.join(unknown)}", f"unknown fault kinds: {', '.join(unknown)}")
+    main = next(s for s in steps if s.action == "send")
+    with run.gw.unit() as session:
+        approval = get_approval(session, main.get("approval"))
+    ctx = _Context(run, steps, main, approval)
+    tamper: dict[str, Tamper] = {}
+    # A stopped scheduler's late sweep goes in first, so that an access attempted after erasure
+    # comes after that sweep.
+    for kind in sorted(kinds, key=lambda k: k != "gateway-retention-overrun"):
+        result = _INJECTORS[kind](ctx)
+        if result is not None:
+            tamper[kind] = result
+    return ctx.steps, tamper
+
+
+class _Context:
+    def __init__(self, run: "Run", steps: list[Step], main: Step, approval: Any) -> None:
+        self.run, self.steps, self.main, self.approval = run, steps, main, approval
+
+    def attempt(self, action: str, kind: str, **params: Any) -> Step:
+        return Step(action, timedelta(minutes=1), {**params, "expect": f"refused:{kind}"})
+
+    def after_main(self, step: Step) -> None:
+        self.steps.insert(self.steps.index(self.main) + 1, step)
+
+    def before_export(self, step: Step) -> None:
+        self.steps.insert(len(self.steps) - 1, step)
+
+    def main_send(self, **changes: Any) -> dict[str, Any]:
+        return {k: self.main.get(k) for k in ("approval", "profile", "recipient", "notice")} | changes
+
+    def replace_step(self, old: Step, new: Step) -> None:
+        self.steps[self.steps.index(old)] = new
+
+    def of_leaf(self, action: str) -> Step:
+        """The `action` step of the last transfer nothing is relayed from: faulting its receipt or
+        erasure leaves every other hand-over of the scenario as it was."""
+        relayed = {s.get("transfer") for s in self.steps if s.action == "relay"}
+        ids = [s.get("id") for s in self.steps if s.action in ("send", "relay") and not s.get("expect")]
+        for transfer in reversed([i for i in ids if i not in relayed]):
+            found = next((s for s in self.steps if s.action == action and s.get("transfer") == transfer), None)
+            if found is not None:
+                return found
+        raise GatewayError(f"このシナリオには {action} の手順がないため、この障害を入れられません。",
+                           f"this scenario has no '{action}' step to fault.")
+
+    def user(self, login: str, org: str, role: str, name: str) -> str:
+        with self.run.gw.unit() as session:
+            from sqlalchemy import select
+
+            from gateway.store import models as m
+
+            if session.scalar(select(m.User).where(m.User.login == login)) is None:
+                add_user(session, login=login, name=name, org=org, role=role, at=self.run.gw.clock.now())
+        return login
+
+
+def _unapproved_field(c: _Context) -> None:
+    c.after_main(c.attempt("send", "unapproved-field", **c.main_send(file="extra-column")))
+
+
+def _excluded_person(c: _Context) -> None:
+    if not c.approval.excluded:
+        raise GatewayError("このシナリオの承認は除外対象を定めていないため、excluded-person を入れられません。",
+                           "this scenario's approval excludes no population, so excluded-person cannot be injected.")
+    # The city's export forgets to filter: the gateway stops those persons (handled in simulate()).
+
+
+def _outside_period(c: _Context) -> None:
+    first = c.steps[0]
+    too_early = c.approval.period_start - timedelta(days=1)
+    c.run.clock.set(min(c.run.clock.now(), too_early))
+    c.steps[0] = replace(first, params={**first.params, "at": c.run.scenario.start.isoformat()})
+    if first is c.main:
+        c.main = c.steps[0]
+    c.steps.insert(0, Step("send", timedelta(0), {**c.main_send(), "expect": "refused:outside-period"}))
+
+
+def _unapproved_recipient(c: _Context) -> None:
+    c.after_main(c.attempt("send", "unapproved-recipient", **c.main_send(recipient="unlisted-print-shop")))
+
+
+def _unapproved_channel(c: _Context) -> None:
+    other = next(p for p in sorted(load_profiles()) if p not in c.approval.profiles
+                 and load_profiles()[p].sender_kind == "city")
+    c.after_main(c.attempt("send", "unapproved-channel", **c.main_send(profile=other)))
+
+
+def _over_record_limit(c: _Context) -> None:
+    c.after_main(c.attempt("send", "over-record-limit", **c.main_send(file=f"rows:{c.approval.max_records + 1}")))
+
+
+def _non_designated_handler(c: _Context) -> None:
+    outsider = c.user("fault.outsider", c.main.get("recipient"), "contractor", "名簿外 担当")
+    c.after_main(c.attempt("download", "non-designated-handler", transfer=c.main.get("id"), **{"as": outsider}))
+
+
+def _password_same_channel(c: _Context) -> None:
+    channel = load_profiles()[c.main.get("profile")].channel
+    c.after_main(c.attempt("notice", "password-same-channel", transfer=c.main.get("id"), method=channel))
+
+
+def _access_after_deletion(c: _Context) -> None:
+    c.before_export(c.attempt("download", "access-after-deletion", transfer=c.main.get("id")))
+
+
+def _receipt_mismatch(c: _Context) -> None:
+    confirm = c.of_leaf("confirm")
+    c.replace_step(confirm, replace(confirm, params={**confirm.params, "wrong_checksum": True}))
+
+
+def _receipt_missing(c: _Context) -> None:
+    confirm = c.of_leaf("confirm")
+    c.replace_step(confirm, replace(confirm, params={**confirm.params, "skip_receipt": True}))
+
+
+def _deletion_overdue(c: _Context) -> None:
+    c.steps.remove(c.of_leaf("delete"))
+
+
+def _retention_overrun(c: _Context) -> None:
+    c.run.sweeping = False  # the scheduler is down; someone runs a sweep by hand, too late
+    c.before_export(Step("sweep", timedelta(hours=1), {}))
+
+
+def _unapproved_transfer(c: _Context) -> None:
+    officer = c.user("fault.officer", c.approval.city.id, "security-officer", "監査 担当")
+    c.before_export(Step("declare", timedelta(hours=1), {
+        "as": officer, "sender": c.approval.city.id, "recipient": "cloud-ocr-service",
+        "description": "担当課がクラウドサービスに住民データを承認なく預けていたことが判明", "records": 1200,
+    }))
+
+
+def _log_tampered(c: _Context) -> Tamper:
+    def edit(bundle: Path) -> None:
+        path = bundle / "log" / "entries.jsonl"
+        lines = path.read_text(encoding="utf-8").split("\n")
+        entry = json.loads(lines[1])
+        entry["reason"] = "edited after export"
+        lines[1] = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        path.write_text("\n".join(lines), encoding="utf-8")
+    return edit
+
+
+def _evidence_forged(c: _Context) -> Tamper:
+    def edit(bundle: Path) -> None:
+        path = next(p for p in sorted((bundle / "evidence").glob("transfer-*.json")))
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc["sender"]["user"] = "someone-else"  # a field no other rule reads: only the forgery shows
+        path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True), encoding="utf-8")
+    return edit
+
+
+def _needs_channel(kind: str, what: str) -> Callable[[_Context], None]:
+    def refuse(c: _Context) -> None:
+        raise GatewayError(f"{kind} を入れるには{what}が必要ですが、このシナリオにはありません。",
+                           f"{kind} needs {what}, which this scenario does not use.")
+    return refuse
+
+
+_INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
+    "unapproved-field": _unapproved_field,
+    "excluded-person": _excluded_person,
+    "outside-period": _outside_period,
+    "unapproved-recipient": _unapproved_recipient,
+    "unapproved-channel": _unapproved_channel,
+    "over-record-limit": _over_record_limit,
+    "non-designated-handler": _non_designated_handler,
+    "password-same-channel": _password_same_channel,
+    "password-same-day": _needs_channel("password-same-day", "媒体の受け渡し / courier media"),
+    "brute-force": _needs_channel("brute-force", "ポータルか SFTP のログイン / a portal or SFTP login"),
+    "access-after-deletion": _access_after_deletion,
+    "receipt-mismatch": _receipt_mismatch,
+    "receipt-missing": _receipt_missing,
+    "deletion-overdue": _deletion_overdue,
+    "gateway-retention-overrun": _retention_overrun,
+    "media-not-returned": _needs_channel("media-not-returned", "媒体の受け渡し / courier media"),
+    "custody-gap": _needs_channel("custody-gap", "媒体の受け渡し / courier media"),
+    "unapproved-transfer": _unapproved_transfer,
+    "log-tampered": _log_tampered,
+    "evidence-forged": _evidence_forged,
+}

@@ -1,0 +1,66 @@
+"""The recipient files a simulation sends: the synthetic population, and the faulty ones."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gateway.core.records.fields import SCHEMAS
+from gateway.simulate.scenario import Scenario, Step
+from gateway.synthetic import generate_recipients
+
+if TYPE_CHECKING:
+    from gateway.simulate.runner import Run
+
+
+def population(directory: Path, scenario: Scenario, seed: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{scenario.schema}-{scenario.records}-{seed}.csv"
+    generate_recipients(path, count=scenario.records, schema=scenario.schema, encoding=scenario.encoding,
+                        seed=seed, excluded_rate=scenario.excluded_rate)
+    return path
+
+
+def for_step(run: "Run", step: Step) -> Path:
+    kind = step.get("file", "population")
+    if kind == "population":
+        return run.population
+    directory = run.out / "data"
+    if kind == "extra-column":
+        return _extra_column(run, directory / "extra-column.csv")
+    if kind == "flagged":
+        path = directory / "flagged.csv"
+        generate_recipients(path, count=max(20, min(run.scenario.records, 2000)), schema=run.scenario.schema,
+                            encoding=run.scenario.encoding, seed=7, excluded_rate=0.2)
+        return path
+    if kind.startswith("rows:"):
+        return _repeated(run, directory / f"{kind.replace(':', '-')}.csv", int(kind.split(":", 1)[1]))
+    raise ValueError(f"unknown file kind {kind!r}")
+
+
+def _extra_column(run: "Run", path: Path) -> Path:
+    """The population with one column the approval does not list (a core system's wider export)."""
+    extra = "口座番号" if run.scenario.schema == "shinjuku-2020" else "住民番号"
+    encoding = run.scenario.encoding
+    with run.population.open("r", encoding=encoding, newline="") as src, \
+            path.open("w", encoding=encoding, newline="") as dst:
+        for n, line in enumerate(src):
+            body = line.rstrip("\r\n")
+            dst.write(f"{body},{extra if n == 0 else '1234567'}\r\n")
+    return path
+
+
+def _repeated(run: "Run", path: Path, rows: int) -> Path:
+    """`rows` records, the population's first one repeated: a file past a record limit, made fast."""
+    encoding = run.scenario.encoding
+    with run.population.open("r", encoding=encoding, newline="") as src:
+        header, first = src.readline(), src.readline()
+    with path.open("w", encoding=encoding, newline="") as dst:
+        dst.write(header)
+        block = first * 10_000
+        for _ in range(rows // 10_000):
+            dst.write(block)
+        dst.write(first * (rows % 10_000))
+    return path
+
+
+__all__ = ["population", "for_step", "SCHEMAS"]

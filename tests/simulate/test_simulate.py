@@ -1,0 +1,69 @@
+"""`gateway simulate`: the auditor reports exactly the injected faults, and none without them."""
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from gateway.simulate.faults import KINDS
+from tests.conftest import run_gateway
+
+# Kinds whose channel (courier media, portal and SFTP logins) the scenario exercises elsewhere.
+NEEDS_OTHER_CHANNELS = {"password-same-day", "brute-force", "media-not-returned", "custody-gap"}
+ONLY_WITH_EXCLUSIONS = {"excluded-person"}
+# Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
+EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}]
+
+
+@pytest.fixture(autouse=True)
+def fast_scrypt(monkeypatch):
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
+    monkeypatch.delenv("GATEWAY_FAKE_NOW", raising=False)
+
+
+def simulate(tmp_path, scenario: str, *faults: str, records: int = 200, seed: int = 1) -> dict:
+    out = tmp_path / ("run-" + "-".join(faults or ("clean",)))
+    args = ["simulate", scenario, "--records", str(records), "--seed", str(seed), "-o", str(out), "--json"]
+    for f in faults:
+        args += ["--fault", f]
+    return json.loads(run_gateway(*args).stdout)
+
+
+@pytest.mark.parametrize("scenario", ["kurume-2020", "shinjuku-2020"])
+def test_a_run_without_faults_reports_none(tmp_path, scenario):
+    result = simulate(tmp_path, scenario)
+    assert result["findings"] == [] and result["injected"] == [] and result["verified"] is True
+    assert result["transfers"] >= 2 and "lgwan-asp" in result["channels"]
+    for key in ("scenario", "records", "transfers", "channels", "seconds", "bundle", "injected", "findings"):
+        assert key in result
+
+
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - NEEDS_OTHER_CHANNELS - ONLY_WITH_EXCLUSIONS))
+def test_each_fault_alone_is_found(tmp_path, kind):
+    result = simulate(tmp_path, "kurume-2020", kind)
+    assert result["injected"] == [kind]
+    assert result["findings"] == [kind]
+
+
+def test_excluded_persons_slipping_through_are_stopped_and_reported(tmp_path):
+    result = simulate(tmp_path, "shinjuku-2020", "excluded-person", records=400)
+    assert result["findings"] == ["excluded-person"]
+
+
+def test_a_fault_the_scenario_cannot_have_is_refused_clearly(tmp_path):
+    proc = run_gateway("simulate", "kurume-2020", "--records", "50", "--fault", "excluded-person",
+                       "-o", str(tmp_path / "x"), check=False)
+    assert proc.returncode == 1 and "excludes no population" in proc.stderr
+
+
+@pytest.mark.parametrize("seed", [11, 23, 37])
+def test_random_combinations_are_found_exactly(tmp_path, seed):
+    rng = random.Random(seed)
+    pool = sorted(set(KINDS) - NEEDS_OTHER_CHANNELS)
+    kinds = set(rng.sample(pool, rng.randint(2, 5)))
+    for group in EXCLUSIVE:
+        while len(kinds & group) > 1:
+            kinds.discard(sorted(kinds & group)[0])
+    result = simulate(tmp_path, "shinjuku-2020", *sorted(kinds), records=300, seed=seed)
+    assert result["findings"] == sorted(kinds), (seed, kinds)
