@@ -1,10 +1,14 @@
 """The recipient files a simulation sends: the synthetic population, and the faulty ones."""
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.core.records.fields import SCHEMAS
+from gateway.core.records.fields import EXCLUSION_HEADER
+from gateway.fsutil import atomic_output
 from gateway.simulate.scenario import Scenario, Step
 from gateway.synthetic import generate_recipients
 
@@ -17,7 +21,25 @@ def population(directory: Path, scenario: Scenario, seed: int) -> Path:
     path = directory / f"{scenario.schema}-{scenario.records}-{seed}.csv"
     generate_recipients(path, count=scenario.records, schema=scenario.schema, encoding=scenario.encoding,
                         seed=seed, excluded_rate=scenario.excluded_rate)
-    return path
+    if not scenario.columns:
+        return path
+    return _project(path, directory / f"export-{path.name}", scenario.columns, scenario.encoding)
+
+
+def _project(source: Path, target: Path, columns: tuple[str, ...], encoding: str) -> Path:
+    """The city's export of only some columns (plus the exclusion flag, if the file has one)."""
+    with source.open("r", encoding=encoding, newline="") as src, atomic_output(target) as raw:
+        rows = csv.reader(src)
+        header = next(rows)
+        keep = [header.index(c) for c in columns] + [i for i, h in enumerate(header) if h == EXCLUSION_HEADER]
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        out = csv.writer(text, lineterminator="\r\n")
+        for row in itertools.chain([header], rows):
+            out.writerow([row[i] for i in keep])
+        text.flush()
+        text.detach()
+    source.unlink()
+    return target
 
 
 def for_step(run: "Run", step: Step) -> Path:
@@ -62,5 +84,3 @@ def _repeated(run: "Run", path: Path, rows: int) -> Path:
         dst.write(first * (rows % 10_000))
     return path
 
-
-__all__ = ["population", "for_step", "SCHEMAS"]

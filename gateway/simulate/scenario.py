@@ -45,6 +45,7 @@ class Scenario:
     schema: str
     encoding: str
     excluded_rate: float
+    columns: tuple[str, ...]  # the headers the city's export keeps; empty: the whole schema
     users: tuple[User, ...]
     steps: tuple[Step, ...]
     faults: tuple[str, ...] = field(default=())
@@ -76,6 +77,7 @@ def load(name: str) -> Scenario:
         schema=population.choice("schema", ("kurume-2020", "shinjuku-2020")) or "",
         encoding=population.choice("encoding", ("cp932", "utf-8")) or "",
         excluded_rate=float(rate) if isinstance(rate, (int, float)) else 0.0,
+        columns=population.strs("columns", required=False),
         users=tuple(_user(t) for t in doc.tables("users", required=False)),
         steps=tuple(_step(t) for t in doc.tables("steps")),
         faults=tuple(f.choice("kind", _fault_kinds()) or "" for f in doc.tables("faults", required=False)),

@@ -67,3 +67,13 @@ def test_random_combinations_are_found_exactly(tmp_path, seed):
             kinds.discard(sorted(kinds & group)[0])
     result = simulate(tmp_path, "shinjuku-2020", *sorted(kinds), records=300, seed=seed)
     assert result["findings"] == sorted(kinds), (seed, kinds)
+
+
+def test_komae_keeps_seven_years_and_erases_at_the_april_roll_over(tmp_path):
+    result = simulate(tmp_path, "komae-2015", records=300)
+    assert result["findings"] == []
+    bundle = tmp_path / "run-clean" / "bundle"
+    transfer = json.loads(next((bundle / "evidence").glob("transfer-*.json")).read_text())
+    assert transfer["contractor_deletion_due"] == "2028-03-31T15:00:00.000000Z"  # 2028-04-01 00:00 JST
+    late = simulate(tmp_path, "komae-2015", "deletion-overdue", records=300)
+    assert late["findings"] == ["deletion-overdue"]
