@@ -30,28 +30,34 @@ def init(ctx: click.Context, home: str | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--records", type=click.IntRange(min=1), default=305_115, show_default=True,
-              help="宛名の件数 / recipients (Kurume 2020: 305,115)")
+@click.option("--records", type=click.IntRange(min=1), help="宛名の件数（既定: 実規模 305,115） / scale down")
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def demo(ctx: click.Context, records: int, home: str | None, as_json: bool) -> None:
-    """久留米市 2020 年の受け渡しを実規模で実行 / run the Kurume 2020 hand-over at full size."""
-    from gateway.demo import run
+def demo(ctx: click.Context, records: int | None, home: str | None, as_json: bool) -> None:
+    """久留米市 2020 年の給付金の受け渡しを実規模で再現し監査 / replay Kurume 2020 at full size and audit it."""
+    from datetime import datetime
 
-    result = run(resolve_home(ctx, home), records=records, echo=(lambda _: None) if as_json else click.echo)
+    from gateway.simulate.runner import simulate
+    from gateway.simulate.scenario import load
+
+    out = resolve_home(ctx, home).root / "demo" / f"kurume-2020-{datetime.now():%Y%m%d-%H%M%S}"
+    result = simulate(load("kurume-2020"), out, records=records, seed=2020, faults=[],
+                      echo=(lambda _: None) if as_json else click.echo)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo("")
-    click.echo(f"送付 / sent: {result['sent']:,} / {result['records']:,} 件　受け渡し / transfer: {result['transfer']}")
-    click.echo(f"受領確認 / receipt: {'一致 / matches' if result['receipt_matches'] else '不一致 / MISMATCH'}")
-    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}")
-    click.echo(f"独立監査 / audit verify: exit {result['audit_exit']}  {result['audit_output'].splitlines()[0] if result['audit_output'] else ''}")
-    click.echo(f"所要時間 / wall time: {result['total_seconds']} s　最大メモリ / peak RSS: {result['peak_rss_mb']} MB")
-    click.echo("ログの確認 / review the log: gateway log --approval kurume-2020-teigaku")
-    if result["audit_exit"] != 0 or not result["receipt_matches"]:
+    click.echo(f"久留米市 2020: {result['records']:,} 件、受け渡し {result['transfers']} 件"
+               f"（{', '.join(result['channels'])}）/ {result['seconds']} s")
+    verdict = "検証成功 / verified" if result["verified"] else "検証失敗 / NOT verified"
+    findings = ", ".join(result["findings"]) or "なし / none"
+    click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
+    click.echo(f"監査報告（HTML） / audit report: {result['report']}")
+    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}  (audit verify {result['bundle']})")
+    click.echo(f"記録の確認 / browse it: gateway --home {out / 'home'} log")
+    if not result["verified"] or result["findings"]:
         ctx.exit(1)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from gateway import installation
-from gateway.clock import FixedClock
+from gateway.clock import FixedClock, to_jst
 from gateway.errors import GatewayError
 from gateway.home import Home
 from gateway.ledger.export import export_bundle
@@ -72,15 +72,19 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     clock = FixedClock(scenario.start)
     home = Home(out / "home")
     installation.init(home, at=clock.now())
+    echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
     with Gateway.open(home, clock) as gw, Desks(gw) as desks:
         run = Run(scenario, out, gw, clock, desks, population, echo=echo)
         _prepare(run)
         steps, tamper = inject(run, list(scenario.steps), injected)
-        for step in steps:
+        for n, step in enumerate(steps, start=1):
             at = step.get("at")
             _advance(run, datetime.fromisoformat(at) if at else clock.now() + step.after)
+            t0 = time.perf_counter()
             _do(run, step)
+            echo(f"[{n:>2}/{len(steps)}] {to_jst(clock.now()):%Y-%m-%d %H:%M} {step.action:<8} "
+                 f"{step.get('transfer') or step.get('id') or ''} ({time.perf_counter() - t0:.1f} s)")
         bundle = Path(run.transfers["__bundle__"]["path"])
     for kind in tamper:
         tamper[kind](bundle)
