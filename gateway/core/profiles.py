@@ -27,7 +27,6 @@ EVIDENCE = (
     "gateway-erasure",
     "deletion-request",
     "erasure-certificate",
-    "media-return",
 )
 
 

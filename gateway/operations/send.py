@@ -25,7 +25,7 @@ from gateway.core.deadlines import deadlines
 from gateway.core.policy import Decision, HandOver, Refusal, decide
 from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
-from gateway.core.records.reader import minimise
+from gateway.core.records.reader import minimise, read_header
 from gateway.crypto import age, passphrase
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
@@ -113,7 +113,10 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     remove = {e.population for e in approval.excluded if e.handling == "remove"}
     try:
         try:
-            source, sent = minimise(req.file, plain, fields=list(approval.fields), remove=remove)
+            # An approval bounds what may go; a file with fewer of its columns is fine.
+            present = read_header(req.file).columns
+            fields = [f for f in approval.fields if f in present]
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove)
         except GatewayError as err:
             gw.record(Event(action="transfer.send", channel=caller.channel, actor=who, source=caller.source,
                             approval=approval.id, outcome="refused", reason=err.en))

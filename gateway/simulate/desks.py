@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.core.records.reader import scan
+from gateway.courier import custody, loss, media, returns
 from gateway.crypto import age
 from gateway.fsutil import atomic_output
 from gateway.operations import notices
@@ -104,8 +105,12 @@ class Desks:
     def download(self, step: Step, t: dict[str, Any]) -> None:
         login = self.handler(step, t)
         package = self.work / f"{t['transfer']}.{login}.age"
-        with atomic_output(package) as out:
-            download(self.gw, self._channel(t, login), t["transfer"], out)
+        if t["channel"] == "courier" and not step.get("expect"):
+            # Courier packages arrive on media: the receiver reads them from the disc images.
+            media.extract([Path(p) for p in t["media"]], package)
+        else:
+            with atomic_output(package) as out:
+                download(self.gw, self._channel(t, login), t["transfer"], out)
         t["package"] = str(package)
 
     def confirm(self, step: Step, t: dict[str, Any]) -> None:
@@ -123,7 +128,40 @@ class Desks:
                         sha256=sha256)
 
     def courier(self, step: Step, t: dict[str, Any]) -> None:
-        raise NotImplementedError("courier steps are wired when the courier channel lands")
+        """Media written, media and notice handed over (確認書), returned, or reported lost."""
+        sender = self.sender_of(t)
+        receiver = self.handler(Step("courier", timedelta(0), {}), t)
+        what = step.get("do")
+        item = t.get("serial") if step.get("item", "media") == "media" else custody.notice_id(t["transfer"])
+        if what == "write":
+            serial = step.get("serial") or f"M-{t['transfer'][-6:]}"
+            written = media.write_media(self.gw, Caller(sender, "cli"), t["transfer"], media=step.get("media", "cdr"),
+                                        serial=serial, out_dir=self.work / "media", cabinet=step.get("cabinet"))
+            t["serial"], t["media"] = serial, [str(p) for p in written.paths]
+            return
+        if what == "lost":
+            loss.report_loss(self.gw, Caller(receiver, "cli"), loss.Loss(
+                item=str(item), place=step.get("place", "配送途中"), circumstances="受領確認の際に所在不明と判明"))
+            return
+        giver, taker = (sender, receiver) if what == "handover" else (receiver, sender)
+        request = custody.Handover(
+            item=str(item), to=taker, frm=giver, place=step.get("place", "受付窓口"), quantity=1,
+            cabinet=step.get("cabinet", f"{'媒体' if step.get('item', 'media') == 'media' else '通知書'}保管庫"),
+            run=step.get("run"), receipt_no=f"R-{item}-{what}")
+        if what == "handover":
+            custody.handover(self.gw, Caller(giver, "cli"), request)
+        else:
+            returns.return_item(self.gw, Caller(giver, "cli"), request)
+
+    def sender_of(self, t: dict[str, Any]) -> str:
+        from gateway.store import models as m
+
+        with self.gw.unit() as session:
+            row = session.get(m.Transfer, t["transfer"])
+            assert row is not None
+            user = session.get(m.User, row.sender_user_id)
+            assert user is not None
+            return user.login
 
     def delete(self, step: Step, t: dict[str, Any]) -> None:
         """Deletion request, the city's approval, the erasure certificate (the contractor's copies)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -70,6 +70,10 @@ class _Context:
 
     def replace_step(self, old: Step, new: Step) -> None:
         self.steps[self.steps.index(old)] = new
+
+    def drop(self, step: Step) -> None:
+        """The step does not happen, but its time still passes (later steps count from it)."""
+        self.replace_step(step, Step("wait", step.after, {k: v for k, v in step.params.items() if k == "at"}))
 
     def of_leaf(self, action: str) -> Step:
         """The `action` step of the last transfer nothing is relayed from: faulting its receipt or
@@ -140,7 +144,12 @@ def _password_same_channel(c: _Context) -> None:
 
 
 def _access_after_deletion(c: _Context) -> None:
-    c.before_export(c.attempt("download", "access-after-deletion", transfer=c.main.get("id")))
+    attempt = c.attempt("download", "access-after-deletion", transfer=c.main.get("id"))
+    export_at = c.steps[-1].get("at")
+    if export_at:  # an hour before the export, when every copy is past its window
+        attempt = replace(attempt, params={**attempt.params,
+                                           "at": (datetime.fromisoformat(export_at) - timedelta(hours=1)).isoformat()})
+    c.before_export(attempt)
 
 
 def _receipt_mismatch(c: _Context) -> None:
@@ -154,7 +163,7 @@ def _receipt_missing(c: _Context) -> None:
 
 
 def _deletion_overdue(c: _Context) -> None:
-    c.steps.remove(c.of_leaf("delete"))
+    c.drop(c.of_leaf("delete"))
 
 
 def _retention_overrun(c: _Context) -> None:
@@ -190,6 +199,30 @@ def _evidence_forged(c: _Context) -> Tamper:
     return edit
 
 
+def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
+    found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
+                  and s.get("item", "media") == item and not s.get("expect")), None)
+    if found is None:
+        raise GatewayError("このシナリオには媒体の受け渡しがないため、この障害を入れられません。",
+                           "this scenario hands over no courier media, so this fault cannot be injected.")
+    return found
+
+
+def _password_same_day(c: _Context) -> None:
+    media_handover = _courier_step(c, "handover")
+    c.steps.insert(c.steps.index(media_handover) + 1, Step("courier", timedelta(hours=1), {
+        **media_handover.params, "item": "notice", "run": "同じ便", "expect": "refused:password-same-day"}))
+
+
+def _media_not_returned(c: _Context) -> None:
+    c.drop(_courier_step(c, "return"))
+
+
+def _custody_gap(c: _Context) -> None:
+    returned = _courier_step(c, "return")
+    c.replace_step(returned, replace(returned, params={**returned.params, "do": "lost"}))
+
+
 def _needs_channel(kind: str, what: str) -> Callable[[_Context], None]:
     def refuse(c: _Context) -> None:
         raise GatewayError(f"{kind} を入れるには{what}が必要ですが、このシナリオにはありません。",
@@ -206,15 +239,15 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "over-record-limit": _over_record_limit,
     "non-designated-handler": _non_designated_handler,
     "password-same-channel": _password_same_channel,
-    "password-same-day": _needs_channel("password-same-day", "媒体の受け渡し / courier media"),
+    "password-same-day": _password_same_day,
     "brute-force": _needs_channel("brute-force", "ポータルか SFTP のログイン / a portal or SFTP login"),
     "access-after-deletion": _access_after_deletion,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,
     "gateway-retention-overrun": _retention_overrun,
-    "media-not-returned": _needs_channel("media-not-returned", "媒体の受け渡し / courier media"),
-    "custody-gap": _needs_channel("custody-gap", "媒体の受け渡し / courier media"),
+    "media-not-returned": _media_not_returned,
+    "custody-gap": _custody_gap,
     "unapproved-transfer": _unapproved_transfer,
     "log-tampered": _log_tampered,
     "evidence-forged": _evidence_forged,

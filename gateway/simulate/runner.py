@@ -201,6 +201,10 @@ def _declare(run: Run, step: Step) -> None:
             handed_over_at=run.clock.now() - timedelta(days=30))
 
 
+def _wait(run: Run, step: Step) -> None:
+    """Time passes; nothing happens (a step a fault took away)."""
+
+
 def _export(run: Run, step: Step) -> None:
     bundle = run.out / "bundle"
     export_bundle(run.gw, bundle, approval=None, actor=SIMULATOR)
@@ -220,7 +224,7 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "export": _export,
+    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "wait": _wait, "export": _export,
 }
 
 

@@ -9,8 +9,8 @@ import pytest
 from gateway.simulate.faults import KINDS
 from tests.conftest import run_gateway
 
-# Kinds whose channel (courier media, portal and SFTP logins) the scenario exercises elsewhere.
-NEEDS_OTHER_CHANNELS = {"password-same-day", "brute-force", "media-not-returned", "custody-gap"}
+# Logins are attempted over the portal and SFTP, which the scenarios do not drive yet.
+NEEDS_OTHER_CHANNELS = {"brute-force"}
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
 EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}]
@@ -30,11 +30,11 @@ def simulate(tmp_path, scenario: str, *faults: str, records: int = 200, seed: in
     return json.loads(run_gateway(*args).stdout)
 
 
-@pytest.mark.parametrize("scenario", ["kurume-2020", "shinjuku-2020"])
+@pytest.mark.parametrize("scenario", ["kurume-2020", "shinjuku-2020", "shinjuku-nhi-cdr"])
 def test_a_run_without_faults_reports_none(tmp_path, scenario):
     result = simulate(tmp_path, scenario)
     assert result["findings"] == [] and result["injected"] == [] and result["verified"] is True
-    assert result["transfers"] >= 2 and "lgwan-asp" in result["channels"]
+    assert "courier" in result["channels"]
     for key in ("scenario", "records", "transfers", "channels", "seconds", "bundle", "injected", "findings"):
         assert key in result
 
@@ -67,6 +67,11 @@ def test_random_combinations_are_found_exactly(tmp_path, seed):
             kinds.discard(sorted(kinds & group)[0])
     result = simulate(tmp_path, "shinjuku-2020", *sorted(kinds), records=300, seed=seed)
     assert result["findings"] == sorted(kinds), (seed, kinds)
+
+
+@pytest.mark.parametrize("kind", ["password-same-day", "media-not-returned", "custody-gap"])
+def test_courier_faults_on_the_cdr_flow(tmp_path, kind):
+    assert simulate(tmp_path, "shinjuku-nhi-cdr", kind)["findings"] == [kind]
 
 
 def test_komae_keeps_seven_years_and_erases_at_the_april_roll_over(tmp_path):

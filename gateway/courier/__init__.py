@@ -1,0 +1,1 @@
+"""The courier channel: encrypted media, custody records (確認書), returns, losses."""
