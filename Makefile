@@ -28,8 +28,10 @@ test: setup
 # Benchmarks are not tests: `make test` never runs them. Each module records its figures and
 # ratios (against a baseline measured in the same run) in pytest-benchmark's extra_info.
 bench: setup
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/pytest benchmarks -q -o python_files='bench_*.py' --benchmark-only \
-		--benchmark-json=benchmarks/results/latest.json
+		--benchmark-json=benchmarks/results/raw.json
+	$(BIN)/python benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) var build test-output .pytest_cache

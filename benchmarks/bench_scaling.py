@@ -92,3 +92,24 @@ def test_handover_scaling(benchmark, tmp_path_factory, records):
         "records_per_second": round(records / result["seconds"]),
         "peak_rss_mb": round(result["peak_rss_mb"], 1),
     })
+
+
+KDF_ONLY = textwrap.dedent('''
+    import resource
+    from gateway.crypto.age.scrypt import ScryptRecipient
+    ScryptRecipient("correct horse battery staple", 18).wrap(b"\\0" * 16)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+''')
+
+
+def test_kdf_floor(benchmark):
+    """The memory scrypt itself needs at work factor 18 (128 * r * N = 256 MiB), with nothing else:
+    the floor under every hand-over's peak RSS, measured in the same run."""
+    runs: list[float] = []
+
+    def once() -> None:
+        out = subprocess.run([sys.executable, "-c", KDF_ONLY], capture_output=True, text=True, check=True)
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+
+    benchmark.pedantic(once, rounds=1, iterations=1)
+    benchmark.extra_info["peak_rss_mb"] = round(runs[-1], 1)
