@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from gateway.cli.common import home_option
-from gateway.cli import approvals, check, courier, evidence, generate, handover, hotfolder, keys, package, pending, retention, simulate, system, users
+from gateway.cli import approvals, check, courier, evidence, generate, handover, hotfolder, keys, package, portal, retention, serve, simulate, sshkeys, system, users
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,5 +20,5 @@ def main(ctx: click.Context, home: str | None) -> None:
     ctx.obj["home"] = home
 
 
-for module in (system, approvals, users, check, handover, evidence, retention, hotfolder, generate, keys, package, pending, simulate, courier):
+for module in (system, approvals, users, check, handover, evidence, retention, hotfolder, generate, keys, package, serve, simulate, sshkeys, courier, portal):
     module.register(main)

@@ -15,7 +15,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
 
@@ -38,13 +38,16 @@ class SweepResult:
     orphans_removed: int = 0
 
 
-def sweep(gw: Gateway, *, now: datetime | None = None) -> SweepResult:
+def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = timedelta(0)) -> SweepResult:
+    """Erase what is due by `now + lookahead`. A scheduler that runs every few minutes passes its
+    interval as the lookahead, so a copy goes up to one interval early, never late."""
     now = now or gw.clock.now()
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     result = SweepResult()
     with gw.unit() as session:
         due = list(session.scalars(
-            select(m.Transfer.id).where(m.Transfer.erased_at.is_(None), m.Transfer.gateway_erase_due <= now)
+            select(m.Transfer.id).where(m.Transfer.erased_at.is_(None),
+                                        m.Transfer.gateway_erase_due <= now + lookahead)
             .order_by(m.Transfer.gateway_erase_due)
         ))
     for transfer_id in due:

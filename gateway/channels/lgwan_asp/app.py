@@ -1,0 +1,75 @@
+"""The portal application: FastAPI with server-rendered pages and the JSON API, for one Gateway."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from gateway.channels.lgwan_asp import api, contractor, login, officer, staff
+from gateway.channels.lgwan_asp.auth import Limits
+from gateway.channels.lgwan_asp.guard import Guard
+from gateway.channels.lgwan_asp.headers import SecurityHeaders
+from gateway.channels.lgwan_asp.vault import NoticeVault
+from gateway.channels.lgwan_asp.web import error_page
+from gateway.errors import GatewayError
+from gateway.service import Gateway
+
+STATIC = Path(__file__).parent / "static"
+
+MESSAGES = {
+    400: ("要求が正しくありません。", "bad request."),
+    401: ("ログインが必要です。", "authentication required."),
+    403: ("この操作は許可されていません。画面を開き直してください。", "this is not allowed; reload the page."),
+    404: ("ページが見つかりません。", "page not found."),
+    405: ("この方法では使えません。", "method not allowed."),
+    413: ("送信データが大きすぎます。", "the request is too large."),
+    422: ("入力内容を確認してください。", "check what you entered."),
+}
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    max_upload_bytes: int = 2 * 1024**3
+    limits: Limits = field(default_factory=Limits)
+
+
+def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
+    app = FastAPI(title="LGWAN-ASP 専用ページ API / dedicated page API", version="1",
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.gw = gw
+    app.state.settings = settings or PortalSettings()
+    app.state.notices = NoticeVault()
+
+    for router in (login.router, staff.router, contractor.router, officer.router, api.router, api.secured):
+        app.include_router(router)
+
+    @app.get("/static/portal.css", include_in_schema=False)
+    async def css() -> Response:
+        return FileResponse(STATIC / "portal.css", media_type="text/css")
+
+    @app.get("/static/upload.js", include_in_schema=False)
+    async def js() -> Response:
+        return FileResponse(STATIC / "upload.js", media_type="text/javascript")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        ja, en = MESSAGES.get(exc.status_code, ("エラーが発生しました。", "an error occurred."))
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": str(exc.detail), "ja": ja, "en": en}, status_code=exc.status_code)
+        return error_page(request, GatewayError(ja, en), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # The validation detail may echo what was sent (a password): name the fields only.
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+        return JSONResponse({"error": "invalid", "ja": "入力内容を確認してください。", "en": "check the fields.",
+                             "fields": fields}, status_code=422)
+
+    # Outermost first: headers on everything, then the default-deny guard before routing.
+    app.add_middleware(Guard, gw=gw)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,185 @@
+"""Login: argon2id passwords, throttling and lockout, one answer for every failure.
+
+Parameters follow OWASP ASVS 5.0 Appendix C / the OWASP Password Storage Cheat Sheet minimum for
+argon2id (m = 19 MiB, t = 2, p = 1). Failures are counted per login *as typed* and per source
+address; an unknown login is counted and locked exactly like a real one and is checked against a
+dummy hash, so neither the answer nor its timing tells whether an account exists. The lock is
+logged once, as `brute-force`.
+"""
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import select
+
+from gateway.errors import GatewayError
+from gateway.ledger.log import Actor, Event
+from gateway.service import Gateway
+from gateway.store import models as m
+from gateway.store.models_portal import LoginThrottle
+
+HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+_DUMMY = HASHER.hash(secrets.token_urlsafe(16))
+
+MIN_LENGTH = 12  # ASVS 5.0 asks for at least 8 and recommends 15; 12 is this portal's floor
+MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class Limits:
+    account_failures: int = 5
+    source_failures: int = 20
+    window: timedelta = timedelta(minutes=15)
+    lock: timedelta = timedelta(minutes=15)
+    # Each failure after the second waits a little longer before answering (capped), so a
+    # guesser gets few tries per minute even before the lock.
+    delay_step: float = 0.2
+    delay_cap: float = 2.0
+
+
+class LoginRefused(GatewayError):
+    def __init__(self) -> None:
+        super().__init__(
+            "ログインできませんでした。ID とパスワードを確認してください。失敗が続くと一定時間ロックされます。",
+            "login failed: check your ID and password. Repeated failures lock the login for a while.",
+        )
+
+
+def _throttle(session, scope: str, key: str) -> LoginThrottle:  # type: ignore[no-untyped-def]
+    row = session.get(LoginThrottle, (scope, key))
+    if row is None:
+        row = LoginThrottle(scope=scope, key=key, failures=0)
+        session.add(row)
+    return row
+
+
+def login(gw: Gateway, login_name: str, password: str, *, terminal: str, terminal_owner: int | None,
+          source: str | None, limits: Limits) -> m.User:
+    """The account, if the password is right, nothing is locked and the terminal is the user's own."""
+    key = login_name.strip()[:200]
+    src = (source or "-")[:200]
+    now = gw.clock.now()
+    with gw.unit() as session:
+        acct, by_src = _throttle(session, "account", key), _throttle(session, "source", src)
+        locked = any(t.locked_until is not None and t.locked_until > now for t in (acct, by_src))
+        user = session.scalar(select(m.User).where(m.User.login == key))
+        stored = user.password_hash if user is not None and not user.disabled else None
+        user_id = user.id if user is not None else None
+        known = Actor(user=user.login, org=user.organisation_id, role=user.role, terminal=terminal) \
+            if user is not None else Actor(terminal=terminal)
+    ok = _verify(stored, password)  # always pays the hash, also when locked or unknown
+    reason = None
+    if locked:
+        reason = "login locked after repeated failures"
+    elif not ok:
+        reason = "wrong password" if stored is not None else "unknown, disabled or credential-less account"
+    elif terminal_owner != user_id:
+        # A designated terminal belongs to one person: another's certificate does not log you in.
+        reason = "terminal certificate was issued to another account"
+    if reason is None:
+        with gw.unit() as session:
+            row = session.get(m.User, user_id)
+            assert row is not None and stored is not None
+            if HASHER.check_needs_rehash(stored):
+                row.password_hash = HASHER.hash(password)
+            t = session.get(LoginThrottle, ("account", key))
+            if t is not None:
+                session.delete(t)
+            gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=known, source=source))
+            session.expunge(row)
+            return row
+    _fail(gw, key, src, known, source, reason, locked, limits)
+    raise LoginRefused()
+
+
+def _fail(gw: Gateway, key: str, src: str, who: Actor, source: str | None, reason: str, was_locked: bool,
+          limits: Limits) -> None:
+    now = gw.clock.now()
+    newly: list[str] = []
+    with gw.unit() as session:
+        failures = 0
+        for scope, k, limit in (("account", key, limits.account_failures), ("source", src, limits.source_failures)):
+            t = _throttle(session, scope, k)
+            if t.first_failure_at is None or now - t.first_failure_at > limits.window:
+                t.failures, t.first_failure_at = 0, now
+            t.failures += 1
+            if scope == "account":
+                failures = t.failures
+            if t.failures >= limit and not (t.locked_until is not None and t.locked_until > now):
+                t.locked_until = now + limits.lock
+                newly.append(scope)
+        gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=who, source=source,
+                                        outcome="refused", reason=reason))
+        for scope in newly:
+            gw.ledger.record(session, Event(
+                action="auth.lockout", channel="lgwan-asp", actor=who, source=source, outcome="refused",
+                kinds=("brute-force",),
+                reason=f"{scope} locked for {int(limits.lock.total_seconds() // 60)} min after repeated failed logins"))
+    if not was_locked and failures > 2:
+        time.sleep(min(limits.delay_step * (failures - 2), limits.delay_cap))
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return HASHER.verify(stored or _DUMMY, password[:MAX_LENGTH * 4]) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_new_password(user: m.User, new: str, confirm: str) -> None:
+    if new != confirm:
+        raise GatewayError("新しいパスワードが確認欄と一致しません。", "the new password and its confirmation differ.")
+    if not MIN_LENGTH <= len(new) <= MAX_LENGTH:
+        raise GatewayError(f"パスワードは {MIN_LENGTH}〜{MAX_LENGTH} 文字にしてください。",
+                           f"use a password of {MIN_LENGTH} to {MAX_LENGTH} characters.")
+    if user.login.lower() in new.lower():
+        raise GatewayError("パスワードに ID を含めないでください。", "do not include your ID in the password.")
+
+
+def change_password(gw: Gateway, user_id: int, current: str, new: str, confirm: str, *, actor: Actor,
+                    source: str | None) -> None:
+    with gw.unit() as session:
+        user = session.get(m.User, user_id)
+        assert user is not None
+        stored = user.password_hash
+    if not _verify(stored, current):
+        gw.record(Event(action="auth.password-change", channel="lgwan-asp", actor=actor, source=source,
+                        outcome="refused", reason="current password wrong"))
+        raise GatewayError("現在のパスワードが正しくありません。", "the current password is wrong.")
+    check_new_password(user, new, confirm)
+    if _verify(stored, new):
+        raise GatewayError("現在と異なるパスワードにしてください。", "choose a password different from the current one.")
+    with gw.unit() as session:
+        row = session.get(m.User, user_id)
+        assert row is not None
+        row.password_hash = HASHER.hash(new)
+        row.must_change_password = False
+        gw.ledger.record(session, Event(action="auth.password-change", channel="lgwan-asp", actor=actor,
+                                        source=source))
+
+
+ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
+
+
+def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str:
+    """A random initial password (printed once, for the registered-mail letter) that must be changed."""
+    password = "-".join("".join(secrets.choice(ALPHABET) for _ in range(5)) for _ in range(4))
+    with gw.unit() as session:
+        user = session.scalar(select(m.User).where(m.User.login == login_name))
+        if user is None or user.disabled:
+            raise GatewayError(f"利用者「{login_name}」は登録されていないか、無効です。",
+                               f"user '{login_name}' is not registered or is disabled.")
+        user.password_hash = HASHER.hash(password)
+        user.must_change_password = True
+        t = session.get(LoginThrottle, ("account", login_name))
+        if t is not None:
+            session.delete(t)
+        gw.ledger.record(session, Event(action="user.issue-password", channel="cli", actor=actor,
+                                        reason=f"initial password issued for {login_name}"))
+    return password

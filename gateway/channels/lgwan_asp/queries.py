@@ -1,0 +1,176 @@
+"""Read-only views the pages and the API share: what a caller may list, scoped to their organisation.
+
+These read rows; every change goes through gateway.operations / gateway.retention.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from gateway.core.profiles import PASSWORD_METHODS
+from gateway.ledger.hashing import leaf_hash
+from gateway.retention.reminders import reminders
+from gateway.service import Gateway
+from gateway.store import models as m
+from gateway.store.registry import get_approval
+
+
+@dataclass(frozen=True)
+class SendChoice:
+    approval: str
+    title: str
+    recipients: list[tuple[str, str]]
+    profiles: list[str]
+
+
+def send_choices(gw: Gateway, org: str) -> list[SendChoice]:
+    """The approvals of the staff member's own city, with the recipients and profiles each names."""
+    out = []
+    with gw.unit() as session:
+        for row in session.scalars(select(m.Approval).where(m.Approval.city_id == org).order_by(m.Approval.id)):
+            a = get_approval(session, row.id)
+            recips = [(r.organisation.id, r.organisation.name) for r in a.recipients]
+            out.append(SendChoice(a.id, a.title, recips, list(a.profiles)))
+    return out
+
+
+def password_methods() -> dict[str, str]:
+    return dict(PASSWORD_METHODS)
+
+
+def transfer_row(t: m.Transfer) -> dict[str, Any]:
+    return {"id": t.id, "approval": t.approval_id, "profile": t.profile_id, "channel": t.channel,
+            "sender_org": t.sender_organisation_id, "recipient_org": t.recipient_organisation_id,
+            "state": t.state, "records": t.record_count, "sha256": t.plaintext_sha256,
+            "package_sha256": t.package_sha256, "sent_at": t.sent_at, "received_at": t.received_at,
+            "erased_at": t.erased_at, "receipt_due": t.receipt_due}
+
+
+def sent_by(gw: Gateway, org: str, limit: int = 100) -> list[dict[str, Any]]:
+    with gw.unit() as session:
+        rows = session.scalars(select(m.Transfer).where(m.Transfer.sender_organisation_id == org)
+                               .order_by(m.Transfer.sent_at.desc()).limit(limit))
+        return [transfer_row(t) for t in rows]
+
+
+def addressed_to(gw: Gateway, org: str, limit: int = 200) -> list[dict[str, Any]]:
+    with gw.unit() as session:
+        rows = session.scalars(select(m.Transfer).where(m.Transfer.recipient_organisation_id == org)
+                               .order_by(m.Transfer.sent_at.desc()).limit(limit))
+        return [transfer_row(t) for t in rows]
+
+
+def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str) -> dict[str, Any] | None:
+    """A transfer if the caller's organisation is its recipient (side="recipient") or sender."""
+    with gw.unit() as session:
+        t = session.get(m.Transfer, transfer_id[:64])
+        if t is None:
+            return None
+        owner = t.recipient_organisation_id if side == "recipient" else t.sender_organisation_id
+        if owner != org:
+            return None
+        row = transfer_row(t)
+        row["deletions"] = [
+            {"id": d.id, "state": d.state, "request": d.request, "decision": d.decision,
+             "certificate": d.certificate, "requested_at": d.requested_at}
+            for d in session.scalars(select(m.ContractorDeletion).where(m.ContractorDeletion.transfer_id == t.id)
+                                     .order_by(m.ContractorDeletion.requested_at))]
+        return row
+
+
+def officer_orgs(gw: Gateway, org: str) -> tuple[list[str], set[str]]:
+    """An officer sees their city's approvals and the organisations those approvals reach."""
+    with gw.unit() as session:
+        approvals = list(session.scalars(select(m.Approval.id).where(m.Approval.city_id == org)))
+        orgs = {org}
+        for aid in approvals:
+            orgs.update(o.id for o in get_approval(session, aid).organisations())
+    return approvals, orgs
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    actor: str | None = None
+    org: str | None = None
+    approval: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    limit: int = 500
+
+
+def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, Any]]:
+    approvals, orgs = officer_orgs(gw, officer_org)
+    q = select(m.LogEntry).where(or_(m.LogEntry.approval_id.in_(approvals), m.LogEntry.actor_org.in_(orgs)))
+    if f.since:
+        q = q.where(m.LogEntry.at >= f.since)
+    if f.until:
+        q = q.where(m.LogEntry.at < f.until)
+    if f.actor:
+        q = q.where(m.LogEntry.actor_user == f.actor)
+    if f.org:
+        q = q.where(m.LogEntry.actor_org == f.org)
+    if f.approval:
+        q = q.where(m.LogEntry.approval_id == f.approval)
+    if f.action:
+        q = q.where(m.LogEntry.action.startswith(f.action, autoescape=True))
+    if f.outcome:
+        q = q.where(m.LogEntry.outcome == f.outcome)
+    with gw.unit() as session:
+        rows = list(session.scalars(q.order_by(m.LogEntry.seq.desc()).limit(max(1, min(f.limit, 5000)))))
+        return [json.loads(r.body) for r in rows]
+
+
+def chain_status(gw: Gateway) -> dict[str, Any]:
+    """Recompute every entry's hash and link, and compare with the head the appenders keep.
+    (The full check, signatures and cross-references included, is the auditor's report.)"""
+    prev = None
+    problems: list[str] = []
+    count = 0
+    with gw.unit() as session:
+        head = session.get(m.LedgerHead, 1)
+        for row in session.execute(select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body)
+                                   .order_by(m.LogEntry.seq)).yield_per(2000):
+            count += 1
+            entry = json.loads(row.body)
+            if entry.get("seq") != row.seq or row.seq != count:
+                problems.append(f"seq {row.seq}: out of order or missing")
+            if prev is not None and entry.get("prev") != prev:
+                problems.append(f"seq {row.seq}: does not link to the entry before it")
+            if leaf_hash(entry) != row.hash:
+                problems.append(f"seq {row.seq}: content does not match its hash")
+            prev = row.hash
+            if len(problems) >= 20:
+                break
+        ok = not problems and head is not None and head.seq == count and (count == 0 or head.hash == prev)
+        if not problems and not ok:
+            problems.append("the head does not match the last entry")
+        return {"ok": ok, "entries": count, "head": head.hash if head else None,
+                "checkpoint_size": head.checkpoint_size if head else 0, "problems": problems}
+
+
+def approval_states(gw: Gateway, org: str) -> list[dict[str, Any]]:
+    approvals, _ = officer_orgs(gw, org)
+    due = {(r.transfer, r.kind): r for r in reminders(gw, within=timedelta(0)) if r.overdue}
+    out = []
+    with gw.unit() as session:
+        for aid in approvals:
+            row = session.get(m.Approval, aid)
+            assert row is not None
+            transfers = []
+            for t in session.scalars(select(m.Transfer).where(m.Transfer.approval_id == aid).order_by(m.Transfer.sent_at)):
+                r = transfer_row(t)
+                r["overdue"] = sorted(kind for (tid, kind) in due if tid == t.id)
+                transfers.append(r)
+            counts: dict[str, int] = {}
+            for r in transfers:
+                counts[r["state"]] = counts.get(r["state"], 0) + 1
+            out.append({"id": aid, "title": row.title, "period_start": row.period_start, "period_end": row.period_end,
+                        "transfers": transfers, "counts": counts,
+                        "overdue": sum(1 for r in transfers if r["overdue"])})
+    return out

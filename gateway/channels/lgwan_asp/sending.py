@@ -1,0 +1,87 @@
+"""The staff send, shared by the send-only screen and the API: receive the upload, log it, and
+hand it to gateway.operations.send, which screens, minimises, encrypts, stores and logs."""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from gateway.channels.lgwan_asp import queries, uploads
+from gateway.channels.lgwan_asp.sessions import Auth
+from gateway.channels.lgwan_asp.web import actor_of, gw_of
+from gateway.errors import GatewayError
+from gateway.ledger.log import Event
+from gateway.operations.send import SendRequest, Sent, TransferRefused, send
+
+
+@dataclass
+class Outcome:
+    filename: str | None
+    size: int
+    fields: dict[str, str]
+    sent: Sent | None = None
+    notice_html: str | None = None
+    refusals: list[dict[str, str]] = field(default_factory=list)
+    error: GatewayError | None = None
+
+
+async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | None) -> Outcome:
+    gw = gw_of(request)
+    settings = request.app.state.settings
+    work = uploads.work_dir(gw.home.root)
+    try:
+        up = await uploads.receive(request, work, limit=settings.max_upload_bytes, expected_csrf=expected_csrf)
+    except ClientDisconnect:
+        await run_in_threadpool(gw.record, Event(
+            action="portal.upload", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
+            outcome="failed", reason="the connection closed before the upload ended; nothing was kept"))
+        raise
+    except uploads.UploadRefused as err:
+        await run_in_threadpool(gw.record, Event(
+            action="portal.upload", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
+            outcome="refused", reason=err.en))
+        raise
+    try:
+        return await run_in_threadpool(_send, gw, auth, up)
+    finally:
+        up.discard()
+
+
+def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
+    f = up.fields
+    outcome = Outcome(up.filename, up.size, {k: v for k, v in f.items() if k != "csrf"})
+    approval = f.get("approval", "")
+    # Only approvals of the caller's own city are offered; any other id is treated as unknown,
+    # so the form cannot be used to probe which approvals exist elsewhere (IDOR).
+    mine = {c.approval for c in queries.send_choices(gw, auth.org)}
+    gw.record(Event(action="portal.upload", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
+                    approval=approval if approval in mine else None,
+                    reason=f"received file {up.filename!s} ({up.size} bytes)"))
+    if up.path is None:
+        outcome.error = GatewayError("ファイルを選択してください。", "choose a file to send.")
+        return outcome
+    if approval not in mine:
+        gw.record(Event(action="transfer.send", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
+                        outcome="refused", reason="the approval is not one of the caller's organisation"))
+        outcome.error = GatewayError(f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation.")
+        return outcome
+    notice = up.path.with_name(f"{os.getpid()}.{secrets.token_hex(8)}.notice.html")
+    try:
+        outcome.sent = send(gw, auth.caller(), SendRequest(
+            file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),
+            password_delivery=f.get("password_delivery", ""), notice_to=notice))
+        outcome.notice_html = notice.read_text(encoding="utf-8")
+    except TransferRefused as err:
+        outcome.refusals = [{"kind": r.kind, "ja": r.ja, "en": r.en} for r in err.refusals]
+    except GatewayError as err:
+        outcome.error = err
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            notice.unlink()
+    return outcome

@@ -1,0 +1,87 @@
+"""The staff send-only screen (送信専用画面): choose, upload, see the result, print the notice once,
+record its dispatch. Staff have no download route at all."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from gateway.channels.lgwan_asp import csrf, queries, uploads
+from gateway.channels.lgwan_asp.sending import upload_and_send
+from gateway.channels.lgwan_asp.web import error_page, gw_of, render, require
+from gateway.errors import GatewayError
+from gateway.operations import notices
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+
+@router.get("")
+async def send_form(request: Request) -> Response:
+    auth = await require(request, "staff")
+    gw = gw_of(request)
+    choices = await run_in_threadpool(queries.send_choices, gw, auth.org)
+    sent = await run_in_threadpool(queries.sent_by, gw, auth.org)
+    return render(request, "staff_send.html", choices=choices, methods=queries.password_methods(), sent=sent,
+                  limit=request.app.state.settings.max_upload_bytes)
+
+
+@router.post("/send")
+async def send_post(request: Request) -> Response:
+    auth = await require(request, "staff")
+    try:
+        outcome = await upload_and_send(request, auth, expected_csrf=auth.csrf)
+    except uploads.CsrfMissing:
+        return error_page(request, GatewayError("画面の有効期限が切れました。送信画面を開き直してください。",
+                                                "the form expired; open the send screen again."), 403)
+    except uploads.UploadRefused as err:
+        return error_page(request, err, err.status)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    notice_key = None
+    if outcome.sent is not None and outcome.notice_html is not None:
+        notice_key = request.app.state.notices.put(auth.token_sha256, outcome.sent.transfer, outcome.notice_html)
+    status = 200 if outcome.sent is not None else (422 if outcome.refusals else 400)
+    return render(request, "staff_result.html", status=status, o=outcome, notice_key=notice_key,
+                  methods=queries.password_methods())
+
+
+@router.get("/notices/{key}")
+async def notice_once(request: Request, key: str) -> Response:
+    auth = await require(request, "staff")
+    held = request.app.state.notices.take(key[:100], auth.token_sha256)
+    if held is None:
+        return error_page(request, GatewayError(
+            "この通知書は既に表示されたか、有効期限が切れています。通知書は一度だけ表示されます。",
+            "this notice was already shown or has expired; a notice is shown only once."), 404)
+    return HTMLResponse(held[1], headers={"cache-control": "no-store"})
+
+
+@router.get("/transfers/{transfer_id}")
+async def transfer_page(request: Request, transfer_id: str) -> Response:
+    auth = await require(request, "staff")
+    row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org, side="sender")
+    if row is None:
+        return error_page(request, GatewayError(f"受け渡し「{transfer_id}」は見つかりません。",
+                                                f"no transfer '{transfer_id}'."), 404)
+    return render(request, "staff_transfer.html", tr=row, methods=queries.password_methods(), done=None)
+
+
+@router.post("/transfers/{transfer_id}/dispatch")
+async def dispatch_post(request: Request, transfer_id: str) -> Response:
+    auth = await require(request, "staff")
+    form = await csrf.form(request, auth)
+    gw = gw_of(request)
+    try:
+        notice_id = await run_in_threadpool(notices.dispatch, gw, auth.caller(), transfer_id,
+                                            method=form.get("method", ""), tracking=form.get("tracking") or None)
+    except GatewayError as err:
+        status = 404 if "見つかりません" in err.ja else 422
+        return error_page(request, err, status)
+    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="sender")
+    return render(request, "staff_transfer.html", tr=row, methods=queries.password_methods(), done=notice_id)
+
+
+@router.get("/")
+async def slash(request: Request) -> Response:
+    return RedirectResponse("/staff", status_code=303)

@@ -1,0 +1,160 @@
+"""Receiving an upload: the multipart body streamed straight to a file in the private work area.
+
+Nothing is held in memory beyond one chunk; the declared size is checked against the limit and
+the free disk before the first byte is read, and the running size after every chunk. The file is
+named `<pid>.<random>.upload`, so the send operation's stale-work sweep removes what a killed
+process left behind; on any error or a dropped connection it is removed at once. The client's
+filename is only ever a label, never part of a path.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from gateway.channels.lgwan_asp import csrf
+from gateway.errors import GatewayError
+
+MAX_FIELDS = 20
+MAX_FIELD_BYTES = 4096
+MAX_FILENAME = 255
+# The send makes a minimised copy and a package of about the same size as the upload.
+DISK_FACTOR = 3
+
+
+class UploadRefused(GatewayError):
+    def __init__(self, ja: str, en: str, status: int) -> None:
+        super().__init__(ja, en)
+        self.status = status
+
+
+class CsrfMissing(Exception):
+    pass
+
+
+@dataclass
+class Upload:
+    fields: dict[str, str] = field(default_factory=dict)
+    filename: str | None = None
+    path: Path | None = None
+    size: int = 0
+
+    def discard(self) -> None:
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def work_dir(root: Path) -> Path:
+    work = root / "work"
+    work.mkdir(mode=0o700, exist_ok=True)
+    return work
+
+
+def browser_filename(raw: bytes) -> str:
+    """The filename as the person's computer had it. Browsers (HTML multipart rules) send CR, LF
+    and double quote as %0D %0A %22; undo exactly those, so the name is shown as it is."""
+    text = raw.decode("utf-8", "replace")
+    for enc, ch in (("%0D", "\r"), ("%0A", "\n"), ("%22", '"'), ("%0d", "\r"), ("%0a", "\n")):
+        text = text.replace(enc, ch)
+    return text[:MAX_FILENAME]
+
+
+def too_large(limit: int) -> UploadRefused:
+    return UploadRefused(f"ファイルが大きすぎます（上限 {limit:,} バイト）。分割するか管理者に相談してください。",
+                         f"the file is too large (limit {limit:,} bytes); split it or ask the administrator.", 413)
+
+
+async def receive(request: Request, work: Path, *, limit: int, expected_csrf: str | None) -> Upload:
+    """Parse the request body; the file goes to `work`. `expected_csrf` must arrive as a form field
+    before the file part (forms put it first), so no byte is written for a forged request."""
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data" or b"boundary" not in params:
+        raise UploadRefused("multipart/form-data で送信してください。", "send the form as multipart/form-data.", 400)
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise UploadRefused("不正な要求です。", "bad request.", 400)
+        if int(declared) > limit + 64 * 1024:
+            raise too_large(limit)
+        if shutil.disk_usage(work).free < int(declared) * DISK_FACTOR:
+            raise UploadRefused("ゲートウェイの空き容量が足りません。時間をおいて再度送信してください。",
+                                "the gateway has not enough free disk for this file; try again later.", 507)
+    up = Upload()
+    part: dict = {}
+    out: list = [None]  # the open file of the current file part
+
+    def on_part_begin() -> None:
+        part.clear()
+        part.update(headers={}, field=b"", value=bytearray(), name=None, file=False)
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        key = part["field"].lower()
+        part["headers"][key] = part["headers"].get(key, b"") + data[start:end]
+
+    def on_header_end() -> None:
+        part["field"] = b""
+
+    def on_headers_finished() -> None:
+        _, opts = parse_options_header(part["headers"].get(b"content-disposition", b""))
+        part["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in opts:
+            if part["name"] != "file" or up.path is not None:
+                raise UploadRefused("ファイルは 1 つだけ送信できます。", "send exactly one file.", 400)
+            if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):
+                raise CsrfMissing()
+            part["file"] = True
+            up.filename = browser_filename(opts[b"filename"])
+            up.path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
+            fd = os.open(up.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            out[0] = os.fdopen(fd, "wb", buffering=1024 * 1024)
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if part["file"]:
+            up.size += end - start
+            if up.size > limit:
+                raise too_large(limit)
+            out[0].write(data[start:end])
+        else:
+            part["value"] += data[start:end]
+            if len(part["value"]) > MAX_FIELD_BYTES:
+                raise UploadRefused("入力欄の値が長すぎます。", "a form field is too long.", 400)
+
+    def on_part_end() -> None:
+        if part["file"]:
+            out[0].close()
+            out[0] = None
+        elif part["name"]:
+            if len(up.fields) >= MAX_FIELDS:
+                raise UploadRefused("入力欄が多すぎます。", "too many form fields.", 400)
+            up.fields[part["name"]] = part["value"].decode("utf-8", "replace")
+
+    parser = MultipartParser(params[b"boundary"], {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
+        "on_header_end": on_header_end, "on_headers_finished": on_headers_finished,
+        "on_part_data": on_part_data, "on_part_end": on_part_end,
+    })
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+        if out[0] is not None:  # the body ended inside the file part: a truncated upload
+            raise ClientDisconnect()
+    except BaseException:
+        if out[0] is not None:
+            out[0].close()
+        up.discard()
+        raise
+    if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):
+        up.discard()
+        raise CsrfMissing()
+    return up

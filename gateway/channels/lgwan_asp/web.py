@@ -1,0 +1,75 @@
+"""What the page modules share: templates, the caller, role checks and error pages."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+
+from gateway.channels.lgwan_asp import i18n
+from gateway.channels.lgwan_asp.sessions import Auth
+from gateway.clock import to_jst
+from gateway.errors import GatewayError
+from gateway.ledger.log import Actor, Event
+from gateway.service import Gateway
+
+TEMPLATES = Path(__file__).parent / "templates"
+ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                  trim_blocks=True, lstrip_blocks=True)
+ENV.filters["jst"] = lambda at: f"{to_jst(at):%Y-%m-%d %H:%M}" if at is not None else "-"
+
+ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer"}
+
+
+def gw_of(request: Request) -> Gateway:
+    return request.app.state.gw  # type: ignore[no-any-return]
+
+
+def auth_of(request: Request) -> Auth:
+    auth = request.scope.get("state", {}).get("auth")
+    if auth is None:  # the guard lets no unauthenticated request reach a route that asks for this
+        raise HTTPException(status_code=401)
+    return auth  # type: ignore[no-any-return]
+
+
+def source_of(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def terminal_of(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("terminal") or "")
+
+
+async def require(request: Request, role: str) -> Auth:
+    """The caller, if their role may use this part of the portal; a refusal is logged."""
+    auth = auth_of(request)
+    if auth.role != role:
+        await run_in_threadpool(gw_of(request).record, Event(
+            action="portal.forbidden", channel="lgwan-asp",
+            actor=Actor(user=auth.login, org=auth.org, role=auth.role, terminal=auth.terminal),
+            source=auth.source, outcome="refused", reason=f"role {auth.role} may not use {request.url.path}"))
+        raise HTTPException(status_code=403, detail="role")
+    return auth
+
+
+def actor_of(auth: Auth) -> Actor:
+    return Actor(user=auth.login, org=auth.org, role=auth.role, terminal=auth.terminal)
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    lang = i18n.lang_of(request)
+    auth = request.scope.get("state", {}).get("auth")
+    html = ENV.get_template(name).render(
+        t=i18n.Tr(lang), lang=lang, auth=auth, path=request.url.path, role_home=ROLE_HOME, **ctx)
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in i18n.LANGS:
+        response.set_cookie(i18n.COOKIE, lang, secure=True, httponly=True, samesite="strict", path="/")
+    return response
+
+
+def error_page(request: Request, err: GatewayError | None, status: int, *, title_ja: str = "エラー",
+               title_en: str = "Error") -> HTMLResponse:
+    return render(request, "error.html", status=status, err=err, title_ja=title_ja, title_en=title_en)

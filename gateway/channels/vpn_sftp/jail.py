@@ -1,0 +1,226 @@
+"""What a contractor's handler sees over SFTP: `/outbox` and `/inbox`, nothing else.
+
+`/outbox/<transfer>.age`: the packages addressed to their organisation that they may download,
+read-only; reading one goes through `operations.receive.download` (handler check, log entry,
+refusal after erasure). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
+transfer, written to a private temporary file and handed to `operations.deliverables.upload`
+when the client closes it. Paths are normalised inside the jail; links, renames, removals,
+directories and attribute changes are refused. A client that disconnects mid-upload leaves
+nothing, and the log says so.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import secrets
+import stat
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import paramiko
+from sqlalchemy import select
+from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
+
+from gateway.errors import GatewayError
+from gateway.ledger.log import Event
+from gateway.operations import deliverables
+from gateway.operations.listing import package_sizes, transfers_for
+from gateway.operations.receive import download
+
+if TYPE_CHECKING:
+    from gateway.channels.vpn_sftp.server import SshGate
+
+OUTBOX, INBOX = "/outbox", "/inbox"
+_INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
+_SPOOL = 64 * 1024 * 1024  # packages up to this size are served from memory, larger from disk
+
+
+def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = None) -> paramiko.SFTPAttributes:
+    attrs = paramiko.SFTPAttributes()
+    attrs.filename = name
+    attrs.st_mode = (stat.S_IFDIR | 0o500) if directory else (stat.S_IFREG | 0o400)
+    attrs.st_size = size
+    attrs.st_uid = attrs.st_gid = 0
+    attrs.st_mtime = attrs.st_atime = int(mtime or time.time())
+    return attrs
+
+
+class _Download(paramiko.SFTPHandle):
+    def __init__(self, spool: Any) -> None:
+        super().__init__(os.O_RDONLY)
+        self.readfile = spool
+
+    def stat(self) -> paramiko.SFTPAttributes:
+        self.readfile.seek(0, os.SEEK_END)
+        return _attrs("", directory=False, size=self.readfile.tell())
+
+
+class _Upload(paramiko.SFTPHandle):
+    def __init__(self, jail: "Jail", transfer: str, name: str, path: Path) -> None:
+        super().__init__(os.O_WRONLY)
+        self.jail, self.transfer, self.name, self.path = jail, transfer, name, path
+        self.writefile = path.open("wb")
+        self.finished = False
+
+    def stat(self) -> paramiko.SFTPAttributes:
+        return _attrs(self.name, directory=False, size=self.path.stat().st_size)
+
+    def close(self) -> int:
+        result = super().close()  # closes writefile
+        self.jail.uploads.discard(self)
+        try:
+            with open(self.path, "rb") as f:
+                os.fsync(f.fileno())
+            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
+            self.finished = True
+        except GatewayError:
+            result = SFTP_PERMISSION_DENIED
+        finally:
+            self.path.unlink(missing_ok=True)
+        return result
+
+    def abandon(self) -> None:
+        """The client went away before closing: nothing of the upload stays."""
+        with contextlib.suppress(OSError):
+            self.writefile.close()
+        self.path.unlink(missing_ok=True)
+
+
+class Jail(paramiko.SFTPServerInterface):
+    def __init__(self, gate: "SshGate", *args: Any, **kwargs: Any) -> None:
+        super().__init__(gate, *args, **kwargs)
+        self.gate = gate
+        self.gw = gate.gw
+        self.uploads: set[_Upload] = set()
+
+    def session_ended(self) -> None:
+        for upload in list(self.uploads):
+            upload.abandon()
+            self.gw.record(Event(action="deliverable.upload", channel="vpn-sftp", actor=self.gate.caller_actor(),
+                                 source=self.gate.source, transfer=upload.transfer, outcome="failed",
+                                 reason=f"connection closed during the upload of {upload.name!r}; nothing kept"))
+        self.uploads.clear()
+
+    # -- paths ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _norm(path: str) -> str | None:
+        if "\x00" in path or "\\" in path:
+            return None
+        return posixpath.normpath("/" + path.lstrip("/")) if path else "/"
+
+    def canonicalize(self, path: str) -> str:
+        return self._norm(path) or "/"
+
+    def _packages(self) -> dict[str, tuple[Any, int]]:
+        visible = transfers_for(self.gw, self.gate.login or "")
+        sizes = package_sizes(self.gw, visible)
+        return {f"{t.id}.age": (t, sizes.get(t.id, 0)) for t in visible}
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def list_folder(self, path: str) -> Any:
+        p = self._norm(path)
+        if p == "/":
+            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True)]
+        if p == OUTBOX:
+            return [_attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+                    for name, (t, size) in self._packages().items()]
+        if p == INBOX:
+            return []  # write-only: what was delivered is not listed back
+        return SFTP_NO_SUCH_FILE
+
+    def stat(self, path: str) -> Any:
+        p = self._norm(path)
+        if p in ("/", OUTBOX, INBOX):
+            return _attrs(posixpath.basename(p) or "/", directory=True)
+        if p is not None and posixpath.dirname(p) == OUTBOX:
+            name = posixpath.basename(p)
+            found = self._packages().get(name)
+            if found is not None:
+                t, size = found
+                return _attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+            if name.endswith(".age") and self._addressed_here(name[: -len(".age")]):
+                # Addressed to this organisation but not downloadable by this person (not on the
+                # handler list, or already erased): let the open be attempted, refused and logged.
+                return _attrs(name, directory=False)
+        return SFTP_NO_SUCH_FILE
+
+    def _addressed_here(self, transfer_id: str) -> bool:
+        from gateway.store import models as m
+
+        with self.gw.unit() as session:
+            user = session.scalar(select(m.User).where(m.User.login == self.gate.login))
+            t = session.get(m.Transfer, transfer_id)
+            return user is not None and t is not None and t.recipient_organisation_id == user.organisation_id
+
+    lstat = stat
+
+    def open(self, path: str, flags: int, attr: paramiko.SFTPAttributes) -> Any:
+        p = self._norm(path)
+        if p is None:
+            return SFTP_PERMISSION_DENIED
+        writing = flags & (os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC)
+        directory, name = posixpath.split(p)
+        if directory == OUTBOX and not writing and name.endswith(".age"):
+            return self._read_package(name[: -len(".age")])
+        if directory == INBOX and (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
+            return self._write_deliverable(name)
+        self.gw.record(Event(action="sftp.open", channel="vpn-sftp", actor=self.gate.caller_actor(),
+                             source=self.gate.source, outcome="refused",
+                             reason=f"{'write' if writing else 'read'} of {p!r} is not allowed"))
+        return SFTP_PERMISSION_DENIED
+
+    def _read_package(self, transfer_id: str) -> Any:
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=self.gw.home.root / "work")
+        try:
+            download(self.gw, self.gate.caller(), transfer_id, spool)
+        except GatewayError:
+            spool.close()
+            return SFTP_PERMISSION_DENIED
+        spool.seek(0)
+        return _Download(spool)
+
+    def _write_deliverable(self, name: str) -> Any:
+        match = _INBOX_NAME.match(name)
+        if match is None:
+            return SFTP_PERMISSION_DENIED
+        work = self.gw.home.root / "work"
+        work.mkdir(mode=0o700, exist_ok=True)
+        path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        upload = _Upload(self, match.group(1), match.group(2), path)
+        self.uploads.add(upload)
+        return upload
+
+    # -- everything that would change the tree ---------------------------------------------
+
+    def remove(self, path: str) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def rename(self, oldpath: str, newpath: str) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def posix_rename(self, oldpath: str, newpath: str) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def mkdir(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def rmdir(self, path: str) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def chattr(self, path: str, attr: paramiko.SFTPAttributes) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def symlink(self, target_path: str, path: str) -> int:
+        return SFTP_PERMISSION_DENIED
+
+    def readlink(self, path: str) -> Any:
+        return SFTP_OP_UNSUPPORTED
+

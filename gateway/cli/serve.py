@@ -1,0 +1,87 @@
+"""`gateway serve`: the channels and the retention scheduler, until SIGTERM or Ctrl-C."""
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.errors import GatewayError
+from gateway.service import Gateway
+
+
+@click.command()
+@click.option("--portal-port", type=click.IntRange(0, 65535), help="LGWAN-ASP ポータル / the portal (0: any free port)")
+@click.option("--sftp-port", type=click.IntRange(0, 65535), help="VPN（SFTP） / the SFTP server (0: any free port)")
+@click.option("--hotfolder", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="ホットフォルダー / a registered hot folder to watch")
+@click.option("--bind", default="127.0.0.1", show_default=True)
+@click.option("--sweep-interval", type=click.FloatRange(1.0), default=60.0, show_default=True,
+              help="保管期間の確認間隔（秒） / seconds between retention sweeps")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, hotfolder: Path | None, bind: str,
+          sweep_interval: float, home: str | None) -> None:
+    """ポータル・SFTP・ホットフォルダーを起動 / run the portal, the SFTP server and the hot folder."""
+    from gateway.retention.scheduler import Scheduler
+
+    if portal_port is None and sftp_port is None and hotfolder is None:
+        raise GatewayError("--portal-port、--sftp-port、--hotfolder のいずれかを指定してください。",
+                           "name at least one of --portal-port, --sftp-port, --hotfolder.")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        stoppers = []
+        scheduler = Scheduler(gw, sweep_interval)
+        scheduler.start()
+        stoppers.append(scheduler.stop)
+        try:
+            if sftp_port is not None:
+                from gateway.channels.vpn_sftp.server import SftpServer
+
+                sftp = SftpServer(gw, bind, sftp_port).start()
+                stoppers.append(sftp.stop)
+                click.echo(f"SFTP: {bind}:{sftp.port}", err=False)
+            if portal_port is not None:
+                stoppers.append(_portal(gw, bind, portal_port))
+            if hotfolder is not None:
+                stoppers.append(_hotfolder(gw, hotfolder))
+            click.echo("起動しました / serving（停止: Ctrl-C / stop: Ctrl-C or SIGTERM）", err=True)
+            stop.wait()
+        finally:
+            for stopper in reversed(stoppers):
+                stopper()
+
+
+def _hotfolder(gw: Gateway, root: Path):  # type: ignore[no-untyped-def]
+    from gateway.channels.hotfolder import registry
+    from gateway.channels.hotfolder.processor import HotFolder
+    from gateway.channels.hotfolder.watcher import Watcher
+
+    watcher = Watcher(HotFolder(gw, root, registry.owner_of(gw, root)), echo=lambda line: click.echo(line, err=True))
+    thread = threading.Thread(target=watcher.run, name="hotfolder", daemon=True)
+    thread.start()
+    click.echo(f"ホットフォルダー / hot folder: {root.resolve()}", err=False)
+
+    def stop() -> None:
+        watcher.stop.set()
+        thread.join(timeout=60)
+    return stop
+
+
+def _portal(gw: Gateway, bind: str, port: int):  # type: ignore[no-untyped-def]
+    try:
+        from gateway.channels.lgwan_asp.server import PortalServer
+    except ImportError:
+        raise GatewayError("ポータルはこの版ではまだ利用できません。", "the portal is not available in this release.") from None
+    portal = PortalServer(gw, bind, port).start()
+    click.echo(f"ポータル / portal: https://{bind}:{portal.port}/", err=False)
+    return portal.stop
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)

@@ -1,0 +1,46 @@
+"""Tables of the VPN (SFTP) channel: users' SSH keys, contractors' pinned host keys, deliverables."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.store.models import Base
+
+
+class SshKey(Base):
+    """A public key a contractor's handler logs in with; one key belongs to one person."""
+
+    __tablename__ = "ssh_keys"
+    fingerprint: Mapped[str] = mapped_column(String(80), primary_key=True)  # SHA256:... as OpenSSH shows it
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)  # "ssh-ed25519 AAAA..." without the comment
+    added_at: Mapped[datetime]
+
+
+class PinnedHost(Base):
+    """The contractor's own SFTP server the gateway pushes to, with its host key pinned."""
+
+    __tablename__ = "pinned_hosts"
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(64))
+    host_key: Mapped[str] = mapped_column(Text)  # "ssh-ed25519 AAAA..."
+    directory: Mapped[str] = mapped_column(String(255))
+    pinned_at: Mapped[datetime]
+
+
+class Deliverable(Base):
+    """A file a contractor returns to the city under a transfer (proofs, result lists)."""
+
+    __tablename__ = "deliverables"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    blob_id: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]

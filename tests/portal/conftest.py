@@ -1,0 +1,164 @@
+"""The real portal over real TLS on 127.0.0.1 and a free port, in a background thread of the test
+process, with the gateway clock fixed inside the 2020 approvals' periods (tests may move it).
+
+`gateway init` runs on the real clock: the server certificate is checked by real TLS clients
+against the real time. Everything after it runs at the rehearsal time.
+"""
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from gateway.clock import JST, FixedClock
+from gateway.home import Home
+from gateway.ledger.log import Actor
+from gateway.service import Gateway
+from gateway.store import models as m
+from tests.conftest import APPROVALS, REPO, run_gateway
+
+REHEARSAL = datetime(2020, 6, 1, 10, 0, tzinfo=JST)
+PASSWORD = "correct-horse-battery-2020"
+MAX_UPLOAD = 20 * 1024 * 1024
+SHOTS = REPO / "test-output" / "portal"
+
+
+@dataclass
+class Terminal:
+    login: str
+    cert: Path
+    key: Path
+    serial: str
+    fingerprint: str
+
+
+@dataclass
+class Portal:
+    url: str
+    port: int
+    home: Path
+    gw: Gateway
+    clock: FixedClock
+    ca: Path
+    terminals: dict[str, Terminal]
+    certs: Path
+
+    def context(self, login: str | None) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        if login is not None:
+            t = self.terminals[login]
+            ctx.load_cert_chain(t.cert, t.key)
+        return ctx
+
+    def client(self, login: str | None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, verify=self.context(login), follow_redirects=False, timeout=60)
+
+    def login(self, login: str, password: str = PASSWORD, terminal: str | None = None) -> httpx.Client:
+        c = self.client(terminal or login)
+        r = login_post(c, login, password)
+        assert r.status_code == 303, r.text
+        return c
+
+    def csrf(self, c: httpx.Client, path: str) -> str:
+        return csrf_of(c.get(path).text)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def login_post(c: httpx.Client, login: str, password: str) -> httpx.Response:
+    token = csrf_of(c.get("/login").text)
+    return c.post("/login", data={"csrf": token, "login": login, "password": password})
+
+
+USERS = {  # login: (org, role); the approvals create their handlers' accounts
+    "s.staff": ("kurume", "staff"),
+    "sec.officer": ("kurume", "security-officer"),
+    "x.outsider": ("chikugo-print", "contractor"),
+    "sj.staff": ("shinjuku", "staff"),
+    "sj.officer": ("shinjuku", "security-officer"),
+}
+HANDLERS = ("k.tanaka", "t.kobayashi")
+
+
+@pytest.fixture(scope="package")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    import gateway.operations.send as send_module
+    from gateway.channels.lgwan_asp import terminals
+    from gateway.channels.lgwan_asp.app import PortalSettings
+    from gateway.channels.lgwan_asp.auth import HASHER, issue_initial_password
+    from gateway.channels.lgwan_asp.server import PortalServer
+
+    root = tmp_path_factory.mktemp("portal")
+    home = root / "home"
+    saved = {k: os.environ.get(k) for k in ("GATEWAY_HOME", "GATEWAY_DB_URL", "GATEWAY_FAKE_NOW",
+                                            "GATEWAY_SCRYPT_WORK_FACTOR")}
+    os.environ.update(GATEWAY_HOME=str(home), GATEWAY_DB_URL=f"sqlite:///{home / 'gateway.db'}")
+    os.environ.pop("GATEWAY_FAKE_NOW", None)
+    saved_wf = send_module.WORK_FACTOR
+    try:
+        run_gateway("init")
+        os.environ["GATEWAY_FAKE_NOW"] = REHEARSAL.isoformat()
+        os.environ["GATEWAY_SCRYPT_WORK_FACTOR"] = "10"  # `age -d` accepts it; 18 is tested elsewhere
+        send_module.WORK_FACTOR = 10
+        for approval in ("kurume-2020-teigaku", "shinjuku-2020-teigaku"):
+            run_gateway("approval", "add", str(APPROVALS / f"{approval}.toml"))
+        for login, (org, role) in USERS.items():
+            run_gateway("user", "add", login, "--org", org, "--role", role, "--name", f"試験 {login}")
+        clock = FixedClock(REHEARSAL)
+        gw = Gateway.open(Home(home), clock)
+        admin = Actor(user="cli:test", role="admin")
+        certs = root / "certs"
+        tms = {}
+        for login in [*USERS, *HANDLERS]:
+            issue_initial_password(gw, login, actor=admin)
+            with gw.unit() as s:
+                u = s.query(m.User).filter_by(login=login).one()
+                u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
+            t = terminals.issue(gw, login, certs, actor=admin)
+            tms[login] = Terminal(login, t.cert, t.key, t.serial, t.fingerprint)
+        server = PortalServer(gw, settings=PortalSettings(max_upload_bytes=MAX_UPLOAD)).start()
+        try:
+            yield Portal(f"https://127.0.0.1:{server.port}", server.port, home, gw, clock, home / "keys" / "ca.crt",
+                         tms, certs)
+        finally:
+            server.stop()
+            gw.engine.dispose()
+    finally:
+        send_module.WORK_FACTOR = saved_wf
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(scope="package")
+def recipients_file(portal: Portal, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "recipients.csv"
+    run_gateway("generate", "recipients", "--count", "3000", "--schema", "kurume-2020", "--seed", "5", "-o", str(path))
+    return path
+
+
+def send_via_api(portal: Portal, path: Path, *, login: str = "s.staff", approval: str = "kurume-2020-teigaku",
+                 recipient: str = "chikugo-print", filename: str = "recipients.csv") -> dict:
+    """A transfer sent through the portal's API with a bearer token (for tests that need one)."""
+    with portal.client(login) as c:
+        token = c.post("/api/v1/tokens", json={"login": login, "password": PASSWORD}).json()["token"]
+        with path.open("rb") as f:
+            r = c.post("/api/v1/transfers", headers={"authorization": f"Bearer {token}"},
+                       data={"approval": approval, "recipient": recipient, "profile": "lgwan-asp",
+                             "password_delivery": "registered-mail"},
+                       files={"file": (filename, f, "text/csv")})
+    assert r.status_code == 200, r.text
+    return r.json()
