@@ -1,23 +1,30 @@
 """How the people of a scenario reach the gateway.
 
-Each hand-over goes through the channel of its transfer profile, as its users would use it: the
-contractor's handlers download `vpn-sftp` packages with an SFTP client over a real socket, and
-`lgwan-asp` packages through the portal over TLS with their terminal certificate. Where a channel
-has no network front yet, the step goes through the same core operation the command line uses, and
-the run's summary says which channels were driven over the network.
+The contractor's handlers download `vpn-sftp` packages over a real socket with an SFTP client and
+their own SSH keys, through the gateway's SFTP server; courier packages are read from the media
+images. Staff send, and `lgwan-asp` packages are fetched, through the same core operations the
+portal and the command line call (the portal's own browser flow is tested in tests/portal).
 """
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import paramiko
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
 from gateway.courier import custody, loss, media, returns
 from gateway.crypto import age
+from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output
+from gateway.ledger.log import Actor
 from gateway.operations import notices
 from gateway.operations.accounts import Caller
+from gateway.operations.sshkeys import add_key
 from gateway.operations.receive import confirm_receipt, download
 from gateway.operations.send import SendRequest, send
 from gateway.retention import deletion
@@ -31,16 +38,29 @@ class Desks:
         self.gw = gw
         self.scenario: Scenario | None = None
         self.work = gw.home.root / "contractors"
+        self.sftp: SftpServer | None = None
+        self.keys: dict[str, paramiko.Ed25519Key] = {}
 
     def __enter__(self) -> "Desks":
+        self.sftp = SftpServer(self.gw, "127.0.0.1", 0).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        if self.sftp is not None:
+            self.sftp.stop()
 
     def enrol(self, scenario: Scenario) -> None:
+        """Every designated handler gets an SSH key for the VPN line, registered as an operator would."""
         self.scenario = scenario
         self.work.mkdir(mode=0o700, exist_ok=True)
+        with self.gw.unit() as session:
+            handlers = {h.login for a in scenario.approvals
+                        for r in get_approval(session, a).recipients
+                        for x in (r, *r.subcontractors) for h in x.handlers}
+        for login in sorted(handlers):
+            key = _ed25519()
+            add_key(self.gw, login, f"{key.get_name()} {key.get_base64()}", Actor(user="simulator", role="admin"))
+            self.keys[login] = key
 
     # -- who acts --------------------------------------------------------------------------
 
@@ -60,6 +80,39 @@ class Desks:
 
     def _channel(self, transfer: dict[str, Any], login: str) -> Caller:
         return Caller(login, "cli")
+
+    def _sftp_get(self, login: str, transfer_id: str, target: Path) -> None:
+        """The handler's SFTP client over a real socket, as the VPN line is used."""
+        assert self.sftp is not None
+        sock = socket.create_connection(("127.0.0.1", self.sftp.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(sock)
+        try:
+            transport.connect(hostkey=self.sftp.host_key, username=login, pkey=self.keys[login])
+            client = paramiko.SFTPClient.from_transport(transport)
+            assert client is not None
+            try:
+                client.get(f"/outbox/{transfer_id}.age", str(target))
+            except OSError as err:
+                raise GatewayError("SFTP での受け取りが拒否されました。", f"the SFTP download was refused: {err}") \
+                    from None
+        finally:
+            transport.close()
+
+    def failed_logins(self, login: str, attempts: int) -> None:
+        """Someone tries a key that is not theirs, again and again, until the source is locked."""
+        assert self.sftp is not None
+        wrong = _ed25519()
+        for _ in range(attempts):
+            # From another machine than the handler's (another loopback address): the lock is per source.
+            sock = socket.create_connection(("127.0.0.1", self.sftp.port), source_address=("127.0.0.2", 0))
+            transport = paramiko.Transport(sock)
+            try:
+                transport.connect(hostkey=self.sftp.host_key, username=login, pkey=wrong)
+            except paramiko.AuthenticationException:
+                pass
+            finally:
+                transport.close()
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -98,6 +151,28 @@ class Desks:
             assert row is not None
             return row.approval_id
 
+    def _refusals(self) -> int:
+        from sqlalchemy import func, select
+
+        from gateway.store import models as m
+
+        with self.gw.unit() as session:
+            return int(session.scalar(select(func.max(m.LogEntry.seq))) or 0)
+
+    def _refusal_since(self, seq: int) -> GatewayError:
+        import json
+
+        from sqlalchemy import select
+
+        from gateway.store import models as m
+
+        with self.gw.unit() as session:
+            body = session.scalar(select(m.LogEntry.body).where(m.LogEntry.seq > seq, m.LogEntry.outcome == "refused")
+                                  .order_by(m.LogEntry.seq.desc()).limit(1))
+        entry = json.loads(body) if body else {"kinds": [], "reason": "refused"}
+        return GatewayError("拒否されました。", entry["reason"] or "refused",
+                            kind=(entry["kinds"] or [None])[0])
+
     def notice(self, step: Step, t: dict[str, Any]) -> None:
         notices.dispatch(self.gw, Caller(self.staff(step), "cli"), t["transfer"],
                          method=step.get("method", "registered-mail"))
@@ -108,6 +183,13 @@ class Desks:
         if t["channel"] == "courier" and not step.get("expect"):
             # Courier packages arrive on media: the receiver reads them from the disc images.
             media.extract([Path(p) for p in t["media"]], package)
+        elif t["channel"] == "vpn-sftp" and login in self.keys:
+            before = self._refusals()
+            try:
+                self._sftp_get(login, t["transfer"], package)
+            except GatewayError:
+                # The server refused; the reason (and its kind) is what it logged.
+                raise self._refusal_since(before) from None
         else:
             with atomic_output(package) as out:
                 download(self.gw, self._channel(t, login), t["transfer"], out)
@@ -180,3 +262,13 @@ class Desks:
             sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
             sanitised_by=deletion.Person("取扱責任者", "取扱責任者"), verified_by=deletion.Person("情報管理者", "管理者"),
             place="受託者作業室"))
+
+
+def _ed25519() -> paramiko.Ed25519Key:
+    import io
+
+    from cryptography.hazmat.primitives import serialization
+
+    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+    return paramiko.Ed25519Key.from_private_key(io.StringIO(pem.decode()))

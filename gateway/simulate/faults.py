@@ -223,11 +223,9 @@ def _custody_gap(c: _Context) -> None:
     c.replace_step(returned, replace(returned, params={**returned.params, "do": "lost"}))
 
 
-def _needs_channel(kind: str, what: str) -> Callable[[_Context], None]:
-    def refuse(c: _Context) -> None:
-        raise GatewayError(f"{kind} を入れるには{what}が必要ですが、このシナリオにはありません。",
-                           f"{kind} needs {what}, which this scenario does not use.")
-    return refuse
+def _brute_force(c: _Context) -> None:
+    """Someone guesses at a handler's SFTP login until the source is locked."""
+    c.after_main(Step("logins", timedelta(minutes=5), {"transfer": c.main.get("id"), "attempts": 10}))
 
 
 _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
@@ -240,7 +238,7 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "non-designated-handler": _non_designated_handler,
     "password-same-channel": _password_same_channel,
     "password-same-day": _password_same_day,
-    "brute-force": _needs_channel("brute-force", "ポータルか SFTP のログイン / a portal or SFTP login"),
+    "brute-force": _brute_force,
     "access-after-deletion": _access_after_deletion,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,

@@ -201,6 +201,11 @@ def _declare(run: Run, step: Step) -> None:
             handed_over_at=run.clock.now() - timedelta(days=30))
 
 
+def _logins(run: Run, step: Step) -> None:
+    t = run.transfers[step.get("transfer")]
+    run.desks.failed_logins(run.desks.handler(Step("logins", step.after, {}), t), int(step.get("attempts", 10)))
+
+
 def _wait(run: Run, step: Step) -> None:
     """Time passes; nothing happens (a step a fault took away)."""
 
@@ -224,7 +229,7 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "wait": _wait, "export": _export,
+    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait, "export": _export,
 }
 
 

@@ -9,8 +9,6 @@ import pytest
 from gateway.simulate.faults import KINDS
 from tests.conftest import run_gateway
 
-# Logins are attempted over the portal and SFTP, which the scenarios do not drive yet.
-NEEDS_OTHER_CHANNELS = {"brute-force"}
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
 EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}]
@@ -39,7 +37,7 @@ def test_a_run_without_faults_reports_none(tmp_path, scenario):
         assert key in result
 
 
-@pytest.mark.parametrize("kind", sorted(set(KINDS) - NEEDS_OTHER_CHANNELS - ONLY_WITH_EXCLUSIONS))
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - ONLY_WITH_EXCLUSIONS))
 def test_each_fault_alone_is_found(tmp_path, kind):
     result = simulate(tmp_path, "kurume-2020", kind)
     assert result["injected"] == [kind]
@@ -60,7 +58,7 @@ def test_a_fault_the_scenario_cannot_have_is_refused_clearly(tmp_path):
 @pytest.mark.parametrize("seed", [11, 23, 37])
 def test_random_combinations_are_found_exactly(tmp_path, seed):
     rng = random.Random(seed)
-    pool = sorted(set(KINDS) - NEEDS_OTHER_CHANNELS)
+    pool = sorted(KINDS)
     kinds = set(rng.sample(pool, rng.randint(2, 5)))
     for group in EXCLUSIVE:
         while len(kinds & group) > 1:
