@@ -17,10 +17,22 @@ PROCESSING, DONE, REJECTED = ".processing", ".done", ".rejected"
 DEPTH = 4  # approval / organisation / profile / file
 
 
-@dataclass(frozen=True)
-class Entry:
-    path: Path
-    parts: tuple[str, ...]  # relative to the hot folder
+class InTree:
+    """A place in the tree, `<approval>/<recipient>/<profile>/<name>`, by its parts."""
+
+    parts: tuple[str, ...]
+
+    @property
+    def approval(self) -> str:
+        return self.parts[0]
+
+    @property
+    def recipient(self) -> str:
+        return self.parts[1]
+
+    @property
+    def profile(self) -> str:
+        return self.parts[2]
 
     @property
     def folder(self) -> str:
@@ -32,10 +44,13 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class Entry(InTree):
+    path: Path
+    parts: tuple[str, ...]  # relative to the hot folder
+
+
+@dataclass(frozen=True)
 class Take(Entry):
-    approval: str = ""
-    recipient: str = ""
-    profile: str = ""
     size: int = 0
     mtime_ns: int = 0
 
@@ -83,8 +98,7 @@ def _walk(directory: Path, parts: tuple[str, ...], takes: list[Take], rejects: l
             rejects.append(Reject(path, here, "置き場所が違います。<承認 id>/<提供先>/<受け渡し方法>/ の下に置いてください。",
                                   "wrong place: put files under <approval-id>/<recipient-org>/<profile>/."))
         else:
-            takes.append(Take(path, here, approval=here[0], recipient=here[1], profile=here[2],
-                              size=st.st_size, mtime_ns=st.st_mtime_ns))
+            takes.append(Take(path, here, size=st.st_size, mtime_ns=st.st_mtime_ns))
 
 
 def _kind(mode: int) -> tuple[str, str]:

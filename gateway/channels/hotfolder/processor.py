@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.channels.hotfolder.layout import DONE, PROCESSING, REJECTED, Reject, Take
+from gateway.channels.hotfolder.layout import DONE, PROCESSING, REJECTED, InTree, Reject, Take
 from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.ledger.log import Event
@@ -33,30 +33,10 @@ CHANNEL = "hotfolder"
 
 
 @dataclass(frozen=True)
-class Claim:
+class Claim(InTree):
     token: str
     data: Path
     parts: tuple[str, ...]
-
-    @property
-    def approval(self) -> str:
-        return self.parts[0]
-
-    @property
-    def recipient(self) -> str:
-        return self.parts[1]
-
-    @property
-    def profile(self) -> str:
-        return self.parts[2]
-
-    @property
-    def folder(self) -> str:
-        return "/".join(self.parts[:-1])
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1]
 
 
 class HotFolder:
