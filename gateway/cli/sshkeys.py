@@ -28,7 +28,77 @@ def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None)
     click.echo(f"登録しました / registered: {login} {fp}")
 
 
+@click.group()
+def org() -> None:
+    """組織 / organisations: the contractor's server for pushes."""
+
+
+@org.command("pin-host")
+@click.argument("organisation")
+@click.option("--host", required=True, help="送付先ホスト / the contractor's SFTP server")
+@click.option("--port", type=click.IntRange(1, 65535), default=22, show_default=True)
+@click.option("--host-key", "host_key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="ホスト公開鍵（OpenSSH 形式 1 行） / the server's public host key, one OpenSSH line")
+@click.option("--user", "username", required=True, help="ログイン名 / login at the server")
+@click.option("--dir", "directory", required=True, help="送付先ディレクトリ（絶対パス） / remote directory")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, host_key_file: Path, username: str,
+                 directory: str, home: str | None) -> None:
+    """送付先サーバーとホスト鍵を登録 / pin the server (and its host key) pushes go to."""
+    from gateway.channels.vpn_sftp.push import pin_host, push_public_key
+
+    try:
+        line = host_key_file.read_text(encoding="ascii")[:16384]
+    except (OSError, UnicodeDecodeError):
+        raise GatewayError(f"{host_key_file} を公開鍵として読めません。",
+                           f"cannot read {host_key_file} as a public key.") from None
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        fp = pin_host(gw, organisation, host=host, port=port, host_key=line, username=username,
+                      directory=directory, who=cli_actor())
+        public = push_public_key(gw.keys)
+    click.echo(f"登録しました / pinned: {organisation} {username}@{host}:{port}{directory} {fp}")
+    click.echo(f"送付先の authorized_keys に登録する鍵 / key for the server's authorized_keys:\n{public}")
+
+
+@org.command("push-key")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def push_key_cmd(ctx: click.Context, home: str | None) -> None:
+    """送信に使う公開鍵を表示 / print the public key the gateway pushes with."""
+    from gateway.channels.vpn_sftp.push import push_public_key
+
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        click.echo(push_public_key(gw.keys))
+
+
+@click.command("push")
+@click.argument("transfer")
+@click.option("--as", "as_login", help="送信する職員 / the sending city's staff member")
+@click.option("--json", "as_json", is_flag=True)
+@home_option
+@click.pass_context
+@refusals_exit_1
+def push_cmd(ctx: click.Context, transfer: str, as_login: str | None, as_json: bool, home: str | None) -> None:
+    """受託者の SFTP サーバーへ送信 / push a package to the contractor's SFTP server."""
+    import json
+
+    from gateway.channels.vpn_sftp.push import push
+
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        done = push(gw, transfer, as_login=as_login, cli=cli_actor())
+    if as_json:
+        click.echo(json.dumps({"transfer": done.transfer, "destination": done.destination, "size": done.size,
+                               "sha256": done.sha256}))
+    else:
+        click.echo(f"送信しました / pushed: {done.destination} ({done.size} bytes, SHA-256 {done.sha256})")
+
+
 def register(group: click.Group) -> None:
     from gateway.cli.users import user
 
     user.add_command(add_key_cmd)
+    group.add_command(org)
+    group.add_command(push_cmd)

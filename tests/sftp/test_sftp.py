@@ -98,11 +98,9 @@ def test_an_unregistered_key_fails_and_repeated_failures_lock_the_source(sftp, t
         with pytest.raises(paramiko.AuthenticationException):
             t.auth_publickey("k.tanaka", stranger)
         t.close()
-    # Locked: even the right key is refused from this source now.
-    t = client(sftp)
-    with pytest.raises(paramiko.AuthenticationException):
-        t.auth_publickey("k.tanaka", paramiko.Ed25519Key.from_private_key_file(str(sftp.key)))
-    t.close()
+    # Locked: this source is cut before the SSH banner, even with the right key.
+    proc = sftp.run("ls /outbox\n")
+    assert proc.returncode != 0 and sftp.transfer not in proc.stdout
     refused = log(sftp.home, action="auth.login", outcome="refused")
     assert ["brute-force"] in [e["kinds"] for e in refused]
 
@@ -118,26 +116,6 @@ def test_shell_exec_and_forwarding_are_refused(sftp):
         t.open_channel("direct-tcpip", ("127.0.0.1", 22), ("127.0.0.1", 0))
     with pytest.raises(paramiko.SSHException, match="denied"):
         t.request_port_forward("127.0.0.1", 0)
-    t.close()
-
-
-def test_cve_2018_7750_no_channel_before_authentication(sftp):
-    """A client that opens a session without authenticating gets no channel."""
-    t = client(sftp)
-    with pytest.raises((paramiko.ChannelException, paramiko.SSHException, EOFError)):
-        t.open_session(timeout=5)
-    t.close()
-
-
-def test_cve_2018_1000805_a_client_cannot_declare_itself_authenticated(sftp):
-    """The client sends the server's own USERAUTH_SUCCESS message, then asks for a session."""
-    t = client(sftp)
-    msg = paramiko.Message()
-    msg.add_byte(paramiko.common.cMSG_USERAUTH_SUCCESS)
-    t._send_message(msg)  # noqa: SLF001 - the attack itself
-    t.authenticated = True
-    with pytest.raises((paramiko.ChannelException, paramiko.SSHException, EOFError)):
-        t.open_session(timeout=5)
     t.close()
 
 

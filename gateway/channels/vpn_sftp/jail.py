@@ -16,15 +16,15 @@ import posixpath
 import re
 import secrets
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import paramiko
 from sqlalchemy import select
-from paramiko.sftp import SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
+from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
+from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import GatewayError
 from gateway.ledger.log import Event
 from gateway.operations import deliverables
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 OUTBOX, INBOX = "/outbox", "/inbox"
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
-_SPOOL = 64 * 1024 * 1024  # packages up to this size are served from memory, larger from disk
 
 
 def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = None) -> paramiko.SFTPAttributes:
@@ -50,13 +49,24 @@ def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = N
 
 
 class _Download(paramiko.SFTPHandle):
-    def __init__(self, spool: Any) -> None:
-        super().__init__(os.O_RDONLY)
-        self.readfile = spool
+    """Reads at any offset of the package, as soon as download() has written that far."""
 
-    def stat(self) -> paramiko.SFTPAttributes:
-        self.readfile.seek(0, os.SEEK_END)
-        return _attrs("", directory=False, size=self.readfile.tell())
+    def __init__(self, spool: Spool) -> None:
+        super().__init__(os.O_RDONLY)
+        self.spool = spool
+
+    def read(self, offset: int, length: int) -> bytes | int:
+        if not self.spool.wait_for(offset + length) or self.spool.error is not None:
+            return SFTP_FAILURE
+        return self.spool.read(offset, length)
+
+    def stat(self) -> paramiko.SFTPAttributes | int:
+        if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
+            return SFTP_FAILURE
+        return _attrs("", directory=False, size=self.spool.filled)
+
+    def close(self) -> None:
+        self.spool.close()
 
 
 class _Upload(paramiko.SFTPHandle):
@@ -176,13 +186,18 @@ class Jail(paramiko.SFTPServerInterface):
         return SFTP_PERMISSION_DENIED
 
     def _read_package(self, transfer_id: str) -> Any:
-        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL, dir=self.gw.home.root / "work")
-        try:
-            download(self.gw, self.gate.caller(), transfer_id, spool)
-        except GatewayError:
+        # download() checks the handler, refuses after erasure and logs; it writes the package
+        # into the spool in a thread while the client reads. Its refusals come before its first
+        # byte, so waiting for one byte (or its end) tells whether the open succeeds.
+        spool = Spool(self.gw.home.root / "work")
+        caller = self.gate.caller()
+        spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
+        spool.wait_for(1)
+        if spool.done and spool.error is not None:
             spool.close()
-            return SFTP_PERMISSION_DENIED
-        spool.seek(0)
+            if isinstance(spool.error, GatewayError):
+                return SFTP_PERMISSION_DENIED
+            raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
         return _Download(spool)
 
     def _write_deliverable(self, name: str) -> Any:

@@ -16,13 +16,13 @@ import posixpath
 import secrets
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from gateway.channels.vpn_sftp.algorithms import restrict
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.fsutil import write_secret
@@ -35,9 +35,6 @@ from gateway.store.models_sftp import PinnedHost
 
 CHANNEL = "vpn-sftp"
 PUSH_KEY = "ssh_push_ed25519_key"
-CIPHERS = ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr")
-KEX = ("mlkem768x25519-sha256", "curve25519-sha256@libssh.org")
-MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
 # Host-key algorithms to ask for, by the type of the pinned key: only the pinned one is offered,
 # so the server cannot answer with another key of its own.
 HOST_KEY_ALGORITHMS = {
@@ -180,11 +177,7 @@ def _connect(pin: PinnedHost) -> paramiko.Transport:
     # paramiko never sets TCP_NODELAY; without it every pipelined write waits on Nagle.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock, default_window_size=WINDOW, strict_kex=True)
-    options = transport.get_security_options()
-    options.ciphers = CIPHERS
-    options.kex = KEX
-    options.digests = MACS
-    options.key_types = HOST_KEY_ALGORITHMS.get(pin.host_key.split()[0], ("ssh-ed25519",))
+    restrict(transport, HOST_KEY_ALGORITHMS.get(pin.host_key.split()[0], ("ssh-ed25519",)))
     try:
         transport.start_client(timeout=TIMEOUT)
     except BaseException:
@@ -285,7 +278,3 @@ def pin_host(gw: Gateway, org: str, *, host: str, port: int, host_key: str, user
                    + (f" (replaces {previous})" if previous and previous != fp else ""),
         ))
     return fp
-
-
-def _unused(path: Path) -> None:  # pragma: no cover - keeps Path imported for type checkers
-    del path

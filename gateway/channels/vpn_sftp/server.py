@@ -1,10 +1,10 @@
 """The VPN line, emulated as SFTP over SSH (paramiko): a thin adapter over the core operations.
 
 Public-key login only, for contractors' handlers whose keys are registered; only the `sftp`
-subsystem on a `session` channel — no shell, exec, pty, forwarding or other channel types.
-Strict key exchange (Terrapin, CVE-2023-48795) is paramiko's default and stays on; only modern
-algorithms are offered. Repeated failed logins lock the source (`brute-force`); too many
-connections from one source are cut at once.
+subsystem on a `session` channel — no shell, exec, pty, forwarding, agent, X11 or other channel
+types. Strict key exchange (Terrapin, CVE-2023-48795) is on (`strict_kex=True`, paramiko's default
+since 3.4) and only modern algorithms are offered (`algorithms.py`). Repeated failed logins lock
+the source (`brute-force`); too many connections from one source are cut before the SSH banner.
 """
 from __future__ import annotations
 
@@ -13,80 +13,50 @@ import contextlib
 import hashlib
 import socket
 import threading
-import time
-from collections import defaultdict, deque
-from dataclasses import dataclass, field
 
 import paramiko
 
+from gateway.channels.vpn_sftp.algorithms import restrict
 from gateway.channels.vpn_sftp.jail import Jail
+from gateway.channels.vpn_sftp.limits import Limits
+from gateway.channels.vpn_sftp.protocol import GatewaySftpServer
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller
 from gateway.operations.sshkeys import key_owner
 from gateway.service import Gateway
 
+__all__ = ["CHANNEL", "Limits", "SftpServer", "SshGate", "key_fingerprint"]
+
 CHANNEL = "vpn-sftp"
-CIPHERS = ("aes256-gcm@openssh.com", "aes128-gcm@openssh.com", "aes256-ctr")
-KEX = ("mlkem768x25519-sha256", "curve25519-sha256@libssh.org", "curve25519-sha256")
-MACS = ("hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com")
-WINDOW = 64 * 1024 * 1024  # a large window keeps a fast client from stalling on paramiko's acks
-
-
-@dataclass
-class Limits:
-    """Per-source throttles: failed logins lock a source; connections are capped."""
-
-    max_failures: int = 10
-    failure_window: float = 600.0
-    lockout: float = 900.0
-    max_connections: int = 10
-    _failures: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
-    _locked_until: dict[str, float] = field(default_factory=dict)
-    _open: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def locked(self, source: str) -> bool:
-        with self._lock:
-            return self._locked_until.get(source, 0.0) > time.monotonic()
-
-    def failed(self, source: str) -> bool:
-        """Count a failure; True when this one locks the source."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._failures[source]
-            q.append(now)
-            while q and q[0] < now - self.failure_window:
-                q.popleft()
-            if len(q) >= self.max_failures and self._locked_until.get(source, 0.0) <= now:
-                self._locked_until[source] = now + self.lockout
-                q.clear()
-                return True
-            return False
-
-    def connect(self, source: str) -> bool:
-        with self._lock:
-            if self._open[source] >= self.max_connections:
-                return False
-            self._open[source] += 1
-            return True
-
-    def disconnect(self, source: str) -> None:
-        with self._lock:
-            self._open[source] = max(0, self._open[source] - 1)
+# A large receive window keeps a fast uploader from stalling on paramiko's window adjustments.
+WINDOW = 64 * 1024 * 1024
+# The largest channel packet we accept (paramiko's default is 32 KiB). OpenSSH then sends an
+# upload's 255 KiB writes in fewer, larger packets: each packet costs paramiko Python time, the
+# bytes in it almost none. Well inside SSH's 256 KiB packet limit with its headers.
+MAX_PACKET = 128 * 1024
+AUTH_TIMEOUT = 30.0  # seconds from the banner to a successful login
 
 
 def key_fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(key.asbytes()).digest()).decode().rstrip("=")
 
 
+def _printable(text: str) -> str:
+    """A client-chosen name, safe for a log line."""
+    return text.encode("unicode_escape").decode("ascii")[:64]
+
+
 class SshGate(paramiko.ServerInterface):
     """One connection's authentication and channel policy."""
 
-    def __init__(self, gw: Gateway, source: str, limits: Limits) -> None:
-        self.gw, self.source, self.limits = gw, source, limits
+    def __init__(self, gw: Gateway, source: str, limits: Limits, transport: paramiko.Transport) -> None:
+        self.gw, self.source, self.limits, self.transport = gw, source, limits, transport
+        # paramiko asks check_auth_publickey *before* it verifies the signature (and for a bare
+        # "would this key do?" query, without any): an accepted key is only a candidate until
+        # the transport says the login succeeded.
+        self._candidate: tuple[str, str] | None = None
         self.login: str | None = None
         self.fingerprint: str | None = None
-        self._logged_in = False
 
     def caller(self) -> Caller:
         assert self.login is not None
@@ -94,6 +64,8 @@ class SshGate(paramiko.ServerInterface):
 
     def caller_actor(self) -> Actor:
         return Actor(user=self.login, role="contractor", ssh_key=self.fingerprint)
+
+    # -- authentication -------------------------------------------------------------------
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
@@ -104,34 +76,57 @@ class SshGate(paramiko.ServerInterface):
     def check_auth_password(self, username: str, password: str) -> int:
         return paramiko.AUTH_FAILED
 
+    def check_auth_interactive(self, username: str, submethods: str) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_gssapi_with_mic(self, *args: object) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_gssapi_keyex(self, *args: object) -> int:
+        return paramiko.AUTH_FAILED
+
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        fp = key_fingerprint(key)
         if self.limits.locked(self.source):
             return paramiko.AUTH_FAILED
+        fp = key_fingerprint(key)
         with self.gw.unit() as session:
             owner = key_owner(session, fp)
         if owner is not None and owner == username:
-            # paramiko asks twice per key (query, then with the verified signature): log once.
-            if not self._logged_in:
-                self.login, self.fingerprint, self._logged_in = username, fp, True
-                self.gw.record(Event(action="auth.login", channel=CHANNEL, source=self.source,
-                                     actor=Actor(user=username, role="contractor", ssh_key=fp)))
+            self._candidate = (username, fp)
             return paramiko.AUTH_SUCCESSFUL
         locked_now = self.limits.failed(self.source)
         self.gw.record(Event(
             action="auth.login", channel=CHANNEL, source=self.source, outcome="refused",
             actor=Actor(user=_printable(username), ssh_key=fp), kinds=("brute-force",) if locked_now else (),
-            reason="source locked after repeated failed logins" if locked_now else "unknown key for this user",
+            reason=("source locked after repeated failed logins" if locked_now
+                    else "key not registered to this user"),
         ))
         return paramiko.AUTH_FAILED
 
+    def _authenticated(self) -> bool:
+        """Logged in for real (signature verified); the login is logged here, once."""
+        if not self.transport.is_authenticated() or self._candidate is None:
+            return False
+        username, fp = self._candidate
+        if self.transport.get_username() != username:
+            return False
+        if self.login is None:
+            self.login, self.fingerprint = username, fp
+            self.gw.record(Event(action="auth.login", channel=CHANNEL, source=self.source,
+                                 actor=Actor(user=username, role="contractor", ssh_key=fp), reason="publickey"))
+        return True
+
+    # -- channels ---------------------------------------------------------------------------
+
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session" and self.login is not None:
+        # paramiko itself refuses channels before authentication since CVE-2018-7750; checking
+        # again here keeps that true whatever paramiko version is installed.
+        if kind == "session" and self._authenticated():
             return paramiko.OPEN_SUCCEEDED
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
-        if name != "sftp" or self.login is None:
+        if name != "sftp" or not self._authenticated():
             return False
         return bool(super().check_channel_subsystem_request(channel, name))
 
@@ -145,6 +140,15 @@ class SshGate(paramiko.ServerInterface):
     def check_channel_pty_request(self, *args: object) -> bool:
         return False
 
+    def check_channel_x11_request(self, *args: object) -> bool:
+        return False
+
+    def check_channel_forward_agent_request(self, channel: paramiko.Channel) -> bool:
+        return False
+
+    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes, value: bytes) -> bool:
+        return False
+
     def check_port_forward_request(self, address: str, port: int) -> bool:
         return False
 
@@ -153,10 +157,6 @@ class SshGate(paramiko.ServerInterface):
 
     def check_global_request(self, kind: str, msg: object) -> bool:
         return False
-
-
-def _printable(text: str) -> str:
-    return text.encode("unicode_escape").decode("ascii")[:64]
 
 
 class SftpServer:
@@ -170,9 +170,10 @@ class SftpServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((bind, port))
         self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
+        self.port: int = self.sock.getsockname()[1]
         self._stopping = threading.Event()
         self._transports: set[paramiko.Transport] = set()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="sftp-accept", daemon=True)
 
     def start(self) -> "SftpServer":
@@ -187,8 +188,12 @@ class SftpServer:
                 self.sock.shutdown(socket.SHUT_RDWR)
             self.sock.close()
         finally:
-            for t in list(self._transports):
+            with self._lock:
+                transports = list(self._transports)
+            for t in transports:
                 t.close()
+            for t in transports:
+                t.join(timeout=5)  # uploads cut short are cleaned up and logged before we return
             self._thread.join(timeout=5)
 
     def _accept(self) -> None:
@@ -197,35 +202,49 @@ class SftpServer:
                 conn, addr = self.sock.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(conn, addr[0]), daemon=True).start()
+            self._admit(conn, addr[0])
 
-    def _serve(self, conn: socket.socket, source: str) -> None:
-        if not self.limits.connect(source):
-            conn.close()
-            self.gw.record(Event(action="sftp.connect", channel=CHANNEL, source=source, outcome="refused",
-                                 reason="too many connections from this source"))
+    def _admit(self, conn: socket.socket, source: str) -> None:
+        if self.limits.locked(source) or not self.limits.connect(source):
+            conn.close()  # before the banner: a flood costs us no key exchange
+            what = "locked" if self.limits.locked(source) else "flood"
+            if what == "flood" and self.limits.worth_logging(source, what):
+                self.gw.record(Event(action="sftp.connect", channel=CHANNEL, source=source, outcome="refused",
+                                     reason="too many connections from this source; further ones are cut "
+                                            "without a log entry for a minute"))
             return
-        # paramiko never sets TCP_NODELAY: without it every SFTP request waits for Nagle and
-        # delayed ACK (about 6 ms each here).
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport = paramiko.Transport(conn, default_window_size=WINDOW, strict_kex=True)
-        self._transports.add(transport)
         try:
-            options = transport.get_security_options()
-            options.ciphers = CIPHERS
-            options.kex = tuple(k for k in KEX if k in transport._preferred_kex)  # noqa: SLF001
-            options.digests = MACS
-            options.key_types = ("ssh-ed25519",)
+            # paramiko never sets TCP_NODELAY: without it every SFTP reply waits for Nagle and
+            # the client's delayed ACK (about 6 ms each here).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            transport = paramiko.Transport(conn, default_window_size=WINDOW, default_max_packet_size=MAX_PACKET,
+                                           strict_kex=True)
+            transport.auth_timeout = AUTH_TIMEOUT
+            restrict(transport)
             transport.add_server_key(self.host_key)
-            gate = SshGate(self.gw, source, self.limits)
-            transport.set_subsystem_handler("sftp", paramiko.SFTPServer, Jail)
-            transport.start_server(server=gate)
-            while transport.is_active() and not self._stopping.is_set():
-                time.sleep(0.2)
-        except (paramiko.SSHException, EOFError, OSError):
-            pass  # a client that hangs up or speaks garbage; the log has what mattered
-        finally:
-            transport.close()
-            self._transports.discard(transport)
-            self.limits.disconnect(source)
+            transport.set_subsystem_handler("sftp", GatewaySftpServer, Jail)
+            with self._lock:
+                self._transports.add(transport)
+            # start_server without an event runs the handshake in the transport's own thread
+            # and returns at once: no thread of ours waits on a slow or silent client.
+            transport.start_server(event=threading.Event(), server=SshGate(self.gw, source, self.limits, transport))
+        except (paramiko.SSHException, OSError):
+            # The socket died before the transport's thread started (a client that connects and
+            # resets at once): there is nothing to log and nothing to keep.
+            self._release(conn, source, None)
+            return
+        threading.Thread(target=self._reap, args=(transport, conn, source), name="sftp-reap", daemon=True).start()
 
+    def _reap(self, transport: paramiko.Transport, conn: socket.socket, source: str) -> None:
+        """Give the connection's slot back when its transport ends."""
+        transport.join()
+        self._release(conn, source, transport)
+
+    def _release(self, conn: socket.socket, source: str, transport: paramiko.Transport | None) -> None:
+        if transport is not None:
+            transport.close()
+            with self._lock:
+                self._transports.discard(transport)
+        with contextlib.suppress(OSError):
+            conn.close()
+        self.limits.disconnect(source)

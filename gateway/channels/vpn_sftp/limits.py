@@ -1,0 +1,70 @@
+"""Per-source throttles for the SFTP server: failed logins lock a source for a while
+(`brute-force`), and connections are capped per source and in all.
+
+Kept in memory: a restart forgets a lock, which only gives an attacker back the few attempts a
+lock allows, and needs no database write per failed packet. What a flood does is logged once per
+source per minute, so the flood cannot turn into a flood of log entries.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+LOG_EVERY = 60.0
+
+
+@dataclass
+class Limits:
+    max_failures: int = 10  # failed logins within failure_window that lock the source
+    failure_window: float = 600.0
+    lockout: float = 900.0
+    max_connections: int = 10  # open at once from one source
+    max_total: int = 200  # open at once in all: each holds a thread
+    _failures: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _locked_until: dict[str, float] = field(default_factory=dict)
+    _open: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    _logged: dict[tuple[str, str], float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def locked(self, source: str) -> bool:
+        with self._lock:
+            return self._locked_until.get(source, 0.0) > time.monotonic()
+
+    def failed(self, source: str) -> bool:
+        """Count a failed login; True when this one locks the source."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._failures[source]
+            q.append(now)
+            while q and q[0] < now - self.failure_window:
+                q.popleft()
+            if len(q) >= self.max_failures and self._locked_until.get(source, 0.0) <= now:
+                self._locked_until[source] = now + self.lockout
+                q.clear()
+                return True
+            return False
+
+    def connect(self, source: str) -> bool:
+        """Take a connection slot; False when the source or the server is at its cap."""
+        with self._lock:
+            if self._open[source] >= self.max_connections or sum(self._open.values()) >= self.max_total:
+                return False
+            self._open[source] += 1
+            return True
+
+    def disconnect(self, source: str) -> None:
+        with self._lock:
+            self._open[source] -= 1
+            if self._open[source] <= 0:
+                del self._open[source]
+
+    def worth_logging(self, source: str, what: str) -> bool:
+        """True at most once a minute per source and kind of refusal."""
+        now = time.monotonic()
+        with self._lock:
+            if self._logged.get((source, what), -LOG_EVERY) > now - LOG_EVERY:
+                return False
+            self._logged[(source, what)] = now
+            return True

@@ -1,0 +1,81 @@
+"""A package on its way out: `operations.receive.download` writes it here in a background thread
+while the SFTP client is already reading what has been written.
+
+SFTP reads name an offset (clients keep up to 64 reads in flight, in order, and may re-read), so
+the package must be addressable: it goes to an anonymous temporary file in the private work area
+(unlinked from the start, so nothing stays after a crash or a disconnect; 0600 either way) and is
+read with pread. Memory stays flat whatever the size of the package; decrypting the at-rest copy
+overlaps with sending instead of delaying the first byte.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable
+
+WAIT = 300.0  # a read waits at most this long for the writer (a stuck disk, not a slow client)
+
+
+class Spool:
+    def __init__(self, work: Path) -> None:
+        work.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._file = tempfile.TemporaryFile(dir=work, buffering=0)  # raw: pread sees every write
+        self._cond = threading.Condition()
+        self.filled = 0
+        self.done = False
+        self.error: BaseException | None = None
+        self._closed = False
+
+    # -- the writer (download() sees a binary file) -----------------------------------------
+
+    def write(self, data: bytes) -> int:
+        view = memoryview(data)
+        with self._cond:
+            if self._closed:
+                # The client closed the file early: let download() finish (it logs the download)
+                # without keeping bytes no one will read.
+                return len(data)
+        while view:
+            n = self._file.write(view)
+            view = view[n:]
+        with self._cond:
+            self.filled += len(data)
+            self._cond.notify_all()
+        return len(data)
+
+    def fill(self, writer: Callable[["Spool"], object]) -> threading.Thread:
+        """Run `writer(self)` in a thread; `done` and `error` tell how it ended."""
+
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                writer(self)
+            except BaseException as err:  # handed to the reader, who decides what the client sees
+                error = err
+            with self._cond:
+                self.done, self.error = True, error
+                self._cond.notify_all()
+                if self._closed:
+                    self._file.close()
+
+        thread = threading.Thread(target=run, name="sftp-spool", daemon=True)
+        thread.start()
+        return thread
+
+    # -- the reader ---------------------------------------------------------------------------
+
+    def wait_for(self, end: int) -> bool:
+        """Wait until bytes [0, end) are written or the writer ended; False on a time-out."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self.filled >= end or self.done, timeout=WAIT)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._file.fileno(), length, offset)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            if self.done:
+                self._file.close()
