@@ -19,6 +19,7 @@ MANIFEST = "MANIFEST.json"
 KEYS = "keys.json"
 ENTRIES = "log/entries.jsonl"
 CHECKPOINTS = "log/checkpoints.jsonl"
+PRUNINGS = "log/prunings.jsonl"
 
 # Caps far above anything a real export holds, low enough that a hostile file fails fast.
 MANIFEST_CAP = 64 << 20
@@ -28,13 +29,15 @@ EVIDENCE_CAP = 1 << 20
 ENTRY_LINE_CAP = 256 << 10
 CHECKPOINT_LINE_CAP = 64 << 10
 CHECKPOINTS_CAP = 512 << 20
+PRUNING_LINE_CAP = 256 << 10
+PRUNINGS_CAP = 64 << 20
 ENTRIES_CAP = 64 << 30
 MAX_DIR_ENTRIES = 1_000_000
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
 _DIRS = {"approvals": ".toml", "profiles": ".toml", "evidence": ".json", "log": None}
 _TOP_FILES = {MANIFEST, KEYS}
-_LOG_FILES = {"entries.jsonl", "checkpoints.jsonl"}
+_LOG_FILES = {"entries.jsonl", "checkpoints.jsonl", "prunings.jsonl"}
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 

@@ -71,6 +71,7 @@ class Log:
     lines: int = 0
     last_seq: int = 0
     head: str = ZERO
+    base: int = 0  # entries up to this seq were pruned under accepted statements (audit/pruning.py)
     redacted: set[int] = field(default_factory=set)
     hashes_at: dict[int, str] = field(default_factory=dict)   # seq -> hash, for checkpoint sizes
     notable: dict[int, Entry] = field(default_factory=dict)   # entries with evidence or kinds
@@ -147,10 +148,13 @@ def entry_problem(value: Any) -> str | None:
 
 
 def read_checkpoints(root: Path, hasher: Hasher, failures: Failures, trusted: TrustedKeys,
-                     installation: str | None) -> list[Checkpoint]:
-    """Parse and check each checkpoint on its own and against the previous one."""
+                     installation: str | None, base_checkpoint: str | None = None) -> list[Checkpoint]:
+    """Parse and check each checkpoint on its own and against the previous one.
+
+    `base_checkpoint` is the node hash of the checkpoint at the cut of the last accepted pruning
+    statement: the first remaining checkpoint links to it instead of being the first of all."""
     checkpoints: list[Checkpoint] = []
-    previous_node: str | None = None
+    previous_node: str | None = base_checkpoint
     previous_size = 0
     fail = lambda where, detail, kind="log-tampered": failures.add(kind, CHECKPOINTS, where, detail)  # noqa: E731
     try:
@@ -171,7 +175,7 @@ def read_checkpoints(root: Path, hasher: Hasher, failures: Failures, trusted: Tr
             if canon is not None:
                 fail(lineno, "checkpoint is not canonical JSON (RFC 8785)")
             node = hashlib.sha256(b"\x01" + (canon or raw)).hexdigest()
-            problem = _checkpoint_problem(value)
+            problem = checkpoint_problem(value)
             if problem is not None:
                 fail(lineno, f"malformed checkpoint: {problem}")
                 previous_node = node
@@ -179,8 +183,11 @@ def read_checkpoints(root: Path, hasher: Hasher, failures: Failures, trusted: Tr
             size = value["size"]
             if installation is not None and value["installation"] != installation:
                 fail(lineno, f"installation {value['installation'][:80]!r} is not the manifest's {installation!r}")
-            if first and value["prev"] is not None:
+            if first and base_checkpoint is None and value["prev"] is not None:
                 fail(lineno, "first checkpoint's prev is not null (an earlier checkpoint was removed)")
+            elif first and base_checkpoint is not None and value["prev"] != base_checkpoint:
+                fail(lineno, "first checkpoint's prev is not the hash of the checkpoint in the last pruning"
+                             " statement (a checkpoint after the cut was removed)")
             elif not first and value["prev"] != previous_node:
                 fail(lineno, f"prev does not match the hash of checkpoint line {lineno - 1}"
                              " (a checkpoint was removed, inserted or reordered)")
@@ -196,7 +203,7 @@ def read_checkpoints(root: Path, hasher: Hasher, failures: Failures, trusted: Tr
     return checkpoints
 
 
-def _checkpoint_problem(value: Any) -> str | None:
+def checkpoint_problem(value: Any) -> str | None:
     if type(value) is not dict:
         return "not a JSON object"
     if value.get("type") != "checkpoint":
@@ -216,15 +223,17 @@ def _checkpoint_problem(value: Any) -> str | None:
 
 
 def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool,
-                 wanted: set[int]) -> Log:
+                 wanted: set[int], base: int = 0, base_head: str = ZERO) -> Log:
     """Stream the log once: sequence, links, canonical form; keep only what later checks need.
 
     `wanted` are the seqs whose hashes the checkpoints claim, so only those hashes are kept.
+    `base` and `base_head` are the cut and head of the last accepted pruning statement: the log
+    then starts at entry base + 1, linked to that head.
     """
-    log = Log()
-    expected_seq = 1
-    prev_hash = ZERO
-    prev_seq_text = "0"
+    log = Log(last_seq=base, head=base_head, base=base)
+    expected_seq = base + 1
+    prev_hash = base_head
+    prev_seq_text = str(base)
     sha256 = hashlib.sha256
     fast_entry, fast_redacted = _FAST_ENTRY, _FAST_REDACTED
     fail = lambda where, detail: failures.add("log-tampered", ENTRIES, where, detail)  # noqa: E731
@@ -261,7 +270,8 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
                     if seq > expected_seq:
                         missing = f"entry {expected_seq}" if seq == expected_seq + 1 else \
                             f"entries {expected_seq}–{seq - 1}"
-                        fail(lineno, f"seq {seq} follows {expected_seq - 1}: {missing} missing")
+                        fail(lineno, f"seq {seq} follows {expected_seq - 1}: {missing} missing"
+                             + (" (removed without a valid pruning statement)" if lineno == 1 else ""))
                     else:
                         fail(lineno, f"seq {seq} follows {expected_seq - 1}: repeated or out of order")
                 expected_seq = seq + 1
@@ -269,8 +279,11 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
                     log.hashes_at[seq] = entry_hash
                 log.last_seq = seq
             if prev is not None and prev != prev_hash:
-                if lineno == 1:
+                if lineno == 1 and base == 0:
                     fail(lineno, "prev of the first entry is not 64 zeros (entries before it were removed)")
+                elif lineno == 1:
+                    fail(lineno, f"prev of the first entry is not the head of the last pruning statement"
+                                 f" (entry {base}): entries after the cut were removed or altered")
                 else:
                     fail(lineno, f"prev does not match hash of entry {prev_seq_text} (line {lineno - 1})")
             prev_hash = entry_hash

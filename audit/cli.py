@@ -56,7 +56,9 @@ def verify(bundle: str, as_json: bool, trust_key: str | None) -> None:
         trust = (f"genesis key {result.trusted.genesis} (pinned)" if result.trusted.pinned
                  else f"genesis key {result.trusted.genesis} (not pinned: compare it with the id the city publishes)")
         if result.verified:
-            click.echo(f"検証成功 verified: {result.log.lines} log entries, {len(result.checkpoints)} checkpoints, "
+            pruned = (f" (entries 1-{result.prunings.base} pruned under {len(result.prunings.statements)}"
+                      " signed statement(s))" if result.prunings.base else "")
+            click.echo(f"検証成功 verified: {result.log.lines} log entries{pruned}, {len(result.checkpoints)} checkpoints, "
                        f"{len(result.documents)} evidence documents; {trust}")
         else:
             click.echo(f"検証失敗 NOT verified: {len(result.failures)} failure(s); {trust}", err=True)

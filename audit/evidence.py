@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from audit import jcs, timefmt
 from audit.bundle import EVIDENCE_CAP, ReadError, read_capped
@@ -93,7 +93,9 @@ REQUIRED: dict[str, dict[str, Check]] = {
 
 
 def read_documents(root: Path, paths: list[str], failures: Failures, trusted: TrustedKeys, log: Log,
-                   hashes: dict[str, tuple[str, int]]) -> dict[str, Document]:
+                   hashes: dict[str, tuple[str, int]], statements: Mapping[str, Any] | None = None) -> dict[str, Document]:
+    """`statements` are the pruning statements by id (audit/pruning.py): an entry naming one of
+    them is bound to it there, not to a document in evidence/."""
     documents: dict[str, Document] = {}
     for path in paths:
         doc_id = path[len("evidence/"):-len(".json")]
@@ -106,7 +108,7 @@ def read_documents(root: Path, paths: list[str], failures: Failures, trusted: Tr
         doc = _document(path, doc_id, data, failures, trusted, log)
         if doc is not None:
             documents[doc_id] = doc
-    _entries_find_their_documents(documents, log, failures)
+    _entries_find_their_documents(documents, log, failures, statements or {})
     return documents
 
 
@@ -151,7 +153,11 @@ def _document(path: str, doc_id: str, data: bytes, failures: Failures, trusted: 
         doc.trusted = False
         return doc
     entry = log.notable.get(doc.log_seq)
-    if doc.log_seq in log.redacted:
+    if doc.log_seq <= log.base:
+        fail(f"log entry {doc.log_seq} was pruned (a pruning statement covers it); a document pruned"
+             " with its entry cannot be in the bundle")
+        doc.trusted = False
+    elif doc.log_seq in log.redacted:
         fail(f"log entry {doc.log_seq} is redacted in this bundle; the document cannot refer to it")
         doc.trusted = False
     elif entry is None or entry.evidence_id is None:
@@ -183,9 +189,17 @@ def _common_problem(value: dict[str, Any], doc_id: str) -> str | None:
     return None
 
 
-def _entries_find_their_documents(documents: dict[str, Document], log: Log, failures: Failures) -> None:
+def _entries_find_their_documents(documents: dict[str, Document], log: Log, failures: Failures,
+                                  statements: Mapping[str, Any]) -> None:
     for entry in log.notable.values():
         if entry.evidence_id is None:
+            continue
+        statement = statements.get(entry.evidence_id)
+        if statement is not None and entry.evidence_id not in documents:
+            if statement.log_seq != entry.seq:
+                failures.add("evidence-forged", "log/prunings.jsonl", f"entry {entry.seq}",
+                             f"log entry {entry.seq} names pruning statement {entry.evidence_id!r},"
+                             f" which belongs to entry {statement.log_seq}", entry.approval, entry.transfer)
             continue
         doc = documents.get(entry.evidence_id)
         if doc is None:

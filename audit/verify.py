@@ -14,11 +14,12 @@ from typing import Any
 
 from audit import jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
-from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, TOML_CAP,
+from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
                           BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)
 from audit.chain import Checkpoint, Log, check_checkpoints_against_log, read_checkpoints, read_entries
 from audit.evidence import Document, read_documents
 from audit.keys import TrustedKeys, load_keys
+from audit.pruning import Prunings, check_against_log, read_prunings
 from audit.result import Failures, kind_for_file
 
 FORMAT = "gateway-evidence-bundle/1"
@@ -36,6 +37,7 @@ class Verification:
     scope: str | None = None
     trusted: TrustedKeys = field(default_factory=TrustedKeys)
     log: Log = field(default_factory=Log)
+    prunings: Prunings = field(default_factory=Prunings)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     documents: dict[str, Document] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
@@ -56,7 +58,9 @@ class Verification:
             "created_at": self.manifest.get("created_at") if self.manifest else None,
             "scope": {"approval": self.scope},
             "log": {"entries": self.log.lines, "redacted": len(self.log.redacted), "head": self.log.head,
-                    "checkpoints": len(self.checkpoints)},
+                    "checkpoints": len(self.checkpoints),
+                    "pruned": {"entries": self.prunings.base,
+                               "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
             "approvals": sorted(self.approvals),
         }
@@ -113,24 +117,31 @@ def _verify(result: Verification, pin: bytes | None) -> None:
             except ApprovalError as exc:
                 failures.add("bundle", path, None, f"profile cannot be read: {exc}")
 
+    if inventory.has(PRUNINGS):
+        sha = _Sha()
+        result.prunings = read_prunings(root, sha, failures, result.trusted, result.installation)
+        actual[PRUNINGS] = (sha.h.hexdigest(), sha.size)
     if inventory.has(CHECKPOINTS):
         sha = _Sha()
-        result.checkpoints = read_checkpoints(root, sha, failures, result.trusted, result.installation)
+        result.checkpoints = read_checkpoints(root, sha, failures, result.trusted, result.installation,
+                                              result.prunings.base_checkpoint)
         actual[CHECKPOINTS] = (sha.h.hexdigest(), sha.size)
     else:
         failures.add("log-tampered", CHECKPOINTS, None, "missing: the log's checkpoints are not in the bundle")
     if inventory.has(ENTRIES):
         sha = _Sha()
         result.log = read_entries(root, sha, failures, scoped=result.scope is not None,
-                                  wanted={cp.size for cp in result.checkpoints})
+                                  wanted={cp.size for cp in result.checkpoints},
+                                  base=result.prunings.base, base_head=result.prunings.base_head)
         actual[ENTRIES] = (sha.h.hexdigest(), sha.size)
     else:
         failures.add("log-tampered", ENTRIES, None, "missing: the access log is not in the bundle")
     check_checkpoints_against_log(result.checkpoints, result.log, failures)
+    check_against_log(result.prunings, result.log, failures)
     _check_log_against_manifest(result)
 
     result.documents = read_documents(root, inventory.under("evidence"), failures, result.trusted,
-                                      result.log, actual)
+                                      result.log, actual, result.prunings.by_id)
     _compare_files(listed, actual, inventory, failures)
 
 
@@ -236,9 +247,10 @@ def _check_log_against_manifest(result: Verification) -> None:
     if not manifest or not log.read or type(manifest.get("log")) is not dict:
         return
     size, head = manifest["log"].get("size"), manifest["log"].get("head")
-    if type(size) is int and size != log.lines:
+    if type(size) is int and size != log.base + log.lines:
+        pruned = f" after the {log.base} pruned" if log.base else ""
         result.failures.add("log-tampered", ENTRIES, None,
-                            f"the manifest says the log has {size} entries; the file has {log.lines}")
+                            f"the manifest says the log has {size} entries; the file has {log.lines}{pruned}")
     elif type(head) is str and head != log.head:
         result.failures.add("log-tampered", ENTRIES, None, "head of the log is not the manifest's log.head")
 

@@ -1,4 +1,4 @@
-"""`gateway retention sweep|due` and `gateway deletion request|decide|certify`."""
+"""`gateway retention sweep|due|prune-log` and `gateway deletion request|decide|certify`."""
 from __future__ import annotations
 
 import json
@@ -40,6 +40,39 @@ def sweep_cmd(ctx: click.Context, now_text: str | None, home: str | None, as_jso
         click.echo(json.dumps({"erased": result.erased, "orphans_removed": result.orphans_removed}))
         return
     click.echo(f"消去 / erased: {len(result.erased)} 件 {' '.join(result.erased)}")
+
+
+@retention.command("prune-log")
+@click.option("--now", "now_text", help="この日時として実行（試験・リハーサル用） / run as of this time")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def prune_log_cmd(ctx: click.Context, now_text: str | None, home: str | None, as_json: bool) -> None:
+    """保存期間を過ぎたログと証跡を、署名付きの削除記録を残して削除 / prune the log and evidence past
+    their window ([retention] log_years in $GATEWAY_HOME/gateway.toml, default 10), with a signed
+    statement of what was pruned."""
+    from gateway.ledger.prune import prune_log  # only this command pays for loading it
+
+    clock = FixedClock(parse_instant(now_text)) if now_text else None
+    with Gateway.open(resolve_home(ctx, home), clock) as gw:
+        result = prune_log(gw)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False))
+        return
+    start = f"{to_jst(result.window_start):%Y-%m-%d %H:%M} JST"
+    if result.statement is not None:
+        r, removed = result.statement["range"], result.statement["removed"]
+        click.echo(f"削除 / pruned: ログ {r['first']}〜{r['last']}（{removed['entries']:,} 件、"
+                   f"証跡文書 {removed['evidence_documents']:,} 件、{start} より前）"
+                   f" / entries {r['first']}-{r['last']} ({removed['entries']:,} entries,"
+                   f" {removed['evidence_documents']:,} evidence documents, before {start})")
+        click.echo(f"削除記録 / statement: {result.statement['id']}（ログ / entry {result.log_seq}）")
+    else:
+        click.echo(f"削除なし / nothing pruned（保存期間 {result.retention.log_years} 年、{start} より前の記録のみ対象"
+                   f" / window {result.retention.log_years} years, only records before {start}）")
+    if result.kept_from is not None:
+        click.echo(f"保存 / kept from entry {result.kept_from.seq}: {result.kept_from.ja} / {result.kept_from.en}")
 
 
 @retention.command("due")

@@ -20,6 +20,7 @@ from gateway.clock import timestamp
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.models_pruning import LogPruning
 
 FORMAT = "gateway-evidence-bundle/1"
 
@@ -55,6 +56,11 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             _write_lines(work / "log" / "entries.jsonl", _entries(session, approval))
             _write_lines(work / "log" / "checkpoints.jsonl",
                          (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
+            # What was pruned from the log, in every bundle (scoped or not): the statements name
+            # no approval, and without them the remaining chain would start from nothing.
+            pruned = list(session.scalars(select(LogPruning.body).order_by(LogPruning.last_seq)))
+            if pruned:
+                _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
             query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
             if approval is not None:
                 query = query.where(m.EvidenceDocument.approval_id == approval)

@@ -10,7 +10,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -68,15 +68,25 @@ class Ledger:
         self.clock = clock
         self.checkpoint_every = checkpoint_every
 
-    def record(self, session: Session, event: Event) -> tuple[int, dict[str, Any] | None]:
-        """Append one entry (and its evidence document, if any); returns its seq and the document."""
+    def record(self, session: Session, event: Event, *,
+               attach: Callable[[int, datetime], dict[str, Any]] | None = None) -> tuple[int, dict[str, Any] | None]:
+        """Append one entry (and its evidence document, if any); returns its seq and the document.
+
+        `attach(seq, at)` instead returns a signed document the caller stores itself (a pruning
+        statement, which must outlive its entry); the entry binds it like any evidence document.
+        """
         if event.channel not in CHANNELS or event.outcome not in OUTCOMES:
             raise ValueError(f"bad channel or outcome: {event.channel}/{event.outcome}")
-        head = _lock_head(session)
+        if attach is not None and event.evidence_type is not None:
+            raise ValueError("an entry binds one document: evidence_type or attach, not both")
+        head = lock_head(session)
         seq = head.seq + 1
         at = self.clock.now()
         document = None
         evidence_ref = None
+        if attach is not None:
+            attached = attach(seq, at)
+            evidence_ref = {"id": attached["id"], "sha256": document_hash(attached)}
         if event.evidence_type is not None:
             document = self.signer.sign({
                 **event.evidence,
@@ -121,7 +131,7 @@ class Ledger:
 
     def checkpoint(self, session: Session) -> dict[str, Any] | None:
         """Sign the current head (at shutdown and at export); nothing new to sign, nothing written."""
-        head = _lock_head(session)
+        head = lock_head(session)
         if head.seq == head.checkpoint_size:
             return None
         return self._checkpoint(session, head, self.clock.now())
@@ -140,7 +150,8 @@ class Ledger:
         return cp
 
 
-def _lock_head(session: Session) -> m.LedgerHead:
+def lock_head(session: Session) -> m.LedgerHead:
+    """The head row, locked for this transaction: no entry can be appended until it ends."""
     # FOR UPDATE serialises appenders on PostgreSQL; SQLite transactions already begin IMMEDIATE.
     return session.execute(select(m.LedgerHead).where(m.LedgerHead.id == 1).with_for_update()).scalar_one()
 

@@ -77,6 +77,18 @@ def node_hash(structure: dict[str, Any]) -> str:
     return hashlib.sha256(b"\x01" + canonical(structure)).hexdigest()
 
 
+def merkle_tree_hash(leaves: list[bytes]) -> bytes:
+    """RFC 6962 section 2.1, recursively, over leaves that are already leaf hashes."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + merkle_tree_hash(leaves[:k]) + merkle_tree_hash(leaves[k:])).digest()
+
+
 def document_hash(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in document.items() if k != "signature"})).hexdigest()
 
@@ -109,6 +121,8 @@ class Builder:
         self.profiles: dict[str, str] = {}
         self.last_checkpoint_size = 0
         self.last_checkpoint_hash: str | None = None
+        self.pruned = 0  # entries 1..pruned were removed under the statements below
+        self.statements: list[dict[str, Any]] = []
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -132,10 +146,11 @@ class Builder:
                source: str | None = None, approval: str | None = None, transfer: str | None = None,
                blob: str | None = None, outcome: str = "ok", kinds: Iterable[str] = (),
                reason: str | None = None, evidence_type: str | None = None,
-               evidence: dict[str, Any] | None = None, signer: Signer | None = None) -> dict[str, Any] | None:
+               evidence: dict[str, Any] | None = None, signer: Signer | None = None,
+               evidence_ref: dict[str, Any] | None = None) -> dict[str, Any] | None:
         seq = len(self.entries) + 1
         document = None
-        ref = None
+        ref = evidence_ref
         if evidence_type is not None:
             document = (signer or self.current).sign({
                 **(evidence or {}), "type": evidence_type, "id": self.new_id(evidence_type),
@@ -162,6 +177,47 @@ class Builder:
         self.checkpoints.append(cp)
         self.last_checkpoint_size, self.last_checkpoint_hash = size, node_hash(cp)
 
+    # -- pruning (FORMAT.md, log/prunings.jsonl) ------------------------------------------------
+
+    def prune(self, cut: int, at: datetime, *, signer: Signer | None = None, statement: bool = True,
+              bind: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """Remove entries up to the checkpoint at `cut` with a signed statement and its `log.prune`
+        entry. `statement=False` removes them without one (what an attacker would do); `signer`
+        signs the statement with another key; `bind` overrides what the log entry records."""
+        checkpoint = next(cp for cp in self.checkpoints if cp["size"] == cut)
+        first = self.pruned + 1
+        removed = self.entries[first - 1:cut]
+        gone_docs = [d for d in self.documents.values() if d["log_seq"] <= cut]
+        for d in gone_docs:
+            del self.documents[d["id"]]
+        gone_cps = [cp for cp in self.checkpoints if cp["size"] <= cut]
+        self.checkpoints = [cp for cp in self.checkpoints if cp["size"] > cut]
+        self.pruned = cut
+        if not statement:
+            return None
+        by_action: dict[str, int] = {}
+        for e in removed:
+            by_action[e["action"]] = by_action.get(e["action"], 0) + 1
+        body = {
+            "type": "log-pruning", "id": self.new_id("log-pruning"), "installation": self.installation,
+            "log_seq": len(self.entries) + 1, "issued_at": ts(at),
+            "range": {"first": first, "last": cut},
+            "first_prev": self.hashes[first - 2] if first > 1 else ZERO,
+            "head": self.hashes[cut - 1],
+            "tree_hash": merkle_tree_hash([bytes.fromhex(h) for h in self.hashes[first - 1:cut]]).hex(),
+            "checkpoint": checkpoint,
+            "prev": node_hash(self.statements[-1]) if self.statements else None,
+            "removed": {"entries": len(removed), "by_action": by_action, "checkpoints": len(gone_cps),
+                        "evidence_documents": len(gone_docs)},
+            "retention": {"log_years": 10, "rule": "closed-cases/1"},
+            "process": {"program": "bundle_builder"},
+        }
+        signed = (signer or self.current).sign(body)
+        self.statements.append(signed)
+        self.record("log.prune", at, channel="cli",
+                    evidence_ref=bind or {"id": signed["id"], "sha256": document_hash(signed)})
+        return signed
+
     # -- writing ------------------------------------------------------------------------------
 
     def write(self, out: Path, *, created_at: datetime, scope: str | None = None) -> Path:
@@ -177,13 +233,15 @@ class Builder:
         for profile_id, text in self.profiles.items():
             files[f"profiles/{profile_id}.toml"] = text.encode("utf-8")
         lines = []
-        for entry, entry_hash in zip(self.entries, self.hashes):
+        for entry, entry_hash in zip(self.entries[self.pruned:], self.hashes[self.pruned:]):
             if scope is None or entry["object"]["approval"] == scope:
                 lines.append(canonical(entry))
             else:
                 lines.append(canonical({"seq": entry["seq"], "redacted": True, "hash": entry_hash}))
         files["log/entries.jsonl"] = b"".join(line + b"\n" for line in lines)
         files["log/checkpoints.jsonl"] = b"".join(canonical(cp) + b"\n" for cp in self.checkpoints)
+        if self.statements:
+            files["log/prunings.jsonl"] = b"".join(canonical(st) + b"\n" for st in self.statements)
         for doc_id, doc in self.documents.items():
             if scope is None or doc["approval"] == scope:
                 files[f"evidence/{doc_id}.json"] = canonical(doc)
@@ -391,8 +449,9 @@ class Flow:
 
 def build_bundle(out: Path, *, faults: Iterable[str] = (), scope: str | None = None, rotate: bool = True,
                  checkpoint_every: int = 10, noise: int = 12, seed: int = 1,
-                 genesis: Signer | None = None, refusals: bool = True) -> Path:
-    """A realistic bundle; each of `faults` (after-the-fact kinds) is committed exactly once."""
+                 genesis: Signer | None = None, refusals: bool = True, prune: Iterable[int] = ()) -> Path:
+    """A realistic bundle; each of `faults` (after-the-fact kinds) is committed exactly once.
+    `prune` are checkpoint sizes up to which the log is pruned, in order, before the export."""
     faults = set(faults)
     unknown = faults - set(AFTER_THE_FACT)
     assert not unknown, unknown
@@ -472,6 +531,9 @@ def build_bundle(out: Path, *, faults: Iterable[str] = (), scope: str | None = N
                            deletion_due=jst(2021, 3, 1))
         flow.lifecycle(d, t4, d4, channel="lgwan-asp", recipient=PRINTER, sent=sent4, fault_target=False)
 
+    cuts = list(prune)
+    for n, cut in enumerate(cuts):
+        b.prune(cut, CREATED_AT - timedelta(hours=len(cuts) - n))
     out = b.write(out, created_at=CREATED_AT, scope=scope)
     if "log-tampered" in faults:
         edit_entry(out, 3, lambda e: e.update(source="192.0.2.1"))

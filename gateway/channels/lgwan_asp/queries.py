@@ -13,9 +13,11 @@ from sqlalchemy import or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.ledger.hashing import leaf_hash
+from gateway.ledger.prune import origin
 from gateway.retention.reminders import reminders
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.models_sftp import Deliverable
 from gateway.store.registry import get_approval
 
 
@@ -129,28 +131,29 @@ def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, A
 def chain_status(gw: Gateway) -> dict[str, Any]:
     """Recompute every entry's hash and link, and compare with the head the appenders keep.
     (The full check, signatures and cross-references included, is the auditor's report.)"""
-    prev = None
     problems: list[str] = []
-    count = 0
     with gw.unit() as session:
+        # A pruned log starts after the last signed pruning statement, linked to its head.
+        pruned, prev, _ = origin(session)
+        seq = pruned
         head = session.get(m.LedgerHead, 1)
         for row in session.execute(select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body)
                                    .order_by(m.LogEntry.seq)).yield_per(2000):
-            count += 1
+            seq += 1
             entry = json.loads(row.body)
-            if entry.get("seq") != row.seq or row.seq != count:
+            if entry.get("seq") != row.seq or row.seq != seq:
                 problems.append(f"seq {row.seq}: out of order or missing")
-            if prev is not None and entry.get("prev") != prev:
+            if entry.get("prev") != prev:
                 problems.append(f"seq {row.seq}: does not link to the entry before it")
             if leaf_hash(entry) != row.hash:
                 problems.append(f"seq {row.seq}: content does not match its hash")
             prev = row.hash
             if len(problems) >= 20:
                 break
-        ok = not problems and head is not None and head.seq == count and (count == 0 or head.hash == prev)
+        ok = not problems and head is not None and head.seq == seq and (seq == 0 or head.hash == prev)
         if not problems and not ok:
             problems.append("the head does not match the last entry")
-        return {"ok": ok, "entries": count, "head": head.hash if head else None,
+        return {"ok": ok, "entries": seq - pruned, "pruned": pruned, "head": head.hash if head else None,
                 "checkpoint_size": head.checkpoint_size if head else 0, "problems": problems}
 
 
@@ -174,3 +177,20 @@ def approval_states(gw: Gateway, org: str) -> list[dict[str, Any]]:
                         "transfers": transfers, "counts": counts,
                         "overdue": sum(1 for r in transfers if r["overdue"])})
     return out
+
+
+def deliverables_of(gw: Gateway, transfer_id: str) -> list[dict[str, Any]]:
+    """What the contractor returned under a transfer (the caller's access is checked by the caller)."""
+    with gw.unit() as session:
+        rows = session.scalars(select(Deliverable).where(Deliverable.transfer_id == transfer_id[:64])
+                               .order_by(Deliverable.uploaded_at, Deliverable.id))
+        return [{"id": d.id, "name": d.name, "size": d.size, "sha256": d.sha256, "uploaded_by": d.uploaded_by,
+                 "uploaded_at": d.uploaded_at} for d in rows]
+
+
+def city_reminders(gw: Gateway, org: str, *, within: timedelta) -> list[dict[str, Any]]:
+    """Deadlines of the staff member's own city coming up within `within`, or already passed."""
+    with gw.unit() as session:
+        mine = set(session.scalars(select(m.Approval.id).where(m.Approval.city_id == org)))
+    return [{"kind": r.kind, "transfer": r.transfer, "approval": r.approval, "due": r.due, "overdue": r.overdue}
+            for r in reminders(gw, within=within) if r.approval in mine]
