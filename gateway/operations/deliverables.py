@@ -6,29 +6,28 @@ import uuid
 from pathlib import Path
 
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import GatewayError
 from gateway.ledger.log import Event
-from gateway.operations.accounts import Caller, account, actor, is_designated
+from gateway.operations.accounts import Caller, account, actor
+from gateway.operations.receive import _authorised
 from gateway.service import Gateway
-from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from gateway.store.models_sftp import Deliverable
-from gateway.store.registry import get_approval
+
+
+def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
+    """The transfer's approval, if the caller may deliver under it: a designated handler of the
+    receiving organisation. Otherwise the refusal is logged (another organisation's transfer looks
+    like a missing one; a non-designated handler is `non-designated-handler`) and raised. Channels
+    call this before they accept the first byte of an upload."""
+    transfer, _ = _authorised(gw, caller, transfer_id, "deliverable.upload")
+    return transfer.approval_id
 
 
 def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path) -> str:
+    approval_id = authorise(gw, caller, transfer_id)
     with gw.unit() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
-        transfer = session.get(m.Transfer, transfer_id)
-        allowed = (transfer is not None and transfer.recipient_organisation_id == user.organisation_id
-                   and is_designated(get_approval(session, transfer.approval_id), user))
-        approval_id = transfer.approval_id if transfer is not None and allowed else None
-    if not allowed:
-        gw.record(Event(action="deliverable.upload", channel=caller.channel, actor=who, source=caller.source,
-                        outcome="refused", reason=f"no transfer {transfer_id!r} this handler may deliver under"))
-        raise GatewayError(f"受け渡し「{transfer_id}」への納品はできません。",
-                           f"you cannot deliver under transfer '{transfer_id}'.")
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
     with gw.unit() as session, path.open("rb") as src:

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from gateway.channels.lgwan_asp import terminals
 from gateway.ledger.log import Actor
 from tests.conftest import run_gateway
-from tests.portal.conftest import PASSWORD, MAX_UPLOAD, csrf_of, login_post, send_via_api
+from tests.portal.conftest import PASSWORD, MAX_UPLOAD, csrf_of, login_post
 
 ADMIN = Actor(user="cli:test", role="admin")
 
@@ -158,11 +158,6 @@ def test_security_headers(portal):
 
 
 # -- IDOR: another organisation's ids --------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def kurume_transfer(portal, recipients_file):
-    return send_via_api(portal, recipients_file)
-
 
 def test_idor_contractor_routes(portal, kurume_transfer):
     tid = kurume_transfer["transfer"]

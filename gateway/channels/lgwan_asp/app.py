@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.channels.lgwan_asp import api, contractor, login, officer, staff
+from gateway.channels.lgwan_asp import api, contractor, decisions, deliverables, login, officer, staff
 from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.guard import Guard
 from gateway.channels.lgwan_asp.headers import SecurityHeaders
@@ -34,6 +34,7 @@ MESSAGES = {
 @dataclass(frozen=True)
 class PortalSettings:
     max_upload_bytes: int = 2 * 1024**3
+    reminder_days: int = 7  # staff see deadlines this many days ahead (as `gateway retention due`)
     limits: Limits = field(default_factory=Limits)
 
 
@@ -44,7 +45,8 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
     app.state.settings = settings or PortalSettings()
     app.state.notices = NoticeVault()
 
-    for router in (login.router, staff.router, contractor.router, officer.router, api.router, api.secured):
+    for router in (login.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
+                   api.router, api.secured, deliverables.api, decisions.api):
         app.include_router(router)
 
     @app.get("/static/portal.css", include_in_schema=False)

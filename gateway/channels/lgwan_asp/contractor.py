@@ -1,5 +1,6 @@
 """Contractors: transfers addressed to their organisation only; download as a designated handler;
-receipt with count and SHA-256; deletion requests and erasure certificates."""
+receipt with count and SHA-256; deletion requests and erasure certificates. Deliverables are
+returned through the same transfer page (their upload is in `deliverables`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -31,13 +32,18 @@ async def transfers(request: Request) -> Response:
 
 
 async def _page(request: Request, transfer_id: str, *, status: int = 200, message: GatewayError | None = None,
-                ok: str | None = None) -> Response:
+                ok: str | None = None, delivered: str | None = None) -> Response:
     auth = await require(request, "contractor")
-    row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org, side="recipient")
+    gw = gw_of(request)
+    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient")
     if row is None:
         return error_page(request, not_found(transfer_id), 404)
+    returned = await run_in_threadpool(queries.deliverables_of, gw, row["id"])
     return render(request, "contractor_transfer.html", status=status, tr=row, message=message, ok=ok,
-                  sanitisation=deletion.SANITISATION)
+                  sanitisation=deletion.SANITISATION, deliverables=returned, delivered=delivered)
+
+
+transfer_page_response = _page  # the deliverables module answers with the same page
 
 
 @router.get("/transfers/{transfer_id}")

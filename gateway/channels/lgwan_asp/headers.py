@@ -2,11 +2,26 @@
 response produced before routing carries them)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
 
-# No inline script or style anywhere: the only script is /static/upload.js (the progress bar).
+# No inline script or style anywhere: the only script is /static/upload.js (the progress bar). The one
+# exception is the password notice's own <style>, allowed by its hash (csp_for_document).
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+_STYLE = re.compile(r"<style(?:\s[^>]*)?>(.*?)</style>", re.S | re.I)
+
+
+def csp_for_document(html: str) -> str:
+    """The policy for a self-contained document the gateway itself rendered (the password notice,
+    printed from the browser): its own <style> blocks are allowed by their SHA-256, nothing else."""
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode("utf-8")).digest()).decode()
+                      + "'" for m in _STYLE.finditer(html))
+    return CSP.replace("style-src 'self'", f"style-src 'self' {hashes}" if hashes else "style-src 'self'")
+
 
 HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-security-policy", CSP.encode()),

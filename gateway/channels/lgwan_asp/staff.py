@@ -1,6 +1,9 @@
 """The staff send-only screen (送信専用画面): choose, upload, see the result, print the notice once,
-record its dispatch. Staff have no download route at all."""
+record its dispatch; deadlines coming up and deletion requests waiting for a decision are shown on
+the same start page. Staff have no download route at all."""
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -8,12 +11,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from gateway.channels.lgwan_asp import csrf, queries, uploads
+from gateway.channels.lgwan_asp.decisions import city_deletions
+from gateway.channels.lgwan_asp.headers import csp_for_document
 from gateway.channels.lgwan_asp.sending import upload_and_send
 from gateway.channels.lgwan_asp.web import error_page, gw_of, render, require
 from gateway.errors import GatewayError
 from gateway.operations import notices
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
+REMINDER_LABELS = {  # kind: (ja, en)
+    "receipt": ("受託者の受領確認", "contractor's receipt"),
+    "gateway-erasure": ("ゲートウェイ上の複製の消去", "erasure of the gateway's copy"),
+    "erasure-certificate": ("受託者の消去証明書", "contractor's erasure certificate"),
+}
 
 
 @router.get("")
@@ -22,8 +32,13 @@ async def send_form(request: Request) -> Response:
     gw = gw_of(request)
     choices = await run_in_threadpool(queries.send_choices, gw, auth.org)
     sent = await run_in_threadpool(queries.sent_by, gw, auth.org)
+    settings = request.app.state.settings
+    due = await run_in_threadpool(lambda: queries.city_reminders(gw, auth.org,
+                                                                 within=timedelta(days=settings.reminder_days)))
+    pending = await run_in_threadpool(lambda: city_deletions(gw, auth.org, state="requested"))
     return render(request, "staff_send.html", choices=choices, methods=queries.password_methods(), sent=sent,
-                  limit=request.app.state.settings.max_upload_bytes)
+                  limit=settings.max_upload_bytes, reminders=due, reminder_days=settings.reminder_days,
+                  reminder_labels=REMINDER_LABELS, pending=pending)
 
 
 @router.post("/send")
@@ -54,7 +69,9 @@ async def notice_once(request: Request, key: str) -> Response:
         return error_page(request, GatewayError(
             "この通知書は既に表示されたか、有効期限が切れています。通知書は一度だけ表示されます。",
             "this notice was already shown or has expired; a notice is shown only once."), 404)
-    return HTMLResponse(held[1], headers={"cache-control": "no-store"})
+    # The notice is printed as it is: its own inline style is allowed by hash, scripts stay forbidden.
+    return HTMLResponse(held[1], headers={"cache-control": "no-store",
+                                          "content-security-policy": csp_for_document(held[1])})
 
 
 @router.get("/transfers/{transfer_id}")

@@ -1,6 +1,7 @@
 """What the page modules share: templates, the caller, role checks and error pages."""
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,14 @@ from gateway.service import Gateway
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
-ENV.filters["jst"] = lambda at: f"{to_jst(at):%Y-%m-%d %H:%M}" if at is not None else "-"
+def _jst(at: datetime | str | None) -> str:
+    """A stored UTC time (or its ISO text, as evidence bodies hold it) in JST, as people read it."""
+    if at is None or at == "":
+        return "-"
+    return f"{to_jst(datetime.fromisoformat(at) if isinstance(at, str) else at):%Y-%m-%d %H:%M}"
+
+
+ENV.filters["jst"] = _jst
 
 ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer"}
 
