@@ -1,12 +1,30 @@
-"""How the people of a scenario reach the gateway.
+"""How the people of a scenario reach the gateway: over the network wherever a channel has one.
 
-The contractor's handlers download `vpn-sftp` packages over a real socket with an SFTP client and
-their own SSH keys, through the gateway's SFTP server; courier packages are read from the media
-images. Staff send, and `lgwan-asp` packages are fetched, through the same core operations the
-portal and the command line call (the portal's own browser flow is tested in tests/portal).
+- LGWAN-ASP portal (HTTPS with mutual TLS on 127.0.0.1, JSON API `/api/v1`, `portal_client.py`):
+  every staff member and designated handler is enrolled as a portal user (terminal certificate,
+  initial password, forced change of password). Staff send `lgwan-asp` hand-overs by uploading the
+  recipient file, and record every password notice's dispatch, there; contractors download
+  `lgwan-asp` packages, confirm their receipt, file deletion requests and erasure certificates there,
+  and city staff decide those requests there.
+- VPN line (SFTP over a real socket, paramiko): contractors' handlers download `vpn-sftp` packages
+  with their own SSH keys; the brute-force fault guesses at that login.
+- Courier: the receiver reads the package from the media images the sender's desk wrote; media and
+  notices change hands at the desks (確認書), as in the office.
+
+What still calls the core directly, because no network way in exists for it:
+- sends of `vpn-sftp` and courier hand-overs: the portal *is* the LGWAN-ASP channel, and the core
+  refuses a hand-over whose channel is not its profile's (`unapproved-channel`); staff start those
+  at the gateway's command line, as an operator does (the SFTP server serves contractors only);
+- the contractor's relay to its subcontractor (a courier hand-over, started at its own desk);
+- receipts, deletion requests and certificates of `vpn-sftp` and courier hand-overs (the SFTP line
+  only carries files; the courier desk has no network);
+- the city's decision on a deletion request of a `vpn-sftp` or courier hand-over (its request was
+  filed at the desk);
+- a refused access to courier data (nothing is on a disc for an attempt that must be refused).
 """
 from __future__ import annotations
 
+import dataclasses
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +33,7 @@ from typing import Any
 import paramiko
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from gateway.channels.lgwan_asp.server import PortalServer
 from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
 from gateway.courier import custody, loss, media, returns
@@ -22,13 +41,13 @@ from gateway.crypto import age
 from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output
 from gateway.ledger.log import Actor
-from gateway.operations import notices
 from gateway.operations.accounts import Caller
 from gateway.operations.sshkeys import add_key
 from gateway.operations.receive import confirm_receipt, download
 from gateway.operations.send import SendRequest, send
 from gateway.retention import deletion
 from gateway.service import Gateway
+from gateway.simulate.portal_client import PortalClient
 from gateway.simulate.scenario import Scenario, Step
 from gateway.store.registry import get_approval, get_profile
 
@@ -39,28 +58,54 @@ class Desks:
         self.scenario: Scenario | None = None
         self.work = gw.home.root / "contractors"
         self.sftp: SftpServer | None = None
+        self.portal: PortalServer | None = None
+        self.lgwan: PortalClient | None = None  # the people's side of the portal
         self.keys: dict[str, paramiko.Ed25519Key] = {}
 
     def __enter__(self) -> "Desks":
-        self.sftp = SftpServer(self.gw, "127.0.0.1", 0).start()
+        """Both servers on 127.0.0.1 and free ports, on the simulation's Gateway and so its clock."""
+        try:
+            self.sftp = SftpServer(self.gw, "127.0.0.1", 0).start()
+            self.portal = PortalServer(self.gw, "127.0.0.1", 0).start()
+        except BaseException:
+            self.__exit__()
+            raise
+        self.lgwan = PortalClient(self.gw, f"https://127.0.0.1:{self.portal.port}", self.gw.home.root / "terminals")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.sftp is not None:
-            self.sftp.stop()
+        try:
+            if self.lgwan is not None:
+                self.lgwan.close()
+            if self.portal is not None:
+                self.portal.stop()
+        finally:
+            if self.sftp is not None:
+                self.sftp.stop()
 
     def enrol(self, scenario: Scenario) -> None:
-        """Every designated handler gets an SSH key for the VPN line, registered as an operator would."""
+        """Every designated handler gets an SSH key for the VPN line, registered as an operator
+        would. The scenario's staff and the contractors' handlers become portal users at their own
+        terminals; anyone else (a subcontractor's handler, an account a fault adds) on first use."""
+        assert self.lgwan is not None
         self.scenario = scenario
         self.work.mkdir(mode=0o700, exist_ok=True)
         with self.gw.unit() as session:
-            handlers = {h.login for a in scenario.approvals
-                        for r in get_approval(session, a).recipients
-                        for x in (r, *r.subcontractors) for h in x.handlers}
-        for login in sorted(handlers):
+            recipients = [r for a in scenario.approvals for r in get_approval(session, a).recipients]
+        for login in sorted({h.login for r in recipients for x in (r, *r.subcontractors) for h in x.handlers}):
+            self._ssh_key(login)
+        portal = {h.login for r in recipients for h in r.handlers}
+        for login in sorted(portal | {u.login for u in scenario.users if u.role in ("staff", "contractor")}):
+            self.lgwan.enrol(login)
+
+    def _ssh_key(self, login: str) -> paramiko.Ed25519Key:
+        """`login`'s key for the VPN line: made and registered on first use (an account a fault
+        adds after the set-up gets one too; being able to log in does not make it a handler)."""
+        if login not in self.keys:
             key = _ed25519()
             add_key(self.gw, login, f"{key.get_name()} {key.get_base64()}", Actor(user="simulator", role="admin"))
             self.keys[login] = key
+        return self.keys[login]
 
     # -- who acts --------------------------------------------------------------------------
 
@@ -78,9 +123,6 @@ class Desks:
         handlers = approval.handlers_of(t["recipient"])
         return next(h.login for h in handlers if h.role == "responsible")
 
-    def _channel(self, transfer: dict[str, Any], login: str) -> Caller:
-        return Caller(login, "cli")
-
     def _sftp_get(self, login: str, transfer_id: str, target: Path) -> None:
         """The handler's SFTP client over a real socket, as the VPN line is used."""
         assert self.sftp is not None
@@ -88,7 +130,7 @@ class Desks:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = paramiko.Transport(sock)
         try:
-            transport.connect(hostkey=self.sftp.host_key, username=login, pkey=self.keys[login])
+            transport.connect(hostkey=self.sftp.host_key, username=login, pkey=self._ssh_key(login))
             client = paramiko.SFTPClient.from_transport(transport)
             assert client is not None
             try:
@@ -117,11 +159,21 @@ class Desks:
     # -- steps -----------------------------------------------------------------------------
 
     def send(self, step: Step, source: Path) -> dict[str, Any]:
+        """Staff upload an `lgwan-asp` hand-over on the portal; other channels' sends start at the
+        gateway's command line (the portal is the LGWAN-ASP channel: the core refuses a hand-over
+        uploaded there for a profile of another channel as `unapproved-channel`)."""
+        assert self.lgwan is not None
         with self.gw.unit() as session:
             profile = get_profile(session, step.get("profile"))
+        delivery = step.get("notice", "registered-mail")
+        if profile.channel == "lgwan-asp":
+            a = self.lgwan.send(self.staff(step), source, approval=step.get("approval") or "", profile=profile.id,
+                                recipient=step.get("recipient") or "", password_delivery=delivery)
+            return self._result(step, a["transfer"], profile.channel, records=a["records"], sha256=a["sha256"],
+                                passphrase=a["passphrase"])
         sent = send(self.gw, Caller(self.staff(step), "cli"), SendRequest(
             file=source, approval=step.get("approval"), profile=profile.id, recipient=step.get("recipient"),
-            password_delivery=step.get("notice", "registered-mail"),
+            password_delivery=delivery,
         ))
         return self._sent(step, sent, profile.channel)
 
@@ -137,11 +189,16 @@ class Desks:
         return self._sent(step, sent, profile.channel, sender=parent["recipient"])
 
     def _sent(self, step: Step, sent: Any, channel: str, sender: str | None = None) -> dict[str, Any]:
+        return self._result(step, sent.transfer, channel, records=sent.sent.record_count, sha256=sent.sent.sha256,
+                            passphrase=sent.passphrase, sender=sender)
+
+    def _result(self, step: Step, transfer: str, channel: str, *, records: int, sha256: str, passphrase: str,
+                sender: str | None = None) -> dict[str, Any]:
         return {
-            "transfer": sent.transfer, "approval": step.get("approval") or "", "recipient": step.get("recipient"),
-            "channel": channel, "records": sent.sent.record_count, "sha256": sent.sent.sha256,
-            "passphrase": sent.passphrase, "sender": sender,
-        } | ({"approval": self._approval_of(sent.transfer)} if not step.get("approval") else {})
+            "transfer": transfer, "approval": step.get("approval") or self._approval_of(transfer),
+            "recipient": step.get("recipient"), "channel": channel, "records": records, "sha256": sha256,
+            "passphrase": passphrase, "sender": sender,
+        }
 
     def _approval_of(self, transfer_id: str) -> str:
         from gateway.store import models as m
@@ -174,25 +231,30 @@ class Desks:
                             kind=(entry["kinds"] or [None])[0])
 
     def notice(self, step: Step, t: dict[str, Any]) -> None:
-        notices.dispatch(self.gw, Caller(self.staff(step), "cli"), t["transfer"],
-                         method=step.get("method", "registered-mail"))
+        """Staff record the notice's dispatch on the portal, whatever channel the data took."""
+        assert self.lgwan is not None
+        self.lgwan.dispatch(self.staff(step), t["transfer"], method=step.get("method", "registered-mail"))
 
     def download(self, step: Step, t: dict[str, Any]) -> None:
+        assert self.lgwan is not None
         login = self.handler(step, t)
         package = self.work / f"{t['transfer']}.{login}.age"
         if t["channel"] == "courier" and not step.get("expect"):
             # Courier packages arrive on media: the receiver reads them from the disc images.
             media.extract([Path(p) for p in t["media"]], package)
-        elif t["channel"] == "vpn-sftp" and login in self.keys:
+        elif t["channel"] == "vpn-sftp":
             before = self._refusals()
             try:
                 self._sftp_get(login, t["transfer"], package)
             except GatewayError:
                 # The server refused; the reason (and its kind) is what it logged.
                 raise self._refusal_since(before) from None
+        elif t["channel"] == "lgwan-asp":
+            self.lgwan.download(login, t["transfer"], package)
         else:
+            # An access to courier data that must be refused: there is no disc to read it from.
             with atomic_output(package) as out:
-                download(self.gw, self._channel(t, login), t["transfer"], out)
+                download(self.gw, Caller(login, "cli"), t["transfer"], out)
         t["package"] = str(package)
 
     def confirm(self, step: Step, t: dict[str, Any]) -> None:
@@ -206,6 +268,10 @@ class Desks:
             return  # the contractor decrypts and gets to work, but never confirms receipt
         if step.get("wrong_checksum"):
             sha256 = ("0" if sha256[0] != "0" else "1") + sha256[1:]
+        if t["channel"] == "lgwan-asp":
+            assert self.lgwan is not None
+            self.lgwan.receipt(self.handler(step, t), t["transfer"], records=count, sha256=sha256)
+            return
         confirm_receipt(self.gw, Caller(self.handler(step, t), "cli"), t["transfer"], record_count=count,
                         sha256=sha256)
 
@@ -246,22 +312,37 @@ class Desks:
             return user.login
 
     def delete(self, step: Step, t: dict[str, Any]) -> None:
-        """Deletion request, the city's approval, the erasure certificate (the contractor's copies)."""
+        """Deletion request, the city's approval, the erasure certificate (the contractor's copies).
+        For an `lgwan-asp` hand-over all three are filed on the portal, the decision by city staff."""
         handler = self.handler(step, t)
         now = self.gw.clock.now()
         for leftover in self.work.glob(f"{t['transfer']}*"):
             leftover.unlink()
-        deletion_id = deletion.request(self.gw, Caller(handler, "cli"), t["transfer"], deletion.DeletionRequest(
+        request = deletion.DeletionRequest(
             items="宛名データ一式（受領ファイル・作業用データ）", media="作業サーバー", quantity=1,
-            method="暗号消去および上書き", planned_date=(now + timedelta(days=1)).date()))
-        # The city decides, for its contractor's and its subcontractor's copies alike.
-        deletion.decide(self.gw, Caller(self.staff(Step("delete", timedelta(0), {})), "cli"), deletion_id, approve=True,
-                        witness=step.get("witness"))
-        deletion.certify(self.gw, Caller(handler, "cli"), deletion_id, deletion.ErasureCertificate(
+            method="暗号消去および上書き", planned_date=(now + timedelta(days=1)).date())
+        certificate = deletion.ErasureCertificate(
             erased_at=now, media_manufacturer="（作業サーバー）", media_model="SSD", media_serial_or_location="作業室",
             sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
             sanitised_by=deletion.Person("取扱責任者", "取扱責任者"), verified_by=deletion.Person("情報管理者", "管理者"),
-            place="受託者作業室"))
+            place="受託者作業室")
+        portal = self.lgwan if t["channel"] == "lgwan-asp" else None
+        if portal is not None:
+            deletion_id = portal.request_deletion(handler, t["transfer"], items=request.items, media=request.media,
+                                                  quantity=request.quantity, method=request.method,
+                                                  planned_date=request.planned_date)
+        else:
+            deletion_id = deletion.request(self.gw, Caller(handler, "cli"), t["transfer"], request)
+        # The city decides, for its contractor's and its subcontractor's copies alike.
+        staff = self.staff(Step("delete", timedelta(0), {}))
+        if portal is not None:
+            portal.decide(staff, deletion_id, approve=True, witness=step.get("witness"))
+        else:
+            deletion.decide(self.gw, Caller(staff, "cli"), deletion_id, approve=True, witness=step.get("witness"))
+        if portal is not None:
+            portal.certify(handler, deletion_id, dataclasses.asdict(certificate))
+        else:
+            deletion.certify(self.gw, Caller(handler, "cli"), deletion_id, certificate)
 
 
 def _ed25519() -> paramiko.Ed25519Key:

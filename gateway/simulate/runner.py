@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
+from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.home import Home
 from gateway.ledger.export import export_bundle
@@ -71,6 +72,9 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     injected = sorted(set(faults) | set(scenario.faults))
     clock = FixedClock(scenario.start)
     home = Home(out / "home")
+    # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
+    # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
+    KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
     installation.init(home, at=clock.now())
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)

@@ -80,3 +80,32 @@ def test_komae_keeps_seven_years_and_erases_at_the_april_roll_over(tmp_path):
     assert transfer["contractor_deletion_due"] == "2028-03-31T15:00:00.000000Z"  # 2028-04-01 00:00 JST
     late = simulate(tmp_path, "komae-2015", "deletion-overdue", records=300)
     assert late["findings"] == ["deletion-overdue"]
+
+
+def test_people_reach_the_gateway_over_the_network(tmp_path):
+    """The LGWAN-ASP hand-over travels over the portal (mutual TLS, from each person's terminal),
+    the VPN one over SFTP; the log says so for every act of the people."""
+    result = simulate(tmp_path, "kurume-2020", records=100)
+    assert result["findings"] == []
+    entries = [json.loads(line) for line in
+               (tmp_path / "run-clean" / "bundle" / "log" / "entries.jsonl").read_text().splitlines() if line]
+    sent = {e["object"]["transfer"]: e for e in entries if e["action"] == "transfer.send" and e["outcome"] == "ok"}
+    by_channel = {e["channel"]: t for t, e in sent.items()}
+    portal = by_channel["lgwan-asp"]
+    acts = [e for e in entries if e["object"]["transfer"] == portal and e["action"] in (
+        "transfer.send", "notice.dispatch", "transfer.download", "transfer.receipt")]
+    acts += [e for e in entries if e["action"] in ("deletion.request", "deletion.decide", "deletion.certify")
+             and e["channel"] == "lgwan-asp"]
+    assert sorted({e["action"] for e in acts}) == ["deletion.certify", "deletion.decide", "deletion.request",
+                                                  "notice.dispatch",
+                                                  "transfer.download", "transfer.receipt", "transfer.send"]
+    for e in acts:
+        assert e["channel"] == "lgwan-asp" and e["source"] == "127.0.0.1", e
+        assert len(e["actor"]["terminal"] or "") == 64, e  # the SHA-256 of the person's terminal certificate
+    # Every password notice is recorded on the portal, whatever channel its data took.
+    assert {e["channel"] for e in entries if e["action"] == "notice.dispatch"} == {"lgwan-asp"}
+    downloads = {e["channel"] for e in entries if e["action"] == "transfer.download" and e["outcome"] == "ok"}
+    assert downloads == {"lgwan-asp", "vpn-sftp"}  # courier packages are read from the media images
+    # Each person logged in with their own initial password once, changed it, and used the new one.
+    changes = [e["actor"]["user"] for e in entries if e["action"] == "auth.password-change"]
+    assert len(changes) == len(set(changes)) and "kurume.staff" in changes
