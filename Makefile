@@ -27,6 +27,7 @@ test: setup
 
 # Benchmarks are not tests: `make test` never runs them. Each module records its figures and
 # ratios (against a baseline measured in the same run) in pytest-benchmark's extra_info.
+# `BENCH_PROFILE=1 make bench` also writes py-spy profiles to benchmarks/results/profiles/.
 bench: setup
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/pytest benchmarks -q -o python_files='bench_*.py' --benchmark-only \

@@ -32,6 +32,10 @@ def main(raw_path: Path = RESULTS / "raw.json") -> None:
         "rss_mb_kdf_floor": info.get("test_kdf_floor", {}).get("peak_rss_mb"),
         "e2e_ratio_sftp": _first(info, "e2e_ratio_sftp"),
         "e2e_ratio_portal": _first(info, "e2e_ratio_portal"),
+        "e2e_ratio_courier": _first(info, "e2e_ratio_courier"),
+        "handover": next((i for i in info.values() if "channels" in i and "bare" in i), None),
+        "portal_concurrency": sorted((i for n, i in info.items() if n.startswith("test_portal_concurrency")),
+                                     key=lambda i: i["n"]),
         "scaling": [{k: i[k] for k in ("records", "seconds", "records_per_second", "peak_rss_mb")} for i in scaling],
         "machine": {k: raw["machine_info"].get(k) for k in ("node", "processor", "python_version", "system")}
         | {"cpu": raw["machine_info"].get("cpu", {}).get("brand_raw")},
@@ -71,11 +75,129 @@ def _markdown(latest: dict[str, Any]) -> str:
     for key in TARGETS:
         lines.append(f"| `{key}` | {latest[key]} | {_verdict(key, latest[key])} |")
     lines.append(f"| `rss_mb_kdf_floor` | {latest['rss_mb_kdf_floor']} | scrypt 2^18 alone (256 MiB by definition) |")
+    lines += _handover(latest.get("handover"))
     lines += ["", "## A whole hand-over by batch size", "", "![time and peak RSS](latest.png)", "",
               "| records | seconds | records/s | peak RSS (MB) |", "|---:|---:|---:|---:|"]
     for row in latest["scaling"]:
         lines.append(f"| {row['records']:,} | {row['seconds']} | {row['records_per_second']:,} | {row['peak_rss_mb']} |")
+    lines += _concurrency(latest.get("portal_concurrency") or [])
     return "\n".join(lines) + "\n"
+
+
+# What each stage is, per channel, and the bare-tools step it is compared with.
+_STAGE_NOTES = {
+    "validate": "read, decode, parse and check every row against the approval; policy",
+    "manifest": "write the minimised copy, count records, SHA-256",
+    "encrypt": "age v1, scrypt 2^18 + ChaCha20-Poly1305",
+    "store": "at-rest copy under a per-blob key, transfer row, log entry, signed evidence",
+    "send start-up": "the `gateway send` process: interpreter, imports, database, exit",
+    "deliver": {"vpn-sftp": "none: the stored package is listed in /outbox",
+                "lgwan-asp": "none: the stored package is listed on the contractor's page",
+                "courier": "`courier write` (ISO image) + `courier handover` (確認書)"},
+    "download": {"vpn-sftp": "stock `sftp get` from `gateway serve --sftp-port`",
+                 "lgwan-asp": "TLS with the terminal certificate, token, GET .../package",
+                 "courier": "`courier extract` from the image"},
+    "decrypt": "`gateway package decrypt`: scrypt 2^18 + ChaCha20-Poly1305",
+    "verify": "count the records (full validating scan), compare count and SHA-256 with the manifest",
+    "decrypt start-up": "the `gateway package decrypt` process: interpreter, imports, exit",
+    "receipt": {"vpn-sftp": "`gateway receipt` (whole process)", "lgwan-asp": "POST .../receipt",
+                "courier": "`gateway receipt` (whole process)"},
+    "evidence": "`gateway export evidence --approval` (whole process)",
+}
+_BARE_FOR = {"encrypt": ("encrypt", "`age -p`"), "deliver": ("deliver", "`sftp put` to sshd"),
+             "download": ("download", "`sftp get` from sshd"), "decrypt": ("decrypt", "`age -d`"),
+             "verify": ("verify", "`sha256sum`")}
+
+
+def _handover(h: dict[str, Any] | None) -> list[str]:
+    if not h:
+        return ["", "## One batch handed over end to end", "", "Not measured in this run (bench_handover.py)."]
+    bare = h["bare"]
+    floor = h["floor"]
+    start = h.get("process_start", {})
+    lines = [
+        "", "## One batch handed over end to end",
+        "",
+        f"{h['records']:,} Kurume 2020 records in CP932 ({h['file_mb']} MB), scrypt work factor "
+        f"{h['scrypt_work_factor']} on both sides; each pipeline ran {h['rounds']} times interleaved, fastest "
+        "round shown. Produced by `benchmarks/bench_handover.py`. Load average (1 min) at the start and after "
+        f"each round: {h.get('load_average_1min', 'not recorded')} (this machine has "
+        f"{h.get('cpus', '?')} cores and is shared, so absolute seconds are noisy; the ratios compare rounds run "
+        "side by side).",
+        "",
+        "| | seconds | ratio to bare tools | target |",
+        "|---|---:|---:|---|",
+        f"| bare tools (`age -p`, `sftp put`, `sftp get`, `age -d`, `sha256sum`) | {bare['total_s']} | 1.0 | |",
+    ]
+    keys = {"vpn-sftp": "e2e_ratio_sftp", "lgwan-asp": "e2e_ratio_portal", "courier": None}
+    for name, c in h["channels"].items():
+        key = keys.get(name)
+        target = _verdict(key, h.get(key)) if key else "no target"
+        lines.append(f"| {name} | {c['total_s']} | {c['ratio_to_bare']} | {target} |")
+    for name, c in h["channels"].items():
+        lines += ["", f"### {name}", "", "| stage | ours (s) | bare tools (s) | what |", "|---|---:|---:|---|"]
+        for stage, seconds in c["stages"].items():
+            note = _STAGE_NOTES.get(stage, "")
+            note = note.get(name, "") if isinstance(note, dict) else note
+            bare_stage = _BARE_FOR.get(stage)
+            theirs = f"{bare['stages'][bare_stage[0]]} ({bare_stage[1]})" if bare_stage else ""
+            lines.append(f"| {stage} | {seconds} | {theirs} | {note} |")
+        lines.append(f"| **total** | **{c['total_s']}** | **{bare['total_s']}** | ratio {c['ratio_to_bare']}; "
+                     f"rounds {c['rounds_total_s']} |")
+        d = c["detail"]
+        inside = [f"{k} {v}" for k, v in d.items()]
+        lines += ["", "Inside the stages (s): " + ", ".join(inside) + "."]
+    lines += [
+        "", "### The floor", "",
+        "| | |", "|---|---:|",
+        f"| ChaCha20-Poly1305, 64 KiB chunks, memory buffer | {floor['chacha20poly1305_mb_s']} MB/s |",
+        f"| SHA-256 (hashlib), memory buffer | {floor['sha256_mb_s']} MB/s |",
+        f"| scrypt 2^18 (hashlib), once | {floor['scrypt_wf18_s']} s |",
+        f"| floor of one hand-over: encrypt + decrypt + 2 x SHA-256 of the file | {floor['floor_s']} s |",
+        f"| the same plus two scrypt derivations | {floor['floor_with_kdf_s']} s |",
+    ]
+    if start:
+        lines += [f"| `python -c pass` (interpreter start) | {start['python_s']} s |",
+                  f"| `python -c 'import gateway.cli'` (every `gateway` process pays it) | {start['import_gateway_cli_s']} s |"]
+    lines += ["", "| | share of the total above the floor | above floor + scrypt |", "|---|---:|---:|"]
+    for name, c in [*h["channels"].items(), ("bare tools", bare)]:
+        lines.append(f"| {name} | {c['share_above_floor']:.1%} | {c['share_above_floor_with_kdf']:.1%} |")
+    if h.get("profiles"):
+        lines += ["", "### Where the time goes (py-spy, an extra vpn-sftp + lgwan-asp pass after the timed rounds)",
+                  "", "On-CPU samples of each process, charged to module import or to the innermost `gateway` "
+                  "function on the stack (raw stacks in `profiles/`).", "",
+                  "| process | seconds on CPU | top |", "|---|---:|---|"]
+        for name, p in h["profiles"].items():
+            top = "; ".join(f"{f} {share:.0%}" for f, share in p["top"][:5])
+            lines.append(f"| {name} | {p['seconds']} | {top} |")
+    return lines
+
+
+def _concurrency(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    r0 = rows[0]
+    lines = [
+        "", "## Staff uploading through the portal at once", "",
+        f"Each of N staff (own terminal certificate, own login) POSTs a {r0['records_per_upload']:,}-record CP932 file "
+        f"({r0['file_mb']} MB) to /api/v1/transfers at the same moment; latency is request to answer (validation, "
+        f"encryption at scrypt {r0['scrypt_work_factor']}, storage, evidence). Produced by "
+        "`benchmarks/bench_portal_concurrency.py`.",
+        "",
+        "| N | uploads | records/s | MB/s | p50 latency (s) | p95 latency (s) | max (s) | server peak RSS (MB) "
+        "| failed | load (1 min) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['n']} | {r['uploads']} | {r['records_per_second']:,} | {r['mb_per_second']} | "
+                     f"{r['latency_p50_s']} | {r['latency_p95_s']} | {r['latency_max_s']} | "
+                     f"{r['server_peak_rss_mb']} | {r['failed']} | {r.get('load_average_1min', '')} |")
+    profiled = [r for r in rows if r.get("profile")]
+    if profiled:
+        lines += ["", "Server on CPU during one extra round per N (py-spy): "
+                  + "; ".join(f"N={r['n']}: " + ", ".join(f"{f} {share:.0%}" for f, share in r["profile"]["top"][:3])
+                              for r in profiled) + "."]
+    return lines
 
 
 def _plot(scaling: list[dict[str, Any]]) -> None:

@@ -1,0 +1,556 @@
+"""One Kurume batch handed over end to end on each channel, against the bare tools a city could
+script instead, in the same run on the same file; and the machine's crypto floor.
+
+Run: .venv/bin/pytest benchmarks/bench_handover.py -q -s -o python_files='bench_*.py' --benchmark-only
+
+The file: `gateway generate recipients --schema kurume-2020 --encoding cp932` with 305,115 records
+(the Kurume 2020 population, about 45 MB). The approval is simulations/approvals/kurume-2020-teigaku.toml;
+each channel uses that approval's profile for it:
+
+  vpn-sftp   `gateway send --profile vpn-sftp` (validate, manifest, encrypt, store), the contractor's
+             stock OpenSSH `sftp get /outbox/<transfer>.age` from `gateway serve --sftp-port`,
+             `gateway package decrypt` (which also counts the records: verify), `gateway receipt`,
+             `gateway export evidence`.
+  lgwan-asp  `gateway send --profile lgwan-asp`, then the contractor's designated terminal: TLS with
+             its client certificate, POST /api/v1/tokens, GET /api/v1/transfers/<id>/package, and
+             after `gateway package decrypt` the receipt by POST /api/v1/transfers/<id>/receipt;
+             `gateway export evidence`.
+  courier    Kurume's courier leg is the contractor's relay to its approved subcontractor
+             (`subcontract-courier`, セキュリティ便): the contractor's designated handler sends the file
+             it received (the same bytes: every column is approved) with `--relay-of`, writes the
+             media image (`gateway courier write --media dvd`) and records the hand-over
+             (`gateway courier handover`); the subcontractor joins the package from the image
+             (`gateway courier extract`), decrypts, confirms receipt; `gateway export evidence`.
+
+Every `gateway` command runs as its own process, as an operator types it, through stagetimer.py,
+which times the functions inside it (send: read_header / csv parsing / row checks / minimise /
+policy / age encrypt / scrypt / store; decrypt: age decrypt / scrypt / record count); what no
+function covers is the process's start-up (interpreter, imports, database) and exit, reported as a
+stage of its own. Nothing is lowered for speed: GATEWAY_SCRYPT_WORK_FACTOR is unset, so packages
+use scrypt work factor 18, the same as `age -p`; the benchmark reads both headers and asserts it.
+
+Bare tools, same file, same run: `age -p` (through a pty, as age reads passphrases only from a
+terminal), `sftp put` to a local OpenSSH sshd, `sftp get` from it, `age -d`, `sha256sum`.
+e2e_ratio_sftp = our vpn-sftp hand-over / bare tools; e2e_ratio_portal = our lgwan-asp hand-over /
+bare tools (targets <= 1.5 and <= 2.0). Each pipeline runs BENCH_HANDOVER_ROUNDS times (default
+2), interleaved (bare, vpn-sftp, lgwan-asp, courier, bare, ...), so a burst of load on this shared
+machine hits them alike; a pipeline's figure is its fastest round, and the ratios divide those.
+
+Floor: ChaCha20-Poly1305 (pyca/cryptography, 64 KiB chunks) and SHA-256 (hashlib) on a memory
+buffer. A hand-over must at least encrypt and decrypt the file once and hash it twice (manifest,
+verify): floor_s = 2 * size / chacha + 2 * size / sha256; floor_with_kdf_s adds the two scrypt
+derivations at work factor 18 (measured here too). share_above_floor = (total - floor) / total.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.sftp.opensshd import OpenSshd, keygen  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import profiling  # noqa: E402
+
+BIN = Path(sys.executable).parent
+STAGETIMER = Path(__file__).resolve().parent / "stagetimer.py"
+RECORDS = int(os.environ.get("BENCH_HANDOVER_RECORDS", "305115"))  # Kurume 2020 (305,115 persons)
+ROUNDS = int(os.environ.get("BENCH_HANDOVER_ROUNDS", "2"))
+PROFILE = profiling.profile_dir()  # BENCH_PROFILE=1: one more vpn-sftp and lgwan-asp pass under py-spy
+APPROVAL = "kurume-2020-teigaku"
+CITY, CONTRACTOR, SUBCONTRACTOR = "chikugo-print", "k.tanaka", "y.hirano"
+NOW = "2020-06-01T10:00:00+09:00"
+AGE_WORK_FACTOR = 18  # `age -p` always uses 18
+PASSWORD = "benchmark-handover-2020"
+MB = 10**6
+TARGETS = {"e2e_ratio_sftp": 1.5, "e2e_ratio_portal": 2.0}
+STAGES = ("validate", "manifest", "encrypt", "store", "send start-up", "deliver", "download", "decrypt",
+          "verify", "decrypt start-up", "receipt", "evidence")
+BARE_STAGES = ("encrypt", "deliver", "download", "decrypt", "verify")
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/sbin/sshd").exists() or shutil.which("sftp") is None or shutil.which("age") is None
+    or shutil.which("sha256sum") is None, reason="needs OpenSSH (sshd, sftp), age and sha256sum")
+
+SEND_STAGES = [
+    ("gateway.operations.send", "read_header", "header"),
+    ("gateway.operations.send", "minimise", "pass"),
+    ("gateway.core.records.reader", "_GuardedRows.block", "parse"),
+    ("gateway.core.records.reader", "_BlockCheck.__call__", "check"),
+    ("gateway.core.records.reader", "_check_cells", "check"),
+    ("gateway.operations.send", "decide", "policy"),
+    ("gateway.operations.send", "_relay_refusals", "policy"),
+    ("gateway.crypto.age", "encrypt_file", "encrypt"),
+    ("gateway.crypto.age.scrypt", "_derive", "scrypt"),
+    ("gateway.operations.send", "_store", "store"),
+    ("gateway.store.blobs", "BlobStore.put", "blob"),
+]
+DECRYPT_STAGES = [
+    ("gateway.crypto.age", "decrypt_file", "decrypt"),
+    ("gateway.crypto.age.scrypt", "_derive", "scrypt"),
+    ("gateway.cli.package", "_report_records", "verify"),
+]
+RECEIPT_STAGES = [("gateway.cli.handover", "confirm_receipt", "command")]
+EVIDENCE_STAGES = [("gateway.cli.evidence", "export_bundle", "command")]
+WRITE_STAGES = [("gateway.courier.media", "write_media", "command")]
+EXTRACT_STAGES = [("gateway.courier.media", "extract", "command")]
+
+
+@dataclass
+class Run:
+    """One pipeline's round: seconds per stage and what is inside them."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+    detail: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.stages.values())
+
+    def add(self, stage: str, seconds: float) -> None:
+        self.stages[stage] = self.stages.get(stage, 0.0) + seconds
+
+    def rounded(self) -> dict[str, Any]:
+        return {"total_s": round(self.total, 3), "stages": {k: round(v, 3) for k, v in self.stages.items()},
+                "detail": {k: round(v, 3) for k, v in self.detail.items()}}
+
+
+def work_factor(package: Path) -> int:
+    """The scrypt work factor in an age file's header (`-> scrypt <salt> <log2 N>`)."""
+    with package.open("rb") as f:
+        for line in f:
+            if line.startswith(b"-> scrypt "):
+                return int(line.split()[3])
+            if line.startswith(b"---"):
+                break
+    raise AssertionError(f"{package} has no scrypt stanza")
+
+
+class Bench:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.home = tmp / "home"
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("GATEWAY_DB_URL", "GATEWAY_SCRYPT_WORK_FACTOR", "GATEWAY_FAKE_NOW")}
+        self.env = {**env, "GATEWAY_HOME": str(self.home)}
+        self.serve: subprocess.Popen[str] | None = None
+        self.sshd: OpenSshd | None = None
+        self.counter = 0
+        self.profiles: dict[str, Path] | None = None  # set during the profiling pass
+        self.profiling = ""  # the channel being profiled
+
+    # -- running commands ------------------------------------------------------------------
+    def gateway(self, *args: str) -> str:
+        proc = subprocess.run([str(BIN / "gateway"), *args], capture_output=True, text=True, env=self.env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"gateway {' '.join(args)}: {proc.stderr}")
+        return proc.stdout
+
+    def timed(self, spec: list[tuple[str, str, str]], *args: str) -> tuple[float, dict[str, float], str]:
+        """(wall seconds, seconds per stage inside, stdout) of one `gateway` process."""
+        self.counter += 1
+        out = self.tmp / f"stages-{self.counter}.json"
+        env = {**self.env, "BENCH_STAGES": json.dumps(spec), "BENCH_STAGES_OUT": str(out)}
+        argv = [sys.executable, str(STAGETIMER), *args]
+        if self.profiles is not None and PROFILE is not None:
+            label = "-".join(a for a in args[:2] if a.isalpha())
+            raw = PROFILE / f"handover-{len(self.profiles) + 1:02d}-{self.profiling}-{label}.txt"
+            self.profiles[raw.stem] = raw
+            argv = profiling.record(raw, argv)
+        t0 = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"gateway {' '.join(args)}: {proc.stderr}")
+        stdout = "".join(line for line in proc.stdout.splitlines(keepends=True) if not line.startswith("py-spy>"))
+        return wall, json.loads(out.read_text()), stdout
+
+    def sftp(self, port: int, user: str, batch: str) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(["sftp", "-q", "-b", "-", "-P", str(port), "-i", str(self.key), "-o", "IdentitiesOnly=yes",
+                        "-o", f"UserKnownHostsFile={self.known}", "-o", "StrictHostKeyChecking=yes",
+                        "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", f"{user}@127.0.0.1"],
+                       input=batch.encode(), check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+    # -- set-up (not timed) ------------------------------------------------------------------
+    def setup(self) -> None:
+        self.gateway("init")  # real clock: the portal's TLS certificate is checked against real time
+        self.env["GATEWAY_FAKE_NOW"] = NOW  # inside the approval's period
+        self.gateway("approval", "add", str(REPO / "simulations" / "approvals" / f"{APPROVAL}.toml"))
+        self.gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
+        self.source = self.tmp / "kurume-2020.csv"
+        t0 = time.perf_counter()
+        self.gateway("generate", "recipients", "--count", str(RECORDS), "--schema", "kurume-2020",
+                     "--encoding", "cp932", "--seed", "2020", "-o", str(self.source))
+        self.generate_s = time.perf_counter() - t0
+        self.size = self.source.stat().st_size
+        self.sha256 = hashlib.sha256(self.source.read_bytes()).hexdigest()
+        # The contractor's SFTP login key (also authorised on the local sshd for the bare tools).
+        self.key = keygen(self.tmp / "client_key")
+        self.gateway("user", "add-key", CONTRACTOR, f"{self.key}.pub")
+        # The contractor's designated terminal and portal password (initial one changed at first login).
+        issued = json.loads(self.gateway("terminal", "issue", CONTRACTOR, "-o", str(self.tmp / "certs"), "--json"))
+        self.cert = (Path(issued["certificate"]), Path(issued["key"]))
+        initial = self.gateway("user", "issue-password", CONTRACTOR).strip().splitlines()[-1].strip()
+        self.serve = subprocess.Popen([str(BIN / "gateway"), "serve", "--sftp-port", "0", "--portal-port", "0"],
+                                      env=self.env, text=True, stdout=subprocess.PIPE,
+                                      stderr=(self.tmp / "serve.log").open("w"))
+        assert self.serve.stdout is not None
+        lines = [self.serve.stdout.readline(), self.serve.stdout.readline()]
+        self.sftp_port = int(re.search(r"SFTP: [\d.]+:(\d+)", "".join(lines)).group(1))  # type: ignore[union-attr]
+        self.portal = re.search(r"(https://[\d.]+:\d+)/", "".join(lines)).group(1)  # type: ignore[union-attr]
+        with self.portal_client() as c:
+            token = c.post("/api/v1/tokens", json={"login": CONTRACTOR, "password": initial}).json()["token"]
+            r = c.post("/api/v1/password", json={"current": initial, "new": PASSWORD},
+                       headers={"authorization": f"Bearer {token}"})
+            assert r.status_code == 204, r.text
+        self.sshd = OpenSshd.create(self.tmp / "sshd")
+        self.sshd.authorize(Path(f"{self.key}.pub").read_text())
+        self.sshd.start()
+        ours = " ".join((self.home / "keys" / "ssh_host_ed25519_key.pub").read_text().split()[:2])
+        self.known = self.tmp / "known_hosts"
+        self.known.write_text(f"[127.0.0.1]:{self.sftp_port} {ours}\n"
+                              f"[127.0.0.1]:{self.sshd.port} {self.sshd.host_key_line()}\n")
+        self.remote = self.tmp / "sshd-files"
+        self.remote.mkdir()
+
+    def portal_client(self) -> httpx.Client:
+        ctx = ssl.create_default_context(cafile=str(self.home / "keys" / "ca.crt"))
+        ctx.load_cert_chain(*self.cert)
+        return httpx.Client(base_url=self.portal, verify=ctx, timeout=600)
+
+    def stop(self) -> None:
+        if self.sshd is not None:
+            self.sshd.stop()
+        if self.serve is not None and self.serve.poll() is None:
+            self.serve.send_signal(signal.SIGTERM)
+            try:
+                self.serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.serve.kill()
+                self.serve.wait()
+
+    # -- our pipeline ------------------------------------------------------------------------
+    def send(self, run: Run, file: Path, *args: str) -> dict[str, Any]:
+        wall, s, out = self.timed(SEND_STAGES, "send", str(file), "--approval", APPROVAL,
+                                  "--password-delivery", "registered-mail", "--json", *args)
+        parse, check = s.get("parse", 0.0), s.get("check", 0.0)
+        run.add("validate", s.get("header", 0.0) + parse + check + s.get("policy", 0.0))
+        run.add("manifest", s["pass"] - parse - check)
+        run.add("encrypt", s["encrypt"])
+        run.add("store", s["store"])
+        inside = s.get("header", 0.0) + s["pass"] + s.get("policy", 0.0) + s["encrypt"] + s["store"]
+        run.add("send start-up", wall - inside)
+        run.detail.update({"send_process_s": wall, "validate_parse_s": parse, "validate_check_s": check,
+                           "encrypt_scrypt_s": s.get("scrypt", 0.0), "store_blob_at_rest_s": s.get("blob", 0.0)})
+        return json.loads(out)
+
+    def decrypt(self, run: Run, package: Path, passphrase: str, sent: dict[str, Any]) -> tuple[int, str]:
+        assert work_factor(package) == AGE_WORK_FACTOR
+        passfile = package.with_suffix(".pass")
+        passfile.write_text(passphrase + "\n")
+        plain = package.with_suffix(".csv")
+        wall, s, out = self.timed(DECRYPT_STAGES, "package", "decrypt", str(package), "-o", str(plain),
+                                  "--passphrase-file", str(passfile))
+        t0 = time.perf_counter()
+        printed = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+        records, sha256 = int(printed["records"]), printed["sha256"].strip()
+        # What the contractor checks against the password notice / the transfer's manifest.
+        assert (records, sha256) == (sent["records"], sent["sha256"]) == (RECORDS, self.sha256)
+        compare = time.perf_counter() - t0
+        run.add("decrypt", s["decrypt"])
+        run.add("verify", s["verify"] + compare)
+        run.add("decrypt start-up", wall - s["decrypt"] - s["verify"])
+        run.detail.update({"decrypt_process_s": wall, "decrypt_scrypt_s": s.get("scrypt", 0.0)})
+        plain.unlink()
+        return records, sha256
+
+    def receipt_cli(self, run: Run, transfer: str, records: int, sha256: str, login: str) -> None:
+        wall, s, out = self.timed(RECEIPT_STAGES, "receipt", transfer, "--records", str(records),
+                                  "--sha256", sha256, "--as", login)
+        run.add("receipt", wall)
+        run.detail["receipt_command_s"] = s["command"]
+
+    def evidence(self, run: Run) -> None:
+        out = self.tmp / f"evidence-{self.counter}"
+        wall, s, _ = self.timed(EVIDENCE_STAGES, "export", "evidence", "--approval", APPROVAL, "-o", str(out))
+        assert any((out / "evidence").glob("*.json"))
+        run.add("evidence", wall)
+        run.detail["evidence_command_s"] = s["command"]
+        shutil.rmtree(out)
+
+    def vpn_sftp(self, work: Path) -> tuple[Run, str]:
+        run = Run()
+        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "vpn-sftp", "--as", "s.staff")
+        run.add("deliver", 0.0)  # the stored package is listed in the contractor's /outbox: no step of its own
+        package = work / "vpn.age"
+        run.add("download", self.sftp(self.sftp_port, CONTRACTOR, f"get /outbox/{sent['transfer']}.age {package}\n"))
+        records, sha256 = self.decrypt(run, package, sent["passphrase"], sent)
+        self.receipt_cli(run, sent["transfer"], records, sha256, CONTRACTOR)
+        self.evidence(run)
+        package.unlink()
+        return run, sent["transfer"]
+
+    def lgwan_asp(self, work: Path) -> Run:
+        run = Run()
+        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "lgwan-asp", "--as", "s.staff")
+        run.add("deliver", 0.0)  # the stored package is listed on the contractor's dedicated page
+        package = work / "portal.age"
+        t0 = time.perf_counter()
+        client = self.portal_client()
+        try:
+            token = client.post("/api/v1/tokens", json={"login": CONTRACTOR, "password": PASSWORD}).json()["token"]
+            client.headers["authorization"] = f"Bearer {token}"
+            login = time.perf_counter() - t0
+            with client.stream("GET", f"/api/v1/transfers/{sent['transfer']}/package") as resp, \
+                    package.open("wb") as out:
+                assert resp.status_code == 200, resp.read()
+                for chunk in resp.iter_raw(1 << 20):
+                    out.write(chunk)
+            run.add("download", time.perf_counter() - t0)
+            run.detail["download_tls_and_login_s"] = login
+            records, sha256 = self.decrypt(run, package, sent["passphrase"], sent)
+            t0 = time.perf_counter()
+            r = client.post(f"/api/v1/transfers/{sent['transfer']}/receipt", json={"records": records, "sha256": sha256})
+            assert r.status_code == 200 and r.json()["matches"], r.text
+            run.add("receipt", time.perf_counter() - t0)
+        finally:
+            client.close()
+        self.evidence(run)
+        package.unlink()
+        return run
+
+    def courier(self, work: Path, parent: str) -> Run:
+        """The contractor relays what it received (the decrypted file) to its subcontractor."""
+        relay = work / "received.csv"
+        shutil.copy(self.source, relay)  # what `gateway package decrypt` wrote for the contractor (same bytes)
+        run = Run()
+        sent = self.send(run, relay, "--recipient", "ariake-fuunyu", "--profile", "subcontract-courier",
+                         "--relay-of", parent, "--as", CONTRACTOR)
+        relay.unlink()
+        serial = f"CP-SEC-{self.counter:04d}"
+        media_dir = work / f"media-{serial}"
+        wall_w, s_w, out = self.timed(WRITE_STAGES, "courier", "write", sent["transfer"], "--media", "dvd", "--serial",
+                                      serial, "-o", str(media_dir), "--cabinet", "筑後 媒体金庫", "--as", CONTRACTOR,
+                                      "--json")
+        paths = json.loads(out)["paths"]
+        wall_h, _, _ = self.timed([], "courier", "handover", serial, "--to", SUBCONTRACTOR, "--place",
+                                  "筑後セキュアプリント 出荷場", "--quantity", str(len(paths)), "--cabinet", "有明 媒体金庫",
+                                  "--means", "security-courier", "--run", f"SEC-{serial}", "--as", CONTRACTOR)
+        run.add("deliver", wall_w + wall_h)
+        run.detail.update({"deliver_write_media_s": wall_w, "deliver_write_media_command_s": s_w["command"],
+                           "deliver_custody_record_s": wall_h})
+        package = work / "courier.age"
+        wall_x, s_x, _ = self.timed(EXTRACT_STAGES, "courier", "extract", *paths, "-o", str(package))
+        run.add("download", wall_x)
+        run.detail["download_extract_command_s"] = s_x["command"]
+        shutil.rmtree(media_dir)
+        records, sha256 = self.decrypt(run, package, sent["passphrase"], sent)
+        self.receipt_cli(run, sent["transfer"], records, sha256, SUBCONTRACTOR)
+        self.evidence(run)
+        package.unlink()
+        return run
+
+    def profile(self, work: Path) -> dict[str, Any]:
+        """One more vpn-sftp and lgwan-asp hand-over, every `gateway` process under py-spy and py-spy
+        attached to `gateway serve`; not part of any figure. Returns where each one's time went."""
+        assert PROFILE is not None and self.serve is not None
+        work.mkdir()
+        self.profiles = {}
+        serve = PROFILE / "handover-serve.txt"
+        with profiling.Attached(self.serve.pid, serve):
+            self.profiling = "vpn-sftp"
+            self.vpn_sftp(work)
+            self.profiling = "lgwan-asp"
+            self.lgwan_asp(work)
+        self.profiles["handover-serve"] = serve
+        out = {name: profiling.summarise(raw) for name, raw in self.profiles.items()}
+        (PROFILE / "handover-summary.json").write_text(json.dumps(out, indent=1))
+        self.profiles = None
+        return out
+
+    # -- the bare tools ------------------------------------------------------------------------
+    def bare(self, work: Path) -> Run:
+        import pexpect
+
+        passphrase = "correct-horse-battery-staple-2020"
+
+        def age(args: list[str], prompts: list[str]) -> float:
+            # Timed from spawn to the end of age's output (its exit); pexpect's own pauses (before a
+            # send, after close) are not age's and are left out.
+            t0 = time.perf_counter()
+            child = pexpect.spawn("age", args, timeout=300)
+            child.delaybeforesend = None
+            try:
+                for prompt in prompts:
+                    child.expect_exact(prompt)
+                    child.sendline(passphrase)
+                child.expect(pexpect.EOF)
+                seconds = time.perf_counter() - t0
+            finally:
+                child.close()
+            assert child.exitstatus == 0, child.before
+            return seconds
+
+        run = Run()
+        package, back, plain = work / "bare.age", work / "bare-get.age", work / "bare.csv"
+        run.add("encrypt", age(["-p", "-o", str(package), str(self.source)],
+                               ["Enter passphrase (leave empty to autogenerate a secure one):", "Confirm passphrase:"]))
+        assert work_factor(package) == AGE_WORK_FACTOR
+        assert self.sshd is not None
+        run.add("deliver", self.sftp(self.sshd.port, self.sshd.user, f"put {package} {self.remote / 'bare.age'}\n"))
+        run.add("download", self.sftp(self.sshd.port, self.sshd.user, f"get {self.remote / 'bare.age'} {back}\n"))
+        run.add("decrypt", age(["-d", "-o", str(plain), str(back)], ["Enter passphrase:"]))
+        t0 = time.perf_counter()
+        out = subprocess.run(["sha256sum", str(plain)], check=True, capture_output=True, text=True).stdout
+        run.add("verify", time.perf_counter() - t0)
+        assert out.split()[0] == self.sha256
+        for p in (package, back, plain, self.remote / "bare.age"):
+            p.unlink()
+        return run
+
+
+def floor(size: int, earlier: dict[str, float] | None = None) -> dict[str, float]:
+    """The machine's raw throughput on a memory buffer and scrypt at 2^18, best of several tries;
+    measured before and after the rounds (pass the first result as `earlier`) and the best kept,
+    since other work on this shared machine only ever makes them slower."""
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    buf = os.urandom(64 * 2**20)
+    chunk = 64 * 1024
+    view = memoryview(buf)
+    aead = ChaCha20Poly1305(ChaCha20Poly1305.generate_key())
+    nonce = bytes(12)
+
+    def chacha() -> None:
+        for off in range(0, len(buf), chunk):
+            aead.encrypt(nonce, view[off:off + chunk], None)
+
+    def sha() -> None:
+        hashlib.sha256(buf).hexdigest()
+
+    def kdf() -> None:
+        hashlib.scrypt(b"passphrase", salt=bytes(16), n=2**AGE_WORK_FACTOR, r=8, p=1, maxmem=2**29, dklen=32)
+
+    def best(fn: Any, tries: int) -> float:
+        times = []
+        for _ in range(tries):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    chacha_mb_s = len(buf) / MB / best(chacha, 5)
+    sha_mb_s = len(buf) / MB / best(sha, 5)
+    scrypt_s = best(kdf, 2)
+    if earlier:
+        chacha_mb_s = max(chacha_mb_s, earlier["chacha20poly1305_mb_s"])
+        sha_mb_s = max(sha_mb_s, earlier["sha256_mb_s"])
+        scrypt_s = min(scrypt_s, earlier["scrypt_wf18_s"])
+    floor_s = 2 * size / MB / chacha_mb_s + 2 * size / MB / sha_mb_s
+    return {"chacha20poly1305_mb_s": round(chacha_mb_s, 1), "sha256_mb_s": round(sha_mb_s, 1),
+            "scrypt_wf18_s": round(scrypt_s, 3), "floor_s": round(floor_s, 4),
+            "floor_with_kdf_s": round(floor_s + 2 * scrypt_s, 3)}
+
+
+def startup() -> dict[str, float]:
+    """What every `gateway` process pays before its command runs: the interpreter alone, and the
+    interpreter importing gateway.cli (which imports every command's modules), best of three."""
+    def best(code: str) -> float:
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            times.append(time.perf_counter() - t0)
+        return round(min(times), 3)
+
+    return {"python_s": best("pass"), "import_gateway_cli_s": best("import gateway.cli")}
+
+
+def run_all(tmp: Path) -> dict[str, Any]:
+    bench = Bench(tmp)
+    rounds: dict[str, list[Run]] = {"bare": [], "vpn-sftp": [], "lgwan-asp": [], "courier": []}
+    load = [round(os.getloadavg()[0], 2)]
+    profiles: dict[str, Any] = {}
+    try:
+        bench.setup()
+        first_floor = floor(bench.size)
+        for r in range(ROUNDS):
+            work = tmp / f"round-{r}"
+            work.mkdir()
+            rounds["bare"].append(bench.bare(work))
+            vpn, parent = bench.vpn_sftp(work)
+            rounds["vpn-sftp"].append(vpn)
+            rounds["lgwan-asp"].append(bench.lgwan_asp(work))
+            rounds["courier"].append(bench.courier(work, parent))
+            load.append(round(os.getloadavg()[0], 2))
+            print(f"\nround {r + 1}: " + ", ".join(f"{k} {v[-1].total:.2f} s" for k, v in rounds.items()))
+        if PROFILE:
+            profiles = bench.profile(tmp / "profile-round")
+    finally:
+        bench.stop()
+    best = {k: min(v, key=lambda run: run.total) for k, v in rounds.items()}
+    bare = best["bare"].total
+    f = floor(bench.size, first_floor)
+    start = startup()
+    channels = {}
+    for name in ("vpn-sftp", "lgwan-asp", "courier"):
+        run = best[name]
+        channels[name] = run.rounded() | {
+            "rounds_total_s": [round(x.total, 3) for x in rounds[name]],
+            "ratio_to_bare": round(run.total / bare, 2),
+            "share_above_floor": round((run.total - f["floor_s"]) / run.total, 4),
+            "share_above_floor_with_kdf": round((run.total - f["floor_with_kdf_s"]) / run.total, 4),
+        }
+    result: dict[str, Any] = {
+        "records": RECORDS, "file_mb": round(bench.size / MB, 1), "rounds": ROUNDS,
+        "scrypt_work_factor": AGE_WORK_FACTOR, "generate_s": round(bench.generate_s, 1),
+        "e2e_ratio_sftp": channels["vpn-sftp"]["ratio_to_bare"],
+        "e2e_ratio_portal": channels["lgwan-asp"]["ratio_to_bare"],
+        "e2e_ratio_courier": channels["courier"]["ratio_to_bare"],
+        "channels": channels,
+        "bare": best["bare"].rounded() | {
+            "rounds_total_s": [round(x.total, 3) for x in rounds["bare"]],
+            "share_above_floor": round((bare - f["floor_s"]) / bare, 4),
+            "share_above_floor_with_kdf": round((bare - f["floor_with_kdf_s"]) / bare, 4),
+        },
+        "per_round_ratio_sftp": [round(v.total / b.total, 2) for v, b in zip(rounds["vpn-sftp"], rounds["bare"])],
+        "per_round_ratio_portal": [round(v.total / b.total, 2) for v, b in zip(rounds["lgwan-asp"], rounds["bare"])],
+        "floor": f,
+        "process_start": start,
+        "load_average_1min": load,  # at the start and after each round: this machine is shared
+        "cpus": os.cpu_count(),
+    }
+    if PROFILE:
+        result["profiles"] = profiles
+    result["targets"] = {k: f"{'met' if result[k] <= v else 'MISSED'} (<= {v})" for k, v in TARGETS.items()}
+    return result
+
+
+def test_handover_e2e(benchmark, tmp_path: Path) -> None:
+    result = benchmark.pedantic(run_all, args=(tmp_path,), rounds=1, iterations=1)
+    benchmark.extra_info.update(result)
+    print("\nhand-over end to end:", json.dumps(result, indent=1, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        print(json.dumps(run_all(Path(d)), indent=1, ensure_ascii=False))
