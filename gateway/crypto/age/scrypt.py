@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -19,6 +20,10 @@ DEFAULT_WORK_FACTOR = 18
 # otherwise make the gateway spend minutes and gigabytes on one decryption).
 DEFAULT_MAX_WORK_FACTOR = 20
 _DECIMAL = re.compile(r"[1-9][0-9]{0,1}\Z")
+# Each derivation at work factor 18 holds 256 MiB and a core. More at once than there are cores
+# only adds memory (16 portal uploads at once reached 2.6 GB), so a process runs at most that many.
+_DERIVING = threading.BoundedSemaphore(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                           else os.cpu_count() or 1))
 
 
 def _as_bytes(passphrase: str | bytes) -> bytes:
@@ -29,7 +34,8 @@ def _as_bytes(passphrase: str | bytes) -> bytes:
 
 
 def _derive(passphrase: bytes, salt: bytes, work_factor: int) -> bytes:
-    return Scrypt(salt=LABEL + salt, length=32, n=1 << work_factor, r=8, p=1).derive(passphrase)
+    with _DERIVING:
+        return Scrypt(salt=LABEL + salt, length=32, n=1 << work_factor, r=8, p=1).derive(passphrase)
 
 
 class ScryptRecipient:
