@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/gateway demo
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --durations=15
 
 # Benchmarks are not tests: `make test` never runs them. Each module records its figures and
 # ratios (against a baseline measured in the same run) in pytest-benchmark's extra_info.
