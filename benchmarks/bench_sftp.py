@@ -15,7 +15,8 @@ connection set-up (sshd's is 240-300 ms, inside a sub-second transfer) is outsid
 The fork of `date` itself is measured (two markers with nothing between) and taken off. Rounds
 alternate which server goes first. Figures are medians over every transfer of the run; the
 spread is the lowest and highest per-round ratio. Targets: ours >= 50% of sshd's throughput for
-uploads, >= 80% for downloads.
+uploads, >= 80% for downloads. BENCH_PROFILE=1 adds one more session of gets on ours under py-spy
+after the timed rounds (benchmarks/results/profiles/sftp-download.txt).
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from tests.sftp.opensshd import OpenSshd, keygen  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import profiling  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RECORDS = int(os.environ.get("BENCH_SFTP_RECORDS", "305115"))  # Kurume 2020 at full size (under the 310,000 bound)
@@ -178,11 +182,22 @@ def run(tmp: Path) -> dict[str, Any]:
                 measure(target, key, known, upload, tmp / f"{target.name}.age", r)
         # What was timed was the whole file, byte for byte, from both.
         assert sha256(tmp / "ours.age") == sha256(tmp / "sshd.age") == sha256(package)
+        load = os.getloadavg()[0]  # the machine is shared: how busy it was, next to the figures
+        profile = None
+        if (directory := profiling.profile_dir()) is not None:
+            raw = directory / "sftp-download.txt"
+            with profiling.Attached(serve.pid, raw):
+                session(ours, key, known, [f"get {ours.get} {tmp / 'ours.age'}"] * TRANSFERS)
+            profile = {"raw": str(raw), **profiling.summarise(raw)}
     finally:
         sshd.stop()
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)
-    return summary(ours, theirs, size)
+    result = summary(ours, theirs, size)
+    result["load_average_1m"] = round(load, 2)
+    if profile is not None:
+        result["profile_download"] = profile
+    return result
 
 
 def test_sftp_vs_openssh(benchmark, tmp_path: Path) -> None:
