@@ -201,7 +201,11 @@ def run(tmp: Path) -> dict[str, Any]:
 
 
 def test_sftp_vs_openssh(benchmark, tmp_path: Path) -> None:
-    result = benchmark.pedantic(run, args=(tmp_path,), rounds=1, iterations=1)
+    try:
+        result = benchmark.pedantic(run, args=(tmp_path,), rounds=1, iterations=1)
+    finally:
+        # About 1 GB of uploads, packages and stored deliverables: not worth pytest keeping.
+        shutil.rmtree(tmp_path, ignore_errors=True)
     benchmark.extra_info.update(result)
     print("\nsftp (ours) vs OpenSSH sshd:", json.dumps(result, indent=1))
 
