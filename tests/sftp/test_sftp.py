@@ -148,15 +148,6 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(sftp):
     assert not any((sftp.home / "work").glob("*.upload"))
 
 
-def test_zz_download_after_erasure_is_refused(sftp, tmp_path):
-    """Runs last in the module: it erases the module's package."""
-    run_gateway("retention", "sweep", "--now", "2020-07-01T00:00:00+09:00")
-    proc = sftp.run(f"ls /outbox\n-get /outbox/{sftp.transfer}.age late.age\n")
-    assert sftp.transfer not in listed(proc) and not (tmp_path / "late.age").exists()
-    refused = log(sftp.home, action="transfer.download", outcome="refused")
-    assert ["access-after-deletion"] in [e["kinds"] for e in refused]
-
-
 def test_reads_are_capped_and_past_the_end_is_eof(sftp):
     """A READ asks for any length up to 4 GiB: the answer is at most what we advertise (a short
     read, which SFTP allows), never an allocation of what was asked; past the end is EOF."""
@@ -187,3 +178,12 @@ def test_reads_are_capped_and_past_the_end_is_eof(sftp):
     with c.open(path, "rb") as f:
         assert f.read() == package
     t.close()
+
+
+def test_zz_download_after_erasure_is_refused(sftp, tmp_path):
+    """Runs last in the module: it erases the module's package."""
+    run_gateway("retention", "sweep", "--now", "2020-07-01T00:00:00+09:00")
+    proc = sftp.run(f"ls /outbox\n-get /outbox/{sftp.transfer}.age late.age\n")
+    assert sftp.transfer not in listed(proc) and not (tmp_path / "late.age").exists()
+    refused = log(sftp.home, action="transfer.download", outcome="refused")
+    assert ["access-after-deletion"] in [e["kinds"] for e in refused]
