@@ -10,6 +10,11 @@ four times (bytes from pread, into a Message, out of it, into the framed packet)
 `read_into` a buffer fills one reused buffer behind the reply's 13-byte header, and that buffer
 goes to the channel as it is. Only the SFTP framing is ours; SSH packets, their encryption and
 sequence numbers stay entirely paramiko's (`Channel.send`).
+What still bounds a download (py-spy, 45 MB package): the stock client accepts at most 32 KiB per
+channel packet, and each packet goes through paramiko's Python (Channel._send, Transport's
+send lock, Packetizer: framing copies, padding, AES-GCM, one send()) - about three quarters of
+this thread's GIL time. Going further means fewer Python steps per packet inside paramiko, not
+anything an SFTP server can choose.
 Not offered: `check-file` (paramiko advertises it with MD5/SHA-1 and would hash whole packages on
 request) and `posix-rename@openssh.com` (the jail refuses renames anyway).
 """
