@@ -148,6 +148,38 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(sftp):
     assert not any((sftp.home / "work").glob("*.upload"))
 
 
+def test_reads_are_capped_and_past_the_end_is_eof(sftp):
+    """A READ asks for any length up to 4 GiB: the answer is at most what we advertise (a short
+    read, which SFTP allows), never an allocation of what was asked; past the end is EOF."""
+    from paramiko.sftp import CMD_DATA, CMD_READ
+    from paramiko.sftp_client import int64
+
+    from gateway.channels.vpn_sftp.protocol import MAX_READ
+
+    t = client(sftp)
+    t.auth_publickey("k.tanaka", paramiko.Ed25519Key.from_private_key_file(str(sftp.key)))
+    c = paramiko.SFTPClient.from_transport(t)
+    path = f"/outbox/{sftp.transfer}.age"
+    with c.open(path, "rb") as f:
+        package = f.read()  # paramiko's own 32 KiB requests
+        assert len(package) == c.stat(path).st_size > 0
+
+        def read(offset: int, length: int) -> bytes:
+            kind, msg = c._request(CMD_READ, f.handle, int64(offset), length)
+            assert kind == CMD_DATA
+            return msg.get_string()
+
+        assert read(0, 0xFFFFFFFF) == package[:MAX_READ]
+        assert read(len(package) - 10, 0xFFFFFFFF) == package[-10:]
+        for offset in (len(package), 2**63 - 1, 2**64 - 1):
+            with pytest.raises(EOFError):
+                read(offset, 100)
+    # The session is still good: a whole file again, byte for byte.
+    with c.open(path, "rb") as f:
+        assert f.read() == package
+    t.close()
+
+
 def test_zz_download_after_erasure_is_refused(sftp, tmp_path):
     """Runs last in the module: it erases the module's package."""
     run_gateway("retention", "sweep", "--now", "2020-07-01T00:00:00+09:00")

@@ -60,6 +60,12 @@ class _Download(paramiko.SFTPHandle):
             return SFTP_FAILURE
         return self.spool.read(offset, length)
 
+    def read_into(self, offset: int, view: memoryview) -> int | None:
+        """What GatewaySftpServer uses: the bytes land in its reply buffer (protocol.py)."""
+        if not self.spool.wait_for(offset + len(view)) or self.spool.error is not None:
+            return None
+        return self.spool.read_into(offset, view)
+
     def stat(self) -> paramiko.SFTPAttributes | int:
         if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
             return SFTP_FAILURE

@@ -74,6 +74,13 @@ class Spool:
     def read(self, offset: int, length: int) -> bytes:
         return os.pread(self._file.fileno(), length, offset)
 
+    def read_into(self, offset: int, view: memoryview) -> int:
+        """As `read`, into the caller's buffer (no new one per request); after `wait_for`."""
+        end = min(offset + len(view), self.filled)
+        if end <= offset:
+            return 0
+        return os.preadv(self._file.fileno(), [view[: end - offset]], offset)
+
     def close(self) -> None:
         with self._cond:
             self._closed = True
