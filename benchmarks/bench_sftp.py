@@ -28,7 +28,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.sftp.opensshd import OpenSshd, keygen  # noqa: E402
+from gateway.simulate.opensshd import OpenSshd, keygen  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RECORDS = int(os.environ.get("BENCH_SFTP_RECORDS", "305115"))  # Kurume 2020 at full size (under the 310,000 bound)

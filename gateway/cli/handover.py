@@ -86,13 +86,18 @@ def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home:
 @click.option("--sha256", required=True, help="復号したファイルの SHA-256 / of the decrypted file")
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str,
-                home: str | None) -> None:
+                home: str | None, as_json: bool) -> None:
     """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
+    if as_json:  # a mismatch is recorded, and still exits 1 below
+        click.echo(json.dumps({"transfer": transfer, "matches": receipt.matches, "evidence": receipt.evidence}))
+    if receipt.matches and as_json:
+        return
     if receipt.matches:
         click.echo(f"受領を確認しました / receipt confirmed: {receipt.evidence}")
         return
