@@ -90,10 +90,22 @@ class CommandLine:
             bodies = session.scalars(select(m.LogEntry.body).where(
                 m.LogEntry.seq > before, m.LogEntry.outcome.in_(("refused", "failed"))).order_by(m.LogEntry.seq))
             kinds = list(dict.fromkeys(k for body in bodies for k in json.loads(body).get("kinds") or ()))
-        ja, _, en = ran.stderr.strip().partition("\n")
+        ja, en = _halves(ran.stderr)
         what = " ".join(ran.argv[:2])
         return CommandRefused(f"`gateway {what}` が終了コード {ran.code} で終わりました: {ja}",
                               f"`gateway {what}` exited {ran.code}: {en or ja}", kinds)
+
+
+def _halves(stderr: str) -> tuple[str, str]:
+    """A GatewayError's message is its Japanese lines, then as many English ones (one each, or one
+    per reason of a refused send); click's usage errors are English only."""
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    if len(lines) >= 2 and len(lines) % 2 == 0:
+        half = len(lines) // 2
+        return "\n".join(lines[:half]), "\n".join(lines[half:])
+    if len(lines) >= 2:
+        return lines[0], "\n".join(lines[1:])
+    return (lines[0], lines[0]) if lines else ("（出力なし）", "(no message)")
 
 
 def _invoke(main: click.Group, argv: list[str], err: io.StringIO) -> int:
