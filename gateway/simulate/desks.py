@@ -28,11 +28,14 @@ and at the gateway's command line wherever an operator would type it.
   - a refused access to courier data (`gateway fetch`: nothing is on a disc for an attempt that
     must be refused).
 
-What still calls the core directly: the set-up before the first step (approvals, accounts, SSH
-keys, registered as an installer would), the retention scheduler (`gateway serve` runs it
-in-process too), a security officer's declaration of an outside hand-over (no `gateway` command
-records one), and the final export of the evidence bundle (the simulation's own act, not a
-person's).
+What still calls the core directly:
+- a security officer's declaration of an outside hand-over (`declare`): no `gateway` command
+  records one;
+- the retention scheduler: `gateway serve` runs it in-process too, at each deadline;
+- the simulation's own set-up before the first step (approvals, accounts, SSH keys) and its final
+  export of the evidence bundle: commands exist for these (`gateway approval add`, `gateway user
+  add|add-key`, `gateway export evidence`), but they are the rehearsal's frame, acted by the
+  `simulator` account, not steps of the scenario's people.
 """
 from __future__ import annotations
 
