@@ -94,13 +94,13 @@ def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: st
     """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
-    if as_json:  # a mismatch is recorded, and still exits 1 below
+    if as_json:
         click.echo(json.dumps({"transfer": transfer, "matches": receipt.matches, "evidence": receipt.evidence}))
-    if receipt.matches and as_json:
-        return
-    if receipt.matches:
+    elif receipt.matches:
         click.echo(f"受領を確認しました / receipt confirmed: {receipt.evidence}")
+    if receipt.matches:
         return
+    # A mismatch is recorded (receipt-mismatch) and still exits 1, with or without --json.
     click.echo("件数または SHA-256 が送付時と一致しません。不一致として記録しました。復号し直して確認してください。\n"
                "The record count or SHA-256 differs from what was sent; recorded as a mismatch. "
                "Decrypt again and check.", err=True)
