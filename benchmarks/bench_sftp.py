@@ -38,7 +38,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from tests.sftp.opensshd import OpenSshd, keygen  # noqa: E402
+from gateway.simulate.opensshd import OpenSshd, keygen  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import profiling  # noqa: E402

@@ -86,16 +86,21 @@ def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home:
 @click.option("--sha256", required=True, help="復号したファイルの SHA-256 / of the decrypted file")
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str,
-                home: str | None) -> None:
+                home: str | None, as_json: bool) -> None:
     """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
-    if receipt.matches:
+    if as_json:
+        click.echo(json.dumps({"transfer": transfer, "matches": receipt.matches, "evidence": receipt.evidence}))
+    elif receipt.matches:
         click.echo(f"受領を確認しました / receipt confirmed: {receipt.evidence}")
+    if receipt.matches:
         return
+    # A mismatch is recorded (receipt-mismatch) and still exits 1, with or without --json.
     click.echo("件数または SHA-256 が送付時と一致しません。不一致として記録しました。復号し直して確認してください。\n"
                "The record count or SHA-256 differs from what was sent; recorded as a mismatch. "
                "Decrypt again and check.", err=True)

@@ -108,14 +108,18 @@ def deletion_group() -> None:
 @click.option("--planned-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quantity: int, method: str,
-                planned_date, login: str, home: str | None) -> None:  # type: ignore[no-untyped-def]
+                planned_date, login: str, home: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """消去依頼を提出 / file a deletion request."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         deletion_id = deletion.request(gw, Caller(login, "cli"), transfer, deletion.DeletionRequest(
             items=items, media=media, quantity=quantity, method=method, planned_date=planned_date.date()))
+    if as_json:
+        click.echo(json.dumps({"deletion": deletion_id, "transfer": transfer}))
+        return
     click.echo(f"消去依頼を受け付けました / deletion request filed: {deletion_id}")
 
 
@@ -126,13 +130,17 @@ def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quant
 @click.option("--reason")
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str | None, reason: str | None,
-               login: str, home: str | None) -> None:
+               login: str, home: str | None, as_json: bool) -> None:
     """市が消去依頼を承認・却下 / the city approves or rejects a request."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         deletion.decide(gw, Caller(login, "cli"), deletion_id, approve=approve, witness=witness, reason=reason)
+    if as_json:
+        click.echo(json.dumps({"deletion": deletion_id, "approved": approve}))
+        return
     click.echo("承認しました / approved" if approve else "却下しました / rejected")
 
 
@@ -158,11 +166,12 @@ def _person(text: str) -> deletion.Person:
 @click.option("--place", required=True)
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def certify_cmd(ctx: click.Context, deletion_id: str, erased_at: str, media_manufacturer: str, media_model: str,
                 media_serial: str, sanitisation: str, technique: str, tool: str, verification: str,
-                sanitised_by: str, verified_by: str, place: str, login: str, home: str | None) -> None:
+                sanitised_by: str, verified_by: str, place: str, login: str, home: str | None, as_json: bool) -> None:
     """消去証明書を提出 / file the erasure certificate."""
     with Gateway.open(resolve_home(ctx, home)) as gw:
         evidence = deletion.certify(gw, Caller(login, "cli"), deletion_id, deletion.ErasureCertificate(
@@ -170,6 +179,9 @@ def certify_cmd(ctx: click.Context, deletion_id: str, erased_at: str, media_manu
             media_serial_or_location=media_serial, sanitisation=sanitisation, technique=technique, tool=tool,
             verification=verification, sanitised_by=_person(sanitised_by), verified_by=_person(verified_by),
             place=place))
+    if as_json:
+        click.echo(json.dumps({"deletion": deletion_id, "evidence": evidence}))
+        return
     click.echo(f"消去証明を受け付けました / erasure certificate filed: {evidence}")
 
 

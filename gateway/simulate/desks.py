@@ -1,4 +1,5 @@
-"""How the people of a scenario reach the gateway: over the network wherever a channel has one.
+"""How the people of a scenario reach the gateway: over the network wherever a channel has one,
+and at the gateway's command line wherever an operator would type it.
 
 - LGWAN-ASP portal (HTTPS with mutual TLS on 127.0.0.1, JSON API `/api/v1`, `portal_client.py`):
   every staff member and designated handler is enrolled as a portal user (terminal certificate,
@@ -7,20 +8,34 @@
   `lgwan-asp` packages, confirm their receipt, file deletion requests and erasure certificates there,
   and city staff decide those requests there.
 - VPN line (SFTP over a real socket, paramiko): contractors' handlers download `vpn-sftp` packages
-  with their own SSH keys; the brute-force fault guesses at that login.
-- Courier: the receiver reads the package from the media images the sender's desk wrote; media and
-  notices change hands at the desks (確認書), as in the office.
+  with their own SSH keys; the brute-force fault guesses at that login. A `push` step also delivers
+  a `vpn-sftp` package to the contractor's own SFTP server, a real OpenSSH sshd on 127.0.0.1
+  (`opensshd.py`), with `gateway org pin-host` (its host key) and `gateway push`.
+- Courier: the receiver reads the package from the media images the sender's desk wrote
+  (`gateway courier extract`); media and notices change hands at the desks (確認書).
+- The gateway's command line (`command_line.py`: the `gateway` entry point in-process, with an
+  argv and `--json`, on the scenario's clock through `$GATEWAY_FAKE_NOW`), for what has no network
+  way in, as an operator does it on behalf of the person named by `--as`:
+  - sends of `vpn-sftp` and courier hand-overs (`gateway send`): the portal *is* the LGWAN-ASP
+    channel, and the core refuses a hand-over uploaded there for another channel's profile
+    (`unapproved-channel`); the SFTP server serves contractors only;
+  - the contractor's relay to its subcontractor (`gateway send --relay-of`);
+  - receipts of `vpn-sftp` and courier hand-overs (`gateway receipt`): the SFTP line only carries
+    files, and the courier desk has no network;
+  - their deletion requests, the city's decisions and the erasure certificates
+    (`gateway deletion request|decide|certify`);
+  - media written, handed over, returned or reported lost (`gateway courier write|handover|return|lost`);
+  - a refused access to courier data (`gateway fetch`: nothing is on a disc for an attempt that
+    must be refused).
 
-What still calls the core directly, because no network way in exists for it:
-- sends of `vpn-sftp` and courier hand-overs: the portal *is* the LGWAN-ASP channel, and the core
-  refuses a hand-over whose channel is not its profile's (`unapproved-channel`); staff start those
-  at the gateway's command line, as an operator does (the SFTP server serves contractors only);
-- the contractor's relay to its subcontractor (a courier hand-over, started at its own desk);
-- receipts, deletion requests and certificates of `vpn-sftp` and courier hand-overs (the SFTP line
-  only carries files; the courier desk has no network);
-- the city's decision on a deletion request of a `vpn-sftp` or courier hand-over (its request was
-  filed at the desk);
-- a refused access to courier data (nothing is on a disc for an attempt that must be refused).
+What still calls the core directly:
+- a security officer's declaration of an outside hand-over (`declare`): no `gateway` command
+  records one;
+- the retention scheduler: `gateway serve` runs it in-process too, at each deadline;
+- the simulation's own set-up before the first step (approvals, accounts, SSH keys) and its final
+  export of the evidence bundle: commands exist for these (`gateway approval add`, `gateway user
+  add|add-key`, `gateway export evidence`), but they are the rehearsal's frame, acted by the
+  `simulator` account, not steps of the scenario's people.
 """
 from __future__ import annotations
 
@@ -36,17 +51,15 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from gateway.channels.lgwan_asp.server import PortalServer
 from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
-from gateway.courier import custody, loss, media, returns
+from gateway.courier import custody
 from gateway.crypto import age
 from gateway.errors import GatewayError
-from gateway.fsutil import atomic_output
 from gateway.ledger.log import Actor
-from gateway.operations.accounts import Caller
 from gateway.operations.sshkeys import add_key
-from gateway.operations.receive import confirm_receipt, download
-from gateway.operations.send import SendRequest, send
 from gateway.retention import deletion
 from gateway.service import Gateway
+from gateway.simulate.command_line import CommandLine
+from gateway.simulate.opensshd import OpenSshd
 from gateway.simulate.portal_client import PortalClient
 from gateway.simulate.scenario import Scenario, Step
 from gateway.store.registry import get_approval, get_profile
@@ -61,6 +74,9 @@ class Desks:
         self.portal: PortalServer | None = None
         self.lgwan: PortalClient | None = None  # the people's side of the portal
         self.keys: dict[str, paramiko.Ed25519Key] = {}
+        self.cli = CommandLine(gw)  # an operator at the gateway's command line
+        self.sshd: OpenSshd | None = None  # the contractor's own SFTP server, started by a `push` step
+        self.pinned: set[str] = set()  # organisations whose server `gateway org pin-host` pinned
 
     def __enter__(self) -> "Desks":
         """Both servers on 127.0.0.1 and free ports, on the simulation's Gateway and so its clock."""
@@ -80,8 +96,12 @@ class Desks:
             if self.portal is not None:
                 self.portal.stop()
         finally:
-            if self.sftp is not None:
-                self.sftp.stop()
+            try:
+                if self.sftp is not None:
+                    self.sftp.stop()
+            finally:
+                if self.sshd is not None:
+                    self.sshd.stop()
 
     def enrol(self, scenario: Scenario) -> None:
         """Every designated handler gets an SSH key for the VPN line, registered as an operator
@@ -171,26 +191,47 @@ class Desks:
                                 recipient=step.get("recipient") or "", password_delivery=delivery)
             return self._result(step, a["transfer"], profile.channel, records=a["records"], sha256=a["sha256"],
                                 passphrase=a["passphrase"])
-        sent = send(self.gw, Caller(self.staff(step), "cli"), SendRequest(
-            file=source, approval=step.get("approval"), profile=profile.id, recipient=step.get("recipient"),
-            password_delivery=delivery,
-        ))
+        sent = self.cli("send", str(source), "--approval", str(step.get("approval")), "--profile", profile.id,
+                        "--recipient", str(step.get("recipient")), "--password-delivery", delivery,
+                        "--as", self.staff(step), "--json").json()
         return self._sent(step, sent, profile.channel)
 
     def relay(self, step: Step, parent: dict[str, Any]) -> dict[str, Any]:
-        """The contractor forwards the plaintext it received to its approved subcontractor."""
+        """The contractor forwards the plaintext it received to its approved subcontractor, at the
+        command line as a relay of the hand-over it received (`--relay-of`)."""
         with self.gw.unit() as session:
             profile = get_profile(session, step.get("profile", "subcontract-courier"))
-        plain = Path(parent["plaintext"])
-        sent = send(self.gw, Caller(self.handler(step, parent), "cli"), SendRequest(
-            file=plain, approval=parent["approval"], profile=profile.id, recipient=step.get("recipient"),
-            password_delivery=step.get("notice", "hand"), parent_transfer=parent["transfer"],
-        ))
+        sent = self.cli("send", parent["plaintext"], "--approval", parent["approval"], "--profile", profile.id,
+                        "--recipient", str(step.get("recipient")), "--password-delivery", step.get("notice", "hand"),
+                        "--relay-of", parent["transfer"], "--as", self.handler(step, parent), "--json").json()
         return self._sent(step, sent, profile.channel, sender=parent["recipient"])
 
-    def _sent(self, step: Step, sent: Any, channel: str, sender: str | None = None) -> dict[str, Any]:
-        return self._result(step, sent.transfer, channel, records=sent.sent.record_count, sha256=sent.sent.sha256,
-                            passphrase=sent.passphrase, sender=sender)
+    def _sent(self, step: Step, sent: dict[str, Any], channel: str, sender: str | None = None) -> dict[str, Any]:
+        return self._result(step, sent["transfer"], channel, records=sent["records"], sha256=sent["sha256"],
+                            passphrase=sent["passphrase"], sender=sender)
+
+    def push(self, step: Step, t: dict[str, Any]) -> dict[str, Any]:
+        """City staff push a `vpn-sftp` package to the contractor's own SFTP server (a real OpenSSH
+        sshd, started on first use), whose host key an operator pinned first."""
+        if self.sshd is None:
+            root = self.gw.home.root.parent / "contractor-sshd"
+            (root / "incoming").mkdir(parents=True, exist_ok=True)
+            self.sshd = OpenSshd.create(root).start()
+        org = str(t["recipient"])
+        if org not in self.pinned:
+            pinned = self.cli("org", "pin-host", org, "--host", "127.0.0.1", "--port", str(self.sshd.port),
+                              "--host-key", f"{self.sshd.host_key}.pub", "--user", self.sshd.user,
+                              "--dir", str(self.sshd.root / "incoming"))
+            # The contractor adds the gateway's push key, printed last, to its authorized_keys.
+            self.sshd.authorize(pinned.stdout.strip().splitlines()[-1])
+            self.pinned.add(org)
+        done = self.cli("push", t["transfer"], "--as", self.staff(step), "--json").json()
+        landed = self.sshd.root / "incoming" / f"{t['transfer']}.age"
+        if not landed.is_file() or _sha256(landed) != done["sha256"]:
+            raise GatewayError("送付先に届いたパッケージが送信したものと一致しません。",
+                               f"the package at {landed} is not the one pushed.")
+        t["pushed"] = done["destination"]
+        return done
 
     def _result(self, step: Step, transfer: str, channel: str, *, records: int, sha256: str, passphrase: str,
                 sender: str | None = None) -> dict[str, Any]:
@@ -241,7 +282,7 @@ class Desks:
         package = self.work / f"{t['transfer']}.{login}.age"
         if t["channel"] == "courier" and not step.get("expect"):
             # Courier packages arrive on media: the receiver reads them from the disc images.
-            media.extract([Path(p) for p in t["media"]], package)
+            self.cli("courier", "extract", *t["media"], "-o", str(package))
         elif t["channel"] == "vpn-sftp":
             before = self._refusals()
             try:
@@ -253,8 +294,7 @@ class Desks:
             self.lgwan.download(login, t["transfer"], package)
         else:
             # An access to courier data that must be refused: there is no disc to read it from.
-            with atomic_output(package) as out:
-                download(self.gw, Caller(login, "cli"), t["transfer"], out)
+            self.cli("fetch", t["transfer"], "-o", str(package), "--as", login)
         t["package"] = str(package)
 
     def confirm(self, step: Step, t: dict[str, Any]) -> None:
@@ -272,8 +312,12 @@ class Desks:
             assert self.lgwan is not None
             self.lgwan.receipt(self.handler(step, t), t["transfer"], records=count, sha256=sha256)
             return
-        confirm_receipt(self.gw, Caller(self.handler(step, t), "cli"), t["transfer"], record_count=count,
-                        sha256=sha256)
+        # A mismatch is recorded as one, and the command says so with exit 1.
+        receipt = self.cli("receipt", t["transfer"], "--records", str(count), "--sha256", sha256,
+                           "--as", self.handler(step, t), "--json", ok=(0, 1)).json()
+        if not receipt["matches"] and not step.get("wrong_checksum"):
+            raise GatewayError("受領確認の件数または SHA-256 が送付時と一致しません。",
+                               f"the receipt of {t['transfer']} does not match what was sent.")
 
     def courier(self, step: Step, t: dict[str, Any]) -> None:
         """Media written, media and notice handed over (確認書), returned, or reported lost."""
@@ -283,23 +327,25 @@ class Desks:
         item = t.get("serial") if step.get("item", "media") == "media" else custody.notice_id(t["transfer"])
         if what == "write":
             serial = step.get("serial") or f"M-{t['transfer'][-6:]}"
-            written = media.write_media(self.gw, Caller(sender, "cli"), t["transfer"], media=step.get("media", "cdr"),
-                                        serial=serial, out_dir=self.work / "media", cabinet=step.get("cabinet"))
-            t["serial"], t["media"] = serial, [str(p) for p in written.paths]
+            args = ["courier", "write", t["transfer"], "--media", step.get("media", "cdr"), "--serial", serial,
+                    "-o", str(self.work / "media"), "--as", sender, "--json"]
+            if step.get("cabinet"):
+                args += ["--cabinet", step.get("cabinet")]
+            written = self.cli(*args).json()
+            t["serial"], t["media"] = serial, written["paths"]
             return
         if what == "lost":
-            loss.report_loss(self.gw, Caller(receiver, "cli"), loss.Loss(
-                item=str(item), place=step.get("place", "配送途中"), circumstances="受領確認の際に所在不明と判明"))
+            self.cli("courier", "lost", str(item), "--place", step.get("place", "配送途中"),
+                     "--circumstances", "受領確認の際に所在不明と判明", "--as", receiver, "--json")
             return
         giver, taker = (sender, receiver) if what == "handover" else (receiver, sender)
-        request = custody.Handover(
-            item=str(item), to=taker, frm=giver, place=step.get("place", "受付窓口"), quantity=1,
-            cabinet=step.get("cabinet", f"{'媒体' if step.get('item', 'media') == 'media' else '通知書'}保管庫"),
-            run=step.get("run"), receipt_no=f"R-{item}-{what}")
-        if what == "handover":
-            custody.handover(self.gw, Caller(giver, "cli"), request)
-        else:
-            returns.return_item(self.gw, Caller(giver, "cli"), request)
+        cabinet = step.get("cabinet", f"{'媒体' if step.get('item', 'media') == 'media' else '通知書'}保管庫")
+        args = ["courier", "handover" if what == "handover" else "return", str(item), "--to", taker,
+                "--from", giver, "--place", step.get("place", "受付窓口"), "--quantity", "1", "--cabinet", cabinet,
+                "--receipt-no", f"R-{item}-{what}", "--as", giver, "--json"]
+        if step.get("run"):
+            args += ["--run", step.get("run")]
+        self.cli(*args)
 
     def sender_of(self, t: dict[str, Any]) -> str:
         from gateway.store import models as m
@@ -326,23 +372,42 @@ class Desks:
             sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
             sanitised_by=deletion.Person("取扱責任者", "取扱責任者"), verified_by=deletion.Person("情報管理者", "管理者"),
             place="受託者作業室")
-        portal = self.lgwan if t["channel"] == "lgwan-asp" else None
-        if portal is not None:
-            deletion_id = portal.request_deletion(handler, t["transfer"], items=request.items, media=request.media,
-                                                  quantity=request.quantity, method=request.method,
-                                                  planned_date=request.planned_date)
-        else:
-            deletion_id = deletion.request(self.gw, Caller(handler, "cli"), t["transfer"], request)
         # The city decides, for its contractor's and its subcontractor's copies alike.
         staff = self.staff(Step("delete", timedelta(0), {}))
-        if portal is not None:
-            portal.decide(staff, deletion_id, approve=True, witness=step.get("witness"))
-        else:
-            deletion.decide(self.gw, Caller(staff, "cli"), deletion_id, approve=True, witness=step.get("witness"))
-        if portal is not None:
-            portal.certify(handler, deletion_id, dataclasses.asdict(certificate))
-        else:
-            deletion.certify(self.gw, Caller(handler, "cli"), deletion_id, certificate)
+        if t["channel"] == "lgwan-asp":
+            assert self.lgwan is not None
+            deletion_id = self.lgwan.request_deletion(
+                handler, t["transfer"], items=request.items, media=request.media, quantity=request.quantity,
+                method=request.method, planned_date=request.planned_date)
+            self.lgwan.decide(staff, deletion_id, approve=True, witness=step.get("witness"))
+            self.lgwan.certify(handler, deletion_id, dataclasses.asdict(certificate))
+            return
+        deletion_id = self.cli(
+            "deletion", "request", t["transfer"], "--items", request.items, "--media", request.media,
+            "--quantity", str(request.quantity), "--method", request.method,
+            "--planned-date", request.planned_date.isoformat(), "--as", handler, "--json").json()["deletion"]
+        decide = ["deletion", "decide", deletion_id, "--approve", "--as", staff, "--json"]
+        if step.get("witness"):
+            decide += ["--witness", str(step.get("witness"))]
+        self.cli(*decide)
+        c = certificate
+        self.cli("deletion", "certify", deletion_id, "--erased-at", c.erased_at.isoformat(),
+                 "--media-manufacturer", c.media_manufacturer, "--media-model", c.media_model,
+                 "--media-serial", c.media_serial_or_location, "--sanitisation", c.sanitisation,
+                 "--technique", c.technique, "--tool", c.tool, "--verification", c.verification,
+                 "--sanitised-by", f"{c.sanitised_by.name},{c.sanitised_by.title}",
+                 "--verified-by", f"{c.verified_by.name},{c.verified_by.title}", "--place", c.place,
+                 "--as", handler, "--json")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _ed25519() -> paramiko.Ed25519Key:

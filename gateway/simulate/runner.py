@@ -186,6 +186,13 @@ def _relay(run: Run, step: Step) -> None:
     run.echo(f"  中継 / relayed {result['transfer']} to {result['recipient']} via {result['channel']}")
 
 
+def _push(run: Run, step: Step) -> None:
+    t = run.transfers[step.get("transfer")]
+    done = run.desks.push(step, t)
+    run.channels.add(t["channel"])
+    run.echo(f"  送信 / pushed {t['transfer']} to {done['destination']} ({done['size']:,} bytes)")
+
+
 def _courier(run: Run, step: Step) -> None:
     run.desks.courier(step, run.transfers[step.get("transfer")])
     run.channels.add("courier")
@@ -232,8 +239,9 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
-    "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait, "export": _export,
+    "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
+    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
+    "export": _export,
 }
 
 

@@ -12,7 +12,8 @@ from gateway.core.profiles import profiles_dir
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
 SIMULATIONS = profiles_dir().parent / "simulations"
-ACTIONS = ("send", "notice", "download", "confirm", "relay", "courier", "delete", "sweep", "declare", "export")
+ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",
+           "export")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_gateway
 from tests.sftp.conftest import ENV, log
-from tests.sftp.opensshd import OpenSshd, keygen
+from gateway.simulate.opensshd import OpenSshd, keygen
 
 
 @pytest.fixture

@@ -1,13 +1,15 @@
 """`gateway simulate`: the auditor reports exactly the injected faults, and none without them."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import socket
 
 import pytest
 
 from gateway.simulate.faults import KINDS
-from tests.conftest import run_gateway
+from tests.conftest import run_audit, run_gateway
 
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
@@ -109,3 +111,49 @@ def test_people_reach_the_gateway_over_the_network(tmp_path):
     # Each person logged in with their own initial password once, changed it, and used the new one.
     changes = [e["actor"]["user"] for e in entries if e["action"] == "auth.password-change"]
     assert len(changes) == len(set(changes)) and "kurume.staff" in changes
+
+
+def test_kurume_pushes_the_set_up_package_to_the_contractors_sshd(tmp_path):
+    """The set-up hand-over also goes to the contractor's own SFTP server (a real OpenSSH sshd the
+    run starts and stops), after an operator pinned its host key; the auditor finds nothing wrong."""
+    result = simulate(tmp_path, "kurume-2020", records=120)
+    assert result["findings"] == [] and result["verified"] is True
+    out = tmp_path / "run-clean"
+    entries = [json.loads(line) for line in (out / "bundle" / "log" / "entries.jsonl").read_text().splitlines()
+               if line]
+    setup = next(e["object"]["transfer"] for e in entries
+                 if e["action"] == "transfer.send" and e["channel"] == "cli" and e["outcome"] == "ok")
+    pinned = [e for e in entries if e["action"] == "org.pin-host"]
+    pushed = [e for e in entries if e["action"] == "transfer.push"]
+    assert [e["outcome"] for e in pinned] == ["ok"] and [e["outcome"] for e in pushed] == ["ok"]
+    assert pinned[0]["seq"] < pushed[0]["seq"]
+    push = pushed[0]
+    assert push["object"]["transfer"] == setup and push["channel"] == "vpn-sftp"
+    assert push["actor"]["user"] == "kurume.staff"
+    landed = out / "contractor-sshd" / "incoming" / f"{setup}.age"
+    assert hashlib.sha256(landed.read_bytes()).hexdigest() == push["object"]["blob_sha256"]
+    assert run_audit("verify", str(out / "bundle")).returncode == 0
+    # The sshd was stopped at the end: nothing listens on its port any more.
+    port = int(push["reason"].split(":")[1].split("/")[0])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def test_the_operators_steps_run_at_the_command_line(tmp_path):
+    """What no network way in exists for is done at the gateway's command line (channel `cli`),
+    on behalf of the person who does it, at the scenario's time."""
+    result = simulate(tmp_path, "kurume-2020", records=80)
+    assert result["findings"] == []
+    entries = [json.loads(line) for line in
+               (tmp_path / "run-clean" / "bundle" / "log" / "entries.jsonl").read_text().splitlines() if line]
+    by_action = {}
+    for e in entries:
+        if e["outcome"] == "ok":
+            by_action.setdefault(e["action"], []).append(e)
+    cli = {(e["action"], e["actor"]["user"]) for e in entries if e["channel"] == "cli" and e["outcome"] == "ok"}
+    assert ("transfer.send", "kurume.staff") in cli and ("transfer.send", "k.tanaka") in cli  # the relay
+    assert ("transfer.receipt", "k.tanaka") in cli and ("transfer.receipt", "y.hirano") in cli
+    assert {a for a, _ in cli} >= {"deletion.request", "deletion.decide", "deletion.certify"}
+    assert {e["channel"] for e in by_action["courier.handover"] + by_action["courier.return"]} == {"courier"}
+    # The scenario's clock, not the wall clock: every entry is dated inside 2020.
+    assert all(e["at"].startswith("2020-") for e in entries)
