@@ -73,6 +73,21 @@ def scan(path: PathLike, *, encoding: str | None = None, required: Collection[st
         return _manifest(o, count, _excluded(flags))
 
 
+def scan_stream(stream: HashingReader, name: str, *, encoding: str | None = None) -> Manifest:
+    """``scan`` of a file that is being read once, front to back, by someone else as well (the
+    plaintext coming out of a decryption, say), so it is never read back. The manifest's hash and
+    size are ``stream``'s; on a RecordFileError the caller drains ``stream`` to finish them.
+    Errors name ``name``; an undecodable byte is reported without its offset (locating it would
+    need a second pass)."""
+    with _open(_StreamName(name), encoding, (), stream=stream) as o:
+        count, flags = _LineScan(o).run()
+        return _manifest(o, count, _excluded(flags))
+
+
+class _StreamName(str):
+    """The name of a source that cannot be read a second time."""
+
+
 def iter_records(
     path: PathLike, *, encoding: str | None = None, required: Collection[str] = ()
 ) -> Iterator[dict[str, object]]:
@@ -203,19 +218,30 @@ def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
 
 
 @contextlib.contextmanager
-def _open(path: PathLike, encoding: str | None, required: Collection[str]) -> Iterator[_Open]:
-    with open(path, "rb") as f:
-        peek = f.read(PEEK_BYTES)
+def _open(
+    path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None
+) -> Iterator[_Open]:
+    with contextlib.ExitStack() as stack:
+        if stream is None:
+            f = stack.enter_context(open(path, "rb"))
+            peek = f.read(PEEK_BYTES)
+            hashing = HashingReader(f)
+        else:
+            peek = _read_up_to(stream, PEEK_BYTES)
+            hashing = stream
         if not peek.strip(codecs.BOM_UTF8 + b" \t\r\n"):
             raise RecordFileError(
                 path, "ファイルが空です。基幹システムからの出力を確認してください。",
                 "the file is empty; check the export from the core system.",
             )
         codec = detect_encoding(peek, encoding, path)
-        f.seek(0)
-        hashing = HashingReader(f)
+        if stream is None:
+            f.seek(0)
+            raw: io.RawIOBase = hashing
+        else:
+            raw = _Prefixed(peek, stream)  # the peeked bytes were hashed once already, as read
         text = io.TextIOWrapper(
-            io.BufferedReader(hashing, _READ_BUFFER), encoding=codec, errors="strict", newline=""
+            io.BufferedReader(raw, _READ_BUFFER), encoding=codec, errors="strict", newline=""
         )
         try:
             first = next(csv.reader([text.readline()]), None)
@@ -230,6 +256,33 @@ def _open(path: PathLike, encoding: str | None, required: Collection[str]) -> It
         header = _header(path, codec, first, required)
         newline = "\r\n" if b"\r\n" in peek.split(b"\n", 1)[0] + b"\n" else "\n"
         yield _Open(path, header, [RULES[c] for c in header.columns], text, hashing, newline)
+
+
+def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
+    parts, got = [], 0
+    while got < size and (data := stream.read(size - got)):
+        parts.append(data)
+        got += len(data)
+    return b"".join(parts)
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` and then the rest of ``inner``."""
+
+    def __init__(self, head: bytes, inner: io.RawIOBase) -> None:
+        self._head = memoryview(head)
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._inner.readinto(buffer) or 0
 
 
 def _header(path: PathLike, codec: str, cells: list[str], required: Collection[str]) -> Header:
@@ -484,8 +537,13 @@ def _not_csv(path: PathLike, row: int | None) -> RecordFileError:
 
 def _undecodable(path: PathLike, codec: str) -> RecordFileError:
     """Locate the first undecodable byte by a second, error-path-only pass over the raw bytes."""
-    offset, line = _first_bad_byte(path, codec)
     name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp932": "CP932 (Shift_JIS)"}.get(codec, codec)
+    if isinstance(path, _StreamName):
+        return RecordFileError(
+            path, f"{name} として読めないバイトがあります。文字コードを確認して出力し直してください。",
+            f"a byte is not valid {name}; check the encoding and export the file again.",
+        )
+    offset, line = _first_bad_byte(path, codec)
     return RecordFileError(
         path,
         f"{name} として読めないバイトがあります（{offset} バイト目）。文字コードを確認して出力し直してください。",

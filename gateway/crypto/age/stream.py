@@ -6,7 +6,7 @@ authenticated, so a caller that discards its output on error never keeps unauthe
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -69,6 +69,14 @@ def encrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO, nonce: bytes 
 
 
 def decrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
+    for plain in iter_payload(file_key, src):
+        dst.write(plain)
+
+
+def iter_payload(file_key: bytes, src: BinaryIO) -> Iterator[bytes]:
+    """The plaintext chunk by chunk, each yielded only after it authenticated; errors are raised
+    where the file goes wrong, after the chunks before it. Lets a caller read the plaintext as a
+    stream (count records while decrypting) instead of writing it out and reading it back."""
     nonce = read_full(src, NONCE_SIZE)
     if len(nonce) != NONCE_SIZE:
         # Part of the header in the reference implementation's error taxonomy.
@@ -83,12 +91,12 @@ def decrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
             # A short chunk can only be the final one.
             if counter > 0 and len(chunk) == TAG:
                 raise PayloadError(f"payload chunk {counter} is an empty final chunk, which is not allowed")
-            dst.write(_open(aead, counter, True, chunk))
+            yield _open(aead, counter, True, chunk)
             return
         # A full chunk may be a middle chunk or a full final one: only the flag in the nonce tells.
         following = read_full(src, ENC_CHUNK)
         plain, last = _open_full(aead, counter, chunk, expect_last=not following)
-        dst.write(plain)
+        yield plain
         if last and following:
             raise PayloadError(f"trailing data after the final payload chunk {counter}")
         if not last and not following:
