@@ -27,6 +27,7 @@ from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise, read_header
 from gateway.crypto import age, passphrase
+from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.ledger.log import Actor, Event
@@ -111,6 +112,12 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     token = f"{os.getpid()}.{secrets.token_hex(8)}"
     plain, package = work / f"{token}.csv", work / f"{token}.age"
     remove = {e.population for e in approval.excluded if e.handling == "remove"}
+    # The package's scrypt derivation (about a second at work factor 18) and the passphrase's
+    # argon2 verifier need only the fresh passphrase: they run on another core while the pass
+    # below validates and minimises, instead of after it. A refusal discards them unused.
+    secret = passphrase.generate()
+    recipient = age.ScryptRecipient(secret, WORK_FACTOR).derive_ahead()
+    verifier = Background(passphrase.make_verifier, secret)
     try:
         try:
             # An approval bounds what may go; a file with fewer of its columns is fine.
@@ -134,12 +141,11 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
                                 decision.records_to_send)
         if not decision.allowed:
             _refuse(gw, caller, who, approval.id, decision)
-        secret = passphrase.generate()
-        digest = age.encrypt_file(plain, package, passphrase=secret, work_factor=WORK_FACTOR)
+        digest = age.encrypt_file(plain, package, recipients=[recipient])
         assert digest.sha256 == sent.sha256, "the package holds exactly the minimised file"
         _discard(plain)  # the plaintext copy exists only until it is encrypted
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, who,
-                           source, sent, decision, secret, package)
+                           source, sent, decision, secret, verifier.result(), package)
         if req.notice_to is not None:
             write_notice(PasswordNotice(
                 notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
@@ -178,6 +184,7 @@ class _Pending:
     sent: Manifest
     decision: Decision
     secret: str
+    verifier: str  # argon2id of secret
     package: Path
 
 
@@ -193,7 +200,7 @@ def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
             recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer, state="sent",
             record_count=p.sent.record_count, plaintext_sha256=p.sent.sha256, manifest=p.sent.to_dict(),
             package_blob_id=blob.id, package_sha256=blob.sha256,
-            passphrase_verifier=passphrase.make_verifier(p.secret), sent_at=p.at,
+            passphrase_verifier=p.verifier, sent_at=p.at,
             receipt_due=due.receipt_due, gateway_erase_due=due.gateway_erase_due,
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
