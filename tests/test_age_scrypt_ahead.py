@@ -51,3 +51,28 @@ def test_background_hands_over_the_error_and_runs_off_the_calling_thread() -> No
     with pytest.raises(ValueError, match="derivation failed"):
         task.result()
     assert seen == [False]
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 2 * 65536, 3 * 65536 + 11])
+def test_payload_writer_writes_what_encrypt_payload_writes(size: int) -> None:
+    from gateway.crypto.age.stream import PayloadWriter, encrypt_payload
+
+    plain, key, nonce = os.urandom(size), os.urandom(16), os.urandom(16)
+    expected = io.BytesIO()
+    encrypt_payload(key, io.BytesIO(plain), expected, nonce=nonce)
+    got = io.BytesIO()
+    writer = PayloadWriter(key, got, nonce=nonce)
+    buffer = bytearray(plain)
+    at, cut = 0, 1
+    while at < size:  # uneven writes, from a buffer overwritten after each (as BufferedWriter does)
+        piece = memoryview(buffer)[at:at + cut]
+        writer.write(piece)
+        piece[:] = b"\0" * len(piece)
+        at, cut = at + cut, cut * 3 + 1
+    writer.finish()
+    assert got.getvalue() == expected.getvalue()
+    recipient = age.ScryptRecipient(PASSPHRASE, 10)
+    package = age.header(key, [recipient]) + got.getvalue()
+    out = io.BytesIO()
+    age.decrypt(io.BytesIO(package), out, [age.ScryptIdentity(PASSPHRASE)])
+    assert out.getvalue() == plain

@@ -22,7 +22,7 @@ import operator
 import os
 import re
 from dataclasses import dataclass
-from typing import Collection, Iterable, Iterator, Sequence
+from typing import BinaryIO, Collection, Iterable, Iterator, Sequence
 
 from gateway.fsutil import atomic_output
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
@@ -35,7 +35,7 @@ from gateway.core.records.fields import (
     population_for_label,
 )
 from gateway.core.records.manifest import Header, Manifest
-from gateway.core.records.streams import HashingReader, HashingWriter
+from gateway.core.records.streams import HashingReader, HashingWriter, Prefixed
 from gateway.core.records.values import RULES, Rule
 
 BLOCK_ROWS = 2048
@@ -107,9 +107,14 @@ def minimise(
     fields: Sequence[str],
     remove: Collection[str] = (),
     encoding: str | None = None,
+    sink: BinaryIO | None = None,
 ) -> tuple[Manifest, Manifest]:
     """Write to ``out_path`` only ``fields`` (in that order, under the file's own headers) and only
     rows whose excluded population is not in ``remove``; validate every row on the way.
+
+    With ``sink``, the output goes there as it is produced (an encryptor: a send never writes the
+    minimised plaintext to disk) and ``out_path`` only names it in the manifest; on an error the
+    caller discards what the sink received.
 
     Control columns (the exclusion flag) are never written, even when listed. The output is in the
     input's encoding and line ending (the contractor's print system expects what the city
@@ -132,9 +137,9 @@ def minimise(
         count = kept = 0
         flags: collections.Counter[str] = collections.Counter()
         removed: collections.Counter[str] = collections.Counter()
-        with atomic_output(out_path) as raw:
-            sink = HashingWriter(raw)  # type: ignore[arg-type]
-            buffered = io.BufferedWriter(sink, _READ_BUFFER)
+        with (contextlib.nullcontext(sink) if sink is not None else atomic_output(out_path)) as raw:
+            hashing = HashingWriter(raw)  # type: ignore[arg-type]
+            buffered = io.BufferedWriter(hashing, _READ_BUFFER)
             text = io.TextIOWrapper(buffered, encoding=o.header.encoding, errors="strict", newline="")
             writer = csv.writer(text, lineterminator=o.newline)
             if idx:
@@ -165,8 +170,8 @@ def minimise(
         columns=tuple(wanted),
         source_headers=tuple(headers),
         record_count=kept,
-        sha256=sink.sha256.hexdigest(),
-        size_bytes=sink.size,
+        sha256=hashing.sha256.hexdigest(),
+        size_bytes=hashing.size,
         excluded={},
         removed=dict(removed),
     )
@@ -239,7 +244,7 @@ def _open(
             f.seek(0)
             raw: io.RawIOBase = hashing
         else:
-            raw = _Prefixed(peek, stream)  # the peeked bytes were hashed once already, as read
+            raw = Prefixed(peek, stream)  # the peeked bytes were hashed once already, as read
         text = io.TextIOWrapper(
             io.BufferedReader(raw, _READ_BUFFER), encoding=codec, errors="strict", newline=""
         )
@@ -264,25 +269,6 @@ def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
         parts.append(data)
         got += len(data)
     return b"".join(parts)
-
-
-class _Prefixed(io.RawIOBase):
-    """``head`` and then the rest of ``inner``."""
-
-    def __init__(self, head: bytes, inner: io.RawIOBase) -> None:
-        self._head = memoryview(head)
-        self._inner = inner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        return self._inner.readinto(buffer) or 0
 
 
 def _header(path: PathLike, codec: str, cells: list[str], required: Collection[str]) -> Header:

@@ -26,7 +26,7 @@ from gateway.crypto.age.scrypt import (
     ScryptIdentity,
     ScryptRecipient,
 )
-from gateway.crypto.age.stream import encrypt_payload, iter_payload
+from gateway.crypto.age.stream import PayloadWriter, encrypt_payload, iter_payload
 from gateway.crypto.age.x25519 import X25519Identity, X25519Recipient, parse_identity_file
 from gateway.fsutil import atomic_output
 
@@ -35,6 +35,7 @@ __all__ = [
     "ScryptIdentity", "ScryptRecipient", "X25519Identity", "X25519Recipient", "parse_identity_file",
     "DEFAULT_MAX_WORK_FACTOR", "DEFAULT_WORK_FACTOR",
     "Digest", "encrypt", "decrypt", "decrypt_chunks", "encrypt_file", "decrypt_file", "is_passphrase_file",
+    "PayloadWriter", "header", "new_file_key",
 ]
 
 
@@ -77,14 +78,25 @@ class _Hashing:
 
 
 def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Sequence[Recipient]) -> None:
+    file_key = new_file_key()
+    dst.write(header(file_key, recipients))
+    encrypt_payload(file_key, src, dst)
+
+
+def new_file_key() -> bytes:
+    return os.urandom(FILE_KEY_SIZE)
+
+
+def header(file_key: bytes, recipients: Sequence[Recipient]) -> bytes:
+    """The header of a file whose payload is encrypted under ``file_key`` (with encrypt_payload or
+    a PayloadWriter): a file is ``header + payload``, so the payload may be written first, before
+    the recipients' stanzas (a passphrase's scrypt derivation) are ready."""
     if not recipients:
         raise ValueError("at least one recipient is required")
     if len(recipients) > 1 and any(isinstance(r, ScryptRecipient) for r in recipients):
         raise ValueError("a passphrase recipient must be the only recipient")
-    file_key = os.urandom(FILE_KEY_SIZE)
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
-    dst.write(encode_header(stanzas, file_key))
-    encrypt_payload(file_key, src, dst)
+    return encode_header(stanzas, file_key)
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity]) -> None:

@@ -68,6 +68,38 @@ def encrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO, nonce: bytes 
         counter += 1
 
 
+class PayloadWriter:
+    """``encrypt_payload`` for a producer that writes (a CSV writer) rather than one that is read:
+    the same bytes for the same key, nonce and plaintext, however the writes are cut. A full
+    chunk is held back until more data follows, since only then is it known not to be the last;
+    finish() writes the final chunk. Holds one chunk besides what a single write() passes. Not an
+    io object on purpose: one being collected would close, and so finish, a file cut short."""
+
+    def __init__(self, file_key: bytes, dst: BinaryIO, nonce: bytes | None = None) -> None:
+        nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
+        if len(nonce) != NONCE_SIZE:
+            raise ValueError("payload nonce must be 16 bytes")
+        dst.write(nonce)
+        self._dst = dst
+        self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
+        self._counter = 0
+        self._pending = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._pending += data  # a copy: a BufferedWriter reuses the buffer it passes
+        while len(self._pending) > CHUNK:
+            chunk = bytes(self._pending[:CHUNK])
+            del self._pending[:CHUNK]
+            self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, False), chunk, None))
+            self._counter += 1
+        return len(data)
+
+    def finish(self) -> None:
+        # Empty only when the whole payload is: then the one, empty, final chunk.
+        self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, True), bytes(self._pending), None))
+        self._pending.clear()
+
+
 def decrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
     for plain in iter_payload(file_key, src):
         dst.write(plain)
