@@ -2,9 +2,10 @@
 
 One streaming pass validates the file and writes its minimised copy (approved columns only,
 excluded persons removed), encrypted as it is written, into the private work area as the payload
-of an age package under a fresh passphrase (no plaintext copy is ever written); the policy decides
-on what the pass saw; the package (header, then that payload) is stored encrypted at rest. The transfer row, its log entry and its signed
-evidence are written in one transaction. A refusal writes only its log entry.
+of an age package under a fresh passphrase (no plaintext copy is ever written); the policy
+decides on what the pass saw; the package (header, then that payload) is stored encrypted at
+rest. The transfer row, its log entry and its signed evidence are written in one transaction. A
+refusal writes only its log entry.
 """
 from __future__ import annotations
 
