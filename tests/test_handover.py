@@ -162,3 +162,20 @@ def test_excluded_persons_are_removed_and_reported_as_prevented(home, tmp_path, 
     found = [f for f in rep["findings"] if f["kind"] == "excluded-person"]
     assert len(found) == 1 and found[0]["prevented"] is True and found[0]["transfer"] == sent["transfer"]
     assert serious(rep) == {"excluded-person"}
+
+
+def test_a_bad_row_late_in_the_file_leaves_no_payload_behind(kurume, home, tmp_path):
+    # The minimised rows are encrypted into the work area as they are read; a row that fails
+    # near the end must take what was written so far with it.
+    lines = kurume.read_bytes().split(b"\r\n" if b"\r\n" in kurume.read_bytes() else b"\n")
+    newline = b"\r\n" if b"\r\n" in kurume.read_bytes() else b"\n"
+    cells = lines[-2].split(b",")
+    cells[1] = "2099-13-45".encode()  # birth date column: no such date
+    lines[-2] = b",".join(cells)
+    bad = tmp_path / "late-error.csv"
+    bad.write_bytes(newline.join(lines))
+    proc = send(bad, tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "行目" in proc.stderr and "row" in proc.stderr
+    assert not any((home / "work").iterdir())
+    assert not any((home / "blobs").rglob("*"))

@@ -195,3 +195,66 @@ def test_missing_output_directory(work: dict[str, Path]) -> None:
     proc = run_gateway("package", "decrypt", str(work["enc"]), "-o", str(work["out"] / "no" / "p.csv"),
                        "--passphrase-file", str(work["pass"]), check=False)
     assert_refused(proc, "No such file or directory")
+
+
+# --- record count, counted while decrypting ---------------------------------------------------
+
+def _recipients(path: Path, n: int, edit=None) -> Path:
+    """A Kurume-schema CP932 file of n rows; several 64 KiB chunks once n is in the thousands."""
+    from tests.test_records_reader import kurume
+
+    return kurume(path, n, name=path.name if path.suffix == ".csv" else "in.csv", edit=edit)
+
+
+def _printed(stdout: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+
+
+def _encrypted(tmp_path: Path, plain: Path) -> tuple[Path, Path]:
+    passfile, enc = tmp_path / "pass.txt", tmp_path / "in.csv.age"
+    passfile.write_text(PASSPHRASE + "\n")
+    age.encrypt_file(plain, enc, passphrase=PASSPHRASE, work_factor=FAST)
+    return enc, passfile
+
+
+def test_decrypt_counts_records_and_hashes_in_the_same_pass(tmp_path):
+    plain = _recipients(tmp_path, 3000)
+    assert plain.stat().st_size > 3 * CHUNK
+    enc, passfile = _encrypted(tmp_path, plain)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = decrypt(enc, out, passfile, check=True)
+    printed = _printed(proc.stdout)
+    assert (out / "plain.csv").read_bytes() == plain.read_bytes()
+    assert printed == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(),
+                       "bytes": str(plain.stat().st_size), "records": "3000"}
+
+
+def test_a_file_that_stops_being_a_recipient_file_decrypts_whole_without_a_count(tmp_path):
+    # Row 100 has a date no one was born on: the count stops there, the decryption does not.
+    def edit(rows):
+        rows[100][1] = "2099-13-45"
+
+    plain = _recipients(tmp_path, 3000, edit=edit)
+    enc, passfile = _encrypted(tmp_path, plain)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = decrypt(enc, out, passfile, check=True)
+    printed = _printed(proc.stdout)
+    assert (out / "plain.csv").read_bytes() == plain.read_bytes()
+    assert printed == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(), "bytes": str(plain.stat().st_size)}
+
+
+def test_damage_after_the_count_began_leaves_no_output(tmp_path):
+    plain = _recipients(tmp_path, 3000)
+    enc, passfile = _encrypted(tmp_path, plain)
+    data = bytearray(enc.read_bytes())
+    data[-100] ^= 0x01  # the last chunk: the scanner has read every row before it
+    enc.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = decrypt(enc, out, passfile)
+    assert proc.returncode == 1
+    assert "records" not in proc.stdout
+    assert "復号できません" in proc.stderr and "cannot decrypt" in proc.stderr
+    assert list(out.iterdir()) == []

@@ -461,3 +461,75 @@ def test_single_column_file_with_empty_cells(tmp_path):
     path.write_text("電話番号\r\n0942-30-9000\r\n\"\"\r\n0942-30-9001\r\n", encoding="utf-8")
     minimise(path, tmp_path / "m.csv", fields=["phone"])
     assert scan(path).record_count == 3
+
+
+# --- minimise keeping every column: the rows go out as the line scanner read them ----------------
+
+def _csv_round_trip(path: Path, encoding: str, newline: str) -> bytes:
+    """What minimise writes by definition: csv.reader's rows (blank lines skipped, the header
+    stripped) written back by csv.writer with the file's line terminator."""
+    text = path.read_bytes().decode(encoding)
+    rows = [row for row in csv.reader(io.StringIO(text, newline="")) if row]
+    rows[0] = [cell.strip().lstrip("\ufeff") for cell in rows[0]]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline).writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def _big_kurume(tmp_path: Path, encoding="cp932", bom=False, edit=None) -> Path:
+    # Well over _CHUNK_CHARS, so that chunks end mid-line and mid-"\r\n".
+    return kurume(tmp_path, 6000, encoding=encoding, bom=bom, edit=edit)
+
+
+def _odd_but_valid_dates(rows):
+    for i in range(1, len(rows), 7):
+        rows[i][1] = "1975/1/1"  # valid, but not what the line scanner's regex takes: checked per cell
+
+
+def _quote_late(rows):
+    rows[4500][3] = "福岡県久留米市城南町15番地3, 2階"  # csv.writer quotes it: the rest goes by csv
+
+
+@pytest.mark.parametrize("edit", [None, _odd_but_valid_dates, _quote_late], ids=["plain", "per-cell", "quote"])
+@pytest.mark.parametrize("encoding, bom", [("cp932", False), ("utf-8", True)])
+def test_minimise_of_every_column_writes_what_csv_writer_would(tmp_path, edit, encoding, bom):
+    path = _big_kurume(tmp_path, encoding, bom, edit)
+    out = tmp_path / "out.csv"
+    source, written = minimise(path, out, fields=read_header(path).columns)
+    codec = "utf-8-sig" if bom else encoding
+    assert out.read_bytes() == _csv_round_trip(path, codec, "\r\n")
+    assert source.record_count == written.record_count == 6000
+    assert written.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert scan(path).record_count == 6000
+
+
+def test_minimise_of_every_column_normalises_irregular_lines(tmp_path):
+    path = _big_kurume(tmp_path)
+    data = path.read_bytes()
+    lines = data.split(b"\r\n")
+    lines[3000] = lines[3000] + b"\r\n"  # a blank line
+    lines[4000] = lines[4000] + b"\n" + lines[4001]  # a bare LF in a CRLF file
+    del lines[4001]
+    irregular = b"\r\n".join(lines).rstrip(b"\r\n")  # and no line break after the last row
+    path.write_bytes(irregular)
+    out = tmp_path / "out.csv"
+    _, written = minimise(path, out, fields=read_header(path).columns)
+    assert out.read_bytes() == _csv_round_trip(path, "cp932", "\r\n")
+    assert written.record_count == 6000
+
+
+@pytest.mark.parametrize("edit", [None, _quote_late], ids=["quote-free", "after-a-quote"])
+def test_minimise_of_every_column_names_the_row_scan_names(tmp_path, edit):
+    def bad(rows):
+        if edit:
+            edit(rows)
+        rows[5000][1] = "2099-13-45"
+
+    path = _big_kurume(tmp_path, edit=bad)
+    out = tmp_path / "out.csv"
+    with pytest.raises(RecordFileError) as minimised:
+        minimise(path, out, fields=read_header(path).columns)
+    with pytest.raises(RecordFileError) as scanned:
+        scan(path)
+    assert minimised.value.row == scanned.value.row == 5001
+    assert_no_output(tmp_path, out)

@@ -4,13 +4,15 @@ from __future__ import annotations
 import functools
 import getpass
 import sys
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
 from gateway.errors import GatewayError
 from gateway.home import Home
-from gateway.ledger.log import Actor
+
+if TYPE_CHECKING:  # the ledger imports SQLAlchemy: only commands that log pay for it
+    from gateway.ledger.log import Actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,4 +53,6 @@ def not_yet_available(what: str) -> GatewayError:
 
 def cli_actor() -> Actor:
     """Who runs a local command: the operating-system account, as an administrator."""
+    from gateway.ledger.log import Actor
+
     return Actor(user=f"cli:{getpass.getuser()}", role="admin")

@@ -1,14 +1,18 @@
 """`gateway package encrypt|decrypt`: age v1 files with a passphrase recipient."""
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 
 from gateway.cli.common import refusals_exit_1
 from gateway.crypto import age
 from gateway.errors import GatewayError
+from gateway.fsutil import atomic_output
 
 
 @click.group()
@@ -85,28 +89,61 @@ def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int
     passphrase = _read_passphrase(passphrase_file)
     _require_input(source)
     try:
-        digest = age.decrypt_file(source, output, passphrase=passphrase, max_work_factor=max_work_factor)
+        digest, records = _decrypt_and_count(source, output, passphrase, max_work_factor)
     except age.AgeError as err:
         raise _decrypt_refusal(err, source) from None
     except OSError as err:
         raise _io_error(err) from None
     _report(digest)
-    _report_records(output)
+    if records is not None:
+        click.echo(f"records: {records}")
 
 
-def _report_records(path: str) -> None:
-    """The record count a contractor confirms receipt with, when the plaintext is a recipient file.
+def _decrypt_and_count(source: str, output: str, passphrase: bytes, max_work_factor: int) -> tuple[age.Digest, int | None]:
+    """Decrypt, hash and count the records in one pass: each authenticated chunk is written to the
+    output and read by the record scanner on its way there, so the plaintext is never read back.
 
-    Anything else (a deliverable, a file that is not CSV) decrypts all the same; it just has no
-    count to print.
+    The count is the one a contractor confirms receipt with, when the plaintext is a recipient
+    file; anything else (a deliverable, a file that is not CSV) decrypts all the same, with no
+    count (None). The output appears only once the whole file has authenticated.
     """
-    from gateway.core.records.reader import scan
+    from gateway.core.records.reader import scan_stream
+    from gateway.core.records.streams import HashingReader
 
-    try:
-        manifest = scan(path)
-    except GatewayError:
-        return
-    click.echo(f"records: {manifest.record_count}")
+    identity = age.ScryptIdentity(passphrase, max_work_factor)
+    with open(source, "rb") as src, atomic_output(output) as out:
+        plain = HashingReader(_Tee(age.decrypt_chunks(src, [identity]), out))
+        records: int | None
+        try:
+            records = scan_stream(plain, os.path.basename(output)).record_count
+        except GatewayError:
+            records = None
+        plain.drain()  # the scanner stops at the first invalid row; the file goes on to the end
+    return age.Digest(plain.sha256.hexdigest(), plain.size), records
+
+
+class _Tee(io.RawIOBase):
+    """Reads ``chunks`` as a stream, writing each one to ``out`` as it is first read."""
+
+    def __init__(self, chunks: Iterator[bytes], out: BinaryIO) -> None:
+        self._chunks = chunks
+        self._out = out
+        self._rest = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._rest:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._out.write(chunk)
+            self._rest = memoryview(chunk)
+        n = min(len(buffer), len(self._rest))
+        buffer[:n] = self._rest[:n]
+        self._rest = self._rest[n:]
+        return n
 
 
 def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:

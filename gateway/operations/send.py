@@ -1,10 +1,11 @@
 """Sending: a recipient file becomes an encrypted package for one recipient under one approval.
 
 One streaming pass validates the file and writes its minimised copy (approved columns only,
-excluded persons removed) into the private work area; the policy decides on what the pass saw;
-the copy is encrypted to an age package under a fresh passphrase, the plaintext copy is deleted,
-and the package is stored encrypted at rest. The transfer row, its log entry and its signed
-evidence are written in one transaction. A refusal writes only its log entry.
+excluded persons removed), encrypted as it is written, into the private work area as the payload
+of an age package under a fresh passphrase (no plaintext copy is ever written); the policy
+decides on what the pass saw; the package (header, then that payload) is stored encrypted at
+rest. The transfer row, its log entry and its signed evidence are written in one transaction. A
+refusal writes only its log entry.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +28,9 @@ from gateway.core.policy import Decision, HandOver, Refusal, decide
 from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise, read_header
+from gateway.core.records.streams import Prefixed
 from gateway.crypto import age, passphrase
+from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.ledger.log import Actor, Event
@@ -109,14 +113,27 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     clear_stale_work(work)
     # The pid in the name lets a later process remove what a killed one left behind.
     token = f"{os.getpid()}.{secrets.token_hex(8)}"
-    plain, package = work / f"{token}.csv", work / f"{token}.age"
+    # The minimised file is encrypted as it is written: the work area holds only the package's
+    # payload (ciphertext), never a plaintext copy, and no second pass reads the file back.
+    # `plain` only names the minimised file in its manifest.
+    plain, payload = work / f"{token}.csv", work / f"{token}.payload"
+    file_key = age.new_file_key()
     remove = {e.population for e in approval.excluded if e.handling == "remove"}
+    # The package's scrypt derivation (about a second at work factor 18) and the passphrase's
+    # argon2 verifier need only the fresh passphrase: they run on another core while the pass
+    # below validates and minimises, instead of after it. A refusal discards them unused.
+    secret = passphrase.generate()
+    recipient = age.ScryptRecipient(secret, WORK_FACTOR).derive_ahead()
+    verifier = Background(passphrase.make_verifier, secret)
     try:
         try:
             # An approval bounds what may go; a file with fewer of its columns is fine.
             present = read_header(req.file).columns
             fields = [f for f in approval.fields if f in present]
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove)
+            with _work_file(payload) as raw:
+                body = age.PayloadWriter(file_key, raw)
+                source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body)
+                body.finish()
         except GatewayError as err:
             gw.record(Event(action="transfer.send", channel=caller.channel, actor=who, source=caller.source,
                             approval=approval.id, outcome="refused", reason=err.en))
@@ -134,12 +151,9 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
                                 decision.records_to_send)
         if not decision.allowed:
             _refuse(gw, caller, who, approval.id, decision)
-        secret = passphrase.generate()
-        digest = age.encrypt_file(plain, package, passphrase=secret, work_factor=WORK_FACTOR)
-        assert digest.sha256 == sent.sha256, "the package holds exactly the minimised file"
-        _discard(plain)  # the plaintext copy exists only until it is encrypted
+        header = age.header(file_key, [recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, who,
-                           source, sent, decision, secret, package)
+                           source, sent, decision, secret, verifier.result(), header, payload)
         if req.notice_to is not None:
             write_notice(PasswordNotice(
                 notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
@@ -159,8 +173,7 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
             raise
         return Sent(pending.transfer_id, secret, source, sent, package_sha256, evidence)
     finally:
-        _discard(plain)
-        _discard(package)
+        _discard(payload)
 
 
 @dataclass(frozen=True)
@@ -178,22 +191,24 @@ class _Pending:
     sent: Manifest
     decision: Decision
     secret: str
-    package: Path
+    verifier: str  # argon2id of secret
+    header: bytes  # the package is header + payload
+    payload: Path
 
 
 def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
     """The package, the transfer row, its log entry and evidence, in one transaction."""
     due = deadlines(p.approval, p.profile, p.at)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
-    with gw.unit() as session, p.package.open("rb") as pkg:
-        blob = blobs.put(session, pkg, at=p.at)
+    with gw.unit() as session, p.payload.open("rb") as body:
+        blob = blobs.put(session, Prefixed(p.header, body), at=p.at)  # type: ignore[arg-type]
         session.add(m.Transfer(
             id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
             sender_user_id=p.user.id, sender_organisation_id=p.user.organisation_id,
             recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer, state="sent",
             record_count=p.sent.record_count, plaintext_sha256=p.sent.sha256, manifest=p.sent.to_dict(),
             package_blob_id=blob.id, package_sha256=blob.sha256,
-            passphrase_verifier=passphrase.make_verifier(p.secret), sent_at=p.at,
+            passphrase_verifier=p.verifier, sent_at=p.at,
             receipt_due=due.receipt_due, gateway_erase_due=due.gateway_erase_due,
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
@@ -287,6 +302,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _work_file(path: Path) -> BinaryIO:
+    """A new owner-only file in the work area. Not fsynced: it is gone before the send returns,
+    and a crash leaves it to clear_stale_work."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    return open(fd, "wb", buffering=1 << 20)
 
 
 def _discard(path: Path) -> None:

@@ -49,3 +49,23 @@ class HashingWriter(io.RawIOBase):
         self.sha256.update(view)
         self.size += len(view)
         return len(view)
+
+
+class Prefixed(io.RawIOBase):
+    """``head`` and then the rest of ``inner``: bytes already read (peeked) put back in front, or
+    a header written after the body it precedes."""
+
+    def __init__(self, head: bytes, inner: io.RawIOBase | BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        return self._inner.readinto(buffer) or 0  # type: ignore[union-attr]

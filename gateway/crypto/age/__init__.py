@@ -9,7 +9,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Iterator, Protocol
 
 from gateway.crypto.age.errors import (
     AgeError,
@@ -26,7 +26,7 @@ from gateway.crypto.age.scrypt import (
     ScryptIdentity,
     ScryptRecipient,
 )
-from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
+from gateway.crypto.age.stream import PayloadWriter, encrypt_payload, iter_payload
 from gateway.crypto.age.x25519 import X25519Identity, X25519Recipient, parse_identity_file
 from gateway.fsutil import atomic_output
 
@@ -34,7 +34,8 @@ __all__ = [
     "AgeError", "HeaderError", "HmacError", "NoMatchError", "PayloadError", "WorkFactorTooHigh",
     "ScryptIdentity", "ScryptRecipient", "X25519Identity", "X25519Recipient", "parse_identity_file",
     "DEFAULT_MAX_WORK_FACTOR", "DEFAULT_WORK_FACTOR",
-    "Digest", "encrypt", "decrypt", "encrypt_file", "decrypt_file", "is_passphrase_file",
+    "Digest", "encrypt", "decrypt", "decrypt_chunks", "encrypt_file", "decrypt_file", "is_passphrase_file",
+    "PayloadWriter", "header", "new_file_key",
 ]
 
 
@@ -77,14 +78,25 @@ class _Hashing:
 
 
 def encrypt(src: BinaryIO, dst: BinaryIO, recipients: Sequence[Recipient]) -> None:
+    file_key = new_file_key()
+    dst.write(header(file_key, recipients))
+    encrypt_payload(file_key, src, dst)
+
+
+def new_file_key() -> bytes:
+    return os.urandom(FILE_KEY_SIZE)
+
+
+def header(file_key: bytes, recipients: Sequence[Recipient]) -> bytes:
+    """The header of a file whose payload is encrypted under ``file_key`` (with encrypt_payload or
+    a PayloadWriter): a file is ``header + payload``, so the payload may be written first, before
+    the recipients' stanzas (a passphrase's scrypt derivation) are ready."""
     if not recipients:
         raise ValueError("at least one recipient is required")
     if len(recipients) > 1 and any(isinstance(r, ScryptRecipient) for r in recipients):
         raise ValueError("a passphrase recipient must be the only recipient")
-    file_key = os.urandom(FILE_KEY_SIZE)
     stanzas = [stanza for recipient in recipients for stanza in recipient.wrap(file_key)]
-    dst.write(encode_header(stanzas, file_key))
-    encrypt_payload(file_key, src, dst)
+    return encode_header(stanzas, file_key)
 
 
 def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity]) -> None:
@@ -93,12 +105,20 @@ def decrypt(src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity]) -> Non
     On PayloadError dst holds the plaintext released before the failure; callers that must not
     keep partial output write through atomic_output (decrypt_file does).
     """
+    for plain in decrypt_chunks(src, identities):
+        dst.write(plain)
+
+
+def decrypt_chunks(src: BinaryIO, identities: Sequence[Identity]) -> Iterator[bytes]:
+    """The plaintext as authenticated chunks (see decrypt). The header is read, the file key
+    unwrapped and the header MAC checked here, before returning; the payload's errors come from
+    the iterator, at the chunk where the file goes wrong."""
     header = read_header(src)
     if any(s.type == "scrypt" for s in header.stanzas) and len(header.stanzas) != 1:
         raise HeaderError("an scrypt stanza must be the only stanza in the header")
     file_key = _unwrap(header.stanzas, identities)
     verify_mac(header, file_key)
-    decrypt_payload(file_key, src, dst)
+    return iter_payload(file_key, src)
 
 
 def _unwrap(stanzas: Sequence[Stanza], identities: Sequence[Identity]) -> bytes:

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from gateway.crypto.age.errors import HeaderError, WorkFactorTooHigh
 from gateway.crypto.age.format import Stanza, b64decode, b64encode
 from gateway.crypto.age.wrap import check_wrapped_size, unwrap_file_key, wrap_file_key
+from gateway.crypto.background import Background
 
 STANZA_TYPE = "scrypt"
 LABEL = b"age-encryption.org/v1/scrypt"
@@ -46,13 +47,26 @@ class ScryptRecipient:
             raise ValueError("scrypt work factor must be between 1 and 30")
         self._passphrase = _as_bytes(passphrase)
         self.work_factor = work_factor
+        self._ahead: tuple[bytes, Background[bytes]] | None = None
 
     def __repr__(self) -> str:
         return f"ScryptRecipient(work_factor={self.work_factor})"
 
-    def wrap(self, file_key: bytes) -> list[Stanza]:
+    def derive_ahead(self) -> "ScryptRecipient":
+        """Start the derivation for the next wrap() now, in a thread, so that it overlaps other
+        work (the derivation releases the GIL); wrap() waits for what is left of it. The salt is
+        drawn now and used for that one wrap only."""
         salt = os.urandom(SALT_SIZE)
-        key = _derive(self._passphrase, salt, self.work_factor)
+        self._ahead = (salt, Background(_derive, self._passphrase, salt, self.work_factor))
+        return self
+
+    def wrap(self, file_key: bytes) -> list[Stanza]:
+        if self._ahead is not None:
+            (salt, pending), self._ahead = self._ahead, None
+            key = pending.result()
+        else:
+            salt = os.urandom(SALT_SIZE)
+            key = _derive(self._passphrase, salt, self.work_factor)
         args = (b64encode(salt).decode("ascii"), str(self.work_factor))
         return [Stanza(STANZA_TYPE, args, wrap_file_key(key, file_key))]
 

@@ -6,7 +6,7 @@ authenticated, so a caller that discards its output on error never keeps unauthe
 from __future__ import annotations
 
 import os
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -68,7 +68,47 @@ def encrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO, nonce: bytes 
         counter += 1
 
 
+class PayloadWriter:
+    """``encrypt_payload`` for a producer that writes (a CSV writer) rather than one that is read:
+    the same bytes for the same key, nonce and plaintext, however the writes are cut. A full
+    chunk is held back until more data follows, since only then is it known not to be the last;
+    finish() writes the final chunk. Holds one chunk besides what a single write() passes. Not an
+    io object on purpose: one being collected would close, and so finish, a file cut short."""
+
+    def __init__(self, file_key: bytes, dst: BinaryIO, nonce: bytes | None = None) -> None:
+        nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
+        if len(nonce) != NONCE_SIZE:
+            raise ValueError("payload nonce must be 16 bytes")
+        dst.write(nonce)
+        self._dst = dst
+        self._aead = ChaCha20Poly1305(payload_key(file_key, nonce))
+        self._counter = 0
+        self._pending = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self._pending += data  # a copy: a BufferedWriter reuses the buffer it passes
+        while len(self._pending) > CHUNK:
+            chunk = bytes(self._pending[:CHUNK])
+            del self._pending[:CHUNK]
+            self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, False), chunk, None))
+            self._counter += 1
+        return len(data)
+
+    def finish(self) -> None:
+        # Empty only when the whole payload is: then the one, empty, final chunk.
+        self._dst.write(self._aead.encrypt(_chunk_nonce(self._counter, True), bytes(self._pending), None))
+        self._pending.clear()
+
+
 def decrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
+    for plain in iter_payload(file_key, src):
+        dst.write(plain)
+
+
+def iter_payload(file_key: bytes, src: BinaryIO) -> Iterator[bytes]:
+    """The plaintext chunk by chunk, each yielded only after it authenticated; errors are raised
+    where the file goes wrong, after the chunks before it. Lets a caller read the plaintext as a
+    stream (count records while decrypting) instead of writing it out and reading it back."""
     nonce = read_full(src, NONCE_SIZE)
     if len(nonce) != NONCE_SIZE:
         # Part of the header in the reference implementation's error taxonomy.
@@ -83,12 +123,12 @@ def decrypt_payload(file_key: bytes, src: BinaryIO, dst: BinaryIO) -> None:
             # A short chunk can only be the final one.
             if counter > 0 and len(chunk) == TAG:
                 raise PayloadError(f"payload chunk {counter} is an empty final chunk, which is not allowed")
-            dst.write(_open(aead, counter, True, chunk))
+            yield _open(aead, counter, True, chunk)
             return
         # A full chunk may be a middle chunk or a full final one: only the flag in the nonce tells.
         following = read_full(src, ENC_CHUNK)
         plain, last = _open_full(aead, counter, chunk, expect_last=not following)
-        dst.write(plain)
+        yield plain
         if last and following:
             raise PayloadError(f"trailing data after the final payload chunk {counter}")
         if not last and not following:
