@@ -10,6 +10,7 @@ check what a person sees when the database stays busy: 503, Retry-After, Japanes
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sqlite3
 import threading
@@ -149,9 +150,10 @@ def test_concurrent_uploads_never_answer_500(busy_portal: Portal, recipients_fil
 
 
 @contextmanager
-def write_lock_held(db: Path) -> Iterator[None]:
-    """The database's write lock, held from another connection for the duration of the block."""
-    release, held = threading.Event(), threading.Event()
+def write_lock_held(db: Path, release: threading.Event | None = None) -> Iterator[None]:
+    """The database's write lock, held from another connection for the duration of the block
+    (or until `release` is set, if that comes first)."""
+    release, held = release or threading.Event(), threading.Event()
 
     def hold() -> None:
         conn = sqlite3.connect(db, isolation_level=None, timeout=30)
@@ -200,3 +202,68 @@ def test_busy_database_answers_503_with_retry_after(busy_portal: Portal, recipie
     assert blob_files(p.home) == before_files
     assert len(log_entries(p, action="transfer.send")) == sends_before
     assert_nothing_half_made(p)
+
+
+def test_simulator_client_waits_out_a_busy_database(busy_portal: Portal, recipients_file: Path, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.ledger.log import Actor, Event
+    from gateway.operations.accounts import add_user
+    from gateway.simulate.portal_client import PortalClient
+
+    p = busy_portal
+    with p.gw.unit() as s:
+        add_user(s, login="s.retry", name="試験 再試行", org="kurume", role="staff", at=p.clock.now())
+        p.gw.ledger.record(s, Event(action="user.add", channel="cli", actor=Actor(user="cli:test", role="admin"),
+                                    reason="s.retry (staff) in kurume"))
+    client = PortalClient(p.gw, p.url, tmp_path / "terminals")
+    try:
+        client.enrol("s.retry")
+        release = threading.Event()
+        with caplog.at_level(logging.WARNING, logger="gateway.portal"):
+            with write_lock_held(p.home / "gateway.db", release):
+                threading.Timer(2.0, release.set).start()
+                sent = client.send("s.retry", recipients_file, **FORM)
+    finally:
+        client.close()
+    assert sent["transfer"] and sent["records"] > 0
+    assert any("answered 503" in r.getMessage() for r in caplog.records)
+    assert_nothing_half_made(p)
+
+
+def test_unexpected_error_is_a_bilingual_500_without_traceback(busy_portal: Portal, recipients_file: Path) -> None:
+    """The private work area replaced by a file (a broken installation): the upload cannot be
+    received, which no route expects. The person sees a bilingual page; the server logs the trace."""
+    p = busy_portal
+    api, page = p.client("s.staff"), p.client("s.staff")
+    token = token_for(api)
+    r = page.post("/login", data={"csrf": csrf_of(page.get("/login").text), "login": "s.staff",
+                                  "password": PASSWORD})
+    form_token = csrf_of(page.get("/staff").text)
+    work = p.home / "work"
+    aside = p.home / "work.aside"
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    work.rename(aside)
+    work.write_text("not a directory\n")
+    try:
+        with recipients_file.open("rb") as f:
+            r_api = api.post("/api/v1/transfers", headers={"authorization": f"Bearer {token}"}, data=FORM,
+                             files={"file": ("recipients.csv", f, "text/csv")})
+        with recipients_file.open("rb") as f:
+            r_page = page.post("/staff/send", data={"csrf": form_token, **FORM},
+                               files={"file": ("recipients.csv", f, "text/csv")})
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+        work.unlink()
+        aside.rename(work)
+    assert r_api.status_code == 500
+    body = r_api.json()
+    assert body["error"] == "internal" and "予期しない" in body["ja"] and "unexpected" in body["en"]
+    assert r_page.status_code == 500 and r_page.headers["content-type"].startswith("text/html")
+    assert r_page.text.index("予期しない") < r_page.text.index("unexpected")
+    for r in (r_api, r_page):
+        assert "Traceback" not in r.text and "FileExistsError" not in r.text and str(p.home) not in r.text
+        assert "content-security-policy" in r.headers and r.headers["cache-control"] == "no-store"
+    assert any(rec.exc_info and "FileExistsError" in repr(rec.exc_info[1]) for rec in seen)
