@@ -64,7 +64,10 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
         with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
         blobs.copy_out(transfer.package_blob_id, key, dst)
-        dst.flush()  # a buffering destination (the portal's pipe) hands over its last bytes before the log says done
+        # A buffering destination (the portal's pipe) hands over its last bytes before the log
+        # says done; others (the SFTP spool, a hashing writer) have no flush and need none.
+        if callable(flush := getattr(dst, "flush", None)):
+            flush()
         with gw.unit() as session:
             row = session.get(m.Transfer, transfer_id, with_for_update=True)
             assert row is not None

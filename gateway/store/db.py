@@ -141,8 +141,7 @@ class DatabaseBusy(GatewayError):
         super().__init__(
             "ただいま混み合っているため処理できませんでした。何も変更されていません。しばらく待ってからもう一度お試しください。",
             "the gateway is busy and could not do this now; nothing was changed. Please try again in a moment.",
-            kind="busy",
-        )
+        )  # no finding kind: nobody did anything wrong, and nothing of it goes into the log
 
 
 # SQLite's SQLITE_BUSY / SQLITE_LOCKED; PostgreSQL's lock_not_available, deadlock_detected and

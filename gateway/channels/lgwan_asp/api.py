@@ -22,7 +22,7 @@ from gateway.channels.lgwan_asp import csrf, queries, sessions, uploads
 from gateway.channels.lgwan_asp.contractor import _Refused, stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import RETRY_AFTER_SECONDS, actor_of, auth_of, gw_of, require, source_of, terminal_of
+from gateway.channels.lgwan_asp.web import actor_of, auth_of, busy_json, gw_of, require, source_of, terminal_of
 from gateway.clock import JST
 from gateway.errors import GatewayError
 from gateway.ledger.log import Event
@@ -38,8 +38,7 @@ secured = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Security(beare
 
 def fail(err: GatewayError, status: int) -> JSONResponse:
     if isinstance(err, DatabaseBusy):  # transient, not a refusal: 503 with Retry-After
-        return JSONResponse({"error": err.kind, "ja": err.ja, "en": err.en, "retry_after_seconds": RETRY_AFTER_SECONDS},
-                            status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+        return busy_json(err)
     return JSONResponse({"error": err.kind or "refused", "ja": err.ja, "en": err.en}, status_code=status)
 
 

@@ -61,13 +61,12 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
         raise _Refused(err, 410) from None
     except GatewayError as err:
         raise _Refused(err, 403 if err.kind == "non-designated-handler" else 404) from None
-    headers = {"content-disposition": downloads.content_disposition(f"{transfer_id}.age"), "cache-control": "no-store"}
-    # Looked up only now that the download was authorised. With the length known the body needs
-    # no chunked framing, and a client can tell a cut-off download from a complete one.
-    size = await run_in_threadpool(queries.package_size, gw, transfer_id)
-    if size is not None:
-        headers["content-length"] = str(size)
-    return StreamingResponse(body, media_type="application/octet-stream", headers=headers)
+    # No Content-Length, on purpose: the chunked body ends only after download() has logged, so a
+    # client that has the whole package also finds its download in the log (and its receipt
+    # cannot overtake it). With the length announced the client was done a moment before the log.
+    return StreamingResponse(body, media_type="application/octet-stream", headers={
+        "content-disposition": downloads.content_disposition(f"{transfer_id}.age"),
+        "cache-control": "no-store"})
 
 
 class _Refused(Exception):

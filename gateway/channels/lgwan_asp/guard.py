@@ -41,7 +41,7 @@ class Guard:
         token, kind = _credential(headers)
         try:
             auth, owner = await run_in_threadpool(self._lookup, terminal, token, kind, source)
-        except DatabaseBusy as err:  # the lookups only read; a session's expiry or touch writes
+        except DatabaseBusy as err:  # reads are rarely refused (a WAL recovery), but never as a 500
             await busy_page(Request(scope), err)(scope, receive, send)
             return
         if terminal is None or owner is None:

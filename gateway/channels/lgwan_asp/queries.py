@@ -194,10 +194,3 @@ def city_reminders(gw: Gateway, org: str, *, within: timedelta) -> list[dict[str
         mine = set(session.scalars(select(m.Approval.id).where(m.Approval.city_id == org)))
     return [{"kind": r.kind, "transfer": r.transfer, "approval": r.approval, "due": r.due, "overdue": r.overdue}
             for r in reminders(gw, within=within) if r.approval in mine]
-
-
-def package_size(gw: Gateway, transfer_id: str) -> int | None:
-    """The stored package's size in bytes (the blob's plaintext is the age package)."""
-    with gw.read() as session:
-        return session.scalar(select(m.Blob.size).join(m.Transfer, m.Transfer.package_blob_id == m.Blob.id)
-                              .where(m.Transfer.id == transfer_id))

@@ -74,25 +74,27 @@ def resolve(gw: Gateway, token: str | None, *, kind: str, terminal: str, source:
         expired = now - row.last_seen_at > IDLE or now - row.created_at > ABSOLUTE
         user = None if expired else session.get(m.User, row.user_id)
     if expired:
-        _mark(gw, row.token_sha256, ended_at=now)
+        # Expired by the clock whether or not this write gets through; a later request retries it.
+        _mark_if_free(gw, row.token_sha256, ended_at=now)
         return None
     if user is None or user.disabled:
         return None
     if now - row.last_seen_at > TOUCH_EVERY:
-        try:
-            _mark(gw, row.token_sha256, last_seen_at=now)
-        except DatabaseBusy:
-            pass  # only the idle clock's precision is lost; the next request touches it again
+        # Only the idle clock's precision is lost if the database is busy: the next request touches it.
+        _mark_if_free(gw, row.token_sha256, last_seen_at=now)
     return Auth(row.token_sha256, row.kind, user.id, user.login, user.display_name, user.organisation_id,
                 user.role, bool(user.must_change_password), row.csrf, terminal, source)
 
 
-def _mark(gw: Gateway, token_sha256: str, **values: datetime) -> None:
-    with gw.unit() as session:
-        row = session.get(PortalSession, token_sha256)
-        if row is not None and row.ended_at is None:
-            for name, value in values.items():
-                setattr(row, name, value)
+def _mark_if_free(gw: Gateway, token_sha256: str, **values: datetime) -> None:
+    try:
+        with gw.unit() as session:
+            row = session.get(PortalSession, token_sha256)
+            if row is not None and row.ended_at is None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+    except DatabaseBusy:
+        pass
 
 
 def end(gw: Gateway, token_sha256: str) -> None:

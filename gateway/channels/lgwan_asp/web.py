@@ -96,10 +96,13 @@ RETRY_AFTER_SECONDS = 3
 def busy_page(request: Request, err: DatabaseBusy) -> Response:
     """503 with Retry-After: as JSON for the API, as a page otherwise; Japanese first either way."""
     _log.warning("database busy past its timeout: %s %s answered 503", request.method, request.url.path)
-    headers = {"retry-after": str(RETRY_AFTER_SECONDS)}
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": err.kind, "ja": err.ja, "en": err.en,
-                             "retry_after_seconds": RETRY_AFTER_SECONDS}, status_code=503, headers=headers)
+        return busy_json(err)
     response = render(request, "error.html", status=503, err=err, title_ja="混雑中", title_en="Busy")
-    response.headers.update(headers)
+    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def busy_json(err: DatabaseBusy) -> JSONResponse:
+    return JSONResponse({"error": "busy", "ja": err.ja, "en": err.en, "retry_after_seconds": RETRY_AFTER_SECONDS},
+                        status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
