@@ -39,7 +39,16 @@ class Gateway:
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
+        """A write transaction. On SQLite it holds the database's one write lock from its start to
+        its commit: keep slow work (key derivation, password hashing, encryption, file I/O) out of
+        it, before or after, or every other writer waits (and past the busy timeout, fails)."""
         with db.session_scope(self.engine) as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only snapshot, without the write lock: lookups that change nothing."""
+        with db.session_scope(self.engine, read_only=True) as session:
             yield session
 
     def record(self, event: Event) -> int:

@@ -25,13 +25,14 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
 
 def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path) -> str:
     approval_id = authorise(gw, caller, transfer_id)
-    with gw.unit() as session:
+    with gw.read() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
-    with gw.unit() as session, path.open("rb") as src:
-        blob = blobs.put(session, src, at=gw.clock.now())
+    # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
+    with path.open("rb") as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:
+        session.add(blob)
         session.add(Deliverable(id=deliverable_id, transfer_id=transfer_id, name=name, blob_id=blob.id,
                                 sha256=blob.sha256, size=blob.size, uploaded_by=user.login,
                                 uploaded_at=gw.clock.now()))

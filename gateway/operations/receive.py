@@ -32,7 +32,7 @@ class Receipt:
 
 def _authorised(gw: Gateway, caller: Caller, transfer_id: str, action: str) -> tuple[m.Transfer, Actor]:
     """The transfer, if the caller may act on it; otherwise the refusal is logged and raised."""
-    with gw.unit() as session:
+    with gw.read() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
         transfer = session.get(m.Transfer, transfer_id)
@@ -61,9 +61,13 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
     transfer, who = _authorised(gw, caller, transfer_id, "transfer.download")
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     try:
-        with gw.unit() as session:
+        with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
         blobs.copy_out(transfer.package_blob_id, key, dst)
+        # A buffering destination (the portal's pipe) hands over its last bytes before the log
+        # says done; others (the SFTP spool, a hashing writer) have no flush and need none.
+        if callable(flush := getattr(dst, "flush", None)):
+            flush()
         with gw.unit() as session:
             row = session.get(m.Transfer, transfer_id, with_for_update=True)
             assert row is not None

@@ -83,7 +83,7 @@ class AlreadySent(GatewayError):
 
 
 def sent_as(gw: Gateway, source_key: str) -> str | None:
-    with gw.unit() as session:
+    with gw.read() as session:
         return session.scalar(select(m.Transfer.id).where(m.Transfer.source_key == source_key))
 
 
@@ -100,7 +100,7 @@ class TransferRefused(GatewayError):
 def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     if req.source_key is not None and (earlier := sent_as(gw, req.source_key)) is not None:
         raise AlreadySent(earlier)
-    with gw.unit() as session:
+    with gw.read() as session:
         user = account(session, caller.login)
         who = actor(user, caller)
         approval = get_approval(session, req.approval)
@@ -197,11 +197,17 @@ class _Pending:
 
 
 def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
-    """The package, the transfer row, its log entry and evidence, in one transaction."""
+    """The package, the transfer row, its log entry and evidence, in one transaction.
+
+    The slow parts come first, outside it: the argon2id verifier (computed while the file was
+    minimised, see `send`) and the at-rest encryption of the package with its fsync. The
+    transaction then holds SQLite's write lock only for a few inserts and the log entry: held
+    across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the transaction fails, `staged` removes the blob file again."""
     due = deadlines(p.approval, p.profile, p.at)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
-    with gw.unit() as session, p.payload.open("rb") as body:
-        blob = blobs.put(session, Prefixed(p.header, body), at=p.at)  # type: ignore[arg-type]
+    with p.payload.open("rb") as body, \
+            blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
+        session.add(blob)
         session.add(m.Transfer(
             id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
             sender_user_id=p.user.id, sender_organisation_id=p.user.organisation_id,
@@ -260,7 +266,7 @@ def _relay_refusals(gw: Gateway, user: m.User, approval: Approval, req: SendRequ
     if not is_designated(approval, user):
         out.append(Refusal("non-designated-handler", "あなたはこの承認の取扱者名簿に載っていないため、中継送付できません。",
                            f"'{user.login}' is not a designated handler of approval '{approval.id}' and may not relay."))
-    with gw.unit() as session:
+    with gw.read() as session:
         parent = session.get(m.Transfer, req.parent_transfer) if req.parent_transfer else None
         ok = parent is not None and parent.recipient_organisation_id == user.organisation_id \
             and parent.approval_id == approval.id and parent.received_at is not None

@@ -23,7 +23,7 @@ def reminders(gw: Gateway, *, within: timedelta) -> list[Reminder]:
     now = gw.clock.now()
     horizon = now + within
     out: list[Reminder] = []
-    with gw.unit() as session:
+    with gw.read() as session:  # a scan of every transfer: no write lock for it
         certified = set(session.scalars(
             select(m.ContractorDeletion.transfer_id).where(m.ContractorDeletion.state == "certified")))
         for t in session.scalars(select(m.Transfer)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import ssl
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -35,6 +36,9 @@ OPERATOR = Actor(user="simulator", role="admin")  # who issues terminals and ini
 # Sends answer after the whole file is screened and encrypted (seconds per 100,000 records).
 TIMEOUT = httpx.Timeout(900.0, connect=30.0)
 CHUNK = 1024 * 1024
+# A 503 (the gateway's database stayed busy) is tried again after its Retry-After, this often.
+BUSY_RETRIES = 4
+MAX_RETRY_AFTER = 30
 
 
 @dataclass(frozen=True)
@@ -145,15 +149,18 @@ class PortalClient:
     def download(self, login: str, transfer: str, target: Path) -> None:
         """A handler fetches the package, streamed to disk; nothing is left of a broken download."""
         with self.session(login) as (client, auth):
-            def fetch() -> None:
+            def fetch() -> httpx.Response:
                 with client.stream("GET", f"{API}/transfers/{transfer}/package", headers=auth) as r:
-                    if r.status_code != 200:
+                    if r.status_code == 200:
+                        with atomic_output(target) as out:
+                            for chunk in r.iter_raw(CHUNK):
+                                out.write(chunk)
+                    else:
                         r.read()
-                        raise _refusal(r)
-                    with atomic_output(target) as out:
-                        for chunk in r.iter_raw(CHUNK):
-                            out.write(chunk)
-            _call(fetch)
+                return r
+            r = _retrying(lambda: _call(fetch))
+            if r.status_code != 200:
+                raise _refusal(r)
 
     def receipt(self, login: str, transfer: str, *, records: int, sha256: str) -> dict[str, Any]:
         """The count and SHA-256 the handler found. A mismatch is recorded by the gateway (422)."""
@@ -185,7 +192,24 @@ class PortalClient:
 
 
 def _post(client: httpx.Client, path: str, auth: dict[str, str], **kw: Any) -> httpx.Response:
-    return _call(lambda: client.post(API + path, headers=auth, **kw))  # type: ignore[no-any-return]
+    def post() -> httpx.Response:
+        for _, f, *_ in (kw.get("files") or {}).values():
+            if hasattr(f, "seek"):
+                f.seek(0)  # a retried upload sends the whole file again
+        return client.post(API + path, headers=auth, **kw)
+    return _retrying(lambda: _call(post))
+
+
+def _retrying(do: Any) -> httpx.Response:
+    """`do()`, again after the wait a 503's Retry-After asks for (the gateway's database was busy
+    and nothing was changed), a few times; the last answer is returned whatever it is."""
+    for _ in range(BUSY_RETRIES):
+        r = do()
+        if r.status_code != 503 or not r.headers.get("retry-after", "").isdigit():
+            return r  # type: ignore[no-any-return]
+        r.close()
+        time.sleep(min(int(r.headers["retry-after"]), MAX_RETRY_AFTER))
+    return do()  # type: ignore[no-any-return]
 
 
 def _call(do: Any) -> Any:

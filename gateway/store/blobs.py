@@ -58,9 +58,10 @@ class BlobStore:
     def path(self, blob_id: str) -> Path:
         return self.root / blob_id[:2] / blob_id
 
-    def put(self, session: Session, src: BinaryIO, *, at: datetime) -> m.Blob:
-        """Encrypt `src` into a new blob. If the caller's transaction rolls back, the file left
-        behind is ciphertext under a key that was never stored: already erased, in effect."""
+    def write(self, src: BinaryIO, *, at: datetime) -> m.Blob:
+        """Encrypt `src` into a new blob file; the returned row is not yet in any session. This is
+        the slow part (hashing, encryption, fsync), done before the transaction that records it so
+        that the transaction holds the database's write lock only briefly. Prefer `staged`."""
         blob_id = uuid.uuid4().hex
         data_key = os.urandom(DATA_KEY_BYTES)
         target = self.path(blob_id)
@@ -70,8 +71,27 @@ class BlobStore:
             encrypt_payload(data_key, reader, out)  # type: ignore[arg-type]
         nonce = os.urandom(12)
         wrapped = nonce + self._kek.encrypt(nonce, data_key, blob_id.encode())
-        blob = m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, wrapped_key=wrapped,
+        return m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, wrapped_key=wrapped,
                       created_at=at)
+
+    @contextlib.contextmanager
+    def staged(self, src: BinaryIO, *, at: datetime) -> Iterator[m.Blob]:
+        """A new blob file whose row the block records in its own short transaction
+        (`with blobs.staged(f, at=t) as blob, gw.unit() as s: s.add(blob) ...`). If the block
+        fails, the commit included (a busy database), the file is removed: no orphan is left."""
+        blob = self.write(src, at=at)
+        try:
+            yield blob
+        except BaseException:
+            self.remove_file(blob.id)
+            raise
+
+    def put(self, session: Session, src: BinaryIO, *, at: datetime) -> m.Blob:
+        """Encrypt `src` into a new blob inside the caller's transaction (which then holds the
+        write lock while it encrypts: use `staged` where others may be writing). If the caller's
+        transaction rolls back, the file left behind is ciphertext under a key that was never
+        stored: already erased, in effect."""
+        blob = self.write(src, at=at)
         session.add(blob)
         session.flush()
         return blob

@@ -22,13 +22,14 @@ from gateway.channels.lgwan_asp import csrf, queries, sessions, uploads
 from gateway.channels.lgwan_asp.contractor import _Refused, stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, require, source_of, terminal_of
+from gateway.channels.lgwan_asp.web import actor_of, auth_of, busy_json, gw_of, require, source_of, terminal_of
 from gateway.clock import JST
 from gateway.errors import GatewayError
 from gateway.ledger.log import Event
 from gateway.operations import notices
 from gateway.operations.receive import confirm_receipt
 from gateway.retention import deletion
+from gateway.store.db import DatabaseBusy
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/tokens で発行 / issued by POST /api/v1/tokens")
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -36,6 +37,8 @@ secured = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Security(beare
 
 
 def fail(err: GatewayError, status: int) -> JSONResponse:
+    if isinstance(err, DatabaseBusy):  # transient, not a refusal: 503 with Retry-After
+        return busy_json(err)
     return JSONResponse({"error": err.kind or "refused", "ja": err.ja, "en": err.en}, status_code=status)
 
 

@@ -6,17 +6,18 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.channels.lgwan_asp import api, contractor, decisions, deliverables, login, officer, staff
 from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.guard import Guard
-from gateway.channels.lgwan_asp.headers import SecurityHeaders
+from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
 from gateway.channels.lgwan_asp.vault import NoticeVault
-from gateway.channels.lgwan_asp.web import error_page
+from gateway.channels.lgwan_asp.web import busy_page, error_page
 from gateway.errors import GatewayError
 from gateway.service import Gateway
+from gateway.store.db import DatabaseBusy
 
 STATIC = Path(__file__).parent / "static"
 
@@ -29,6 +30,11 @@ MESSAGES = {
     413: ("送信データが大きすぎます。", "the request is too large."),
     422: ("入力内容を確認してください。", "check what you entered."),
 }
+
+UNEXPECTED = GatewayError(
+    "予期しないエラーが発生しました。操作が完了していない可能性があります。時間をおいてやり直し、続く場合は管理者に連絡してください。",
+    "an unexpected error occurred; the operation may not have completed. Try again later, and tell the "
+    "administrator if it persists.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,29 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
         return JSONResponse({"error": "invalid", "ja": "入力内容を確認してください。", "en": "check the fields.",
                              "fields": fields}, status_code=422)
+
+    @app.exception_handler(DatabaseBusy)
+    async def busy(request: Request, exc: DatabaseBusy) -> Response:
+        # Raised from any route: the transaction rolled back and a staged blob was removed.
+        return busy_page(request, exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette's outermost middleware calls this, sends the answer, then raises the exception
+        # again for uvicorn, which logs it with its traceback on the server's side. The person
+        # gets no detail of it. This answer passes outside SecurityHeaders: add them here.
+        if isinstance(exc, DatabaseBusy):
+            response = busy_page(request, exc)
+        elif request.url.path.startswith("/api/"):
+            response = JSONResponse({"error": "internal", "ja": UNEXPECTED.ja, "en": UNEXPECTED.en}, status_code=500)
+        else:
+            try:
+                response = error_page(request, UNEXPECTED, 500)
+            except Exception:  # the page itself failed to render: plain text, still bilingual
+                response = PlainTextResponse(str(UNEXPECTED), status_code=500)
+        response.headers.update({k.decode(): v.decode() for k, v in HEADERS if k.decode() not in response.headers})
+        response.headers.setdefault("cache-control", "no-store")
+        return response
 
     # Outermost first: headers on everything, then the default-deny guard before routing.
     app.add_middleware(Guard, gw=gw)

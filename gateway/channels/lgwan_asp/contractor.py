@@ -61,6 +61,9 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
         raise _Refused(err, 410) from None
     except GatewayError as err:
         raise _Refused(err, 403 if err.kind == "non-designated-handler" else 404) from None
+    # No Content-Length, on purpose: the chunked body ends only after download() has logged, so a
+    # client that has the whole package also finds its download in the log (and its receipt
+    # cannot overtake it). With the length announced the client was done a moment before the log.
     return StreamingResponse(body, media_type="application/octet-stream", headers={
         "content-disposition": downloads.content_disposition(f"{transfer_id}.age"),
         "cache-control": "no-store"})

@@ -42,7 +42,7 @@ def city_deletions(gw: Gateway, org: str, *, state: str | None = None, limit: in
          .where(m.Approval.city_id == org))
     if state:
         q = q.where(m.ContractorDeletion.state == state)
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = session.execute(q.order_by(m.ContractorDeletion.requested_at.desc()).limit(limit)).all()
         out = [{"id": d.id, "transfer": t.id, "approval": t.approval_id, "recipient_org": t.recipient_organisation_id,
                 "state": d.state, "request": d.request, "decision": d.decision,

@@ -14,6 +14,10 @@ import re
 from typing import AsyncIterator, Callable
 
 _DONE = object()
+CHUNK = 512 * 1024  # bytes per hand-over to the response
+# Hand-overs waiting for the response: about 1 MiB, as with the 16 x 64 KiB before, so memory and
+# how much may still be in the pipe when the download is logged (see above) stay as they were.
+QUEUED = 2
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,100}$")
 
 
@@ -27,9 +31,15 @@ class ClientGone(OSError):
 
 
 class _Pipe(io.RawIOBase):
+    """Collects the writer's 64 KiB chunks into CHUNK-sized pieces before handing them to the
+    event loop: each hand-over is a cross-thread round trip and, on the loop, one pass through
+    the middlewares, h11 and TLS. With 64 KiB pieces that overhead made a 45 MB download take
+    about twice OpenSSH sftp's time."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[object]") -> None:
         self.loop, self.queue = loop, queue
         self.cancelled = False
+        self._buf = bytearray()
 
     def writable(self) -> bool:
         return True
@@ -37,12 +47,26 @@ class _Pipe(io.RawIOBase):
     def write(self, data: bytes) -> int:  # type: ignore[override]
         if self.cancelled:
             raise ClientGone("the client closed the connection")
-        n = len(data)
-        if n:
-            asyncio.run_coroutine_threadsafe(self.queue.put(bytes(data)), self.loop).result()
+        self._buf += data
+        if len(self._buf) >= CHUNK:
+            self._hand_over()
+        return len(data)
+
+    def flush(self) -> None:
+        if self._buf:
+            self._hand_over()
+
+    def close(self) -> None:
+        self._buf.clear()  # closing (or garbage collection) never hands anything over
+        super().close()
+
+    def _hand_over(self) -> None:
         if self.cancelled:
             raise ClientGone("the client closed the connection")
-        return n
+        data, self._buf = bytes(self._buf), bytearray()
+        asyncio.run_coroutine_threadsafe(self.queue.put(data), self.loop).result()
+        if self.cancelled:
+            raise ClientGone("the client closed the connection")
 
 
 def content_disposition(name: str) -> str:
@@ -55,12 +79,13 @@ async def start(run: Callable[[io.RawIOBase], object]) -> tuple[object, AsyncIte
     """Run `run(pipe)` in a worker thread. Returns its result if it finished before writing
     (a refusal raises here), else a marker and the body iterator."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=16)
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=QUEUED)
     pipe = _Pipe(loop, queue)
 
     def work() -> object:
         try:
             result = run(pipe)
+            pipe.flush()
         except BaseException as err:  # handed to the reader, which re-raises it
             asyncio.run_coroutine_threadsafe(queue.put(_Failed(err)), loop).result()
             raise

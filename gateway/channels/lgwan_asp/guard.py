@@ -12,9 +12,12 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
 from gateway.channels.lgwan_asp import sessions
+from gateway.channels.lgwan_asp.web import busy_page
 from gateway.service import Gateway
+from gateway.store.db import DatabaseBusy
 
 PUBLIC = frozenset({"/login", "/static/portal.css", "/static/upload.js", "/api/v1/tokens"})
 # Where an account that must change its password may still go.
@@ -36,7 +39,11 @@ class Guard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         source = scope["client"][0] if scope.get("client") else None
         token, kind = _credential(headers)
-        auth, owner = await run_in_threadpool(self._lookup, terminal, token, kind, source)
+        try:
+            auth, owner = await run_in_threadpool(self._lookup, terminal, token, kind, source)
+        except DatabaseBusy as err:  # reads are rarely refused (a WAL recovery), but never as a 500
+            await busy_page(Request(scope), err)(scope, receive, send)
+            return
         if terminal is None or owner is None:
             # Revoked after this connection was opened (new handshakes already fail on the CRL).
             await _plain(send, 403, "端末証明書が無効です / terminal certificate not valid")

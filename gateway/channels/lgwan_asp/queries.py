@@ -32,7 +32,7 @@ class SendChoice:
 def send_choices(gw: Gateway, org: str) -> list[SendChoice]:
     """The approvals of the staff member's own city, with the recipients and profiles each names."""
     out = []
-    with gw.unit() as session:
+    with gw.read() as session:
         for row in session.scalars(select(m.Approval).where(m.Approval.city_id == org).order_by(m.Approval.id)):
             a = get_approval(session, row.id)
             recips = [(r.organisation.id, r.organisation.name) for r in a.recipients]
@@ -53,14 +53,14 @@ def transfer_row(t: m.Transfer) -> dict[str, Any]:
 
 
 def sent_by(gw: Gateway, org: str, limit: int = 100) -> list[dict[str, Any]]:
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = session.scalars(select(m.Transfer).where(m.Transfer.sender_organisation_id == org)
                                .order_by(m.Transfer.sent_at.desc()).limit(limit))
         return [transfer_row(t) for t in rows]
 
 
 def addressed_to(gw: Gateway, org: str, limit: int = 200) -> list[dict[str, Any]]:
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = session.scalars(select(m.Transfer).where(m.Transfer.recipient_organisation_id == org)
                                .order_by(m.Transfer.sent_at.desc()).limit(limit))
         return [transfer_row(t) for t in rows]
@@ -68,7 +68,7 @@ def addressed_to(gw: Gateway, org: str, limit: int = 200) -> list[dict[str, Any]
 
 def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str) -> dict[str, Any] | None:
     """A transfer if the caller's organisation is its recipient (side="recipient") or sender."""
-    with gw.unit() as session:
+    with gw.read() as session:
         t = session.get(m.Transfer, transfer_id[:64])
         if t is None:
             return None
@@ -86,7 +86,7 @@ def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str) -> dict[
 
 def officer_orgs(gw: Gateway, org: str) -> tuple[list[str], set[str]]:
     """An officer sees their city's approvals and the organisations those approvals reach."""
-    with gw.unit() as session:
+    with gw.read() as session:
         approvals = list(session.scalars(select(m.Approval.id).where(m.Approval.city_id == org)))
         orgs = {org}
         for aid in approvals:
@@ -123,7 +123,7 @@ def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, A
         q = q.where(m.LogEntry.action.startswith(f.action, autoescape=True))
     if f.outcome:
         q = q.where(m.LogEntry.outcome == f.outcome)
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = list(session.scalars(q.order_by(m.LogEntry.seq.desc()).limit(max(1, min(f.limit, 5000)))))
         return [json.loads(r.body) for r in rows]
 
@@ -132,7 +132,7 @@ def chain_status(gw: Gateway) -> dict[str, Any]:
     """Recompute every entry's hash and link, and compare with the head the appenders keep.
     (The full check, signatures and cross-references included, is the auditor's report.)"""
     problems: list[str] = []
-    with gw.unit() as session:
+    with gw.read() as session:
         # A pruned log starts after the last signed pruning statement, linked to its head.
         pruned, prev, _ = origin(session)
         seq = pruned
@@ -161,7 +161,7 @@ def approval_states(gw: Gateway, org: str) -> list[dict[str, Any]]:
     approvals, _ = officer_orgs(gw, org)
     due = {(r.transfer, r.kind): r for r in reminders(gw, within=timedelta(0)) if r.overdue}
     out = []
-    with gw.unit() as session:
+    with gw.read() as session:
         for aid in approvals:
             row = session.get(m.Approval, aid)
             assert row is not None
@@ -181,7 +181,7 @@ def approval_states(gw: Gateway, org: str) -> list[dict[str, Any]]:
 
 def deliverables_of(gw: Gateway, transfer_id: str) -> list[dict[str, Any]]:
     """What the contractor returned under a transfer (the caller's access is checked by the caller)."""
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = session.scalars(select(Deliverable).where(Deliverable.transfer_id == transfer_id[:64])
                                .order_by(Deliverable.uploaded_at, Deliverable.id))
         return [{"id": d.id, "name": d.name, "size": d.size, "sha256": d.sha256, "uploaded_by": d.uploaded_by,
@@ -190,7 +190,7 @@ def deliverables_of(gw: Gateway, transfer_id: str) -> list[dict[str, Any]]:
 
 def city_reminders(gw: Gateway, org: str, *, within: timedelta) -> list[dict[str, Any]]:
     """Deadlines of the staff member's own city coming up within `within`, or already passed."""
-    with gw.unit() as session:
+    with gw.read() as session:
         mine = set(session.scalars(select(m.Approval.id).where(m.Approval.city_id == org)))
     return [{"kind": r.kind, "transfer": r.transfer, "approval": r.approval, "due": r.due, "overdue": r.overdue}
             for r in reminders(gw, within=within) if r.approval in mine]

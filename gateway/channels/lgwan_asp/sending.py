@@ -18,6 +18,7 @@ from gateway.channels.lgwan_asp.web import actor_of, gw_of
 from gateway.errors import GatewayError
 from gateway.ledger.log import Event
 from gateway.operations.send import SendRequest, Sent, TransferRefused, send
+from gateway.store.db import DatabaseBusy
 
 
 @dataclass
@@ -79,6 +80,8 @@ def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
         outcome.notice_html = notice.read_text(encoding="utf-8")
     except TransferRefused as err:
         outcome.refusals = [{"kind": r.kind, "ja": r.ja, "en": r.en} for r in err.refusals]
+    except DatabaseBusy:
+        raise  # not an answer about the file: the portal says 503, try again (app.py)
     except GatewayError as err:
         outcome.error = err
     finally:

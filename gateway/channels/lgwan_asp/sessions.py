@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gateway.operations.accounts import Caller
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.db import DatabaseBusy
 from gateway.store.models_portal import PortalSession, TerminalCertificate
 
 COOKIE = "__Host-session"
@@ -60,23 +61,40 @@ def create(gw: Gateway, user: m.User, *, kind: str, terminal: str, source: str |
 
 
 def resolve(gw: Gateway, token: str | None, *, kind: str, terminal: str, source: str | None) -> Auth | None:
+    """The session of `token`, read without the write lock (the guard calls this for every
+    request); the rare writes, ending an expired session and the 30-second touch, are short
+    transactions of their own after the read."""
     if not token or len(token) > 200:
         return None
     now = gw.clock.now()
-    with gw.unit() as session:
+    with gw.read() as session:
         row = session.get(PortalSession, digest(token))
         if row is None or row.kind != kind or row.ended_at is not None or row.terminal != terminal:
             return None
-        if now - row.last_seen_at > IDLE or now - row.created_at > ABSOLUTE:
-            row.ended_at = now
-            return None
-        user = session.get(m.User, row.user_id)
-        if user is None or user.disabled:
-            return None
-        if now - row.last_seen_at > TOUCH_EVERY:
-            row.last_seen_at = now
-        return Auth(row.token_sha256, row.kind, user.id, user.login, user.display_name, user.organisation_id,
-                    user.role, bool(user.must_change_password), row.csrf, terminal, source)
+        expired = now - row.last_seen_at > IDLE or now - row.created_at > ABSOLUTE
+        user = None if expired else session.get(m.User, row.user_id)
+    if expired:
+        # Expired by the clock whether or not this write gets through; a later request retries it.
+        _mark_if_free(gw, row.token_sha256, ended_at=now)
+        return None
+    if user is None or user.disabled:
+        return None
+    if now - row.last_seen_at > TOUCH_EVERY:
+        # Only the idle clock's precision is lost if the database is busy: the next request touches it.
+        _mark_if_free(gw, row.token_sha256, last_seen_at=now)
+    return Auth(row.token_sha256, row.kind, user.id, user.login, user.display_name, user.organisation_id,
+                user.role, bool(user.must_change_password), row.csrf, terminal, source)
+
+
+def _mark_if_free(gw: Gateway, token_sha256: str, **values: datetime) -> None:
+    try:
+        with gw.unit() as session:
+            row = session.get(PortalSession, token_sha256)
+            if row is not None and row.ended_at is None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+    except DatabaseBusy:
+        pass
 
 
 def end(gw: Gateway, token_sha256: str) -> None:
@@ -98,7 +116,7 @@ def end_all_for(gw: Gateway, user_id: int, *, keep: str | None = None) -> None:
 
 def terminal_state(gw: Gateway, fingerprint: str) -> int | None:
     """The owner of an active (issued, unrevoked) terminal certificate, or None."""
-    with gw.unit() as session:
+    with gw.read() as session:
         row = session.scalar(select(TerminalCertificate).where(TerminalCertificate.fingerprint == fingerprint))
         if row is None or row.revoked:
             return None

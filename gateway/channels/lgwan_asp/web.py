@@ -1,12 +1,13 @@
 """What the page modules share: templates, the caller, role checks and error pages."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +17,7 @@ from gateway.clock import to_jst
 from gateway.errors import GatewayError
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
+from gateway.store.db import DatabaseBusy
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
@@ -28,6 +30,7 @@ def _jst(at: datetime | str | None) -> str:
 
 
 ENV.filters["jst"] = _jst
+_log = logging.getLogger("gateway.portal")
 
 ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer"}
 
@@ -80,4 +83,26 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
 
 def error_page(request: Request, err: GatewayError | None, status: int, *, title_ja: str = "エラー",
                title_en: str = "Error") -> HTMLResponse:
+    if isinstance(err, DatabaseBusy):  # whoever caught it: not the person's fault, and transient
+        return busy_page(request, err)
     return render(request, "error.html", status=status, err=err, title_ja=title_ja, title_en=title_en)
+
+
+# How long a client should wait after a 503 (the database stayed busy past its timeout). A few
+# seconds lets the queue of writers drain; the simulator's client waits this long and retries.
+RETRY_AFTER_SECONDS = 3
+
+
+def busy_page(request: Request, err: DatabaseBusy) -> Response:
+    """503 with Retry-After: as JSON for the API, as a page otherwise; Japanese first either way."""
+    _log.warning("database busy past its timeout: %s %s answered 503", request.method, request.url.path)
+    if request.url.path.startswith("/api/"):
+        return busy_json(err)
+    response = render(request, "error.html", status=503, err=err, title_ja="混雑中", title_en="Busy")
+    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def busy_json(err: DatabaseBusy) -> JSONResponse:
+    return JSONResponse({"error": "busy", "ja": err.ja, "en": err.en, "retry_after_seconds": RETRY_AFTER_SECONDS},
+                        status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
