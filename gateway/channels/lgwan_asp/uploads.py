@@ -24,7 +24,8 @@ from gateway.errors import GatewayError
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 4096
 MAX_FILENAME = 255
-# The send makes a minimised copy and a package of about the same size as the upload.
+# While a send runs, the upload, the package being encrypted in the work area and its copy encrypted
+# at rest in the blob store are each about the size of the upload.
 DISK_FACTOR = 3
 
 
