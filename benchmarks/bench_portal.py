@@ -80,7 +80,7 @@ def sftp(port: int, key: Path, batch: str) -> float:
     return time.perf_counter() - start
 
 
-def test_portal_vs_sftp(benchmark, tmp_path: Path) -> None:
+def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gateway.channels.lgwan_asp import terminals
     from gateway.channels.lgwan_asp.auth import HASHER
     from gateway.channels.lgwan_asp.server import PortalServer
@@ -88,7 +88,7 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path) -> None:
 
     home = tmp_path / "home"
     env = {"GATEWAY_HOME": str(home), "GATEWAY_DB_URL": f"sqlite:///{home / 'gateway.db'}"}
-    os.environ.pop("GATEWAY_FAKE_NOW", None)
+    monkeypatch.delenv("GATEWAY_FAKE_NOW", raising=False)
     gateway("init", env=env)  # real clock: the TLS certificate is checked against the real time
     env["GATEWAY_FAKE_NOW"] = "2020-06-01T10:00:00+09:00"
     gateway("approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
@@ -96,7 +96,10 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path) -> None:
     source = tmp_path / "recipients.csv"
     gateway("generate", "recipients", "--count", str(RECORDS), "--schema", "kurume-2020", "--seed", "1",
             "-o", str(source), env=env)
-    os.environ.update(env)
+    # Through monkeypatch, so that this home and its database do not leak into the benchmarks that
+    # run after this one in the same process (they open their own homes by these variables).
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     gw = Gateway.open(Home(home), FixedClock(datetime(2020, 6, 1, 10, tzinfo=JST)))
     admin = Actor(user="cli:bench", role="admin")
     certs = {}

@@ -66,7 +66,9 @@ HANDOVER = textwrap.dedent('''
 
 def handover(source: Path, home: Path) -> dict:
     proc = subprocess.run([sys.executable, "-c", HANDOVER, str(source), str(home), str(APPROVAL)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(f"the hand-over of {source} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
