@@ -56,7 +56,16 @@ def demo(ctx: click.Context, records: int | None, home: str | None, as_json: boo
     click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
     click.echo(f"監査報告（HTML） / audit report: {result['report']}")
     click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}  (audit verify {result['bundle']})")
-    click.echo(f"記録の確認 / browse it: gateway --home {out / 'home'} log")
+    g = f"gateway --home {out / 'home'}"
+    click.echo(f"記録の確認 / browse the log: {g} log")
+    # The simulation's people are gone with their terminals; an officer is enrolled as in any city.
+    click.echo("ポータルで閲覧（情報セキュリティ担当として） / browse it in the portal as a security officer:\n"
+               f"  {g} user add auditor --org kurume --role security-officer --name 監査担当\n"
+               f"  {g} user issue-password auditor\n"
+               f"  {g} terminal issue auditor -o {out / 'terminal-auditor'}\n"
+               f"  {g} serve --portal-port 8443\n"
+               f"  → https://127.0.0.1:8443/ （.p12 をブラウザに取り込み、{out / 'home' / 'keys' / 'ca.crt'} を信頼 / "
+               "import the .p12 into the browser and trust that CA）")
     if not result["verified"] or result["findings"]:
         ctx.exit(1)
 
