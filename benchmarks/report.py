@@ -30,9 +30,16 @@ def main(raw_path: Path = RESULTS / "raw.json") -> None:
         "rss_growth_300k_3m": (round(at[3_000_000]["peak_rss_mb"] / at[300_000]["peak_rss_mb"], 3)
                                if 3_000_000 in at and 300_000 in at else None),
         "rss_mb_kdf_floor": info.get("test_kdf_floor", {}).get("peak_rss_mb"),
+        # What is ours at 3M: the hand-over's peak less scrypt 2^18's alone (a fresh interpreter).
+        "rss_mb_3m_above_kdf_floor": (round(at[3_000_000]["peak_rss_mb"] - info["test_kdf_floor"]["peak_rss_mb"], 1)
+                                      if 3_000_000 in at and "test_kdf_floor" in info else None),
         "e2e_ratio_sftp": _first(info, "e2e_ratio_sftp"),
         "e2e_ratio_portal": _first(info, "e2e_ratio_portal"),
         "e2e_ratio_courier": _first(info, "e2e_ratio_courier"),
+        "sftp_upload_ratio": info.get("test_sftp_vs_openssh", {}).get("upload_ratio"),
+        "sftp_download_ratio": info.get("test_sftp_vs_openssh", {}).get("download_ratio"),
+        "portal_upload_time_ratio_to_sftp": info.get("test_portal_vs_sftp", {}).get("upload_ratio_to_sftp"),
+        "portal_download_time_ratio_to_sftp": info.get("test_portal_vs_sftp", {}).get("download_ratio_to_sftp"),
         "handover": next((i for i in info.values() if "channels" in i and "bare" in i), None),
         "portal_concurrency": sorted((i for n, i in info.items() if n.startswith("test_portal_concurrency")),
                                      key=lambda i: i["n"]),
@@ -75,6 +82,8 @@ def _markdown(latest: dict[str, Any]) -> str:
     for key in TARGETS:
         lines.append(f"| `{key}` | {latest[key]} | {_verdict(key, latest[key])} |")
     lines.append(f"| `rss_mb_kdf_floor` | {latest['rss_mb_kdf_floor']} | scrypt 2^18 alone (256 MiB by definition) |")
+    lines.append(f"| `rss_mb_3m_above_kdf_floor` | {latest['rss_mb_3m_above_kdf_floor']} | the hand-over's own memory at 3M |")
+    lines += _against_openssh(latest)
     lines += _handover(latest.get("handover"))
     lines += ["", "## A whole hand-over by batch size", "", "![time and peak RSS](latest.png)", "",
               "| records | seconds | records/s | peak RSS (MB) |", "|---:|---:|---:|---:|"]
@@ -82,6 +91,24 @@ def _markdown(latest: dict[str, Any]) -> str:
         lines.append(f"| {row['records']:,} | {row['seconds']} | {row['records_per_second']:,} | {row['peak_rss_mb']} |")
     lines += _concurrency(latest.get("portal_concurrency") or [])
     return "\n".join(lines) + "\n"
+
+
+def _against_openssh(latest: dict[str, Any]) -> list[str]:
+    """The channels' own transfer speed against OpenSSH on the same package, in the same run."""
+    rows = [
+        ("SFTP upload, stock `sftp` to ours / to sshd (throughput)", "sftp_upload_ratio", ">= 0.5"),
+        ("SFTP download, stock `sftp` from ours / from sshd (throughput)", "sftp_download_ratio", ">= 0.8"),
+        ("portal upload / `sftp put` to sshd (time)", "portal_upload_time_ratio_to_sftp", ""),
+        ("portal download / `sftp get` from sshd (time)", "portal_download_time_ratio_to_sftp", ""),
+    ]
+    lines = ["", "## The channels against OpenSSH", "",
+             "`benchmarks/bench_sftp.py` (several transfers inside one session per server, alternating "
+             "rounds, medians) and `benchmarks/bench_portal.py`, on the 300k-record package.", "",
+             "| | ratio | target |", "|---|---:|---|"]
+    for label, key, target in rows:
+        value = latest.get(key)
+        lines.append(f"| {label} | {'not measured' if value is None else value} | {target} |")
+    return lines
 
 
 # What each stage is, per channel, and the bare-tools step it is compared with.
