@@ -113,7 +113,7 @@ DECRYPT_STAGES = [
     ("gateway.cli.package", "_decrypt_and_count", "decrypt"),
     ("gateway.crypto.age.scrypt", "_derive", "scrypt"),
 ]
-RECEIPT_STAGES = [("gateway.cli.handover", "confirm_receipt", "command")]
+RECEIPT_STAGES = [("gateway.operations.receive", "confirm_receipt", "command")]
 EVIDENCE_STAGES = [("gateway.cli.evidence", "export_bundle", "command")]
 WRITE_STAGES = [("gateway.courier.media", "write_media", "command")]
 EXTRACT_STAGES = [("gateway.courier.media", "extract", "command")]
