@@ -11,7 +11,7 @@ from gateway.store.registry import get_approval
 
 
 def transfers_for(gw: Gateway, login: str) -> list[m.Transfer]:
-    with gw.unit() as session:
+    with gw.read() as session:
         user = account(session, login)
         rows = list(session.scalars(select(m.Transfer).where(
             m.Transfer.recipient_organisation_id == user.organisation_id, m.Transfer.erased_at.is_(None),
@@ -30,6 +30,6 @@ def transfers_for(gw: Gateway, login: str) -> list[m.Transfer]:
 def package_sizes(gw: Gateway, transfers: list[m.Transfer]) -> dict[str, int]:
     """Size of each transfer's age package (what a download delivers)."""
     blobs = {t.package_blob_id: t.id for t in transfers}
-    with gw.unit() as session:
+    with gw.read() as session:
         rows = session.execute(select(m.Blob.id, m.Blob.size).where(m.Blob.id.in_(list(blobs))))
         return {blobs[blob_id]: size for blob_id, size in rows}

@@ -169,7 +169,7 @@ class Jail(paramiko.SFTPServerInterface):
     def _addressed_here(self, transfer_id: str) -> bool:
         from gateway.store import models as m
 
-        with self.gw.unit() as session:
+        with self.gw.read() as session:
             user = session.scalar(select(m.User).where(m.User.login == self.gate.login))
             t = session.get(m.Transfer, transfer_id)
             return user is not None and t is not None and t.recipient_organisation_id == user.organisation_id

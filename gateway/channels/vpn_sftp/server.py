@@ -89,7 +89,8 @@ class SshGate(paramiko.ServerInterface):
         if self.limits.locked(self.source):
             return paramiko.AUTH_FAILED
         fp = key_fingerprint(key)
-        with self.gw.unit() as session:
+        # A snapshot: a login attempt (or a flood of them) never queues for the write lock.
+        with self.gw.read() as session:
             owner = key_owner(session, fp)
         if owner is not None and owner == username:
             self._candidate = (username, fp)
