@@ -74,14 +74,14 @@ class X25519Identity:
 
     @classmethod
     def parse(cls, text: str) -> "X25519Identity":
-        """An AGE-SECRET-KEY-1... string (age-keygen writes it in upper case)."""
+        """An identity string as age-keygen writes it: the Bech32 of IDENTITY_HRP, in upper case."""
         text = text.strip()
         try:
             hrp, data = bech32.decode(text)
         except bech32.Bech32Error:
             raise ValueError("not an age X25519 identity") from None
         if hrp != IDENTITY_HRP or text != text.upper() or len(data) != KEY_SIZE:
-            raise ValueError("not an age X25519 identity (expected AGE-SECRET-KEY-1...)")
+            raise ValueError(f"not an age X25519 identity (expected {IDENTITY_HRP.upper()}1...)")
         return cls(X25519PrivateKey.from_private_bytes(data))
 
     def encode(self) -> str:
