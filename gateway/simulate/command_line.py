@@ -25,11 +25,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import click
-from sqlalchemy import func, select
-
 from gateway.errors import GatewayError
 from gateway.service import Gateway
-from gateway.store import models as m
+from gateway.simulate import logged
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class CommandLine:
         from gateway.cli import main  # the whole command line is only loaded by a run that uses it
 
         argv = ("--home", str(self.gw.home.root), *args)
-        before = self._last_seq()
+        before = logged.last_seq(self.gw)
         out, err = io.StringIO(), io.StringIO()
         saved = os.environ.get("GATEWAY_FAKE_NOW")
         os.environ["GATEWAY_FAKE_NOW"] = self.gw.clock.now().isoformat()
@@ -81,15 +79,9 @@ class CommandLine:
             raise self._refusal(ran, before)
         return ran
 
-    def _last_seq(self) -> int:
-        with self.gw.unit() as session:
-            return int(session.scalar(select(func.max(m.LogEntry.seq))) or 0)
-
     def _refusal(self, ran: Ran, before: int) -> CommandRefused:
-        with self.gw.unit() as session:
-            bodies = session.scalars(select(m.LogEntry.body).where(
-                m.LogEntry.seq > before, m.LogEntry.outcome.in_(("refused", "failed"))).order_by(m.LogEntry.seq))
-            kinds = list(dict.fromkeys(k for body in bodies for k in json.loads(body).get("kinds") or ()))
+        entries = logged.entries_since(self.gw, before, ("refused", "failed"))
+        kinds = list(dict.fromkeys(k for entry in entries for k in entry.get("kinds") or ()))
         ja, en = _halves(ran.stderr)
         what = " ".join(ran.argv[:2])
         return CommandRefused(f"`gateway {what}` が終了コード {ran.code} で終わりました: {ja}",

@@ -58,6 +58,7 @@ from gateway.ledger.log import Actor
 from gateway.operations.sshkeys import add_key
 from gateway.retention import deletion
 from gateway.service import Gateway
+from gateway.simulate import logged
 from gateway.simulate.command_line import CommandLine
 from gateway.simulate.opensshd import OpenSshd
 from gateway.simulate.portal_client import PortalClient
@@ -249,25 +250,9 @@ class Desks:
             assert row is not None
             return row.approval_id
 
-    def _refusals(self) -> int:
-        from sqlalchemy import func, select
-
-        from gateway.store import models as m
-
-        with self.gw.unit() as session:
-            return int(session.scalar(select(func.max(m.LogEntry.seq))) or 0)
-
     def _refusal_since(self, seq: int) -> GatewayError:
-        import json
-
-        from sqlalchemy import select
-
-        from gateway.store import models as m
-
-        with self.gw.unit() as session:
-            body = session.scalar(select(m.LogEntry.body).where(m.LogEntry.seq > seq, m.LogEntry.outcome == "refused")
-                                  .order_by(m.LogEntry.seq.desc()).limit(1))
-        entry = json.loads(body) if body else {"kinds": [], "reason": "refused"}
+        refused = logged.entries_since(self.gw, seq, ("refused",))
+        entry = refused[-1] if refused else {"kinds": [], "reason": "refused"}
         return GatewayError("拒否されました。", entry["reason"] or "refused",
                             kind=(entry["kinds"] or [None])[0])
 
@@ -284,7 +269,7 @@ class Desks:
             # Courier packages arrive on media: the receiver reads them from the disc images.
             self.cli("courier", "extract", *t["media"], "-o", str(package))
         elif t["channel"] == "vpn-sftp":
-            before = self._refusals()
+            before = logged.last_seq(self.gw)
             try:
                 self._sftp_get(login, t["transfer"], package)
             except GatewayError:
