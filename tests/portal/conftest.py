@@ -6,6 +6,7 @@ against the real time. Everything after it runs at the rehearsal time.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -119,13 +120,28 @@ def cli(*args: str) -> str:
     return result.stdout
 
 
+@contextmanager
+def served(base: Portal) -> Iterator[Portal]:
+    """`base` with a portal server of its own on `base.gw`, on a free port; afterwards its clients
+    are closed, the server stopped and the engine disposed."""
+    from gateway.channels.lgwan_asp.app import PortalSettings
+    from gateway.channels.lgwan_asp.server import PortalServer
+
+    server = PortalServer(base.gw, settings=PortalSettings(max_upload_bytes=MAX_UPLOAD)).start()
+    p = dataclasses.replace(base, url=f"https://127.0.0.1:{server.port}", port=server.port, opened=[])
+    try:
+        yield p
+    finally:
+        p.close_clients()
+        server.stop()
+        p.gw.engine.dispose()
+
+
 @pytest.fixture(scope="package")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     import gateway.operations.send as send_module
     from gateway.channels.lgwan_asp import terminals
-    from gateway.channels.lgwan_asp.app import PortalSettings
     from gateway.channels.lgwan_asp.auth import HASHER, issue_initial_password
-    from gateway.channels.lgwan_asp.server import PortalServer
 
     root = tmp_path_factory.mktemp("portal")
     home = root / "home"
@@ -155,15 +171,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
                 u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
             t = terminals.issue(gw, login, certs, actor=admin)
             tms[login] = Terminal(login, t.cert, t.key, t.serial, t.fingerprint)
-        server = PortalServer(gw, settings=PortalSettings(max_upload_bytes=MAX_UPLOAD)).start()
-        p = Portal(f"https://127.0.0.1:{server.port}", server.port, home, gw, clock, home / "keys" / "ca.crt",
-                   tms, certs)
-        try:
+        with served(Portal("", 0, home, gw, clock, home / "keys" / "ca.crt", tms, certs)) as p:
             yield p
-        finally:
-            p.close_clients()
-            server.stop()
-            gw.engine.dispose()
     finally:
         send_module.WORK_FACTOR = saved_wf
         for k, v in saved.items():

@@ -28,7 +28,7 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.db import BUSY_TIMEOUT_ENV
 from tests.conftest import run_audit
-from tests.portal.conftest import MAX_UPLOAD, PASSWORD, Portal, cli, csrf_of, log_entries
+from tests.portal.conftest import PASSWORD, Portal, cli, csrf_of, log_entries, served
 
 UPLOADS = 8
 BUSY_TIMEOUT_MS = "300"
@@ -39,26 +39,11 @@ FORM = {"approval": "kurume-2020-teigaku", "recipient": "chikugo-print", "profil
 @pytest.fixture(scope="module")
 def busy_portal(portal: Portal) -> Iterator[Portal]:
     """The portal again, on its own port and engine, whose writers give up after 300 ms."""
-    from gateway.channels.lgwan_asp.app import PortalSettings
-    from gateway.channels.lgwan_asp.server import PortalServer
-
-    saved = os.environ.get(BUSY_TIMEOUT_ENV)
-    os.environ[BUSY_TIMEOUT_ENV] = BUSY_TIMEOUT_MS
-    try:
+    with pytest.MonkeyPatch.context() as env:  # read when the engine is made, so only this one
+        env.setenv(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_MS)
         gw = Gateway.open(Home(portal.home), portal.clock)
-    finally:
-        if saved is None:
-            os.environ.pop(BUSY_TIMEOUT_ENV, None)
-        else:
-            os.environ[BUSY_TIMEOUT_ENV] = saved
-    server = PortalServer(gw, settings=PortalSettings(max_upload_bytes=MAX_UPLOAD)).start()
-    p = dataclasses.replace(portal, url=f"https://127.0.0.1:{server.port}", port=server.port, gw=gw, opened=[])
-    try:
+    with served(dataclasses.replace(portal, gw=gw)) as p:
         yield p
-    finally:
-        p.close_clients()
-        server.stop()
-        gw.engine.dispose()
 
 
 def token_for(c: httpx.Client) -> str:
