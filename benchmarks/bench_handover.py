@@ -115,8 +115,8 @@ DECRYPT_STAGES = [
 ]
 RECEIPT_STAGES = [("gateway.operations.receive", "confirm_receipt", "command")]
 EVIDENCE_STAGES = [("gateway.cli.evidence", "export_bundle", "command")]
-WRITE_STAGES = [("gateway.courier.media", "write_media", "command")]
-EXTRACT_STAGES = [("gateway.courier.media", "extract", "command")]
+WRITE_STAGES = [("gateway.channels.courier.media", "write_media", "command")]
+EXTRACT_STAGES = [("gateway.channels.courier.media", "extract", "command")]
 
 
 @dataclass

@@ -320,7 +320,8 @@ import os, signal, sys
 from datetime import datetime
 from gateway.home import Home
 from gateway.clock import FixedClock
-from gateway.ledger import log, prune
+from gateway.ledger import log
+from gateway.retention import log_pruning as prune
 from gateway.service import Gateway
 
 point = sys.argv[2]

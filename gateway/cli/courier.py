@@ -25,7 +25,7 @@ from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 from gateway.cli.handover import as_option
 from gateway.clock import timestamp, to_jst
 from gateway.core.custody import MEANS
-from gateway.courier import custody, loss, media, returns
+from gateway.channels.courier import custody, loss, media, returns
 from gateway.operations.accounts import Caller
 from gateway.service import Gateway
 

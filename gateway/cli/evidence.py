@@ -10,7 +10,7 @@ from sqlalchemy import select
 from gateway.cli.check import parse_instant
 from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
 from gateway.clock import to_jst
-from gateway.ledger.export import export_bundle
+from gateway.operations.export import export_bundle
 from gateway.service import Gateway
 from gateway.store import models as m
 

@@ -52,7 +52,7 @@ def prune_log_cmd(ctx: click.Context, now_text: str | None, home: str | None, as
     """保存期間を過ぎたログと証跡を、署名付きの削除記録を残して削除 / prune the log and evidence past
     their window ([retention] log_years in $GATEWAY_HOME/gateway.toml, default 10), with a signed
     statement of what was pruned."""
-    from gateway.ledger.prune import prune_log  # only this command pays for loading it
+    from gateway.retention.log_pruning import prune_log  # only this command pays for loading it
 
     clock = FixedClock(parse_instant(now_text)) if now_text else None
     with Gateway.open(resolve_home(ctx, home), clock) as gw:

@@ -11,7 +11,7 @@ from gateway.operations.accounts import Caller, account, actor
 from gateway.operations.receive import _authorised
 from gateway.service import Gateway
 from gateway.store.blobs import BlobStore
-from gateway.store.models_sftp import Deliverable
+from gateway.store.models_deliverables import Deliverable
 
 
 def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:

@@ -13,7 +13,7 @@ from gateway.errors import GatewayError
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import account
 from gateway.service import Gateway
-from gateway.store.models_sftp import SshKey
+from gateway.store.models_ssh import SshKey
 
 MIN_RSA_BITS = 3072  # NIST SP 800-57: 128-bit security; shorter RSA keys and DSA are refused
 

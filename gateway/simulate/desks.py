@@ -51,7 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from gateway.channels.lgwan_asp.server import PortalServer
 from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
-from gateway.courier import custody
+from gateway.channels.courier import custody
 from gateway.crypto import age
 from gateway.errors import GatewayError
 from gateway.ledger.log import Actor

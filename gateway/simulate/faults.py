@@ -12,28 +12,24 @@ import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from gateway.core.profiles import load_profiles
+from gateway.findings import PREVENTED, Kind
 from gateway.errors import GatewayError
 from gateway.operations.accounts import add_user
+from gateway.simulate.run import Run
 from gateway.simulate.scenario import Step
 from gateway.store.registry import get_approval
 
-if TYPE_CHECKING:
-    from gateway.simulate.runner import Run
 
-PREVENTED = ("unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
-             "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
-             "brute-force", "access-after-deletion")
-AFTER_THE_FACT = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
-                  "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered", "evidence-forged")
-KINDS = PREVENTED + AFTER_THE_FACT
+# Every finding kind can be injected, prevented ones first (the order fault-matrix prints them in).
+KINDS = tuple(sorted(Kind, key=lambda k: k not in PREVENTED))
 
 Tamper = Callable[[Path], None]
 
 
-def inject(run: "Run", steps: list[Step], kinds: list[str]) -> tuple[list[Step], dict[str, Tamper]]:
+def inject(run: Run, steps: list[Step], kinds: list[str]) -> tuple[list[Step], dict[str, Tamper]]:
     """The scenario's steps with the faults woven in, and the edits to make to the exported bundle."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
@@ -53,7 +49,7 @@ def inject(run: "Run", steps: list[Step], kinds: list[str]) -> tuple[list[Step],
 
 
 class _Context:
-    def __init__(self, run: "Run", steps: list[Step], main: Step, approval: Any) -> None:
+    def __init__(self, run: Run, steps: list[Step], main: Step, approval: Any) -> None:
         self.run, self.steps, self.main, self.approval = run, steps, main, approval
 
     def attempt(self, action: str, kind: str, **params: Any) -> Step:

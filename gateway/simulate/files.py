@@ -5,15 +5,13 @@ import csv
 import io
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gateway.core.records.fields import EXCLUSION_HEADER
 from gateway.fsutil import atomic_output
+from gateway.simulate.run import Run
 from gateway.simulate.scenario import Scenario, Step
 from gateway.synthetic import generate_recipients
 
-if TYPE_CHECKING:
-    from gateway.simulate.runner import Run
 
 
 def population(directory: Path, scenario: Scenario, seed: int) -> Path:
@@ -42,7 +40,7 @@ def _project(source: Path, target: Path, columns: tuple[str, ...], encoding: str
     return target
 
 
-def for_step(run: "Run", step: Step) -> Path:
+def for_step(run: Run, step: Step) -> Path:
     kind = step.get("file", "population")
     if kind == "population":
         return run.population
@@ -59,7 +57,7 @@ def for_step(run: "Run", step: Step) -> Path:
     raise ValueError(f"unknown file kind {kind!r}")
 
 
-def _extra_column(run: "Run", path: Path) -> Path:
+def _extra_column(run: Run, path: Path) -> Path:
     """The population with one column the approval does not list (a core system's wider export)."""
     extra = "口座番号" if run.scenario.schema == "shinjuku-2020" else "住民番号"
     encoding = run.scenario.encoding
@@ -71,7 +69,7 @@ def _extra_column(run: "Run", path: Path) -> Path:
     return path
 
 
-def _repeated(run: "Run", path: Path, rows: int) -> Path:
+def _repeated(run: Run, path: Path, rows: int) -> Path:
     """`rows` records, the population's first one repeated: a file past a record limit, made fast."""
     encoding = run.scenario.encoding
     with run.population.open("r", encoding=encoding, newline="") as src:

@@ -26,10 +26,10 @@ import httpx
 from gateway.channels.lgwan_asp import terminals
 from gateway.channels.lgwan_asp.auth import issue_initial_password
 from gateway.errors import GatewayError
+from gateway.findings import Kind
 from gateway.fsutil import atomic_output
 from gateway.ledger.log import Actor
 from gateway.service import Gateway
-from gateway.simulate.faults import KINDS
 
 API = "/api/v1"
 OPERATOR = Actor(user="simulator", role="admin")  # who issues terminals and initial passwords
@@ -240,4 +240,4 @@ def _refusal(r: httpx.Response) -> GatewayError:
     kind = body.get("error")
     ja = str(body.get("ja") or f"ポータルが要求を拒否しました（HTTP {r.status_code}）。")
     en = str(body.get("en") or f"the portal refused the request (HTTP {r.status_code}): {r.text[:200]}")
-    return GatewayError(ja, en, kind=kind if kind in KINDS else None)
+    return GatewayError(ja, en, kind=kind if kind in set(Kind) else None)

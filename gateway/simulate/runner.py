@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -23,7 +23,7 @@ from gateway.clock import FixedClock, to_jst
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.home import Home
-from gateway.ledger.export import export_bundle
+from gateway.operations.export import export_bundle
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, add_user
 from gateway.operations.external import declare
@@ -32,25 +32,12 @@ from gateway.service import Gateway
 from gateway.simulate import files
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import inject
+from gateway.simulate.run import Run
 from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
 from gateway.store import models as m
 from gateway.store.registry import get_approval, register_approval
 
 SIMULATOR = Actor(user="simulator", role="admin")
-
-
-@dataclass
-class Run:
-    scenario: Scenario
-    out: Path
-    gw: Gateway
-    clock: FixedClock
-    desks: Desks
-    population: Path
-    sweeping: bool = True
-    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    channels: set[str] = field(default_factory=set)
-    echo: Callable[[str], None] = print
 
 
 class StepFailed(GatewayError):

@@ -7,7 +7,7 @@ import json
 
 import pycdlib
 
-from gateway.courier.media import CAPACITY, RESERVE, SECTOR, plan
+from gateway.channels.courier.media import CAPACITY, RESERVE, SECTOR, plan
 from tests.courier.conftest import handover
 
 
@@ -71,7 +71,7 @@ def test_write_only_the_profiles_media_valid_serials_by_the_sender(cli, shinjuku
 
 def test_hdd_is_a_directory_tree(tmp_path):
     media = "hdd"
-    from gateway.courier.media import Part, _write_tree, extract, label, label_text
+    from gateway.channels.courier.media import Part, _write_tree, extract, label, label_text
 
     package = b"age-encryption.org/v1\n" + bytes(range(256)) * 10
     part = Part(1, 1, 0, len(package), hashlib.sha256(package).hexdigest())

@@ -20,7 +20,7 @@ from gateway.channels.lgwan_asp.sessions import Auth
 from gateway.channels.lgwan_asp.web import actor_of, error_page, gw_of, render, require
 from gateway.clock import JST
 from gateway.errors import GatewayError
-from gateway.ledger.export import export_bundle
+from gateway.operations.export import export_bundle
 from gateway.service import Gateway
 
 router = APIRouter(prefix="/officer", include_in_schema=False)

@@ -13,11 +13,11 @@ from sqlalchemy import or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.ledger.hashing import leaf_hash
-from gateway.ledger.prune import origin
+from gateway.ledger.range_check import origin
 from gateway.retention.reminders import reminders
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.models_sftp import Deliverable
+from gateway.store.models_deliverables import Deliverable
 from gateway.store.registry import get_approval
 
 

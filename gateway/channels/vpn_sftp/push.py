@@ -31,7 +31,7 @@ from gateway.operations.accounts import Caller, account, actor
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobErased, BlobStore
-from gateway.store.models_sftp import PinnedHost
+from gateway.store.models_ssh import PinnedHost
 
 CHANNEL = "vpn-sftp"
 PUSH_KEY = "ssh_push_ed25519_key"

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import timestamp
 from gateway.core import custody as rules
-from gateway.courier.custody import (Recorded, Refused, bad, context, default_content, load_history, log_refusal,
+from gateway.channels.courier.custody import (Recorded, Refused, bad, context, default_content, load_history, log_refusal,
                                      may_touch, notice_id, party_json, write_event)
 from gateway.operations.accounts import Caller, account, actor
 from gateway.service import Gateway

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import pycdlib
 
 from gateway.clock import timestamp, to_jst
-from gateway.courier.custody import MEDIA_LABELS, SERIAL, Refused, bad, log_refusal, may_touch
+from gateway.channels.courier.custody import MEDIA_LABELS, SERIAL, Refused, bad, log_refusal, may_touch
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError
 from gateway.fsutil import fsync_dir

@@ -1,4 +1,4 @@
-"""Tables of the VPN (SFTP) channel: users' SSH keys, contractors' pinned host keys, deliverables."""
+"""SSH keys: the keys contractors' handlers log in (and sign) with, and contractors' pinned host keys."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,17 +30,3 @@ class PinnedHost(Base):
     host_key: Mapped[str] = mapped_column(Text)  # "ssh-ed25519 AAAA..."
     directory: Mapped[str] = mapped_column(String(255))
     pinned_at: Mapped[datetime]
-
-
-class Deliverable(Base):
-    """A file a contractor returns to the city under a transfer (proofs, result lists)."""
-
-    __tablename__ = "deliverables"
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), index=True)
-    name: Mapped[str] = mapped_column(String(255))
-    blob_id: Mapped[str] = mapped_column(String(40))
-    sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int] = mapped_column(Integer)
-    uploaded_by: Mapped[str] = mapped_column(String(64))
-    uploaded_at: Mapped[datetime]

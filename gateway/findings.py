@@ -1,0 +1,48 @@
+"""The finding kinds: one vocabulary for the faults a simulation injects, the refusals the gateway
+logs and the findings the auditor reports (docs/interface.md, "Finding kinds").
+
+`audit/kinds.py` keeps its own copy on purpose, because the auditor must not import the gateway;
+tests/test_findings_vocabulary.py asserts that the two are equal.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    # Refused by the gateway: logged with the refusal, reported with "prevented": true.
+    UNAPPROVED_FIELD = "unapproved-field"
+    EXCLUDED_PERSON = "excluded-person"
+    OUTSIDE_PERIOD = "outside-period"
+    UNAPPROVED_RECIPIENT = "unapproved-recipient"
+    UNAPPROVED_CHANNEL = "unapproved-channel"
+    OVER_RECORD_LIMIT = "over-record-limit"
+    NON_DESIGNATED_HANDLER = "non-designated-handler"
+    PASSWORD_SAME_CHANNEL = "password-same-channel"
+    PASSWORD_SAME_DAY = "password-same-day"
+    BRUTE_FORCE = "brute-force"
+    ACCESS_AFTER_DELETION = "access-after-deletion"
+    # Found after the fact, from the evidence.
+    RECEIPT_MISMATCH = "receipt-mismatch"
+    RECEIPT_MISSING = "receipt-missing"
+    DELETION_OVERDUE = "deletion-overdue"
+    GATEWAY_RETENTION_OVERRUN = "gateway-retention-overrun"
+    MEDIA_NOT_RETURNED = "media-not-returned"
+    CUSTODY_GAP = "custody-gap"
+    UNAPPROVED_TRANSFER = "unapproved-transfer"
+    LOG_TAMPERED = "log-tampered"
+    EVIDENCE_FORGED = "evidence-forged"
+
+
+PREVENTED = frozenset({
+    Kind.UNAPPROVED_FIELD, Kind.EXCLUDED_PERSON, Kind.OUTSIDE_PERIOD, Kind.UNAPPROVED_RECIPIENT,
+    Kind.UNAPPROVED_CHANNEL, Kind.OVER_RECORD_LIMIT, Kind.NON_DESIGNATED_HANDLER, Kind.PASSWORD_SAME_CHANNEL,
+    Kind.PASSWORD_SAME_DAY, Kind.BRUTE_FORCE, Kind.ACCESS_AFTER_DELETION,
+})
+AFTER_THE_FACT = frozenset(Kind) - PREVENTED
+# Everything else is a violation: what was attempted or found broke a rule of the approval.
+WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED})
+
+
+def severity(kind: Kind) -> str:
+    return "warning" if kind in WARNINGS else "violation"
