@@ -84,7 +84,6 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from gateway.channels.lgwan_asp import terminals
     from gateway.channels.lgwan_asp.auth import HASHER
     from gateway.channels.lgwan_asp.server import PortalServer
-    import gateway.operations.send as send_module
 
     home = tmp_path / "home"
     env = {"GATEWAY_HOME": str(home), "GATEWAY_DB_URL": f"sqlite:///{home / 'gateway.db'}"}
@@ -100,6 +99,8 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # run after this one in the same process (they open their own homes by these variables).
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # What `age` itself uses: the real cost of a package (the settings' default, unless overridden).
+    monkeypatch.delenv("GATEWAY_SCRYPT_WORK_FACTOR", raising=False)
     gw = Gateway.open(Home(home), FixedClock(datetime(2020, 6, 1, 10, tzinfo=JST)))
     admin = Actor(user="cli:bench", role="admin")
     certs = {}
@@ -108,8 +109,6 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
             u = s.query(m.User).filter_by(login=login).one()
             u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
         certs[login] = terminals.issue(gw, login, tmp_path / "certs", actor=admin)
-    saved_wf = send_module.WORK_FACTOR
-    send_module.WORK_FACTOR = 18  # what `age` itself uses: the real cost of a package
     server = PortalServer(gw).start()
     sshd, port, key = start_sshd(tmp_path / "ssh")
     try:
@@ -177,4 +176,3 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         sshd.wait(timeout=10)
         server.stop()
         gw.engine.dispose()
-        send_module.WORK_FACTOR = saved_wf

@@ -29,6 +29,6 @@ class Home:
         return self.root / "exports"
 
     @property
-    def db_url(self) -> str:
-        """`$GATEWAY_DB_URL` (any SQLAlchemy URL, e.g. PostgreSQL), else SQLite under the home."""
-        return os.environ.get("GATEWAY_DB_URL") or f"sqlite:///{self.root / 'gateway.db'}"
+    def sqlite_url(self) -> str:
+        """The embedded default database (settings `[db] url` names another)."""
+        return f"sqlite:///{self.root / 'gateway.db'}"

@@ -10,10 +10,11 @@ from pathlib import Path
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
+from gateway import settings
 from gateway.core.profiles import profiles_dir
 from gateway.crypto.keystore import KeyStore
 from gateway.clock import FixedClock
-from gateway.errors import GatewayError
+from gateway.errors import Unavailable
 from gateway.ledger.log import Event, Ledger
 from gateway.home import Home
 from gateway.store import db
@@ -22,7 +23,10 @@ from gateway.store.registry import register_profiles
 
 
 def init(home: Home, *, at: datetime) -> dict[str, object]:
-    """Create what is missing and change nothing that exists: safe to run again at any time."""
+    """Create what is missing and change nothing that exists: safe to run again at any time.
+
+    A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
+    so that every later command opens the same database whether or not it is told again."""
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
         if not directory.exists():
@@ -30,14 +34,17 @@ def init(home: Home, *, at: datetime) -> dict[str, object]:
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as err:
-            raise GatewayError(
+            raise Unavailable(
                 f"{directory} を作成できません（{err.strerror}）。権限と --home を確認してください。",
                 f"cannot create {directory} ({err.strerror}); check permissions and --home.",
             ) from None
         # Resident data and keys live here: no one but the service account may list it.
         os.chmod(directory, 0o700)
     keys = KeyStore(home.keys).ensure(now=at)
-    engine = db.connect(home.db_url)
+    if env_url := os.environ.get(settings.env_name("db", "url")):
+        settings.record_db_url(home.root, env_url)
+    config = settings.load(home.root)
+    engine = db.connect(database_url(home, config), busy_timeout_ms=config.db.busy_timeout_ms)
     try:
         db.migrate(engine)
         with db.session_scope(engine) as session:
@@ -57,15 +64,20 @@ def init(home: Home, *, at: datetime) -> dict[str, object]:
             "schema": db.head_revision()}
 
 
-def open_engine(home: Home) -> Engine:
+def database_url(home: Home, config: settings.Settings) -> str:
+    return config.db.url or home.sqlite_url
+
+
+def open_engine(home: Home, config: settings.Settings | None = None) -> Engine:
     """The database of an initialised installation; refuses one `gateway init` has not prepared."""
-    url = make_url(home.db_url)
+    config = config or settings.load(home.root)
+    url = make_url(database_url(home, config))
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-        raise GatewayError(
+        raise Unavailable(
             f"{home.root} は初期化されていません。先に `gateway init` を実行してください。",
             f"{home.root} is not initialised; run `gateway init` first.",
         )
-    engine = db.connect(home.db_url)
+    engine = db.connect(url.render_as_string(hide_password=False), busy_timeout_ms=config.db.busy_timeout_ms)
     db.require_current(engine)
     return engine
 
@@ -73,7 +85,7 @@ def open_engine(home: Home) -> Engine:
 def installation_id(session: Session) -> str:
     row = session.get(m.Setting, "installation_id")
     if row is None:
-        raise GatewayError(
+        raise Unavailable(
             "インストール ID がありません。`gateway init` を実行してください。",
             "the installation has no id; run `gateway init`.",
         )

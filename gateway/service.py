@@ -17,6 +17,8 @@ from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
 from gateway.installation import installation_id, open_engine
 from gateway.ledger.log import Event, Ledger
+from gateway.settings import Settings
+from gateway.settings import load as load_settings
 from gateway.store import db
 
 
@@ -27,15 +29,17 @@ class Gateway:
     keys: KeyStore
     clock: Clock
     ledger: Ledger
+    settings: Settings
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+        config = load_settings(home.root)
         clock = clock or from_environment()
-        engine = open_engine(home)
+        engine = open_engine(home, config)
         keys = KeyStore(home.keys)
-        with db.session_scope(engine) as session:
+        with db.session_scope(engine, read_only=True) as session:
             installation = installation_id(session)
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock))
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

@@ -297,7 +297,14 @@ def test_a_broken_log_is_never_pruned_into_a_clean_statement(home, tmp_path):
     state = db_state(home)
     refused = prune("2031-01-01T00:00:00+00:00", check=False)
     assert refused["exit"] == 1 and "entry 3" in refused["stderr"] and "改ざん" in refused["stderr"]
-    assert db_state(home) == state
+    first, entries, _, documents, statements, _ = db_state(home)
+    # Nothing was pruned; the refusal itself is the one new entry.
+    assert (first, entries, documents, statements) == (state[0], state[1] + 1, state[3], state[4])
+    gw = open_gw(home)
+    with gw.unit() as s:
+        last = s.scalars(select(m.LogEntry).order_by(m.LogEntry.seq.desc()).limit(1)).one()
+        assert (last.action, last.outcome) == ("log.prune", "refused") and "entry 3" in json.loads(last.body)["reason"]
+    gw.engine.dispose()
 
 
 # -- configuration ------------------------------------------------------------------------------

@@ -116,7 +116,9 @@ def test_deferred_approval_permits_nothing():
 
 
 def test_contractor_cannot_send_as_the_city():
-    assert decide(hand_over(sender_role="contractor")).kinds == ("forbidden-role",)
+    # Who may send at all is the profile's rule, not a council's: refused, with no finding kind.
+    d = decide(hand_over(sender_role="contractor"))
+    assert not d.allowed and d.kinds == () and [r.kind for r in d.refusals] == [None]
 
 
 def test_every_reason_is_reported_at_once():

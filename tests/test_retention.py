@@ -13,7 +13,7 @@ import pytest
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import run_audit, run_gateway
 from tests.test_handover import IN_PERIOD, kurume, send  # noqa: F401  (fixture)
 
 

@@ -35,9 +35,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "org": ("sshkeys",), "push": ("sshkeys",),
     "courier": ("courier",),
     "terminal": ("portal",),
+    "settings": ("settings",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings")
 
 
 class LazyGroup(click.Group):

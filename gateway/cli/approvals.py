@@ -7,15 +7,13 @@ from pathlib import Path
 import click
 
 from gateway.clock import to_jst
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1, resolve_home
 from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
-from gateway.errors import GatewayError
 from gateway.installation import open_engine
-from gateway.ledger.log import Event
-from gateway.service import Gateway
 from gateway.store import db
-from gateway.store.registry import get_approval, list_approvals, register_approval
+from gateway.operations.approvals import add_approval
+from gateway.store.registry import get_approval, list_approvals
 
 
 @click.group()
@@ -31,19 +29,8 @@ def approval() -> None:
 @refusals_exit_1
 def add(ctx: click.Context, file: Path, home: str | None, as_json: bool) -> None:
     """承認ファイル（TOML）を登録 / register an approval file (TOML)."""
-    actor = cli_actor()
-    with Gateway.open(resolve_home(ctx, home)) as gw:
-        try:
-            with gw.unit() as session:
-                a, new = register_approval(session, file, actor=actor.user or "", at=gw.clock.now())
-                if new:
-                    gw.ledger.record(session, Event(
-                        action="approval.add", channel="cli", actor=actor, approval=a.id,
-                        reason=f"registered {file.name}, sha256 {a.source_sha256}",
-                    ))
-        except GatewayError as err:
-            gw.record(Event(action="approval.add", channel="cli", actor=actor, outcome="refused", reason=err.en))
-            raise
+    with open_gateway(ctx, home) as gw:
+        a, new = add_approval(gw, file, actor=cli_actor())
     if as_json:
         click.echo(json.dumps({"id": a.id, "added": new, "sha256": a.source_sha256}))
     elif new:

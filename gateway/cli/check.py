@@ -10,7 +10,7 @@ import click
 from gateway.clock import JST, Clock
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 from gateway.core.screening import Screening, screen
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
 from gateway.installation import open_engine
 from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
@@ -23,7 +23,7 @@ def parse_instant(value: str | None) -> datetime:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise GatewayError(
+        raise Invalid(
             f"日時「{value}」を読めません。例: 2020-06-01T10:00:00+09:00",
             f"cannot read the time '{value}'; e.g. 2020-06-01T10:00:00+09:00",
         ) from None

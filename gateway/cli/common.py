@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import getpass
 import sys
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -12,7 +13,9 @@ from gateway.errors import GatewayError
 from gateway.home import Home
 
 if TYPE_CHECKING:  # the ledger imports SQLAlchemy: only commands that log pay for it
+    from gateway.clock import Clock
     from gateway.ledger.log import Actor
+    from gateway.service import Gateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,24 +34,29 @@ def resolve_home(ctx: click.Context, home: str | None = None) -> Home:
 
 
 def refusals_exit_1(fn: F) -> F:
-    """A GatewayError becomes its bilingual message on stderr and exit code 1."""
+    """A GatewayError becomes exit code 1 with its bilingual message on stderr, and with `--json`
+    also its JSON on stdout (`{"error", "category", "kinds", "ja", "en"}`), for scripts to read."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except GatewayError as err:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps(err.to_json(), ensure_ascii=False))
             click.echo(str(err), err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
 
-def not_yet_available(what: str) -> GatewayError:
-    return GatewayError(
-        f"「{what}」はまだ利用できません。今後のリリースで提供されます。",
-        f"'{what}' is not yet available in this release.",
-    )
+def open_gateway(ctx: click.Context, home: str | None = None, clock: Clock | None = None) -> Gateway:
+    """The installation a command acts on. An in-process caller (the simulator) may hand the root
+    command a clock (`obj={"clock": ...}`), so that no process-wide variable has to carry it."""
+    from gateway.service import Gateway
+
+    root = ctx.find_root().obj or {}
+    return Gateway.open(resolve_home(ctx, home), clock or root.get("clock"))
 
 
 def cli_actor() -> Actor:

@@ -21,13 +21,12 @@ from typing import Any
 import click
 
 from gateway.cli.check import parse_instant
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.cli.handover import as_option
 from gateway.clock import timestamp, to_jst
 from gateway.core.custody import MEANS
 from gateway.channels.courier import custody, loss, media, returns
 from gateway.operations.accounts import Caller
-from gateway.service import Gateway
 
 
 @click.group("courier")
@@ -50,7 +49,7 @@ def courier() -> None:
 def write_cmd(ctx: click.Context, transfer: str, kind: str, serial: str, output: Path, cabinet: str | None,
               capacity: int | None, login: str, home: str | None, as_json: bool) -> None:
     """暗号化パッケージを媒体イメージに書き込む / write the encrypted package onto media images."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         w = media.write_media(gw, Caller(login, "cli"), transfer, media=kind, serial=serial, out_dir=output,
                               capacity=capacity, cabinet=cabinet)
     if as_json:
@@ -107,7 +106,7 @@ def handover_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: st
                  home: str | None, as_json: bool) -> None:
     """受渡しを確認書に記録（預り証を含む） / record a hand-over (確認書, with the receipt)."""
     req = _request(item, to, frm, at, place, quantity, cabinet, means, run, content, receipt_no)
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         r = custody.handover(gw, Caller(login, "cli"), req)
     _done(r, as_json, "受渡しを記録しました", "hand-over recorded")
 
@@ -121,7 +120,7 @@ def return_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: str 
                home: str | None, as_json: bool) -> None:
     """媒体・通知書の返却を記録 / record the return of media or a notice."""
     req = _request(item, to, frm, at, place, quantity, cabinet, means, run, content, receipt_no)
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         r = returns.return_item(gw, Caller(login, "cli"), req)
     _done(r, as_json, "返却を記録しました", "return recorded")
 
@@ -139,7 +138,7 @@ def return_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: str 
 def lost_cmd(ctx: click.Context, item: str, place: str, circumstances: str, at: str | None, login: str,
              home: str | None, as_json: bool) -> None:
     """紛失の事故報告 / report a lost medium or notice (incident report)."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         r, assessment = loss.report_loss(gw, Caller(login, "cli"), loss.Loss(
             item=item, place=place, circumstances=circumstances, at=parse_instant(at) if at else None))
     if as_json:
@@ -176,7 +175,7 @@ def _who(p: dict[str, str] | None) -> str:
 @refusals_exit_1
 def show_cmd(ctx: click.Context, item: str, login: str, home: str | None, as_json: bool) -> None:
     """品目の受渡し履歴 / the custody chain of one item."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         c = custody.chain(gw, Caller(login, "cli"), item)
     if as_json:
         click.echo(json.dumps(_chain_json(c), ensure_ascii=False))
@@ -201,7 +200,7 @@ def show_cmd(ctx: click.Context, item: str, login: str, home: str | None, as_jso
 def list_cmd(ctx: click.Context, transfer: str | None, outstanding: bool, login: str, home: str | None,
              as_json: bool) -> None:
     """媒体・通知書の一覧 / media and notices with their holders."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         if outstanding:
             out = returns.outstanding(gw, Caller(login, "cli"))
             rows = [{"item": o.item, "kind": o.kind, "transfer": o.transfer, "due": timestamp(o.due),
@@ -225,10 +224,15 @@ def list_cmd(ctx: click.Context, transfer: str | None, outstanding: bool, login:
 @courier.command("extract")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
 @refusals_exit_1
-def extract_cmd(images: tuple[Path, ...], output: Path) -> None:
+def extract_cmd(images: tuple[Path, ...], output: Path, as_json: bool) -> None:
     """媒体イメージからパッケージを取り出す（マウント不要） / join the package from media images."""
     lbl = media.extract(list(images), output)
+    if as_json:
+        click.echo(json.dumps({"package": str(output), "serial": lbl["serial"], "transfer": lbl["transfer"],
+                               "records": lbl["record_count"], "package_sha256": lbl["package_sha256"]}))
+        return
     click.echo(f"package: {output}")
     click.echo(f"serial: {lbl['serial']}  transfer: {lbl['transfer']}  records: {lbl['record_count']}")
     click.echo(f"package sha256: {lbl['package_sha256']}")

@@ -8,10 +8,9 @@ import click
 from sqlalchemy import select
 
 from gateway.cli.check import parse_instant
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
 from gateway.clock import to_jst
 from gateway.operations.export import export_bundle
-from gateway.service import Gateway
 from gateway.store import models as m
 
 
@@ -29,7 +28,7 @@ def export() -> None:
 @refusals_exit_1
 def export_evidence(ctx: click.Context, approval: str | None, output: Path, home: str | None, as_json: bool) -> None:
     """監査用の証跡バンドルを書き出す / write a self-contained, signed evidence bundle."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         result = export_bundle(gw, output, approval=approval, actor=cli_actor())
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
@@ -71,7 +70,7 @@ def log(ctx: click.Context, since: str | None, until: str | None, actor: str | N
         query = query.where(m.LogEntry.action.startswith(action, autoescape=True))
     if outcome:
         query = query.where(m.LogEntry.outcome == outcome)
-    with Gateway.open(resolve_home(ctx, home)) as gw, gw.unit() as session:
+    with open_gateway(ctx, home) as gw, gw.unit() as session:
         rows = list(session.scalars(query.limit(limit)))
         if as_json:
             click.echo(json.dumps([json.loads(r.body) for r in rows], ensure_ascii=False))

@@ -7,7 +7,7 @@ import time
 import click
 
 from gateway.cli.common import refusals_exit_1
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
 
 
 @click.group()
@@ -30,7 +30,7 @@ def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate:
 
     directory = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(directory):
-        raise GatewayError(
+        raise Invalid(
             f"出力先のフォルダ {directory} がありません。先に作成してください。",
             f"the output folder {directory} does not exist; create it first.",
         )
@@ -40,7 +40,7 @@ def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate:
             output, count=count, schema=schema, encoding=encoding, seed=seed, excluded_rate=excluded_rate
         )
     except OSError as err:
-        raise GatewayError(
+        raise Invalid(
             f"{output} に書き込めません（{err.strerror}）。",
             f"cannot write {output} ({err.strerror}).",
         ) from None

@@ -11,13 +11,10 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.clock import Clock
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.core.profiles import PASSWORD_METHODS
-from gateway.errors import GatewayError
 from gateway.fsutil import atomic_output
 from gateway.operations.accounts import Caller
-from gateway.service import Gateway
 
 # Each command imports its own operation when it runs: a contractor's `gateway receipt` then does
 # not load the sender's modules (the minimiser, Jinja2 for notices), about 0.1 s of every process.
@@ -42,10 +39,7 @@ as_option = click.option("--as", "login", required=True, help="利用者 / the a
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
              notice_path: Path | None, relay_of: str | None, login: str, home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
-    if notice_path is not None and notice_path.exists():
-        raise GatewayError(f"{notice_path} は既に存在します。通知書は上書きしません。",
-                           f"{notice_path} exists; a notice is never overwritten.")
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         from gateway.operations.send import SendRequest, send
 
         sent = send(gw, Caller(login, "cli"), SendRequest(
@@ -73,14 +67,19 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @as_option
 @home_option
+@click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home: str | None) -> None:
+def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home: str | None, as_json: bool) -> None:
     """暗号化パッケージを受け取る / download an encrypted package."""
-    with Gateway.open(resolve_home(ctx, home)) as gw, atomic_output(output) as out:
+    with open_gateway(ctx, home) as gw, atomic_output(output) as out:
         from gateway.operations.receive import download
 
         row = download(gw, Caller(login, "cli"), transfer, out)
+    if as_json:
+        click.echo(json.dumps({"transfer": transfer, "package": str(output), "records": row.record_count,
+                               "package_sha256": row.package_sha256}))
+        return
     click.echo(f"受け取りました / downloaded: {output}（{row.record_count:,} 件, package SHA-256 {row.package_sha256}）")
 
 
@@ -96,7 +95,7 @@ def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home:
 def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str,
                 home: str | None, as_json: bool) -> None:
     """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         from gateway.operations.receive import confirm_receipt
 
         receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
@@ -129,7 +128,7 @@ def notice() -> None:
 def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str,
                  home: str | None) -> None:
     """通知書の発送を記録 / record that the password notice left, apart from the data."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         from gateway.operations import notices
 
         notice_id = notices.dispatch(gw, Caller(login, "cli"), transfer, method=method, tracking=tracking)

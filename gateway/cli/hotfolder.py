@@ -10,8 +10,7 @@ import click
 from gateway.channels.hotfolder import registry
 from gateway.channels.hotfolder.processor import HotFolder
 from gateway.channels.hotfolder.watcher import Watcher
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
-from gateway.service import Gateway
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -27,7 +26,7 @@ def hotfolder() -> None:
 @refusals_exit_1
 def register_cmd(ctx: click.Context, directory: Path, owner: str, home: str | None) -> None:
     """フォルダーの所有者を登録 / register a folder and the staff account it sends as."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         registry.register(gw, directory, owner, cli_actor())
     click.echo(f"登録しました / registered: {directory.resolve()} → {owner}")
 
@@ -45,7 +44,7 @@ def register_cmd(ctx: click.Context, directory: Path, owner: str, home: str | No
 def run_cmd(ctx: click.Context, directory: Path, workers: int, settle: float, once: bool, home: str | None,
             as_json: bool) -> None:
     """フォルダーを監視して送付 / watch the folder and send what arrives."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         watcher = Watcher(HotFolder(gw, directory, registry.owner_of(gw, directory)), workers=workers,
                           settle=settle, echo=(lambda _: None) if as_json else click.echo)
         for sig in (signal.SIGTERM, signal.SIGINT):

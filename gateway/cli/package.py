@@ -11,7 +11,7 @@ import click
 
 from gateway.cli.common import refusals_exit_1
 from gateway.crypto import age
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid
 from gateway.fsutil import atomic_output
 
 
@@ -25,7 +25,7 @@ def _read_passphrase(path: str) -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as err:
-        raise GatewayError(
+        raise Invalid(
             f"パスワードファイルを読めません: {path} ({err.strerror})。ファイルの場所と権限を確認してください。",
             f"cannot read the passphrase file {path} ({err.strerror}); check its path and permissions.",
         ) from None
@@ -34,7 +34,7 @@ def _read_passphrase(path: str) -> bytes:
             data = data[: -len(newline)]
             break
     if not data:
-        raise GatewayError(
+        raise Invalid(
             f"パスワードファイルが空です: {path}。パスワードを1行で書いてください。",
             f"the passphrase file {path} is empty; write the passphrase on one line.",
         )
@@ -43,7 +43,7 @@ def _read_passphrase(path: str) -> bytes:
 
 def _require_input(path: str) -> None:
     if not os.path.isfile(path):
-        raise GatewayError(
+        raise Invalid(
             f"入力ファイルがありません: {path}",
             f"input file not found: {path}",
         )
@@ -150,16 +150,16 @@ def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
     detail = str(err)  # names what failed; never holds key material or the passphrase
     if isinstance(err, age.NoMatchError):
         if not _is_passphrase_file(source):
-            return GatewayError(
+            return Invalid(
                 "このファイルはパスワードで暗号化されていません(公開鍵あての暗号化です)。秘密鍵で復号してください。",
                 "this file is not passphrase-encrypted (it is encrypted to a public key); decrypt it with the key.",
             )
-        return GatewayError(
+        return Invalid(
             "パスワードが違います。パスワード通知書のとおり、大文字・ハイフンを含めて入力し直してください。",
             "wrong passphrase: check it against the password notice, including capitals and hyphens, and retry.",
         )
     if isinstance(err, age.WorkFactorTooHigh):
-        return GatewayError(
+        return Invalid(
             f"パスワードの計算量が上限を超えるため復号を中止しました: {detail}",
             f"refused: {detail}. The file asks for more scrypt work than allowed (--max-work-factor).",
         )
@@ -171,7 +171,7 @@ def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
     }
     ja, en = next((v for k, v in what.items() if isinstance(err, k)),
                   ("ファイルを処理できません", "the file could not be processed"))
-    return GatewayError(
+    return Invalid(
         f"復号できません: {ja}({detail})。出力ファイルは作成していません。送付元に再送を依頼してください。",
         f"cannot decrypt: {en} ({detail}). No output was written; ask the sender to send the file again.",
     )
@@ -186,7 +186,7 @@ def _is_passphrase_file(source: str) -> bool:
 
 def _io_error(err: OSError) -> GatewayError:
     where = err.filename or ""
-    return GatewayError(
+    return Invalid(
         f"ファイルの読み書きに失敗しました: {where} ({err.strerror})。場所・権限・空き容量を確認してください。",
         f"file read/write failed: {where} ({err.strerror}); check the path, permissions and free space.",
     )

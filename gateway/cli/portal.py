@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
-from gateway.service import Gateway
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -33,7 +32,7 @@ def issue_cmd(ctx: click.Context, login: str, output: Path, days: int, home: str
     """端末証明書を発行 / issue a terminal certificate signed by the gateway CA."""
     from gateway.channels.lgwan_asp import terminals
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         issued = terminals.issue(gw, login, output, actor=cli_actor(), days=days)
     if as_json:
         click.echo(json.dumps({"serial": issued.serial, "fingerprint": issued.fingerprint, "key": str(issued.key),
@@ -57,7 +56,7 @@ def revoke_cmd(ctx: click.Context, serial_or_login: str, home: str | None) -> No
     """端末証明書を失効（シリアル番号または利用者） / revoke by serial number or every one of a user."""
     from gateway.channels.lgwan_asp import terminals
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         revoked = terminals.revoke(gw, serial_or_login, actor=cli_actor())
     click.echo(f"失効しました / revoked: {' '.join(revoked) or '-'}")
 
@@ -71,7 +70,7 @@ def issue_password_cmd(ctx: click.Context, login: str, home: str | None) -> None
     """初期パスワードを発行（一度だけ表示・初回ログインで変更） / issue an initial password (shown once)."""
     from gateway.channels.lgwan_asp.auth import issue_initial_password
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         password = issue_initial_password(gw, login, actor=cli_actor())
     click.echo("初期パスワード（一度だけ表示。簡易書留で本人に届けてください） / "
                "initial password (shown once; send it by registered mail):")

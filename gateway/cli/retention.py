@@ -2,20 +2,19 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import click
 
 from gateway.cli.check import parse_instant
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.cli.handover import as_option
 from gateway.clock import FixedClock, to_jst
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
 from gateway.operations.accounts import Caller
 from gateway.retention import deletion
 from gateway.retention.reminders import reminders
 from gateway.retention.sweep import sweep
-from gateway.service import Gateway
 
 LABELS = {"receipt": "受領確認", "gateway-erasure": "ゲートウェイ上の消去", "erasure-certificate": "受託者の消去証明"}
 
@@ -34,7 +33,7 @@ def retention() -> None:
 def sweep_cmd(ctx: click.Context, now_text: str | None, home: str | None, as_json: bool) -> None:
     """期限を過ぎたコピーを消去し、証跡を残す / erase expired copies and write erasure evidence."""
     clock = FixedClock(parse_instant(now_text)) if now_text else None
-    with Gateway.open(resolve_home(ctx, home), clock) as gw:
+    with open_gateway(ctx, home, clock) as gw:
         result = sweep(gw)
     if as_json:
         click.echo(json.dumps({"erased": result.erased, "orphans_removed": result.orphans_removed}))
@@ -55,7 +54,7 @@ def prune_log_cmd(ctx: click.Context, now_text: str | None, home: str | None, as
     from gateway.retention.log_pruning import prune_log  # only this command pays for loading it
 
     clock = FixedClock(parse_instant(now_text)) if now_text else None
-    with Gateway.open(resolve_home(ctx, home), clock) as gw:
+    with open_gateway(ctx, home, clock) as gw:
         result = prune_log(gw)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -69,8 +68,8 @@ def prune_log_cmd(ctx: click.Context, now_text: str | None, home: str | None, as
                    f" {removed['evidence_documents']:,} evidence documents, before {start})")
         click.echo(f"削除記録 / statement: {result.statement['id']}（ログ / entry {result.log_seq}）")
     else:
-        click.echo(f"削除なし / nothing pruned（保存期間 {result.retention.log_years} 年、{start} より前の記録のみ対象"
-                   f" / window {result.retention.log_years} years, only records before {start}）")
+        click.echo(f"削除なし / nothing pruned（保存期間 {result.log_years} 年、{start} より前の記録のみ対象"
+                   f" / window {result.log_years} years, only records before {start}）")
     if result.kept_from is not None:
         click.echo(f"保存 / kept from entry {result.kept_from.seq}: {result.kept_from.ja} / {result.kept_from.en}")
 
@@ -83,7 +82,7 @@ def prune_log_cmd(ctx: click.Context, now_text: str | None, home: str | None, as
 @refusals_exit_1
 def due_cmd(ctx: click.Context, days: int, home: str | None, as_json: bool) -> None:
     """期限が近い・過ぎた手続き / deadlines coming up or passed."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         items = reminders(gw, within=timedelta(days=days))
     if as_json:
         click.echo(json.dumps([{"kind": r.kind, "transfer": r.transfer, "approval": r.approval,
@@ -114,7 +113,7 @@ def deletion_group() -> None:
 def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quantity: int, method: str,
                 planned_date, login: str, home: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """消去依頼を提出 / file a deletion request."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         deletion_id = deletion.request(gw, Caller(login, "cli"), transfer, deletion.DeletionRequest(
             items=items, media=media, quantity=quantity, method=method, planned_date=planned_date.date()))
     if as_json:
@@ -136,7 +135,7 @@ def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quant
 def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str | None, reason: str | None,
                login: str, home: str | None, as_json: bool) -> None:
     """市が消去依頼を承認・却下 / the city approves or rejects a request."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         deletion.decide(gw, Caller(login, "cli"), deletion_id, approve=approve, witness=witness, reason=reason)
     if as_json:
         click.echo(json.dumps({"deletion": deletion_id, "approved": approve}))
@@ -147,7 +146,7 @@ def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str
 def _person(text: str) -> deletion.Person:
     name, _, title = text.partition(",")
     if not name.strip() or not title.strip():
-        raise GatewayError("「氏名,役職」の形で記入してください。", "write it as 'name,title'.")
+        raise Invalid("「氏名,役職」の形で記入してください。", "write it as 'name,title'.")
     return deletion.Person(name.strip(), title.strip())
 
 
@@ -173,7 +172,7 @@ def certify_cmd(ctx: click.Context, deletion_id: str, erased_at: str, media_manu
                 media_serial: str, sanitisation: str, technique: str, tool: str, verification: str,
                 sanitised_by: str, verified_by: str, place: str, login: str, home: str | None, as_json: bool) -> None:
     """消去証明書を提出 / file the erasure certificate."""
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         evidence = deletion.certify(gw, Caller(login, "cli"), deletion_id, deletion.ErasureCertificate(
             erased_at=parse_instant(erased_at), media_manufacturer=media_manufacturer, media_model=media_model,
             media_serial_or_location=media_serial, sanitisation=sanitisation, technique=technique, tool=tool,

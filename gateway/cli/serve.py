@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.errors import GatewayError
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.errors import Invalid
 from gateway.service import Gateway
 
 
@@ -18,25 +18,25 @@ from gateway.service import Gateway
 @click.option("--hotfolder", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="ホットフォルダー / a registered hot folder to watch")
 @click.option("--bind", default="127.0.0.1", show_default=True)
-@click.option("--sweep-interval", type=click.FloatRange(1.0), default=60.0, show_default=True,
-              help="保管期間の確認間隔（秒） / seconds between retention sweeps")
+@click.option("--sweep-interval", type=click.FloatRange(1.0), default=None,
+              help="保管期間の確認間隔（秒） / seconds between retention sweeps (settings: [retention])")
 @home_option
 @click.pass_context
 @refusals_exit_1
 def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, hotfolder: Path | None, bind: str,
-          sweep_interval: float, home: str | None) -> None:
+          sweep_interval: float | None, home: str | None) -> None:
     """ポータル・SFTP・ホットフォルダーを起動 / run the portal, the SFTP server and the hot folder."""
     from gateway.retention.scheduler import Scheduler
 
     if portal_port is None and sftp_port is None and hotfolder is None:
-        raise GatewayError("--portal-port、--sftp-port、--hotfolder のいずれかを指定してください。",
+        raise Invalid("--portal-port、--sftp-port、--hotfolder のいずれかを指定してください。",
                            "name at least one of --portal-port, --sftp-port, --hotfolder.")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         stoppers = []
-        scheduler = Scheduler(gw, sweep_interval)
+        scheduler = Scheduler(gw, sweep_interval or gw.settings.retention.sweep_interval_seconds)
         scheduler.start()
         stoppers.append(scheduler.stop)
         try:
@@ -77,7 +77,7 @@ def _portal(gw: Gateway, bind: str, port: int):  # type: ignore[no-untyped-def]
     try:
         from gateway.channels.lgwan_asp.server import PortalServer
     except ImportError:
-        raise GatewayError("ポータルはこの版ではまだ利用できません。", "the portal is not available in this release.") from None
+        raise Invalid("ポータルはこの版ではまだ利用できません。", "the portal is not available in this release.") from None
     portal = PortalServer(gw, bind, port).start()
     click.echo(f"ポータル / portal: https://{bind}:{portal.port}/", err=False)
     return portal.stop

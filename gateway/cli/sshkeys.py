@@ -5,10 +5,9 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
-from gateway.errors import GatewayError
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.errors import Invalid
 from gateway.operations.sshkeys import add_key
-from gateway.service import Gateway
 
 
 @click.command("add-key")
@@ -22,8 +21,8 @@ def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None)
     try:
         text = keyfile.read_text(encoding="ascii", errors="strict")[:16384]
     except (OSError, UnicodeDecodeError):
-        raise GatewayError(f"{keyfile} を公開鍵として読めません。", f"cannot read {keyfile} as a public key.") from None
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+        raise Invalid(f"{keyfile} を公開鍵として読めません。", f"cannot read {keyfile} as a public key.") from None
+    with open_gateway(ctx, home) as gw:
         fp = add_key(gw, login, text, cli_actor())
     click.echo(f"登録しました / registered: {login} {fp}")
 
@@ -52,9 +51,9 @@ def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, ho
     try:
         line = host_key_file.read_text(encoding="ascii")[:16384]
     except (OSError, UnicodeDecodeError):
-        raise GatewayError(f"{host_key_file} を公開鍵として読めません。",
+        raise Invalid(f"{host_key_file} を公開鍵として読めません。",
                            f"cannot read {host_key_file} as a public key.") from None
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         fp = pin_host(gw, organisation, host=host, port=port, host_key=line, username=username,
                       directory=directory, who=cli_actor())
         public = push_public_key(gw.keys)
@@ -70,7 +69,7 @@ def push_key_cmd(ctx: click.Context, home: str | None) -> None:
     """送信に使う公開鍵を表示 / print the public key the gateway pushes with."""
     from gateway.channels.vpn_sftp.push import push_public_key
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         click.echo(push_public_key(gw.keys))
 
 
@@ -87,7 +86,7 @@ def push_cmd(ctx: click.Context, transfer: str, as_login: str | None, as_json: b
 
     from gateway.channels.vpn_sftp.push import push
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         done = push(gw, transfer, as_login=as_login, cli=cli_actor())
     if as_json:
         click.echo(json.dumps({"transfer": done.transfer, "destination": done.destination, "size": done.size,

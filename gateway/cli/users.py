@@ -4,10 +4,9 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from gateway.cli.common import cli_actor, home_option, refusals_exit_1, resolve_home
-from gateway.ledger.log import Event
-from gateway.operations.accounts import ROLES, add_user
-from gateway.service import Gateway
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.operations.accounts import ROLES
+from gateway.operations.users import register_user
 from gateway.store import models as m
 
 
@@ -26,10 +25,8 @@ def user() -> None:
 @refusals_exit_1
 def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: str | None) -> None:
     """利用者を登録（資格情報は別途交付） / add an account; credentials are issued separately."""
-    with Gateway.open(resolve_home(ctx, home)) as gw, gw.unit() as session:
-        add_user(session, login=login, name=name, org=org, role=role, at=gw.clock.now())
-        gw.ledger.record(session, Event(action="user.add", channel="cli", actor=cli_actor(),
-                                        reason=f"{login} ({role}) in {org}"))
+    with open_gateway(ctx, home) as gw:
+        register_user(gw, login=login, name=name, org=org, role=role, actor=cli_actor())
     click.echo(f"登録しました / added: {login}")
 
 
@@ -39,7 +36,7 @@ def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: st
 @refusals_exit_1
 def list_(ctx: click.Context, home: str | None) -> None:
     """利用者の一覧 / accounts."""
-    with Gateway.open(resolve_home(ctx, home)) as gw, gw.unit() as session:
+    with open_gateway(ctx, home) as gw, gw.unit() as session:
         for u in session.scalars(select(m.User).order_by(m.User.organisation_id, m.User.login)):
             state = "disabled" if u.disabled else "active"
             click.echo("\t".join((u.login, u.role, u.organisation_id, u.display_name, state)))

@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
 from gateway.clock import to_jst
-from gateway.core.policy import Refusal
+from gateway.errors import Refusal
+from gateway.findings import Kind
 
 ITEM_KINDS = ("media", "notice")
 EVENTS = ("handover", "return", "lost")
@@ -164,30 +165,30 @@ def judge(a: Attempt, rules: Rules, history: History) -> Judgement:
 
     if now.lost:
         return Judgement((Refusal(
-            "",
+            None,
             f"{label}「{item.id}」は紛失として記録されています。これ以上の受渡しは記録できません。",
             f"{item.kind} '{item.id}' is recorded as lost; no further custody event can be recorded.",
         ),))
     if a.frm != now.holder:
         add(Refusal(
-            "custody-gap",
+            Kind.CUSTODY_GAP,
             f"{label}「{item.id}」を現在保管しているのは {now.holder} です。{a.frm} からの受渡しは記録できません。"
             "保管者本人が受け渡してください。",
             f"{item.kind} '{item.id}' is held by {now.holder}, not {a.frm}; only its holder can hand it over.",
         ))
     if a.at < now.since:
         add(Refusal(
-            "custody-gap",
+            Kind.CUSTODY_GAP,
             f"日時 {to_jst(a.at):%Y-%m-%d %H:%M} JST は前回の記録（{to_jst(now.since):%Y-%m-%d %H:%M} JST）より前です。"
             "日時を確認してください。",
             f"{a.at.isoformat()} is earlier than the item's previous record ({now.since.isoformat()}); check the time.",
         ))
     if a.at > a.now:
-        add(Refusal("", f"日時 {to_jst(a.at):%Y-%m-%d %H:%M} JST は未来です。実際に受け渡した日時を記録してください。",
+        add(Refusal(None, f"日時 {to_jst(a.at):%Y-%m-%d %H:%M} JST は未来です。実際に受け渡した日時を記録してください。",
                     f"{a.at.isoformat()} is in the future; record when the hand-over actually happened."))
     if a.quantity != item.quantity:
         add(Refusal(
-            "",
+            None,
             f"数量 {a.quantity} は{label}「{item.id}」の数量 {item.quantity} と一致しません。枚数を確認してください。",
             f"quantity {a.quantity} does not match {item.quantity} of {item.kind} '{item.id}'; count the pieces again.",
         ))
@@ -195,10 +196,10 @@ def judge(a: Attempt, rules: Rules, history: History) -> Judgement:
         return Judgement(tuple(out))
 
     if a.to is None or (a.frm is not None and a.to == a.frm):
-        add(Refusal("", "受取人を指定してください（渡す人と同じ人は指定できません）。",
+        add(Refusal(None, "受取人を指定してください（渡す人と同じ人は指定できません）。",
                     "name the person receiving the item (not the person handing it over)."))
     if not (a.cabinet or "").strip():
-        add(Refusal("", "受け取った後に保管する施錠キャビネットを指定してください。",
+        add(Refusal(None, "受け取った後に保管する施錠キャビネットを指定してください。",
                     "name the locked cabinet the item goes into."))
     out.extend(_direction(a, rules, item))
     out.extend(_means(a, rules, item))
@@ -214,20 +215,20 @@ def _direction(a: Attempt, rules: Rules, item: Item) -> list[Refusal]:
         return []
     if a.event == "return":
         if a.to.org != item.owner_org:
-            return [Refusal("", f"返却先は送付元の組織（{item.owner_org}）の人です。",
+            return [Refusal(None, f"返却先は送付元の組織（{item.owner_org}）の人です。",
                             f"items are returned to the sending organisation '{item.owner_org}'.")]
         if a.frm.org == item.owner_org:
-            return [Refusal("", "この品目は送付元の組織内にあります。返却ではなく受渡しとして記録してください。",
+            return [Refusal(None, "この品目は送付元の組織内にあります。返却ではなく受渡しとして記録してください。",
                             "the item is inside the sending organisation; record a hand-over, not a return.")]
         return []
     if a.to.org == a.frm.org:
         return []  # from one handler to another inside one organisation
     if a.to.org == item.owner_org:
-        return [Refusal("", "送付元への返却は `courier return` で記録してください。",
+        return [Refusal(None, "送付元への返却は `courier return` で記録してください。",
                         "record a hand-back to the sending organisation with `courier return`.")]
     if a.frm.org != item.owner_org or a.to.org != rules.recipient_org:
         return [Refusal(
-            "unapproved-recipient",
+            Kind.UNAPPROVED_RECIPIENT,
             f"「{a.to.org}」はこの受け渡しの提供先ではありません。提供先（{rules.recipient_org}）にだけ渡せます。",
             f"'{a.to.org}' is not the recipient of this transfer; items go to '{rules.recipient_org}' only.",
         )]
@@ -244,7 +245,7 @@ def _means(a: Attempt, rules: Rules, item: Item) -> list[Refusal]:
         return []
     names = "、".join(MEANS.get(m, m) for m in sorted(allowed))
     return [Refusal(
-        "unapproved-channel",
+        Kind.UNAPPROVED_CHANNEL,
         f"{ITEM_LABELS[item.kind]}の受渡し方法「{MEANS.get(means, means)}」は認められていません。認められた方法: {names}",
         f"{item.kind} may not change hands by '{means}'; allowed: {', '.join(sorted(allowed))}.",
     )]
@@ -267,7 +268,7 @@ def _separation(a: Attempt, rules: Rules, history: History) -> list[Refusal]:
                     how = "同じ便" if same_run and not same_day else f"同じ日（{day:%Y-%m-%d}）"
                     how_en = "in the same courier run" if same_run and not same_day else f"on the same JST day ({day})"
                     out.append(Refusal(
-                        "password-same-day",
+                        Kind.PASSWORD_SAME_DAY,
                         f"{ITEM_LABELS[other.kind]}「{other.id}」が{how}に {r.to.org} へ渡されています。"
                         "媒体とパスワード通知書は別の日に受け渡してください。",
                         f"{other.kind} '{other.id}' went to {r.to.org} {how_en}; media and password notice "
@@ -279,7 +280,7 @@ def _separation(a: Attempt, rules: Rules, history: History) -> list[Refusal]:
             there = holding(other, history.of(other.id))
             if there.holder is not None and there.holder.org == a.to.org and same_cabinet(there.cabinet, a.cabinet):
                 out.append(Refusal(
-                    "password-same-channel",
+                    Kind.PASSWORD_SAME_CHANNEL,
                     f"キャビネット「{a.cabinet}」には{ITEM_LABELS[other.kind]}「{other.id}」が保管されています。"
                     "媒体とパスワード通知書は別の鍵付キャビネットに保管してください。",
                     f"cabinet '{a.cabinet}' already holds {other.kind} '{other.id}'; media and password notice "

@@ -14,6 +14,8 @@ from gateway.clock import to_jst
 from gateway.core.approvals import Approval
 from gateway.core.profiles import CHANNELS, PASSWORD_METHODS, Profile
 from gateway.core.records.fields import CONTROL_FIELDS, EXCLUDED_POPULATIONS, header_label
+from gateway.errors import Refusal
+from gateway.findings import Kind
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,6 @@ class HandOver:
 
 
 @dataclass(frozen=True)
-class Refusal:
-    kind: str  # a finding kind of INTERFACE.md, or "forbidden-role"
-    ja: str
-    en: str
-
-
-@dataclass(frozen=True)
 class Decision:
     refusals: tuple[Refusal, ...]
     remove: frozenset[str]  # excluded populations dropped before sending
@@ -51,8 +46,8 @@ class Decision:
         return not self.refusals
 
     @property
-    def kinds(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(r.kind for r in self.refusals))
+    def kinds(self) -> tuple[Kind, ...]:
+        return tuple(dict.fromkeys(r.kind for r in self.refusals if r.kind))
 
 
 def decide(h: HandOver) -> Decision:
@@ -62,7 +57,7 @@ def decide(h: HandOver) -> Decision:
 
     if not a.permits_anything:
         add(Refusal(
-            "unapproved-transfer",
+            Kind.UNAPPROVED_TRANSFER,
             f"承認「{a.case_number}」は継続審議中のため、どの受け渡しも認められていません。",
             f"approval '{a.id}' is deferred by the council and permits no hand-over.",
         ))
@@ -70,20 +65,20 @@ def decide(h: HandOver) -> Decision:
     channel = h.channel or p.channel
     if p.id not in a.profiles:
         add(Refusal(
-            "unapproved-channel",
+            Kind.UNAPPROVED_CHANNEL,
             f"受け渡し方法「{p.title}」は承認「{a.case_number}」で認められていません。認められた方法: {', '.join(a.profiles)}",
             f"transfer profile '{p.id}' is not allowed by approval '{a.id}'; allowed: {', '.join(a.profiles)}",
         ))
     elif channel != p.channel:
         add(Refusal(
-            "unapproved-channel",
+            Kind.UNAPPROVED_CHANNEL,
             f"経路「{channel}」は受け渡し方法「{p.title}」の経路（{p.channel}）と異なります。",
             f"channel '{channel}' is not the channel of profile '{p.id}' ({p.channel}).",
         ))
 
     if h.sender_role not in p.sender_roles:
         add(Refusal(
-            "forbidden-role",
+            None,  # not a council's rule: the profile says who may send at all
             f"役割「{h.sender_role}」はこの方法で送付できません。",
             f"role '{h.sender_role}' may not send with profile '{p.id}'.",
         ))
@@ -92,7 +87,7 @@ def decide(h: HandOver) -> Decision:
 
     if not (a.period_start <= h.at < a.period_end):
         add(Refusal(
-            "outside-period",
+            Kind.OUTSIDE_PERIOD,
             f"{to_jst(h.at):%Y-%m-%d %H:%M:%S} JST は承認の期間（{to_jst(a.period_start):%Y-%m-%d %H:%M:%S}〜"
             f"{to_jst(a.period_end):%Y-%m-%d %H:%M:%S} JST 未満）の外です。",
             f"{h.at.isoformat()} is outside the approval's period "
@@ -103,7 +98,7 @@ def decide(h: HandOver) -> Decision:
     if unapproved:
         labels = ", ".join(header_label(c) for c in unapproved)
         add(Refusal(
-            "unapproved-field",
+            Kind.UNAPPROVED_FIELD,
             f"承認されていない項目が含まれています: {labels}。これらの列を除いて出力し直してください。",
             f"the file holds columns the approval does not list: {', '.join(unapproved)}; export it without them.",
         ))
@@ -118,7 +113,7 @@ def decide(h: HandOver) -> Decision:
         else:
             label = EXCLUDED_POPULATIONS[population]
             add(Refusal(
-                "excluded-person",
+                Kind.EXCLUDED_PERSON,
                 f"提供してはならない対象者（{label}）が {count} 人含まれています。該当者を除いて出力し直してください。",
                 f"the file holds {count} persons of an excluded population ({population}); export it without them.",
             ))
@@ -126,7 +121,7 @@ def decide(h: HandOver) -> Decision:
 
     if records_to_send > a.max_records:
         add(Refusal(
-            "over-record-limit",
+            Kind.OVER_RECORD_LIMIT,
             f"件数 {records_to_send:,} 件は承認の上限 {a.max_records:,} 件を超えています。",
             f"{records_to_send} records exceed the approval's upper bound of {a.max_records}.",
         ))
@@ -144,13 +139,13 @@ def _recipient_refusals(h: HandOver) -> list[Refusal]:
     if p.sender_kind == "city":
         if h.sender_org != a.city.id:
             return [Refusal(
-                "unapproved-transfer",
+                Kind.UNAPPROVED_TRANSFER,
                 f"送付元「{h.sender_org}」はこの承認の実施機関ではありません。",
                 f"sender '{h.sender_org}' is not the city this approval was granted to.",
             )]
         if a.recipient(h.recipient) is None:
             return [Refusal(
-                "unapproved-recipient",
+                Kind.UNAPPROVED_RECIPIENT,
                 f"提供先「{h.recipient}」は承認「{a.case_number}」の委託先ではありません。",
                 f"recipient '{h.recipient}' is not a contractor of approval '{a.id}'.",
             )]
@@ -159,13 +154,13 @@ def _recipient_refusals(h: HandOver) -> list[Refusal]:
     contractor = a.recipient(h.sender_org)
     if contractor is None:
         return [Refusal(
-            "unapproved-recipient",
+            Kind.UNAPPROVED_RECIPIENT,
             f"中継元「{h.sender_org}」は承認「{a.case_number}」の委託先ではありません。",
             f"relaying organisation '{h.sender_org}' is not a contractor of approval '{a.id}'.",
         )]
     if h.recipient not in {s.organisation.id for s in contractor.subcontractors}:
         return [Refusal(
-            "unapproved-recipient",
+            Kind.UNAPPROVED_RECIPIENT,
             f"再委託先「{h.recipient}」は承認「{a.case_number}」で認められていません。",
             f"subcontractor '{h.recipient}' is not approved for '{h.sender_org}' under '{a.id}'.",
         )]
@@ -181,7 +176,7 @@ def password_delivery_refusal(approval: Approval, profile: Profile, method: str)
     if method in CHANNELS or method == "with-data" or method not in allowed:
         names = "、".join(PASSWORD_METHODS[m] for m in sorted(allowed))
         return Refusal(
-            "password-same-channel",
+            Kind.PASSWORD_SAME_CHANNEL,
             f"パスワード通知を「{method}」で送ることはできません（データは {profile.channel} 経由）。"
             f"データとは別の経路（{names}）で届けてください。",
             f"the password notice may not travel as '{method}' (the data goes by {profile.channel}); "

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from gateway.clock import JST
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
 
 
-class DefinitionError(GatewayError):
+class DefinitionError(Invalid):
     """A definition file (approval, profile, scenario) that cannot be accepted."""
 
 
@@ -178,9 +178,14 @@ class Table:
         unknown = sorted(set(self._data) - self._seen)
         if unknown:
             names = ", ".join(self._key(k) for k in unknown)
+            known = sorted(self._seen - set(self._data))
+            guesses = [f"{self._key(k)} → {self._key(g[0])}" for k in unknown
+                       if (g := difflib.get_close_matches(k, known, n=1))]
+            hint_ja = f"（{'、'.join(guesses)} の綴り違いではありませんか）" if guesses else ""
+            hint_en = f" (did you mean: {', '.join(guesses)}?)" if guesses else ""
             raise DefinitionError(
-                f"{self.path}: 不明な項目があります: {names}。綴りを確認するか削除してください。",
-                f"{self.path}: unknown keys: {names}; fix their spelling or remove them.",
+                f"{self.path}: 不明な項目があります: {names}{hint_ja}。綴りを確認するか削除してください。",
+                f"{self.path}: unknown keys: {names}{hint_en}; fix their spelling or remove them.",
             )
 
 

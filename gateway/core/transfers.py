@@ -5,7 +5,7 @@ receipt may follow `sent` directly. Nothing follows `erased`: the gateway's copy
 """
 from __future__ import annotations
 
-from gateway.errors import GatewayError
+from gateway.errors import Conflict
 
 TRANSITIONS: dict[str, dict[str, str]] = {
     "sent": {"download": "downloaded", "receipt-match": "received", "receipt-mismatch": "receipt-mismatch",
@@ -24,7 +24,7 @@ def next_state(state: str, event: str) -> str:
     try:
         return TRANSITIONS[state][event]
     except KeyError:
-        raise GatewayError(
+        raise Conflict(
             f"この受け渡しは現在「{state}」のため、この操作（{event}）はできません。",
             f"the transfer is '{state}'; '{event}' is not possible now.",
         ) from None

@@ -29,7 +29,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
-from gateway.errors import GatewayError
+from gateway.errors import Unavailable
 from gateway.fsutil import atomic_output, write_secret
 
 KEK_BYTES = 32
@@ -198,7 +198,7 @@ class KeyStore:
     def kek(self) -> bytes:
         data = self._read(self.root / "kek.key")
         if len(data) != KEK_BYTES:
-            raise GatewayError("鍵暗号化鍵が壊れています。", "the key-encryption key is damaged.")
+            raise Unavailable("鍵暗号化鍵が壊れています。", "the key-encryption key is damaged.")
         return data
 
     def signing_key(self) -> SigningKey:
@@ -227,7 +227,7 @@ class KeyStore:
         try:
             return path.read_bytes()
         except FileNotFoundError:
-            raise GatewayError(
+            raise Unavailable(
                 f"鍵ファイル {path.name} がありません。`gateway init` を実行してください。",
                 f"key file {path.name} is missing; run `gateway init`.",
             ) from None

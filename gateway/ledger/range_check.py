@@ -16,14 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.crypto.canonical_json import canonical
-from gateway.errors import GatewayError
+from gateway.errors import Conflict
 from gateway.ledger.hashing import GENESIS_PREV, node_hash
 from gateway.ledger.tree import TreeHash
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
 
 
-class BrokenLog(GatewayError):
+class BrokenLog(Conflict):
     def __init__(self, en: str) -> None:
         super().__init__(
             f"削除しようとした範囲のアクセスログが整合しません（{en}）。改ざんの疑いがあるため削除しません。"

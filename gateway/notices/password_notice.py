@@ -17,7 +17,7 @@ from gateway.clock import to_jst
 from gateway.core.approvals import Approval
 from gateway.core.policy import password_delivery_refusal
 from gateway.core.profiles import PASSWORD_METHODS, Profile
-from gateway.errors import GatewayError
+from gateway.errors import Conflict, Refused
 from gateway.fsutil import write_secret
 
 _ENV = Environment(
@@ -47,7 +47,7 @@ class PasswordNotice:
 def check_delivery(approval: Approval, profile: Profile, method: str) -> None:
     refusal = password_delivery_refusal(approval, profile, method)
     if refusal is not None:
-        raise GatewayError(refusal.ja, refusal.en, kind=refusal.kind)
+        raise Refused([refusal])
 
 
 def render(notice: PasswordNotice) -> str:
@@ -65,7 +65,7 @@ def write(notice: PasswordNotice, path: Path) -> None:
     try:
         write_secret(path, html)
     except FileExistsError:
-        raise GatewayError(
+        raise Conflict(
             f"{path} は既に存在します。通知書は上書きしません。別の出力先を指定してください。",
             f"{path} exists; a notice is never overwritten. Choose another output path.",
         ) from None

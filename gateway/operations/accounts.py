@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core.approvals import Approval
-from gateway.errors import GatewayError
+from gateway.errors import Conflict, Invalid, NotFound
 from gateway.ledger.log import Actor
 from gateway.store import models as m
 
@@ -29,7 +29,7 @@ def account(session: Session, login: str) -> m.User:
     user = session.scalar(select(m.User).where(m.User.login == login))
     if user is None or user.disabled:
         # The same answer for unknown and disabled accounts: no account enumeration.
-        raise GatewayError(
+        raise NotFound(
             f"利用者「{login}」は登録されていないか、無効です。",
             f"user '{login}' is not registered or is disabled.",
         )
@@ -47,20 +47,21 @@ def is_designated(approval: Approval, user: m.User) -> bool:
 
 def add_user(session: Session, *, login: str, name: str, org: str, role: str, at) -> m.User:  # type: ignore[no-untyped-def]
     if role not in ROLES:
-        raise GatewayError(f"役割「{role}」はありません。", f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
+        raise Invalid(f"役割「{role}」はありません。", f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
     organisation = session.get(m.Organisation, org)
     if organisation is None:
-        raise GatewayError(
+        raise NotFound(
             f"組織「{org}」は登録されていません。承認を登録すると組織も登録されます。",
             f"organisation '{org}' is not registered; registering an approval registers its organisations.",
         )
     if role == "staff" and organisation.kind != "city":
-        raise GatewayError("職員は市の組織にだけ登録できます。", "staff accounts belong to a city.")
+        raise Invalid("職員は市の組織にだけ登録できます。", "staff accounts belong to a city.")
     if role == "contractor" and organisation.kind == "city":
-        raise GatewayError("受託者アカウントは市の組織には登録できません。", "contractor accounts cannot belong to a city.")
+        raise Invalid("受託者アカウントは市の組織には登録できません。", "contractor accounts cannot belong to a city.")
     if session.scalar(select(m.User).where(m.User.login == login)) is not None:
-        raise GatewayError(f"利用者「{login}」は既に登録されています。", f"user '{login}' already exists.")
+        raise Conflict(f"利用者「{login}」は既に登録されています。", f"user '{login}' already exists.")
     user = m.User(login=login, display_name=name, organisation_id=org, role=role, created_at=at)
     session.add(user)
     session.flush()
     return user
+

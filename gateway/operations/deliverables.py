@@ -6,12 +6,14 @@ import uuid
 from pathlib import Path
 
 from gateway.crypto.keystore import KeyStore
-from gateway.ledger.log import Event
-from gateway.operations.accounts import Caller, account, actor
-from gateway.operations.receive import _authorised
+from gateway.operations.accounts import Caller
+from gateway.operations.attempt import attempt
+from gateway.operations.receive import authorised
 from gateway.service import Gateway
 from gateway.store.blobs import BlobStore
 from gateway.store.models_deliverables import Deliverable
+
+ACTION = "deliverable.upload"
 
 
 def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
@@ -19,26 +21,20 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
     receiving organisation. Otherwise the refusal is logged (another organisation's transfer looks
     like a missing one; a non-designated handler is `non-designated-handler`) and raised. Channels
     call this before they accept the first byte of an upload."""
-    transfer, _ = _authorised(gw, caller, transfer_id, "deliverable.upload")
-    return transfer.approval_id
+    with attempt(gw, caller, ACTION) as a:
+        return authorised(a, transfer_id).approval_id
 
 
 def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path) -> str:
-    approval_id = authorise(gw, caller, transfer_id)
-    with gw.read() as session:
-        user = account(session, caller.login)
-        who = actor(user, caller)
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
-    deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
-    # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
-    with path.open("rb") as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:
-        session.add(blob)
-        session.add(Deliverable(id=deliverable_id, transfer_id=transfer_id, name=name, blob_id=blob.id,
-                                sha256=blob.sha256, size=blob.size, uploaded_by=user.login,
-                                uploaded_at=gw.clock.now()))
-        gw.ledger.record(session, Event(
-            action="deliverable.upload", channel=caller.channel, actor=who, source=caller.source,
-            approval=approval_id, transfer=transfer_id, blob_sha256=blob.sha256,
-            reason=f"{name!r}, {blob.size} bytes",
-        ))
+    with attempt(gw, caller, ACTION) as a:
+        authorised(a, transfer_id)
+        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
+        # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
+        with path.open("rb") as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:
+            session.add(blob)
+            session.add(Deliverable(id=deliverable_id, transfer_id=transfer_id, name=name, blob_id=blob.id,
+                                    sha256=blob.sha256, size=blob.size, uploaded_by=a.user.login,
+                                    uploaded_at=gw.clock.now()))
+            gw.ledger.record(session, a.event(blob_sha256=blob.sha256, reason=f"{name!r}, {blob.size} bytes"))
     return deliverable_id

@@ -15,9 +15,10 @@ from typing import Any, Iterator
 from sqlalchemy import select
 
 from gateway.crypto.canonical_json import canonical
-from gateway.errors import GatewayError
+from gateway.errors import Conflict, NotFound
 from gateway.clock import timestamp
-from gateway.ledger.log import Actor, Event
+from gateway.ledger.log import Actor
+from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
@@ -26,74 +27,76 @@ FORMAT = "gateway-evidence-bundle/1"
 
 
 def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor) -> dict[str, Any]:
-    out = out.absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise GatewayError(
-            f"{out} は既に存在します。空でない場所には書き出しません。別の出力先を指定してください。",
-            f"{out} exists and is not empty; choose another output directory.",
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        with gw.unit() as session:
-            if approval is not None and session.get(m.Approval, approval) is None:
-                raise GatewayError(
-                    f"承認「{approval}」は登録されていません。",
-                    f"no approval '{approval}' is registered.",
-                )
-            # The export is itself an access to the evidence: it is logged, then covered by the
-            # final checkpoint, in the same transaction the files are read from.
-            gw.ledger.record(session, Event(action="evidence.export", channel="cli", actor=actor, approval=approval))
-            gw.ledger.checkpoint(session)
-            head = session.get(m.LedgerHead, 1)
-            assert head is not None
-            created_at = timestamp(gw.clock.now())
-            approvals = _approvals(session, approval)
-            for row in approvals:
-                _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-            for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
-                _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-            _write_lines(work / "log" / "entries.jsonl", _entries(session, approval))
-            _write_lines(work / "log" / "checkpoints.jsonl",
-                         (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
-            # What was pruned from the log, in every bundle (scoped or not): the statements name
-            # no approval, and without them the remaining chain would start from nothing.
-            pruned = list(session.scalars(select(LogPruning.body).order_by(LogPruning.last_seq)))
-            if pruned:
-                _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
-            query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
-            if approval is not None:
-                query = query.where(m.EvidenceDocument.approval_id == approval)
-            documents = 0
-            for doc in session.scalars(query):
-                _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
-                documents += 1
-            log_size, log_head = head.seq, head.hash
-        keys = {
-            "format": "gateway-keys/1",
-            "genesis": gw.keys.genesis_key_id(),
-            "keys": gw.keys.public_signing_keys(),
-            "rotations": gw.keys.rotation_statements(),
-        }
-        _write(work / "keys.json", canonical(keys))
-        manifest = gw.ledger.signer.sign({
-            "format": FORMAT,
-            "installation": gw.ledger.installation,
-            "created_at": created_at,
-            "scope": {"approval": approval},
-            "log": {"size": log_size, "head": log_head},
-            "files": _inventory(work),
-        })
-        _write(work / "MANIFEST.json", canonical(manifest))
-        _fsync_tree(work)
-        if out.exists():
-            out.rmdir()
-        os.replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return {"bundle": str(out), "approvals": [a.id for a in approvals], "log_size": log_size,
-            "evidence_documents": documents}
+    with attempt(gw, actor, "evidence.export", channel="cli") as a:
+        out = out.absolute()
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise Conflict(
+                f"{out} は既に存在します。空でない場所には書き出しません。別の出力先を指定してください。",
+                f"{out} exists and is not empty; choose another output directory.",
+            )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            with gw.unit() as session:
+                if approval is not None and session.get(m.Approval, approval) is None:
+                    raise NotFound(
+                        f"承認「{approval}」は登録されていません。",
+                        f"no approval '{approval}' is registered.",
+                    )
+                # The export is itself an access to the evidence: it is logged, then covered by the
+                # final checkpoint, in the same transaction the files are read from.
+                a.approval = approval
+                gw.ledger.record(session, a.event())
+                gw.ledger.checkpoint(session)
+                head = session.get(m.LedgerHead, 1)
+                assert head is not None
+                created_at = timestamp(gw.clock.now())
+                approvals = _approvals(session, approval)
+                for row in approvals:
+                    _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
+                for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
+                    _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
+                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval))
+                _write_lines(work / "log" / "checkpoints.jsonl",
+                             (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
+                # What was pruned from the log, in every bundle (scoped or not): the statements name
+                # no approval, and without them the remaining chain would start from nothing.
+                pruned = list(session.scalars(select(LogPruning.body).order_by(LogPruning.last_seq)))
+                if pruned:
+                    _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
+                query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
+                if approval is not None:
+                    query = query.where(m.EvidenceDocument.approval_id == approval)
+                documents = 0
+                for doc in session.scalars(query):
+                    _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
+                    documents += 1
+                log_size, log_head = head.seq, head.hash
+            keys = {
+                "format": "gateway-keys/1",
+                "genesis": gw.keys.genesis_key_id(),
+                "keys": gw.keys.public_signing_keys(),
+                "rotations": gw.keys.rotation_statements(),
+            }
+            _write(work / "keys.json", canonical(keys))
+            manifest = gw.ledger.signer.sign({
+                "format": FORMAT,
+                "installation": gw.ledger.installation,
+                "created_at": created_at,
+                "scope": {"approval": approval},
+                "log": {"size": log_size, "head": log_head},
+                "files": _inventory(work),
+            })
+            _write(work / "MANIFEST.json", canonical(manifest))
+            _fsync_tree(work)
+            if out.exists():
+                out.rmdir()
+            os.replace(work, out)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return {"bundle": str(out), "approvals": [a.id for a in approvals], "log_size": log_size,
+                "evidence_documents": documents}
 
 
 def _approvals(session: Any, approval: str | None) -> list[m.Approval]:

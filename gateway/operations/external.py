@@ -8,23 +8,21 @@ import uuid
 from datetime import datetime
 
 from gateway.clock import timestamp
-from gateway.errors import GatewayError
-from gateway.ledger.log import Event
-from gateway.operations.accounts import Caller, account, actor
+from gateway.errors import Forbidden
+from gateway.operations.accounts import Caller
+from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 
 
 def declare(gw: Gateway, caller: Caller, *, sender_org: str, recipient: str, description: str, records: int,
             handed_over_at: datetime) -> str:
-    with gw.unit() as session:
-        user = account(session, caller.login)
-        who = actor(user, caller)
-        if user.role not in ("security-officer", "admin"):
-            raise GatewayError("承認外の受渡しの記録は情報セキュリティ担当だけができます。",
-                               "only a security officer records hand-overs found outside the gateway.")
+    with attempt(gw, caller, "transfer.declare-external") as a, gw.unit() as session:
+        if a.user.role not in ("security-officer", "admin"):
+            raise Forbidden("承認外の受渡しの記録は情報セキュリティ担当だけができます。",
+                            "only a security officer records hand-overs found outside the gateway.")
         transfer_id = f"X{handed_over_at:%Y%m%d}-{uuid.uuid4().hex[:10]}"
-        _, document = gw.ledger.record(session, Event(
-            action="transfer.declare-external", channel="cli", actor=who, transfer=transfer_id,
+        a.transfer = transfer_id
+        _, document = gw.ledger.record(session, a.event(
             reason=f"hand-over outside the gateway recorded: {description}",
             evidence_type="transfer",
             evidence={

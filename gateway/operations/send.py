@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.clock import timestamp
 from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines
-from gateway.core.policy import Decision, HandOver, Refusal, decide
+from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise, read_header
@@ -32,18 +32,19 @@ from gateway.core.records.streams import Prefixed
 from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import GatewayError
-from gateway.ledger.log import Actor, Event
+from gateway.errors import Conflict, Refusal, Refused
+from gateway.findings import Kind
+from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
 from gateway.notices.password_notice import write as write_notice
-from gateway.operations.accounts import Caller, account, actor, is_designated
+from gateway.operations.accounts import Caller, is_designated
+from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, get_profile
 
-# scrypt work factor of packages: 2^18 costs about 1 s and 256 MiB, as `age` itself uses.
-WORK_FACTOR = int(os.environ.get("GATEWAY_SCRYPT_WORK_FACTOR", age.DEFAULT_WORK_FACTOR))
+ACTION = "transfer.send"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Sent:
         return f"Sent(transfer={self.transfer!r})"
 
 
-class AlreadySent(GatewayError):
+class AlreadySent(Conflict):
     """The same source was sent before: a retry after a crash, not a second hand-over."""
 
     def __init__(self, transfer: str) -> None:
@@ -87,26 +88,25 @@ def sent_as(gw: Gateway, source_key: str) -> str | None:
         return session.scalar(select(m.Transfer.id).where(m.Transfer.source_key == source_key))
 
 
-class TransferRefused(GatewayError):
-    def __init__(self, refusals: tuple[Refusal, ...]) -> None:
-        super().__init__(
-            "\n".join(f"[{r.kind}] {r.ja}" for r in refusals),
-            "\n".join(f"[{r.kind}] {r.en}" for r in refusals),
-            kind=refusals[0].kind,
-        )
-        self.refusals = refusals
-
-
 def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
-    if req.source_key is not None and (earlier := sent_as(gw, req.source_key)) is not None:
-        raise AlreadySent(earlier)
-    with gw.read() as session:
-        user = account(session, caller.login)
-        who = actor(user, caller)
-        approval = get_approval(session, req.approval)
-        profile = get_profile(session, req.profile)
-        recipient = session.get(m.Organisation, req.recipient)
-        recipient_name = recipient.name if recipient is not None else req.recipient
+    with attempt(gw, caller, ACTION) as a:
+        if req.source_key is not None and (earlier := sent_as(gw, req.source_key)) is not None:
+            raise AlreadySent(earlier)
+        if req.notice_to is not None and req.notice_to.exists():
+            raise Conflict(f"{req.notice_to} は既に存在します。通知書は上書きしません。",
+                           f"{req.notice_to} exists; a notice is never overwritten.")
+        with gw.read() as session:
+            approval = get_approval(session, req.approval)
+            profile = get_profile(session, req.profile)
+            recipient = session.get(m.Organisation, req.recipient)
+            recipient_name = recipient.name if recipient is not None else req.recipient
+        a.approval = approval.id
+        return _send(a, req, approval, profile, recipient_name)
+
+
+def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, recipient_name: str) -> Sent:
+    gw, user, caller = a.gw, a.user, a.caller
+    assert caller is not None
     at = gw.clock.now()
     work = gw.home.root / "work"
     work.mkdir(mode=0o700, exist_ok=True)
@@ -123,21 +123,16 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     # argon2 verifier need only the fresh passphrase: they run on another core while the pass
     # below validates and minimises, instead of after it. A refusal discards them unused.
     secret = passphrase.generate()
-    recipient = age.ScryptRecipient(secret, WORK_FACTOR).derive_ahead()
+    age_recipient = age.ScryptRecipient(secret, gw.settings.scrypt.work_factor).derive_ahead()
     verifier = Background(passphrase.make_verifier, secret)
     try:
-        try:
-            # An approval bounds what may go; a file with fewer of its columns is fine.
-            present = read_header(req.file).columns
-            fields = [f for f in approval.fields if f in present]
-            with _work_file(payload) as raw:
-                body = age.PayloadWriter(file_key, raw)
-                source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body)
-                body.finish()
-        except GatewayError as err:
-            gw.record(Event(action="transfer.send", channel=caller.channel, actor=who, source=caller.source,
-                            approval=approval.id, outcome="refused", reason=err.en))
-            raise
+        # An approval bounds what may go; a file with fewer of its columns is fine.
+        present = read_header(req.file).columns
+        fields = [f for f in approval.fields if f in present]
+        with _work_file(payload) as raw:
+            body = age.PayloadWriter(file_key, raw)
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body)
+            body.finish()
         decision = decide(HandOver(
             approval=approval, profile=profile, sender_org=user.organisation_id, sender_role=user.role,
             recipient=req.recipient, at=at, columns=source.columns, record_count=source.record_count,
@@ -150,9 +145,9 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
             decision = Decision(decision.refusals + _relay_refusals(gw, user, approval, req), decision.remove,
                                 decision.records_to_send)
         if not decision.allowed:
-            _refuse(gw, caller, who, approval.id, decision)
-        header = age.header(file_key, [recipient])  # waits for what is left of the derivation
-        pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, who,
+            raise Refused(decision.refusals)
+        header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
+        pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
                            source, sent, decision, secret, verifier.result(), header, payload)
         if req.notice_to is not None:
             write_notice(PasswordNotice(
@@ -162,7 +157,7 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
                 issued_at=at,
             ), req.notice_to)
         try:
-            package_sha256, evidence = _store(gw, caller, pending)
+            package_sha256, evidence = _store(a, pending)
         except BaseException as err:
             if req.notice_to is not None:
                 _discard(req.notice_to)
@@ -196,13 +191,14 @@ class _Pending:
     payload: Path
 
 
-def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
+def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     """The package, the transfer row, its log entry and evidence, in one transaction.
 
     The slow parts come first, outside it: the argon2id verifier (computed while the file was
     minimised, see `send`) and the at-rest encryption of the package with its fsync. The
     transaction then holds SQLite's write lock only for a few inserts and the log entry: held
     across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the transaction fails, `staged` removes the blob file again."""
+    gw = a.gw
     due = deadlines(p.approval, p.profile, p.at)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     with p.payload.open("rb") as body, \
@@ -222,14 +218,12 @@ def _store(gw: Gateway, caller: Caller, p: _Pending) -> tuple[str, str]:
         if p.decision.remove:
             # The file held persons the approval keeps away from the contractor: they were
             # stopped here, which is a prevented violation even though the rest goes ahead.
-            gw.ledger.record(session, Event(
-                action="transfer.screen", channel=caller.channel, actor=p.who, source=caller.source,
-                approval=p.approval.id, transfer=p.transfer_id, outcome="refused", kinds=("excluded-person",),
-                reason=_removed_reason(p.decision, p.source),
+            gw.ledger.record(session, a.event(
+                action="transfer.screen", transfer=p.transfer_id, outcome="refused",
+                kinds=(Kind.EXCLUDED_PERSON,), reason=_removed_reason(p.decision, p.source),
             ))
-        _, document = gw.ledger.record(session, Event(
-            action="transfer.send", channel=caller.channel, actor=p.who, source=caller.source,
-            approval=p.approval.id, transfer=p.transfer_id, blob_sha256=blob.sha256,
+        _, document = gw.ledger.record(session, a.event(
+            transfer=p.transfer_id, blob_sha256=blob.sha256,
             evidence_type="transfer",
             evidence={
                 "transfer": p.transfer_id,
@@ -264,26 +258,18 @@ def _relay_refusals(gw: Gateway, user: m.User, approval: Approval, req: SendRequ
     organisation under this approval that it has confirmed receiving."""
     out = []
     if not is_designated(approval, user):
-        out.append(Refusal("non-designated-handler", "あなたはこの承認の取扱者名簿に載っていないため、中継送付できません。",
+        out.append(Refusal(Kind.NON_DESIGNATED_HANDLER, "あなたはこの承認の取扱者名簿に載っていないため、中継送付できません。",
                            f"'{user.login}' is not a designated handler of approval '{approval.id}' and may not relay."))
     with gw.read() as session:
         parent = session.get(m.Transfer, req.parent_transfer) if req.parent_transfer else None
         ok = parent is not None and parent.recipient_organisation_id == user.organisation_id \
             and parent.approval_id == approval.id and parent.received_at is not None
     if not ok:
-        out.append(Refusal("unapproved-transfer",
+        out.append(Refusal(Kind.UNAPPROVED_TRANSFER,
                            "中継元の受け渡し（--relay-of）には、この承認で自組織宛てに受領確認済みのものを指定してください。",
                            "a relay must name (--relay-of) a transfer under this approval that your organisation "
                            "received and confirmed."))
     return tuple(out)
-
-
-def _refuse(gw: Gateway, caller: Caller, who, approval_id: str, decision: Decision) -> None:  # type: ignore[no-untyped-def]
-    gw.record(Event(
-        action="transfer.send", channel=caller.channel, actor=who, source=caller.source, approval=approval_id,
-        outcome="refused", kinds=decision.kinds, reason=" / ".join(r.en for r in decision.refusals),
-    ))
-    raise TransferRefused(decision.refusals)
 
 
 def _removed_reason(decision: Decision, source: Manifest) -> str:

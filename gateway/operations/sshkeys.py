@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import GatewayError
-from gateway.ledger.log import Actor, Event
+from gateway.errors import Conflict, Forbidden, Invalid
+from gateway.ledger.log import Actor
 from gateway.operations.accounts import account
+from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.store.models_ssh import SshKey
 
@@ -28,42 +29,42 @@ def parse(text: str) -> str:
     """The key as "type base64", checked: refuses private keys, garbage, weak algorithms."""
     line = text.strip()
     if "PRIVATE KEY" in line:
-        raise GatewayError("秘密鍵が渡されました。公開鍵（.pub）だけを登録してください。秘密鍵は漏えいとして扱い、作り直してください。",
+        raise Invalid("秘密鍵が渡されました。公開鍵（.pub）だけを登録してください。秘密鍵は漏えいとして扱い、作り直してください。",
                            "this is a private key: register the public key (.pub) only, and treat this private key "
                            "as disclosed: make a new one.")
     parts = line.split()
     if len(parts) < 2 or len(line.splitlines()) != 1:
-        raise GatewayError("OpenSSH 形式の公開鍵（1 行）ではありません。", "not an OpenSSH public key (one line).")
+        raise Invalid("OpenSSH 形式の公開鍵（1 行）ではありません。", "not an OpenSSH public key (one line).")
     try:
         key = load_ssh_public_key(f"{parts[0]} {parts[1]}".encode())
     except (ValueError, TypeError):
-        raise GatewayError("公開鍵を読めません。", "cannot read the public key.") from None
+        raise Invalid("公開鍵を読めません。", "cannot read the public key.") from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        raise GatewayError(f"RSA 鍵が短すぎます（{key.key_size} ビット）。ed25519 の鍵を使ってください。",
+        raise Invalid(f"RSA 鍵が短すぎます（{key.key_size} ビット）。ed25519 の鍵を使ってください。",
                            f"the RSA key is too short ({key.key_size} bits); use an ed25519 key.")
     if not isinstance(key, (ed25519.Ed25519PublicKey, rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
-        raise GatewayError("この種類の鍵は使えません。ed25519 の鍵を使ってください。",
+        raise Invalid("この種類の鍵は使えません。ed25519 の鍵を使ってください。",
                            "this key type is not accepted; use an ed25519 key.")
     return f"{parts[0]} {parts[1]}"
 
 
 def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
-    public = parse(text)
-    fp = fingerprint(public)
-    with gw.unit() as session:
-        user = account(session, login)
-        if user.role != "contractor":
-            raise GatewayError("SFTP の鍵は受託者の取扱者にだけ登録できます。",
-                               "SFTP keys are registered for contractors' handlers only.")
-        existing = session.get(SshKey, fp)
-        if existing is not None:
-            if existing.user_id == user.id:
-                return fp
-            raise GatewayError("この鍵は別の利用者に登録されています。鍵は一人一つです。",
+    with attempt(gw, actor, "user.add-key", channel="cli") as a:
+        public = parse(text)
+        fp = fingerprint(public)
+        with gw.unit() as session:
+            user = account(session, login)
+            if user.role != "contractor":
+                raise Forbidden("SFTP の鍵は受託者の取扱者にだけ登録できます。",
+                                "SFTP keys are registered for contractors' handlers only.")
+            existing = session.get(SshKey, fp)
+            if existing is not None:
+                if existing.user_id == user.id:
+                    return fp
+                raise Conflict("この鍵は別の利用者に登録されています。鍵は一人一つです。",
                                "this key is registered to another person; a key belongs to one person.")
-        session.add(SshKey(fingerprint=fp, user_id=user.id, public_key=public, added_at=gw.clock.now()))
-        gw.ledger.record(session, Event(action="user.add-key", channel="cli", actor=actor,
-                                        reason=f"{login}: {public.split()[0]} {fp}"))
+            session.add(SshKey(fingerprint=fp, user_id=user.id, public_key=public, added_at=gw.clock.now()))
+            gw.ledger.record(session, a.event(reason=f"{login}: {public.split()[0]} {fp}"))
     return fp
 
 

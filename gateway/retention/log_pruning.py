@@ -35,21 +35,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import timestamp, to_jst
-from gateway.core import tomlfile
 from gateway.crypto.canonical_json import canonical
-from gateway.errors import GatewayError
-from gateway.home import Home
+from gateway.errors import Conflict
 from gateway.ledger.hashing import node_hash
 from gateway.ledger.log import Actor, Event, lock_head
 from gateway.ledger.range_check import check_range, origin
+from gateway.operations.attempt import attempt
 from gateway.retention.closure import Holds, holds
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
 from gateway.store.schema import metadata
 
-CONFIG_FILE = "gateway.toml"
-DEFAULT_LOG_YEARS = 10
 RULE = "closed-cases/1"
 ACTION = "log.prune"
 PROGRAM = "gateway retention prune-log"
@@ -57,30 +54,6 @@ PRUNER = Actor(role="system")
 
 
 # -- the window ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LogRetention:
-    log_years: int = DEFAULT_LOG_YEARS
-    source: str = "default"  # the config file it came from, or "default"
-
-
-def load_retention(home: Home) -> LogRetention:
-    """`[retention] log_years` from `$GATEWAY_HOME/gateway.toml`; 10 years without the file.
-
-    Other tables of the file belong to other parts of the gateway and are not read here; the
-    `[retention]` table is read strictly, so a misspelt key is an error, not a silent default.
-    """
-    path = home.root / CONFIG_FILE
-    if not path.exists():
-        return LogRetention()
-    doc = tomlfile.parse(tomlfile.read_text(path), path)
-    if "retention" not in doc:
-        return LogRetention(source=str(path))
-    table = tomlfile.Table(doc["retention"], "retention", path)
-    years = table.int("log_years", required=False, minimum=1)
-    table.done()
-    return LogRetention(DEFAULT_LOG_YEARS if years is None else years, str(path))
-
 
 def window_start(now: datetime, years: int) -> datetime:
     """`now` minus whole calendar years (29 February falls back to the 28th)."""
@@ -123,7 +96,7 @@ class PruneResult:
     pruned: bool
     now: datetime
     window_start: datetime
-    retention: LogRetention
+    log_years: int
     statement: dict[str, Any] | None = None
     log_seq: int | None = None
     kept_from: Blocker | None = None  # the first entry that had to stay
@@ -140,7 +113,7 @@ class PruneResult:
             "log_seq": self.log_seq,
             "now": timestamp(self.now),
             "window_start": timestamp(self.window_start),
-            "log_years": self.retention.log_years,
+            "log_years": self.log_years,
             "rule": RULE,
             "remaining_from": self.remaining_from,
             "kept_from": {"seq": self.kept_from.seq, "reason": self.kept_from.en,
@@ -161,14 +134,15 @@ def _log_referencing_tables() -> list[tuple[Table, Any]]:
     return out
 
 
-def prune_log(gw: Gateway, *, retention: LogRetention | None = None, now: datetime | None = None,
+def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None = None,
               channel: str = "cli") -> PruneResult:
-    retention = retention or load_retention(gw.home)
+    """`log_years`: the window, by default the settings' `[retention] log_years`."""
+    log_years = log_years or gw.settings.retention.log_years
     now = now or gw.clock.now()
-    start = window_start(now, retention.log_years)
-    result = PruneResult(False, now, start, retention)
+    start = window_start(now, log_years)
+    result = PruneResult(False, now, start, log_years)
     try:
-        with gw.unit() as session:
+        with attempt(gw, PRUNER, ACTION, channel=channel), gw.unit() as session:
             head = lock_head(session)  # appenders and other prunes wait until this transaction ends
             base, base_head, last = origin(session)
             result.remaining_from = base + 1
@@ -222,7 +196,7 @@ def prune_log(gw: Gateway, *, retention: LogRetention | None = None, now: dateti
                         "evidence_by_type": dict(sorted(by_type.items())),
                         "other_records": dict(sorted(others.items())),
                     },
-                    "retention": {"log_years": retention.log_years, "now": timestamp(now),
+                    "retention": {"log_years": log_years, "now": timestamp(now),
                                   "window_start": timestamp(start), "rule": RULE,
                                   "kept_from": blocker.seq if blocker else None},
                     "process": {"host": socket.gethostname(), "pid": os.getpid(), "program": PROGRAM},
@@ -235,13 +209,13 @@ def prune_log(gw: Gateway, *, retention: LogRetention | None = None, now: dateti
             result.log_seq, _ = gw.ledger.record(session, Event(
                 action=ACTION, channel=channel, actor=PRUNER,
                 reason=f"pruned entries {base + 1}-{cut} ({removed.count} entries,"
-                       f" {sum(by_type.values())} evidence documents) older than {retention.log_years} years"
+                       f" {sum(by_type.values())} evidence documents) older than {log_years} years"
                        f" under rule {RULE}",
             ), attach=attach)
             result.pruned = True
             result.remaining_from = cut + 1
     except IntegrityError as err:
-        raise GatewayError(
+        raise Conflict(
             "ログを参照している記録があるため削除できません。何も変更していません。",
             f"records still refer to the entries to prune ({type(err.orig).__name__}); nothing was changed.",
         ) from None

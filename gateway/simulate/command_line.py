@@ -7,27 +7,29 @@ and a scenario runs hundreds. The command opens the installation itself (its own
 keys and ledger, as a separate process would); the ledger's head row serialises its entries with
 the servers' entries.
 
-The fake clock reaches the command through `$GATEWAY_FAKE_NOW`, which every command reads
-(`gateway.clock.from_environment`), set to the scenario's time for the length of the call.
+The scenario's clock reaches the command as the root command's object (`obj={"clock": ...}`, read by
+`cli.common.open_gateway`), and what the command prints is captured for this thread only
+(`thread_output`): the portal and SFTP servers run in other threads of the same process meanwhile,
+and neither the environment nor their output is touched.
 
-A refusal is the command's exit 1 and its bilingual message on stderr; which finding kinds it was
-refused for is in the log entry the refusal wrote, so the simulation reads them there, as a
-security officer would.
+A refusal is the command's exit 1; with `--json` (which the simulation passes wherever a command
+has it) the command also prints the refusal as JSON (`{"error", "category", "kinds", "ja", "en"}`),
+which is what the simulation reads. Without it, only the log entry the refusal wrote says which
+finding kinds it was refused for, and the simulation reads them there, as a security officer would.
 """
 from __future__ import annotations
 
 import io
 import json
-import os
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import click
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid, error_from_json
+from gateway.findings import Kind
+from gateway.clock import FixedClock
 from gateway.service import Gateway
-from gateway.simulate import logged
+from gateway.simulate import logged, thread_output
 
 
 @dataclass(frozen=True)
@@ -41,16 +43,8 @@ class Ran:
         try:
             return json.loads(self.stdout)
         except ValueError:
-            raise GatewayError("コマンドの出力が JSON ではありません。",
+            raise Invalid("コマンドの出力が JSON ではありません。",
                                f"`gateway {' '.join(self.argv[:2])}` printed no JSON: {self.stdout[:200]!r}") from None
-
-
-class CommandRefused(GatewayError):
-    """A command's exit 1, with the finding kinds its refusal was logged with (if any)."""
-
-    def __init__(self, ja: str, en: str, kinds: list[str]) -> None:
-        super().__init__(ja, en, kind=kinds[0] if kinds else None)
-        self.refusals = tuple(SimpleNamespace(kind=k) for k in kinds)  # as TransferRefused carries them
 
 
 class CommandLine:
@@ -63,47 +57,42 @@ class CommandLine:
 
         argv = ("--home", str(self.gw.home.root), *args)
         before = logged.last_seq(self.gw)
-        out, err = io.StringIO(), io.StringIO()
-        saved = os.environ.get("GATEWAY_FAKE_NOW")
-        os.environ["GATEWAY_FAKE_NOW"] = self.gw.clock.now().isoformat()
-        try:
-            with redirect_stdout(out), redirect_stderr(err):
-                code = _invoke(main, list(argv), err)
-        finally:
-            if saved is None:
-                os.environ.pop("GATEWAY_FAKE_NOW", None)
-            else:
-                os.environ["GATEWAY_FAKE_NOW"] = saved
+        with thread_output.captured() as (out, err):
+            code = _invoke(main, list(argv), err, clock=FixedClock(self.gw.clock.now()))
         ran = Ran(tuple(args), code, out.getvalue(), err.getvalue())
         if code not in ok:
             raise self._refusal(ran, before)
         return ran
 
-    def _refusal(self, ran: Ran, before: int) -> CommandRefused:
-        entries = logged.entries_since(self.gw, before, ("refused", "failed"))
-        kinds = list(dict.fromkeys(k for entry in entries for k in entry.get("kinds") or ()))
-        ja, en = _halves(ran.stderr)
+    def _refusal(self, ran: Ran, before: int) -> GatewayError:
         what = " ".join(ran.argv[:2])
-        return CommandRefused(f"`gateway {what}` が終了コード {ran.code} で終わりました: {ja}",
-                              f"`gateway {what}` exited {ran.code}: {en or ja}", kinds)
+        answer = _json_answer(ran.stdout)
+        if answer is not None:
+            return error_from_json(answer, fallback_ja=f"`gateway {what}` が拒否されました。",
+                                   fallback_en=f"`gateway {what}` was refused.")
+        entries = logged.entries_since(self.gw, before, ("refused", "failed"))
+        kinds = [Kind(k) for k in dict.fromkeys(k for entry in entries for k in entry.get("kinds") or ())]
+        text = ran.stderr.strip() or "(no message)"
+        return Invalid(f"`gateway {what}` が終了コード {ran.code} で終わりました: {text}",
+                       f"`gateway {what}` exited {ran.code}: {text}", kinds=kinds)
 
 
-def _halves(stderr: str) -> tuple[str, str]:
-    """A GatewayError's message is its Japanese lines, then as many English ones (one each, or one
-    per reason of a refused send); click's usage errors are English only."""
-    lines = [line for line in stderr.strip().splitlines() if line.strip()]
-    if len(lines) >= 2 and len(lines) % 2 == 0:
-        half = len(lines) // 2
-        return "\n".join(lines[:half]), "\n".join(lines[half:])
-    if len(lines) >= 2:
-        return lines[0], "\n".join(lines[1:])
-    return (lines[0], lines[0]) if lines else ("（出力なし）", "(no message)")
+def _json_answer(stdout: str) -> dict[str, Any] | None:
+    """The refusal a `--json` command printed: its last line that is a JSON object with a category."""
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "category" in value:
+            return value
+    return None
 
 
-def _invoke(main: click.Group, argv: list[str], err: io.StringIO) -> int:
+def _invoke(main: click.Group, argv: list[str], err: io.StringIO, *, clock: FixedClock) -> int:
     """The exit code the console script would have ended with."""
     try:
-        result = main.main(args=argv, prog_name="gateway", standalone_mode=False)
+        result = main.main(args=argv, prog_name="gateway", standalone_mode=False, obj={"clock": clock})
     except SystemExit as exit_:  # refusals_exit_1: message printed, sys.exit(1)
         return exit_.code if isinstance(exit_.code, int) else 1
     except click.ClickException as usage:  # a usage error: the simulation wrote a wrong argv

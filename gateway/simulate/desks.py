@@ -53,7 +53,8 @@ from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
 from gateway.channels.courier import custody
 from gateway.crypto import age
-from gateway.errors import GatewayError
+from gateway.errors import Forbidden, GatewayError, Invalid
+from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.operations.sshkeys import add_key
 from gateway.retention import deletion
@@ -157,7 +158,7 @@ class Desks:
             try:
                 client.get(f"/outbox/{transfer_id}.age", str(target))
             except OSError as err:
-                raise GatewayError("SFTP での受け取りが拒否されました。", f"the SFTP download was refused: {err}") \
+                raise Invalid("SFTP での受け取りが拒否されました。", f"the SFTP download was refused: {err}") \
                     from None
         finally:
             transport.close()
@@ -229,7 +230,7 @@ class Desks:
         done = self.cli("push", t["transfer"], "--as", self.staff(step), "--json").json()
         landed = self.sshd.root / "incoming" / f"{t['transfer']}.age"
         if not landed.is_file() or _sha256(landed) != done["sha256"]:
-            raise GatewayError("送付先に届いたパッケージが送信したものと一致しません。",
+            raise Invalid("送付先に届いたパッケージが送信したものと一致しません。",
                                f"the package at {landed} is not the one pushed.")
         t["pushed"] = done["destination"]
         return done
@@ -251,10 +252,12 @@ class Desks:
             return row.approval_id
 
     def _refusal_since(self, seq: int) -> GatewayError:
+        """An SFTP refusal: the protocol carries only a status code, so the reason and its kinds
+        are read where the gateway wrote them, in its log."""
         refused = logged.entries_since(self.gw, seq, ("refused",))
         entry = refused[-1] if refused else {"kinds": [], "reason": "refused"}
-        return GatewayError("拒否されました。", entry["reason"] or "refused",
-                            kind=(entry["kinds"] or [None])[0])
+        return Forbidden("SFTP サーバーが拒否しました。", entry["reason"] or "refused",
+                         kinds=[Kind(k) for k in entry["kinds"] or ()])
 
     def notice(self, step: Step, t: dict[str, Any]) -> None:
         """Staff record the notice's dispatch on the portal, whatever channel the data took."""
@@ -267,7 +270,7 @@ class Desks:
         package = self.work / f"{t['transfer']}.{login}.age"
         if t["channel"] == "courier" and not step.get("expect"):
             # Courier packages arrive on media: the receiver reads them from the disc images.
-            self.cli("courier", "extract", *t["media"], "-o", str(package))
+            self.cli("courier", "extract", *t["media"], "-o", str(package), "--json")
         elif t["channel"] == "vpn-sftp":
             before = logged.last_seq(self.gw)
             try:
@@ -279,7 +282,7 @@ class Desks:
             self.lgwan.download(login, t["transfer"], package)
         else:
             # An access to courier data that must be refused: there is no disc to read it from.
-            self.cli("fetch", t["transfer"], "-o", str(package), "--as", login)
+            self.cli("fetch", t["transfer"], "-o", str(package), "--as", login, "--json")
         t["package"] = str(package)
 
     def confirm(self, step: Step, t: dict[str, Any]) -> None:
@@ -301,7 +304,7 @@ class Desks:
         receipt = self.cli("receipt", t["transfer"], "--records", str(count), "--sha256", sha256,
                            "--as", self.handler(step, t), "--json", ok=(0, 1)).json()
         if not receipt["matches"] and not step.get("wrong_checksum"):
-            raise GatewayError("受領確認の件数または SHA-256 が送付時と一致しません。",
+            raise Invalid("受領確認の件数または SHA-256 が送付時と一致しません。",
                                f"the receipt of {t['transfer']} does not match what was sent.")
 
     def courier(self, step: Step, t: dict[str, Any]) -> None:

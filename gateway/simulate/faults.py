@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from gateway.core.profiles import load_profiles
 from gateway.findings import PREVENTED, Kind
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
 from gateway.operations.accounts import add_user
 from gateway.simulate.run import Run
 from gateway.simulate.scenario import Step
@@ -33,7 +33,7 @@ def inject(run: Run, steps: list[Step], kinds: list[str]) -> tuple[list[Step], d
     """The scenario's steps with the faults woven in, and the edits to make to the exported bundle."""
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
-        raise GatewayError(f"不明な障害の種類です: {', '.join(unknown)}", f"unknown fault kinds: {', '.join(unknown)}")
+        raise Invalid(f"不明な障害の種類です: {', '.join(unknown)}", f"unknown fault kinds: {', '.join(unknown)}")
     main = next(s for s in steps if s.action == "send")
     with run.gw.unit() as session:
         approval = get_approval(session, main.get("approval"))
@@ -80,7 +80,7 @@ class _Context:
             found = next((s for s in self.steps if s.action == action and s.get("transfer") == transfer), None)
             if found is not None:
                 return found
-        raise GatewayError(f"このシナリオには {action} の手順がないため、この障害を入れられません。",
+        raise Invalid(f"このシナリオには {action} の手順がないため、この障害を入れられません。",
                            f"this scenario has no '{action}' step to fault.")
 
     def user(self, login: str, org: str, role: str, name: str) -> str:
@@ -100,7 +100,7 @@ def _unapproved_field(c: _Context) -> None:
 
 def _excluded_person(c: _Context) -> None:
     if not c.approval.excluded:
-        raise GatewayError("このシナリオの承認は除外対象を定めていないため、excluded-person を入れられません。",
+        raise Invalid("このシナリオの承認は除外対象を定めていないため、excluded-person を入れられません。",
                            "this scenario's approval excludes no population, so excluded-person cannot be injected.")
     # The city's export forgets to filter: the gateway stops those persons (handled in simulate()).
 
@@ -199,7 +199,7 @@ def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
     found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
                   and s.get("item", "media") == item and not s.get("expect")), None)
     if found is None:
-        raise GatewayError("このシナリオには媒体の受け渡しがないため、この障害を入れられません。",
+        raise Invalid("このシナリオには媒体の受け渡しがないため、この障害を入れられません。",
                            "this scenario hands over no courier media, so this fault cannot be injected.")
     return found
 

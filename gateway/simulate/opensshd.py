@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid
 
 SSHD = "/usr/sbin/sshd"
 
@@ -113,7 +113,7 @@ class OpenSshd:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self.proc = None
-                raise GatewayError(f"sshd が起動直後に終了しました: {log.read_text(errors='replace')[-500:]}",
+                raise Invalid(f"sshd が起動直後に終了しました: {log.read_text(errors='replace')[-500:]}",
                                    f"sshd exited at start: {log.read_text(errors='replace')[-500:]}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -121,7 +121,7 @@ class OpenSshd:
             except OSError:
                 time.sleep(0.05)
         self.stop()
-        raise GatewayError("sshd が 10 秒以内に接続を受け付けませんでした。", "sshd did not start listening within 10 s.")
+        raise Invalid("sshd が 10 秒以内に接続を受け付けませんでした。", "sshd did not start listening within 10 s.")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -7,7 +7,7 @@ over the API, then for every errand log in (POST /api/v1/tokens), act with the b
 out: the simulation's clock jumps hours and days between steps, far past a session's idle timeout.
 
 A refusal comes back as the portal answers it, `{"error": kind, "ja", "en"}` (a refused send:
-`{"error": "refused", "refusals": [...]}`), and is raised again as the GatewayError the core raised
+`{"error", "category", "kinds", "ja", "en"}`), and is raised again as the GatewayError the core raised
 there, with its finding kind, so a step a fault expects to be refused is judged as before.
 """
 from __future__ import annotations
@@ -25,8 +25,7 @@ import httpx
 
 from gateway.channels.lgwan_asp import terminals
 from gateway.channels.lgwan_asp.auth import issue_initial_password
-from gateway.errors import GatewayError
-from gateway.findings import Kind
+from gateway.errors import GatewayError, Invalid, error_from_json
 from gateway.fsutil import atomic_output
 from gateway.ledger.log import Actor
 from gateway.service import Gateway
@@ -39,23 +38,6 @@ CHUNK = 1024 * 1024
 # A 503 (the gateway's database stayed busy) is tried again after its Retry-After, this often.
 BUSY_RETRIES = 4
 MAX_RETRY_AFTER = 30
-
-
-@dataclass(frozen=True)
-class Refusal:
-    kind: str
-    ja: str
-    en: str
-
-
-class PortalRefused(GatewayError):
-    """A send the gateway refused, with every reason it gave (as TransferRefused carries them)."""
-
-    def __init__(self, refusals: list[Refusal]) -> None:
-        super().__init__("\n".join(r.ja for r in refusals) or "送付は拒否されました。",
-                         "\n".join(f"[{r.kind}] {r.en}" for r in refusals) or "the send was refused.",
-                         kind=refusals[0].kind if refusals else None)
-        self.refusals = refusals
 
 
 @dataclass
@@ -105,7 +87,7 @@ class PortalClient:
                    first: bool = False) -> Iterator[dict[str, str]]:
         token = _answer(_post(client, "/tokens", {}, json={"login": login, "password": password}))
         if bool(token["must_change_password"]) != first:
-            raise GatewayError("ポータルのアカウントの状態が想定と異なります。",
+            raise Invalid("ポータルのアカウントの状態が想定と異なります。",
                                f"the portal account '{login}' is not in the expected state.")
         auth = {"authorization": f"Bearer {token['token']}"}
         done = False
@@ -135,9 +117,6 @@ class PortalClient:
             answer = _post(client, "/transfers", auth, files={"file": (file.name, f, "text/csv")},
                            data={"approval": approval, "profile": profile, "recipient": recipient,
                                  "password_delivery": password_delivery})
-        if answer.status_code == 422 and isinstance(_json(answer).get("refusals"), list):
-            raise PortalRefused([Refusal(str(r.get("kind")), str(r.get("ja")), str(r.get("en")))
-                                 for r in _json(answer)["refusals"]])
         return _answer(answer)
 
     def dispatch(self, login: str, transfer: str, *, method: str) -> str:
@@ -217,7 +196,7 @@ def _call(do: Any) -> Any:
     try:
         return do()
     except httpx.HTTPError as err:
-        raise GatewayError("ポータルとの通信に失敗しました。", f"the connection to the portal failed: {err}") from None
+        raise Invalid("ポータルとの通信に失敗しました。", f"the connection to the portal failed: {err}") from None
 
 
 def _json(r: httpx.Response) -> dict[str, Any]:
@@ -235,9 +214,6 @@ def _answer(r: httpx.Response) -> dict[str, Any]:
 
 
 def _refusal(r: httpx.Response) -> GatewayError:
-    """The portal's refusal as the GatewayError it was, its finding kind included."""
-    body = _json(r)
-    kind = body.get("error")
-    ja = str(body.get("ja") or f"ポータルが要求を拒否しました（HTTP {r.status_code}）。")
-    en = str(body.get("en") or f"the portal refused the request (HTTP {r.status_code}): {r.text[:200]}")
-    return GatewayError(ja, en, kind=kind if kind in set(Kind) else None)
+    """The portal's refusal as the GatewayError it was: its category, kinds and every reason."""
+    return error_from_json(_json(r), fallback_ja=f"ポータルが要求を拒否しました（HTTP {r.status_code}）。",
+                           fallback_en=f"the portal refused the request (HTTP {r.status_code}): {r.text[:200]}")

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
-from gateway.errors import GatewayError
+from gateway.errors import Gone, Unavailable
+from gateway.findings import Kind
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.store import models as m
 
@@ -105,7 +106,7 @@ class BlobStore:
         try:
             return self._kek.decrypt(blob.wrapped_key[:12], blob.wrapped_key[12:], blob_id.encode())
         except InvalidTag:
-            raise GatewayError("保管データの鍵を開けません（鍵暗号化鍵が違います）。",
+            raise Unavailable("保管データの鍵を開けません（鍵暗号化鍵が違います）。",
                                "cannot unwrap the blob's data key (wrong key-encryption key).") from None
 
     def copy_out(self, blob_id: str, data_key: bytes, dst: BinaryIO) -> None:
@@ -146,11 +147,11 @@ class BlobStore:
                 yield path.name
 
 
-class BlobErased(GatewayError):
+class BlobErased(Gone):
     def __init__(self, blob_id: str) -> None:
         super().__init__(
             "このデータは保管期間の終了により消去済みです。必要な場合は送付元に再送を依頼してください。",
             "this data was erased at the end of its retention window; ask the sender to send it again if needed.",
-            kind="access-after-deletion",
+            kinds=[Kind.ACCESS_AFTER_DELETION],
         )
         self.blob_id = blob_id

@@ -5,7 +5,6 @@ through `$GATEWAY_DB_URL`.
 """
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,23 +14,17 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.errors import GatewayError
+from gateway.errors import Busy, Unavailable
 
-# How long a SQLite writer waits for the write lock before giving up (SQLITE_BUSY). The portal
-# answers 503 with Retry-After when it is exceeded; tests lower it to make contention quick to see.
-BUSY_TIMEOUT_ENV = "GATEWAY_DB_BUSY_TIMEOUT_MS"
+# How long a SQLite writer waits for the write lock before giving up (SQLITE_BUSY): the settings'
+# `[db] busy_timeout_ms`. The portal answers 503 with Retry-After when it is exceeded.
 DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
-def busy_timeout_ms() -> int:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV, "")
-    return int(raw) if raw.isdigit() else DEFAULT_BUSY_TIMEOUT_MS
-
-
-def connect(url: str) -> Engine:
+def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
-        timeout = busy_timeout_ms()  # read once: every connection of this engine waits the same
+        timeout = busy_timeout_ms  # every connection of this engine waits the same
         event.listen(engine, "connect", lambda dbapi_conn, rec: _sqlite_pragmas(dbapi_conn, rec, timeout))
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
@@ -115,7 +108,7 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as err:
-        raise GatewayError(
+        raise Unavailable(
             f"データベースを準備できません（{type(err).__name__}）。GATEWAY_DB_URL と権限を確認してください。",
             f"cannot prepare the database ({type(err).__name__}); check GATEWAY_DB_URL and permissions.",
         ) from err
@@ -127,13 +120,13 @@ def require_current(engine: Engine) -> None:
     except SQLAlchemyError:
         current = frozenset()
     if current != head_revisions():
-        raise GatewayError(
+        raise Unavailable(
             "データベースが初期化されていないか古い版です。`gateway init` を実行してください。",
             "the database is not initialised or out of date; run `gateway init`.",
         )
 
 
-class DatabaseBusy(GatewayError):
+class DatabaseBusy(Busy):
     """The database stayed locked by other writers beyond the busy timeout; nothing was changed.
     A transient condition: the channel tells the person to try again shortly (the portal: 503)."""
 

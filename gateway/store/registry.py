@@ -15,7 +15,7 @@ from gateway.core import approvals as core
 from gateway.core.approvals import parse_approval_text
 from gateway.core.tomlfile import read_text
 from gateway.core.profiles import Profile, load_profile, parse_profile_text
-from gateway.errors import GatewayError
+from gateway.errors import Conflict, Invalid, NotFound
 from gateway.store import models as m
 
 
@@ -28,14 +28,14 @@ def register_approval(session: Session, path: Path, *, actor: str, at: datetime)
     if existing is not None:
         if existing.source_sha256 == approval.source_sha256:
             return approval, False
-        raise GatewayError(
+        raise Conflict(
             f"承認「{approval.id}」は別の内容で登録済みです。答申の変更は新しい id の承認として登録してください。",
             f"approval '{approval.id}' is already registered with other content; "
             "register a changed decision as a new approval with a new id.",
         )
     missing = [p for p in approval.profiles if session.get(m.TransferProfile, p) is None]
     if missing:
-        raise GatewayError(
+        raise Invalid(
             f"{path}: 登録されていない受け渡し方法です: {', '.join(missing)}。`gateway init` で登録されるものから選んでください。",
             f"{path}: unknown transfer profiles: {', '.join(missing)}; use profiles registered by `gateway init`.",
         )
@@ -76,7 +76,7 @@ def _upsert_organisation(session: Session, org: core.Organisation) -> None:
         session.add(m.Organisation(id=org.id, name=org.name, kind=org.kind, certifications=list(org.certifications)))
         return
     if row.kind != org.kind:
-        raise GatewayError(
+        raise Conflict(
             f"組織「{org.id}」は既に {row.kind} として登録されています（今回は {org.kind}）。",
             f"organisation '{org.id}' is registered as {row.kind}, not {org.kind}.",
         )
@@ -95,7 +95,7 @@ def _handler_account(session: Session, h: core.Handler, org_id: str, at: datetim
         session.add(user)
         session.flush()
     elif user.organisation_id != org_id:
-        raise GatewayError(
+        raise Invalid(
             f"取扱者「{h.login}」は別の組織（{user.organisation_id}）のアカウントです。",
             f"handler '{h.login}' is an account of another organisation ({user.organisation_id}).",
         )
@@ -116,7 +116,7 @@ def register_profiles(session: Session, directory: Path) -> list[str]:
             ))
             added.append(profile.id)
         elif row.source_sha256 != profile.source_sha256:
-            raise GatewayError(
+            raise Conflict(
                 f"受け渡し方法「{profile.id}」の定義が登録時から変わっています。変更は新しい id で追加してください。",
                 f"transfer profile '{profile.id}' changed since it was registered; add a changed profile under a new id.",
             )
@@ -132,7 +132,7 @@ def get_approval(session: Session, approval_id: str) -> core.Approval:
     """The registered approval, re-read from the exact text that was registered."""
     row = session.get(m.Approval, approval_id)
     if row is None:
-        raise GatewayError(
+        raise NotFound(
             f"承認「{approval_id}」は登録されていません。`gateway approval list` で確認してください。",
             f"no approval '{approval_id}' is registered; see `gateway approval list`.",
         )
@@ -142,7 +142,7 @@ def get_approval(session: Session, approval_id: str) -> core.Approval:
 def get_profile(session: Session, profile_id: str) -> Profile:
     row = session.get(m.TransferProfile, profile_id)
     if row is None:
-        raise GatewayError(
+        raise NotFound(
             f"受け渡し方法「{profile_id}」は登録されていません。",
             f"no transfer profile '{profile_id}' is registered.",
         )

@@ -60,7 +60,7 @@ def test_only_the_holder_in_time_order_with_the_right_quantity():
     h = history(MEDIA_OUT)
     assert kinds(judge(attempt(MEDIA, CITY, OTHER, at(2)), RULES, h))[0] == "custody-gap"
     assert "custody-gap" in kinds(judge(attempt(MEDIA, PRINTER, OTHER, at(1, 13)), RULES, h))
-    assert kinds(judge(attempt(MEDIA, PRINTER, OTHER, at(2), quantity=2), RULES, h)) == [""]
+    assert kinds(judge(attempt(MEDIA, PRINTER, OTHER, at(2), quantity=2), RULES, h)) == [None]
 
 
 def test_password_notice_not_on_the_media_day_nor_in_its_run():
@@ -90,7 +90,7 @@ def test_direction_means_and_returns():
     assert kinds(judge(attempt(MEDIA, CITY, PRINTER, at(1, 14), means="registered-mail"), RULES, history())) == \
         ["unapproved-channel"]
     assert judge(attempt(MEDIA, PRINTER, CITY, at(9), event="return"), RULES, h).allowed
-    assert kinds(judge(attempt(MEDIA, PRINTER, CITY, at(9)), RULES, h)) == [""]  # a hand-back is a return
+    assert kinds(judge(attempt(MEDIA, PRINTER, CITY, at(9)), RULES, h)) == [None]  # a hand-back is a return
 
 
 def test_loss_assessment_says_where_the_notice_was():

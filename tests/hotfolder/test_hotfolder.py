@@ -72,7 +72,7 @@ def test_twenty_files_at_once(folder, home):
     expect_done.append(f"{KURUME}/chikugo-print/vpn-sftp/late.csv")
     rejected = {
         # same name, another approval folder: outside that approval's period
-        f"kurume-2021-ai-ocr/chikugo-print/lgwan-asp/batch0.csv": lambda p: generate(p, 50, seed=0),
+        "kurume-2021-ai-ocr/chikugo-print/lgwan-asp/batch0.csv": lambda p: generate(p, 50, seed=0),
         # the subcontractor cannot receive directly from the city
         f"{KURUME}/ariake-fuunyu/vpn-sftp/batch1.csv": lambda p: generate(p, 50, seed=1),
         f"{KURUME}/chikugo-print/vpn-sftp/garbage.csv": lambda p: p.write_bytes(os.urandom(4096)),

@@ -139,7 +139,6 @@ def served(base: Portal) -> Iterator[Portal]:
 
 @pytest.fixture(scope="package")
 def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
-    import gateway.operations.send as send_module
     from gateway.channels.lgwan_asp import terminals
     from gateway.channels.lgwan_asp.auth import HASHER, issue_initial_password
 
@@ -149,12 +148,10 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
                                             "GATEWAY_SCRYPT_WORK_FACTOR")}
     os.environ.update(GATEWAY_HOME=str(home), GATEWAY_DB_URL=f"sqlite:///{home / 'gateway.db'}")
     os.environ.pop("GATEWAY_FAKE_NOW", None)
-    saved_wf = send_module.WORK_FACTOR
     try:
         cli("init")
         os.environ["GATEWAY_FAKE_NOW"] = REHEARSAL.isoformat()
         os.environ["GATEWAY_SCRYPT_WORK_FACTOR"] = "10"  # `age -d` accepts it; 18 is tested elsewhere
-        send_module.WORK_FACTOR = 10
         for approval in ("kurume-2020-teigaku", "shinjuku-2020-teigaku"):
             cli("approval", "add", str(APPROVALS / f"{approval}.toml"))
         for login, (org, role) in USERS.items():
@@ -174,7 +171,6 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         with served(Portal("", 0, home, gw, clock, home / "keys" / "ca.crt", tms, certs)) as p:
             yield p
     finally:
-        send_module.WORK_FACTOR = saved_wf
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

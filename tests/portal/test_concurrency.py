@@ -26,7 +26,6 @@ from sqlalchemy import select
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.db import BUSY_TIMEOUT_ENV
 from tests.conftest import run_audit
 from tests.portal.conftest import PASSWORD, Portal, cli, csrf_of, log_entries, served
 
@@ -40,7 +39,7 @@ FORM = {"approval": "kurume-2020-teigaku", "recipient": "chikugo-print", "profil
 def busy_portal(portal: Portal) -> Iterator[Portal]:
     """The portal again, on its own port and engine, whose writers give up after 300 ms."""
     with pytest.MonkeyPatch.context() as env:  # read when the engine is made, so only this one
-        env.setenv(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_MS)
+        env.setenv("GATEWAY_DB_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)
         gw = Gateway.open(Home(portal.home), portal.clock)
     with served(dataclasses.replace(portal, gw=gw)) as p:
         yield p
@@ -230,6 +229,7 @@ def test_unexpected_error_is_a_bilingual_500_without_traceback(busy_portal: Port
     handler = logging.Handler(logging.ERROR)
     handler.emit = seen.append  # type: ignore[method-assign]
     logging.getLogger("uvicorn.error").addHandler(handler)
+    work.mkdir(exist_ok=True)  # made by the first upload, which may have run on another worker
     work.rename(aside)
     work.write_text("not a directory\n")
     try:

@@ -191,7 +191,7 @@ def test_idor_staff_routes(portal, kurume_transfer, recipients_file):
         r = c.post("/staff/send", data={"csrf": token, "approval": "kurume-2020-teigaku", "recipient": "chikugo-print",
                                         "profile": "lgwan-asp", "password_delivery": "hand"},
                    files={"file": ("r.csv", f, "text/csv")})
-    assert r.status_code == 400 and "見つかりません" in r.text
+    assert r.status_code == 404 and "見つかりません" in r.text  # not_found: another city's approval
     assert tid not in c.get("/staff").text
 
 

@@ -1,7 +1,6 @@
 """The VPN line as SFTP: the stock OpenSSH client against our server, and what it must refuse."""
 from __future__ import annotations
 
-import json
 import socket
 import time
 

@@ -4,7 +4,8 @@ A hand-over names the item (media serial or password-notice id), who gives it an
 it (person and organisation), when and where, what it holds, how many pieces, and the locked
 cabinet it goes into. The receiver's acknowledgement (預り証) is part of the same record. The rules
 are in gateway/core/custody.py; this module loads the records, asks them, and writes the event,
-its log entry and its evidence in one transaction. A refused attempt writes only its log entry.
+its log entry and its evidence in one transaction. A refused attempt writes only its log entry
+(operations/attempt.py).
 """
 from __future__ import annotations
 
@@ -19,16 +20,17 @@ from sqlalchemy.orm import Session
 from gateway.clock import timestamp
 from gateway.core import custody as rules
 from gateway.core.approvals import Approval
-from gateway.core.policy import Refusal
 from gateway.core.profiles import Profile
-from gateway.errors import GatewayError
-from gateway.ledger.log import Actor, Event
-from gateway.operations.accounts import Caller, account, actor, is_designated
+from gateway.errors import NotFound, Refusal, Refused
+from gateway.findings import Kind
+from gateway.operations.accounts import Caller, account, is_designated
+from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_courier import CourierEvent, CourierItem
 from gateway.store.registry import get_approval, get_profile
 
+CHANNEL = "courier"  # the desk's entries say so, whichever terminal recorded them
 MEDIA_LABELS = {"cdr": "CD-R", "dvd": "DVD-R", "hdd": "外付けHDD"}
 SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -58,33 +60,7 @@ class Recorded:
     return_due: datetime | None
 
 
-class Refused(Exception):
-    """Raised inside the unit of work so that nothing it did is committed."""
-
-    def __init__(self, refusals: tuple[Refusal, ...], approval: str | None = None,
-                 transfer: str | None = None) -> None:
-        super().__init__(refusals[0].en)
-        self.refusals = refusals
-        self.approval = approval
-        self.transfer = transfer
-
-    def error(self) -> GatewayError:
-        kinds = [r.kind for r in self.refusals if r.kind]
-        return GatewayError("\n".join(f"[{r.kind}] {r.ja}" if r.kind else r.ja for r in self.refusals),
-                            "\n".join(f"[{r.kind}] {r.en}" if r.kind else r.en for r in self.refusals),
-                            kind=kinds[0] if kinds else None)
-
-
-def log_refusal(gw: Gateway, who: Actor, caller: Caller, action: str, refused: Refused) -> GatewayError:
-    """Log the refused attempt with its finding kinds (bad input has none), and return the error."""
-    kinds = tuple(dict.fromkeys(r.kind for r in refused.refusals if r.kind))
-    gw.record(Event(action=action, channel="courier", actor=who, source=caller.source, approval=refused.approval,
-                    transfer=refused.transfer, outcome="refused", kinds=kinds,
-                    reason="; ".join(r.en for r in refused.refusals)))
-    return refused.error()
-
-
-def bad(ja: str, en: str, kind: str = "") -> Refusal:
+def bad(ja: str, en: str, kind: Kind | None = None) -> Refusal:
     return Refusal(kind, ja, en)
 
 
@@ -154,10 +130,10 @@ def context(session: Session, item_id: str, *, lock: bool = True, create: bool =
             session.add(row)
             session.flush()
     if row is None:
-        raise Refused((bad(
+        raise NotFound(
             f"媒体・通知書「{item_id}」は登録されていません。媒体のシリアル番号か通知書の番号（N-…）を確認してください。",
             f"no medium or notice '{item_id}' is registered; check the serial number or the notice id (N-...).",
-        ),))
+        )
     transfer = session.get(m.Transfer, row.transfer_id)
     assert transfer is not None
     return Context(row, transfer, get_approval(session, transfer.approval_id),
@@ -179,8 +155,8 @@ def rules_of(ctx: Context) -> rules.Rules:
 def person(session: Session, login: str, what: str) -> m.User:
     user = session.scalar(select(m.User).where(m.User.login == login))
     if user is None or user.disabled:
-        raise Refused((bad(f"{what}「{login}」は登録されていないか、無効です。",
-                           f"{'giver' if what == '渡す人' else 'receiver'} '{login}' is not registered or is disabled."),))
+        raise NotFound(f"{what}「{login}」は登録されていないか、無効です。",
+                       f"{'giver' if what == '渡す人' else 'receiver'} '{login}' is not registered or is disabled.")
     return user
 
 
@@ -192,7 +168,7 @@ def may_touch(approval: Approval, user: m.User) -> Refusal | None:
         return None
     return bad(f"「{user.login}」はこの承認の取扱者名簿に載っていないため、媒体・通知書を扱えません。",
                f"'{user.login}' is not on this approval's list of designated handlers and may not handle its items.",
-               "non-designated-handler")
+               Kind.NON_DESIGNATED_HANDLER)
 
 
 def may_record(ctx: Context, recorder: m.User, *parties: m.User | None) -> Refusal | None:
@@ -224,54 +200,43 @@ def handover(gw: Gateway, caller: Caller, req: Handover) -> Recorded:
 
 
 def record_event(gw: Gateway, caller: Caller, req: Handover, event: str) -> Recorded:
-    """Judge and record one hand-over or return; refused attempts are logged and nothing else."""
-    with gw.unit() as session:
-        recorder = account(session, caller.login)
-        who = actor(recorder, caller)
-    try:
-        with gw.unit() as session:
-            return _write(gw, session, caller, who, req, event)
-    except Refused as refused:
-        raise log_refusal(gw, who, caller, f"courier.{event}", refused) from None
+    """Judge and record one hand-over or return; a refused attempt is logged and nothing else."""
+    with attempt(gw, caller, f"courier.{event}", channel=CHANNEL) as a, gw.unit() as session:
+        return _write(a, session, req, event)
 
 
-def _write(gw: Gateway, session: Session, caller: Caller, who: Actor, req: Handover, event: str) -> Recorded:
+def _write(a: Attempt, session: Session, req: Handover, event: str) -> Recorded:
+    gw, caller = a.gw, a.caller
+    assert caller is not None
     ctx = context(session, req.item)
-    approval_id, transfer_id = ctx.transfer.approval_id, ctx.transfer.id
-
-    def refuse(*refusals: Refusal) -> Refused:
-        return Refused(tuple(refusals), approval_id, transfer_id)
-
-    recorder = account(session, caller.login)
-    try:
-        giver = person(session, req.frm or caller.login, "渡す人")
-        receiver = person(session, req.to, "受け取る人")
-    except Refused as r:
-        raise refuse(*r.refusals) from None
+    a.approval, a.transfer = ctx.transfer.approval_id, ctx.transfer.id
+    recorder = a.user
+    giver = person(session, req.frm or caller.login, "渡す人")
+    receiver = person(session, req.to, "受け取る人")
     problems = [p for p in (may_touch(ctx.approval, giver), may_touch(ctx.approval, receiver),
                             may_record(ctx, recorder, giver, receiver)) if p is not None]
     if not (req.place or "").strip():
         problems.append(bad("受け渡しの場所を記入してください。", "write where the hand-over took place."))
     now = gw.clock.now()
-    attempt = rules.Attempt(
+    change = rules.Attempt(
         item=ctx.item, event=event, frm=rules.Party(giver.login, giver.organisation_id),
         to=rules.Party(receiver.login, receiver.organisation_id), at=req.at or now, quantity=req.quantity,
         cabinet=req.cabinet, means=req.means, run=req.run, now=now)
-    judgement = rules.judge(attempt, rules_of(ctx), ctx.history)
+    judgement = rules.judge(change, rules_of(ctx), ctx.history)
     problems.extend(judgement.refusals)
     if problems:
-        raise refuse(*problems)
+        raise Refused(problems)
     content = (req.content or "").strip() or default_content(ctx)
     receipt = {"number": req.receipt_no, "acknowledged_by": {"person": receiver.login, "org": receiver.organisation_id},
-               "at": timestamp(attempt.at)}
+               "at": timestamp(change.at)}
     evidence = {
-        "transfer": transfer_id,
+        "transfer": ctx.transfer.id,
         "item": ctx.row.id,
         "item_kind": ctx.row.kind,
         "media": ctx.row.media,
         "from": party_json(giver),
         "to": party_json(receiver),
-        "at": timestamp(attempt.at),
+        "at": timestamp(change.at),
         "place": req.place.strip(),
         "content": content,
         "quantity": req.quantity,
@@ -281,22 +246,21 @@ def _write(gw: Gateway, session: Session, caller: Caller, who: Actor, req: Hando
         "means": req.means,
         "run": req.run,
         "receipt": receipt,
-        "recorded_by": {"user": who.user, "org": who.org},
+        "recorded_by": {"user": a.actor.user, "org": a.actor.org},
     }
-    return write_event(gw, session, who, caller, ctx, event, evidence, giver_login=giver.login,
+    return write_event(a, session, ctx, evidence, giver_login=giver.login,
                        giver_org=giver.organisation_id, receiver_login=receiver.login,
-                       receiver_org=receiver.organisation_id, at=attempt.at, due=judgement.return_due,
+                       receiver_org=receiver.organisation_id, at=change.at, due=judgement.return_due,
                        details={"receipt": receipt}, reason=f"{ctx.row.kind} {ctx.row.id} {event} from "
                        f"{giver.login} ({giver.organisation_id}) to {receiver.login} ({receiver.organisation_id})")
 
 
-def write_event(gw: Gateway, session: Session, who: Actor, caller: Caller, ctx: Context, event: str,
-                evidence: dict[str, Any], *, giver_login: str | None, giver_org: str | None,
-                receiver_login: str | None, receiver_org: str | None, at: datetime, due: datetime | None,
-                details: dict[str, Any], reason: str) -> Recorded:
+def write_event(a: Attempt, session: Session, ctx: Context, evidence: dict[str, Any], *, giver_login: str | None,
+                giver_org: str | None, receiver_login: str | None, receiver_org: str | None, at: datetime,
+                due: datetime | None, details: dict[str, Any], reason: str) -> Recorded:
     """The log entry with its signed custody document, and the event row that mirrors it."""
-    seq, document = gw.ledger.record(session, Event(
-        action=f"courier.{event}", channel="courier", actor=who, source=caller.source,
+    event = str(evidence["event"])
+    seq, document = a.gw.ledger.record(session, a.event(
         approval=ctx.transfer.approval_id, transfer=ctx.transfer.id,
         blob_sha256=ctx.transfer.package_sha256 if ctx.row.kind == "media" else None,
         reason=reason, evidence_type="custody", evidence=evidence,
@@ -345,15 +309,12 @@ class Chain:
 
 def chain(gw: Gateway, caller: Caller, item_id: str) -> Chain:
     """The custody chain of one item, for the two organisations it travels between."""
-    with gw.unit() as session:
-        user = account(session, caller.login)
-        try:
-            ctx = context(session, item_id, lock=False, create=False)
-        except Refused as r:
-            raise r.error() from None
+    with attempt(gw, caller, "courier.show", channel=CHANNEL) as a, gw.read() as session:
+        user = a.user
+        ctx = context(session, item_id, lock=False, create=False)
         if user.organisation_id not in (ctx.transfer.sender_organisation_id, ctx.transfer.recipient_organisation_id) \
                 and user.role not in ("security-officer", "admin"):
-            raise GatewayError(f"媒体・通知書「{item_id}」は見つかりません。", f"no medium or notice '{item_id}'.")
+            raise NotFound(f"媒体・通知書「{item_id}」は見つかりません。", f"no medium or notice '{item_id}'.")
         now = rules.holding(ctx.item, ctx.records)
         rows = session.scalars(select(CourierEvent).where(CourierEvent.item_id == item_id).order_by(CourierEvent.id))
         entries = tuple(ChainEntry(
@@ -371,7 +332,7 @@ def _pj(user: str | None, org: str | None) -> dict[str, str] | None:
 
 
 def items_of(gw: Gateway, caller: Caller, transfer: str | None = None) -> list[Chain]:
-    with gw.unit() as session:
+    with gw.read() as session:
         user = account(session, caller.login)
         query = select(CourierItem.id).join(m.Transfer, m.Transfer.id == CourierItem.transfer_id)
         if transfer is not None:

@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import timestamp
 from gateway.core import custody as rules
-from gateway.channels.courier.custody import (Recorded, Refused, bad, context, default_content, load_history, log_refusal,
-                                     may_touch, notice_id, party_json, write_event)
-from gateway.operations.accounts import Caller, account, actor
+from gateway.channels.courier.custody import (CHANNEL, Recorded, bad, context, default_content, load_history, may_touch,
+                                              notice_id, party_json, write_event)
+from gateway.errors import Refused
+from gateway.operations.accounts import Caller
+from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.store import models as m
 
@@ -31,19 +33,14 @@ class Loss:
 
 
 def report_loss(gw: Gateway, caller: Caller, loss: Loss) -> tuple[Recorded, rules.LossAssessment]:
-    with gw.unit() as session:
-        reporter = account(session, caller.login)
-        who = actor(reporter, caller)
-    try:
+    with attempt(gw, caller, "courier.lost", channel=CHANNEL) as a:
         with gw.unit() as session:
             ctx = context(session, loss.item)
-            reporter = account(session, caller.login)
+            a.approval, a.transfer = ctx.transfer.approval_id, ctx.transfer.id
+            reporter = a.user
             held = rules.holding(ctx.item, ctx.records)
             now = gw.clock.now()
             at = loss.at or now
-
-            def refuse(*refusals: object) -> Refused:
-                return Refused(tuple(refusals), ctx.transfer.approval_id, ctx.transfer.id)  # type: ignore[arg-type]
 
             problems = []
             if not loss.place.strip() or not loss.circumstances.strip():
@@ -58,7 +55,7 @@ def report_loss(gw: Gateway, caller: Caller, loss: Loss) -> tuple[Recorded, rule
                 cabinet=held.cabinet, means=None, run=None, now=now), rules_stub(), ctx.history)
             problems.extend(judgement.refusals)
             if problems:
-                raise refuse(*problems)
+                raise Refused(problems)
             if ctx.row.kind == "media":
                 # The printed notice exists from sending on, even if it never moved: say where it was.
                 context(session, notice_id(ctx.transfer.id), lock=False)
@@ -80,18 +77,16 @@ def report_loss(gw: Gateway, caller: Caller, loss: Loss) -> tuple[Recorded, rule
                 "from": party_json(holder), "to": None, "at": timestamp(at), "place": loss.place.strip(),
                 "content": incident["content"], "quantity": ctx.row.quantity, "cabinet": held.cabinet,
                 "event": "lost", "return_due": None, "incident": incident,
-                "recorded_by": {"user": who.user, "org": who.org},
+                "recorded_by": {"user": a.actor.user, "org": a.actor.org},
             }
             recorded = write_event(
-                gw, session, who, caller, ctx, "lost", evidence,
+                a, session, ctx, evidence,
                 giver_login=held.holder.person if held.holder else None,
                 giver_org=held.holder.org if held.holder else None, receiver_login=None, receiver_org=None,
                 at=at, due=None, details={"incident": incident},
                 reason=f"{ctx.row.kind} {ctx.row.id} reported lost ({ctx.transfer.record_count} records, encrypted; "
                        f"{assessment.summary_en})")
             return recorded, assessment
-    except Refused as refused:
-        raise log_refusal(gw, who, caller, "courier.lost", refused) from None
 
 
 def rules_stub() -> rules.Rules:

@@ -25,15 +25,16 @@ from typing import Any, BinaryIO
 import pycdlib
 
 from gateway.clock import timestamp, to_jst
-from gateway.channels.courier.custody import MEDIA_LABELS, SERIAL, Refused, bad, log_refusal, may_touch
+from gateway.channels.courier.custody import CHANNEL, MEDIA_LABELS, SERIAL, bad, may_touch
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import GatewayError
+from gateway.errors import Conflict, Invalid, NotFound, Refused
+from gateway.findings import Kind
 from gateway.fsutil import fsync_dir
-from gateway.ledger.log import Event
-from gateway.operations.accounts import Caller, account, actor
+from gateway.operations.accounts import Caller
+from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.blobs import BlobErased, BlobStore
+from gateway.store.blobs import BlobStore
 from gateway.store.models_courier import CourierItem
 from gateway.store.registry import get_approval, get_profile
 
@@ -73,7 +74,7 @@ def plan(size: int, media: str, capacity: int | None = None) -> list[tuple[int, 
         return [(0, size)]
     room = ((capacity or CAPACITY[media]) - RESERVE) // SECTOR * SECTOR
     if room < SECTOR:
-        raise GatewayError("媒体の容量が小さすぎます。", f"the capacity leaves no room for data (at least {RESERVE + SECTOR} bytes).")
+        raise Invalid("媒体の容量が小さすぎます。", f"the capacity leaves no room for data (at least {RESERVE + SECTOR} bytes).")
     if size == 0:
         return [(0, 0)]
     return [(off, min(room, size - off)) for off in range(0, size, room)]
@@ -143,14 +144,16 @@ def label_text(lbl: dict[str, Any]) -> str:
 
 def write_media(gw: Gateway, caller: Caller, transfer_id: str, *, media: str, serial: str, out_dir: Path,
                 capacity: int | None = None, cabinet: str | None = None) -> Written:
-    with gw.unit() as session:
-        user = account(session, caller.login)
-        who = actor(user, caller)
-    try:
-        with gw.unit() as session:
-            transfer, base = _allowed(session, user, transfer_id, media, serial, gw.clock.now())
-    except Refused as refused:
-        raise log_refusal(gw, who, caller, "courier.write", refused) from None
+    with attempt(gw, caller, "courier.write", channel=CHANNEL) as a:
+        return _write_media(a, transfer_id, media=media, serial=serial, out_dir=out_dir, capacity=capacity,
+                            cabinet=cabinet)
+
+
+def _write_media(a: Attempt, transfer_id: str, *, media: str, serial: str, out_dir: Path, capacity: int | None,
+                 cabinet: str | None) -> Written:
+    gw, user = a.gw, a.user
+    with gw.read() as session:
+        transfer, base = _allowed(a, session, transfer_id, media, serial, gw.clock.now())
     out_dir.mkdir(parents=True, exist_ok=True)
     work = gw.home.root / "work"
     work.mkdir(mode=0o700, exist_ok=True)
@@ -159,14 +162,10 @@ def write_media(gw: Gateway, caller: Caller, transfer_id: str, *, media: str, se
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     paths: list[Path] = []
     try:
-        try:
-            with gw.unit() as session:
-                key = blobs.data_key(session, transfer.package_blob_id)
-            with package.open("wb") as f:
-                blobs.copy_out(transfer.package_blob_id, key, f)
-        except BlobErased as err:
-            raise log_refusal(gw, who, caller, "courier.write", Refused(
-                (bad(err.ja, err.en, "access-after-deletion"),), transfer.approval_id, transfer.id)) from None
+        with gw.read() as session:
+            key = blobs.data_key(session, transfer.package_blob_id)
+        with package.open("wb") as f:
+            blobs.copy_out(transfer.package_blob_id, key, f)
         size = package.stat().st_size
         parts = _parts(package, plan(size, media, capacity))
         base = {**base, "package_size": size}
@@ -175,16 +174,15 @@ def write_media(gw: Gateway, caller: Caller, transfer_id: str, *, media: str, se
                 paths.append(_write_one(pkg, part, label(base, part), media, serial, out_dir))
         with gw.unit() as session:
             if session.get(CourierItem, serial) is not None:
-                raise GatewayError(f"シリアル番号「{serial}」は既に使われています。",
+                raise Conflict(f"シリアル番号「{serial}」は既に使われています。",
                                    f"serial '{serial}' is already registered.")
             session.add(CourierItem(id=serial, kind="media", transfer_id=transfer.id, media=media,
                                     quantity=len(parts), registered_user=user.login,
                                     registered_org=user.organisation_id, registered_at=gw.clock.now(),
                                     cabinet=cabinet, label={**base, "pieces": len(parts)}))
             session.flush()
-            gw.ledger.record(session, Event(
-                action="courier.write", channel="courier", actor=who, source=caller.source,
-                approval=transfer.approval_id, transfer=transfer.id, blob_sha256=transfer.package_sha256,
+            gw.ledger.record(session, a.event(
+                blob_sha256=transfer.package_sha256,
                 reason=f"{media} {serial}: {len(parts)} piece(s) written, held by {user.login}"
                        + (f" in cabinet {cabinet}" if cabinet else ""),
             ))
@@ -198,25 +196,27 @@ def write_media(gw: Gateway, caller: Caller, transfer_id: str, *, media: str, se
     return Written(serial, media, transfer.id, tuple(paths), tuple(parts), transfer.package_sha256, size)
 
 
-def _allowed(session: Any, user: m.User, transfer_id: str, media: str, serial: str,
+def _allowed(a: Attempt, session: Any, transfer_id: str, media: str, serial: str,
              now: datetime) -> tuple[m.Transfer, dict[str, Any]]:
+    user = a.user
     transfer = session.get(m.Transfer, transfer_id)
     if transfer is None or transfer.sender_organisation_id != user.organisation_id:
-        raise Refused((bad(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}' sent by your organisation."),))
+        raise NotFound(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}' sent by your organisation.")
+    a.approval, a.transfer = transfer.approval_id, transfer.id
     approval = get_approval(session, transfer.approval_id)
     profile = get_profile(session, transfer.profile_id)
     problems = []
     if profile.channel != "courier":
         problems.append(bad(f"受け渡し「{transfer_id}」は媒体による受け渡し（courier）ではありません。",
-                            f"transfer '{transfer_id}' does not go by courier (profile {profile.id}).", "unapproved-channel"))
+                            f"transfer '{transfer_id}' does not go by courier (profile {profile.id}).", Kind.UNAPPROVED_CHANNEL))
     elif media not in profile.media:
         problems.append(bad(f"媒体「{media}」は受け渡し方法「{profile.title}」で認められていません（{', '.join(profile.media)}）。",
                             f"media '{media}' is not allowed by profile '{profile.id}' ({', '.join(profile.media)}).",
-                            "unapproved-channel"))
+                            Kind.UNAPPROVED_CHANNEL))
     if user.role not in profile.sender_roles or may_touch(approval, user) is not None:
         problems.append(bad("あなたはこの受け渡しの媒体を作成できません（送付元の職員又は取扱者だけが作成できます）。",
                             "you may not write media for this transfer (only the sender's staff or designated handlers).",
-                            "non-designated-handler" if user.role == "contractor" else ""))
+                            Kind.NON_DESIGNATED_HANDLER if user.role == "contractor" else None))
     if not SERIAL.match(serial):
         problems.append(bad("シリアル番号は英数字・ハイフン・下線で 40 文字以内にしてください。",
                             "a serial is up to 40 letters, digits, hyphens and underscores."))
@@ -224,7 +224,7 @@ def _allowed(session: Any, user: m.User, transfer_id: str, media: str, serial: s
         problems.append(bad(f"シリアル番号「{serial}」は既に使われています。別の番号を付けてください。",
                             f"serial '{serial}' is already registered; use another."))
     if problems:
-        raise Refused(tuple(problems), transfer.approval_id, transfer.id)
+        raise Refused(problems)
     base = {"format": "gateway-media-label/1", "serial": serial, "media": media, "transfer": transfer.id,
             "approval": approval.id, "approval_case_number": approval.case_number,
             "record_count": transfer.record_count, "package_sha256": transfer.package_sha256,
@@ -257,7 +257,7 @@ def image_name(serial: str, part: Part, media: str) -> str:
 def _write_one(pkg: BinaryIO, part: Part, lbl: dict[str, Any], media: str, serial: str, out_dir: Path) -> Path:
     target = out_dir / image_name(serial, part, media)
     if target.exists():
-        raise GatewayError(f"{target} は既に存在します。別の出力先を指定してください。",
+        raise Conflict(f"{target} は既に存在します。別の出力先を指定してください。",
                            f"{target} already exists; choose another output directory.")
     text = label_text(lbl).encode("utf-8")
     meta = json.dumps(lbl, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
@@ -340,7 +340,7 @@ def extract(images: list[Path], output: Path) -> dict[str, Any]:
     numbers = [lbl["part"]["number"] for lbl, _ in labels]
     if any(lbl["serial"] != first["serial"] or lbl["package_sha256"] != first["package_sha256"] for lbl, _ in labels) \
             or numbers != list(range(1, first["part"]["of"] + 1)):
-        raise GatewayError(
+        raise Invalid(
             f"媒体がそろっていません（{first['serial']}: {', '.join(map(str, numbers))} / {first['part']['of']}）。",
             f"the set is incomplete or mixed ({first['serial']}: parts {numbers} of {first['part']['of']}).")
     whole = hashlib.sha256()
@@ -351,10 +351,10 @@ def extract(images: list[Path], output: Path) -> dict[str, Any]:
                 part = _HashingWriter(out, whole)
                 _read_part(path, lbl["part"]["file"], part)
                 if part.digest.hexdigest() != lbl["part"]["sha256"]:
-                    raise GatewayError(f"媒体 {lbl['piece']} の内容がラベルと一致しません（破損の可能性）。",
+                    raise Invalid(f"媒体 {lbl['piece']} の内容がラベルと一致しません（破損の可能性）。",
                                        f"piece {lbl['piece']} does not match its label (damaged media?).")
         if whole.hexdigest() != first["package_sha256"]:
-            raise GatewayError("結合したパッケージの SHA-256 がラベルと一致しません。",
+            raise Invalid("結合したパッケージの SHA-256 がラベルと一致しません。",
                                "the joined package's SHA-256 differs from the label.")
         os.replace(temp, output)
     except BaseException:

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.channels.hotfolder.layout import DONE, PROCESSING, REJECTED, InTree, Reject, Take
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid
 from gateway.fsutil import atomic_output, fsync_dir
-from gateway.ledger.log import Event
+from gateway.ledger.log import SYSTEM, Event
 from gateway.operations.accounts import Caller
+from gateway.operations.attempt import refuse
 from gateway.operations.send import AlreadySent, SendRequest, send, sent_as
 from gateway.service import Gateway
 from gateway.store import models as m
@@ -104,8 +105,9 @@ class HotFolder:
         except FileNotFoundError:
             return
         self._reasons(target, entry.ja, entry.en)
-        self.gw.record(Event(action="hotfolder.reject", channel=CHANNEL, outcome="refused",
-                             reason=f"{json.dumps('/'.join(entry.parts), ensure_ascii=False)}: {entry.en}"))
+        name = json.dumps("/".join(entry.parts), ensure_ascii=False)
+        refuse(self.gw, SYSTEM, "hotfolder.reject", Invalid(f"{name}: {entry.ja}", f"{name}: {entry.en}"),
+               channel=CHANNEL)
 
     def source_key(self, claim: Claim) -> str:
         digest = hashlib.sha256()

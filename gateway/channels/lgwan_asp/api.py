@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Security
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
@@ -18,39 +18,31 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from gateway.channels.lgwan_asp import auth as authn
-from gateway.channels.lgwan_asp import csrf, queries, sessions, uploads
-from gateway.channels.lgwan_asp.contractor import _Refused, stream_package
+from gateway.channels.lgwan_asp import csrf, queries, sessions
+from gateway.channels.lgwan_asp.contractor import stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import actor_of, auth_of, busy_json, gw_of, require, source_of, terminal_of
+from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, \
+    terminal_of
 from gateway.clock import JST
-from gateway.errors import GatewayError
+from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.ledger.log import Event
 from gateway.operations import notices
 from gateway.operations.receive import confirm_receipt
 from gateway.retention import deletion
-from gateway.store.db import DatabaseBusy
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/tokens で発行 / issued by POST /api/v1/tokens")
 router = APIRouter(prefix="/api/v1", tags=["api"])
 secured = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Security(bearer)])
 
 
-def fail(err: GatewayError, status: int) -> JSONResponse:
-    if isinstance(err, DatabaseBusy):  # transient, not a refusal: 503 with Retry-After
-        return busy_json(err)
-    return JSONResponse({"error": err.kind or "refused", "ja": err.ja, "en": err.en}, status_code=status)
-
-
-def _status(err: GatewayError) -> int:
-    if err.kind == "non-designated-handler":
-        return 403
-    return 404 if "見つかりません" in err.ja else 422
+# Refusals raised by a route are answered by the application's one handler (app.py), with the
+# status of their category (web.STATUS) and the JSON of GatewayError.to_json().
 
 
 async def _changes(request: Request) -> sessions.Auth:
     auth = auth_of(request)
-    csrf.check(request, auth)  # page sessions must send X-CSRF-Token; bearer tokens are exempt
+    await csrf.check(request, auth)  # page sessions must send X-CSRF-Token; bearer tokens are exempt
     return auth
 
 
@@ -70,12 +62,9 @@ class Token(BaseModel):
 @router.post("/tokens", response_model=Token)
 async def issue_token(request: Request, body: Credentials) -> Any:
     gw = gw_of(request)
-    try:
-        user = await run_in_threadpool(authn.login, gw, body.login, body.password, terminal=terminal_of(request),
-                                       terminal_owner=request.scope["state"].get("terminal_owner"),
-                                       source=source_of(request), limits=request.app.state.settings.limits)
-    except authn.LoginRefused as err:
-        return fail(err, 401)
+    user = await run_in_threadpool(authn.login, gw, body.login, body.password, terminal=terminal_of(request),
+                                   terminal_owner=request.scope["state"].get("terminal_owner"),
+                                   source=source_of(request), limits=request.app.state.limits)
     token, _ = await run_in_threadpool(sessions.create, gw, user, kind="api", terminal=terminal_of(request),
                                        source=source_of(request))
     return Token(token=token, must_change_password=bool(user.must_change_password),
@@ -102,11 +91,8 @@ class PasswordChange(BaseModel):
 async def api_password(request: Request, body: PasswordChange) -> Response:
     auth = await _changes(request)
     gw = gw_of(request)
-    try:
-        await run_in_threadpool(authn.change_password, gw, auth.user_id, body.current, body.new, body.new,
-                                actor=actor_of(auth), source=auth.source)
-    except GatewayError as err:
-        return fail(err, 400)
+    await run_in_threadpool(authn.change_password, gw, auth.user_id, body.current, body.new, body.new,
+                            actor=actor_of(auth), source=auth.source)
     await run_in_threadpool(sessions.end_all_for, gw, auth.user_id, keep=auth.token_sha256)
     return Response(status_code=204)
 
@@ -125,7 +111,8 @@ async def list_transfers(request: Request) -> Any:
         return await run_in_threadpool(queries.sent_by, gw, auth.org)
     if auth.role == "contractor":
         return await run_in_threadpool(queries.addressed_to, gw, auth.org)
-    raise HTTPException(403)
+    raise await refused(request, "portal.forbidden", Forbidden(
+        "送付一覧は職員と受託者だけが見られます。", f"role {auth.role} has no list of transfers."))
 
 
 @secured.get("/transfers/{transfer_id}")
@@ -135,7 +122,8 @@ async def get_transfer(request: Request, transfer_id: str) -> Any:
     row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org,
                                   side=side) if side else None
     if row is None:
-        return fail(GatewayError(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'."), 404)
+        raise await refused(request, "transfer.show", NotFound(
+            f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'."))
     return row
 
 
@@ -148,19 +136,14 @@ async def api_send(request: Request) -> Any:
     """Staff: send a recipient file. The passphrase is in this answer once and nowhere else
     (like `gateway send --json`); it must reach the contractor apart from the data."""
     auth = await require(request, "staff")
-    expected = None if auth.kind == "api" else auth.csrf
-    if expected is not None and not csrf.matches(expected, request.headers.get(csrf.HEADER)):
-        raise HTTPException(403, "csrf")
+    await csrf.check(request, auth)
     try:
         o = await upload_and_send(request, auth, expected_csrf=None)
-    except uploads.UploadRefused as err:
-        return fail(err, err.status)
     except ClientDisconnect:
         return Response(status_code=400)
-    if o.refusals:
-        return JSONResponse({"error": "refused", "refusals": o.refusals, "filename": o.filename}, status_code=422)
-    if o.error is not None or o.sent is None:
-        return fail(o.error or GatewayError("送付できませんでした。", "not sent."), 400)
+    if o.sent is None:
+        assert o.error is not None
+        return JSONResponse({**o.error.to_json(), "filename": o.filename}, status_code=status_of(o.error))
     s = o.sent
     return {"transfer": s.transfer, "records": s.sent.record_count, "sha256": s.sent.sha256,
             "package_sha256": s.package_sha256, "evidence": s.evidence, "removed": dict(s.sent.removed),
@@ -176,21 +159,15 @@ class Dispatch(BaseModel):
 async def api_dispatch(request: Request, transfer_id: str, body: Dispatch) -> Any:
     await require(request, "staff")
     auth = await _changes(request)
-    try:
-        notice_id = await run_in_threadpool(notices.dispatch, gw_of(request), auth.caller(), transfer_id,
-                                            method=body.method, tracking=body.tracking)
-    except GatewayError as err:
-        return fail(err, _status(err))
+    notice_id = await run_in_threadpool(notices.dispatch, gw_of(request), auth.caller(), transfer_id,
+                                        method=body.method, tracking=body.tracking)
     return {"notice": notice_id}
 
 
 @secured.get("/transfers/{transfer_id}/package", response_class=Response,
              responses={200: {"content": {"application/octet-stream": {}}}})
 async def api_package(request: Request, transfer_id: str) -> Response:
-    try:
-        return await stream_package(request, transfer_id)
-    except _Refused as r:
-        return fail(r.err, r.status)
+    return await stream_package(request, transfer_id)
 
 
 class ReceiptIn(BaseModel):
@@ -202,11 +179,8 @@ class ReceiptIn(BaseModel):
 async def api_receipt(request: Request, transfer_id: str, body: ReceiptIn) -> Any:
     await require(request, "contractor")
     auth = await _changes(request)
-    try:
-        r = await run_in_threadpool(confirm_receipt, gw_of(request), auth.caller(), transfer_id,
-                                    record_count=body.records, sha256=body.sha256)
-    except GatewayError as err:
-        return fail(err, _status(err) if "見つかりません" in err.ja or err.kind else 400)
+    r = await run_in_threadpool(confirm_receipt, gw_of(request), auth.caller(), transfer_id,
+                                record_count=body.records, sha256=body.sha256)
     return JSONResponse({"transfer": r.transfer, "matches": r.matches, "evidence": r.evidence},
                         status_code=200 if r.matches else 422)
 
@@ -223,12 +197,9 @@ class DeletionIn(BaseModel):
 async def api_deletion(request: Request, transfer_id: str, body: DeletionIn) -> Any:
     await require(request, "contractor")
     auth = await _changes(request)
-    try:
-        did = await run_in_threadpool(deletion.request, gw_of(request), auth.caller(), transfer_id,
-                                      deletion.DeletionRequest(body.items, body.media, body.quantity, body.method,
-                                                               body.planned_date))
-    except GatewayError as err:
-        return fail(err, 404 if "できません" in err.ja else 400)
+    did = await run_in_threadpool(deletion.request, gw_of(request), auth.caller(), transfer_id,
+                                  deletion.DeletionRequest(body.items, body.media, body.quantity, body.method,
+                                                           body.planned_date))
     return {"deletion": did}
 
 
@@ -262,10 +233,7 @@ async def api_certificate(request: Request, deletion_id: str, body: CertificateI
         technique=body.technique, tool=body.tool, verification=body.verification,
         sanitised_by=deletion.Person(body.sanitised_by.name, body.sanitised_by.title),
         verified_by=deletion.Person(body.verified_by.name, body.verified_by.title), place=body.place)
-    try:
-        doc = await run_in_threadpool(deletion.certify, gw_of(request), auth.caller(), deletion_id, cert)
-    except GatewayError as err:
-        return fail(err, 404 if ("見つかりません" in err.ja or "できません" in err.ja) else 400)
+    doc = await run_in_threadpool(deletion.certify, gw_of(request), auth.caller(), deletion_id, cert)
     return {"evidence": doc}
 
 
@@ -275,7 +243,9 @@ async def api_log(request: Request) -> Any:
     try:
         f = log_filter(request.query_params)
     except ValueError:
-        return fail(GatewayError("日時の形式が正しくありません。", "bad time format."), 400)
+        raise await refused(request, "log.read", Invalid(
+            "日時の形式が正しくありません。YYYY-MM-DDTHH:MM で指定してください。",
+            "bad time format; use YYYY-MM-DDTHH:MM.")) from None
     return await run_in_threadpool(queries.log_entries, gw_of(request), auth.org, f)
 
 
@@ -294,7 +264,4 @@ async def api_approvals(request: Request) -> Any:
 @secured.get("/approvals/{approval_id}/report")
 async def api_report(request: Request, approval_id: str) -> Any:
     auth = await require(request, "security-officer")
-    try:
-        return await run_in_threadpool(audit_report, gw_of(request), auth, approval_id[:64])
-    except GatewayError as err:
-        return fail(err, 404)
+    return await run_in_threadpool(audit_report, gw_of(request), auth, approval_id[:64])

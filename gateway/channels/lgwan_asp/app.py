@@ -1,7 +1,6 @@
 """The portal application: FastAPI with server-rendered pages and the JSON API, for one Gateway."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,10 +13,10 @@ from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.guard import Guard
 from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
 from gateway.channels.lgwan_asp.vault import NoticeVault
-from gateway.channels.lgwan_asp.web import busy_page, error_page
-from gateway.errors import GatewayError
+from gateway.channels.lgwan_asp.web import error_response, refused, render
+from gateway.errors import GatewayError, Invalid
 from gateway.service import Gateway
-from gateway.store.db import DatabaseBusy
+from gateway.settings import PortalSettings
 
 STATIC = Path(__file__).parent / "static"
 
@@ -37,18 +36,13 @@ UNEXPECTED = GatewayError(
     "administrator if it persists.")
 
 
-@dataclass(frozen=True)
-class PortalSettings:
-    max_upload_bytes: int = 2 * 1024**3
-    reminder_days: int = 7  # staff see deadlines this many days ahead (as `gateway retention due`)
-    limits: Limits = field(default_factory=Limits)
-
-
 def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
+    """The portal on `gw`, with the installation's `[portal]` settings unless others are given."""
     app = FastAPI(title="LGWAN-ASP 専用ページ API / dedicated page API", version="1",
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.gw = gw
-    app.state.settings = settings or PortalSettings()
+    app.state.settings = settings = settings or gw.settings.portal
+    app.state.limits = Limits.of(settings)
     app.state.notices = NoticeVault()
 
     for router in (login.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
@@ -68,32 +62,35 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
         ja, en = MESSAGES.get(exc.status_code, ("エラーが発生しました。", "an error occurred."))
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": str(exc.detail), "ja": ja, "en": en}, status_code=exc.status_code)
-        return error_page(request, GatewayError(ja, en), exc.status_code)
+        return render(request, "error.html", status=exc.status_code, err=GatewayError(ja, en), title_ja="エラー",
+                      title_en="Error")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # The validation detail may echo what was sent (a password): name the fields only.
         fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
-        return JSONResponse({"error": "invalid", "ja": "入力内容を確認してください。", "en": "check the fields.",
-                             "fields": fields}, status_code=422)
+        err = await refused(request, "portal.request", Invalid(
+            f"入力内容を確認してください（{', '.join(fields)}）。", f"check the fields: {', '.join(fields)}."))
+        return JSONResponse({**err.to_json(), "fields": fields}, status_code=422)
 
-    @app.exception_handler(DatabaseBusy)
-    async def busy(request: Request, exc: DatabaseBusy) -> Response:
-        # Raised from any route: the transaction rolled back and a staged blob was removed.
-        return busy_page(request, exc)
+    @app.exception_handler(GatewayError)
+    async def answer_refusal(request: Request, exc: GatewayError) -> Response:
+        # Raised from any route: the operation's attempt has logged it (a refusal) and rolled back
+        # what it did; busy and unavailable say 503 with Retry-After.
+        return error_response(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         # Starlette's outermost middleware calls this, sends the answer, then raises the exception
         # again for uvicorn, which logs it with its traceback on the server's side. The person
         # gets no detail of it. This answer passes outside SecurityHeaders: add them here.
-        if isinstance(exc, DatabaseBusy):
-            response = busy_page(request, exc)
+        if isinstance(exc, GatewayError):
+            response = error_response(request, exc)
         elif request.url.path.startswith("/api/"):
             response = JSONResponse({"error": "internal", "ja": UNEXPECTED.ja, "en": UNEXPECTED.en}, status_code=500)
         else:
             try:
-                response = error_page(request, UNEXPECTED, 500)
+                response = render(request, "error.html", status=500, err=UNEXPECTED, title_ja="エラー", title_en="Error")
             except Exception:  # the page itself failed to render: plain text, still bilingual
                 response = PlainTextResponse(str(UNEXPECTED), status_code=500)
         response.headers.update({k.decode(): v.decode() for k, v in HEADERS if k.decode() not in response.headers})

@@ -18,11 +18,16 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid, NotFound, Unauthenticated
+from gateway.findings import Kind
 from gateway.ledger.log import Actor, Event
+from gateway.operations.attempt import attempt
 from gateway.service import Gateway
+from gateway.settings import PortalSettings
 from gateway.store import models as m
 from gateway.store.models_portal import LoginThrottle
+
+CHANNEL = "lgwan-asp"
 
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
 _DUMMY = HASHER.hash(secrets.token_urlsafe(16))
@@ -42,13 +47,19 @@ class Limits:
     delay_step: float = 0.2
     delay_cap: float = 2.0
 
+    @classmethod
+    def of(cls, settings: PortalSettings) -> Limits:
+        return cls(account_failures=settings.login_account_failures, source_failures=settings.login_source_failures,
+                   window=timedelta(minutes=settings.login_window_minutes),
+                   lock=timedelta(minutes=settings.login_lock_minutes))
 
-class LoginRefused(GatewayError):
-    def __init__(self) -> None:
-        super().__init__(
-            "ログインできませんでした。ID とパスワードを確認してください。失敗が続くと一定時間ロックされます。",
-            "login failed: check your ID and password. Repeated failures lock the login for a while.",
-        )
+
+def login_refused(detail: str, *, locked_now: bool = False) -> Unauthenticated:
+    """The same words for every failed login, so they reveal nothing; `detail` is for the log."""
+    return Unauthenticated(
+        "ログインできませんでした。ID とパスワードを確認してください。失敗が続くと一定時間ロックされます。",
+        "login failed: check your ID and password. Repeated failures lock the login for a while.",
+        kinds=[Kind.BRUTE_FORCE] if locked_now else (), detail=detail)
 
 
 def _throttle(session, scope: str, key: str) -> LoginThrottle:  # type: ignore[no-untyped-def]
@@ -94,15 +105,16 @@ def login(gw: Gateway, login_name: str, password: str, *, terminal: str, termina
             gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=known, source=source))
             session.expunge(row)
             return row
-    _fail(gw, key, src, known, source, reason, locked, limits)
-    raise LoginRefused()
+    raise _fail(gw, key, src, known, source, reason, locked, limits)
 
 
 def _fail(gw: Gateway, key: str, src: str, who: Actor, source: str | None, reason: str, was_locked: bool,
-          limits: Limits) -> None:
+          limits: Limits) -> GatewayError:
+    """Count the failure and log the refusal in one transaction; the refusal that locks an account or
+    source is logged as `auth.lockout` (brute-force). Returns the error, logged, to raise."""
     now = gw.clock.now()
     newly: list[str] = []
-    with gw.unit() as session:
+    with attempt(gw, who, "auth.login", channel=CHANNEL, source=source) as a, gw.unit() as session:
         failures = 0
         for scope, k, limit in (("account", key, limits.account_failures), ("source", src, limits.source_failures)):
             t = _throttle(session, scope, k)
@@ -114,15 +126,14 @@ def _fail(gw: Gateway, key: str, src: str, who: Actor, source: str | None, reaso
             if t.failures >= limit and not (t.locked_until is not None and t.locked_until > now):
                 t.locked_until = now + limits.lock
                 newly.append(scope)
-        gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=who, source=source,
-                                        outcome="refused", reason=reason))
-        for scope in newly:
-            gw.ledger.record(session, Event(
-                action="auth.lockout", channel="lgwan-asp", actor=who, source=source, outcome="refused",
-                kinds=("brute-force",),
-                reason=f"{scope} locked for {int(limits.lock.total_seconds() // 60)} min after repeated failed logins"))
+        if newly:
+            a.action = "auth.lockout"
+            reason += (f"; {' and '.join(newly)} locked for {int(limits.lock.total_seconds() // 60)} min after"
+                       " repeated failed logins")
+        err = a.refuse_in(session, login_refused(reason, locked_now=bool(newly)))
     if not was_locked and failures > 2:
         time.sleep(min(limits.delay_step * (failures - 2), limits.delay_cap))
+    return err
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -134,34 +145,32 @@ def _verify(stored: str | None, password: str) -> bool:
 
 def check_new_password(user: m.User, new: str, confirm: str) -> None:
     if new != confirm:
-        raise GatewayError("新しいパスワードが確認欄と一致しません。", "the new password and its confirmation differ.")
+        raise Invalid("新しいパスワードが確認欄と一致しません。", "the new password and its confirmation differ.")
     if not MIN_LENGTH <= len(new) <= MAX_LENGTH:
-        raise GatewayError(f"パスワードは {MIN_LENGTH}〜{MAX_LENGTH} 文字にしてください。",
+        raise Invalid(f"パスワードは {MIN_LENGTH}〜{MAX_LENGTH} 文字にしてください。",
                            f"use a password of {MIN_LENGTH} to {MAX_LENGTH} characters.")
     if user.login.lower() in new.lower():
-        raise GatewayError("パスワードに ID を含めないでください。", "do not include your ID in the password.")
+        raise Invalid("パスワードに ID を含めないでください。", "do not include your ID in the password.")
 
 
 def change_password(gw: Gateway, user_id: int, current: str, new: str, confirm: str, *, actor: Actor,
                     source: str | None) -> None:
-    with gw.unit() as session:
-        user = session.get(m.User, user_id)
-        assert user is not None
-        stored = user.password_hash
-    if not _verify(stored, current):
-        gw.record(Event(action="auth.password-change", channel="lgwan-asp", actor=actor, source=source,
-                        outcome="refused", reason="current password wrong"))
-        raise GatewayError("現在のパスワードが正しくありません。", "the current password is wrong.")
-    check_new_password(user, new, confirm)
-    if _verify(stored, new):
-        raise GatewayError("現在と異なるパスワードにしてください。", "choose a password different from the current one.")
-    with gw.unit() as session:
-        row = session.get(m.User, user_id)
-        assert row is not None
-        row.password_hash = HASHER.hash(new)
-        row.must_change_password = False
-        gw.ledger.record(session, Event(action="auth.password-change", channel="lgwan-asp", actor=actor,
-                                        source=source))
+    with attempt(gw, actor, "auth.password-change", channel=CHANNEL, source=source) as a:
+        with gw.read() as session:
+            user = session.get(m.User, user_id)
+            assert user is not None
+            stored = user.password_hash
+        if not _verify(stored, current):
+            raise Unauthenticated("現在のパスワードが正しくありません。", "the current password is wrong.")
+        check_new_password(user, new, confirm)
+        if _verify(stored, new):
+            raise Invalid("現在と異なるパスワードにしてください。", "choose a password different from the current one.")
+        with gw.unit() as session:
+            row = session.get(m.User, user_id)
+            assert row is not None
+            row.password_hash = HASHER.hash(new)
+            row.must_change_password = False
+            gw.ledger.record(session, a.event())
 
 
 ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
@@ -170,16 +179,15 @@ ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "
 def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str:
     """A random initial password (printed once, for the registered-mail letter) that must be changed."""
     password = "-".join("".join(secrets.choice(ALPHABET) for _ in range(5)) for _ in range(4))
-    with gw.unit() as session:
+    with attempt(gw, actor, "user.issue-password", channel="cli") as a, gw.unit() as session:
         user = session.scalar(select(m.User).where(m.User.login == login_name))
         if user is None or user.disabled:
-            raise GatewayError(f"利用者「{login_name}」は登録されていないか、無効です。",
-                               f"user '{login_name}' is not registered or is disabled.")
+            raise NotFound(f"利用者「{login_name}」は登録されていないか、無効です。",
+                           f"user '{login_name}' is not registered or is disabled.")
         user.password_hash = HASHER.hash(password)
         user.must_change_password = True
         t = session.get(LoginThrottle, ("account", login_name))
         if t is not None:
             session.delete(t)
-        gw.ledger.record(session, Event(action="user.issue-password", channel="cli", actor=actor,
-                                        reason=f"initial password issued for {login_name}"))
+        gw.ledger.record(session, a.event(reason=f"initial password issued for {login_name}"))
     return password

@@ -10,18 +10,18 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import csrf, downloads, queries
-from gateway.channels.lgwan_asp.web import error_page, gw_of, render, require
+from gateway.channels.lgwan_asp.web import gw_of, refused, render, require, status_of
 from gateway.clock import JST
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, Invalid, NotFound, Refused
+from gateway.findings import Kind
 from gateway.operations.receive import confirm_receipt, download
 from gateway.retention import deletion
-from gateway.store.blobs import BlobErased
 
 router = APIRouter(prefix="/contractor", include_in_schema=False)
 
 
-def not_found(transfer_id: str) -> GatewayError:
-    return GatewayError(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}' for your organisation.")
+def not_found(transfer_id: str) -> NotFound:
+    return NotFound(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}' for your organisation.")
 
 
 @router.get("")
@@ -31,13 +31,15 @@ async def transfers(request: Request) -> Response:
     return render(request, "contractor_list.html", rows=rows)
 
 
-async def _page(request: Request, transfer_id: str, *, status: int = 200, message: GatewayError | None = None,
+async def _page(request: Request, transfer_id: str, *, message: GatewayError | None = None,
                 ok: str | None = None, delivered: str | None = None) -> Response:
+    """The transfer page, with `message` (a refusal, shown with its status) or `ok` on it."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
     row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient")
     if row is None:
-        return error_page(request, not_found(transfer_id), 404)
+        raise message if isinstance(message, NotFound) else await refused(request, "transfer.show", not_found(transfer_id))
+    status = 200 if message is None else status_of(message)
     returned = await run_in_threadpool(queries.deliverables_of, gw, row["id"])
     return render(request, "contractor_transfer.html", status=status, tr=row, message=message, ok=ok,
                   sanitisation=deletion.SANITISATION, deliverables=returned, delivered=delivered)
@@ -55,12 +57,7 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
     """Shared with the API: refusals before the first byte become error answers."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
-    try:
-        _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, pipe))
-    except BlobErased as err:
-        raise _Refused(err, 410) from None
-    except GatewayError as err:
-        raise _Refused(err, 403 if err.kind == "non-designated-handler" else 404) from None
+    _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, pipe))
     # No Content-Length, on purpose: the chunked body ends only after download() has logged, so a
     # client that has the whole package also finds its download in the log (and its receipt
     # cannot overtake it). With the length announced the client was done a moment before the log.
@@ -69,17 +66,9 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
         "cache-control": "no-store"})
 
 
-class _Refused(Exception):
-    def __init__(self, err: GatewayError, status: int) -> None:
-        self.err, self.status = err, status
-
-
 @router.get("/transfers/{transfer_id}/package")
 async def package(request: Request, transfer_id: str) -> Response:
-    try:
-        return await stream_package(request, transfer_id)
-    except _Refused as r:
-        return error_page(request, r.err, r.status)
+    return await stream_package(request, transfer_id)
 
 
 @router.post("/transfers/{transfer_id}/receipt")
@@ -89,15 +78,15 @@ async def receipt(request: Request, transfer_id: str) -> Response:
     try:
         count = int(form.get("records", "").replace(",", "").strip())
     except ValueError:
-        return await _page(request, transfer_id, status=400, message=GatewayError(
-            "件数は整数で入力してください。", "enter the record count as a whole number."))
+        # Not a number at all: the core would see -1 and refuse it (and log it) as it refuses any count.
+        count = -1
     try:
         result = await run_in_threadpool(confirm_receipt, gw_of(request), auth.caller(), transfer_id,
                                          record_count=count, sha256=form.get("sha256", ""))
     except GatewayError as err:
-        return await _page(request, transfer_id, status=404 if "見つかりません" in err.ja else 400, message=err)
+        return await _page(request, transfer_id, message=err)
     if not result.matches:
-        return await _page(request, transfer_id, status=422, message=GatewayError(
+        return await _page(request, transfer_id, message=Refused.one(Kind.RECEIPT_MISMATCH,
             "件数または SHA-256 が送付時と一致しません。不一致として記録しました。復号し直して確認してください。",
             "the record count or SHA-256 differs from what was sent; recorded as a mismatch. Decrypt again and check."))
     return await _page(request, transfer_id, ok=f"受領を確認しました / receipt confirmed: {result.evidence}")
@@ -113,10 +102,10 @@ async def deletion_request(request: Request, transfer_id: str) -> Response:
             method=form.get("method", ""), planned_date=date.fromisoformat(form.get("planned_date", "")))
         did = await run_in_threadpool(deletion.request, gw_of(request), auth.caller(), transfer_id, req)
     except ValueError:
-        return await _page(request, transfer_id, status=400, message=GatewayError(
-            "数量は整数、予定日は YYYY-MM-DD で入力してください。", "enter the quantity as a number and the date as YYYY-MM-DD."))
+        return await _page(request, transfer_id, message=await refused(request, "deletion.request", Invalid(
+            "数量は整数、予定日は YYYY-MM-DD で入力してください。", "enter the quantity as a number and the date as YYYY-MM-DD.")))
     except GatewayError as err:
-        return await _page(request, transfer_id, status=400, message=err)
+        return await _page(request, transfer_id, message=err)
     return await _page(request, transfer_id, ok=f"消去依頼を提出しました / deletion request filed: {did}")
 
 
@@ -138,8 +127,8 @@ async def certificate(request: Request, deletion_id: str) -> Response:
             place=form.get("place", ""))
         doc = await run_in_threadpool(deletion.certify, gw_of(request), auth.caller(), deletion_id, cert)
     except ValueError:
-        return await _page(request, transfer_id, status=400, message=GatewayError(
-            "消去日時は YYYY-MM-DDTHH:MM で入力してください。", "enter the erasure time as YYYY-MM-DDTHH:MM."))
+        return await _page(request, transfer_id, message=await refused(request, "deletion.certify", Invalid(
+            "消去日時は YYYY-MM-DDTHH:MM で入力してください。", "enter the erasure time as YYYY-MM-DDTHH:MM.")))
     except GatewayError as err:
-        return await _page(request, transfer_id, status=400, message=err)
+        return await _page(request, transfer_id, message=err)
     return await _page(request, transfer_id, ok=f"消去証明を提出しました / erasure certificate filed: {doc}")

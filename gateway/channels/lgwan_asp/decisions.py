@@ -18,11 +18,10 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import csrf
-from gateway.channels.lgwan_asp.api import _changes, bearer, fail
+from gateway.channels.lgwan_asp.api import _changes, bearer
 from gateway.channels.lgwan_asp.sessions import Auth
-from gateway.channels.lgwan_asp.web import actor_of, gw_of, render, require
-from gateway.errors import GatewayError
-from gateway.ledger.log import Event
+from gateway.channels.lgwan_asp.web import gw_of, refused, render, require, status_of
+from gateway.errors import GatewayError, Invalid
 from gateway.retention import deletion
 from gateway.service import Gateway
 from gateway.store import models as m
@@ -51,24 +50,11 @@ def city_deletions(gw: Gateway, org: str, *, state: str | None = None, limit: in
     return sorted(out, key=lambda r: r["state"] != "requested")  # stable: newest first within each group
 
 
-def _status(err: GatewayError) -> int:
-    if "見つかりません" in err.ja:
-        return 404
-    return 409 if "既に" in err.ja else 422
-
-
 async def _decide(request: Request, auth: Auth, deletion_id: str, *, approve: bool, witness: str | None,
                   reason: str | None) -> None:
     gw = gw_of(request)
-    try:
-        await run_in_threadpool(lambda: deletion.decide(gw, auth.caller(), deletion_id[:64], approve=approve,
-                                                        witness=witness, reason=reason))
-    except GatewayError as err:
-        # The core raises before writing anything; the refused attempt is the channel's to log.
-        await run_in_threadpool(gw.record, Event(
-            action="deletion.decide", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
-            outcome="refused", reason=f"{deletion_id[:64]}: {err.en}"))
-        raise
+    await run_in_threadpool(lambda: deletion.decide(gw, auth.caller(), deletion_id[:64], approve=approve,
+                                                    witness=witness, reason=reason))
 
 
 def _clean(value: str | None, limit: int) -> str | None:
@@ -76,8 +62,9 @@ def _clean(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else None
 
 
-def _page(request: Request, rows: list[dict[str, Any]], *, status: int = 200, message: GatewayError | None = None,
+def _page(request: Request, rows: list[dict[str, Any]], *, message: GatewayError | None = None,
           done: dict[str, str] | None = None) -> Response:
+    status = 200 if message is None else status_of(message)
     return render(request, "staff_deletions.html", status=status, rows=rows, message=message, done=done)
 
 
@@ -94,18 +81,20 @@ async def decide_page(request: Request, deletion_id: str) -> Response:
     form = await csrf.form(request, auth)
     gw = gw_of(request)
     choice = form.get("decision", "")
-    message, status, done = None, 200, None
+    message: GatewayError | None = None
+    done = None
     if choice not in ("approve", "reject"):
-        message, status = GatewayError("承認するか却下するかを選んでください。", "choose approve or reject."), 400
+        message = await refused(request, "deletion.decide", Invalid("承認するか却下するかを選んでください。",
+                                                                     "choose approve or reject."))
     else:
         try:
             await _decide(request, auth, deletion_id, approve=choice == "approve",
                           witness=_clean(form.get("witness"), WITNESS_MAX), reason=_clean(form.get("reason"), REASON_MAX))
             done = {"id": deletion_id, "state": "approved" if choice == "approve" else "rejected"}
         except GatewayError as err:
-            message, status = err, _status(err)
+            message = err
     rows = await run_in_threadpool(city_deletions, gw, auth.org)
-    return _page(request, rows, status=status, message=message, done=done)
+    return _page(request, rows, message=message, done=done)
 
 
 @api.get("/deletions")
@@ -126,10 +115,7 @@ async def api_decide(request: Request, deletion_id: str, body: DecisionIn) -> An
     """Staff of the approving city: approve or reject a contractor's deletion request."""
     await require(request, "staff")
     auth = await _changes(request)
-    try:
-        await _decide(request, auth, deletion_id, approve=body.approve, witness=_clean(body.witness, WITNESS_MAX),
-                      reason=_clean(body.reason, REASON_MAX))
-    except GatewayError as err:
-        return fail(err, _status(err))
+    await _decide(request, auth, deletion_id, approve=body.approve, witness=_clean(body.witness, WITNESS_MAX),
+                  reason=_clean(body.reason, REASON_MAX))
     return {"deletion": deletion_id, "state": "approved" if body.approve else "rejected",
             "witness": _clean(body.witness, WITNESS_MAX)}

@@ -14,27 +14,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Security
+from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from gateway.channels.lgwan_asp import csrf, queries, uploads
-from gateway.channels.lgwan_asp.api import bearer, fail
+from gateway.channels.lgwan_asp.api import bearer
 from gateway.channels.lgwan_asp.contractor import not_found, transfer_page_response
 from gateway.channels.lgwan_asp.sessions import Auth
-from gateway.channels.lgwan_asp.web import actor_of, error_page, gw_of, require
-from gateway.errors import GatewayError
+from gateway.channels.lgwan_asp.web import actor_of, gw_of, refused, require
+from gateway.errors import Category, GatewayError, Invalid
 from gateway.ledger.log import Event
 from gateway.operations import deliverables
 
 pages = APIRouter(prefix="/contractor", include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Security(bearer)])
 
-NO_FILE = GatewayError("納品するファイルを選択してください。", "choose the file to deliver.")
-EXPIRED = GatewayError("画面の有効期限が切れました。画面を開き直してください。", "the form expired; open the page again.")
-DISCONNECTED = GatewayError("送信が途中で切れました。何も保存していません。もう一度送信してください。",
-                            "the upload was interrupted; nothing was kept. Send it again.")
 
 
 @dataclass(frozen=True)
@@ -45,22 +41,12 @@ class Delivered:
     size: int
 
 
-class Refused(Exception):
-    def __init__(self, err: GatewayError, status: int) -> None:
-        self.err, self.status = err, status
-
-
 async def receive_deliverable(request: Request, auth: Auth, transfer_id: str, *,
                               expected_csrf: str | None) -> Delivered:
-    """Shared by the page and the API; every refusal is a `Refused` with its HTTP status."""
+    """Shared by the page and the API; every refusal is raised, logged once, as a GatewayError."""
     gw = gw_of(request)
     caller = auth.caller()
-    try:
-        approval = await run_in_threadpool(deliverables.authorise, gw, caller, transfer_id)
-    except GatewayError as err:
-        if err.kind == "non-designated-handler":
-            raise Refused(err, 403) from None
-        raise Refused(not_found(transfer_id), 404) from None
+    approval = await run_in_threadpool(deliverables.authorise, gw, caller, transfer_id)
 
     def log(outcome: str, reason: str) -> Any:
         return run_in_threadpool(gw.record, Event(
@@ -71,24 +57,19 @@ async def receive_deliverable(request: Request, auth: Auth, transfer_id: str, *,
     try:
         up = await uploads.receive(request, uploads.work_dir(gw.home.root), limit=settings.max_upload_bytes,
                                    expected_csrf=expected_csrf)
-    except uploads.CsrfMissing:
-        await log("refused", "deliverable upload without the form's CSRF token; nothing was kept")
-        raise Refused(EXPIRED, 403) from None
-    except uploads.UploadRefused as err:
-        await log("refused", f"deliverable upload refused: {err.en}")
-        raise Refused(err, err.status) from None
+    except GatewayError as err:
+        raise await refused(request, "portal.upload", err) from None
     except ClientDisconnect:
         await log("failed", "the connection closed before the deliverable upload ended; nothing was kept")
-        raise Refused(DISCONNECTED, 400) from None
+        raise Invalid("送信が途中で切れました。何も保存していません。もう一度送信してください。",
+                      "the upload was interrupted; nothing was kept. Send it again.") from None
     try:
         if up.path is None:
-            raise Refused(NO_FILE, 400)
+            raise await refused(request, "portal.upload", Invalid(
+                "納品するファイルを選択してください。", "choose the file to deliver."))
         name = up.filename or "deliverable"
         await log("ok", f"received deliverable {name!s} ({up.size} bytes)")
-        try:
-            did = await run_in_threadpool(deliverables.upload, gw, caller, transfer_id, name, up.path)
-        except GatewayError as err:  # e.g. the handler was taken off the list meanwhile
-            raise Refused(err, 403 if err.kind == "non-designated-handler" else 404) from None
+        did = await run_in_threadpool(deliverables.upload, gw, caller, transfer_id, name, up.path)
         return Delivered(did, transfer_id, name, up.size)
     finally:
         up.discard()
@@ -99,10 +80,10 @@ async def deliver_page(request: Request, transfer_id: str) -> Response:
     auth = await require(request, "contractor")
     try:
         d = await receive_deliverable(request, auth, transfer_id, expected_csrf=auth.csrf)
-    except Refused as r:
-        if r.status == 404 or r.err is EXPIRED:
-            return error_page(request, r.err, r.status)
-        return await transfer_page_response(request, transfer_id, status=r.status, message=r.err)
+    except GatewayError as err:
+        if err.category in (Category.NOT_FOUND, Category.FORBIDDEN) and not err.kinds:
+            raise  # not this person's transfer, or a stale form: the error page, not the transfer page
+        return await transfer_page_response(request, transfer_id, message=err)
     return await transfer_page_response(
         request, transfer_id, ok=f"納品を受け付けました / deliverable received: {d.deliverable}", delivered=d.deliverable)
 
@@ -116,13 +97,8 @@ _MULTIPART = {"requestBody": {"content": {"multipart/form-data": {"schema": {
 async def api_deliver(request: Request, transfer_id: str) -> Any:
     """Contractor (designated handler): return a deliverable under this transfer's approval."""
     auth = await require(request, "contractor")
-    expected = None if auth.kind == "api" else auth.csrf
-    if expected is not None and not csrf.matches(expected, request.headers.get(csrf.HEADER)):
-        raise HTTPException(403, "csrf")
-    try:
-        d = await receive_deliverable(request, auth, transfer_id, expected_csrf=None)
-    except Refused as r:
-        return fail(r.err, r.status)
+    await csrf.check(request, auth)
+    d = await receive_deliverable(request, auth, transfer_id, expected_csrf=None)
     rows = await run_in_threadpool(queries.deliverables_of, gw_of(request), transfer_id)
     row = next(r for r in rows if r["id"] == d.deliverable)
     return JSONResponse({"deliverable": d.deliverable, "transfer": d.transfer, "name": d.name, "size": row["size"],
@@ -136,5 +112,5 @@ async def api_list(request: Request, transfer_id: str) -> Any:
     gw = gw_of(request)
     row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient")
     if row is None:
-        return fail(not_found(transfer_id), 404)
+        raise await refused(request, "deliverable.list", not_found(transfer_id))
     return await run_in_threadpool(queries.deliverables_of, gw, transfer_id)

@@ -15,9 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from gateway.channels.lgwan_asp import sessions
-from gateway.channels.lgwan_asp.web import busy_page
+from gateway.channels.lgwan_asp.web import CHANNEL, error_response
+from gateway.errors import Forbidden, GatewayError
+from gateway.ledger.log import Actor
+from gateway.operations.attempt import refuse
 from gateway.service import Gateway
-from gateway.store.db import DatabaseBusy
 
 PUBLIC = frozenset({"/login", "/static/portal.css", "/static/upload.js", "/api/v1/tokens"})
 # Where an account that must change its password may still go.
@@ -41,11 +43,14 @@ class Guard:
         token, kind = _credential(headers)
         try:
             auth, owner = await run_in_threadpool(self._lookup, terminal, token, kind, source)
-        except DatabaseBusy as err:  # reads are rarely refused (a WAL recovery), but never as a 500
-            await busy_page(Request(scope), err)(scope, receive, send)
+        except GatewayError as err:  # busy or unavailable: reads rarely are, but never as a 500
+            await error_response(Request(scope), err)(scope, receive, send)
             return
         if terminal is None or owner is None:
             # Revoked after this connection was opened (new handshakes already fail on the CRL).
+            await run_in_threadpool(refuse, self.gw, Actor(terminal=terminal), "portal.terminal", Forbidden(
+                "端末証明書が無効です。", "the terminal certificate is not valid (revoked or unknown)."),
+                channel=CHANNEL, source=source)
             await _plain(send, 403, "端末証明書が無効です / terminal certificate not valid")
             return
         state["terminal_owner"] = owner
@@ -54,6 +59,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         api = path.startswith("/api/")
+        # Not logged: a request with no session yet is the way in (to the login page or the token
+        # endpoint), from a terminal the TLS handshake already identified.
         if auth is None:
             if api:
                 await _json(send, 401, {"error": "unauthenticated", "ja": "ログインが必要です。",

@@ -7,15 +7,16 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import auth as authn
 from gateway.channels.lgwan_asp import csrf, sessions
-from gateway.channels.lgwan_asp.web import ROLE_HOME, actor_of, auth_of, error_page, gw_of, render, source_of, \
-    terminal_of
-from gateway.errors import GatewayError
+from gateway.channels.lgwan_asp.web import ROLE_HOME, actor_of, auth_of, gw_of, refused, render, source_of, \
+    status_of, terminal_of
+from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Event
 
 router = APIRouter(include_in_schema=False)
 
 
-def _login_page(request: Request, error: GatewayError | None = None, status: int = 200) -> Response:
+def _login_page(request: Request, error: GatewayError | None = None) -> Response:
+    status = 200 if error is None else status_of(error)
     # Reuse the token the browser holds: a stray request (the favicon) redirected here must not
     # replace the cookie under a form that is already on screen.
     kept = request.cookies.get(csrf.LOGIN_COOKIE, "")
@@ -34,17 +35,19 @@ async def login_form(request: Request) -> Response:
 async def login_post(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
     if not csrf.matches(request.cookies.get(csrf.LOGIN_COOKIE), str(form.get(csrf.FIELD, ""))):
-        return _login_page(request, GatewayError("画面の有効期限が切れました。もう一度ログインしてください。",
-                                                 "the form expired; log in again."), 403)
+        return _login_page(request, await refused(request, "auth.login", Forbidden(
+            "画面の有効期限が切れました。もう一度ログインしてください。", "the form expired; log in again.")))
     gw = gw_of(request)
     terminal = terminal_of(request)
     try:
         user = await run_in_threadpool(
             authn.login, gw, str(form.get("login", ""))[:200], str(form.get("password", ""))[:1024],
             terminal=terminal, terminal_owner=request.scope["state"].get("terminal_owner"),
-            source=source_of(request), limits=request.app.state.settings.limits)
-    except authn.LoginRefused as err:
-        return _login_page(request, err, 401)
+            source=source_of(request), limits=request.app.state.limits)
+    except GatewayError as err:
+        if err.category is not Category.UNAUTHENTICATED:
+            raise
+        return _login_page(request, err)
     token, _ = await run_in_threadpool(sessions.create, gw, user, kind="web", terminal=terminal,
                                        source=source_of(request))
     target = "/password" if user.must_change_password else ROLE_HOME.get(user.role, "/password")
@@ -82,7 +85,7 @@ async def password_post(request: Request) -> Response:
                                 form.get("new", ""), form.get("confirm", ""), actor=actor_of(auth),
                                 source=auth.source)
     except GatewayError as err:
-        return render(request, "password.html", status=400, error=err)
+        return render(request, "password.html", status=status_of(err), error=err)
     await run_in_threadpool(sessions.end_all_for, gw, auth.user_id, keep=auth.token_sha256)
     return RedirectResponse(ROLE_HOME.get(auth.role, "/"), status_code=303)
 
@@ -92,5 +95,6 @@ async def home(request: Request) -> Response:
     auth = auth_of(request)
     target = ROLE_HOME.get(auth.role)
     if target is None:
-        return error_page(request, GatewayError("この役割で使える画面はありません。", "no portal pages for this role."), 403)
+        raise await refused(request, "portal.forbidden", Forbidden("この役割で使える画面はありません。",
+                                                                     "no portal pages for this role."))
     return RedirectResponse(target, status_code=303)

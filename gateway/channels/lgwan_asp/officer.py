@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import queries
 from gateway.channels.lgwan_asp.sessions import Auth
-from gateway.channels.lgwan_asp.web import actor_of, error_page, gw_of, render, require
+from gateway.channels.lgwan_asp.web import CHANNEL, actor_of, gw_of, refused, render, require
 from gateway.clock import JST
-from gateway.errors import GatewayError
+from gateway.errors import Invalid, NotFound, Unavailable
+from gateway.operations.attempt import refuse
 from gateway.operations.export import export_bundle
 from gateway.service import Gateway
 
@@ -51,8 +52,8 @@ async def log_page(request: Request) -> Response:
     try:
         f = log_filter(request.query_params)
     except ValueError:
-        return error_page(request, GatewayError("日時は YYYY-MM-DDTHH:MM で入力してください。",
-                                                "enter times as YYYY-MM-DDTHH:MM."), 400)
+        raise await refused(request, "log.read", Invalid("日時は YYYY-MM-DDTHH:MM で入力してください。",
+                                                           "enter times as YYYY-MM-DDTHH:MM.")) from None
     rows = await run_in_threadpool(queries.log_entries, gw_of(request), auth.org, f)
     return render(request, "officer_log.html", rows=rows, q=request.query_params)
 
@@ -76,7 +77,9 @@ def audit_report(gw: Gateway, auth: Auth, approval: str) -> dict[str, Any]:
     that never imports the gateway) verify it and report its findings."""
     approvals, _ = queries.officer_orgs(gw, auth.org)
     if approval not in approvals:
-        raise GatewayError(f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation.")
+        raise refuse(gw, actor_of(auth), "audit.report", NotFound(
+            f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation."),
+            channel=CHANNEL, source=auth.source)
     with tempfile.TemporaryDirectory(prefix="portal-audit-") as tmp:
         bundle = Path(tmp) / "bundle"
         export_bundle(gw, bundle, approval=approval, actor=actor_of(auth))
@@ -84,7 +87,8 @@ def audit_report(gw: Gateway, auth: Auth, approval: str) -> dict[str, Any]:
         binary = str(audit) if audit.exists() else (shutil.which("audit") or "audit")
         proc = subprocess.run([binary, "report", str(bundle), "--json"], capture_output=True, text=True, timeout=600)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
-        raise GatewayError("監査レポートを作成できませんでした。", f"the auditor failed: {proc.stderr.strip()[:300]}")
+        raise Unavailable("監査レポートを作成できませんでした。管理者に連絡してください。",
+                          f"the auditor failed: {proc.stderr.strip()[:300]}")
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
@@ -96,8 +100,5 @@ async def report_page(request: Request) -> Response:
     chosen = request.query_params.get("approval")
     report = None
     if chosen:
-        try:
-            report = await run_in_threadpool(audit_report, gw, auth, chosen[:64])
-        except GatewayError as err:
-            return error_page(request, err, 404)
+        report = await run_in_threadpool(audit_report, gw, auth, chosen[:64])
     return render(request, "officer_report.html", approvals=approvals, chosen=chosen, report=report)

@@ -14,11 +14,11 @@ from starlette.requests import ClientDisconnect
 
 from gateway.channels.lgwan_asp import queries, uploads
 from gateway.channels.lgwan_asp.sessions import Auth
-from gateway.channels.lgwan_asp.web import actor_of, gw_of
-from gateway.errors import GatewayError
+from gateway.channels.lgwan_asp.web import actor_of, gw_of, refused
+from gateway.errors import NOT_LOGGED, GatewayError, Invalid, NotFound, Refused
 from gateway.ledger.log import Event
-from gateway.operations.send import SendRequest, Sent, TransferRefused, send
-from gateway.store.db import DatabaseBusy
+from gateway.operations.attempt import refuse
+from gateway.operations.send import SendRequest, Sent, send
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Outcome:
 
 
 async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | None) -> Outcome:
+    """The upload's refusals (size, form, CSRF) are logged and raised; the send's are in the outcome."""
     gw = gw_of(request)
     settings = request.app.state.settings
     work = uploads.work_dir(gw.home.root)
@@ -43,11 +44,8 @@ async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | 
             action="portal.upload", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
             outcome="failed", reason="the connection closed before the upload ended; nothing was kept"))
         raise
-    except uploads.UploadRefused as err:
-        await run_in_threadpool(gw.record, Event(
-            action="portal.upload", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
-            outcome="refused", reason=err.en))
-        raise
+    except GatewayError as err:
+        raise await refused(request, "portal.upload", err) from None
     try:
         return await run_in_threadpool(_send, gw, auth, up)
     finally:
@@ -65,12 +63,13 @@ def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
                     approval=approval if approval in mine else None,
                     reason=f"received file {up.filename!s} ({up.size} bytes)"))
     if up.path is None:
-        outcome.error = GatewayError("ファイルを選択してください。", "choose a file to send.")
+        outcome.error = refuse(gw, actor_of(auth), "transfer.send", Invalid(
+            "ファイルを選択してください。", "choose a file to send."), channel="lgwan-asp", source=auth.source)
         return outcome
     if approval not in mine:
-        gw.record(Event(action="transfer.send", channel="lgwan-asp", actor=actor_of(auth), source=auth.source,
-                        outcome="refused", reason="the approval is not one of the caller's organisation"))
-        outcome.error = GatewayError(f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation.")
+        outcome.error = refuse(gw, actor_of(auth), "transfer.send", NotFound(
+            f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation."),
+            channel="lgwan-asp", source=auth.source)
         return outcome
     notice = up.path.with_name(f"{os.getpid()}.{secrets.token_hex(8)}.notice.html")
     try:
@@ -78,11 +77,12 @@ def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),
             password_delivery=f.get("password_delivery", ""), notice_to=notice))
         outcome.notice_html = notice.read_text(encoding="utf-8")
-    except TransferRefused as err:
+    except Refused as err:
         outcome.refusals = [{"kind": r.kind, "ja": r.ja, "en": r.en} for r in err.refusals]
-    except DatabaseBusy:
-        raise  # not an answer about the file: the portal says 503, try again (app.py)
+        outcome.error = err
     except GatewayError as err:
+        if err.category in NOT_LOGGED:
+            raise  # not an answer about the file: the portal says 503, try again (app.py)
         outcome.error = err
     finally:
         with contextlib.suppress(FileNotFoundError):

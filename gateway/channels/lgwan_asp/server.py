@@ -17,7 +17,8 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.channels.lgwan_asp import terminals
-from gateway.channels.lgwan_asp.app import PortalSettings, create_app
+from gateway.channels.lgwan_asp.app import create_app
+from gateway.settings import PortalSettings
 from gateway.channels.lgwan_asp.tls import TerminalTLS
 from gateway.service import Gateway
 

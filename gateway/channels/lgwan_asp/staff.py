@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from gateway.channels.lgwan_asp import csrf, queries, uploads
+from gateway.channels.lgwan_asp import csrf, queries
 from gateway.channels.lgwan_asp.decisions import city_deletions
 from gateway.channels.lgwan_asp.headers import csp_for_document
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import error_page, gw_of, render, require
-from gateway.errors import GatewayError
+from gateway.channels.lgwan_asp.web import gw_of, refused, render, require, status_of
+from gateway.errors import Gone, NotFound
 from gateway.operations import notices
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -46,17 +46,12 @@ async def send_post(request: Request) -> Response:
     auth = await require(request, "staff")
     try:
         outcome = await upload_and_send(request, auth, expected_csrf=auth.csrf)
-    except uploads.CsrfMissing:
-        return error_page(request, GatewayError("画面の有効期限が切れました。送信画面を開き直してください。",
-                                                "the form expired; open the send screen again."), 403)
-    except uploads.UploadRefused as err:
-        return error_page(request, err, err.status)
     except ClientDisconnect:
         return Response(status_code=400)
     notice_key = None
     if outcome.sent is not None and outcome.notice_html is not None:
         notice_key = request.app.state.notices.put(auth.token_sha256, outcome.sent.transfer, outcome.notice_html)
-    status = 200 if outcome.sent is not None else (422 if outcome.refusals else 400)
+    status = 200 if outcome.error is None else status_of(outcome.error)
     return render(request, "staff_result.html", status=status, o=outcome, notice_key=notice_key,
                   methods=queries.password_methods())
 
@@ -66,9 +61,9 @@ async def notice_once(request: Request, key: str) -> Response:
     auth = await require(request, "staff")
     held = request.app.state.notices.take(key[:100], auth.token_sha256)
     if held is None:
-        return error_page(request, GatewayError(
+        raise await refused(request, "notice.show", Gone(
             "この通知書は既に表示されたか、有効期限が切れています。通知書は一度だけ表示されます。",
-            "this notice was already shown or has expired; a notice is shown only once."), 404)
+            "this notice was already shown or has expired; a notice is shown only once."))
     # The notice is printed as it is: its own inline style is allowed by hash, scripts stay forbidden.
     return HTMLResponse(held[1], headers={"cache-control": "no-store",
                                           "content-security-policy": csp_for_document(held[1])})
@@ -79,8 +74,8 @@ async def transfer_page(request: Request, transfer_id: str) -> Response:
     auth = await require(request, "staff")
     row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org, side="sender")
     if row is None:
-        return error_page(request, GatewayError(f"受け渡し「{transfer_id}」は見つかりません。",
-                                                f"no transfer '{transfer_id}'."), 404)
+        raise await refused(request, "transfer.show", NotFound(f"受け渡し「{transfer_id}」は見つかりません。",
+                                                              f"no transfer '{transfer_id}'."))
     return render(request, "staff_transfer.html", tr=row, methods=queries.password_methods(), done=None)
 
 
@@ -89,12 +84,8 @@ async def dispatch_post(request: Request, transfer_id: str) -> Response:
     auth = await require(request, "staff")
     form = await csrf.form(request, auth)
     gw = gw_of(request)
-    try:
-        notice_id = await run_in_threadpool(notices.dispatch, gw, auth.caller(), transfer_id,
-                                            method=form.get("method", ""), tracking=form.get("tracking") or None)
-    except GatewayError as err:
-        status = 404 if "見つかりません" in err.ja else 422
-        return error_page(request, err, status)
+    notice_id = await run_in_threadpool(notices.dispatch, gw, auth.caller(), transfer_id,
+                                        method=form.get("method", ""), tracking=form.get("tracking") or None)
     row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="sender")
     return render(request, "staff_transfer.html", tr=row, methods=queries.password_methods(), done=notice_id)
 

@@ -19,7 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.channels.lgwan_asp import csrf
-from gateway.errors import GatewayError
+from gateway.errors import Invalid, TooLarge, Unavailable
 
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 4096
@@ -29,14 +29,6 @@ MAX_FILENAME = 255
 DISK_FACTOR = 3
 
 
-class UploadRefused(GatewayError):
-    def __init__(self, ja: str, en: str, status: int) -> None:
-        super().__init__(ja, en)
-        self.status = status
-
-
-class CsrfMissing(Exception):
-    pass
 
 
 @dataclass
@@ -67,9 +59,9 @@ def browser_filename(raw: bytes) -> str:
     return text[:MAX_FILENAME]
 
 
-def too_large(limit: int) -> UploadRefused:
-    return UploadRefused(f"ファイルが大きすぎます（上限 {limit:,} バイト）。分割するか管理者に相談してください。",
-                         f"the file is too large (limit {limit:,} bytes); split it or ask the administrator.", 413)
+def too_large(limit: int) -> TooLarge:
+    return TooLarge(f"ファイルが大きすぎます（上限 {limit:,} バイト）。分割するか管理者に相談してください。",
+                    f"the file is too large (limit {limit:,} bytes); split it or ask the administrator.")
 
 
 async def receive(request: Request, work: Path, *, limit: int, expected_csrf: str | None) -> Upload:
@@ -77,16 +69,16 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
     before the file part (forms put it first), so no byte is written for a forged request."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
-        raise UploadRefused("multipart/form-data で送信してください。", "send the form as multipart/form-data.", 400)
+        raise Invalid("multipart/form-data で送信してください。", "send the form as multipart/form-data.")
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise UploadRefused("不正な要求です。", "bad request.", 400)
+            raise Invalid("不正な要求です。", "bad request.")
         if int(declared) > limit + 64 * 1024:
             raise too_large(limit)
         if shutil.disk_usage(work).free < int(declared) * DISK_FACTOR:
-            raise UploadRefused("ゲートウェイの空き容量が足りません。時間をおいて再度送信してください。",
-                                "the gateway has not enough free disk for this file; try again later.", 507)
+            raise Unavailable("ゲートウェイの空き容量が足りません。時間をおいて再度送信してください。",
+                              "the gateway has not enough free disk for this file; try again later.")
     up = Upload()
     part: dict = {}
     out: list = [None]  # the open file of the current file part
@@ -110,9 +102,9 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         part["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in opts:
             if part["name"] != "file" or up.path is not None:
-                raise UploadRefused("ファイルは 1 つだけ送信できます。", "send exactly one file.", 400)
+                raise Invalid("ファイルは 1 つだけ送信できます。", "send exactly one file.")
             if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):
-                raise CsrfMissing()
+                raise csrf.form_expired()
             part["file"] = True
             up.filename = browser_filename(opts[b"filename"])
             up.path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
@@ -128,7 +120,7 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         else:
             part["value"] += data[start:end]
             if len(part["value"]) > MAX_FIELD_BYTES:
-                raise UploadRefused("入力欄の値が長すぎます。", "a form field is too long.", 400)
+                raise Invalid("入力欄の値が長すぎます。", "a form field is too long.")
 
     def on_part_end() -> None:
         if part["file"]:
@@ -136,7 +128,7 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
             out[0] = None
         elif part["name"]:
             if len(up.fields) >= MAX_FIELDS:
-                raise UploadRefused("入力欄が多すぎます。", "too many form fields.", 400)
+                raise Invalid("入力欄が多すぎます。", "too many form fields.")
             up.fields[part["name"]] = part["value"].decode("utf-8", "replace")
 
     parser = MultipartParser(params[b"boundary"], {
@@ -157,5 +149,5 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         raise
     if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):
         up.discard()
-        raise CsrfMissing()
+        raise csrf.form_expired()
     return up

@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from gateway.channels.lgwan_asp import i18n
 from gateway.channels.lgwan_asp.sessions import Auth
 from gateway.clock import to_jst
-from gateway.errors import GatewayError
-from gateway.ledger.log import Actor, Event
+from gateway.errors import Category, Forbidden, GatewayError
+from gateway.ledger.log import Actor
+from gateway.operations.attempt import refuse
 from gateway.service import Gateway
-from gateway.store.db import DatabaseBusy
+
+CHANNEL = "lgwan-asp"
 
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
@@ -58,12 +60,18 @@ async def require(request: Request, role: str) -> Auth:
     """The caller, if their role may use this part of the portal; a refusal is logged."""
     auth = auth_of(request)
     if auth.role != role:
-        await run_in_threadpool(gw_of(request).record, Event(
-            action="portal.forbidden", channel="lgwan-asp",
-            actor=Actor(user=auth.login, org=auth.org, role=auth.role, terminal=auth.terminal),
-            source=auth.source, outcome="refused", reason=f"role {auth.role} may not use {request.url.path}"))
-        raise HTTPException(status_code=403, detail="role")
+        raise await refused(request, "portal.forbidden", Forbidden(
+            "この画面は、あなたの役割では使えません。", f"role {auth.role} may not use {request.url.path}"))
     return auth
+
+
+async def refused(request: Request, action: str, err: GatewayError) -> GatewayError:
+    """A refusal of the portal's own (a role, a form token), logged by the one path that logs
+    refusals; returns `err` for the caller to raise."""
+    auth = request.scope.get("state", {}).get("auth")
+    who = actor_of(auth) if auth is not None else Actor(terminal=terminal_of(request) or None)
+    return await run_in_threadpool(refuse, gw_of(request), who, action, err, channel=CHANNEL,
+                                   source=source_of(request))
 
 
 def actor_of(auth: Auth) -> Actor:
@@ -81,28 +89,40 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     return response
 
 
-def error_page(request: Request, err: GatewayError | None, status: int, *, title_ja: str = "エラー",
-               title_en: str = "Error") -> HTMLResponse:
-    if isinstance(err, DatabaseBusy):  # whoever caught it: not the person's fault, and transient
-        return busy_page(request, err)
-    return render(request, "error.html", status=status, err=err, title_ja=title_ja, title_en=title_en)
-
-
+# The one mapping of the vocabulary onto HTTP: rewording a message never changes a status.
+STATUS = {
+    Category.INVALID: 400, Category.UNAUTHENTICATED: 401, Category.FORBIDDEN: 403, Category.NOT_FOUND: 404,
+    Category.CONFLICT: 409, Category.GONE: 410, Category.TOO_LARGE: 413, Category.REFUSED: 422,
+    Category.BUSY: 503, Category.UNAVAILABLE: 503,
+}
 # How long a client should wait after a 503 (the database stayed busy past its timeout). A few
 # seconds lets the queue of writers drain; the simulator's client waits this long and retries.
 RETRY_AFTER_SECONDS = 3
+TITLES = {Category.BUSY: ("混雑中", "Busy"), Category.UNAVAILABLE: ("停止中", "Unavailable")}
 
 
-def busy_page(request: Request, err: DatabaseBusy) -> Response:
-    """503 with Retry-After: as JSON for the API, as a page otherwise; Japanese first either way."""
-    _log.warning("database busy past its timeout: %s %s answered 503", request.method, request.url.path)
+def status_of(err: GatewayError) -> int:
+    return STATUS[err.category]
+
+
+def error_response(request: Request, err: GatewayError) -> Response:
+    """The answer to a refusal or failure: JSON under /api/, a page otherwise; Japanese first."""
+    status = status_of(err)
+    if status == 503:
+        _log.warning("%s: %s %s answered 503", err.category, request.method, request.url.path)
     if request.url.path.startswith("/api/"):
-        return busy_json(err)
-    response = render(request, "error.html", status=503, err=err, title_ja="混雑中", title_en="Busy")
-    response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
+        body = err.to_json()
+        if status == 503:
+            body["retry_after_seconds"] = RETRY_AFTER_SECONDS
+        response: Response = JSONResponse(body, status_code=status)
+    else:
+        title_ja, title_en = TITLES.get(err.category, ("エラー", "Error"))
+        response = render(request, "error.html", status=status, err=err, title_ja=title_ja, title_en=title_en)
+    if status == 503:
+        response.headers["retry-after"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def busy_json(err: DatabaseBusy) -> JSONResponse:
-    return JSONResponse({"error": "busy", "ja": err.ja, "en": err.en, "retry_after_seconds": RETRY_AFTER_SECONDS},
-                        status_code=503, headers={"retry-after": str(RETRY_AFTER_SECONDS)})
+def error_page(request: Request, err: GatewayError) -> Response:
+    """A refusal answered with the error page (or JSON under /api/), whatever route caught it."""
+    return error_response(request, err)

@@ -25,15 +25,17 @@ from sqlalchemy import select
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
 from gateway.channels.vpn_sftp.spool import Spool
-from gateway.errors import GatewayError
+from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Event
 from gateway.operations import deliverables
+from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
 
 if TYPE_CHECKING:
     from gateway.channels.vpn_sftp.server import SshGate
 
+CHANNEL = "vpn-sftp"
 OUTBOX, INBOX = "/outbox", "/inbox"
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
@@ -93,8 +95,8 @@ class _Upload(paramiko.SFTPHandle):
                 os.fsync(f.fileno())
             deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
             self.finished = True
-        except GatewayError:
-            result = SFTP_PERMISSION_DENIED
+        except GatewayError as err:
+            result = status_of(err)
         finally:
             self.path.unlink(missing_ok=True)
         return result
@@ -116,7 +118,7 @@ class Jail(paramiko.SFTPServerInterface):
     def session_ended(self) -> None:
         for upload in list(self.uploads):
             upload.abandon()
-            self.gw.record(Event(action="deliverable.upload", channel="vpn-sftp", actor=self.gate.caller_actor(),
+            self.gw.record(Event(action="deliverable.upload", channel=CHANNEL, actor=self.gate.caller_actor(),
                                  source=self.gate.source, transfer=upload.transfer, outcome="failed",
                                  reason=f"connection closed during the upload of {upload.name!r}; nothing kept"))
         self.uploads.clear()
@@ -186,10 +188,7 @@ class Jail(paramiko.SFTPServerInterface):
             return self._read_package(name[: -len(".age")])
         if directory == INBOX and (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
             return self._write_deliverable(name)
-        self.gw.record(Event(action="sftp.open", channel="vpn-sftp", actor=self.gate.caller_actor(),
-                             source=self.gate.source, outcome="refused",
-                             reason=f"{'write' if writing else 'read'} of {p!r} is not allowed"))
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.open", f"{'write' if writing else 'read'} of {p!r}")
 
     def _read_package(self, transfer_id: str) -> Any:
         # download() checks the handler, refuses after erasure and logs; it writes the package
@@ -202,14 +201,14 @@ class Jail(paramiko.SFTPServerInterface):
         if spool.done and spool.error is not None:
             spool.close()
             if isinstance(spool.error, GatewayError):
-                return SFTP_PERMISSION_DENIED
+                return status_of(spool.error)
             raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
         return _Download(spool)
 
     def _write_deliverable(self, name: str) -> Any:
         match = _INBOX_NAME.match(name)
         if match is None:
-            return SFTP_PERMISSION_DENIED
+            return self._refuse("deliverable.upload", f"an inbox name other than <transfer>.<name> ({name!r})")
         work = self.gw.home.root / "work"
         work.mkdir(mode=0o700, exist_ok=True)
         path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
@@ -221,27 +220,43 @@ class Jail(paramiko.SFTPServerInterface):
 
     # -- everything that would change the tree ---------------------------------------------
 
+    def _refuse(self, action: str, what: str) -> int:
+        """What the jail does not allow, logged like any refusal; the client sees permission denied."""
+        return status_of(refuse(self.gw, self.gate.caller_actor(), action, Forbidden(
+            f"この操作はできません（{what}）。/outbox からの受け取りと /inbox への納品だけができます。",
+            f"{what} is not allowed: only downloads from /outbox and deliveries into /inbox are."),
+            channel=CHANNEL, source=self.gate.source))
+
     def remove(self, path: str) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.remove", f"remove {path!r}")
 
     def rename(self, oldpath: str, newpath: str) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.rename", f"rename {oldpath!r}")
 
     def posix_rename(self, oldpath: str, newpath: str) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.rename", f"rename {oldpath!r}")
 
     def mkdir(self, path: str, attr: paramiko.SFTPAttributes) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.mkdir", f"mkdir {path!r}")
 
     def rmdir(self, path: str) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.rmdir", f"rmdir {path!r}")
 
     def chattr(self, path: str, attr: paramiko.SFTPAttributes) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.setstat", f"change attributes of {path!r}")
 
     def symlink(self, target_path: str, path: str) -> int:
-        return SFTP_PERMISSION_DENIED
+        return self._refuse("sftp.symlink", f"symlink {path!r}")
 
     def readlink(self, path: str) -> Any:
         return SFTP_OP_UNSUPPORTED
 
+
+def status_of(err: GatewayError) -> int:
+    """The one mapping of the vocabulary onto SFTP's status codes: what cannot be known is "no such
+    file", a fault of ours is a failure, and every other refusal is "permission denied"."""
+    if err.category is Category.NOT_FOUND:
+        return SFTP_NO_SUCH_FILE
+    if err.category in (Category.BUSY, Category.UNAVAILABLE):
+        return SFTP_FAILURE
+    return SFTP_PERMISSION_DENIED

@@ -12,6 +12,8 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+from gateway.settings import SftpSettings
+
 LOG_EVERY = 60.0
 
 
@@ -27,6 +29,12 @@ class Limits:
     _open: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _logged: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def of(cls, settings: SftpSettings) -> Limits:
+        return cls(max_failures=settings.max_failures, failure_window=float(settings.failure_window_seconds),
+                   lockout=float(settings.lockout_seconds), max_connections=settings.max_connections,
+                   max_total=settings.max_total)
 
     def locked(self, source: str) -> bool:
         with self._lock:

@@ -24,13 +24,15 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from gateway.channels.vpn_sftp.algorithms import restrict
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import GatewayError
+from gateway.errors import Forbidden, Gone, Invalid, NotFound, Refused, Unavailable
+from gateway.findings import Kind
 from gateway.fsutil import write_secret
-from gateway.ledger.log import Actor, Event
-from gateway.operations.accounts import Caller, account, actor
+from gateway.ledger.log import Actor
+from gateway.operations.accounts import Caller
+from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.blobs import BlobErased, BlobStore
+from gateway.store.blobs import BlobStore
 from gateway.store.models_ssh import PinnedHost
 
 CHANNEL = "vpn-sftp"
@@ -79,97 +81,88 @@ def push_public_key(keys: KeyStore) -> str:
 
 
 def push(gw: Gateway, transfer_id: str, *, as_login: str | None, cli: Actor) -> Pushed:
-    """Push one transfer's package to its recipient's pinned server. Every outcome is logged."""
-    transfer, pin, who = _authorised(gw, transfer_id, as_login, cli)
+    """Push one transfer's package to its recipient's pinned server. Every outcome is logged: a
+    refusal by the attempt, a failure on the way (unreachable, our key refused, a bad read-back)
+    here, as `failed`, and the verified delivery as `ok`."""
+    who: Caller | Actor = Caller(as_login, "cli") if as_login is not None else cli
+    with attempt(gw, who, "transfer.push", channel=CHANNEL) as a:
+        transfer, pin = _authorised(a, transfer_id, staff_only=as_login is not None)
+        return _push(a, transfer, pin)
+
+
+def _push(a: Attempt, transfer: m.Transfer, pin: PinnedHost) -> Pushed:
+    gw, transfer_id = a.gw, transfer.id
     destination = f"{pin.username}@{pin.host}:{pin.port}{posixpath.join(pin.directory, transfer_id + '.age')}"
 
-    def log(outcome: str, reason: str, kinds: tuple[str, ...] = ()) -> None:
-        gw.record(Event(action="transfer.push", channel=CHANNEL, actor=who, approval=transfer.approval_id,
-                        transfer=transfer_id, blob_sha256=transfer.package_sha256 if outcome == "ok" else None,
-                        outcome=outcome, kinds=kinds, reason=reason))
+    def failed(reason: str, ja: str, en: str) -> Unavailable:
+        gw.record(a.event(outcome="failed", reason=reason))
+        return Unavailable(ja, en)  # not a refusal: logged here as failed, and by nothing else
 
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
-    try:
-        with gw.unit() as session:
-            data_key = blobs.data_key(session, transfer.package_blob_id)
-    except BlobErased as err:
-        log("refused", err.en, ("access-after-deletion",))
-        raise
+    with gw.read() as session:
+        data_key = blobs.data_key(session, transfer.package_blob_id)
     try:
         transport = _connect(pin)
     except (OSError, paramiko.SSHException, EOFError) as err:
-        log("failed", f"cannot reach {destination}: {type(err).__name__}")
-        raise GatewayError(f"送付先 {pin.host}:{pin.port} に接続できません。",
-                           f"cannot connect to {pin.host}:{pin.port}.") from None
+        raise failed(f"cannot reach {destination}: {type(err).__name__}",
+                     f"送付先 {pin.host}:{pin.port} に接続できません。",
+                     f"cannot connect to {pin.host}:{pin.port}.") from None
     try:
         presented = transport.get_remote_server_key()
         presented_line = f"{presented.get_name()} {presented.get_base64()}"
         if not _same_key(presented_line, pin.host_key):
-            log("refused", f"host key of {pin.host}:{pin.port} changed: pinned {fingerprint_of(pin.host_key)}, "
-                           f"presented {fingerprint_of(presented_line)}; nothing sent")
-            raise GatewayError(
+            raise Forbidden(
                 f"送付先 {pin.host}:{pin.port} のホスト鍵が登録済みの鍵と異なります。送信を中止しました。"
                 "受託者に鍵の変更を確認し、正しければ `gateway org pin-host` で登録し直してください。",
-                f"the host key of {pin.host}:{pin.port} differs from the pinned one; nothing was sent. Confirm the "
-                "change with the contractor and, if it is genuine, pin the new key with `gateway org pin-host`.")
+                f"the host key of {pin.host}:{pin.port} changed: pinned {fingerprint_of(pin.host_key)}, presented "
+                f"{fingerprint_of(presented_line)}; nothing was sent. Confirm the change with the contractor and, "
+                "if it is genuine, pin the new key with `gateway org pin-host`.")
         try:
             transport.auth_publickey(pin.username, push_key(gw.keys))
         except paramiko.AuthenticationException:
-            log("failed", f"{destination}: the server refused the gateway's push key")
-            raise GatewayError("送付先がゲートウェイの鍵を受け付けませんでした。受託者に公開鍵の登録を依頼してください。",
-                               "the server refused the gateway's push key; ask the contractor to authorise it.") from None
+            raise failed(f"{destination}: the server refused the gateway's push key",
+                         "送付先がゲートウェイの鍵を受け付けませんでした。受託者に公開鍵の登録を依頼してください。",
+                         "the server refused the gateway's push key; ask the contractor to authorise it.") from None
         size, digest = _upload(transport, pin, transfer_id, transfer.package_blob_id, data_key, blobs,
                                transfer.package_sha256)
     except (OSError, paramiko.SSHException, EOFError) as err:
-        log("failed", f"{destination}: {type(err).__name__}: {err}"[:300])
-        raise GatewayError(f"送信に失敗しました（{type(err).__name__}）。送付先には何も残していません。",
-                           f"the push failed ({type(err).__name__}); nothing was left at the destination.") from None
+        raise failed(f"{destination}: {type(err).__name__}: {err}"[:300],
+                     f"送信に失敗しました（{type(err).__name__}）。送付先には何も残していません。",
+                     f"the push failed ({type(err).__name__}); nothing was left at the destination.") from None
     except _Mismatch as err:
-        log("failed", f"{destination}: {err}")
-        raise GatewayError("送付先で読み戻したファイルが一致しません。送付先には何も残していません。",
-                           "the file read back from the destination does not match; nothing was left there.") from None
+        raise failed(f"{destination}: {err}", "送付先で読み戻したファイルが一致しません。送付先には何も残していません。",
+                     "the file read back from the destination does not match; nothing was left there.") from None
     finally:
         transport.close()
-    log("ok", f"{destination}, {size} bytes, verified by reading back")
+    gw.record(a.event(blob_sha256=transfer.package_sha256, reason=f"{destination}, {size} bytes, verified by reading back"))
     return Pushed(transfer_id, destination, size, digest)
 
 
-def _authorised(gw: Gateway, transfer_id: str, as_login: str | None, cli: Actor) -> tuple[m.Transfer, PinnedHost, Actor]:
-    with gw.unit() as session:
-        who = cli
-        user = None
-        if as_login is not None:
-            user = account(session, as_login)
-            who = actor(user, Caller(as_login, "cli"))
+def _authorised(a: Attempt, transfer_id: str, *, staff_only: bool) -> tuple[m.Transfer, PinnedHost]:
+    with a.gw.read() as session:
         transfer = session.get(m.Transfer, transfer_id)
-        problem: GatewayError | None = None
         if transfer is None:
-            problem = GatewayError(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'.")
-        elif user is not None and (user.role != "staff" or user.organisation_id != transfer.sender_organisation_id):
-            problem = GatewayError("送信元の市の職員だけがこの受け渡しを送信できます。",
-                                   "only staff of the sending city may push this transfer.")
-        elif transfer.channel != CHANNEL:
-            problem = GatewayError(f"この受け渡しの経路は {transfer.channel} です。VPN（SFTP）では送れません。",
-                                   f"this transfer's channel is {transfer.channel}, not vpn-sftp.")
-        elif transfer.erased_at is not None:
-            problem = GatewayError("この受け渡しのデータは消去済みです。", "this transfer's data was erased.",
-                                   kind="access-after-deletion")
-        pin = None if transfer is None else session.get(PinnedHost, transfer.recipient_organisation_id)
-        if problem is None and pin is None:
-            assert transfer is not None
-            problem = GatewayError(
+            raise NotFound(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'.")
+        a.approval, a.transfer = transfer.approval_id, transfer_id
+        user = a.user if staff_only else None
+        if user is not None and (user.role != "staff" or user.organisation_id != transfer.sender_organisation_id):
+            raise Forbidden("送信元の市の職員だけがこの受け渡しを送信できます。",
+                            "only staff of the sending city may push this transfer.")
+        if transfer.channel != CHANNEL:
+            raise Refused.one(Kind.UNAPPROVED_CHANNEL,
+                              f"この受け渡しの経路は {transfer.channel} です。VPN（SFTP）では送れません。",
+                              f"this transfer's channel is {transfer.channel}, not vpn-sftp.")
+        if transfer.erased_at is not None:
+            raise Gone("この受け渡しのデータは消去済みです。", "this transfer's data was erased.",
+                       kinds=[Kind.ACCESS_AFTER_DELETION])
+        pin = session.get(PinnedHost, transfer.recipient_organisation_id)
+        if pin is None:
+            raise NotFound(
                 f"組織「{transfer.recipient_organisation_id}」の送付先サーバーが登録されていません（gateway org pin-host）。",
                 f"no server is pinned for '{transfer.recipient_organisation_id}' (gateway org pin-host).")
-        if problem is None:
-            assert transfer is not None and pin is not None
-            session.expunge(transfer)
-            session.expunge(pin)
-            return transfer, pin, who
-        approval = transfer.approval_id if transfer is not None else None
-    gw.record(Event(action="transfer.push", channel=CHANNEL, actor=who, approval=approval,
-                    transfer=transfer_id if transfer is not None else None, outcome="refused",
-                    kinds=(problem.kind,) if problem.kind else (), reason=problem.en))
-    raise problem
+        session.expunge(transfer)
+        session.expunge(pin)
+        return transfer, pin
 
 
 def _connect(pin: PinnedHost) -> paramiko.Transport:
@@ -248,33 +241,33 @@ def pin_host(gw: Gateway, org: str, *, host: str, port: int, host_key: str, user
              who: Actor) -> str:
     """Pin (or deliberately re-pin) the server a contractor receives pushes on; logged with both
     fingerprints when it replaces a pin."""
-    parts = host_key.strip().split()
-    if len(parts) < 2 or parts[0] not in HOST_KEY_ALGORITHMS or len(host_key.strip().splitlines()) != 1:
-        raise GatewayError("ホスト鍵は OpenSSH 形式の公開鍵 1 行（ssh-ed25519 など）で指定してください。",
-                           "give the host key as one OpenSSH public-key line (ssh-ed25519, ecdsa-sha2-*, ssh-rsa).")
-    try:
-        paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
-    except (ValueError, paramiko.SSHException, TypeError):
-        raise GatewayError("ホスト鍵を読めません。", "cannot read the host key.") from None
-    if not directory.startswith("/"):
-        raise GatewayError("送付先ディレクトリは / で始まる絶対パスで指定してください。",
-                           "give the remote directory as an absolute path.")
-    line = f"{parts[0]} {parts[1]}"
-    fp = fingerprint_of(line)
-    with gw.unit() as session:
-        organisation = session.get(m.Organisation, org)
-        if organisation is None or organisation.kind == "city":
-            raise GatewayError(f"受託者の組織「{org}」は登録されていません。", f"no contractor organisation '{org}'.")
-        pin = session.get(PinnedHost, org)
-        previous = None if pin is None else fingerprint_of(pin.host_key)
-        if pin is None:
-            pin = PinnedHost(organisation_id=org)
-            session.add(pin)
-        pin.host, pin.port, pin.username, pin.host_key, pin.directory = host, port, username, line, directory
-        pin.pinned_at = gw.clock.now()
-        gw.ledger.record(session, Event(
-            action="org.pin-host", channel="cli", actor=who,
-            reason=f"{org}: {username}@{host}:{port}{directory} {fp}"
-                   + (f" (replaces {previous})" if previous and previous != fp else ""),
-        ))
+    with attempt(gw, who, "org.pin-host", channel="cli") as a:
+        parts = host_key.strip().split()
+        if len(parts) < 2 or parts[0] not in HOST_KEY_ALGORITHMS or len(host_key.strip().splitlines()) != 1:
+            raise Invalid("ホスト鍵は OpenSSH 形式の公開鍵 1 行（ssh-ed25519 など）で指定してください。",
+                               "give the host key as one OpenSSH public-key line (ssh-ed25519, ecdsa-sha2-*, ssh-rsa).")
+        try:
+            paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
+        except (ValueError, paramiko.SSHException, TypeError):
+            raise Invalid("ホスト鍵を読めません。", "cannot read the host key.") from None
+        if not directory.startswith("/"):
+            raise Invalid("送付先ディレクトリは / で始まる絶対パスで指定してください。",
+                               "give the remote directory as an absolute path.")
+        line = f"{parts[0]} {parts[1]}"
+        fp = fingerprint_of(line)
+        with gw.unit() as session:
+            organisation = session.get(m.Organisation, org)
+            if organisation is None or organisation.kind == "city":
+                raise NotFound(f"受託者の組織「{org}」は登録されていません。", f"no contractor organisation '{org}'.")
+            pin = session.get(PinnedHost, org)
+            previous = None if pin is None else fingerprint_of(pin.host_key)
+            if pin is None:
+                pin = PinnedHost(organisation_id=org)
+                session.add(pin)
+            pin.host, pin.port, pin.username, pin.host_key, pin.directory = host, port, username, line, directory
+            pin.pinned_at = gw.clock.now()
+            gw.ledger.record(session, a.event(
+                reason=f"{org}: {username}@{host}:{port}{directory} {fp}"
+                       + (f" (replaces {previous})" if previous and previous != fp else ""),
+            ))
     return fp

@@ -20,8 +20,11 @@ from gateway.channels.vpn_sftp.algorithms import restrict
 from gateway.channels.vpn_sftp.jail import Jail
 from gateway.channels.vpn_sftp.limits import Limits
 from gateway.channels.vpn_sftp.protocol import GatewaySftpServer
-from gateway.ledger.log import Actor, Event
+from gateway.errors import Forbidden, Unauthenticated
+from gateway.findings import Kind
+from gateway.ledger.log import SYSTEM, Actor, Event
 from gateway.operations.accounts import Caller
+from gateway.operations.attempt import refuse
 from gateway.operations.sshkeys import key_owner
 from gateway.service import Gateway
 
@@ -96,12 +99,11 @@ class SshGate(paramiko.ServerInterface):
             self._candidate = (username, fp)
             return paramiko.AUTH_SUCCESSFUL
         locked_now = self.limits.failed(self.source)
-        self.gw.record(Event(
-            action="auth.login", channel=CHANNEL, source=self.source, outcome="refused",
-            actor=Actor(user=_printable(username), ssh_key=fp), kinds=("brute-force",) if locked_now else (),
-            reason=("source locked after repeated failed logins" if locked_now
-                    else "key not registered to this user"),
-        ))
+        refuse(self.gw, Actor(user=_printable(username), ssh_key=fp), "auth.login", Unauthenticated(
+            "ログインできませんでした。失敗が続いたため接続元をロックしました。" if locked_now
+            else "ログインできませんでした。この利用者に登録された鍵ではありません。",
+            "source locked after repeated failed logins" if locked_now else "key not registered to this user",
+            kinds=[Kind.BRUTE_FORCE] if locked_now else ()), channel=CHANNEL, source=self.source)
         return paramiko.AUTH_FAILED
 
     def _authenticated(self) -> bool:
@@ -165,7 +167,7 @@ class SftpServer:
 
     def __init__(self, gw: Gateway, bind: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> None:
         self.gw = gw
-        self.limits = limits or Limits()
+        self.limits = limits or Limits.of(gw.settings.sftp)
         self.host_key = paramiko.Ed25519Key.from_private_key_file(str(gw.home.keys / "ssh_host_ed25519_key"))
         self.sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -210,9 +212,10 @@ class SftpServer:
             conn.close()  # before the banner: a flood costs us no key exchange
             what = "locked" if self.limits.locked(source) else "flood"
             if what == "flood" and self.limits.worth_logging(source, what):
-                self.gw.record(Event(action="sftp.connect", channel=CHANNEL, source=source, outcome="refused",
-                                     reason="too many connections from this source; further ones are cut "
-                                            "without a log entry for a minute"))
+                # The one refusal not logged every time: a flood would otherwise write the log full.
+                refuse(self.gw, SYSTEM, "sftp.connect", Forbidden(
+                    "接続元からの接続が多すぎます。", "too many connections from this source; further ones are cut "
+                    "without a log entry for a minute"), channel=CHANNEL, source=source)
             return
         try:
             # paramiko never sets TCP_NODELAY: without it every SFTP reply waits for Nagle and

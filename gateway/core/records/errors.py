@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 
-from gateway.errors import GatewayError
+from gateway.errors import Invalid
+from gateway.findings import Kind
 
 
-class RecordFileError(GatewayError):
+class RecordFileError(Invalid):
     """A recipient file that cannot be accepted as it is.
 
     ``file`` is the path given, ``row`` the 1-based row (the header is row 1) or None,
@@ -22,7 +23,7 @@ class RecordFileError(GatewayError):
         row: int | None = None,
         column: str | None = None,
         field: str | None = None,
-        kind: str | None = None,
+        kind: Kind | None = None,
     ) -> None:
         name = os.path.basename(os.fspath(file))
         where_ja, where_en = name, name
@@ -32,7 +33,7 @@ class RecordFileError(GatewayError):
         if column is not None:
             where_ja += f"「{column}」"
             where_en += f", column {column}"
-        super().__init__(f"{where_ja}: {ja}", f"{where_en}: {en}", kind=kind)
+        super().__init__(f"{where_ja}: {ja}", f"{where_en}: {en}", kinds=[kind] if kind else ())
         self.file = os.fspath(file)
         self.row = row
         self.column = column

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, Collection, Iterable, Iterator, Sequence
 from gateway.fsutil import atomic_output
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
 from gateway.core.records.errors import RecordFileError
+from gateway.findings import Kind
 from gateway.core.records.fields import (
     CONTROL_FIELDS,
     EXCLUDED_POPULATIONS,
@@ -296,7 +297,7 @@ def _header(path: PathLike, codec: str, cells: list[str], required: Collection[s
                 path,
                 f"見出し「{h}」はどの項目にも対応しません。この列を除いて出力し直してください。",
                 f"the column '{h}' maps to no known field; export the file without it.",
-                row=1, column=h, kind="unapproved-field",
+                row=1, column=h, kind=Kind.UNAPPROVED_FIELD,
             )
     seen: dict[str, str] = {}
     for h, c in zip(headers, columns):

@@ -1,0 +1,198 @@
+"""The installation's settings: one object, read from `$GATEWAY_HOME/gateway.toml`, each value
+overridable by an environment variable named after it (`GATEWAY_<SECTION>_<KEY>`, e.g.
+`GATEWAY_DB_URL`, `GATEWAY_PORTAL_MAX_UPLOAD_BYTES`). `gateway settings show --json` prints what
+is in force and where each value came from.
+
+The file is read with the same strict reader as the approvals: an unknown section or key is an
+error with a suggestion, never a silently ignored typo. Values are range-checked. Nothing here
+imports a channel: the portal and the SFTP server take their sections from here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from gateway.core import tomlfile
+from gateway.errors import Invalid
+
+FILE = "gateway.toml"
+
+
+@dataclass(frozen=True)
+class DbSettings:
+    # Any SQLAlchemy URL (PostgreSQL: postgresql+psycopg://...); empty means SQLite in the home.
+    # `gateway init` records the URL it ran with (without its password), so a later command that
+    # forgets $GATEWAY_DB_URL opens the same database instead of creating a new SQLite one.
+    url: str = ""
+    # How long a SQLite writer waits for the write lock; past it the portal answers 503.
+    busy_timeout_ms: int = 10_000
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    max_upload_bytes: int = 2 * 1024**3
+    reminder_days: int = 7  # staff see deadlines this many days ahead (as `gateway retention due`)
+    login_account_failures: int = 5  # failed logins within the window that lock the account
+    login_source_failures: int = 20  # ... that lock the source address
+    login_window_minutes: int = 15
+    login_lock_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class SftpSettings:
+    max_failures: int = 10  # failed logins within failure_window_seconds that lock the source
+    failure_window_seconds: int = 600
+    lockout_seconds: int = 900
+    max_connections: int = 10  # open at once from one source
+    max_total: int = 200  # open at once in all
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    log_years: int = 10  # logs and evidence are kept this long after their case closed
+    sweep_interval_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class ScryptSettings:
+    # 2^18 costs about 1 s and 256 MiB, as `age` itself uses. Lower only for tests.
+    work_factor: int = 18
+
+
+# The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
+BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
+    ("db", "busy_timeout_ms"): (1, 600_000),
+    ("portal", "max_upload_bytes"): (1024, 64 * 1024**3),
+    ("portal", "reminder_days"): (0, 365),
+    ("portal", "login_account_failures"): (1, 1000),
+    ("portal", "login_source_failures"): (1, 100_000),
+    ("portal", "login_window_minutes"): (1, 24 * 60),
+    ("portal", "login_lock_minutes"): (1, 24 * 60),
+    ("sftp", "max_failures"): (1, 1000),
+    ("sftp", "failure_window_seconds"): (1, 86_400),
+    ("sftp", "lockout_seconds"): (1, 86_400),
+    ("sftp", "max_connections"): (1, 10_000),
+    ("sftp", "max_total"): (1, 100_000),
+    ("retention", "log_years"): (1, 100),
+    ("retention", "sweep_interval_seconds"): (1, 86_400),
+    ("scrypt", "work_factor"): (1, 22),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: DbSettings = field(default_factory=DbSettings)
+    portal: PortalSettings = field(default_factory=PortalSettings)
+    sftp: SftpSettings = field(default_factory=SftpSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    scrypt: ScryptSettings = field(default_factory=ScryptSettings)
+    # Where each value came from: "default", the file's path, or the environment variable's name.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for section in _SECTIONS:
+            values = dataclasses.asdict(getattr(self, section))
+            if section == "db" and values["url"]:
+                values["url"] = without_password(values["url"])
+            out[section] = values
+        return {**out, "sources": dict(self.sources)}
+
+
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt")
+
+
+def env_name(section: str, key: str) -> str:
+    return f"GATEWAY_{section}_{key}".upper()
+
+
+def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings in force for the installation at `home_root` (the file may be absent)."""
+    environ = os.environ if environ is None else environ
+    path = home_root / FILE
+    doc: dict[str, Any] = {}
+    if path.exists():
+        doc = tomlfile.parse(tomlfile.read_text(path), path)
+        unknown = sorted(set(doc) - set(_SECTIONS))
+        if unknown:
+            raise tomlfile.DefinitionError(
+                f"{path}: 不明な表です: {', '.join(unknown)}（使える表: {', '.join(_SECTIONS)}）",
+                f"{path}: unknown tables: {', '.join(unknown)} (known: {', '.join(_SECTIONS)})")
+    sources: dict[str, str] = {}
+    sections: dict[str, Any] = {}
+    defaults = Settings()
+    for section in _SECTIONS:
+        default = getattr(defaults, section)
+        values = dataclasses.asdict(default)
+        if section in doc:
+            table = tomlfile.Table(doc[section], section, path)
+            for f in fields(default):
+                read = table.str if f.type == "str" else table.int
+                value = read(f.name, required=False)
+                if value is not None:
+                    values[f.name] = value
+                    sources[f"{section}.{f.name}"] = str(path)
+            table.done()
+        for f in fields(default):
+            raw = environ.get(env_name(section, f.name))
+            if raw is None or raw == "":
+                continue
+            values[f.name] = raw if f.type == "str" else _int_from_env(env_name(section, f.name), raw)
+            sources[f"{section}.{f.name}"] = env_name(section, f.name)
+        for name, value in values.items():
+            _check_bounds(section, name, value, sources.get(f"{section}.{name}", "default"))
+        sections[section] = type(default)(**values)
+    return Settings(**sections, sources=sources)
+
+
+def _int_from_env(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise Invalid(f"環境変数 {name} は整数で指定してください（値: {raw[:40]!r}）。",
+                      f"the environment variable {name} must be a whole number (got {raw[:40]!r}).") from None
+
+
+def _check_bounds(section: str, name: str, value: object, source: str) -> None:
+    bounds = BOUNDS.get((section, name))
+    if bounds is None or not isinstance(value, int):
+        return
+    low, high = bounds
+    if not low <= value <= high:
+        raise Invalid(f"設定 {section}.{name} = {value} は {low}〜{high} の範囲で指定してください（{source}）。",
+                      f"setting {section}.{name} = {value} must be within {low}..{high} (from {source}).")
+
+
+def without_password(url: str) -> str:
+    """The URL as it may be written down: its password (if any) left to the environment or .pgpass."""
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    return parsed.set(password=None).render_as_string(hide_password=False) if parsed.password else url
+
+
+def record_db_url(home_root: Path, url: str) -> bool:
+    """Write `[db] url` into the home's settings file, once; True when it was written. A file that
+    already names a database keeps it: `gateway init` never moves an installation silently."""
+    path = home_root / FILE
+    doc = tomlfile.parse(tomlfile.read_text(path), path) if path.exists() else {}
+    if doc.get("db", {}).get("url"):
+        return False
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    if "db" in doc:
+        raise Invalid(f"{path} の [db] 表に url を書き加えてください: {without_password(url)}",
+                      f"add url = \"{without_password(url)}\" to the [db] table of {path}.")
+    block = ("# Written by `gateway init`: the database of this installation. $GATEWAY_DB_URL overrides it.\n"
+             f"[db]\nurl = {_toml_string(without_password(url))}\n")
+    from gateway.fsutil import atomic_output
+
+    with atomic_output(path) as out:
+        out.write(((text.rstrip("\n") + "\n\n") if text.strip() else "").encode("utf-8") + block.encode("utf-8"))
+    return True
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,316 @@
+"""Every refusal, on every way in, leaves exactly one entry in the log (issue 16).
+
+The walk is exhaustive by construction: every leaf command of `gateway` and every route of the
+portal's API (from its OpenAPI document) must either have a refusal case below or be named, with
+the reason, among those that refuse nothing of their own. A new command or route without either
+fails `test_the_walk_covers_every_command` or `test_the_walk_covers_every_api_route`.
+
+Each case acts from outside (the command line as an operator types it, the API over mutual TLS)
+and compares the log before and after: exactly one new entry, `refused`, of the expected action,
+and the refusal's category as the channel reports it (`--json`, or the HTTP status).
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+import click
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from gateway.store import models as m
+from tests.portal.conftest import PASSWORD, Portal, bearer
+
+# -- reading the log -----------------------------------------------------------------------------
+
+
+def last_seq(portal: Portal) -> int:
+    with portal.gw.read() as s:
+        return int(s.scalar(select(func.max(m.LogEntry.seq))) or 0)
+
+
+def entries_after(portal: Portal, seq: int) -> list[dict[str, Any]]:
+    with portal.gw.read() as s:
+        return [json.loads(b) for b in s.scalars(select(m.LogEntry.body).where(m.LogEntry.seq > seq)
+                                                  .order_by(m.LogEntry.seq))]
+
+
+@contextmanager
+def exactly_one_refusal(portal: Portal, action: str) -> Iterator[list[dict[str, Any]]]:
+    before = last_seq(portal)
+    new: list[dict[str, Any]] = []
+    yield new
+    new.extend(entries_after(portal, before))
+    assert [(e["action"], e["outcome"]) for e in new] == [(action, "refused")], new
+
+
+# -- the command line ----------------------------------------------------------------------------
+
+
+def gateway(*args: str) -> tuple[int, dict[str, Any] | None, str]:
+    """`gateway ARGS --json` in this process; the exit code, the JSON it printed, and stderr."""
+    from gateway.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    answer = None
+    for line in reversed(result.stdout.strip().splitlines()):
+        try:
+            answer = json.loads(line)
+            break
+        except ValueError:
+            continue
+    return result.exit_code, answer, result.stderr
+
+
+@dataclass(frozen=True)
+class Case:
+    command: str  # the leaf command, as `gateway <command>` spells it
+    action: str  # the log entry's action
+    category: str
+    argv: Callable[[dict[str, Any]], list[str]]
+    json: bool = True  # the command has --json
+
+
+@pytest.fixture(scope="module")
+def world(portal: Portal, kurume_transfer: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """What the cases act on: a transfer, a deletion request k.tanaka filed for it (not yet
+    decided), files and directories of the right and wrong kinds."""
+    root = tmp_path_factory.mktemp("refusals")
+    tid = kurume_transfer["transfer"]
+    with bearer(portal, "k.tanaka") as (c, h):
+        r = c.post(f"/api/v1/transfers/{tid}/deletions", headers=h, json={
+            "items": "宛名データ", "media": "作業サーバー", "quantity": 1, "method": "暗号消去",
+            "planned_date": "2020-06-10"})
+        assert r.status_code == 200, r.text
+    (root / "not-a-dir").write_text("x")
+    (root / "full").mkdir()
+    (root / "full" / "something").write_text("x")
+    private = root / "id_ed25519"
+    private.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n")
+    (root / "bad.toml").write_text("id = 'x'\nunknown = 1\n")
+    (root / "recipients.csv").write_text("氏名,住所\n山田 太郎,久留米市\n", encoding="utf-8")
+    return {"transfer": tid, "deletion": r.json()["deletion"], "root": root, "private": private}
+
+
+CERTIFY = ["--erased-at", "2020-06-01T09:00:00+09:00", "--media-manufacturer", "X", "--media-model", "Y",
+           "--media-serial", "Z", "--sanitisation", "purge", "--technique", "crypto erase", "--tool", "t 1",
+           "--verification", "read back", "--sanitised-by", "a,b", "--verified-by", "c,d", "--place", "p"]
+
+CLI_CASES = [
+    # The two cases the issue found: a contractor trying the city's decision, and a certificate
+    # before the city approved the request.
+    Case("deletion decide", "deletion.decide", "not-found",
+         lambda w: ["deletion", "decide", w["deletion"], "--approve", "--as", "k.tanaka"]),
+    Case("deletion certify", "deletion.certify", "conflict",
+         lambda w: ["deletion", "certify", w["deletion"], *CERTIFY, "--as", "k.tanaka"]),
+    Case("deletion request", "deletion.request", "not-found",
+         lambda w: ["deletion", "request", "T20200601-0000000000", "--items", "i", "--media", "m", "--quantity", "1",
+                    "--method", "x", "--planned-date", "2020-06-10", "--as", "k.tanaka"]),
+    Case("send", "transfer.send", "refused",
+         lambda w: ["send", str(w["root"] / "recipients.csv"), "--approval", "kurume-2020-teigaku", "--recipient",
+                    "chikugo-print", "--profile", "lgwan-asp", "--password-delivery", "lgwan-asp",
+                    "--as", "s.staff"]),
+    Case("fetch", "transfer.download", "forbidden",
+         lambda w: ["fetch", w["transfer"], "-o", str(w["root"] / "pkg.age"), "--as", "x.outsider"]),
+    Case("receipt", "transfer.receipt", "invalid",
+         lambda w: ["receipt", w["transfer"], "--records", "1", "--sha256", "not-a-hash", "--as", "k.tanaka"]),
+    Case("notice dispatch", "notice.dispatch", "refused",
+         lambda w: ["notice", "dispatch", w["transfer"], "--method", "lgwan-asp", "--as", "s.staff"], json=False),
+    Case("courier write", "courier.write", "refused",
+         lambda w: ["courier", "write", w["transfer"], "--media", "cdr", "--serial", "CD-1", "-o",
+                    str(w["root"] / "media"), "--as", "s.staff"]),
+    Case("courier handover", "courier.handover", "not-found",
+         lambda w: ["courier", "handover", "NO-SUCH", "--to", "k.tanaka", "--place", "p", "--quantity", "1",
+                    "--cabinet", "c", "--as", "s.staff"]),
+    Case("courier return", "courier.return", "not-found",
+         lambda w: ["courier", "return", "NO-SUCH", "--to", "s.staff", "--place", "p", "--quantity", "1",
+                    "--cabinet", "c", "--as", "k.tanaka"]),
+    Case("courier lost", "courier.lost", "not-found",
+         lambda w: ["courier", "lost", "NO-SUCH", "--place", "p", "--circumstances", "c", "--as", "s.staff"]),
+    Case("courier show", "courier.show", "not-found",
+         lambda w: ["courier", "show", "NO-SUCH", "--as", "s.staff"]),
+    Case("approval add", "approval.add", "invalid",
+         lambda w: ["approval", "add", str(w["root"] / "bad.toml")]),
+    Case("user add", "user.add", "not-found",
+         lambda w: ["user", "add", "n.new", "--org", "no-such-org", "--role", "staff", "--name", "新"], json=False),
+    Case("user add-key", "user.add-key", "invalid",
+         lambda w: ["user", "add-key", "k.tanaka", str(w["private"])], json=False),
+    Case("user issue-password", "user.issue-password", "not-found",
+         lambda w: ["user", "issue-password", "no.such"], json=False),
+    Case("org pin-host", "org.pin-host", "invalid",
+         lambda w: ["org", "pin-host", "chikugo-print", "--host", "127.0.0.1", "--host-key",
+                    str(w["root"] / "not-a-dir"), "--user", "u", "--dir", "/in"], json=False),
+    Case("push", "transfer.push", "refused", lambda w: ["push", w["transfer"], "--as", "s.staff"]),
+    Case("terminal issue", "terminal.issue", "not-found",
+         lambda w: ["terminal", "issue", "no.such", "-o", str(w["root"] / "certs")]),
+    Case("terminal revoke", "terminal.revoke", "not-found",
+         lambda w: ["terminal", "revoke", "no.such"], json=False),
+    Case("hotfolder register", "hotfolder.register", "invalid",
+         lambda w: ["hotfolder", "register", str(w["root"] / "no-such-dir"), "--owner", "s.staff"], json=False),
+    Case("export evidence", "evidence.export", "conflict",
+         lambda w: ["export", "evidence", "-o", str(w["root"] / "full")]),
+]
+
+# Commands that refuse nothing of their own: each is named with why, so that adding a command
+# means deciding which list it belongs to.
+NOT_ACTIONS = {
+    "init": "creates the installation; before it there is no log to write to",
+    "demo": "a rehearsal in a home of its own, through the commands above",
+    "simulate": "a rehearsal in a home of its own, through the commands above",
+    "serve": "runs the channels; their refusals are the channels' cases",
+    "generate recipients": "writes synthetic data; touches no installation",
+    "package encrypt": "the contractor's tool on a file; touches no installation",
+    "package decrypt": "the contractor's tool on a file; touches no installation",
+    "courier extract": "the receiver's tool on media images; touches no installation",
+    "check": "screens a file and stores nothing: the refusal it predicts is logged when the file is sent",
+    "log": "reads the log",
+    "approval list": "reads", "approval show": "reads", "user list": "reads", "keys show": "reads",
+    "courier list": "reads", "retention due": "reads", "settings show": "reads",
+    "org push-key": "prints the gateway's public push key",
+    "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
+    "retention sweep": "the scheduler's act; it refuses nothing",
+    "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
+    "hotfolder run": "the channel; its refusals are in tests/hotfolder",
+}
+
+
+def leaf_commands() -> set[str]:
+    from gateway.cli import main
+
+    ctx = click.Context(main)
+    out: set[str] = set()
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None
+            if isinstance(cmd, click.Group):
+                walk(cmd, f"{prefix}{name} ")
+            else:
+                out.add(f"{prefix}{name}")
+
+    walk(main, "")
+    return out
+
+
+def test_the_walk_covers_every_command() -> None:
+    covered = {c.command for c in CLI_CASES} | set(NOT_ACTIONS)
+    assert leaf_commands() == covered
+
+
+@pytest.mark.parametrize("case", CLI_CASES, ids=lambda c: c.command)
+def test_each_command_refusal_is_one_entry(portal: Portal, world: dict[str, Any], case: Case) -> None:
+    argv = case.argv(world) + (["--json"] if case.json else [])
+    with exactly_one_refusal(portal, case.action):
+        code, answer, stderr = gateway(*argv)
+    assert code == 1, stderr
+    assert stderr.strip(), "a refusal says why, on stderr"
+    if case.json:
+        assert answer is not None and answer["category"] == case.category, answer
+        assert set(answer) >= {"error", "category", "kinds", "ja", "en"}
+
+
+# -- the portal's API ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # as the OpenAPI document writes it
+    action: str
+    status: int
+    who: str  # the login whose terminal and token make the request
+    call: Callable[[Any, dict[str, str], dict[str, Any]], Any]  # (client, headers, world) -> response
+
+
+def _deletion_body() -> dict[str, Any]:
+    return {"items": "i", "media": "m", "quantity": 1, "method": "x", "planned_date": "2020-06-10"}
+
+
+API_CASES = [
+    Route("POST", "/api/v1/tokens", "auth.login", 401, "sj.officer",
+          lambda c, h, w: c.post("/api/v1/tokens", json={"login": "sj.officer", "password": "wrong-password-1"})),
+    Route("POST", "/api/v1/password", "auth.password-change", 401, "t.kobayashi",
+          lambda c, h, w: c.post("/api/v1/password", headers=h, json={"current": "wrong", "new": "x" * 20})),
+    Route("GET", "/api/v1/transfers", "portal.forbidden", 403, "sec.officer",
+          lambda c, h, w: c.get("/api/v1/transfers", headers=h)),
+    Route("GET", "/api/v1/transfers/{transfer_id}", "transfer.show", 404, "sj.staff",
+          lambda c, h, w: c.get(f"/api/v1/transfers/{w['transfer']}", headers=h)),
+    Route("POST", "/api/v1/transfers", "portal.forbidden", 403, "k.tanaka",
+          lambda c, h, w: c.post("/api/v1/transfers", headers=h, files={"file": ("a.csv", b"x")})),
+    Route("POST", "/api/v1/transfers/{transfer_id}/dispatch", "notice.dispatch", 422, "s.staff",
+          lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/dispatch", headers=h,
+                                 json={"method": "lgwan-asp"})),
+    Route("GET", "/api/v1/transfers/{transfer_id}/package", "transfer.download", 403, "x.outsider",
+          lambda c, h, w: c.get(f"/api/v1/transfers/{w['transfer']}/package", headers=h)),
+    Route("POST", "/api/v1/transfers/{transfer_id}/receipt", "transfer.receipt", 400, "k.tanaka",
+          lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/receipt", headers=h,
+                                 json={"records": 1, "sha256": "z" * 64})),
+    Route("POST", "/api/v1/transfers/{transfer_id}/deletions", "deletion.request", 403, "x.outsider",
+          lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/deletions", headers=h, json=_deletion_body())),
+    Route("POST", "/api/v1/deletions/{deletion_id}/certificate", "deletion.certify", 409, "k.tanaka",
+          lambda c, h, w: c.post(f"/api/v1/deletions/{w['deletion']}/certificate", headers=h, json={
+              "erased_at": "2020-06-01T09:00:00+09:00", "media_manufacturer": "X", "media_model": "Y",
+              "media_serial_or_location": "Z", "sanitisation": "purge", "technique": "t", "tool": "t",
+              "verification": "v", "sanitised_by": {"name": "a", "title": "b"},
+              "verified_by": {"name": "c", "title": "d"}, "place": "p"})),
+    Route("GET", "/api/v1/deletions", "portal.forbidden", 403, "k.tanaka",
+          lambda c, h, w: c.get("/api/v1/deletions", headers=h)),
+    Route("POST", "/api/v1/deletions/{deletion_id}/decision", "deletion.decide", 404, "sj.staff",
+          lambda c, h, w: c.post(f"/api/v1/deletions/{w['deletion']}/decision", headers=h, json={"approve": True})),
+    Route("GET", "/api/v1/transfers/{transfer_id}/deliverables", "deliverable.list", 404, "t.kobayashi",
+          lambda c, h, w: c.get(f"/api/v1/transfers/{w['transfer']}/deliverables", headers=h)),
+    Route("POST", "/api/v1/transfers/{transfer_id}/deliverables", "deliverable.upload", 403, "x.outsider",
+          lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/deliverables", headers=h,
+                                 files={"file": ("a.csv", b"x")})),
+    Route("GET", "/api/v1/log", "log.read", 400, "sec.officer",
+          lambda c, h, w: c.get("/api/v1/log", headers=h, params={"since": "yesterday"})),
+    Route("GET", "/api/v1/chain", "portal.forbidden", 403, "s.staff",
+          lambda c, h, w: c.get("/api/v1/chain", headers=h)),
+    Route("GET", "/api/v1/approvals", "portal.forbidden", 403, "s.staff",
+          lambda c, h, w: c.get("/api/v1/approvals", headers=h)),
+    Route("GET", "/api/v1/approvals/{approval_id}/report", "audit.report", 404, "sec.officer",
+          lambda c, h, w: c.get("/api/v1/approvals/shinjuku-2020-teigaku/report", headers=h)),
+    # Not a route of its own: any route, with a body its schema refuses.
+    Route("POST", "/api/v1/transfers/{transfer_id}/receipt", "portal.request", 422, "k.tanaka",
+          lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/receipt", headers=h, json={"records": "many"})),
+]
+
+NOT_REFUSING_ROUTES = {
+    ("GET", "/api/v1/me"): "answers who the token belongs to; the guard refuses what has no token",
+    ("POST", "/api/v1/logout"): "ends the caller's own session; nothing to refuse with a token",
+}
+
+
+def test_the_walk_covers_every_api_route(portal: Portal) -> None:
+    from gateway.channels.lgwan_asp.app import create_app
+
+    document = create_app(portal.gw).openapi()
+    routes = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    assert routes == {(r.method, r.path) for r in API_CASES} | set(NOT_REFUSING_ROUTES)
+
+
+@pytest.mark.parametrize("route", API_CASES, ids=lambda r: f"{r.method} {r.path} {r.action}")
+def test_each_api_refusal_is_one_entry(portal: Portal, world: dict[str, Any], route: Route) -> None:
+    with portal.client(route.who) as c:
+        token = c.post("/api/v1/tokens", json={"login": route.who, "password": PASSWORD})
+        assert token.status_code == 200, token.text
+        headers = {"authorization": f"Bearer {token.json()['token']}"}
+        with exactly_one_refusal(portal, route.action):
+            r = route.call(c, headers, world)
+    assert r.status_code == route.status, r.text
+    body = r.json()
+    assert body["ja"] and body["en"] and body["category"], body
+
+
+def test_the_two_deletion_refusals_of_the_issue_name_the_transfer(portal: Portal, world: dict[str, Any]) -> None:
+    """The contractor's try at the city's decision names no transfer (to them it does not exist);
+    the early certificate names the transfer, which is the contractor's own."""
+    with exactly_one_refusal(portal, "deletion.decide") as new:
+        gateway("deletion", "decide", world["deletion"], "--approve", "--as", "k.tanaka", "--json")
+    assert new[0]["object"]["transfer"] is None and new[0]["actor"]["user"] == "k.tanaka"
+    with exactly_one_refusal(portal, "deletion.certify") as new:
+        gateway("deletion", "certify", world["deletion"], *CERTIFY, "--as", "k.tanaka", "--json")
+    assert new[0]["object"]["transfer"] == world["transfer"]
