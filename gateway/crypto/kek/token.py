@@ -18,7 +18,7 @@ from typing import Any, Callable, TypeVar
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import (EncryptedDataInvalid, GeneralError, NoSuchKey, NoSuchToken, PinIncorrect,
-                               PKCS11Error)
+                               PKCS11Error, UserAlreadyLoggedIn)
 from pkcs11.mechanisms import GCMParams
 
 from gateway.crypto.kek.config import KekConfig
@@ -52,7 +52,11 @@ class TokenKeks:
             if where not in _sessions:
                 try:
                     token = pkcs11.lib(self.config.module).get_token(token_label=self.config.token_label)
-                    session = token.open(rw=True, user_pin=self.config.pin())
+                    try:
+                        session = token.open(rw=True, user_pin=self.config.pin())
+                    except UserAlreadyLoggedIn:
+                        # Another part of this process logged the application in: sessions share it.
+                        session = token.open(rw=True)
                 except PinIncorrect:
                     raise KekUnavailable(
                         f"HSM トークン「{self.config.token_label}」の PIN が違います。[kek] の PIN の指定先を確認してください。",
