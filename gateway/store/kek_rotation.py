@@ -167,7 +167,7 @@ def _switch(engine: Engine, keyring: Keyring, new_id: int, backend: str, now: da
 
 
 def _rewrap_live(session: Session, keyring: Keyring, target: int, backend: str) -> int:
-    backends = dict(session.execute(select(KekGeneration.id, KekGeneration.backend)).tuples().all())
+    backends = {row.id: row.backend for row in session.execute(select(KekGeneration.id, KekGeneration.backend))}
     total, after = 0, ""
     while True:
         rows = session.execute(
