@@ -119,7 +119,7 @@ class BlobStore:
         except KekGenerationGone:
             # A rotation re-wrapped this key and destroyed the generation after this session's
             # snapshot was taken: the committed row names the new one.
-            with session.get_bind().connect() as conn:
+            with session.get_bind().engine.connect() as conn:
                 row = conn.execute(select(m.Blob.kek_generation, m.Blob.wrapped_key)
                                    .where(m.Blob.id == blob_id)).first()
             if row is None or row.wrapped_key is None or row.kek_generation is None:
@@ -132,7 +132,7 @@ class BlobStore:
         if backend is None:
             backend = session.scalar(select(KekGeneration.backend).where(KekGeneration.id == generation))
             if backend is None:
-                raise KekGenerationGone("?", generation)
+                raise KekGenerationGone("unrecorded", generation)
             self._backends[generation] = backend
         return self.keyring.unwrap(backend, generation, wrapped, blob_id.encode())
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, exists, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.crypto.kek import Keyring, KekUnavailable
@@ -40,6 +40,8 @@ from gateway.store import models as m
 from gateway.store.models_kek import KekGeneration
 
 ACTION = "kek.rotate"
+SCRUB_LOCK_TIMEOUT_MS = 5000
+LOCK_NOT_AVAILABLE = "55P03"
 CHUNK = 1000  # rows re-wrapped per statement: memory stays flat however many blobs are live
 _blobs = m.Blob.__table__
 
@@ -50,10 +52,11 @@ class Rotation:
     backend: str | None = None
     rewrapped: int = 0
     destroyed: list[int] = field(default_factory=list)
+    scrubbed: bool = False  # old row versions folded away too (defence in depth; see scrub)
 
     def to_dict(self) -> dict[str, Any]:
         return {"generation": self.generation, "backend": self.backend, "rewrapped": self.rewrapped,
-                "destroyed": self.destroyed}
+                "destroyed": self.destroyed, "scrubbed": self.scrubbed}
 
 
 class RotationConflict(GatewayError):
@@ -145,7 +148,7 @@ def rotate(engine: Engine, ledger: Ledger, keyring: Keyring, *, now: datetime, f
             if row is not None and row.destroyed_at is None:
                 row.destroyed_at = now
         ledger.record(s, Event(action=ACTION, channel="system", reason=_reason(result)))
-    scrub(engine)
+    result.scrubbed = scrub(engine)
     return result
 
 
@@ -189,23 +192,37 @@ def _rewrap_live(session: Session, keyring: Keyring, target: int, backend: str) 
         faultpoints.reached("kek-rotate:mid-rewrap")
 
 
-def scrub(engine: Engine) -> None:
+def scrub(engine: Engine) -> bool:
     """Defence in depth once old versions are useless: fold SQLite's WAL into the database and
     truncate it (secure_delete zeroes what the checkpoint frees); on PostgreSQL, rewrite the
     blobs table so its dead row versions go. Neither reaches WAL archives or backups, which is
-    why the rotation, not this, is what makes the erasure final."""
+    why the rotation, not this, is what makes the erasure final. False when a reader with an
+    older snapshot was in the way: the next rotation's scrub, or SQLite's own checkpoints, do
+    it later, and what stays meanwhile is under destroyed keys."""
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             # On the driver's connection: SQLAlchemy would wrap the statement in BEGIN IMMEDIATE,
             # and SQLite checkpoints only outside a transaction. It waits (busy timeout) for
-            # readers of older snapshots; if one stays, the WAL is not truncated this time, and
-            # what it holds is under destroyed keys anyway.
+            # readers of older snapshots, then reports them as busy.
             raw = conn.connection.driver_connection
             assert raw is not None
-            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    elif engine.dialect.name == "postgresql":
+            busy, _, _ = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy == 0
+    if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM FULL blobs"))
+            # VACUUM FULL needs the table to itself; queued behind a long reader it would also
+            # hold up every reader after it, so it gives up after a short wait instead.
+            conn.execute(text(f"SET lock_timeout = '{SCRUB_LOCK_TIMEOUT_MS}ms'"))
+            try:
+                conn.execute(text("VACUUM FULL blobs"))
+            except OperationalError as err:
+                if getattr(err.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                return False
+            finally:
+                conn.execute(text("RESET lock_timeout"))
+            return True
+    return False
 
 
 def _reason(r: Rotation) -> str:

@@ -43,7 +43,8 @@ def test_erased_key_is_nowhere_on_disk_in_a_form_any_kek_opens(kurume, home, tmp
     sample(home, erased, kept)
     result = sweep(erase_due(home, erased.transfer) + timedelta(seconds=1))
     assert result["erased"] == [erased.transfer]
-    assert result["kek_rotation"] == {"generation": 2, "backend": "file", "rewrapped": 1, "destroyed": [1]}
+    assert result["kek_rotation"] == {"generation": 2, "backend": "file", "rewrapped": 1,
+                                      "destroyed": [1], "scrubbed": True}
     assert generations(home) == [(1, "file", True, True), (2, "file", False, False)]
     assert not (home / "keys" / "kek" / "00000001.key").exists()
 
@@ -69,7 +70,8 @@ def test_the_scan_finds_the_key_while_the_old_kek_lives(kurume, home, tmp_path, 
     assert not any(f.path.is_relative_to(home) for f in found)  # only the database holds it
     # The next sweep has nothing left to erase, and rotates all the same.
     assert sweep(late) == {"erased": [], "orphans_removed": 0,
-                           "kek_rotation": {"generation": 2, "backend": "file", "rewrapped": 1, "destroyed": [1]}}
+                           "kek_rotation": {"generation": 2, "backend": "file", "rewrapped": 1,
+                                            "destroyed": [1], "scrubbed": True}}
     assert find_key(erased, on_disk(home, request), unwrap_with(file_keks(home))) == []
     assert opens(kept, tmp_path, "kept")
 

@@ -37,9 +37,11 @@ def test_killed_at_each_step_loses_nothing_and_the_rerun_finishes(kurume, home, 
     again = json.loads(run_gateway("retention", "sweep", "--now", late, "--json").stdout)
     assert again["erased"] == []  # the erasure itself committed before any rotation step
     if point in ("kek-rotate:after-rewrap", "kek-rotate:after-destroy"):
-        assert again["kek_rotation"] == {"generation": None, "backend": None, "rewrapped": 0, "destroyed": [1]}
+        assert again["kek_rotation"] == {"generation": None, "backend": None, "rewrapped": 0,
+                                         "destroyed": [1], "scrubbed": True}
     else:
-        assert again["kek_rotation"] == {"generation": 2, "backend": "file", "rewrapped": 1, "destroyed": [1]}
+        assert again["kek_rotation"] == {"generation": 2, "backend": "file", "rewrapped": 1,
+                                         "destroyed": [1], "scrubbed": True}
     assert generations(home) == [(1, "file", True, True), (2, "file", False, False)]
     assert sorted(p.name for p in (home / "keys" / "kek").iterdir()) == ["00000002.key"]
     assert json.loads(run_gateway("retention", "sweep", "--now", late, "--json").stdout)["kek_rotation"] is None

@@ -96,12 +96,13 @@ def test_token_kek_send_download_erase_rotate_scan(kurume, home, tmp_path, monke
                                     (erase_due(home, erased.transfer) + timedelta(seconds=1)).isoformat(),
                                     "--json").stdout)
     assert result["erased"] == [erased.transfer]
-    assert result["kek_rotation"] == {"generation": 2, "backend": "pkcs11", "rewrapped": 1, "destroyed": [1]}
+    assert result["kek_rotation"] == {"generation": 2, "backend": "pkcs11", "rewrapped": 1,
+                                      "destroyed": [1], "scrubbed": True}
     assert list(token_keys(softhsm, key_label)) == [f"{key_label}-00000002"]
 
     sample(home, kept)
     rotated = json.loads(run_gateway("keys", "rotate-kek", "--json").stdout)
-    assert rotated == {"generation": 3, "backend": "pkcs11", "rewrapped": 1, "destroyed": [2]}
+    assert rotated == {"generation": 3, "backend": "pkcs11", "rewrapped": 1, "destroyed": [2], "scrubbed": True}
     assert list(token_keys(softhsm, key_label)) == [f"{key_label}-00000003"]
     assert generations(home) == [(1, "pkcs11", True, True), (2, "pkcs11", True, True), (3, "pkcs11", False, False)]
 
