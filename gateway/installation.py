@@ -12,21 +12,25 @@ from sqlalchemy.orm import Session
 
 from gateway import settings
 from gateway.core.profiles import profiles_dir
+from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
 from gateway.clock import FixedClock
 from gateway.errors import Unavailable
 from gateway.ledger.log import Event, Ledger
 from gateway.home import Home
-from gateway.store import db
+from gateway.store import db, kek_rotation
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 
 
-def init(home: Home, *, at: datetime) -> dict[str, object]:
+def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
-    so that every later command opens the same database whether or not it is told again."""
+    so that every later command opens the same database whether or not it is told again.
+    `kek`: where the key-encryption key lives, recorded as `[kek]` in gateway.toml (default: the
+    file backend, or what the file already says). Moving an installation to another backend
+    re-wraps its live data keys under a new generation there and destroys the old one."""
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
         if not directory.exists():
@@ -40,7 +44,10 @@ def init(home: Home, *, at: datetime) -> dict[str, object]:
             ) from None
         # Resident data and keys live here: no one but the service account may list it.
         os.chmod(directory, 0o700)
+    if kek is not None:
+        kek_config.record(home.root, kek)
     keys = KeyStore(home.keys).ensure(now=at)
+    keyring = KeyStore(home.keys).kek()
     if env_url := os.environ.get(settings.env_name("db", "url")):
         settings.record_db_url(home.root, env_url)
     config = settings.load(home.root)
@@ -48,6 +55,8 @@ def init(home: Home, *, at: datetime) -> dict[str, object]:
     try:
         db.migrate(engine)
         with db.session_scope(engine) as session:
+            if kek_rotation.ensure_current(session, keyring, at=at) is not None:
+                keys.append("kek")
             profiles = register_profiles(session, profiles_dir())
             if session.get(m.Setting, "created_at") is None:
                 session.add(m.Setting(key="created_at", value=at.isoformat()))
@@ -58,6 +67,11 @@ def init(home: Home, *, at: datetime) -> dict[str, object]:
                     action="system.init", channel="cli",
                     reason=f"created: {', '.join(keys + profiles) or 'directories'}",
                 ))
+            moving = kek_rotation.backend_changed(session, keyring)
+            ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
+        if moving:
+            kek_rotation.rotate(engine, ledger, keyring, now=at, force=True)
+            keys.append(f"kek-{keyring.default_backend}")
     finally:
         engine.dispose()
     return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,

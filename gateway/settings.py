@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gateway.core import tomlfile
+from gateway.crypto.kek import config as kek_config
+from gateway.crypto.kek.config import KekConfig
 from gateway.errors import Invalid
 
 FILE = "gateway.toml"
@@ -89,6 +91,9 @@ class Settings:
     sftp: SftpSettings = field(default_factory=SftpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
+    # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
+    # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
+    kek: KekConfig = field(default_factory=KekConfig)
     # Where each value came from: "default", the file's path, or the environment variable's name.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -99,10 +104,12 @@ class Settings:
             if section == "db" and values["url"]:
                 values["url"] = without_password(values["url"])
             out[section] = values
-        return {**out, "sources": dict(self.sources)}
+        kek = {k: v for k, v in dataclasses.asdict(self.kek).items() if k != "source" and v is not None}
+        return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
 _SECTIONS = ("db", "portal", "sftp", "retention", "scrypt")
+_OWNED_ELSEWHERE = ("kek",)
 
 
 def env_name(section: str, key: str) -> str:
@@ -116,11 +123,12 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
     doc: dict[str, Any] = {}
     if path.exists():
         doc = tomlfile.parse(tomlfile.read_text(path), path)
-        unknown = sorted(set(doc) - set(_SECTIONS))
+        known = _SECTIONS + _OWNED_ELSEWHERE
+        unknown = sorted(set(doc) - set(known))
         if unknown:
             raise tomlfile.DefinitionError(
-                f"{path}: 不明な表です: {', '.join(unknown)}（使える表: {', '.join(_SECTIONS)}）",
-                f"{path}: unknown tables: {', '.join(unknown)} (known: {', '.join(_SECTIONS)})")
+                f"{path}: 不明な表です: {', '.join(unknown)}（使える表: {', '.join(known)}）",
+                f"{path}: unknown tables: {', '.join(unknown)} (known: {', '.join(known)})")
     sources: dict[str, str] = {}
     sections: dict[str, Any] = {}
     defaults = Settings()
@@ -145,7 +153,7 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
         for name, value in values.items():
             _check_bounds(section, name, value, sources.get(f"{section}.{name}", "default"))
         sections[section] = type(default)(**values)
-    return Settings(**sections, sources=sources)
+    return Settings(**sections, kek=kek_config.load(home_root), sources=sources)
 
 
 def _int_from_env(name: str, raw: str) -> int:

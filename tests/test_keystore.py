@@ -15,18 +15,27 @@ from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import KeyStore
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
-PRIVATE = ["kek.key", "ca.key", "server.key", "ssh_host_ed25519_key"]
+PRIVATE = ["ca.key", "server.key", "ssh_host_ed25519_key"]  # KEK generations: tests/store/test_kek_rotation.py
 
 
 def test_private_files_are_owner_only_and_kept_on_reinit(tmp_path):
     store = KeyStore(tmp_path / "keys")
-    assert set(store.ensure(now=NOW)) == {"kek", "signing", "ca", "server-certificate", "ssh-host-key"}
+    assert set(store.ensure(now=NOW)) == {"signing", "ca", "server-certificate", "ssh-host-key"}
     before = {p: (tmp_path / "keys" / p).read_bytes() for p in PRIVATE}
     for name in PRIVATE + [f"signing/{store.signing_key().id}.key"]:
         assert oct(os.stat(tmp_path / "keys" / name).st_mode & 0o777) == "0o600", name
     assert oct(os.stat(tmp_path / "keys").st_mode & 0o777) == "0o700"
     assert store.ensure(now=NOW) == []
     assert before == {p: (tmp_path / "keys" / p).read_bytes() for p in PRIVATE}
+
+
+def test_the_single_kek_of_an_older_installation_becomes_generation_1(tmp_path):
+    legacy = os.urandom(32)
+    (tmp_path / "keys").mkdir(mode=0o700)
+    (tmp_path / "keys" / "kek.key").write_bytes(legacy)
+    KeyStore(tmp_path / "keys").ensure(now=NOW)
+    assert not (tmp_path / "keys" / "kek.key").exists()
+    assert (tmp_path / "keys" / "kek" / "00000001.key").read_bytes() == legacy
 
 
 def test_server_certificate_is_issued_by_the_ca(tmp_path):

@@ -1,4 +1,4 @@
-"""`gateway keys show|rotate-signing`."""
+"""`gateway keys show|rotate-signing|rotate-kek`."""
 from __future__ import annotations
 
 import json
@@ -36,6 +36,27 @@ def rotate_signing(ctx: click.Context, home: str | None) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
     statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=Clock().now())
     click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
+
+
+@keys.command("rotate-kek")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def rotate_kek(ctx: click.Context, home: str | None, as_json: bool) -> None:
+    """鍵暗号化鍵の更新（全データ鍵を新しい世代で包み直し、旧世代を破棄） / rotate the key-encryption key:
+    re-wrap every live data key under a new generation, destroy the old ones."""
+    from gateway.service import Gateway
+    from gateway.store import kek_rotation
+
+    with Gateway.open(resolve_home(ctx, home)) as gw:
+        result = kek_rotation.rotate(gw.engine, gw.ledger, gw.keys.kek(), now=gw.clock.now(), force=True)
+    assert result is not None  # forced
+    if as_json:
+        click.echo(json.dumps(result.to_dict()))
+        return
+    click.echo(f"鍵暗号化鍵の世代 / KEK generation {result.generation} ({result.backend}): "
+               f"再ラップ re-wrapped {result.rewrapped}, 破棄 destroyed {result.destroyed}")
 
 
 def register(group: click.Group) -> None:

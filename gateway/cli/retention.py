@@ -35,10 +35,15 @@ def sweep_cmd(ctx: click.Context, now_text: str | None, home: str | None, as_jso
     clock = FixedClock(parse_instant(now_text)) if now_text else None
     with open_gateway(ctx, home, clock) as gw:
         result = sweep(gw)
+    rotation = result.rotation.to_dict() if result.rotation else None
     if as_json:
-        click.echo(json.dumps({"erased": result.erased, "orphans_removed": result.orphans_removed}))
+        click.echo(json.dumps({"erased": result.erased, "orphans_removed": result.orphans_removed,
+                               "kek_rotation": rotation}))
         return
     click.echo(f"消去 / erased: {len(result.erased)} 件 {' '.join(result.erased)}")
+    if rotation is not None:
+        click.echo(f"鍵暗号化鍵の更新 / KEK rotated: 世代 generation {rotation['generation']}, "
+                   f"再ラップ re-wrapped {rotation['rewrapped']}, 破棄 destroyed {rotation['destroyed']}")
 
 
 @retention.command("prune-log")

@@ -12,12 +12,27 @@ from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 
 @click.command()
 @home_option
+@click.option("--kek-backend", type=click.Choice(["file", "pkcs11"]),
+              help="鍵暗号化鍵の保管先（既定: file） / where the key-encryption key lives (default: file)")
+@click.option("--kek-module", help="PKCS#11 モジュールのパス / the PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so)")
+@click.option("--kek-token-label", help="HSM トークンのラベル / the token's label")
+@click.option("--kek-pin-env", help="PIN を入れた環境変数の名前 / environment variable holding the PIN")
+@click.option("--kek-pin-file", help="PIN を入れたファイル / file holding the PIN")
+@click.option("--kek-key-label", help="トークン内の鍵の名前の接頭辞（既定: gateway-kek） / prefix of the key objects' labels")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def init(ctx: click.Context, home: str | None, as_json: bool) -> None:
+def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
+         kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
+         as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
-    result = installation.init(resolve_home(ctx, home), at=from_environment().now())
+    kek = None
+    if kek_backend is not None:
+        from gateway.crypto.kek.config import DEFAULT_KEY_LABEL, KekConfig
+
+        kek = KekConfig(backend=kek_backend, module=kek_module, token_label=kek_token_label,
+                        pin_env=kek_pin_env, pin_file=kek_pin_file, key_label=kek_key_label or DEFAULT_KEY_LABEL)
+    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

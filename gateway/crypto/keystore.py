@@ -2,7 +2,7 @@
 
 | file | what |
 |---|---|
-| `kek.key` | the key-encryption key that wraps each blob's data key (a KMS later) |
+| `kek/<generation>.key` | the key-encryption key generations that wrap each blob's data key, unless `[kek]` in `<home>/gateway.toml` puts them in a PKCS#11 token (gateway.crypto.kek) |
 | `signing/<key id>.key`, `.pub` | Ed25519 evidence-signing keys; `signing/current` names the active one, `signing/genesis` the first |
 | `signing/rotations/<n>.json` | statements in which the old key introduces the new one |
 | `ca.key`, `ca.crt` | the portal's CA: it issues the server certificate and terminal certificates |
@@ -11,6 +11,9 @@
 
 Private files are created with O_EXCL and mode 0600 (an existing file is never overwritten:
 re-running init keeps the keys). Private keys never enter the database, a log or a message.
+KEK generations are made and destroyed with the database that names them (gateway.store.kek_rotation),
+not here; this store says where they live. The key store sits in the home (`<home>/keys`), whose
+gateway.toml says which backend holds them.
 """
 from __future__ import annotations
 
@@ -29,10 +32,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
-from gateway.errors import Unavailable
-from gateway.fsutil import atomic_output, write_secret
+from gateway.crypto.kek import Keyring
+from gateway.crypto.kek import config as kek_config
+from gateway.crypto.kek.files import FileKeks
+from gateway.errors import Conflict, Unavailable
+from gateway.fsutil import atomic_output, fsync_dir, write_secret
 
-KEK_BYTES = 32
 CA_YEARS = 10
 SERVER_DAYS = 397  # the longest validity browsers accept for a TLS server certificate
 
@@ -81,9 +86,7 @@ class KeyStore:
         """Create every missing key; returns what was created. Existing keys are kept as they are."""
         created = []
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not (self.root / "kek.key").exists():
-            write_secret(self.root / "kek.key", os.urandom(KEK_BYTES))
-            created.append("kek")
+        self._adopt_single_kek()
         if not (self.root / "signing" / "current").exists():
             self._new_signing_key(now=now, previous=None)
             created.append("signing")
@@ -97,6 +100,24 @@ class KeyStore:
             self._new_ssh_host_key()
             created.append("ssh-host-key")
         return created
+
+    def _adopt_single_kek(self) -> None:
+        # Before KEK generations, one `kek.key` wrapped every data key: it becomes generation 1
+        # (the migration that adds generations numbers existing blobs 1). A rename within one
+        # directory tree is atomic: the key is under one name or the other, never neither.
+        legacy = self.root / "kek.key"
+        if legacy.exists():
+            files = FileKeks(self.root / "kek")
+            target = files.path(1)
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if target.exists():
+                raise Conflict(
+                    f"{legacy} と {target} の両方があります。どちらが使われていたか確認し、片方を退避してください。",
+                    f"both {legacy} and {target} exist; find out which one is in use and move the other away.",
+                )
+            os.rename(legacy, target)
+            fsync_dir(target.parent)
+            fsync_dir(self.root)
 
     def rotate_signing_key(self, *, now: datetime) -> dict:
         """A new evidence key, introduced by a statement the old key signs (and the new one
@@ -195,11 +216,9 @@ class KeyStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def kek(self) -> bytes:
-        data = self._read(self.root / "kek.key")
-        if len(data) != KEK_BYTES:
-            raise Unavailable("鍵暗号化鍵が壊れています。", "the key-encryption key is damaged.")
-        return data
+    def kek(self) -> Keyring:
+        """The key-encryption keys, in the backend `[kek]` of the home's gateway.toml names."""
+        return Keyring(self.root, kek_config.load(self.root.parent))
 
     def signing_key(self) -> SigningKey:
         kid = self._read(self.root / "signing" / "current").decode().strip()

@@ -8,6 +8,11 @@ killed after the file was deleted but before the commit, the key survives a file
 the next sweep sees the package still due, destroys the key, finds the file already absent, and
 says so in the evidence. Files no blob row can open (a send rolled back after writing its
 package) are removed too: they were unreadable from the start.
+
+After its erasures the sweep rotates the key-encryption key once (gateway.store.kek_rotation):
+the old wrapped keys that SQLite's pages and WAL, PostgreSQL's dead rows and WAL, and backups
+still hold are then under a destroyed key. A sweep killed before or during the rotation leaves
+it due, and the next sweep (with or without erasures of its own) completes it.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
@@ -25,6 +30,7 @@ from gateway.clock import timestamp
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store import faultpoints, kek_rotation
 from gateway.store.blobs import BlobStore
 
 METHOD = "cryptographic erase of the data key and file deletion"
@@ -36,6 +42,7 @@ SWEEPER = Actor(user=None, org=None, role="system")
 class SweepResult:
     erased: list[str] = field(default_factory=list)  # transfer ids
     orphans_removed: int = 0
+    rotation: kek_rotation.Rotation | None = None
 
 
 def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = timedelta(0)) -> SweepResult:
@@ -54,10 +61,10 @@ def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = ti
         if _erase(gw, blobs, transfer_id, now):
             result.erased.append(transfer_id)
     result.orphans_removed = _remove_unreadable_files(gw, blobs)
-    if result.erased and gw.engine.dialect.name == "postgresql":
-        # Dead row versions still hold the destroyed keys until the table is rewritten.
-        with gw.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM FULL blobs"))
+    faultpoints.reached("sweep:before-rotation")
+    # A removed orphan's key was wrapped in a transaction that rolled back, yet may sit in the WAL.
+    result.rotation = kek_rotation.rotate(gw.engine, gw.ledger, blobs.keyring, now=now,
+                                          force=result.orphans_removed > 0)
     return result
 
 

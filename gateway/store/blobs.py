@@ -1,19 +1,26 @@
 """Files at rest: each encrypted under its own random data key, wrapped by the key-encryption key.
 
 A blob file is an age STREAM payload (16-byte nonce, 64 KiB ChaCha20-Poly1305 chunks) keyed by
-the blob's data key; the data key lives only wrapped (AES-256-GCM under the KEK, bound to the blob
-id) in the database. `crypto_erase` destroys the wrapped key, then deletes the file.
+the blob's data key; the data key lives only wrapped (AES-256-GCM under a generation of the KEK,
+bound to the blob id) in the database, next to the generation's number. `crypto_erase`
+destroys the wrapped key, then deletes the file; the sweep then rotates the KEK
+(`gateway.store.kek_rotation`), which destroys the generation every old copy of that wrapped key
+is under.
 
 Why this makes copies unreadable: a backup of the blob directory, a file recovered from the disk,
-or a copy someone took holds only ciphertext; once the wrapped key is gone from the database, no
-key exists anywhere that opens it (NIST SP 800-88 Rev. 1, cryptographic erase). What it does not
-cover: it presumes encryption from the first write, which holds here because plaintext is never
-written to the blob directory; it does not reach database backups taken while the key still
-existed (their retention must not exceed the data's), nor plaintext that left the gateway
-(the contractor's copies: those are covered by deletion requests and erasure certificates), nor
-a compromised KEK together with an old database backup. SQLite runs with secure_delete so the
-erased key is overwritten in the file; PostgreSQL keeps dead row versions until VACUUM, so the
-sweep runs VACUUM on that table (retention issue).
+or a copy someone took holds only ciphertext; once the wrapped key is gone from the database and
+the KEK generation it was wrapped under is destroyed, no key exists anywhere that opens it (NIST
+SP 800-88 Rev. 1, cryptographic erase) — not in SQLite's free pages or WAL, PostgreSQL's dead
+rows or WAL, nor a database backup, all of which hold it only under the destroyed generation.
+What it does not cover: it presumes encryption from the first write, which holds here because
+plaintext is never written to the blob directory; nor plaintext that left the gateway (the
+contractor's copies: those are covered by deletion requests and erasure certificates); nor a
+copy of a KEK file taken before its destruction (keep the KEK in a PKCS#11 token to rule that
+out).
+
+A new data key is wrapped in the transaction that records its row (`_wrap_on_insert`), under
+the generation current in that transaction, so a concurrent rotation cannot leave it under a
+generation it is about to destroy.
 """
 from __future__ import annotations
 
@@ -25,15 +32,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, select
+from sqlalchemy.orm import Mapper, Session
 
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
-from gateway.errors import Gone, Unavailable
+from gateway.crypto.kek import KekGenerationGone, Keyring
+from gateway.errors import Gone
 from gateway.findings import Kind
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.store import models as m
+from gateway.store.kek_rotation import current_generation
+from gateway.store.models_kek import KekGeneration
 
 DATA_KEY_BYTES = 32
 
@@ -51,10 +60,14 @@ class _HashingReader:
         return data
 
 
+_SEAL = "_gateway_unwrapped_key"  # instance attribute, never a column: (keyring, data key) until the insert
+
+
 class BlobStore:
-    def __init__(self, root: Path, kek: bytes) -> None:
+    def __init__(self, root: Path, keyring: Keyring) -> None:
         self.root = root
-        self._kek = AESGCM(kek)
+        self.keyring = keyring
+        self._backends: dict[int, str] = {}
 
     def path(self, blob_id: str) -> Path:
         return self.root / blob_id[:2] / blob_id
@@ -70,10 +83,9 @@ class BlobStore:
         reader = _HashingReader(src)
         with atomic_output(target) as out:
             encrypt_payload(data_key, reader, out)  # type: ignore[arg-type]
-        nonce = os.urandom(12)
-        wrapped = nonce + self._kek.encrypt(nonce, data_key, blob_id.encode())
-        return m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, wrapped_key=wrapped,
-                      created_at=at)
+        blob = m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, created_at=at)
+        setattr(blob, _SEAL, (self.keyring, data_key))
+        return blob
 
     @contextlib.contextmanager
     def staged(self, src: BinaryIO, *, at: datetime) -> Iterator[m.Blob]:
@@ -101,13 +113,29 @@ class BlobStore:
         """The blob's data key; refused once the blob is erased. Fetch it in a short transaction
         and stream with `copy_out` outside it, so a long download holds no database lock."""
         blob = session.get(m.Blob, blob_id)
-        if blob is None or blob.wrapped_key is None:
+        if blob is None or blob.wrapped_key is None or blob.kek_generation is None:
             raise BlobErased(blob_id)
         try:
-            return self._kek.decrypt(blob.wrapped_key[:12], blob.wrapped_key[12:], blob_id.encode())
-        except InvalidTag:
-            raise Unavailable("保管データの鍵を開けません（鍵暗号化鍵が違います）。",
-                               "cannot unwrap the blob's data key (wrong key-encryption key).") from None
+            return self._unwrap(session, blob_id, blob.kek_generation, blob.wrapped_key)
+        except KekGenerationGone:
+            # A rotation re-wrapped this key and destroyed the generation after this session's
+            # snapshot was taken: the committed row names the new one.
+            with session.get_bind().engine.connect() as conn:
+                row = conn.execute(select(m.Blob.kek_generation, m.Blob.wrapped_key)
+                                   .where(m.Blob.id == blob_id)).first()
+            if row is None or row.wrapped_key is None or row.kek_generation is None:
+                raise BlobErased(blob_id) from None
+            self._backends.clear()
+            return self._unwrap(session, blob_id, row.kek_generation, row.wrapped_key)
+
+    def _unwrap(self, session: Session, blob_id: str, generation: int, wrapped: bytes) -> bytes:
+        backend = self._backends.get(generation)
+        if backend is None:
+            backend = session.scalar(select(KekGeneration.backend).where(KekGeneration.id == generation))
+            if backend is None:
+                raise KekGenerationGone("unrecorded", generation)
+            self._backends[generation] = backend
+        return self.keyring.unwrap(backend, generation, wrapped, blob_id.encode())
 
     def copy_out(self, blob_id: str, data_key: bytes, dst: BinaryIO) -> None:
         try:
@@ -145,6 +173,17 @@ class BlobStore:
         for path in self.root.glob("??/*"):
             if path.is_file() and not path.name.startswith("."):
                 yield path.name
+
+
+@event.listens_for(m.Blob, "before_insert")
+def _wrap_on_insert(_mapper: Mapper[m.Blob], conn: Connection, blob: m.Blob) -> None:
+    sealed = blob.__dict__.pop(_SEAL, None)
+    if sealed is None:
+        raise RuntimeError("a blob row is recorded only through BlobStore.write, which seals its data key")
+    keyring, data_key = sealed
+    generation, backend = current_generation(conn)
+    blob.wrapped_key = keyring.wrap(backend, generation, data_key, blob.id.encode())
+    blob.kek_generation = generation
 
 
 class BlobErased(Gone):

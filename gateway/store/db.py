@@ -5,6 +5,7 @@ through `$GATEWAY_DB_URL`.
 """
 from __future__ import annotations
 
+import os
 import re
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +25,33 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
+        _owner_only(engine.url.database)
         timeout = busy_timeout_ms  # every connection of this engine waits the same
         event.listen(engine, "connect", lambda dbapi_conn, rec: _sqlite_pragmas(dbapi_conn, rec, timeout))
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def _owner_only(database: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite opens it, and tighten one made before this rule.
+
+    SQLite gives its -wal, -shm and -journal files the mode of the database file, so creating that
+    one owner-only is enough, without touching the process-wide umask other threads rely on."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.parent.is_dir():
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    for suffix in SQLITE_FILES:
+        candidate = Path(f"{database}{suffix}")
+        try:
+            if candidate.stat().st_mode & 0o077:
+                os.chmod(candidate, 0o600)
+        except FileNotFoundError:
+            pass
 
 
 READ_ONLY = "gateway_read_only"  # execution option of the connection a read-only unit runs on

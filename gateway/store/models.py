@@ -191,8 +191,9 @@ class EvidenceDocument(Base):
 class Blob(Base):
     """A stored file (package or deliverable), encrypted under its own data key.
 
-    `wrapped_key` is the data key encrypted under the key-encryption key; setting it to NULL is
-    the crypto-erase: the file, and every backup or stray copy of it, becomes unreadable.
+    `wrapped_key` is the data key encrypted under generation `kek_generation` of the
+    key-encryption key (models_kek); setting it to NULL is the crypto-erase, made final when that
+    generation is destroyed: the file, and every backup or stray copy of it, becomes unreadable.
     """
 
     __tablename__ = "blobs"
@@ -200,6 +201,9 @@ class Blob(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # of the content, before at-rest encryption
     size: Mapped[int] = mapped_column(Integer)
     wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # Written with every wrapped key; nullable only because SQLite adds a column that references
+    # another table to a table with rows only if its default is NULL.
+    kek_generation: Mapped[int | None] = mapped_column(ForeignKey("kek_generations.id"), default=None)
     created_at: Mapped[datetime]
     erased_at: Mapped[datetime | None] = mapped_column(default=None)
 
