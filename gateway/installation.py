@@ -18,7 +18,8 @@ from gateway.clock import FixedClock
 from gateway.errors import Unavailable
 from gateway.ledger.log import Event, Ledger
 from gateway.home import Home
-from gateway.store import db, kek_rotation
+from gateway import kek_rotation
+from gateway.store import db
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 

@@ -18,7 +18,7 @@ import secrets
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import paramiko
 from sqlalchemy import select
@@ -26,16 +26,28 @@ from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, 
 
 from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import Category, Forbidden, GatewayError
-from gateway.ledger.log import Event
+from gateway.ledger.log import Actor, Event
+from gateway.operations.accounts import Caller
 from gateway.operations import deliverables
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
-
-if TYPE_CHECKING:
-    from gateway.channels.vpn_sftp.server import SshGate
+from gateway.service import Gateway
 
 CHANNEL = "vpn-sftp"
+
+
+class Gate(Protocol):
+    """What the jail needs of the SSH session it serves (server.SshGate)."""
+
+    gw: Gateway
+    login: str | None
+    source: str | None
+
+    def caller(self) -> Caller: ...
+
+    def caller_actor(self) -> Actor: ...
+
 OUTBOX, INBOX = "/outbox", "/inbox"
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
@@ -109,7 +121,7 @@ class _Upload(paramiko.SFTPHandle):
 
 
 class Jail(paramiko.SFTPServerInterface):
-    def __init__(self, gate: "SshGate", *args: Any, **kwargs: Any) -> None:
+    def __init__(self, gate: Gate, *args: Any, **kwargs: Any) -> None:
         super().__init__(gate, *args, **kwargs)
         self.gate = gate
         self.gw = gate.gw
