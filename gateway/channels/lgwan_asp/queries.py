@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.ledger.hashing import leaf_hash
@@ -107,8 +107,17 @@ class LogFilter:
 
 
 def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, Any]]:
+    """The entries an officer of `officer_org` may read: those about the city's approvals (directly
+    or through a transfer under one), and those about no approval or transfer at all by a person of
+    an organisation the city's approvals reach (logins, key registrations). A contractor serving two
+    cities appears in each city's log only with what it did for that city."""
     approvals, orgs = officer_orgs(gw, officer_org)
-    q = select(m.LogEntry).where(or_(m.LogEntry.approval_id.in_(approvals), m.LogEntry.actor_org.in_(orgs)))
+    transfers = select(m.Transfer.id).where(m.Transfer.approval_id.in_(approvals))
+    q = select(m.LogEntry).where(or_(
+        m.LogEntry.approval_id.in_(approvals),
+        and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.in_(transfers)),
+        and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.is_(None), m.LogEntry.actor_org.in_(orgs)),
+    ))
     if f.since:
         q = q.where(m.LogEntry.at >= f.since)
     if f.until:

@@ -1,0 +1,58 @@
+"""Defects an attacker found (issue 19), each acted out from outside: over TLS, as the people would."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from tests.conftest import APPROVALS, run_gateway
+from tests.portal.conftest import PASSWORD, Portal, bearer, cli, login_post, send_via_api
+
+
+def test_wrong_passwords_typed_at_another_persons_terminal_do_not_lock_the_account(portal: Portal) -> None:
+    """Defect 6: five wrong passwords for the officer, typed at a contractor's terminal, locked the
+    real officer out. Now they count against that terminal (and the source), not the account."""
+    with portal.client("x.outsider") as c:
+        for i in range(6):
+            assert login_post(c, "sec.officer", f"not-the-password-{i}").status_code == 401
+        # The terminal is locked for other people's accounts now, even with the right password.
+        assert login_post(c, "sec.officer", PASSWORD).status_code == 401
+    portal.login("sec.officer")  # from the officer's own terminal: not locked
+    entries = json.loads(cli("log", "--action", "auth.lockout", "--json"))
+    assert any(e["actor"]["user"] == "sec.officer" and "terminal" in e["reason"] for e in entries), entries
+    portal.clock.advance(timedelta(minutes=16))  # the terminal's lock ends for the tests after this one
+
+
+def test_an_officer_sees_only_their_own_citys_entries_of_a_shared_contractor(
+        portal: Portal, tmp_path_factory) -> None:
+    """Defect 5: through a contractor serving two cities, each city's officer saw the other city's
+    transfer ids, approvals, actors and record counts. chikugo-print serves Kurume; here Shinjuku
+    approves it too, sends it a file and k.tanaka downloads it."""
+    root = tmp_path_factory.mktemp("shared")
+    text = (APPROVALS / "shinjuku-2020-teigaku.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "shinjuku-2020-teigaku"', 'id = "shinjuku-2020-shared"', 1)
+    head, _, rest = text.partition("[[recipients]]")
+    rest = rest.replace('id = "musashino-forms"', 'id = "chikugo-print"', 1).replace(
+        'login = "t.kobayashi"', 'login = "k.tanaka"', 1).replace('login = "y.sato"', 'login = "m.mori"', 1).replace(
+        'login = "k.yamaguchi"', 'login = "s.ogata"', 1)
+    shared = root / "shinjuku-2020-shared.toml"
+    shared.write_text(head + "[[recipients]]" + rest, encoding="utf-8")
+    cli("approval", "add", str(shared))
+    source = root / "shinjuku.csv"
+    run_gateway("generate", "recipients", "--count", "40", "--schema", "shinjuku-2020", "--seed", "9", "-o", str(source))
+    sent = send_via_api(portal, source, login="sj.staff", approval="shinjuku-2020-shared", recipient="chikugo-print")
+    with bearer(portal, "k.tanaka") as (c, h):
+        assert c.get(f"/api/v1/transfers/{sent['transfer']}/package", headers=h).status_code == 200
+
+    def seen_by(officer: str) -> list[dict]:
+        with bearer(portal, officer) as (c, h):
+            r = c.get("/api/v1/log", headers=h, params={"limit": "5000"})
+            assert r.status_code == 200
+            return r.json()
+
+    kurume = json.dumps(seen_by("sec.officer"), ensure_ascii=False)
+    assert sent["transfer"] not in kurume and "shinjuku-2020-shared" not in kurume
+    shinjuku = seen_by("sj.officer")
+    assert any(e["object"]["transfer"] == sent["transfer"] and e["action"] == "transfer.download" for e in shinjuku)
+    # The officer's page reads the same query.
+    page = portal.login("sec.officer").get("/officer")
+    assert page.status_code == 200 and sent["transfer"] not in page.text
