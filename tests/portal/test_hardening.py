@@ -56,3 +56,45 @@ def test_an_officer_sees_only_their_own_citys_entries_of_a_shared_contractor(
     # The officer's page reads the same query.
     page = portal.login("sec.officer").get("/officer")
     assert page.status_code == 200 and sent["transfer"] not in page.text
+
+
+def test_a_non_designated_employee_of_the_contractor_sees_no_transfer_metadata(portal: Portal,
+                                                                               kurume_transfer: dict) -> None:
+    """Defect 8: x.outsider works for chikugo-print but is on no approval's handler list: the list,
+    the page and the API say nothing of the transfer (ids, record counts, checksums)."""
+    tid = kurume_transfer["transfer"]
+    c = portal.login("x.outsider")
+    listing = c.get("/contractor")
+    assert listing.status_code == 200 and tid not in listing.text
+    assert c.get(f"/contractor/transfers/{tid}").status_code == 404
+    with bearer(portal, "x.outsider") as (api, h):
+        assert api.get("/api/v1/transfers", headers=h).json() == []
+        assert api.get(f"/api/v1/transfers/{tid}", headers=h).status_code == 404
+    with bearer(portal, "k.tanaka") as (api, h):  # the designated handler still sees it
+        assert any(t["id"] == tid for t in api.get("/api/v1/transfers", headers=h).json())
+
+
+def test_a_malformed_multipart_body_is_a_logged_400_not_a_500(portal: Portal) -> None:
+    c = portal.login("s.staff")
+    token = portal.csrf(c, "/staff")
+    before = json.loads(cli("log", "--action", "portal.upload", "--outcome", "refused", "--json"))
+    r = c.post("/staff/send", content=b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + token.encode()
+               + b"\r\n--XyZ\r\nbroken headers without end",
+               headers={"content-type": "multipart/form-data; boundary=XyZ"})
+    assert r.status_code == 400 and "multipart" in r.text
+    after = json.loads(cli("log", "--action", "portal.upload", "--outcome", "refused", "--json"))
+    assert len(after) == len(before) + 1
+
+
+def test_the_language_link_never_leaves_the_site(portal: Portal) -> None:
+    c = portal.login("s.staff")
+    r = c.get(f"{portal.url}//evil.example/x")  # the whole URL: a bare "//..." would be a host to httpx
+    assert r.request.url.raw_path.startswith(b"//evil.example")
+    assert 'href="//evil.example' not in r.text and 'href="/?lang=' in r.text
+
+
+def test_gateway_log_escapes_bidi_controls(portal: Portal) -> None:
+    with bearer(portal, "s.staff") as (c, h):  # an id the person typed comes back in the refusal's reason
+        assert c.get("/api/v1/transfers/T\u202eexe.csv", headers=h).status_code == 404
+    out = run_gateway("log", "--action", "transfer.show", "--outcome", "refused").stdout
+    assert "\u202e" not in out and "\\u202e" in out
