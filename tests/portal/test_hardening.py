@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from tests.conftest import APPROVALS, run_gateway
 from tests.portal.conftest import PASSWORD, Portal, bearer, cli, login_post, send_via_api
 
@@ -98,3 +100,81 @@ def test_gateway_log_escapes_bidi_controls(portal: Portal) -> None:
         assert c.get("/api/v1/transfers/T\u202eexe.csv", headers=h).status_code == 404
     out = run_gateway("log", "--action", "transfer.show", "--outcome", "refused").stdout
     assert "\u202e" not in out and "\\u202e" in out
+
+
+def test_a_connection_flood_without_certificates_does_not_starve_a_real_terminal(portal: Portal, monkeypatch) -> None:
+    """Defect 2: connections are capped per source and in all before the TLS handshake, a silent
+    connection is cut at the handshake deadline, and a terminal that trickles header lines is cut
+    at the header deadline, while a real terminal keeps working throughout."""
+    import dataclasses
+    import socket
+    import ssl
+    import time
+
+    import gateway.channels.lgwan_asp.admission as admission
+    import gateway.channels.lgwan_asp.server as server_module
+    from gateway.channels.lgwan_asp.server import PortalServer
+
+    monkeypatch.setattr(admission, "HANDSHAKE_SECONDS", 2.0)
+    monkeypatch.setattr(server_module, "HEADER_SECONDS", 2.0)
+    settings = dataclasses.replace(portal.gw.settings.portal, max_connections_per_source=20, max_connections=100,
+                                   max_upload_bytes=1024 * 1024)
+    server = PortalServer(portal.gw, settings=settings).start()
+    flood: list[socket.socket] = []
+    try:
+        for _ in range(200):  # from another loopback address than the real terminal's
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", server.port))
+            flood.append(s)
+        time.sleep(0.5)
+        cut = 0
+        for s in flood:
+            s.settimeout(0.05)
+            try:
+                cut += s.recv(1) == b""
+            except ConnectionResetError:
+                cut += 1
+            except TimeoutError:
+                pass  # admitted: still open
+        assert cut >= 175, cut  # all but the per-source allowance were closed before any handshake
+        # The real terminal, from 127.0.0.1, is served meanwhile.
+        with dataclasses.replace(portal, url=f"https://127.0.0.1:{server.port}", port=server.port,
+                                 opened=[]).client("s.staff") as c:
+            started = time.monotonic()
+            assert c.get("/login").status_code == 200
+            assert time.monotonic() - started < 5
+        # The admitted, silent ones are cut at the handshake deadline.
+        time.sleep(4)
+        silent_cut = 0
+        for s in flood:
+            s.settimeout(0.05)
+            try:
+                silent_cut += s.recv(1) == b""
+            except (TimeoutError, ConnectionResetError, OSError):
+                silent_cut += 1
+        assert silent_cut == len(flood)
+        # A terminal with its certificate that trickles header lines is cut at the header deadline.
+        ctx = portal.context("s.staff")
+        with socket.create_connection(("127.0.0.1", server.port)) as raw, \
+                ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            started = time.monotonic()
+            with pytest.raises((ConnectionError, ssl.SSLError, OSError)):
+                for n in range(30):
+                    time.sleep(0.5)
+                    tls.sendall(f"X-Trickle-{n}: 1\r\n".encode())
+                    tls.settimeout(0.01)
+                    try:
+                        if tls.recv(1) == b"":
+                            raise ConnectionError("closed")
+                    except (TimeoutError, ssl.SSLWantReadError):
+                        pass
+            assert time.monotonic() - started < 6
+    finally:
+        for s in flood:
+            s.close()
+        server.stop()
+    entries = json.loads(cli("log", "--action", "portal.connect", "--json"))
+    assert any(e["source"] == "127.0.0.2" and e["outcome"] == "refused" for e in entries)
