@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, exists, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,7 @@ ACTION = "kek.rotate"
 SCRUB_LOCK_TIMEOUT_MS = 5000
 LOCK_NOT_AVAILABLE = "55P03"
 CHUNK = 1000  # rows re-wrapped per statement: memory stays flat however many blobs are live
-_blobs = m.Blob.__table__
+_blobs = cast(Table, m.Blob.__table__)
 
 
 @dataclass

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from gateway.clock import to_jst
 from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1, resolve_home
+from gateway.clock import to_jst
 from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
 from gateway.installation import open_engine
-from gateway.store import db
 from gateway.operations.approvals import add_approval
+from gateway.store import db
 from gateway.store.registry import get_approval, list_approvals
 
 

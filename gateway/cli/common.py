@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import functools
-import json
 import getpass
+import json
 import sys
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 

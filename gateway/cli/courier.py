@@ -20,12 +20,12 @@ from typing import Any
 
 import click
 
+from gateway.channels.courier import custody, loss, media, returns
 from gateway.cli.check import parse_instant
 from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.cli.handover import as_option
 from gateway.clock import timestamp, to_jst
 from gateway.core.custody import MEANS
-from gateway.channels.courier import custody, loss, media, returns
 from gateway.operations.accounts import Caller
 
 

@@ -2,7 +2,8 @@
 
 | file | what |
 |---|---|
-| `kek/<generation>.key` | the key-encryption key generations that wrap each blob's data key, unless `[kek]` in `<home>/gateway.toml` puts them in a PKCS#11 token (gateway.crypto.kek) |
+| `kek/<generation>.key` | the key-encryption key generations that wrap each blob's data key |
+|  | (unless `[kek]` in `<home>/gateway.toml` puts them in a PKCS#11 token: gateway.crypto.kek) |
 | `signing/<key id>.key`, `.pub` | Ed25519 evidence-signing keys; `signing/current` names the active one, `signing/genesis` the first |
 | `signing/rotations/<n>.json` | statements in which the old key introduces the new one |
 | `ca.key`, `ca.crt` | the portal's CA: it issues the server certificate and terminal certificates |

@@ -14,9 +14,9 @@ from typing import Any, Iterator
 
 from sqlalchemy import select
 
+from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
-from gateway.clock import timestamp
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway

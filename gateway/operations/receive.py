@@ -6,8 +6,8 @@ every attempt, allowed or refused, is logged with how the caller was identified.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import BinaryIO
 
 from gateway.core.transfers import next_state

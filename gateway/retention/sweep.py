@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from gateway import kek_rotation
+from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
-from gateway.clock import timestamp
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
-from gateway.store import models as m
-from gateway import kek_rotation
 from gateway.store import faultpoints
+from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 
 METHOD = "cryptographic erase of the data key and file deletion"

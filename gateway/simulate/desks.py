@@ -48,10 +48,10 @@ from typing import Any
 import paramiko
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from gateway.channels.courier import custody
 from gateway.channels.lgwan_asp.server import PortalServer
 from gateway.channels.vpn_sftp.server import SftpServer
 from gateway.core.records.reader import scan
-from gateway.channels.courier import custody
 from gateway.crypto import age
 from gateway.errors import Forbidden, GatewayError, Invalid
 from gateway.findings import Kind

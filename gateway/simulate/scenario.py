@@ -9,8 +9,8 @@ from typing import Any
 
 from gateway.clock import JST
 from gateway.core.profiles import profiles_dir
-from gateway.findings import Kind
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
+from gateway.findings import Kind
 
 SIMULATIONS = profiles_dir().parent / "simulations"
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",

@@ -22,12 +22,12 @@ import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pycdlib
 
-from gateway.clock import timestamp, to_jst
 from gateway.channels.courier.custody import CHANNEL, MEDIA_LABELS, SERIAL, bad, may_touch
+from gateway.clock import timestamp, to_jst
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
@@ -102,14 +102,14 @@ class _Window(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         n = self._length - self._pos if n is None or n < 0 else min(n, self._length - self._pos)
         self._f.seek(self._start + self._pos)
         data = self._f.read(n)
         self._pos += len(data)
         return data
 
-    def readinto(self, b: Any) -> int:  # type: ignore[override]
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
@@ -272,7 +272,7 @@ def _write_one(pkg: BinaryIO, part: Part, lbl: dict[str, Any], media: str, seria
     iso.add_fp(io.BytesIO(text), len(text), f"/{LABEL_TXT};1", joliet_path=f"/{LABEL_TXT}")
     iso.add_fp(io.BytesIO(meta), len(meta), f"/{LABEL_JSON};1", joliet_path=f"/{LABEL_JSON}")
     name = part_name(part)
-    iso.add_fp(_Window(pkg, part.offset, part.length), part.length, f"/{name};1", joliet_path=f"/{name}")
+    iso.add_fp(cast(BinaryIO, _Window(pkg, part.offset, part.length)), part.length, f"/{name};1", joliet_path=f"/{name}")
     temp = out_dir / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
         with temp.open("w+b") as out:
@@ -358,7 +358,7 @@ def read_label(image: Path) -> dict[str, Any]:
         raise _damaged(image) from None
     if not shaped:
         raise _damaged(image)
-    return lbl  # type: ignore[no-any-return]
+    return cast(dict[str, Any], lbl)
 
 
 def extract(images: list[Path], output: Path) -> dict[str, Any]:
@@ -416,6 +416,6 @@ def _read_part(image: Path, name: str, out: _HashingWriter) -> None:
     iso = pycdlib.PyCdlib()
     iso.open(str(image))
     try:
-        iso.get_file_from_iso_fp(out, joliet_path=f"/{name}")
+        iso.get_file_from_iso_fp(cast(BinaryIO, out), joliet_path=f"/{name}")
     finally:
         iso.close()

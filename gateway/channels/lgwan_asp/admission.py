@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 HANDSHAKE_SECONDS = 10.0
 HEADER_SECONDS = 10.0
@@ -105,9 +105,10 @@ class GatedListener(socket.socket):
         listener.admission = admission
         return listener
 
-    def accept(self) -> tuple[socket.socket, object]:  # type: ignore[override]
+    def accept(self) -> tuple[socket.socket, object]:
         while True:
-            fd, addr = self._accept()  # raises BlockingIOError when nothing is waiting
+            # socket.socket's own accept() calls this too; it raises BlockingIOError when nothing waits.
+            fd, addr = self._accept()  # type: ignore[attr-defined]
             source = addr[0] if isinstance(addr, tuple) else str(addr)
             if not self.admission.admit(source):
                 socket.close(fd)

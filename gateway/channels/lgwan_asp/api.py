@@ -22,8 +22,7 @@ from gateway.channels.lgwan_asp import csrf, queries, sessions
 from gateway.channels.lgwan_asp.contractor import stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, \
-    terminal_of
+from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, terminal_of
 from gateway.clock import JST
 from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.ledger.log import Event

@@ -17,6 +17,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError, Invalid, NotFound, Unauthenticated
 from gateway.findings import Kind
@@ -62,7 +63,7 @@ def login_refused(detail: str, *, locked_now: bool = False) -> Unauthenticated:
         kinds=[Kind.BRUTE_FORCE] if locked_now else (), detail=detail)
 
 
-def _throttle(session, scope: str, key: str) -> LoginThrottle:  # type: ignore[no-untyped-def]
+def _throttle(session: Session, scope: str, key: str) -> LoginThrottle:
     row = session.get(LoginThrottle, (scope, key))
     if row is None:
         row = LoginThrottle(scope=scope, key=key, failures=0)

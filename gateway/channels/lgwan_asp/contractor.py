@@ -4,6 +4,7 @@ returned through the same transfer page (their upload is in `deliverables`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import BinaryIO, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -59,7 +60,7 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
     """Shared with the API: refusals before the first byte become error answers."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
-    _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, pipe))
+    _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, cast(BinaryIO, pipe)))
     # No Content-Length, on purpose: the chunked body ends only after download() has logged, so a
     # client that has the whole package also finds its download in the log (and its receipt
     # cannot overtake it). With the length announced the client was done a moment before the log.

@@ -18,15 +18,14 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from gateway.channels.lgwan_asp import terminals
-from gateway.channels.lgwan_asp.admission import (BODY_IDLE_SECONDS, HEADER_SECONDS, Admission, GatedListener,
-                                                   sweep)
+from gateway.channels.lgwan_asp.admission import BODY_IDLE_SECONDS, HEADER_SECONDS, Admission, GatedListener, sweep
 from gateway.channels.lgwan_asp.app import create_app
-from gateway.settings import PortalSettings
 from gateway.channels.lgwan_asp.tls import TerminalTLS
 from gateway.errors import Forbidden
 from gateway.ledger.log import SYSTEM
 from gateway.operations.attempt import refuse
 from gateway.service import Gateway
+from gateway.settings import PortalSettings
 
 CRL_REFRESH_SECONDS = 3600.0
 
@@ -157,7 +156,7 @@ class PortalServer:
     def _run(self) -> None:
         self.server.run(sockets=[self.sock])
 
-    def start(self, timeout: float = 20.0) -> "PortalServer":
+    def start(self, timeout: float = 20.0) -> PortalServer:
         self.thread.start()
         threading.Thread(target=_refresh_crl, args=(self.gw, self._done), daemon=True).start()
         threading.Thread(target=sweep, args=(self.admission, self._done), daemon=True).start()
@@ -175,7 +174,7 @@ class PortalServer:
         self.thread.join(timeout=15)
         self.sock.close()
 
-    def __enter__(self) -> "PortalServer":
+    def __enter__(self) -> PortalServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import paramiko
-from sqlalchemy import select
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
+from sqlalchemy import select
 
 from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Actor, Event
-from gateway.operations.accounts import Caller
 from gateway.operations import deliverables
+from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download

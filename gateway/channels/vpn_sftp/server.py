@@ -181,7 +181,7 @@ class SftpServer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="sftp-accept", daemon=True)
 
-    def start(self) -> "SftpServer":
+    def start(self) -> SftpServer:
         self._thread.start()
         return self
 
