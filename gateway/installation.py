@@ -19,6 +19,7 @@ from gateway.errors import Unavailable
 from gateway.ledger.log import Event, Ledger
 from gateway.home import Home
 from gateway.store import db, kek_rotation
+from gateway.store.failures import NotInitialised
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 
@@ -87,10 +88,7 @@ def open_engine(home: Home, config: settings.Settings | None = None) -> Engine:
     config = config or settings.load(home.root)
     url = make_url(database_url(home, config))
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-        raise Unavailable(
-            f"{home.root} は初期化されていません。先に `gateway init` を実行してください。",
-            f"{home.root} is not initialised; run `gateway init` first.",
-        )
+        raise NotInitialised(str(home.root))
     engine = db.connect(url.render_as_string(hide_password=False), busy_timeout_ms=config.db.busy_timeout_ms)
     db.require_current(engine)
     return engine

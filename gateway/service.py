@@ -20,6 +20,7 @@ from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
 from gateway.store import db
+from gateway.store.models import LedgerHead
 
 
 @dataclass
@@ -62,10 +63,19 @@ class Gateway:
         return seq
 
     def close(self) -> None:
-        """Sign the head at shutdown, so the last entries are covered by a checkpoint."""
-        with self.unit() as session:
-            self.ledger.checkpoint(session)
-        self.engine.dispose()
+        """Sign the head at shutdown, so the last entries are covered by a checkpoint. A command
+        that only read (`gateway log`) finds nothing to sign without taking the write lock."""
+        try:
+            if self._unsigned_entries():
+                with self.unit() as session:
+                    self.ledger.checkpoint(session)
+        finally:
+            self.engine.dispose()
+
+    def _unsigned_entries(self) -> bool:
+        with self.read() as session:
+            head = session.get(LedgerHead, 1)
+            return head is not None and head.seq != head.checkpoint_size
 
     def __enter__(self) -> "Gateway":
         return self

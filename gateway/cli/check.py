@@ -46,7 +46,7 @@ def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, prof
     """宛名ファイルを承認に照らして確認（送付はしない） / screen a file against an approval (sends nothing)."""
     engine = open_engine(resolve_home(ctx, home))
     try:
-        with db.session_scope(engine) as session:
+        with db.session_scope(engine, read_only=True) as session:
             approval = get_approval(session, approval_id)
             profile = get_profile(session, profile_id)
     finally:

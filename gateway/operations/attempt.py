@@ -26,6 +26,7 @@ from gateway.errors import NOT_LOGGED, GatewayError
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, account, actor
 from gateway.service import Gateway
+from gateway.store.failures import classify
 from gateway.store import models as m
 
 _log = logging.getLogger("gateway.attempt")
@@ -98,7 +99,12 @@ def attempt(gw: Gateway, who: Caller | Actor, action: str, *, channel: str | Non
             gw.record(a.event(outcome="failed", reason=f"{type(err).__name__}: the operation did not complete"))
         except Exception:  # the log is what failed: say so on the server's side, raise the cause
             _log.exception("%s: could not log the failure", action)
-        raise
+        # A full or read-only disk is told as what it is, with what to do, not as a traceback.
+        answer = classify(err)
+        if answer is None:
+            raise
+        answer.logged = True  # its "failed" entry (if it could be written) is above
+        raise answer from err
 
 
 def refuse(gw: Gateway, who: Actor, action: str, err: GatewayError, *, channel: str, source: str | None = None,
