@@ -5,6 +5,7 @@ Channels (CLI, portal, SFTP, courier desk, hot folder) hold a `Gateway` and do t
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -12,15 +13,17 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock, from_environment
+from gateway.clock import Clock, FakeTimeRefused, for_home
 from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
-from gateway.installation import installation_id, open_engine
+from gateway.installation import installation_id, is_rehearsal, open_engine, remember_head
 from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
 from gateway.store import db
 from gateway.store.models import LedgerHead
+
+_log = logging.getLogger("gateway")
 
 
 @dataclass
@@ -34,12 +37,27 @@ class Gateway:
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+        """The installation at `home`, on its one clock (clock.for_home): a production home refuses
+        a fake time, and the refusal is logged (on the real clock) as the attempt it is."""
         config = load_settings(home.root)
-        clock = clock or from_environment()
         engine = open_engine(home, config)
         keys = KeyStore(home.keys)
-        with db.session_scope(engine, read_only=True) as session:
-            installation = installation_id(session)
+        try:
+            with db.session_scope(engine, read_only=True) as session:
+                installation = installation_id(session)
+                rehearsal = is_rehearsal(session)
+            try:
+                clock = for_home(rehearsal=rehearsal, given=clock)
+            except FakeTimeRefused as err:
+                real = Clock()
+                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real), config)
+                gw.record(Event(action="clock.refused", channel="cli", outcome="refused",
+                                reason=f"a time other than the real one was given ({err.what}) in a production home"))
+                err.logged = True
+                raise
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config)
 
     @contextmanager
@@ -69,8 +87,18 @@ class Gateway:
             if self._unsigned_entries():
                 with self.unit() as session:
                     self.ledger.checkpoint(session)
+                self.remember_head()
         finally:
             self.engine.dispose()
+
+    def remember_head(self) -> None:
+        """Update the home's record of the log's head (ledger/head_record.py), which lets a later
+        re-initialisation name what it cuts off. A memory, not evidence: a disk that cannot take
+        it is reported, and the command that wrote the log still succeeded."""
+        try:
+            remember_head(self.engine, self.home)
+        except OSError as err:
+            _log.warning("could not update the head record in %s: %s", self.home.root, err.strerror)
 
     def _unsigned_entries(self) -> bool:
         with self.read() as session:

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import click
 
-from gateway.clock import JST, Clock
+from gateway.clock import JST, Clock, for_home
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
-from gateway.installation import open_engine
+from gateway.installation import is_rehearsal, open_engine
 from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
 
 
-def parse_instant(value: str | None) -> datetime:
-    """ISO 8601; without a zone it is JST, as people here write times."""
+def parse_instant(value: str | None, clock: Clock | None = None) -> datetime:
+    """ISO 8601; without a zone it is JST, as people here write times. None: `clock`'s now."""
     if value is None:
-        return Clock().now()
+        return (clock or Clock()).now()
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
@@ -49,6 +49,8 @@ def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, prof
         with db.session_scope(engine, read_only=True) as session:
             approval = get_approval(session, approval_id)
             profile = get_profile(session, profile_id)
+            # "Now" is the home's one clock: a rehearsal's fake time, the real one in production.
+            clock = for_home(rehearsal=is_rehearsal(session))
     finally:
         engine.dispose()
     result = screen(
@@ -56,7 +58,7 @@ def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, prof
         sender_org=approval.city.id if profile.sender_kind == "city" else _relaying_contractor(approval, recipient),
         sender_role=profile.sender_roles[0],
         recipient=recipient,
-        at=parse_instant(at_text),
+        at=parse_instant(at_text, clock),
         password_delivery=password_delivery,
     )
     if as_json:

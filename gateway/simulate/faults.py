@@ -48,6 +48,21 @@ def inject(run: Run, steps: list[Step], kinds: list[str]) -> tuple[list[Step], d
     return ctx.steps, tamper
 
 
+def earliest(scenario: Any, kinds: list[str]) -> datetime:
+    """When the rehearsal's home must start: the scenario's start, or for an outside-period fault
+    the day before the main approval's period, when that attempt is made (the log's times never go
+    back, so the home cannot be set up after it)."""
+    start: datetime = scenario.start
+    if "outside-period" in kinds:
+        from gateway.core.approvals import load_approval
+        from gateway.simulate.scenario import SIMULATIONS
+
+        main = next(s for s in scenario.steps if s.action == "send")
+        approval = load_approval(SIMULATIONS / "approvals" / f"{main.get('approval')}.toml")
+        start = min(start, approval.period_start - timedelta(days=1))
+    return start
+
+
 class _Context:
     def __init__(self, run: Run, steps: list[Step], main: Step, approval: Any) -> None:
         self.run, self.steps, self.main, self.approval = run, steps, main, approval

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
 from gateway.operations.export import export_bundle
@@ -31,8 +30,9 @@ from gateway.retention.sweep import sweep
 from gateway.service import Gateway
 from gateway.simulate import files
 from gateway.simulate.desks import Desks
-from gateway.simulate.faults import inject
+from gateway.simulate.faults import earliest, inject
 from gateway.simulate.run import Run
+from gateway.simulate.sealed import rehearsal_database
 from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
 from gateway.store import models as m
 from gateway.store.registry import get_approval, register_approval
@@ -45,7 +45,9 @@ class StepFailed(Invalid):
 
 
 def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, faults: list[str],
-             echo: Callable[[str], None] = print) -> dict[str, Any]:
+             echo: Callable[[str], None] = print, rehearsal_db: str | None = None) -> dict[str, Any]:
+    """Run `scenario` into the new directory `out`. Its home is a sealed rehearsal home (sealed.py):
+    SQLite inside `out`, or the empty database `rehearsal_db`; `$GATEWAY_DB_URL` is never read."""
     started = time.perf_counter()
     if out.exists() and any(out.iterdir()):
         raise Invalid(f"{out} は空ではありません。新しい出力先を指定してください。",
@@ -57,12 +59,10 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
         # The city's export forgets to filter the persons the approval keeps from the contractor.
         scenario = replace(scenario, excluded_rate=max(scenario.excluded_rate, 0.01))
     injected = sorted(set(faults) | set(scenario.faults))
-    clock = FixedClock(scenario.start)
+    # Time never goes back in the log: the home starts at the earliest time a step will use.
+    clock = FixedClock(earliest(scenario, injected))
     home = Home(out / "home")
-    # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
-    # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
-    KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
-    installation.init(home, at=clock.now())
+    installation.init(home, rehearsal=True, clock=clock, sealed_db_url=rehearsal_database(home, rehearsal_db))
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
     with Gateway.open(home, clock) as gw, Desks(gw) as desks:

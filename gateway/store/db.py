@@ -5,6 +5,7 @@ through `$GATEWAY_DB_URL`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from contextlib import contextmanager
@@ -44,8 +45,14 @@ def _owner_only(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if path.parent.is_dir():
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    # Only ever open (and close) the file when it does not exist yet. Closing any descriptor of a
+    # file drops every POSIX lock this process holds on it: with a connection already open here
+    # (the portal in `gateway simulate`, which runs commands in-process), that lost its shared
+    # lock, the next process to close believed itself the last one and deleted the WAL and -shm
+    # files under us, and this process's later writes went to an unlinked WAL: lost.
+    if path.parent.is_dir() and not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     for suffix in SQLITE_FILES:
         candidate = Path(f"{database}{suffix}")
         try:
