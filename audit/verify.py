@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import jcs, timefmt
+from audit import continuity, jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
 from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
                           BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)
@@ -63,6 +63,7 @@ class Verification:
                                "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
             "approvals": sorted(self.approvals),
+            "home": continuity.summary(self),
         }
 
 

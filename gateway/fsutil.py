@@ -61,7 +61,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that becomes `path` when the block ends without an exception; on any
     exception (KeyboardInterrupt included) the temporary file is removed and `path` is untouched."""
     target = Path(path).absolute()
-    temp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    # The writer's pid is in the name: what a killed writer left is recognised as such and swept
+    # (`temporary_owner`), however young it is.
+    temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with _DurableWriter(fd) as out:
@@ -73,6 +75,16 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             temp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+def temporary_owner(path: Path) -> int | None:
+    """The pid of the process that was writing `path`, an `atomic_output` temporary; None if the
+    name is not one."""
+    name = path.name
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    pid, sep, _ = name[:-len(".tmp")].rpartition(".")[2].partition("-")
+    return int(pid) if sep and pid.isdigit() else None
 
 
 def write_secret(path: Path, data: bytes) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, make_url, select
@@ -16,7 +17,7 @@ from gateway.crypto.keystore import KeyStore
 from gateway.clock import Clock, FixedClock, for_home, real_now
 from gateway.errors import Conflict, Unavailable
 from gateway.ledger import head_record
-from gateway.ledger.log import Event, Ledger
+from gateway.ledger.log import ClockBehind, Event, Ledger
 from gateway.home import Home
 from gateway.store import db, kek_rotation
 from gateway.store.failures import NotInitialised, classify
@@ -70,14 +71,22 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     try:
         has_log, mode = _log_state(engine)
         _check_continuity(home, has_log, traces, reinitialise)
+        if reinitialise and (recorded := head_record.read(home.root)) is not None and recorded.mode:
+            mode = recorded.mode  # a lost log was what its home record says: production stays production
+            if rehearsal and mode == "production":
+                raise Conflict("このホームの以前のログは本番用でした。リハーサル用として再初期化することはできません。",
+                               "this home's earlier log was a production one; it cannot be re-initialised as a "
+                               "rehearsal home.")
         if has_log and mode != "rehearsal" and rehearsal:
             raise Conflict(
                 "このホームは本番用として記録を始めています。リハーサル用に変えることはできません。"
                 "リハーサルには新しいホーム（--home）で `gateway init --rehearsal` を実行してください。",
                 "this home has been keeping a production log; it cannot become a rehearsal home. "
                 "Run `gateway init --rehearsal` with a new --home for rehearsals.")
-        is_rehearsal = mode == "rehearsal" if has_log else rehearsal
-        at = for_home(rehearsal=is_rehearsal, given=clock).now()
+        rehearsal_home = mode == "rehearsal" if has_log or mode else rehearsal
+        at = for_home(rehearsal=rehearsal_home, given=clock).now()
+        if reinitialise:
+            _refuse_restart_before(head_record.read(home.root), at)
         if not traces:
             # Until the first entry commits, keys without a log are an interrupted init, not a reset.
             (home.root / PENDING).touch(mode=0o600)
@@ -97,14 +106,14 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
                 known = previous_head or (head_record.read(home.root) if reinitialise else None)
                 installation = (known.installation if known and known.installation else None) or str(uuid.uuid4())
                 session.add(m.Setting(key="installation_id", value=installation))
-                session.add(m.Setting(key=MODE, value="rehearsal" if is_rehearsal else "production"))
+                session.add(m.Setting(key=MODE, value="rehearsal" if rehearsal_home else "production"))
             ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
             if created or keys or profiles or new_home:
                 ledger.record(session, Event(
                     action="system.init", channel="cli",
                     reason=f"created: {', '.join(keys + profiles) or 'directories'}",
                 ))
-            if new_home and is_rehearsal:
+            if new_home and rehearsal_home:
                 ledger.record(session, Event(action=REHEARSAL_ACTION, channel="cli", reason=REHEARSAL_REASON))
             if new_home and reinitialise:
                 _record_reinitialisation(session, ledger, traces, known or head_record.KnownHead(
@@ -118,7 +127,7 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     finally:
         engine.dispose()
     return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,
-            "schema": db.head_revision(), "rehearsal": is_rehearsal, "reinitialised": bool(reinitialise)}
+            "schema": db.head_revision(), "rehearsal": rehearsal_home, "reinitialised": bool(reinitialise)}
 
 
 MODE = "home_mode"  # settings row: "production" or "rehearsal", written once by `gateway init`
@@ -189,6 +198,19 @@ def _check_continuity(home: Home, has_log: bool, traces: dict[str, object], rein
         "cuts off, and the auditor shows it.")
 
 
+def _refuse_restart_before(known: head_record.KnownHead | None, at: datetime) -> None:
+    """A new log starts after the last known time of the one it replaces: a reset must not be a
+    way to date entries before what was already recorded."""
+    if known is None or not known.at:
+        return
+    try:
+        last = datetime.fromisoformat(known.at)
+    except ValueError:
+        return
+    if last.tzinfo is not None and at < last:
+        raise ClockBehind(at, last)
+
+
 def _record_reinitialisation(session: Session, ledger: Ledger, traces: dict[str, object],
                              known: head_record.KnownHead) -> None:
     where = f"{known.size} entries, head {known.head}" if known.source != "unknown" else "unknown"
@@ -210,8 +232,9 @@ def remember_head(engine: Engine, home: Home) -> None:
             return
         at = session.scalar(select(m.LogEntry.at).where(m.LogEntry.seq == head.seq))
         size, digest = head.seq, head.hash
+        mode = "rehearsal" if is_rehearsal(session) else "production"
     head_record.write(home.root, installation=row.value, size=size, head=digest,
-                      at=at.isoformat() if at is not None else "")
+                      at=at.isoformat() if at is not None else "", mode=mode)
 
 
 def is_rehearsal(session: Session) -> bool:

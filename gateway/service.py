@@ -34,6 +34,7 @@ class Gateway:
     clock: Clock
     ledger: Ledger
     settings: Settings
+    opened_at_seq: int = 0  # the log's head when opened: close() updates the head record if it moved
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
@@ -46,6 +47,8 @@ class Gateway:
             with db.session_scope(engine, read_only=True) as session:
                 installation = installation_id(session)
                 rehearsal = is_rehearsal(session)
+                head = session.get(LedgerHead, 1)
+                seq = head.seq if head is not None else 0
             try:
                 clock = for_home(rehearsal=rehearsal, given=clock)
             except FakeTimeRefused as err:
@@ -58,7 +61,7 @@ class Gateway:
         except BaseException:
             engine.dispose()
             raise
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config)
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config, seq)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -84,9 +87,11 @@ class Gateway:
         """Sign the head at shutdown, so the last entries are covered by a checkpoint. A command
         that only read (`gateway log`) finds nothing to sign without taking the write lock."""
         try:
-            if self._unsigned_entries():
+            seq, signed = self._head()
+            if seq != signed:
                 with self.unit() as session:
                     self.ledger.checkpoint(session)
+            if seq != self.opened_at_seq:
                 self.remember_head()
         finally:
             self.engine.dispose()
@@ -100,10 +105,11 @@ class Gateway:
         except OSError as err:
             _log.warning("could not update the head record in %s: %s", self.home.root, err.strerror)
 
-    def _unsigned_entries(self) -> bool:
+    def _head(self) -> tuple[int, int]:
+        """(entries, entries covered by the last checkpoint), read without the write lock."""
         with self.read() as session:
             head = session.get(LedgerHead, 1)
-            return head is not None and head.seq != head.checkpoint_size
+            return (head.seq, head.checkpoint_size) if head is not None else (0, 0)
 
     def __enter__(self) -> "Gateway":
         return self

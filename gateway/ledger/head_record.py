@@ -28,14 +28,15 @@ class KnownHead:
     head: str
     at: str | None
     source: str  # "home record" (this file), "operator" (--previous-head), "unknown"
+    mode: str | None = None  # "production" or "rehearsal", as the home record says
 
     def to_json(self) -> dict[str, Any]:
         return {"installation": self.installation, "size": self.size, "head": self.head, "at": self.at,
                 "source": self.source}
 
 
-def write(home_root: Path, *, installation: str, size: int, head: str, at: str) -> None:
-    body = {"installation": installation, "size": size, "head": head, "at": at}
+def write(home_root: Path, *, installation: str, size: int, head: str, at: str, mode: str) -> None:
+    body = {"installation": installation, "size": size, "head": head, "at": at, "mode": mode}
     with atomic_output(home_root / FILE) as out:
         out.write(json.dumps(body, sort_keys=True).encode("ascii") + b"\n")
 
@@ -50,8 +51,10 @@ def read(home_root: Path) -> KnownHead | None:
         return None
     installation = body.get("installation")
     at = body.get("at")
+    mode = body.get("mode")
     return KnownHead(installation if isinstance(installation, str) else None, body["size"], body["head"],
-                     at if isinstance(at, str) else None, "home record")
+                     at if isinstance(at, str) else None, "home record",
+                     mode if mode in ("production", "rehearsal") else None)
 
 
 def parse_operator(value: str) -> KnownHead:

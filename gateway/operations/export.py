@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
@@ -66,7 +66,9 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
                 query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
-                    query = query.where(m.EvidenceDocument.approval_id == approval)
+                    # A log's own restart is in every bundle: no scope may hide it (it names no one).
+                    query = query.where(or_(m.EvidenceDocument.approval_id == approval,
+                                            m.EvidenceDocument.type == "reinitialisation"))
                 documents = 0
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
@@ -109,10 +111,13 @@ def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
 def _entries(session: Any, approval: str | None) -> Iterator[str]:
     """Entries in order; outside the scope only their hash, so the chain links but stays private."""
     rows = session.execute(
-        select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id).order_by(m.LogEntry.seq)
+        select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id, m.LogEntry.action)
+        .order_by(m.LogEntry.seq)
     )
-    for seq, entry_hash, body, entry_approval in rows:
-        if approval is None or entry_approval == approval:
+    for seq, entry_hash, body, entry_approval, action in rows:
+        # The home's own entries (a rehearsal, a restart after a lost database) stay readable in
+        # every scope: they concern the whole log and hold no one's data.
+        if approval is None or entry_approval == approval or action.startswith("home."):
             yield body
         else:
             yield canonical({"seq": seq, "redacted": True, "hash": entry_hash}).decode("utf-8")

@@ -8,6 +8,8 @@ expected to be refused must be refused, and with the kind the fault names.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -35,6 +37,7 @@ from gateway.simulate.run import Run
 from gateway.simulate.sealed import rehearsal_database
 from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
 from gateway.store import models as m
+from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, register_approval
 
 SIMULATOR = Actor(user="simulator", role="admin")
@@ -199,6 +202,28 @@ def _logins(run: Run, step: Step) -> None:
     run.desks.failed_logins(run.desks.handler(Step("logins", step.after, {}), t), int(step.get("attempts", 10)))
 
 
+def _blob(run: Run, step: Step) -> None:
+    """The gateway's disk damages a package file (`do = "corrupt"`: one byte flipped, a copy kept
+    as the backup), or the administrator restores it from that backup (`do = "restore"`)."""
+    t = run.transfers[step.get("transfer")]
+    with run.gw.read() as session:
+        blob_id = session.get(m.Transfer, t["transfer"]).package_blob_id
+    path = BlobStore(run.gw.home.blobs, run.gw.keys.kek()).path(blob_id)
+    backup = run.out / "backup" / blob_id
+    if step.get("do") == "corrupt":
+        backup.parent.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy2(path, backup)
+        with path.open("r+b") as f:  # inside the first chunk: the first read fails to authenticate
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0x01]))
+        run.echo(f"  障害 / damaged the gateway's copy of {t['transfer']}")
+    else:
+        os.replace(backup, path)
+        run.echo(f"  復元 / restored {t['transfer']} from the backup")
+
+
 def _wait(run: Run, step: Step) -> None:
     """Time passes; nothing happens (a step a fault took away)."""
 
@@ -223,7 +248,7 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
     "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
-    "export": _export,
+    "export": _export, "blob": _blob,
 }
 
 

@@ -16,6 +16,7 @@ import posixpath
 import re
 import secrets
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from gateway.channels.vpn_sftp.server import SshGate
 
 CHANNEL = "vpn-sftp"
+CLOSE_WAIT = 30.0  # how long a close waits for the download's entry (a busy database, at most)
 OUTBOX, INBOX = "/outbox", "/inbox"
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
@@ -53,9 +55,10 @@ def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = N
 class _Download(paramiko.SFTPHandle):
     """Reads at any offset of the package, as soon as download() has written that far."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, writer: threading.Thread) -> None:
         super().__init__(os.O_RDONLY)
         self.spool = spool
+        self.writer = writer
 
     def read(self, offset: int, length: int) -> bytes | int:
         if not self.spool.wait_for(offset + length) or self.spool.error is not None:
@@ -75,6 +78,9 @@ class _Download(paramiko.SFTPHandle):
 
     def close(self) -> None:
         self.spool.close()
+        # download() logs what reached the client once it closed the file: the close is answered
+        # after that entry is written, so the client never sees a download the log does not.
+        self.writer.join(timeout=CLOSE_WAIT)
 
 
 class _Upload(paramiko.SFTPHandle):
@@ -196,14 +202,14 @@ class Jail(paramiko.SFTPServerInterface):
         # byte, so waiting for one byte (or its end) tells whether the open succeeds.
         spool = Spool(self.gw.home.root / "work")
         caller = self.gate.caller()
-        spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
+        writer = spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
         spool.wait_for(1)
         if spool.done and spool.error is not None:
             spool.close()
             if isinstance(spool.error, GatewayError):
                 return status_of(spool.error)
             raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
-        return _Download(spool)
+        return _Download(spool, writer)
 
     def _write_deliverable(self, name: str) -> Any:
         match = _INBOX_NAME.match(name)
@@ -257,6 +263,6 @@ def status_of(err: GatewayError) -> int:
     file", a fault of ours is a failure, and every other refusal is "permission denied"."""
     if err.category is Category.NOT_FOUND:
         return SFTP_NO_SUCH_FILE
-    if err.category in (Category.BUSY, Category.UNAVAILABLE):
+    if err.category in (Category.BUSY, Category.UNAVAILABLE, Category.DAMAGED):
         return SFTP_FAILURE
     return SFTP_PERMISSION_DENIED
