@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gateway.core import tomlfile
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.kek.config import KekConfig
 from gateway.errors import Invalid
@@ -42,7 +43,7 @@ class RecordsSettings:
     # The longest line a recipient file may have, in bytes. A line is read whole before it is
     # checked, so this bounds the memory of every reader of an uploaded file (README, "Bounded
     # memory"); real rows are a few hundred bytes.
-    max_line_bytes: int = 64 * 1024
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
 from gateway.installation import is_rehearsal, open_engine
+from gateway.settings import load as load_settings
 from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
 
@@ -44,7 +45,9 @@ def parse_instant(value: str | None, clock: Clock | None = None) -> datetime:
 def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, profile_id: str,
           at_text: str | None, password_delivery: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを承認に照らして確認（送付はしない） / screen a file against an approval (sends nothing)."""
-    engine = open_engine(resolve_home(ctx, home))
+    where = resolve_home(ctx, home)
+    config = load_settings(where.root)
+    engine = open_engine(where, config)
     try:
         with db.session_scope(engine, read_only=True) as session:
             approval = get_approval(session, approval_id)
@@ -60,6 +63,7 @@ def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, prof
         recipient=recipient,
         at=parse_instant(at_text, clock),
         password_delivery=password_delivery,
+        max_line=config.records.max_line_bytes,
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

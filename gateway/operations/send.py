@@ -130,11 +130,12 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
     verifier = Background(passphrase.make_verifier, secret)
     try:
         # An approval bounds what may go; a file with fewer of its columns is fine.
-        present = read_header(req.file).columns
+        max_line = gw.settings.records.max_line_bytes
+        present = read_header(req.file, max_line=max_line).columns
         fields = [f for f in approval.fields if f in present]
         with _work_file(payload) as raw:
             body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body)
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body, max_line=max_line)
             body.finish()
         faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
