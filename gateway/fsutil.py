@@ -77,6 +77,41 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     fsync_dir(target.parent)
 
 
+class AtomicFile(io.RawIOBase):
+    """A file written under a temporary name that becomes `path` only on `commit()` (fsync,
+    rename, fsync of the directory); `discard()` removes it. For a writer that must know the file
+    is complete before it says so (a download is logged only once its file exists whole)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.target = Path(path).absolute()
+        self.temp = self.target.parent / f".{self.target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
+        fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self._out = _DurableWriter(fd)
+        self.size = 0
+        self.committed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        n = self._out.write(data)
+        self.size += n
+        return n
+
+    def commit(self) -> None:
+        self._out.commit()
+        self._out.close()
+        os.replace(self.temp, self.target)
+        fsync_dir(self.target.parent)
+        self.committed = True
+
+    def discard(self) -> None:
+        if not self.committed:
+            self._out.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.temp.unlink()
+
+
 def temporary_owner(path: Path) -> int | None:
     """The pid of the process that was writing `path`, an `atomic_output` temporary; None if the
     name is not one."""

@@ -5,6 +5,7 @@ only when complete, so a failed export leaves nothing that looks like a bundle.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -20,6 +21,7 @@ from gateway.clock import timestamp
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
 
@@ -35,7 +37,9 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 f"{out} exists and is not empty; choose another output directory.",
             )
         out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        _remove_dead_partials(out)
+        # The pid in the name lets the next export to the same place remove what a killed one left.
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", dir=out.parent))
         try:
             with gw.unit() as session:
                 if approval is not None and session.get(m.Approval, approval) is None:
@@ -91,6 +95,7 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             })
             _write(work / "MANIFEST.json", canonical(manifest))
             _fsync_tree(work)
+            faultpoints.reached("export:before-rename")
             if out.exists():
                 out.rmdir()
             os.replace(work, out)
@@ -99,6 +104,16 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             raise
         return {"bundle": str(out), "approvals": [a.id for a in approvals], "log_size": log_size,
                 "evidence_documents": documents}
+
+
+def _remove_dead_partials(out: Path) -> None:
+    """Partial bundles an export killed before its rename left beside `out`."""
+    from gateway.operations.workarea import alive
+
+    for partial in out.parent.glob(f".{glob.escape(out.name)}.*-*"):
+        pid = partial.name[len(out.name) + 2:].split("-", 1)[0]
+        if partial.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _approvals(session: Any, approval: str | None) -> list[m.Approval]:

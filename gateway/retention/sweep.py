@@ -84,6 +84,7 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
         gone = blobs.remove_file(blob_id)
         if not gone:
             raise OSError(f"blob file {blob_id} is still present after deletion")
+        faultpoints.reached("sweep:after-file")  # the file gone, the key's destruction not committed
         transfer.state = next_state(transfer.state, "erase")
         transfer.erased_at = now
         transfer.updated_at = now

@@ -32,6 +32,7 @@ from gateway.operations import deliverables
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
+from gateway.store import faultpoints
 
 if TYPE_CHECKING:
     from gateway.channels.vpn_sftp.server import SshGate
@@ -99,6 +100,7 @@ class _Upload(paramiko.SFTPHandle):
         try:
             with open(self.path, "rb") as f:
                 os.fsync(f.fileno())
+            faultpoints.reached("upload:sftp-before-store")
             deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
             self.finished = True
         except GatewayError as err:
