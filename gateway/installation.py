@@ -158,7 +158,7 @@ def _log_state(engine: Engine) -> tuple[bool, str | None]:
     """Whether the database holds a log (a head past entry 0), and the home's recorded mode, read
     without migrating anything."""
     try:
-        with engine.connect() as conn:
+        with db.reading(engine) as conn:
             tables = set(inspect(conn).get_table_names())
             if "ledger_head" not in tables:
                 return False, None

@@ -85,13 +85,14 @@ class Gateway:
 
     def close(self) -> None:
         """Sign the head at shutdown, so the last entries are covered by a checkpoint. A command
-        that only read (`gateway log`) finds nothing to sign without taking the write lock."""
+        that only read (`gateway log`) signs nothing and takes no write lock: unsigned entries of
+        others are signed by the next gateway that writes (and by every export)."""
         try:
             seq, signed = self._head()
-            if seq != signed:
-                with self.unit() as session:
-                    self.ledger.checkpoint(session)
-            if seq != self.opened_at_seq:
+            if seq != self.opened_at_seq:  # this gateway wrote: sign the head and remember it
+                if seq != signed:
+                    with self.unit() as session:
+                        self.ledger.checkpoint(session)
                 self.remember_head()
         finally:
             self.engine.dispose()

@@ -166,7 +166,7 @@ def _database(home: Home, config: settings_module.Settings) -> tuple[Engine, Che
     details: list[str] = []
     try:
         if engine.dialect.name == "sqlite":
-            with engine.connect() as conn:
+            with db.reading(engine) as conn:
                 # quick_check reads every page (not the index contents): a malformed page is found
                 # here, not by the write that would trip on it.
                 rows = [r[0] for r in conn.execute(text("PRAGMA quick_check(20)"))]
@@ -175,7 +175,7 @@ def _database(home: Home, config: settings_module.Settings) -> tuple[Engine, Che
                 return engine, Check("database", ERROR, err.ja, err.en, rows)
             details.append("PRAGMA quick_check: ok")
         else:
-            with engine.connect() as conn:
+            with db.reading(engine) as conn:
                 conn.execute(text("SELECT 1"))
             details.append("connected")
         db.require_current(engine)

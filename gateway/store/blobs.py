@@ -43,6 +43,7 @@ from gateway.errors import Damaged, Gone
 from gateway.findings import Kind
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.store import models as m
+from gateway.store.db import reading
 from gateway.store.kek_rotation import current_generation
 from gateway.store.models_kek import KekGeneration
 
@@ -123,7 +124,7 @@ class BlobStore:
         except KekGenerationGone:
             # A rotation re-wrapped this key and destroyed the generation after this session's
             # snapshot was taken: the committed row names the new one.
-            with session.get_bind().engine.connect() as conn:
+            with reading(session.get_bind().engine) as conn:
                 row = conn.execute(select(m.Blob.kek_generation, m.Blob.wrapped_key)
                                    .where(m.Blob.id == blob_id)).first()
             if row is None or row.wrapped_key is None or row.kek_generation is None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,7 +25,10 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
 def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
-    engine = create_engine(url, future=True)
+    # A server database may go away and come back (a restart, a failover): each connection is
+    # checked as it is taken from the pool, so the first request after the return works.
+    server = not url.startswith("sqlite")
+    engine = create_engine(url, future=True, pool_pre_ping=server)
     if engine.dialect.name == "sqlite":
         _owner_only(engine.url.database)
         timeout = busy_timeout_ms  # every connection of this engine waits the same
@@ -83,9 +86,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout: int = DEFAULT_B
     cur = dbapi_conn.cursor()
     # Foreign keys are off by default in SQLite; WAL lets readers work beside the one writer;
     # the busy timeout makes concurrent writers wait instead of failing at once.
+    # The busy timeout first: switching to WAL needs a lock too, and until it is set the driver's
+    # own default (5 s) applies, whatever [db] busy_timeout_ms says.
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
     cur.execute("PRAGMA synchronous=FULL")
     # Deleted rows (wrapped data keys after a crypto-erase) are overwritten, not left in free pages.
     cur.execute("PRAGMA secure_delete=ON")
@@ -125,8 +130,16 @@ def head_revision() -> str:
     return "+".join(sorted(head_revisions()))
 
 
-def current_revisions(engine: Engine) -> frozenset[str]:
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: on SQLite its transaction begins DEFERRED, so it neither
+    takes nor waits for the write lock (every other transaction begins IMMEDIATE)."""
     with engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
+
+
+def current_revisions(engine: Engine) -> frozenset[str]:
+    with reading(engine) as conn:
         return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
@@ -172,7 +185,7 @@ def _no_version_table(engine: Engine, err: SQLAlchemyError) -> bool:
     if classify(err) is not None:
         return False
     try:
-        with engine.connect() as conn:
+        with reading(engine) as conn:
             return "alembic_version" not in inspect(conn).get_table_names()
     except SQLAlchemyError:
         return False
