@@ -168,7 +168,7 @@ def _log_state(engine: Engine) -> tuple[bool, str | None]:
                 mode = conn.execute(select(m.Setting.value).where(m.Setting.key == MODE)).scalar()
             return bool(seq), mode or ("production" if seq else None)
     except SQLAlchemyError as err:
-        answer = classify(err)
+        answer = classify(err, database=db.sqlite_file(engine))
         if answer is None:
             raise
         raise answer from err

@@ -108,7 +108,7 @@ def diagnose(home: Home, *, repair: bool = False) -> Diagnosis:
             out.rehearsal = is_rehearsal(session)
         out.checks.append(_guard("log", lambda: _log(home, engine)))
         out.checks.append(_guard("clock", lambda: _clock(engine, bool(out.rehearsal))))
-        out.checks.append(_guard("blobs", lambda: _blobs(home, engine)))
+        out.checks.append(_guard("blobs", lambda: _blobs(home, engine, bool(out.rehearsal))))
         out.checks.append(_guard("work", lambda: _work(home, engine)))
     finally:
         engine.dispose()
@@ -181,7 +181,7 @@ def _database(home: Home, config: settings_module.Settings) -> tuple[Engine, Che
         db.require_current(engine)
         details.append(f"schema {db.head_revision()}")
     except SQLAlchemyError as exc:
-        err = classify(exc)
+        err = classify(exc, database=db.sqlite_file(engine))
         if err is None:
             raise
         return engine, Check("database", ERROR, err.ja, err.en, details)
@@ -268,26 +268,35 @@ class _Sha:
         return len(data)
 
 
-def _blobs(home: Home, engine: Engine) -> Check:
+def _blobs(home: Home, engine: Engine, rehearsal: bool) -> Check:
     store = BlobStore(home.blobs, KeyStore(home.keys).kek())
     bad: list[str] = []
+    finishing: list[str] = []
     checked = 0
+    now = for_home(rehearsal=rehearsal).now()
     with db.session_scope(engine, read_only=True) as session:
         live = session.execute(select(m.Blob.id, m.Blob.sha256).where(m.Blob.wrapped_key.is_not(None))
                                .order_by(m.Blob.id)).all()
-        owners = dict(session.execute(select(m.Transfer.package_blob_id, m.Transfer.id)).all())
+        owners = {b: (t, due) for b, t, due in session.execute(
+            select(m.Transfer.package_blob_id, m.Transfer.id, m.Transfer.gateway_erase_due)).all()}
     for blob_id, sha256 in live:
         with db.session_scope(engine, read_only=True) as session:
             key = store.data_key(session, blob_id)
         digest = _Sha()
+        transfer, due = owners.get(blob_id, ("-", None))
+        if not store.path(blob_id).exists() and due is not None and due <= now:
+            # A sweep killed between deleting the file and destroying the key: the copy was due
+            # and is gone; the next sweep destroys the key and records the erasure.
+            finishing.append(f"{transfer}: erasure due {due.isoformat()}, file already deleted")
+            continue
         try:
             store.copy_out(blob_id, key, digest)  # type: ignore[arg-type]
         except BlobIntegrityFailure as err:
-            bad.append(f"{owners.get(blob_id, '-')}: {store.path(blob_id)}: {(err.detail or '').split(': ', 1)[-1]}")
+            bad.append(f"{transfer}: {store.path(blob_id)}: {(err.detail or '').split(': ', 1)[-1]}")
             continue
         checked += 1
         if digest.h.hexdigest() != sha256:
-            bad.append(f"{owners.get(blob_id, '-')}: {store.path(blob_id)}: SHA-256 differs from the one recorded")
+            bad.append(f"{transfer}: {store.path(blob_id)}: SHA-256 differs from the one recorded")
     live_ids = {b for b, _ in live}
     orphans = [f for f in store.iter_files() if f not in live_ids]
     partial = list(store.iter_temporaries())
@@ -302,6 +311,12 @@ def _blobs(home: Home, engine: Engine) -> Check:
                      f"{len(bad)} packages the gateway keeps are missing or damaged although their keys exist (a fault "
                      "of the gateway). Restore those files from a backup to the paths shown, then run `gateway doctor` "
                      "again.", bad + details)
+    if finishing:
+        return Check("blobs", WARNING,
+                     f"中断された保管期間の消去が {len(finishing)} 件あります（ファイルは削除済み、鍵は未破棄）。"
+                     "次の `gateway retention sweep`（又は `gateway serve` の定期処理）が完了させます。",
+                     f"{len(finishing)} erasures were interrupted (file deleted, key not yet destroyed); the next "
+                     "`gateway retention sweep` (or `gateway serve`'s timer) completes them.", finishing + details)
     if dead:
         return Check("blobs", WARNING,
                      f"中断された書き込みの一時ファイルが {len(dead)} 件あります（暗号文のみ）。`gateway doctor --repair` "
@@ -323,12 +338,20 @@ def _work(home: Home, engine: Engine | None) -> Check:
                      "nothing was left in the work area (no plaintext, no password notices).",
                      [f"{live} files of running processes"] if live else [])
     details = [f"{p.name}: {workarea.holds(p)}" for p in leftovers]
-    return Check("work", ERROR,
-                 f"停止したプロセスが作業領域に {len(leftovers)} 件のファイル（平文の住民データやパスワードを含みうる）を"
-                 "残しています。`gateway doctor --repair` で削除してください（`gateway serve` も起動時と定期的に削除します）。",
-                 f"processes that died left {len(leftovers)} files in the work area (they may hold residents' data in "
-                 "plaintext or passphrases); remove them with `gateway doctor --repair` (`gateway serve` also does, at "
-                 "start and on its timer).", details)
+    secret = [p for p in leftovers if workarea.is_sensitive(p)]
+    if secret:
+        return Check("work", ERROR,
+                     f"停止したプロセスが作業領域に、平文の住民データ又はパスワードを含むファイルを {len(secret)} 件"
+                     "残しています。`gateway doctor --repair` で削除してください（`gateway serve` も起動時と定期的に"
+                     "削除します）。",
+                     f"processes that died left {len(secret)} files in the work area that hold residents' data in "
+                     "plaintext or passphrases; remove them with `gateway doctor --repair` (`gateway serve` also "
+                     "does, at start and on its timer).", details)
+    return Check("work", WARNING,
+                 f"停止したプロセスの残した暗号文・作業用ファイルが {len(leftovers)} 件あります（平文や秘密は含みません）。"
+                 "次の送付、`gateway serve` の起動又は `gateway doctor --repair` で削除されます。",
+                 f"processes that died left {len(leftovers)} files of ciphertext or bookkeeping (no plaintext, no "
+                 "secrets); the next send, `gateway serve` or `gateway doctor --repair` removes them.", details)
 
 
 # -- repair ----------------------------------------------------------------------------------

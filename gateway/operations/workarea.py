@@ -75,6 +75,15 @@ def stale(work: Path) -> list[Path]:
     return out
 
 
+# What may hold residents' data in plaintext or a passphrase (the rest is ciphertext or bookkeeping).
+SENSITIVE = (".upload", ".notice.html", ".csv")
+
+
+def is_sensitive(path: Path) -> bool:
+    name = path.name.removesuffix(".tmp") if path.name.startswith(".") else path.name
+    return any(name.endswith(s) or f"{s}." in name for s in SENSITIVE)
+
+
 def holds(path: Path) -> str:
     return next((what for suffix, what in HOLDS.items() if path.name.endswith(suffix)), "file")
 

@@ -40,6 +40,11 @@ def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engi
 SQLITE_FILES = ("", "-wal", "-shm", "-journal")
 
 
+def sqlite_file(engine: Engine) -> str | None:
+    """The SQLite database file of `engine`, or None for a server database."""
+    return engine.url.database if engine.dialect.name == "sqlite" else None
+
+
 def _owner_only(database: str | None) -> None:
     """Create the SQLite file 0600 before SQLite opens it, and tighten one made before this rule.
 
@@ -153,7 +158,7 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as err:
-        if (answer := classify(err)) is not None:
+        if (answer := classify(err, database=sqlite_file(engine))) is not None:
             raise answer from err
         raise Unavailable(
             f"データベースを準備できません（{type(err).__name__}）。GATEWAY_DB_URL と権限を確認してください。",
@@ -169,7 +174,7 @@ def require_current(engine: Engine) -> None:
     except SQLAlchemyError as err:
         if _no_version_table(engine, err):
             raise NotInitialised(engine.url.render_as_string(hide_password=True)) from None
-        answer = classify(err)
+        answer = classify(err, database=sqlite_file(engine))
         if answer is None:
             raise
         raise answer from err
@@ -221,7 +226,7 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
     except SQLAlchemyError as err:
         # Busy, full, read-only, unreachable, damaged: each its own answer (store/failures.py);
         # anything else is a bug and surfaces as one.
-        answer = classify(err)
+        answer = classify(err, database=sqlite_file(engine))
         if answer is not None:
             raise answer from err
         raise

@@ -14,6 +14,7 @@ gives no code (a refused TCP connection to PostgreSQL has no SQLSTATE).
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -82,6 +83,18 @@ class DatabaseDamaged(Unavailable):
         )
 
 
+class DiskError(Unavailable):
+    def __init__(self, detail: str = "") -> None:
+        what = f"（{detail}）" if detail else ""
+        what_en = f" ({detail})" if detail else ""
+        super().__init__(
+            f"ディスクの読み書きに失敗しました{what}。この操作は完了していません。管理者はディスクの状態"
+            f"（カーネルのログ、空き容量、マウント）を確認し、{DOCTOR} を実行してください。",
+            f"reading or writing the disk failed{what_en}; this operation did not complete. The administrator must "
+            f"check the disk (the kernel's log, free space, the mount) and run {DOCTOR}.",
+        )
+
+
 class NotInitialised(Unavailable):
     def __init__(self, where: str) -> None:
         super().__init__(
@@ -105,8 +118,8 @@ class SchemaOutOfDate(Unavailable):
 # SQLite primary result codes (https://sqlite.org/rescode.html).
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
-# Extended IOERR codes that mean "the disk has no room" rather than a failing device.
-_SQLITE_IOERR_WRITE_FULL = frozenset({10 | (3 << 8), 10 | (4 << 8), 10 | (13 << 8)})  # WRITE, FSYNC, TRUNCATE
+# Below this much free space, an I/O error on the database's file system is the disk being full.
+_NEARLY_FULL = 256 * 1024
 
 # PostgreSQL SQLSTATEs.
 _PG_BUSY = frozenset({"55P03", "40P01", "40001"})  # lock_not_available, deadlock, serialization
@@ -116,9 +129,10 @@ _PG_DAMAGED = frozenset({"XX001", "XX002"})  # data_corrupted, index_corrupted
 _PG_GONE_PREFIXES = ("08", "57P")  # connection exceptions; admin/crash shutdown, cannot connect now
 
 
-def classify(err: BaseException, *, where: str = "") -> GatewayError | None:
+def classify(err: BaseException, *, where: str = "", database: str | None = None) -> GatewayError | None:
     """The person's answer to a database or disk failure, or None if it is none of those (a bug:
-    let it surface as one)."""
+    let it surface as one). `database`: the SQLite file, whose file system an I/O error is
+    examined on (full? read-only? else a failing disk)."""
     if isinstance(err, GatewayError):
         return err
     if isinstance(err, OSError):
@@ -126,7 +140,7 @@ def classify(err: BaseException, *, where: str = "") -> GatewayError | None:
     if isinstance(err, SQLAlchemyError):
         orig = getattr(err, "orig", None)
         if isinstance(orig, sqlite3.Error):
-            return _sqlite(orig)
+            return _sqlite(orig, database)
         if orig is not None and type(orig).__module__.startswith("psycopg"):
             return _postgres(orig, err)
         if isinstance(err, DBAPIError) and err.connection_invalidated:
@@ -143,14 +157,14 @@ def _os_error(err: OSError, where: str) -> GatewayError | None:
     return None
 
 
-def _sqlite(orig: sqlite3.Error) -> GatewayError | None:
+def _sqlite(orig: sqlite3.Error, database: str | None) -> GatewayError | None:
     code = getattr(orig, "sqlite_errorcode", None)
     if code is None:
         return None
     primary = code & 0xFF
     if primary in (_SQLITE_BUSY, _SQLITE_LOCKED):
         return DatabaseBusy()
-    if primary == _SQLITE_FULL or code in _SQLITE_IOERR_WRITE_FULL:
+    if primary == _SQLITE_FULL:
         return DiskFull("データベース / database")
     if primary == _SQLITE_READONLY:
         return ReadOnly("データベース / database")
@@ -159,7 +173,19 @@ def _sqlite(orig: sqlite3.Error) -> GatewayError | None:
     if primary == _SQLITE_CANTOPEN:
         return ReadOnly("データベースを開けません / cannot open the database file")
     if primary == _SQLITE_IOERR:
-        return DatabaseDamaged(getattr(orig, "sqlite_errorname", "SQLITE_IOERR"))
+        # An I/O error is the file system's more often than the file's: growing the WAL or its
+        # index on a full disk, writing to one remounted read-only. Look before calling it damage.
+        name = getattr(orig, "sqlite_errorname", "SQLITE_IOERR")
+        if database:
+            try:
+                fs = os.statvfs(os.path.dirname(os.path.abspath(database)))
+            except OSError:
+                return DiskError(name)
+            if fs.f_flag & os.ST_RDONLY:
+                return ReadOnly("データベース / database")
+            if fs.f_bavail * fs.f_frsize < _NEARLY_FULL:
+                return DiskFull("データベース / database")
+        return DiskError(name)
     return None
 
 
