@@ -28,9 +28,14 @@ test: setup
 # The standing attack battery at full size: the same tests `make test` runs with a few hundred
 # inputs, here with thousands (schemathesis on the portal's API, hypothesis on the parsers).
 # Counts are written to test-output/fuzz/.
+# Then the standing fault battery at full size (tests/reliability/battery.py; `make test` runs each
+# case once on small files): every named SIGKILL point, full and read-only disks, locked and
+# damaged databases, PostgreSQL killed and restarted, a clock set back, 3 rounds on 2,000-record
+# files, then the counts (runs, faults, data lost). About 15 minutes on 2 cores.
 fuzz: setup
 	GATEWAY_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -n auto tests/test_parsers_fuzz.py tests/portal/test_api_fuzz.py \
 		tests/audit/test_fuzz.py tests/sftp/test_preauth.py
+	$(BIN)/python scripts/fault-battery --rounds 3 --records 2000 --jobs 2 --postgres
 
 # ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade), mypy, and the import contracts of
 # .importlinter (no circle; nothing below operations/ imports the service or a channel; the

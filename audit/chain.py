@@ -44,7 +44,7 @@ _H = rb'"[0-9a-f]{64}"'
 _FAST_ENTRY = re.compile(
     rb'\{"action":' + _S
     + rb',"actor":\{"org":' + _N + rb',"role":' + _N + rb',"ssh_key":' + _N + rb',"terminal":' + _N + rb',"user":' + _N
-    + rb'\},"at":' + _T
+    + rb'\},"at":(' + _T + rb')'
     + rb',"channel":"(?:lgwan-asp|vpn-sftp|courier|hotfolder|cli|system)"'
     + rb',"evidence":(null|\{"id":' + _S + rb',"sha256":' + _H + rb'\})'
     + rb',"kinds":(\[(?:' + _S + rb'(?:,' + _S + rb')*)?\])'
@@ -75,6 +75,17 @@ class Entry:
     channel: str
 
 
+@dataclass(frozen=True)
+class HomeEvent:
+    """An entry about the log itself (FORMAT.md, "The home's own entries"): a rehearsal home, or
+    a new log that replaced one whose database was lost."""
+    seq: int
+    at: str
+    action: str
+    reason: str | None
+    evidence_id: str | None
+
+
 @dataclass
 class Log:
     lines: int = 0
@@ -84,6 +95,7 @@ class Log:
     redacted: set[int] = field(default_factory=set)
     hashes_at: dict[int, str] = field(default_factory=dict)   # seq -> hash, for checkpoint sizes
     notable: dict[int, Entry] = field(default_factory=dict)   # entries with evidence or kinds
+    home: list[HomeEvent] = field(default_factory=list)      # home.rehearsal, home.reinitialise
     read: bool = False
 
 
@@ -247,23 +259,30 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
     fast_entry, fast_redacted = _FAST_ENTRY, _FAST_REDACTED
     fail = lambda where, detail: failures.add("log-tampered", ENTRIES, where, detail)  # noqa: E731
     lineno = 0
+    last_at: bytes | None = None  # the time of the last entry that has one (redacted ones have none)
+    last_at_seq: int | None = None
     try:
         for lineno, raw in iter_lines(root, ENTRIES, ENTRY_LINE_CAP, ENTRIES_CAP, hasher):
             seq: int | None = None
             prev: str | None = None
+            at: bytes | None = None
             if raw is None:
                 fail(lineno, f"line longer than {ENTRY_LINE_CAP} bytes")
                 entry_hash = "?" * 64  # nothing can link to it
             else:
                 m = fast_entry(raw)
                 if m is not None and (raw.isascii() or _utf8(raw)):
-                    seq = int(m[5])
-                    prev = m[4].decode("ascii")
+                    seq = int(m[6])
+                    prev = m[5].decode("ascii")
+                    at = m[1]
                     entry_hash = sha256(b"\x00" + raw).hexdigest()
-                    if m[1] != b"null" or m[2] != b"[]" or m[3] != b"ok":
+                    if m[2] != b"null" or m[3] != b"[]" or m[4] != b"ok":
                         log.notable[seq] = _entry_from(jcs.loads(raw), lineno)
+                    if raw.startswith(HOME_PREFIX):
+                        _home_event(log, jcs.loads(raw))
                 else:
                     r = fast_redacted(raw)
+                    at = None
                     if r is not None:
                         seq = int(r[2])
                         entry_hash = r[1].decode("ascii")
@@ -271,7 +290,7 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
                             fail(lineno, f"entry {seq} is redacted in a bundle not scoped to one approval")
                         log.redacted.add(seq)
                     else:
-                        seq, prev, entry_hash = _slow_line(raw, lineno, log, fail, scoped)
+                        seq, prev, entry_hash, at = _slow_line(raw, lineno, log, fail, scoped)
             if seq is not None:
                 if seq > jcs.MAX_SAFE_INTEGER:
                     fail(lineno, "seq is beyond ±(2^53−1)")
@@ -287,6 +306,13 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
                 if seq in wanted and seq not in log.hashes_at:
                     log.hashes_at[seq] = entry_hash
                 log.last_seq = seq
+            if at is not None:
+                # Time is evidence: entries never go back in time. A backdated entry (a clock set
+                # back, a fake time in production) keeps a valid chain; only this shows it.
+                if last_at is not None and at < last_at:
+                    fail(lineno, f"entry {seq} is dated {at.decode()}, before entry {last_at_seq}"
+                                 f" ({last_at.decode()}): the log's times go back (a backdated entry)")
+                last_at, last_at_seq = at, seq
             if prev is not None and prev != prev_hash:
                 if lineno == 1 and base == 0:
                     fail(lineno, "prev of the first entry is not 64 zeros (entries before it were removed)")
@@ -313,13 +339,13 @@ def _utf8(raw: bytes) -> bool:
         return False
 
 
-def _slow_line(raw: bytes, lineno: int, log: Log, fail: Any, scoped: bool) -> tuple[int | None, str | None, str]:
+def _slow_line(raw: bytes, lineno: int, log: Log, fail: Any, scoped: bool) -> tuple[int | None, str | None, str, bytes | None]:
     """A line the fast path did not accept: name exactly what is wrong with it."""
     try:
         value, canon = jcs.loads_canonical_line(raw)
     except jcs.ParseError as exc:
         fail(lineno, f"not a JSON entry: {exc}")
-        return None, None, hashlib.sha256(b"\x00" + raw).hexdigest()
+        return None, None, hashlib.sha256(b"\x00" + raw).hexdigest(), None
     if canon is not None:
         fail(lineno, "entry is not canonical JSON (RFC 8785)")
     body = canon if canon is not None else raw
@@ -329,22 +355,39 @@ def _slow_line(raw: bytes, lineno: int, log: Log, fail: Any, scoped: bool) -> tu
                 or type(seq) is not int or seq < 1 \
                 or type(value.get("hash")) is not str or not _HEX64.match(value["hash"]):
             fail(lineno, "malformed redacted entry: expected exactly {seq, redacted: true, hash}")
-            return (seq if type(seq) is int and seq >= 1 else None), None, hashlib.sha256(b"\x00" + body).hexdigest()
+            return (seq if type(seq) is int and seq >= 1 else None), None, hashlib.sha256(b"\x00" + body).hexdigest(), None
         if not scoped:
             fail(lineno, f"entry {seq} is redacted in a bundle not scoped to one approval")
         log.redacted.add(seq)
-        return seq, None, value["hash"]
+        return seq, None, value["hash"], None
     entry_hash = hashlib.sha256(b"\x00" + body).hexdigest()
     problem = entry_problem(value)
     if problem is not None:
         fail(lineno, f"malformed entry: {problem}")
         seq = value.get("seq") if type(value) is dict else None
         prev = value.get("prev") if type(value) is dict else None
-        return (seq if type(seq) is int and seq >= 1 else None), (prev if type(prev) is str else None), entry_hash
+        return (seq if type(seq) is int and seq >= 1 else None), (prev if type(prev) is str else None), entry_hash, None
     entry = _entry_from(value, lineno)
     if entry.evidence_id is not None or entry.kinds or entry.outcome != "ok":
         log.notable[entry.seq] = entry
-    return value["seq"], value["prev"], entry_hash
+    if entry.action.startswith(HOME_ACTIONS):
+        _home_event(log, value)
+    return value["seq"], value["prev"], entry_hash, value["at"].encode("ascii")
+
+
+# Entries about the log itself, kept whatever their outcome. In canonical JSON "action" is the
+# first member, so the fast path recognises them by a prefix of the line.
+HOME_ACTIONS = "home."
+HOME_PREFIX = b'{"action":"home.'
+
+
+def _home_event(log: Log, value: dict[str, Any]) -> None:
+    evidence = value.get("evidence")
+    log.home.append(HomeEvent(value["seq"], value["at"], value["action"], value.get("reason"),
+                              evidence.get("id") if isinstance(evidence, dict) else None))
+
+
+
 
 
 def check_checkpoints_against_log(checkpoints: list[Checkpoint], log: Log, failures: Failures) -> None:

@@ -51,8 +51,12 @@ def verify(bundle: str, as_json: bool, trust_key: str | None) -> None:
     if as_json:
         _echo_json(result.to_json())
     else:
+        from audit.continuity import lines
+
         for failure in result.failures:
             click.echo(_safe(failure.line()))
+        for line in lines(result):
+            click.echo(_safe(line))
         trust = (f"genesis key {result.trusted.genesis} (pinned)" if result.trusted.pinned
                  else f"genesis key {result.trusted.genesis} (not pinned: compare it with the id the city publishes)")
         if result.verified:

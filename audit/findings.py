@@ -25,7 +25,10 @@ PREVENTED_KINDS = frozenset({
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged")
+                        "evidence-forged", "integrity-failure")
+# Failures of the gateway itself, logged with the attempt they stopped: the finding is the
+# gateway's, never the attempting person's, and it was not a violation someone tried.
+GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
 
 # For people reading the Japanese report.
 KIND_LABELS = {
@@ -49,6 +52,7 @@ KIND_LABELS = {
     "unapproved-transfer": "承認のない受渡し",
     "log-tampered": "アクセスログの改ざん",
     "evidence-forged": "証跡文書の偽造・改変",
+    "integrity-failure": "ゲートウェイ保管データの消失・破損（ゲートウェイの障害）",
 }
 
 
@@ -140,6 +144,9 @@ def derive(v: Verification) -> list[Finding]:
     for entry in sorted(v.log.notable.values(), key=lambda e: e.seq):
         if entry.outcome == "refused":
             for kind in entry.kinds:
+                if kind in GATEWAY_FAULT_KINDS:
+                    findings.append(_gateway_fault(kind, entry))
+                    continue
                 findings.append(Finding(kind, True, f"log entry {entry.seq} ({entry.action}) refused: "
                                                     f"{entry.reason or 'no reason given'}",
                                         entry.approval, entry.transfer, [], entry.seq,
@@ -161,6 +168,16 @@ def derive(v: Verification) -> list[Finding]:
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now)
     return findings
+
+
+def _gateway_fault(kind: str, entry: Any) -> Finding:
+    who = entry.actor_user or "the system"
+    return Finding(kind, False, f"log entry {entry.seq} ({entry.action}): the gateway could not produce the copy it "
+                                f"kept (missing or corrupted although its key existed): a failure of the gateway, "
+                                f"not of {who}, who only asked for it; {entry.reason or 'no detail given'}",
+                   entry.approval, entry.transfer, [], entry.seq,
+                   f"ゲートウェイが保管していたデータが消失又は破損していました（ログ {entry.seq}、{entry.action}）。"
+                   "ゲートウェイ側の障害であり、取得しようとした利用者の違反ではありません。")
 
 
 _JA = {

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import jcs, timefmt
+from audit import continuity, jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
 from audit.bundle import (
     CHECKPOINTS,
@@ -76,6 +76,7 @@ class Verification:
                                "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
             "approvals": sorted(self.approvals),
+            "home": continuity.summary(self),
         }
 
 

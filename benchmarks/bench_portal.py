@@ -88,8 +88,9 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     home = tmp_path / "home"
     env = {"GATEWAY_HOME": str(home), "GATEWAY_DB_URL": f"sqlite:///{home / 'gateway.db'}"}
     monkeypatch.delenv("GATEWAY_FAKE_NOW", raising=False)
-    gateway("init", env=env)  # real clock: the TLS certificate is checked against the real time
+    # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
     env["GATEWAY_FAKE_NOW"] = "2020-06-01T10:00:00+09:00"
+    gateway("init", "--rehearsal", env=env)
     gateway("approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
     gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員", env=env)
     source = tmp_path / "recipients.csv"

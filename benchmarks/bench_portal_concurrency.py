@@ -109,8 +109,9 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("GATEWAY_DB_URL", "GATEWAY_SCRYPT_WORK_FACTOR", "GATEWAY_FAKE_NOW")}
     env["GATEWAY_HOME"] = str(home)
-    gateway("init", env=env)  # real clock: the TLS certificates are checked against real time
+    # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
     env["GATEWAY_FAKE_NOW"] = NOW
+    gateway("init", "--rehearsal", env=env)
     gateway("approval", "add", str(REPO / "simulations" / "approvals" / f"{APPROVAL}.toml"), env=env)
     logins = [f"st{i:02d}" for i in range(1, max(NS) + 1)]
     admin = Actor(user="cli:bench", role="admin")

@@ -49,7 +49,7 @@ HANDOVER = textwrap.dedent('''
     source, home_dir, approval = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     clock = FixedClock(datetime(2020, 6, 1, 10, tzinfo=JST))
     home = Home(home_dir)
-    installation.init(home, at=clock.now())
+    installation.init(home, rehearsal=True, clock=clock)
     with Gateway.open(home, clock) as gw:
         with gw.unit() as s:
             register_approval(s, approval, actor="bench", at=clock.now())

@@ -141,7 +141,7 @@ def run(tmp: Path) -> dict[str, Any]:
     env = {**os.environ, "GATEWAY_HOME": str(home), "GATEWAY_FAKE_NOW": "2020-06-01T10:00:00+09:00",
            "GATEWAY_SCRYPT_WORK_FACTOR": "10"}
     env.pop("GATEWAY_DB_URL", None)
-    gateway("init", env=env)
+    gateway("init", "--rehearsal", env=env)
     gateway("approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
     gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員", env=env)
     key = keygen(tmp / "client")

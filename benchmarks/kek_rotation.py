@@ -54,7 +54,7 @@ def main() -> None:
         if args.kek_backend == "pkcs11":
             kek = KekConfig(backend="pkcs11", module=args.kek_module, token_label=args.kek_token_label,
                             pin_env=args.kek_pin_env, key_label=f"bench-{os.getpid()}")
-        installation.init(home, at=clock.now(), kek=kek)
+        installation.init(home, clock=clock, kek=kek)
         gw = Gateway.open(home, clock)
         blobs = BlobStore(gw.home.blobs, gw.keys.kek())
         t0 = time.perf_counter()

@@ -29,6 +29,9 @@ class Category(StrEnum):
     REFUSED = "refused"  # a rule of the approval or profile refuses it; carries finding kinds
     BUSY = "busy"  # transient contention: nothing changed, try again in a moment
     UNAVAILABLE = "unavailable"  # the installation cannot work now (database or disk): the administrator acts
+    # The gateway lost or damaged what it was keeping (a package file missing or corrupted although
+    # its key exists): the gateway's fault, logged and alerted; the administrator restores it.
+    DAMAGED = "damaged"
 
 
 # Nothing of these is written to the log: nobody did anything wrong, and the log may be unwritable.
@@ -102,6 +105,10 @@ class Unavailable(GatewayError):
     category = Category.UNAVAILABLE
 
 
+class Damaged(GatewayError):
+    category = Category.DAMAGED
+
+
 @dataclass(frozen=True)
 class Refusal:
     """One reason a decision refuses: a finding kind when the rule is one of the council's, else None
@@ -138,7 +145,7 @@ class Refused(GatewayError):
 
 _BY_CATEGORY: dict[Category, type[GatewayError]] = {
     cls.category: cls for cls in (Invalid, Unauthenticated, Forbidden, NotFound, Conflict, Gone, TooLarge, Busy,
-                                  Unavailable)
+                                  Unavailable, Damaged)
 }
 
 

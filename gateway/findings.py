@@ -32,6 +32,9 @@ class Kind(StrEnum):
     UNAPPROVED_TRANSFER = "unapproved-transfer"
     LOG_TAMPERED = "log-tampered"
     EVIDENCE_FORGED = "evidence-forged"
+    # The gateway's own failure: a package it still held the key for was missing or corrupted on
+    # its disk. Logged with the download it stopped, but never the downloader's doing.
+    INTEGRITY_FAILURE = "integrity-failure"
 
 
 PREVENTED = frozenset({

@@ -61,7 +61,9 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that becomes `path` when the block ends without an exception; on any
     exception (KeyboardInterrupt included) the temporary file is removed and `path` is untouched."""
     target = Path(path).absolute()
-    temp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+    # The writer's pid is in the name: what a killed writer left is recognised as such and swept
+    # (`temporary_owner`), however young it is.
+    temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with _DurableWriter(fd) as out:
@@ -73,6 +75,51 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             temp.unlink()
         raise
     fsync_dir(target.parent)
+
+
+class AtomicFile(io.RawIOBase):
+    """A file written under a temporary name that becomes `path` only on `commit()` (fsync,
+    rename, fsync of the directory); `discard()` removes it. For a writer that must know the file
+    is complete before it says so (a download is logged only once its file exists whole)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.target = Path(path).absolute()
+        self.temp = self.target.parent / f".{self.target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
+        fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self._out = _DurableWriter(fd)
+        self.size = 0
+        self.committed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        n = self._out.write(data)
+        self.size += n
+        return n
+
+    def commit(self) -> None:
+        self._out.commit()
+        self._out.close()
+        os.replace(self.temp, self.target)
+        fsync_dir(self.target.parent)
+        self.committed = True
+
+    def discard(self) -> None:
+        if not self.committed:
+            self._out.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.temp.unlink()
+
+
+def temporary_owner(path: Path) -> int | None:
+    """The pid of the process that was writing `path`, an `atomic_output` temporary; None if the
+    name is not one."""
+    name = path.name
+    if not (name.startswith(".") and name.endswith(".tmp")):
+        return None
+    pid, sep, _ = name[:-len(".tmp")].rpartition(".")[2].partition("-")
+    return int(pid) if sep and pid.isdigit() else None
 
 
 def write_secret(path: Path, data: bytes) -> None:

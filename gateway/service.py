@@ -5,6 +5,7 @@ Channels (CLI, portal, SFTP, courier desk, hot folder) hold a `Gateway` and do t
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
@@ -12,14 +13,17 @@ from typing import Iterator
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock, from_environment
+from gateway.clock import Clock, FakeTimeRefused, for_home
 from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
-from gateway.installation import installation_id, open_engine
+from gateway.installation import installation_id, is_rehearsal, open_engine, remember_head
 from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
 from gateway.store import db
+from gateway.store.models import LedgerHead
+
+_log = logging.getLogger("gateway")
 
 
 @dataclass
@@ -30,16 +34,34 @@ class Gateway:
     clock: Clock
     ledger: Ledger
     settings: Settings
+    opened_at_seq: int = 0  # the log's head when opened: close() updates the head record if it moved
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+        """The installation at `home`, on its one clock (clock.for_home): a production home refuses
+        a fake time, and the refusal is logged (on the real clock) as the attempt it is."""
         config = load_settings(home.root)
-        clock = clock or from_environment()
         engine = open_engine(home, config)
         keys = KeyStore(home.keys)
-        with db.session_scope(engine, read_only=True) as session:
-            installation = installation_id(session)
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config)
+        try:
+            with db.session_scope(engine, read_only=True) as session:
+                installation = installation_id(session)
+                rehearsal = is_rehearsal(session)
+                head = session.get(LedgerHead, 1)
+                seq = head.seq if head is not None else 0
+            try:
+                clock = for_home(rehearsal=rehearsal, given=clock)
+            except FakeTimeRefused as err:
+                real = Clock()
+                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real), config)
+                gw.record(Event(action="clock.refused", channel="cli", outcome="refused",
+                                reason=f"a time other than the real one was given ({err.what}) in a production home"))
+                err.logged = True
+                raise
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config, seq)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -62,10 +84,33 @@ class Gateway:
         return seq
 
     def close(self) -> None:
-        """Sign the head at shutdown, so the last entries are covered by a checkpoint."""
-        with self.unit() as session:
-            self.ledger.checkpoint(session)
-        self.engine.dispose()
+        """Sign the head at shutdown, so the last entries are covered by a checkpoint. A command
+        that only read (`gateway log`) signs nothing and takes no write lock: unsigned entries of
+        others are signed by the next gateway that writes (and by every export)."""
+        try:
+            seq, signed = self._head()
+            if seq != self.opened_at_seq:  # this gateway wrote: sign the head and remember it
+                if seq != signed:
+                    with self.unit() as session:
+                        self.ledger.checkpoint(session)
+                self.remember_head()
+        finally:
+            self.engine.dispose()
+
+    def remember_head(self) -> None:
+        """Update the home's record of the log's head (ledger/head_record.py), which lets a later
+        re-initialisation name what it cuts off. A memory, not evidence: a disk that cannot take
+        it is reported, and the command that wrote the log still succeeded."""
+        try:
+            remember_head(self.engine, self.home)
+        except OSError as err:
+            _log.warning("could not update the head record in %s: %s", self.home.root, err.strerror)
+
+    def _head(self) -> tuple[int, int]:
+        """(entries, entries covered by the last checkpoint), read without the write lock."""
+        with self.read() as session:
+            head = session.get(LedgerHead, 1)
+            return (head.seq, head.checkpoint_size) if head is not None else (0, 0)
 
     def __enter__(self) -> "Gateway":
         return self

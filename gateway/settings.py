@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gateway.core import tomlfile
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.kek.config import KekConfig
 from gateway.errors import Invalid
@@ -31,6 +32,18 @@ class DbSettings:
     url: str = ""
     # How long a SQLite writer waits for the write lock; past it the portal answers 503.
     busy_timeout_ms: int = 10_000
+    # The url above is the only database of this home: $GATEWAY_DB_URL is ignored. Written by
+    # `gateway simulate` and `gateway demo` into their rehearsal homes, so that a rehearsal run in
+    # a shell that names the production database never writes into it. Read from the file only.
+    sealed: bool = False
+
+
+@dataclass(frozen=True)
+class RecordsSettings:
+    # The longest line a recipient file may have, in bytes. A line is read whole before it is
+    # checked, so this bounds the memory of every reader of an uploaded file (README, "Bounded
+    # memory"); real rows are a few hundred bytes.
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,10 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("retention", "log_years"): (1, 100),
     ("retention", "sweep_interval_seconds"): (1, 86_400),
     ("scrypt", "work_factor"): (1, 22),
+    ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
 }
+# Values only the file may set: an environment variable must not unseal a sealed home.
+FILE_ONLY = frozenset({("db", "sealed")})
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ class Settings:
     sftp: SftpSettings = field(default_factory=SftpSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -112,7 +129,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records")
 _OWNED_ELSEWHERE = ("kek",)
 
 
@@ -142,16 +159,21 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
         if section in doc:
             table = tomlfile.Table(doc[section], section, path)
             for f in fields(default):
-                read = table.str if f.type == "str" else table.int
-                value = read(f.name, required=False)
+                value: Any
+                if f.type == "bool":
+                    value = table.bool(f.name) if f.name in doc[section] else None
+                else:
+                    value = (table.str if f.type == "str" else table.int)(f.name, required=False)
                 if value is not None:
                     values[f.name] = value
                     sources[f"{section}.{f.name}"] = str(path)
             table.done()
         for f in fields(default):
             raw = environ.get(env_name(section, f.name))
-            if raw is None or raw == "":
+            if raw is None or raw == "" or (section, f.name) in FILE_ONLY:
                 continue
+            if section == "db" and f.name == "url" and values["sealed"]:
+                continue  # a sealed home's database is the one its file names
             values[f.name] = raw if f.type == "str" else _int_from_env(env_name(section, f.name), raw)
             sources[f"{section}.{f.name}"] = env_name(section, f.name)
         for name, value in values.items():
@@ -186,7 +208,7 @@ def without_password(url: str) -> str:
     return parsed.set(password=None).render_as_string(hide_password=False) if parsed.password else url
 
 
-def record_db_url(home_root: Path, url: str) -> bool:
+def record_db_url(home_root: Path, url: str, *, sealed: bool = False) -> bool:
     """Write `[db] url` into the home's settings file, once; True when it was written. A file that
     already names a database keeps it: `gateway init` never moves an installation silently."""
     path = home_root / FILE
@@ -197,8 +219,13 @@ def record_db_url(home_root: Path, url: str) -> bool:
     if "db" in doc:
         raise Invalid(f"{path} の [db] 表に url を書き加えてください: {without_password(url)}",
                       f"add url = \"{without_password(url)}\" to the [db] table of {path}.")
-    block = ("# Written by `gateway init`: the database of this installation. $GATEWAY_DB_URL overrides it.\n"
-             f"[db]\nurl = {_toml_string(without_password(url))}\n")
+    if sealed:
+        block = ("# Written by `gateway simulate` / `gateway demo`: the only database of this rehearsal home.\n"
+                 "# sealed: $GATEWAY_DB_URL is ignored here.\n"
+                 f"[db]\nurl = {_toml_string(without_password(url))}\nsealed = true\n")
+    else:
+        block = ("# Written by `gateway init`: the database of this installation. $GATEWAY_DB_URL overrides it.\n"
+                 f"[db]\nurl = {_toml_string(without_password(url))}\n")
     from gateway.fsutil import atomic_output
 
     with atomic_output(path) as out:

@@ -35,6 +35,7 @@ class PostgresServer:
     datadir: str
     bindir: str
     run_as: list[str]
+    options: str = ""
 
     @property
     def admin_url(self) -> str:
@@ -49,9 +50,19 @@ class PostgresServer:
             c.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def kill(self) -> None:
+        """Stop the server at once (no shutdown checkpoint, as a crash or a pulled cable), keeping its data."""
         subprocess.run([*self.run_as, f"{self.bindir}/pg_ctl", "-D", self.datadir, "-m", "immediate", "-w", "stop"],
                        capture_output=True, check=False)
+
+    def restart(self) -> None:
+        """Start it again on the same port and data (after `kill`): it recovers from its WAL."""
+        subprocess.run([*self.run_as, f"{self.bindir}/pg_ctl", "-D", self.datadir, "-o", self.options, "-l",
+                        os.path.join(os.path.dirname(self.datadir), "log"), "-w", "-t", "60", "start"],
+                       check=True, capture_output=True)
+
+    def stop(self) -> None:
+        self.kill()
         shutil.rmtree(os.path.dirname(self.datadir), ignore_errors=True)
 
 
@@ -70,4 +81,4 @@ def start() -> PostgresServer:
     options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
     subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", datadir, "-o", options, "-l", os.path.join(base, "log"),
                     "-w", "-t", "60", "start"], check=True, capture_output=True)
-    return PostgresServer(port=port, datadir=datadir, bindir=bindir, run_as=run_as)
+    return PostgresServer(port=port, datadir=datadir, bindir=bindir, run_as=run_as, options=options)

@@ -47,10 +47,10 @@ def test_entries_form_one_chain_with_signed_checkpoints(home):
         gw.record(Event(action="test.event", channel="cli", reason=f"event {i}"))
     gw.close()
     entries = chain(gw)
-    assert len(entries) == 12 + 1  # init wrote the first
+    assert len(entries) == 12 + 2  # init wrote the first two (system.init, home.rehearsal)
     with gw.unit() as s:
         checkpoints = [json.loads(b) for b in s.scalars(select(m.Checkpoint.body).order_by(m.Checkpoint.size))]
-    assert [c["size"] for c in checkpoints] == [5, 10, 13]  # every 5 entries, and at close
+    assert [c["size"] for c in checkpoints] == [5, 10, 14]  # every 5 entries, and at close
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(gw.keys.public_signing_keys()[gw.ledger.signer.id]))
     prev = None
     for cp in checkpoints:
@@ -68,8 +68,8 @@ def test_a_rolled_back_change_leaves_no_entry(home):
             gw.ledger.record(s, Event(action="test.event", channel="cli"))
             raise RuntimeError("the change failed")
     with gw.unit() as s:
-        assert s.scalar(select(func.count()).select_from(m.LogEntry)) == 1  # only init's
-        assert s.get(m.LedgerHead, 1).seq == 1
+        assert s.scalar(select(func.count()).select_from(m.LogEntry)) == 2  # only init's
+        assert s.get(m.LedgerHead, 1).seq == 2
     gw.engine.dispose()
 
 
@@ -82,10 +82,10 @@ def test_control_characters_cannot_forge_an_entry(home):
     run_gateway("export", "evidence", "-o", str(bundle))
     lines = (bundle / "log" / "entries.jsonl").read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and all(json.loads(line)["seq"] != 99 for line in lines[:-1])
-    entry = json.loads(lines[1])
+    entry = json.loads(lines[2])
     assert entry["reason"] == forged and entry["actor"]["user"] == forged
     shown = run_gateway("log").stdout
-    assert "\x1b" not in shown and len(shown.strip().split("\n")) == 3
+    assert "\x1b" not in shown and len(shown.strip().split("\n")) == 4
 
 
 WRITER = """

@@ -23,7 +23,7 @@ from gateway.ledger.log import Event
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import APPROVALS, move_clock, run_audit, run_gateway
 from tests.test_handover import IN_PERIOD, send
 from tests.test_retention import certify, sweep_at
 
@@ -39,7 +39,7 @@ def home(tmp_path, db_url, monkeypatch):
     monkeypatch.setenv("GATEWAY_HOME", str(root))
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
     monkeypatch.setenv("GATEWAY_FAKE_NOW", INIT)
-    run_gateway("init")
+    run_gateway("init", "--rehearsal")
     return root
 
 
@@ -55,11 +55,13 @@ def write_days(home: Path, days: int, start: datetime = DAY0) -> None:
         gw.record(Event(action="test.event", channel="cli", reason=f"day {day}"))
         gw.record(Event(action="auth.login", channel="lgwan-asp", outcome="refused", kinds=("brute-force",)))
         gw.close()
+        move_clock(at)  # later commands come after these entries
         at += timedelta(days=1)
 
 
 def prune(now: str | datetime, check: bool = True, **kw) -> dict:
     text = now.isoformat() if isinstance(now, datetime) else now
+    move_clock(text)  # the prune's entry is dated `now`, and the log's times never go back
     proc = run_gateway("retention", "prune-log", "--now", text, "--json", check=check, **kw)
     return json.loads(proc.stdout) if proc.returncode == 0 else {"exit": proc.returncode, "stderr": proc.stderr}
 
@@ -95,29 +97,30 @@ def db_state(home: Path) -> tuple:
 # -- the window, to the second ------------------------------------------------------------------
 
 def test_nothing_before_the_window_and_exactly_the_old_range_after_it(home, tmp_path):
-    write_days(home, 4)  # entries 2..9; checkpoints at 3, 5, 7, 9; init (entry 1) on 2020-05-01
-    # Entry 2 is exactly ten years old: not older than the window, and no checkpoint ends before it.
+    # init (entries 1, 2: system.init, home.rehearsal) on 2020-05-01; entries 3..10; checkpoints at 4, 6, 8, 10
+    write_days(home, 4)
+    # Entry 3 is exactly ten years old: not older than the window, and no checkpoint ends before it.
     nothing = prune("2030-05-02T01:00:00+00:00")
-    assert nothing["pruned"] is False and nothing["kept_from"]["seq"] == 2
-    assert db_state(home)[:2] == (1, 9)
-    # One second later day 0 is past the window: entries 1-3 go, up to the checkpoint at 3.
+    assert nothing["pruned"] is False and nothing["kept_from"]["seq"] == 3
+    assert db_state(home)[:2] == (1, 10)
+    # One second later day 0 is past the window: entries 1-4 go, up to the checkpoint at 4.
     done = prune("2030-05-03T01:00:00+00:00")
-    assert done["pruned"] is True and done["range"] == {"first": 1, "last": 3} and done["entries"] == 3
-    assert done["kept_from"]["seq"] == 4 and done["log_years"] == 10
-    assert db_state(home)[:2] == (4, 7)  # 4..9 and the log.prune entry
-    again = prune("2030-05-03T01:00:01+00:00")  # day 1 (entries 4, 5) now past the window too
-    assert again["range"] == {"first": 4, "last": 5}
+    assert done["pruned"] is True and done["range"] == {"first": 1, "last": 4} and done["entries"] == 4
+    assert done["kept_from"]["seq"] == 5 and done["log_years"] == 10
+    assert db_state(home)[:2] == (5, 7)  # 5..10 and the log.prune entry
+    again = prune("2030-05-03T01:00:01+00:00")  # day 1 (entries 5, 6) now past the window too
+    assert again["range"] == {"first": 5, "last": 6}
     bundle = export(tmp_path, "bundle")
     out = verified(bundle)
-    assert out["log"]["pruned"]["entries"] == 5
-    assert json.loads(lines(bundle / "log" / "entries.jsonl")[0])["seq"] == 6
+    assert out["log"]["pruned"]["entries"] == 6
+    assert json.loads(lines(bundle / "log" / "entries.jsonl")[0])["seq"] == 7
     assert len(lines(bundle / "log" / "prunings.jsonl")) == 2
     # The officer's page walks the chain from the last statement's head, not from entry 1.
     from gateway.channels.lgwan_asp.queries import chain_status
 
     with open_gw(home) as gw:
         status = chain_status(gw)
-    assert status["ok"] and status["pruned"] == 5 and status["entries"] == db_state(home)[1], status
+    assert status["ok"] and status["pruned"] == 6 and status["entries"] == db_state(home)[1], status
 
 
 def test_the_statement_says_what_was_pruned_and_is_signed(home, tmp_path):
@@ -146,8 +149,8 @@ def test_the_statement_says_what_was_pruned_and_is_signed(home, tmp_path):
     assert statement["checkpoint"] == old_checkpoints[-1] and statement["checkpoint"]["size"] == cut
     removed = statement["removed"]
     assert removed["entries"] == cut and removed["by_action"] == {
-        "auth.login": 3, "evidence.export": 1, "system.init": 1, "test.event": 3}
-    assert removed["by_outcome"] == {"ok": 5, "refused": 3} and removed["checkpoints"] == 4
+        "auth.login": 3, "evidence.export": 1, "home.rehearsal": 1, "system.init": 1, "test.event": 3}
+    assert removed["by_outcome"] == {"ok": 6, "refused": 3} and removed["checkpoints"] == 4
     assert statement["retention"]["log_years"] == 10 and statement["retention"]["rule"] == "closed-cases/1"
     assert statement["retention"]["window_start"] == "2021-01-01T00:00:00.000000Z"
     assert statement["process"]["program"] == "gateway retention prune-log" and statement["process"]["pid"] > 0
@@ -184,8 +187,10 @@ def test_pruning_twice_is_idempotent(home, tmp_path):
 
 # -- what a live case still needs -------------------------------------------------------------
 
-def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_ends(home, tmp_path, monkeypatch):
-    write_days(home, 2)  # old noise: entries 2..5
+def _open_case(home: Path, tmp_path: Path, monkeypatch) -> tuple[dict, int]:
+    """Old noise (entries 3..6, checkpoints at 4 and 6), then a hand-over under a live approval.
+    Returns the send's answer and the seq of the approval's registration."""
+    write_days(home, 2)
     monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
     monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
     run_gateway("approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml"))
@@ -193,23 +198,34 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     source = tmp_path / "recipients.csv"
     run_gateway("generate", "recipients", "--count", "300", "--schema", "kurume-2020", "--seed", "7", "-o", str(source))
     sent = json.loads(send(source, tmp_path).stdout)
-    approval_add = json.loads(run_gateway("log", "--action", "approval.add", "--json").stdout)[0]["seq"]
+    return sent, json.loads(run_gateway("log", "--action", "approval.add", "--json").stdout)[0]["seq"]
 
+
+def test_an_open_case_keeps_its_records_past_the_window(home, tmp_path, monkeypatch):
     # Eleven years on, the transfer is still open (the gateway never erased its copy): the old
     # noise goes, the approval's records stay, and the report on them is intact.
+    _, approval_add = _open_case(home, tmp_path, monkeypatch)
     open_case = prune("2031-06-01T00:00:00+00:00")
-    assert open_case["range"] == {"first": 1, "last": 5}
+    assert open_case["range"] == {"first": 1, "last": 6}
     assert open_case["kept_from"]["seq"] == approval_add
     assert "kurume-2020-teigaku" in open_case["kept_from"]["reason"] and "not erased" in open_case["kept_from"]["reason"]
     bundle = export(tmp_path, "open")
     verified(bundle)
     assert len(list((bundle / "evidence").glob("transfer-*.json"))) == 1
 
+
+def test_an_uncertified_erasure_keeps_the_case_open(home, tmp_path, monkeypatch):
     # The copy is erased on time, but the contractor has not certified its erasure: still open.
+    _, approval_add = _open_case(home, tmp_path, monkeypatch)
     sweep_at(datetime.fromisoformat("2020-06-08T10:00:00+09:00"))
     uncertified = prune("2031-06-01T00:00:00+00:00")
-    assert uncertified["pruned"] is False and "not certified" in uncertified["kept_from"]["reason"]
+    assert uncertified["range"] == {"first": 1, "last": 6}
+    assert uncertified["kept_from"]["seq"] == approval_add and "not certified" in uncertified["kept_from"]["reason"]
 
+
+def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_ends(home, tmp_path, monkeypatch):
+    sent, approval_add = _open_case(home, tmp_path, monkeypatch)
+    sweep_at(datetime.fromisoformat("2020-06-08T10:00:00+09:00"))
     # The contractor files its certificate; the case closes at its deadline (30 days after the
     # period), so its records stay ten years from then.
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-05T10:00:00+09:00")
@@ -219,31 +235,29 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     run_gateway("deletion", "decide", deletion_id, "--approve", "--as", "s.staff")
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-11T10:00:00+09:00")
     certify(deletion_id)
+    # Within the case's window only the old noise goes.
     within = prune("2030-09-15T00:00:00+00:00")
-    assert within["pruned"] is False and within["kept_from"]["seq"] == approval_add
+    assert within["range"] == {"first": 1, "last": 6} and within["kept_from"]["seq"] == approval_add
     assert "within the window" in within["kept_from"]["reason"]
 
-    # Past it, the case's records go up to the first prune's own entry (written "in 2031"):
-    # a prune removes a prefix, so the later erasure records wait for the next one.
+    # Past it, the case's records go, up to the first prune's own entry: a prune removes a
+    # prefix, and its own entry is young.
     closed = prune("2031-06-02T00:00:00+00:00")
-    assert closed["range"] == {"first": 6, "last": open_case["log_seq"] - 1}
-    assert closed["evidence_documents"] >= 1 and closed["kept_from"]["seq"] == open_case["log_seq"]
-    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2031-06-02T10:00:00+09:00")
+    assert closed["range"]["first"] == 7 and closed["range"]["last"] < within["log_seq"]
+    assert closed["evidence_documents"] >= 4 and closed["kept_from"]["seq"] == within["log_seq"]
     bundle = export(tmp_path, "closed")
     verified(bundle)
-    left = {p.name.rsplit("-", 1)[0] for p in (bundle / "evidence").glob("*.json")}
-    assert left == {"gateway-erasure", "deletion-request", "erasure-certificate"}
+    assert not list((bundle / "evidence").glob("*.json"))
     rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
     assert [f for f in rep["findings"] if f["severity"] in ("warning", "violation")] == []
 
     # Ten more years: everything up to the last checkpoint goes, three statements account for it.
     final = prune("2042-01-01T00:00:00+00:00")
-    assert final["range"]["first"] == open_case["log_seq"]
-    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2042-01-01T10:00:00+09:00")
+    assert final["range"]["first"] == closed["range"]["last"] + 1
     bundle = export(tmp_path, "final")
     out = verified(bundle)
     assert not list((bundle / "evidence").glob("*.json"))
-    assert [s["first"] for s in out["log"]["pruned"]["statements"]] == [1, 6, open_case["log_seq"]]
+    assert [s["first"] for s in out["log"]["pruned"]["statements"]] == [1, 7, closed["range"]["last"] + 1]
     scoped = export(tmp_path, "scoped", "--approval", "kurume-2020-teigaku")
     verified(scoped)
     assert len(lines(scoped / "log" / "prunings.jsonl")) == 3
@@ -291,19 +305,19 @@ def test_a_broken_log_is_never_pruned_into_a_clean_statement(home, tmp_path):
     write_days(home, 3)
     gw = open_gw(home)
     with gw.unit() as s:
-        row = s.get(m.LogEntry, 3)
+        row = s.get(m.LogEntry, 4)
         row.body = row.body.replace("brute-force", "none")
     gw.engine.dispose()
     state = db_state(home)
     refused = prune("2031-01-01T00:00:00+00:00", check=False)
-    assert refused["exit"] == 1 and "entry 3" in refused["stderr"] and "改ざん" in refused["stderr"]
+    assert refused["exit"] == 1 and "entry 4" in refused["stderr"] and "改ざん" in refused["stderr"]
     first, entries, _, documents, statements, _ = db_state(home)
     # Nothing was pruned; the refusal itself is the one new entry.
     assert (first, entries, documents, statements) == (state[0], state[1] + 1, state[3], state[4])
     gw = open_gw(home)
     with gw.unit() as s:
         last = s.scalars(select(m.LogEntry).order_by(m.LogEntry.seq.desc()).limit(1)).one()
-        assert (last.action, last.outcome) == ("log.prune", "refused") and "entry 3" in json.loads(last.body)["reason"]
+        assert (last.action, last.outcome) == ("log.prune", "refused") and "entry 4" in json.loads(last.body)["reason"]
     gw.engine.dispose()
 
 

@@ -13,7 +13,7 @@ import pytest
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
-from tests.conftest import run_audit, run_gateway
+from tests.conftest import move_clock, run_audit, run_gateway
 from tests.test_handover import IN_PERIOD, kurume, send  # noqa: F401  (fixture)
 
 
@@ -26,6 +26,7 @@ def erase_due(home, transfer: str) -> datetime:
 
 
 def sweep_at(at: datetime) -> dict:
+    move_clock(at)
     return json.loads(run_gateway("retention", "sweep", "--now", at.isoformat(), "--json").stdout)
 
 

@@ -48,7 +48,7 @@ def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """登録済みの承認 / registered approvals."""
     engine = open_engine(resolve_home(ctx, home))
     try:
-        with db.session_scope(engine) as session:
+        with db.session_scope(engine, read_only=True) as session:
             rows = [
                 {
                     "id": r.id,
@@ -82,7 +82,7 @@ def show(ctx: click.Context, approval_id: str, home: str | None, as_json: bool) 
     """承認の内容 / one approval in full."""
     engine = open_engine(resolve_home(ctx, home))
     try:
-        with db.session_scope(engine) as session:
+        with db.session_scope(engine, read_only=True) as session:
             a = get_approval(session, approval_id)
     finally:
         engine.dispose()

@@ -8,18 +8,19 @@ from pathlib import Path
 import click
 
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.clock import JST, Clock
+from gateway.clock import JST, Clock, for_home
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
-from gateway.installation import open_engine
+from gateway.installation import is_rehearsal, open_engine
+from gateway.settings import load as load_settings
 from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
 
 
-def parse_instant(value: str | None) -> datetime:
-    """ISO 8601; without a zone it is JST, as people here write times."""
+def parse_instant(value: str | None, clock: Clock | None = None) -> datetime:
+    """ISO 8601; without a zone it is JST, as people here write times. None: `clock`'s now."""
     if value is None:
-        return Clock().now()
+        return (clock or Clock()).now()
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
@@ -44,11 +45,15 @@ def parse_instant(value: str | None) -> datetime:
 def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, profile_id: str,
           at_text: str | None, password_delivery: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを承認に照らして確認（送付はしない） / screen a file against an approval (sends nothing)."""
-    engine = open_engine(resolve_home(ctx, home))
+    where = resolve_home(ctx, home)
+    config = load_settings(where.root)
+    engine = open_engine(where, config)
     try:
-        with db.session_scope(engine) as session:
+        with db.session_scope(engine, read_only=True) as session:
             approval = get_approval(session, approval_id)
             profile = get_profile(session, profile_id)
+            # "Now" is the home's one clock: a rehearsal's fake time, the real one in production.
+            clock = for_home(rehearsal=is_rehearsal(session))
     finally:
         engine.dispose()
     result = screen(
@@ -56,8 +61,9 @@ def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, prof
         sender_org=approval.city.id if profile.sender_kind == "city" else _relaying_contractor(approval, recipient),
         sender_role=profile.sender_roles[0],
         recipient=recipient,
-        at=parse_instant(at_text),
+        at=parse_instant(at_text, clock),
         password_delivery=password_delivery,
+        max_line=config.records.max_line_bytes,
     )
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

@@ -41,13 +41,28 @@ def refusals_exit_1(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except GatewayError as err:
+        except Exception as exc:
+            # A database or disk fault outside any operation (opening the home, a read) is told
+            # as what it is; anything else is a bug and keeps its traceback.
+            err = _as_gateway_error(exc)
+            if err is None:
+                raise
             if kwargs.get("as_json"):
                 click.echo(json.dumps(err.to_json(), ensure_ascii=False))
             click.echo(str(err), err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _as_gateway_error(exc: Exception) -> GatewayError | None:
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, OSError) or type(exc).__module__.startswith("sqlalchemy"):
+        from gateway.store.failures import classify  # imports SQLAlchemy: only on this path
+
+        return classify(exc)
+    return None
 
 
 def open_gateway(ctx: click.Context, home: str | None = None, clock: Clock | None = None) -> Gateway:

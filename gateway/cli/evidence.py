@@ -71,7 +71,7 @@ def log(ctx: click.Context, since: str | None, until: str | None, actor: str | N
         query = query.where(m.LogEntry.action.startswith(action, autoescape=True))
     if outcome:
         query = query.where(m.LogEntry.outcome == outcome)
-    with open_gateway(ctx, home) as gw, gw.unit() as session:
+    with open_gateway(ctx, home) as gw, gw.read() as session:
         rows = list(session.scalars(query.limit(limit)))
         if as_json:
             click.echo(json.dumps([json.loads(r.body) for r in rows], ensure_ascii=False))

@@ -13,7 +13,7 @@ import click
 
 from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.core.profiles import PASSWORD_METHODS
-from gateway.fsutil import atomic_output
+from gateway.fsutil import AtomicFile
 from gateway.operations.accounts import Caller
 
 # Each command imports its own operation when it runs: a contractor's `gateway receipt` then does
@@ -72,15 +72,27 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
 @refusals_exit_1
 def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home: str | None, as_json: bool) -> None:
     """暗号化パッケージを受け取る / download an encrypted package."""
-    with open_gateway(ctx, home) as gw, atomic_output(output) as out:
-        from gateway.operations.receive import download
+    from gateway.operations.receive import download
 
-        row = download(gw, Caller(login, "cli"), transfer, out)
+    with open_gateway(ctx, home) as gw:
+        out = _Delivery(output)
+        try:
+            row = download(gw, Caller(login, "cli"), transfer, out)  # type: ignore[arg-type]
+        finally:
+            out.discard()
     if as_json:
         click.echo(json.dumps({"transfer": transfer, "package": str(output), "records": row.record_count,
                                "package_sha256": row.package_sha256}))
         return
     click.echo(f"受け取りました / downloaded: {output}（{row.record_count:,} 件, package SHA-256 {row.package_sha256}）")
+
+
+class _Delivery(AtomicFile):
+    """`fetch`'s output: the download is logged only after the package is in place, whole."""
+
+    def delivered(self) -> tuple[int, int]:
+        self.commit()
+        return self.size, self.size
 
 
 @click.command("receipt")

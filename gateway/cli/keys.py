@@ -6,7 +6,6 @@ import json
 import click
 
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.clock import Clock
 from gateway.crypto.keystore import KeyStore
 
 
@@ -34,7 +33,15 @@ def show(ctx: click.Context, home: str | None) -> None:
 @refusals_exit_1
 def rotate_signing(ctx: click.Context, home: str | None) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
-    statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=Clock().now())
+    from gateway.service import Gateway
+
+    # The statement's time is evidence: the home's one clock (a rehearsal's fake time, else real).
+    gw = Gateway.open(resolve_home(ctx, home))
+    try:
+        now = gw.clock.now()
+    finally:
+        gw.engine.dispose()
+    statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=now)
     click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
 
 

@@ -8,6 +8,10 @@ import click
 
 from gateway.cli.common import refusals_exit_1
 
+# A rehearsal never reads $GATEWAY_DB_URL: the shell it runs in may name the production database.
+REHEARSAL_DB_HELP = ("リハーサル専用の空のデータベース（既定: 出力先の SQLite。GATEWAY_DB_URL は読まない） / an empty "
+                     "database for this rehearsal only (default: SQLite in the output; GATEWAY_DB_URL is never read)")
+
 
 @click.command()
 @click.argument("scenario")
@@ -15,16 +19,17 @@ from gateway.cli.common import refusals_exit_1
 @click.option("--seed", type=int, default=2020, show_default=True)
 @click.option("--fault", "faults", multiple=True, help="注入する障害の種類（複数可） / finding kind to inject")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rehearsal-db", metavar="URL", help=REHEARSAL_DB_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_1
 def simulate(scenario: str, records: int | None, seed: int, faults: tuple[str, ...], output: Path,
-             as_json: bool) -> None:
+             rehearsal_db: str | None, as_json: bool) -> None:
     """シナリオを実行し監査する / replay a mailing scenario end to end and audit it."""
     from gateway.simulate.runner import simulate as run
     from gateway.simulate.scenario import load
 
     result = run(load(scenario), output, records=records, seed=seed, faults=list(faults),
-                 echo=(lambda _: None) if as_json else click.echo)
+                 echo=(lambda _: None) if as_json else click.echo, rehearsal_db=rehearsal_db)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

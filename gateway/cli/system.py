@@ -7,7 +7,8 @@ import click
 
 from gateway import installation
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.clock import from_environment
+from gateway.cli.simulate import REHEARSAL_DB_HELP
+from gateway.errors import Invalid
 
 
 @click.command()
@@ -19,25 +20,45 @@ from gateway.clock import from_environment
 @click.option("--kek-pin-env", help="PIN を入れた環境変数の名前 / environment variable holding the PIN")
 @click.option("--kek-pin-file", help="PIN を入れたファイル / file holding the PIN")
 @click.option("--kek-key-label", help="トークン内の鍵の名前の接頭辞（既定: gateway-kek） / prefix of the key objects' labels")
+@click.option("--rehearsal", is_flag=True,
+              help="試験・リハーサル用のホーム（GATEWAY_FAKE_NOW を受け付け、ログにその旨を記録） / a home for tests "
+                   "and rehearsals: accepts GATEWAY_FAKE_NOW and says so in its log")
+@click.option("--reinitialise", is_flag=True,
+              help="以前のログが失われたホームで新しいログを始める（切れた末尾を署名付きで記録） / start a new log "
+                   "where an earlier one was lost, recording the head it cuts off, signed")
+@click.option("--previous-head", metavar="SIZE:HASH|unknown",
+              help="切れたログの末尾（証跡バンドルや立会人から） / the head of the lost log (from a bundle or a witness)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
          kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
-         as_json: bool) -> None:
+         rehearsal: bool, reinitialise: bool, previous_head: str | None, as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
+    from gateway.ledger.head_record import parse_operator
+
     kek = None
     if kek_backend is not None:
         from gateway.crypto.kek.config import DEFAULT_KEY_LABEL, KekConfig
 
         kek = KekConfig(backend=kek_backend, module=kek_module, token_label=kek_token_label,
                         pin_env=kek_pin_env, pin_file=kek_pin_file, key_label=kek_key_label or DEFAULT_KEY_LABEL)
-    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek)
+    if previous_head is not None and not reinitialise:
+        raise Invalid("--previous-head は --reinitialise と一緒に指定してください。",
+                      "--previous-head goes with --reinitialise.")
+    result = installation.init(resolve_home(ctx, home), rehearsal=rehearsal, kek=kek, reinitialise=reinitialise,
+                               previous_head=parse_operator(previous_head) if previous_head else None)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo(f"ゲートウェイのホーム / gateway home: {result['home']}")
     click.echo(f"スキーマ / schema revision: {result['schema']}")
+    if result["rehearsal"]:
+        click.echo("リハーサル用のホームです（記録の時刻は実際の時刻ではありません） / "
+                   "a rehearsal home: the times it records are not real")
+    if result["reinitialised"]:
+        click.echo("再初期化しました。切れたログの末尾を署名付きで記録しました / re-initialised: the head of the "
+                   "lost log is recorded, signed, in the new log")
     if result["profiles_added"]:
         click.echo(f"登録した受け渡し方法 / profiles registered: {', '.join(result['profiles_added'])}")  # type: ignore[arg-type]
 
@@ -47,19 +68,20 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
 @click.command()
 @click.option("--records", type=click.IntRange(min=1), help="宛名の件数（既定: 実規模 305,115） / scale down")
 @home_option
+@click.option("--rehearsal-db", metavar="URL", help=REHEARSAL_DB_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def demo(ctx: click.Context, records: int | None, home: str | None, as_json: bool) -> None:
+def demo(ctx: click.Context, records: int | None, home: str | None, rehearsal_db: str | None, as_json: bool) -> None:
     """久留米市 2020 年の給付金の受け渡しを実規模で再現し監査 / replay Kurume 2020 at full size and audit it."""
-    from datetime import datetime
-
+    from gateway.clock import real_now, to_jst
     from gateway.simulate.runner import simulate
     from gateway.simulate.scenario import load
 
-    out = resolve_home(ctx, home).root / "demo" / f"kurume-2020-{datetime.now():%Y%m%d-%H%M%S}"
+    # The demo's own rehearsal home lives in a new directory (its name is the real time, not evidence).
+    out = resolve_home(ctx, home).root / "demo" / f"kurume-2020-{to_jst(real_now()):%Y%m%d-%H%M%S}"
     result = simulate(load("kurume-2020"), out, records=records, seed=2020, faults=[],
-                      echo=(lambda _: None) if as_json else click.echo)
+                      echo=(lambda _: None) if as_json else click.echo, rehearsal_db=rehearsal_db)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

@@ -36,7 +36,7 @@ def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: st
 @refusals_exit_1
 def list_(ctx: click.Context, home: str | None) -> None:
     """利用者の一覧 / accounts."""
-    with open_gateway(ctx, home) as gw, gw.unit() as session:
+    with open_gateway(ctx, home) as gw, gw.read() as session:
         for u in session.scalars(select(m.User).order_by(m.User.organisation_id, m.User.login)):
             state = "disabled" if u.disabled else "active"
             click.echo("\t".join((u.login, u.role, u.organisation_id, u.display_name, state)))

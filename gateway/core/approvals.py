@@ -47,6 +47,11 @@ CONDITION_RULES = {
     "exclude-population": "除外すべき対象者",
 }
 PASSWORD_METHODS = ("hand", "registered-mail")
+# Bounds of what an approval may say. A retention of 100 years outlasts every record schedule
+# (the longest, 30 years); no municipality has 100 million residents. Beyond them a value is a
+# typo, and it would overflow the date arithmetic and the database columns it reaches.
+MAX_DAYS = 36_525
+MAX_RECORDS = 100_000_000
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -205,7 +210,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         )
         t.done()
     population = data.str("population") or ""
-    max_records = data.int("max_records", minimum=1) or 0
+    max_records = data.int("max_records", minimum=1, maximum=MAX_RECORDS) or 0
     data.done()
 
     recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
@@ -221,11 +226,12 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     period.done()
 
     retention = Retention(
-        gateway_days=retention_t.int("gateway_days", required=False),
+        gateway_days=retention_t.int("gateway_days", required=False, maximum=MAX_DAYS),
         gateway_until_period_end=retention_t.bool("gateway_until_period_end", default=True),
-        contractor_deletion_days=retention_t.int("contractor_deletion_days", required=False),
-        contractor_keep_years=retention_t.int("contractor_keep_years", required=False, minimum=1),
-        rollover_month=retention_t.int("rollover_month", required=False, minimum=1),
+        contractor_deletion_days=retention_t.int("contractor_deletion_days", required=False, maximum=MAX_DAYS),
+        contractor_keep_years=retention_t.int("contractor_keep_years", required=False, minimum=1,
+                                              maximum=MAX_DAYS // 365),
+        rollover_month=retention_t.int("rollover_month", required=False, minimum=1, maximum=12),
         note=retention_t.str("note", required=False, default="") or "",
     )
     retention_t.done()
@@ -318,10 +324,10 @@ def _condition(t: Table, path: Path | str) -> Condition:
     value = t.raw("value")
     t.done()
     if rule in ("gateway-retention-max-days", "contractor-deletion-max-days"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
             raise DefinitionError(
-                f"{path}: {t.where}: 規則「{rule}」の value は 0 以上の整数です。",
-                f"{path}: {t.where}: rule '{rule}' needs an integer value >= 0.",
+                f"{path}: {t.where}: 規則「{rule}」の value は 0〜{MAX_DAYS} の整数です。",
+                f"{path}: {t.where}: rule '{rule}' needs an integer value from 0 to {MAX_DAYS}.",
             )
     elif rule in ("password-delivery", "require-certification", "exclude-population"):
         choices = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from gateway.core.approvals import Approval
 from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import Profile
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import scan
 
@@ -41,8 +42,9 @@ def screen(
     recipient: str,
     at: datetime,
     password_delivery: str | None = None,
+    max_line: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Screening:
-    manifest = scan(path)
+    manifest = scan(path, max_line=max_line)
     decision = decide(HandOver(
         approval=approval,
         profile=profile,

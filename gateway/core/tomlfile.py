@@ -14,6 +14,10 @@ from typing import Any, Iterable
 from gateway.clock import JST
 from gateway.errors import Invalid
 
+# The largest integer a definition may hold: what signed evidence (RFC 8785 JSON, IEEE doubles)
+# carries exactly, and far inside a 64-bit database column.
+MAX_INT = 2**53 - 1
+
 
 class DefinitionError(Invalid):
     """A definition file (approval, profile, scenario) that cannot be accepted."""
@@ -90,12 +94,15 @@ class Table:
             raise _bad(self.path, self._key(key), "空でない文字列", "a non-empty string")
         return value
 
-    def int(self, key: str, *, required: bool = True, minimum: int = 0) -> int | None:
+    def int(self, key: str, *, required: bool = True, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+        """An integer within [minimum, maximum]: every number a definition holds ends up in a
+        database column, a date computation or signed JSON, all of which have limits."""
         value = self._get(key, required)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise _bad(self.path, self._key(key), f"{minimum} 以上の整数", f"an integer >= {minimum}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            raise _bad(self.path, self._key(key), f"{minimum}〜{maximum:,} の整数",
+                       f"an integer from {minimum} to {maximum:,}")
         return value
 
     def bool(self, key: str, *, default: bool = False) -> bool:

@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock, timestamp
+from gateway.clock import Clock, timestamp, to_jst
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import SigningKey
+from gateway.errors import Unavailable
 from gateway.ledger.hashing import document_hash, leaf_hash, node_hash
 from gateway.store import models as m
 
@@ -80,7 +81,8 @@ class Ledger:
             raise ValueError("an entry binds one document: evidence_type or attach, not both")
         head = lock_head(session)
         seq = head.seq + 1
-        at = self.clock.now()
+        at = self.clock.now()  # read under the head's lock: appenders see one clock in one order
+        refuse_time_before_head(session, head, at)
         document = None
         evidence_ref = None
         if attach is not None:
@@ -147,6 +149,30 @@ class Ledger:
         session.add(m.Checkpoint(size=head.seq, body=canonical(cp).decode("utf-8"), at=at))
         head.checkpoint_size, head.checkpoint_hash = head.seq, node_hash(cp)
         return cp
+
+
+class ClockBehind(Unavailable):
+    """The clock reads earlier than the log's last entry: time is evidence, and a log whose times
+    go back says false things (a backdated send looks in-period). Nothing is recorded."""
+
+    def __init__(self, at: datetime, head_at: datetime) -> None:
+        now, last = (to_jst(t).isoformat(timespec="microseconds") for t in (at, head_at))
+        super().__init__(
+            f"時計（{now}）がアクセスログの最後の記録（{last}）より前を指しています。"
+            "記録の時刻は戻せないため、何も記録していません。管理者はシステムの時計（NTP）を確認してください。"
+            f"リハーサルでは GATEWAY_FAKE_NOW を {last} 以降にしてください。",
+            f"the clock ({now}) reads earlier than the log's last entry ({last}); times in the log never go "
+            "back, so nothing was recorded. The administrator must check the system clock (NTP); in a "
+            f"rehearsal, set GATEWAY_FAKE_NOW to {last} or later.",
+        )
+
+
+def refuse_time_before_head(session: Session, head: m.LedgerHead, at: datetime) -> None:
+    """Entry times never decrease along the chain (the auditor checks the same)."""
+    if head.seq:
+        head_at = session.scalar(select(m.LogEntry.at).where(m.LogEntry.seq == head.seq))
+        if head_at is not None and at < head_at:
+            raise ClockBehind(at, head_at)
 
 
 def lock_head(session: Session) -> m.LedgerHead:

@@ -27,6 +27,7 @@ from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, account, actor
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.failures import classify
 
 _log = logging.getLogger("gateway.attempt")
 
@@ -94,11 +95,19 @@ def attempt(gw: Gateway, who: Caller | Actor, action: str, *, channel: str | Non
     except Exception as err:
         # Not a refusal: a fault (a full disk, a bug). The log still says the action was tried
         # and did not complete; if even that cannot be written, the original error wins.
+        # A full or read-only disk is told as what it is, with what to do, not as a traceback.
+        answer = classify(err)
         try:
             gw.record(a.event(outcome="failed", reason=f"{type(err).__name__}: the operation did not complete"))
-        except Exception:  # the log is what failed: say so on the server's side, raise the cause
-            _log.exception("%s: could not log the failure", action)
-        raise
+        except Exception as unlogged:  # the log is what failed: say so on the server's side, raise the cause
+            if answer is None:
+                _log.exception("%s: could not log the failure", action)
+            else:  # the same full or read-only disk: its answer below says all there is to say
+                _log.warning("%s: could not log the failure (%s)", action, type(unlogged).__name__)
+        if answer is None:
+            raise
+        answer.logged = True  # its "failed" entry (if it could be written) is above
+        raise answer from err
 
 
 def refuse(gw: Gateway, who: Actor, action: str, err: GatewayError, *, channel: str, source: str | None = None,

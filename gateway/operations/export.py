@@ -5,6 +5,7 @@ only when complete, so a failed export leaves nothing that looks like a bundle.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -12,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
@@ -20,6 +21,7 @@ from gateway.errors import Conflict, NotFound
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
 
@@ -35,7 +37,9 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 f"{out} exists and is not empty; choose another output directory.",
             )
         out.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        _remove_dead_partials(out)
+        # The pid in the name lets the next export to the same place remove what a killed one left.
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", dir=out.parent))
         try:
             with gw.unit() as session:
                 if approval is not None and session.get(m.Approval, approval) is None:
@@ -66,7 +70,9 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
                 query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
-                    query = query.where(m.EvidenceDocument.approval_id == approval)
+                    # A log's own restart is in every bundle: no scope may hide it (it names no one).
+                    query = query.where(or_(m.EvidenceDocument.approval_id == approval,
+                                            m.EvidenceDocument.type == "reinitialisation"))
                 documents = 0
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
@@ -89,6 +95,7 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             })
             _write(work / "MANIFEST.json", canonical(manifest))
             _fsync_tree(work)
+            faultpoints.reached("export:before-rename")
             if out.exists():
                 out.rmdir()
             os.replace(work, out)
@@ -97,6 +104,16 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             raise
         return {"bundle": str(out), "approvals": [a.id for a in approvals], "log_size": log_size,
                 "evidence_documents": documents}
+
+
+def _remove_dead_partials(out: Path) -> None:
+    """Partial bundles an export killed before its rename left beside `out`."""
+    from gateway.operations.workarea import alive
+
+    for partial in out.parent.glob(f".{glob.escape(out.name)}.*-*"):
+        pid = partial.name[len(out.name) + 2:].split("-", 1)[0]
+        if partial.is_dir() and pid.isdigit() and int(pid) != os.getpid() and not alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
@@ -109,10 +126,13 @@ def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
 def _entries(session: Any, approval: str | None) -> Iterator[str]:
     """Entries in order; outside the scope only their hash, so the chain links but stays private."""
     rows = session.execute(
-        select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id).order_by(m.LogEntry.seq)
+        select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id, m.LogEntry.action)
+        .order_by(m.LogEntry.seq)
     )
-    for seq, entry_hash, body, entry_approval in rows:
-        if approval is None or entry_approval == approval:
+    for seq, entry_hash, body, entry_approval, action in rows:
+        # The home's own entries (a rehearsal, a restart after a lost database) stay readable in
+        # every scope: they concern the whole log and hold no one's data.
+        if approval is None or entry_approval == approval or action.startswith("home."):
             yield body
         else:
             yield canonical({"seq": seq, "redacted": True, "hash": entry_hash}).decode("utf-8")

@@ -17,8 +17,9 @@ from gateway.findings import Kind
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
-from gateway.store.blobs import BlobStore
+from gateway.store.blobs import BlobErased, BlobIntegrityFailure, BlobStore
 from gateway.store.registry import get_approval
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -57,11 +58,27 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
         blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
         with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
-        blobs.copy_out(transfer.package_blob_id, key, dst)
+        try:
+            blobs.copy_out(transfer.package_blob_id, key, dst)
+        except BlobIntegrityFailure:
+            # A sweep killed between deleting the file and destroying the key leaves exactly
+            # this for a copy past its window: that copy was erased, on time.
+            if transfer.gateway_erase_due <= gw.clock.now():
+                raise BlobErased(transfer.package_blob_id) from None
+            raise
         # A buffering destination (the portal's pipe) hands over its last bytes before the log
         # says done; others (the SFTP spool, a hashing writer) have no flush and need none.
         if callable(flush := getattr(dst, "flush", None)):
             flush()
+        faultpoints.reached("download:before-log")
+        # A destination that knows what reached the client (the SFTP spool, which clients read at
+        # offsets of their choosing) says so once the client is done: only all of it is a download.
+        if callable(delivered := getattr(dst, "delivered", None)):
+            got, size = delivered()
+            if got < size:
+                gw.record(a.event(outcome="failed", blob_sha256=transfer.package_sha256,
+                                  reason=f"interrupted: {got} of {size} bytes reached the client; not a download"))
+                return transfer
         with gw.unit() as session:
             row = session.get(m.Transfer, transfer_id, with_for_update=True)
             assert row is not None

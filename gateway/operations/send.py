@@ -37,9 +37,11 @@ from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
 from gateway.notices.password_notice import write as write_notice
+from gateway.operations import workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, get_profile
@@ -92,6 +94,9 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
     with attempt(gw, caller, ACTION) as a:
         if req.source_key is not None and (earlier := sent_as(gw, req.source_key)) is not None:
             raise AlreadySent(earlier)
+        # A send killed after writing its notice left a notice for a transfer that never existed
+        # (a passphrase that opens nothing): it goes now, so that the retry can write its own.
+        workarea.recover(gw)
         if req.notice_to is not None and req.notice_to.exists():
             raise Conflict(f"{req.notice_to} は既に存在します。通知書は上書きしません。",
                            f"{req.notice_to} exists; a notice is never overwritten.")
@@ -108,9 +113,7 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
     gw, user, caller = a.gw, a.user, a.caller
     assert caller is not None
     at = gw.clock.now()
-    work = gw.home.root / "work"
-    work.mkdir(mode=0o700, exist_ok=True)
-    clear_stale_work(work)
+    work = workarea.work_dir(gw)
     # The pid in the name lets a later process remove what a killed one left behind.
     token = f"{os.getpid()}.{secrets.token_hex(8)}"
     # The minimised file is encrypted as it is written: the work area holds only the package's
@@ -127,12 +130,14 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
     verifier = Background(passphrase.make_verifier, secret)
     try:
         # An approval bounds what may go; a file with fewer of its columns is fine.
-        present = read_header(req.file).columns
+        max_line = gw.settings.records.max_line_bytes
+        present = read_header(req.file, max_line=max_line).columns
         fields = [f for f in approval.fields if f in present]
         with _work_file(payload) as raw:
             body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body)
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body, max_line=max_line)
             body.finish()
+        faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
             approval=approval, profile=profile, sender_org=user.organisation_id, sender_role=user.role,
             recipient=req.recipient, at=at, columns=source.columns, record_count=source.record_count,
@@ -149,23 +154,31 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
                            source, sent, decision, secret, verifier.result(), header, payload)
+        marker = workarea.PendingNotice(gw, req.notice_to, pending.transfer_id) if req.notice_to else None
         if req.notice_to is not None:
+            faultpoints.reached("send:before-notice")
             write_notice(PasswordNotice(
                 notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
                 profile=profile, recipient_name=recipient_name, record_count=sent.record_count,
                 plaintext_sha256=sent.sha256, passphrase=secret, delivery_method=req.password_delivery,
                 issued_at=at,
             ), req.notice_to)
+            faultpoints.reached("send:after-notice")
         try:
             package_sha256, evidence = _store(a, pending)
         except BaseException as err:
             if req.notice_to is not None:
                 _discard(req.notice_to)
+            if marker is not None:
+                marker.settle()
             if isinstance(err, IntegrityError) and req.source_key is not None \
                     and (earlier := sent_as(gw, req.source_key)) is not None:
                 # Another process sent the same source between our check and our commit.
                 raise AlreadySent(earlier) from None
             raise
+        faultpoints.reached("send:after-commit")
+        if marker is not None:
+            marker.settle()
         return Sent(pending.transfer_id, secret, source, sent, package_sha256, evidence)
     finally:
         _discard(payload)
@@ -250,6 +263,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             },
         ))
         assert document is not None
+        faultpoints.reached("send:before-commit")  # the package file written, its row not yet committed
         return blob.sha256, str(document["id"])
 
 
@@ -277,28 +291,9 @@ def _removed_reason(decision: Decision, source: Manifest) -> str:
     return f"persons of excluded populations removed before sending ({counts})"
 
 
-def clear_stale_work(work: Path) -> None:
-    """Remove plaintext and package copies a killed process left in the work area."""
-    for path in work.iterdir():
-        # `<pid>.<token>.csv`, or atomic_output's temporary `.<pid>.<token>.csv.<random>.tmp`
-        pid = path.name.lstrip(".").split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            _discard(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _work_file(path: Path) -> BinaryIO:
     """A new owner-only file in the work area. Not fsynced: it is gone before the send returns,
-    and a crash leaves it to clear_stale_work."""
+    and a crash leaves it to workarea.recover."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     return open(fd, "wb", buffering=1 << 20)
 

@@ -43,6 +43,7 @@ from gateway.ledger.range_check import check_range, origin
 from gateway.operations.attempt import attempt
 from gateway.retention.closure import Holds, holds
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
 from gateway.store.schema import metadata
@@ -171,6 +172,7 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                             .execution_options(synchronize_session=False))
             session.execute(delete(m.LogEntry).where(m.LogEntry.seq <= cut)
                             .execution_options(synchronize_session=False))
+            faultpoints.reached("prune:after-deletes")
 
             def attach(seq: int, at: datetime) -> dict[str, Any]:
                 statement = gw.ledger.signer.sign({
@@ -212,6 +214,7 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                        f" {sum(by_type.values())} evidence documents) older than {log_years} years"
                        f" under rule {RULE}",
             ), attach=attach)
+            faultpoints.reached("prune:before-commit")
             result.pruned = True
             result.remaining_from = cut + 1
     except IntegrityError as err:

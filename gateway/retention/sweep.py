@@ -21,6 +21,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -28,7 +29,9 @@ from gateway import kek_rotation
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
+from gateway.fsutil import fsync_dir, temporary_owner
 from gateway.ledger.log import Actor, Event
+from gateway.operations.workarea import alive as workarea_alive
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
@@ -43,6 +46,7 @@ SWEEPER = Actor(user=None, org=None, role="system")
 class SweepResult:
     erased: list[str] = field(default_factory=list)  # transfer ids
     orphans_removed: int = 0
+    temporaries_removed: int = 0
     rotation: kek_rotation.Rotation | None = None
 
 
@@ -62,6 +66,7 @@ def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = ti
         if _erase(gw, blobs, transfer_id, now):
             result.erased.append(transfer_id)
     result.orphans_removed = _remove_unreadable_files(gw, blobs)
+    result.temporaries_removed = len(remove_dead_temporaries(blobs.root))
     faultpoints.reached("sweep:before-rotation")
     # A removed orphan's key was wrapped in a transaction that rolled back, yet may sit in the WAL.
     result.rotation = kek_rotation.rotate(gw.engine, gw.ledger, blobs.keyring, now=now,
@@ -80,6 +85,7 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
         gone = blobs.remove_file(blob_id)
         if not gone:
             raise OSError(f"blob file {blob_id} is still present after deletion")
+        faultpoints.reached("sweep:after-file")  # the file gone, the key's destruction not committed
         transfer.state = next_state(transfer.state, "erase")
         transfer.erased_at = now
         transfer.updated_at = now
@@ -103,6 +109,26 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
             },
         ))
     return True
+
+
+def remove_dead_temporaries(root: Path) -> list[Path]:
+    """Partial blob files (under the blob directory `root`) whose writer is dead (killed
+    mid-write), or older than any send can take: ciphertext under a key that was never stored,
+    but files that fill the disk. Returns what was removed."""
+    cutoff = time.time() - ORPHAN_GRACE_SECONDS
+    removed = []
+    for path in sorted(root.glob("??/.*.tmp")):
+        owner = temporary_owner(path)
+        dead = owner is not None and owner != os.getpid() and not workarea_alive(owner)
+        try:
+            old = path.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue
+        if dead or old:
+            path.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+            removed.append(path)
+    return removed
 
 
 def _remove_unreadable_files(gw: Gateway, blobs: BlobStore) -> int:

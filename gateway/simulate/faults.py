@@ -1,4 +1,4 @@
-"""Fault injection: each of the 20 finding kinds, made to happen at a sensible point of a scenario.
+"""Fault injection: each finding kind, made to happen at a sensible point of a scenario.
 
 The kinds the gateway prevents are attempted by the person who would attempt them, and the step
 must be refused with that kind. The after-the-fact kinds are caused by the party who would cause
@@ -45,6 +45,21 @@ def inject(run: Run, steps: list[Step], kinds: list[str]) -> tuple[list[Step], d
         if result is not None:
             tamper[kind] = result
     return ctx.steps, tamper
+
+
+def earliest(scenario: Any, kinds: list[str]) -> datetime:
+    """When the rehearsal's home must start: the scenario's start, or for an outside-period fault
+    the day before the main approval's period, when that attempt is made (the log's times never go
+    back, so the home cannot be set up after it)."""
+    start: datetime = scenario.start
+    if "outside-period" in kinds:
+        from gateway.core.approvals import load_approval
+        from gateway.simulate.scenario import SIMULATIONS
+
+        main = next(s for s in scenario.steps if s.action == "send")
+        approval = load_approval(SIMULATIONS / "approvals" / f"{main.get('approval')}.toml")
+        start = min(start, approval.period_start - timedelta(days=1))
+    return start
 
 
 class _Context:
@@ -194,6 +209,27 @@ def _evidence_forged(c: _Context) -> Tamper:
     return edit
 
 
+def _integrity_failure(c: _Context) -> None:
+    """The gateway's disk damages a package it still keeps; the handler who downloads it again is
+    refused (the gateway's failure, logged); the administrator restores the file from a backup."""
+    sends = [s for s in c.steps if s.action == "send" and not s.get("expect")
+             and load_profiles()[s.get("profile")].channel != "courier"]
+    for send in sends:
+        confirm = next((s for s in c.steps if s.action == "confirm" and s.get("transfer") == send.get("id")), None)
+        if confirm is not None:
+            break
+    else:
+        raise Invalid("このシナリオにはゲートウェイから受け取る受け渡しがないため、この障害を入れられません。",
+                      "this scenario has no hand-over downloaded from the gateway, so this fault cannot be injected.")
+    at = c.steps.index(confirm) + 1
+    transfer = send.get("id")
+    c.steps[at:at] = [
+        Step("blob", timedelta(minutes=1), {"transfer": transfer, "do": "corrupt"}),
+        c.attempt("download", "integrity-failure", transfer=transfer),
+        Step("blob", timedelta(minutes=1), {"transfer": transfer, "do": "restore"}),
+    ]
+
+
 def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
     found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
                   and s.get("item", "media") == item and not s.get("expect")), None)
@@ -244,4 +280,5 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "unapproved-transfer": _unapproved_transfer,
     "log-tampered": _log_tampered,
     "evidence-forged": _evidence_forged,
+    "integrity-failure": _integrity_failure,
 }

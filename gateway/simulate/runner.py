@@ -8,11 +8,13 @@ expected to be refused must be refused, and with the kind the fault names.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +22,6 @@ from sqlalchemy import select
 
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
 from gateway.ledger.log import Actor, Event
@@ -31,10 +32,12 @@ from gateway.retention.sweep import sweep
 from gateway.service import Gateway
 from gateway.simulate import files
 from gateway.simulate.desks import Desks
-from gateway.simulate.faults import inject
+from gateway.simulate.faults import earliest, inject
 from gateway.simulate.run import Run
 from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
+from gateway.simulate.sealed import rehearsal_database
 from gateway.store import models as m
+from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, register_approval
 
 SIMULATOR = Actor(user="simulator", role="admin")
@@ -45,7 +48,9 @@ class StepFailed(Invalid):
 
 
 def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, faults: list[str],
-             echo: Callable[[str], None] = print) -> dict[str, Any]:
+             echo: Callable[[str], None] = print, rehearsal_db: str | None = None) -> dict[str, Any]:
+    """Run `scenario` into the new directory `out`. Its home is a sealed rehearsal home (sealed.py):
+    SQLite inside `out`, or the empty database `rehearsal_db`; `$GATEWAY_DB_URL` is never read."""
     started = time.perf_counter()
     if out.exists() and any(out.iterdir()):
         raise Invalid(f"{out} は空ではありません。新しい出力先を指定してください。",
@@ -57,12 +62,10 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
         # The city's export forgets to filter the persons the approval keeps from the contractor.
         scenario = replace(scenario, excluded_rate=max(scenario.excluded_rate, 0.01))
     injected = sorted(set(faults) | set(scenario.faults))
-    clock = FixedClock(scenario.start)
+    # Time never goes back in the log: the home starts at the earliest time a step will use.
+    clock = FixedClock(earliest(scenario, injected))
     home = Home(out / "home")
-    # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
-    # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
-    KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
-    installation.init(home, at=clock.now())
+    installation.init(home, rehearsal=True, clock=clock, sealed_db_url=rehearsal_database(home, rehearsal_db))
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
     with Gateway.open(home, clock) as gw, Desks(gw) as desks:
@@ -199,6 +202,28 @@ def _logins(run: Run, step: Step) -> None:
     run.desks.failed_logins(run.desks.handler(Step("logins", step.after, {}), t), int(step.get("attempts", 10)))
 
 
+def _blob(run: Run, step: Step) -> None:
+    """The gateway's disk damages a package file (`do = "corrupt"`: one byte flipped, a copy kept
+    as the backup), or the administrator restores it from that backup (`do = "restore"`)."""
+    t = run.transfers[step.get("transfer")]
+    with run.gw.read() as session:
+        blob_id = session.get(m.Transfer, t["transfer"]).package_blob_id
+    path = BlobStore(run.gw.home.blobs, run.gw.keys.kek()).path(blob_id)
+    backup = run.out / "backup" / blob_id
+    if step.get("do") == "corrupt":
+        backup.parent.mkdir(mode=0o700, exist_ok=True)
+        shutil.copy2(path, backup)
+        with path.open("r+b") as f:  # inside the first chunk: the first read fails to authenticate
+            f.seek(100)
+            byte = f.read(1)
+            f.seek(100)
+            f.write(bytes([byte[0] ^ 0x01]))
+        run.echo(f"  障害 / damaged the gateway's copy of {t['transfer']}")
+    else:
+        os.replace(backup, path)
+        run.echo(f"  復元 / restored {t['transfer']} from the backup")
+
+
 def _wait(run: Run, step: Step) -> None:
     """Time passes; nothing happens (a step a fault took away)."""
 
@@ -223,7 +248,7 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
     "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
-    "export": _export,
+    "export": _export, "blob": _blob,
 }
 
 

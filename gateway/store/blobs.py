@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import uuid
 from datetime import datetime
@@ -35,16 +36,19 @@ from typing import BinaryIO, Iterator
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Mapper, Session
 
+from gateway.crypto.age.errors import AgeError
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
 from gateway.crypto.kek import KekGenerationGone, Keyring
-from gateway.errors import Gone
+from gateway.errors import Damaged, Gone
 from gateway.findings import Kind
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.store import models as m
+from gateway.store.db import reading
 from gateway.store.kek_generations import current_generation
 from gateway.store.models_kek import KekGeneration
 
 DATA_KEY_BYTES = 32
+_log = logging.getLogger("gateway.blobs")
 
 
 class _HashingReader:
@@ -120,7 +124,7 @@ class BlobStore:
         except KekGenerationGone:
             # A rotation re-wrapped this key and destroyed the generation after this session's
             # snapshot was taken: the committed row names the new one.
-            with session.get_bind().engine.connect() as conn:
+            with reading(session.get_bind().engine) as conn:
                 row = conn.execute(select(m.Blob.kek_generation, m.Blob.wrapped_key)
                                    .where(m.Blob.id == blob_id)).first()
             if row is None or row.wrapped_key is None or row.kek_generation is None:
@@ -138,12 +142,18 @@ class BlobStore:
         return self.keyring.unwrap(backend, generation, wrapped, blob_id.encode())
 
     def copy_out(self, blob_id: str, data_key: bytes, dst: BinaryIO) -> None:
+        """Decrypt the blob into `dst`. The caller holds its data key, so the blob was not erased:
+        a missing or damaged file is the gateway's integrity failure, never an erasure (which
+        would blame whoever asked for it as an access after deletion)."""
         try:
             src = self.path(blob_id).open("rb")
         except FileNotFoundError:
-            raise BlobErased(blob_id) from None
+            raise BlobIntegrityFailure(blob_id, "missing") from None
         with src:
-            decrypt_payload(data_key, src, dst)
+            try:
+                decrypt_payload(data_key, src, dst)
+            except AgeError as err:  # only the blob's bytes raise these; a failing dst raises its own
+                raise BlobIntegrityFailure(blob_id, f"corrupted: {err}") from None
 
     def copy_to(self, session: Session, blob_id: str, dst: BinaryIO) -> None:
         self.copy_out(blob_id, self.data_key(session, blob_id), dst)
@@ -174,6 +184,12 @@ class BlobStore:
             if path.is_file() and not path.name.startswith("."):
                 yield path.name
 
+    def iter_temporaries(self) -> Iterator[Path]:
+        """Partial files of writes in progress, or of writers killed mid-write (never a blob)."""
+        for path in self.root.glob("??/.*.tmp"):
+            if path.is_file():
+                yield path
+
 
 @event.listens_for(m.Blob, "before_insert")
 def _wrap_on_insert(_mapper: Mapper[m.Blob], conn: Connection, blob: m.Blob) -> None:
@@ -184,6 +200,27 @@ def _wrap_on_insert(_mapper: Mapper[m.Blob], conn: Connection, blob: m.Blob) -> 
     generation, backend = current_generation(conn)
     blob.wrapped_key = keyring.wrap(backend, generation, data_key, blob.id.encode())
     blob.kek_generation = generation
+
+
+class BlobIntegrityFailure(Damaged):
+    """A blob whose data key exists but whose file is missing or does not authenticate: the
+    gateway lost or damaged the copy it was keeping. Logged (with the attempt it stopped, as the
+    gateway's own failure), alerted in the server's log, and repaired from a backup."""
+
+    def __init__(self, blob_id: str, what: str) -> None:
+        super().__init__(
+            "ゲートウェイが保管していたデータが失われたか壊れているため、お渡しできません（ゲートウェイ側の障害です。"
+            "利用者の操作によるものではありません）。管理者に連絡してください。管理者は `gateway doctor` で確認し、"
+            "バックアップから復元してください。",
+            "the data the gateway was keeping is missing or damaged and cannot be handed out (a fault at the "
+            "gateway, not of anything you did); tell the administrator, who checks with `gateway doctor` and "
+            "restores it from a backup.",
+            kinds=[Kind.INTEGRITY_FAILURE],
+            detail=f"integrity failure at the gateway: blob {blob_id} {what} although its data key exists",
+        )
+        self.blob_id = blob_id
+        _log.error("ALERT integrity failure: blob %s %s although its data key exists; restore it from a backup",
+                   blob_id, what)
 
 
 class BlobErased(Gone):

@@ -11,11 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.errors import Busy, Unavailable
+from gateway.errors import Unavailable
+from gateway.store.failures import DatabaseBusy, NotInitialised, SchemaOutOfDate, classify
 
 # How long a SQLite writer waits for the write lock before giving up (SQLITE_BUSY): the settings'
 # `[db] busy_timeout_ms`. The portal answers 503 with Retry-After when it is exceeded.
@@ -23,7 +24,10 @@ DEFAULT_BUSY_TIMEOUT_MS = 10_000
 
 
 def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engine:
-    engine = create_engine(url, future=True)
+    # A server database may go away and come back (a restart, a failover): each connection is
+    # checked as it is taken from the pool, so the first request after the return works.
+    server = not url.startswith("sqlite")
+    engine = create_engine(url, future=True, pool_pre_ping=server)
     if engine.dialect.name == "sqlite":
         _owner_only(engine.url.database)
         timeout = busy_timeout_ms  # every connection of this engine waits the same
@@ -33,6 +37,11 @@ def connect(url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Engi
 
 
 SQLITE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The SQLite database file of `engine`, or None for a server database."""
+    return engine.url.database if engine.dialect.name == "sqlite" else None
 
 
 def _owner_only(database: str | None) -> None:
@@ -82,9 +91,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout: int = DEFAULT_B
     cur = dbapi_conn.cursor()
     # Foreign keys are off by default in SQLite; WAL lets readers work beside the one writer;
     # the busy timeout makes concurrent writers wait instead of failing at once.
+    # The busy timeout first: switching to WAL needs a lock too, and until it is set the driver's
+    # own default (5 s) applies, whatever [db] busy_timeout_ms says.
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
     cur.execute("PRAGMA synchronous=FULL")
     # Deleted rows (wrapped data keys after a crypto-erase) are overwritten, not left in free pages.
     cur.execute("PRAGMA secure_delete=ON")
@@ -124,8 +135,16 @@ def head_revision() -> str:
     return "+".join(sorted(head_revisions()))
 
 
-def current_revisions(engine: Engine) -> frozenset[str]:
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads only: on SQLite its transaction begins DEFERRED, so it neither
+    takes nor waits for the write lock (every other transaction begins IMMEDIATE)."""
     with engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
+
+
+def current_revisions(engine: Engine) -> frozenset[str]:
+    with reading(engine) as conn:
         return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
@@ -139,6 +158,8 @@ def migrate(engine: Engine) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "heads")
     except SQLAlchemyError as err:
+        if (answer := classify(err, database=sqlite_file(engine))) is not None:
+            raise answer from err
         raise Unavailable(
             f"データベースを準備できません（{type(err).__name__}）。GATEWAY_DB_URL と権限を確認してください。",
             f"cannot prepare the database ({type(err).__name__}); check GATEWAY_DB_URL and permissions.",
@@ -146,41 +167,37 @@ def migrate(engine: Engine) -> None:
 
 
 def require_current(engine: Engine) -> None:
+    """Refuse a database this program cannot work on, saying which of the distinct reasons it is:
+    busy, unreachable, damaged, read-only, not initialised, or an older schema."""
     try:
         current = current_revisions(engine)
-    except SQLAlchemyError:
-        current = frozenset()
+    except SQLAlchemyError as err:
+        if _no_version_table(engine, err):
+            raise NotInitialised(engine.url.render_as_string(hide_password=True)) from None
+        answer = classify(err, database=sqlite_file(engine))
+        if answer is None:
+            raise
+        raise answer from err
     if current != head_revisions():
-        raise Unavailable(
-            "データベースが初期化されていないか古い版です。`gateway init` を実行してください。",
-            "the database is not initialised or out of date; run `gateway init`.",
-        )
+        if not current:
+            raise NotInitialised(engine.url.render_as_string(hide_password=True))
+        raise SchemaOutOfDate("+".join(sorted(current)), head_revision())
 
 
-class DatabaseBusy(Busy):
-    """The database stayed locked by other writers beyond the busy timeout; nothing was changed.
-    A transient condition: the channel tells the person to try again shortly (the portal: 503)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "ただいま混み合っているため処理できませんでした。何も変更されていません。しばらく待ってからもう一度お試しください。",
-            "the gateway is busy and could not do this now; nothing was changed. Please try again in a moment.",
-        )  # no finding kind: nobody did anything wrong, and nothing of it goes into the log
-
-
-# SQLite's SQLITE_BUSY / SQLITE_LOCKED; PostgreSQL's lock_not_available, deadlock_detected and
-# serialization_failure: all "another transaction is in the way", none a fault of the request.
-_BUSY_TEXT = ("database is locked", "database table is locked", "database is busy")
-_BUSY_PGCODES = frozenset({"55P03", "40P01", "40001"})
+def _no_version_table(engine: Engine, err: SQLAlchemyError) -> bool:
+    """Whether the database answered, but holds no schema: a fresh or emptied database, not a
+    broken one (which must never be told to run `gateway init`)."""
+    if classify(err) is not None:
+        return False
+    try:
+        with reading(engine) as conn:
+            return "alembic_version" not in inspect(conn).get_table_names()
+    except SQLAlchemyError:
+        return False
 
 
 def is_busy(err: BaseException) -> bool:
-    if not isinstance(err, OperationalError):
-        return False
-    orig = getattr(err, "orig", None)
-    if getattr(orig, "sqlstate", None) in _BUSY_PGCODES or getattr(orig, "pgcode", None) in _BUSY_PGCODES:
-        return True
-    return any(t in str(orig).lower() for t in _BUSY_TEXT)
+    return isinstance(classify(err), DatabaseBusy)
 
 
 def _refuse_flush(session: Session, _ctx: Any, _instances: Any) -> None:
@@ -190,7 +207,8 @@ def _refuse_flush(session: Session, _ctx: Any, _instances: Any) -> None:
 @contextmanager
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """One unit of work: committed as a whole, or not at all. A busy database (another writer held
-    the lock past the busy timeout) is raised as DatabaseBusy, after the rollback.
+    the lock past the busy timeout) is raised as DatabaseBusy, after the rollback; a full disk, a
+    read-only file system, a server gone away or a damaged file each as its own Unavailable.
 
     `read_only`: a snapshot to read from, without the write lock; any attempt to write raises."""
     factory = sessionmaker(engine, expire_on_commit=False)
@@ -205,7 +223,10 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
                 return
             with session.begin():
                 yield session
-    except OperationalError as err:
-        if is_busy(err):
-            raise DatabaseBusy() from err
+    except SQLAlchemyError as err:
+        # Busy, full, read-only, unreachable, damaged: each its own answer (store/failures.py);
+        # anything else is a bug and surfaces as one.
+        answer = classify(err, database=sqlite_file(engine))
+        if answer is not None:
+            raise answer from err
         raise

@@ -115,6 +115,7 @@ class Builder:
         self.rotations: list[dict[str, Any]] = []
         self.entries: list[dict[str, Any]] = []
         self.hashes: list[str] = []
+        self.last_at: datetime | None = None
         self.checkpoints: list[dict[str, Any]] = []
         self.documents: dict[str, dict[str, Any]] = {}
         self.approvals: dict[str, str] = {}
@@ -158,7 +159,12 @@ class Builder:
             })
             ref = {"id": document["id"], "sha256": document_hash(document)}
             self.documents[document["id"]] = document
-        entry = {"seq": seq, "at": ts(at), "actor": who, "source": source, "channel": channel, "action": action,
+        # Entries are appended in the order the builder is told, and like the gateway's their times
+        # never go back (FORMAT.md): one told an earlier time than the last is written at the last.
+        # Documents keep the times they were given, which are what the findings read.
+        self.last_at = at if self.last_at is None or at > self.last_at else self.last_at
+        entry = {"seq": seq, "at": ts(self.last_at), "actor": who, "source": source, "channel": channel,
+                 "action": action,
                  "object": {"approval": approval, "transfer": transfer, "blob_sha256": blob},
                  "outcome": outcome, "kinds": list(kinds), "reason": reason, "evidence": ref,
                  "prev": self.hashes[-1] if self.hashes else ZERO}

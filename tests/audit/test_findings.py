@@ -126,7 +126,7 @@ def test_deadlines_not_yet_passed_are_not_findings(tmp_path: Path, monkeypatch: 
 
 
 def test_terminal_escapes_in_bundle_text_are_neutralised(tmp_path: Path) -> None:
-    from tests.audit.bundle_builder import Builder, CREATED_AT, jst
+    from tests.audit.bundle_builder import CREATED_AT, Builder, jst
 
     b = Builder()
     b.record("auth.login", jst(2020, 6, 1), channel="lgwan-asp", outcome="refused", kinds=["brute-force"],

@@ -6,11 +6,9 @@ import hashlib
 import json
 from pathlib import Path
 
-
 from audit.jcs import canonical
 from audit.verify import verify
-from tests.audit.bundle_builder import (Signer, build_bundle, edit_entry, genesis_public_b64, read_lines,
-                                        update_manifest_hash, write_lines)
+from tests.audit.bundle_builder import Signer, build_bundle, edit_entry, genesis_public_b64, read_lines, update_manifest_hash, write_lines
 from tests.audit.conftest import run_audit
 
 ENTRIES = "log/entries.jsonl"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from gateway.core.custody import (Attempt, History, Item, Party, Record, Rules, assess_loss, holding, judge)
+from gateway.core.custody import Attempt, History, Item, Party, Record, Rules, assess_loss, holding, judge
 
 JST = timezone(timedelta(hours=9))
 CITY, PRINTER = Party("w.kato", "shinjuku"), Party("r.shimizu", "kandagawa-print")

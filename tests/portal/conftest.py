@@ -1,8 +1,10 @@
 """The real portal over real TLS on 127.0.0.1 and a free port, in a background thread of the test
 process, with the gateway clock fixed inside the 2020 approvals' periods (tests may move it).
 
-`gateway init` runs on the real clock: the server certificate is checked by real TLS clients
-against the real time. Everything after it runs at the rehearsal time.
+The home is a rehearsal home begun at the rehearsal time (its TLS certificates are made on the
+real clock, which real TLS clients check). The portal's clock and the `gateway` commands the
+tests run are one clock (`SharedClock`): the log's times never go back, so a command must not run
+at a time before what the portal last recorded.
 """
 from __future__ import annotations
 
@@ -147,16 +149,15 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     saved = {k: os.environ.get(k) for k in ("GATEWAY_HOME", "GATEWAY_DB_URL", "GATEWAY_FAKE_NOW",
                                             "GATEWAY_SCRYPT_WORK_FACTOR")}
     os.environ.update(GATEWAY_HOME=str(home), GATEWAY_DB_URL=f"sqlite:///{home / 'gateway.db'}")
-    os.environ.pop("GATEWAY_FAKE_NOW", None)
     try:
-        cli("init")
         os.environ["GATEWAY_FAKE_NOW"] = REHEARSAL.isoformat()
+        cli("init", "--rehearsal")
         os.environ["GATEWAY_SCRYPT_WORK_FACTOR"] = "10"  # `age -d` accepts it; 18 is tested elsewhere
         for approval in ("kurume-2020-teigaku", "shinjuku-2020-teigaku"):
             cli("approval", "add", str(APPROVALS / f"{approval}.toml"))
         for login, (org, role) in USERS.items():
             cli("user", "add", login, "--org", org, "--role", role, "--name", f"試験 {login}")
-        clock = FixedClock(REHEARSAL)
+        clock = SharedClock(REHEARSAL)
         gw = Gateway.open(Home(home), clock)
         admin = Actor(user="cli:test", role="admin")
         certs = root / "certs"
@@ -176,6 +177,25 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+class SharedClock(FixedClock):
+    """The portal's clock, which the `gateway` commands of the tests follow ($GATEWAY_FAKE_NOW)."""
+
+    def advance(self, delta) -> None:  # type: ignore[no-untyped-def]
+        super().advance(delta)
+        os.environ["GATEWAY_FAKE_NOW"] = self.now().isoformat()
+
+    def set(self, at: datetime) -> None:
+        super().set(at)
+        os.environ["GATEWAY_FAKE_NOW"] = self.now().isoformat()
+
+
+@pytest.fixture(autouse=True)
+def _commands_on_the_portal_clock(request: pytest.FixtureRequest) -> None:
+    """Each test's commands start where the portal's clock stands (an earlier test may have moved it)."""
+    if "portal" in request.fixturenames:
+        os.environ["GATEWAY_FAKE_NOW"] = request.getfixturevalue("portal").clock.now().isoformat()
 
 
 @pytest.fixture(scope="package")

@@ -175,6 +175,7 @@ NOT_ACTIONS = {
     "retention sweep": "the scheduler's act; it refuses nothing",
     "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
     "hotfolder run": "the channel; its refusals are in tests/hotfolder",
+    "doctor": "checks the installation; --repair removes only what processes that died left",
 }
 
 

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from gateway.channels.lgwan_asp import terminals
 from gateway.ledger.log import Actor
 from tests.conftest import run_gateway
-from tests.portal.conftest import PASSWORD, MAX_UPLOAD, csrf_of, login_post
+from tests.portal.conftest import MAX_UPLOAD, PASSWORD, csrf_of, login_post
 
 ADMIN = Actor(user="cli:test", role="admin")
 

@@ -65,7 +65,7 @@ def installation(tmp_path_factory):
     os.environ.update(ENV, GATEWAY_HOME=str(root / "home"))
     os.environ.pop("GATEWAY_DB_URL", None)
     try:
-        run_gateway("init")
+        run_gateway("init", "--rehearsal")
         run_gateway("approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml"))
         run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
         key = keypair(root, "tanaka")

@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
+from gateway.simulate.opensshd import OpenSshd, keygen
 from tests.conftest import run_gateway
 from tests.sftp.conftest import ENV, log
-from gateway.simulate.opensshd import OpenSshd, keygen
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from gateway.simulate.faults import KINDS
 from tests.conftest import run_audit, run_gateway
 
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
+# shinjuku-2020 hands no courier media over: faults of media custody cannot be woven into it.
+ONLY_WITH_MEDIA = {"password-same-day", "media-not-returned", "custody-gap"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
 EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}]
 
@@ -60,7 +62,7 @@ def test_a_fault_the_scenario_cannot_have_is_refused_clearly(tmp_path):
 @pytest.mark.parametrize("seed", [11, 23, 37])
 def test_random_combinations_are_found_exactly(tmp_path, seed):
     rng = random.Random(seed)
-    pool = sorted(KINDS)
+    pool = sorted(set(KINDS) - ONLY_WITH_MEDIA)
     kinds = set(rng.sample(pool, rng.randint(2, 5)))
     for group in EXCLUSIVE:
         while len(kinds & group) > 1:

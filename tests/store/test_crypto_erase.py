@@ -11,14 +11,25 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 
 from gateway.home import Home
 from gateway.ledger.log import Event
 from gateway.service import Gateway
-from tests.conftest import run_gateway
-from tests.store.erasure import (brute_force, checkpoint_postgres, erase_due, file_keks, find_key, generations,
-                                 mode, opens, sample, send_two, sqlite_files, unwrap_with)
+from tests.conftest import move_clock, run_gateway
+from tests.store.erasure import (
+    brute_force,
+    checkpoint_postgres,
+    erase_due,
+    file_keks,
+    find_key,
+    generations,
+    mode,
+    opens,
+    sample,
+    send_two,
+    sqlite_files,
+    unwrap_with,
+)
 from tests.test_handover import kurume  # noqa: F401  (fixture)
 
 
@@ -34,6 +45,7 @@ def on_disk(home: Path, request) -> list[Path]:
 
 
 def sweep(at, **env) -> dict:
+    move_clock(at)
     return json.loads(run_gateway("retention", "sweep", "--now", at.isoformat(), "--json", env=env).stdout)
 
 
@@ -62,6 +74,7 @@ def test_the_scan_finds_the_key_while_the_old_kek_lives(kurume, home, tmp_path, 
     erased, kept = send_two(kurume, tmp_path, monkeypatch)
     sample(home, erased, kept)
     late = erase_due(home, erased.transfer) + timedelta(seconds=1)
+    move_clock(late)
     proc = run_gateway("retention", "sweep", "--now", late.isoformat(), check=False,
                        env={"GATEWAY_FAULT_POINT": "sweep:before-rotation"})
     assert proc.returncode == -9

@@ -12,12 +12,11 @@ import psycopg
 import pytest
 from sqlalchemy import make_url
 
+from gateway import kek_rotation
 from gateway.home import Home
 from gateway.service import Gateway
-from gateway import kek_rotation
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
-
 from tests.conftest import run_gateway
 from tests.store.erasure import generations
 

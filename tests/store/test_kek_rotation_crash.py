@@ -7,9 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import run_gateway
-from tests.store.erasure import (erase_due, file_keks, find_key, generations, opens, sample, send_two,
-                                 sqlite_files, unwrap_with)
+from tests.conftest import move_clock, run_gateway
+from tests.store.erasure import erase_due, file_keks, find_key, generations, opens, sample, send_two, sqlite_files, unwrap_with
 from tests.test_handover import kurume  # noqa: F401  (fixture)
 
 # In the order the sweep reaches them (gateway.kek_rotation).
@@ -22,6 +21,7 @@ def test_killed_at_each_step_loses_nothing_and_the_rerun_finishes(kurume, home, 
     erased, kept = send_two(kurume, tmp_path, monkeypatch)
     sample(home, erased, kept)
     late = (erase_due(home, erased.transfer) + timedelta(seconds=1)).isoformat()
+    move_clock(late)
     proc = run_gateway("retention", "sweep", "--now", late, "--json", check=False, env={"GATEWAY_FAULT_POINT": point})
     assert proc.returncode == -9, proc.stderr
 

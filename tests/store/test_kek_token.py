@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import timedelta
-from pathlib import Path
 
 import pkcs11
 import pytest
@@ -13,9 +12,8 @@ from pkcs11 import Attribute, Mechanism, ObjectClass
 from pkcs11.exceptions import AttributeSensitive, PKCS11Error, UserAlreadyLoggedIn
 from pkcs11.mechanisms import GCMParams
 
-from tests.conftest import run_gateway
-from tests.store.erasure import (Unwrap, brute_force, erase_due, find_key, generations, opens, sample, send_two,
-                                 sqlite_files)
+from tests.conftest import REHEARSAL_START, move_clock, run_gateway
+from tests.store.erasure import Unwrap, brute_force, erase_due, find_key, generations, opens, sample, send_two, sqlite_files
 from tests.store.test_crypto_erase import on_disk
 from tests.test_handover import kurume, send  # noqa: F401  (fixture)
 
@@ -42,10 +40,11 @@ def home(tmp_path, db_url, monkeypatch, softhsm, key_label, starts_on):
     root = tmp_path / "home"
     monkeypatch.setenv("GATEWAY_HOME", str(root))
     monkeypatch.setenv("GATEWAY_DB_URL", db_url)
+    start = {"GATEWAY_FAKE_NOW": REHEARSAL_START}
     if starts_on == "file":
-        run_gateway("init")
+        run_gateway("init", "--rehearsal", env=start)
     else:
-        run_gateway("init", *token_options(softhsm, key_label))
+        run_gateway("init", "--rehearsal", *token_options(softhsm, key_label), env=start)
     return root
 
 
@@ -92,9 +91,8 @@ def test_token_kek_send_download_erase_rotate_scan(kurume, home, tmp_path, monke
     erased, kept = send_two(kurume, tmp_path, monkeypatch)
     assert opens(erased, tmp_path, "erased-before") and opens(kept, tmp_path, "kept-before")
     sample(home, erased, kept)
-    result = json.loads(run_gateway("retention", "sweep", "--now",
-                                    (erase_due(home, erased.transfer) + timedelta(seconds=1)).isoformat(),
-                                    "--json").stdout)
+    move_clock(erase_due(home, erased.transfer) + timedelta(seconds=1))  # the log's times never go back
+    result = json.loads(run_gateway("retention", "sweep", "--json").stdout)
     assert result["erased"] == [erased.transfer]
     assert result["kek_rotation"] == {"generation": 2, "backend": "pkcs11", "rewrapped": 1,
                                       "destroyed": [1], "scrubbed": True}

@@ -17,7 +17,7 @@ from gateway.clock import FixedClock
 from gateway.home import Home
 from gateway.ledger.log import Event
 from gateway.service import Gateway
-from tests.conftest import run_gateway
+from tests.conftest import REHEARSAL_START, run_gateway
 from tests.portal.conftest import REHEARSAL
 
 
@@ -25,7 +25,7 @@ def test_a_second_open_in_the_same_process_keeps_the_first_ones_writes(tmp_path,
     home = tmp_path / "home"
     monkeypatch.setenv("GATEWAY_HOME", str(home))
     monkeypatch.delenv("GATEWAY_DB_URL", raising=False)
-    run_gateway("init")
+    run_gateway("init", "--rehearsal", env={"GATEWAY_FAKE_NOW": REHEARSAL_START})
     first = Gateway.open(Home(home), FixedClock(REHEARSAL))
     try:
         first.record(Event(action="test.before", channel="system"))

@@ -24,10 +24,12 @@ from gateway.channels.hotfolder.layout import DONE, PROCESSING, REJECTED, InTree
 from gateway.errors import GatewayError, Invalid
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.ledger.log import SYSTEM, Event
+from gateway.operations import workarea
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.send import AlreadySent, SendRequest, send, sent_as
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.registry import get_profile
 
@@ -89,6 +91,7 @@ class HotFolder:
                                      ja="通常のファイルではありません（リンクや特殊ファイルは受け付けません）。",
                                      en="not a regular file (links and special files are not accepted)."))
             return None
+        faultpoints.reached("hotfolder:after-claim")
         self.gw.record(Event(action="hotfolder.claim", channel=CHANNEL, approval=take.approval,
                              reason=f"took {json.dumps(take.folder + '/' + take.name, ensure_ascii=False)}"))
         return Claim(token, data, take.parts)
@@ -114,8 +117,11 @@ class HotFolder:
         except GatewayError as err:
             self._reject(claim, err.ja, err.en)
             return "rejected"
+        faultpoints.reached("hotfolder:before-notice-rename")
         final_notice = self.notices / f"{sent.transfer}.html"
         os.replace(notice, final_notice)
+        fsync_dir(self.notices)
+        faultpoints.reached("hotfolder:before-done")
         self._done(claim, sent.transfer, notice=final_notice)
         return "done"
 
@@ -159,6 +165,7 @@ class HotFolder:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with atomic_output(target) as out:
             out.write(json.dumps(record, ensure_ascii=False, indent=2).encode("utf-8"))
+        faultpoints.reached("hotfolder:before-erase")
         self._erase_plaintext(claim)
 
     def _erase_plaintext(self, claim: Claim) -> None:
@@ -184,7 +191,11 @@ class HotFolder:
     # -- after a crash ----------------------------------------------------------------------
 
     def recover(self) -> list[Claim]:
-        """Claims a killed process left behind: the ones still to process."""
+        """Claims a killed process left behind: the ones still to process. A claim whose send
+        committed is finished, and its password notice (still under the claim's token if the
+        process died before renaming it) becomes the transfer's: it is the only copy of that
+        package's passphrase. A notice of a send that never committed opens nothing and goes."""
+        workarea.recover(self.gw)
         pending = []
         for sidecar in sorted((self.root / PROCESSING).glob("*.json")):
             token = sidecar.stem
@@ -198,16 +209,19 @@ class HotFolder:
                 sidecar.unlink()  # the claim never moved the file, or it was finished
                 continue
             claim = Claim(token, data, parts)
+            notice = self.notices / f"{token}.html"
             earlier = sent_as(self.gw, self.source_key(claim))
             if earlier is not None:
-                self._done(claim, earlier)
+                final = self.notices / f"{earlier}.html"
+                if notice.exists() and not final.exists():
+                    os.replace(notice, final)
+                    fsync_dir(self.notices)
+                self._done(claim, earlier, notice=final)
             else:
+                # Its send never committed: the notice holds a passphrase that opens nothing, and
+                # the claim is sent again with a new one.
+                notice.unlink(missing_ok=True)
                 pending.append(claim)
-        for stale in self.notices.glob("*.html"):
-            # A notice named by claim token whose send never committed holds a passphrase that
-            # opens nothing; the claim will be sent again with a new passphrase.
-            if not stale.stem.startswith("T"):
-                stale.unlink()
         return pending
 
     def _sidecar(self, claim: Claim) -> Path:

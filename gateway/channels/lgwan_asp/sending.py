@@ -19,6 +19,7 @@ from gateway.errors import NOT_LOGGED, GatewayError, Invalid, NotFound, Refused
 from gateway.ledger.log import Event
 from gateway.operations.attempt import refuse
 from gateway.operations.send import SendRequest, Sent, send
+from gateway.store import faultpoints
 
 
 @dataclass
@@ -46,6 +47,7 @@ async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | 
         raise
     except GatewayError as err:
         raise await refused(request, "portal.upload", err) from None
+    faultpoints.reached("upload:after-spool")  # the resident file whole in the work area, not yet sent
     try:
         return await run_in_threadpool(_send, gw, auth, up)
     finally:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gateway.operations.accounts import Caller
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.db import DatabaseBusy
+from gateway.store.failures import DatabaseBusy
 from gateway.store.models_portal import PortalSession, TerminalCertificate
 
 COOKIE = "__Host-session"

@@ -101,12 +101,13 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
 STATUS = {
     Category.INVALID: 400, Category.UNAUTHENTICATED: 401, Category.FORBIDDEN: 403, Category.NOT_FOUND: 404,
     Category.CONFLICT: 409, Category.GONE: 410, Category.TOO_LARGE: 413, Category.REFUSED: 422,
-    Category.BUSY: 503, Category.UNAVAILABLE: 503,
+    Category.BUSY: 503, Category.UNAVAILABLE: 503, Category.DAMAGED: 500,
 }
 # How long a client should wait after a 503 (the database stayed busy past its timeout). A few
 # seconds lets the queue of writers drain; the simulator's client waits this long and retries.
 RETRY_AFTER_SECONDS = 3
-TITLES = {Category.BUSY: ("混雑中", "Busy"), Category.UNAVAILABLE: ("停止中", "Unavailable")}
+TITLES = {Category.BUSY: ("混雑中", "Busy"), Category.UNAVAILABLE: ("停止中", "Unavailable"),
+          Category.DAMAGED: ("データの損傷", "Damaged")}
 
 
 def status_of(err: GatewayError) -> int:

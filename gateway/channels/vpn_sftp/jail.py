@@ -17,6 +17,7 @@ import re
 import secrets
 import shutil
 import stat
+import threading
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,8 +35,10 @@ from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
 from gateway.service import Gateway
+from gateway.store import faultpoints
 
 CHANNEL = "vpn-sftp"
+CLOSE_WAIT = 30.0  # how long a close waits for the download's entry (a busy database, at most)
 
 
 class Gate(Protocol):
@@ -69,9 +72,10 @@ def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = N
 class _Download(paramiko.SFTPHandle):
     """Reads at any offset of the package, as soon as download() has written that far."""
 
-    def __init__(self, spool: Spool) -> None:
+    def __init__(self, spool: Spool, writer: threading.Thread) -> None:
         super().__init__(os.O_RDONLY)
         self.spool = spool
+        self.writer = writer
 
     def read(self, offset: int, length: int) -> bytes | int:
         if not self.spool.wait_for(offset + length) or self.spool.error is not None:
@@ -91,6 +95,9 @@ class _Download(paramiko.SFTPHandle):
 
     def close(self) -> None:
         self.spool.close()
+        # download() logs what reached the client once it closed the file: the close is answered
+        # after that entry is written, so the client never sees a download the log does not.
+        self.writer.join(timeout=CLOSE_WAIT)
 
 
 class _Upload(paramiko.SFTPHandle):
@@ -129,6 +136,7 @@ class _Upload(paramiko.SFTPHandle):
                 return SFTP_FAILURE
             with open(self.path, "rb") as f:
                 os.fsync(f.fileno())
+            faultpoints.reached("upload:sftp-before-store")
             deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
             self.finished = True
         except GatewayError as err:
@@ -232,14 +240,14 @@ class Jail(paramiko.SFTPServerInterface):
         # byte, so waiting for one byte (or its end) tells whether the open succeeds.
         spool = Spool(self.gw.home.root / "work")
         caller = self.gate.caller()
-        spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
+        writer = spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
         spool.wait_for(1)
         if spool.done and spool.error is not None:
             spool.close()
             if isinstance(spool.error, GatewayError):
                 return status_of(spool.error)
             raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
-        return _Download(spool)
+        return _Download(spool, writer)
 
     def _write_deliverable(self, name: str) -> Any:
         match = _INBOX_NAME.match(name)
@@ -314,6 +322,6 @@ def status_of(err: GatewayError) -> int:
     file", a fault of ours is a failure, and every other refusal is "permission denied"."""
     if err.category is Category.NOT_FOUND:
         return SFTP_NO_SUCH_FILE
-    if err.category in (Category.BUSY, Category.UNAVAILABLE):
+    if err.category in (Category.BUSY, Category.UNAVAILABLE, Category.DAMAGED):
         return SFTP_FAILURE
     return SFTP_PERMISSION_DENIED

@@ -6,6 +6,11 @@ the package must be addressable: it goes to an anonymous temporary file in the p
 (unlinked from the start, so nothing stays after a crash or a disconnect; 0600 either way) and is
 read with pread. Memory stays flat whatever the size of the package; decrypting the at-rest copy
 overlaps with sending instead of delaying the first byte.
+
+What the client was actually sent is counted (the bytes from offset 0 on, without a gap), and
+`delivered()` tells it once the client closed the file: `download()` logs a download complete
+only if every byte reached the client, and an interrupted one as what it was. (A download cut
+off at 5.7 MB of 44 was once logged as complete: the spool had been filled, not read.)
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from pathlib import Path
 from typing import Callable
 
 WAIT = 300.0  # a read waits at most this long for the writer (a stuck disk, not a slow client)
+# How long the writer waits for the client to close the file before logging what it got so far:
+# a slow line may take hours for a large package; a session that ends closes its files at once.
+DELIVERY_WAIT = 24 * 3600.0
 
 
 class Spool:
@@ -27,6 +35,9 @@ class Spool:
         self.done = False
         self.error: BaseException | None = None
         self._closed = False
+        self.written = False  # the writer wrote the whole package (it may still be logging)
+        self.sent_to = 0  # every byte before this offset was sent to the client
+        self._ahead: dict[int, int] = {}  # ranges sent beyond a gap: start -> end
 
     # -- the writer (download() sees a binary file) -----------------------------------------
 
@@ -69,20 +80,49 @@ class Spool:
     def wait_for(self, end: int) -> bool:
         """Wait until bytes [0, end) are written or the writer ended; False on a time-out."""
         with self._cond:
-            return self._cond.wait_for(lambda: self.filled >= end or self.done, timeout=WAIT)
+            return self._cond.wait_for(lambda: self.filled >= end or self.done or self.written, timeout=WAIT)
 
     def read(self, offset: int, length: int) -> bytes:
-        return os.pread(self._file.fileno(), length, offset)
+        data = os.pread(self._file.fileno(), length, offset)
+        self._sent(offset, len(data))
+        return data
 
     def read_into(self, offset: int, view: memoryview) -> int:
         """As `read`, into the caller's buffer (no new one per request); after `wait_for`."""
         end = min(offset + len(view), self.filled)
         if end <= offset:
             return 0
-        return os.preadv(self._file.fileno(), [view[: end - offset]], offset)
+        n = os.preadv(self._file.fileno(), [view[: end - offset]], offset)
+        self._sent(offset, n)
+        return n
+
+    def _sent(self, offset: int, n: int) -> None:
+        if n <= 0:
+            return
+        with self._cond:
+            end = offset + n
+            if offset > self.sent_to:
+                self._ahead[offset] = max(end, self._ahead.get(offset, end))
+                return
+            self.sent_to = max(self.sent_to, end)
+            while self._ahead:
+                start = min(self._ahead)
+                if start > self.sent_to:
+                    break
+                self.sent_to = max(self.sent_to, self._ahead.pop(start))
+
+    def delivered(self) -> tuple[int, int]:
+        """(bytes the client got without a gap, the package's size), once the client closed the
+        file (or the session ended): what `operations.receive.download` logs."""
+        with self._cond:
+            self.written = True  # the whole package is in the spool: readers waiting for its end may go on
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: self._closed, timeout=DELIVERY_WAIT)
+            return self.sent_to, self.filled
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
             if self.done:
                 self._file.close()

@@ -35,6 +35,7 @@ from gateway.core.records.fields import (
     header_label,
     population_for_label,
 )
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES, LineBound
 from gateway.core.records.manifest import Header, Manifest
 from gateway.core.records.streams import HashingReader, HashingWriter, Prefixed
 from gateway.core.records.values import RULES, Rule
@@ -59,30 +60,34 @@ class _Open:
     newline: str  # the file's line terminator, kept when writing the minimised copy
 
 
-def read_header(path: PathLike, encoding: str | None = None, *, required: Collection[str] = ()) -> Header:
+def read_header(path: PathLike, encoding: str | None = None, *, required: Collection[str] = (),
+                max_line: int = DEFAULT_MAX_LINE_BYTES) -> Header:
     """The header of ``path`` mapped to canonical ids, without reading the rows.
 
     Raises RecordFileError for an empty or binary file, an unknown or duplicate column, or a
     missing ``required`` field.
     """
-    with _open(path, encoding, required) as o:
+    with _open(path, encoding, required, max_line=max_line) as o:
         return o.header
 
 
-def scan(path: PathLike, *, encoding: str | None = None, required: Collection[str] = ()) -> Manifest:
-    """Validate every row of ``path`` and describe it; writes nothing."""
-    with _open(path, encoding, required) as o:
+def scan(path: PathLike, *, encoding: str | None = None, required: Collection[str] = (),
+         max_line: int = DEFAULT_MAX_LINE_BYTES) -> Manifest:
+    """Validate every row of ``path`` and describe it; writes nothing. A line longer than
+    ``max_line`` bytes is refused as it is read (linebound.py)."""
+    with _open(path, encoding, required, max_line=max_line) as o:
         count, flags = _LineScan(o).run()
         return _manifest(o, count, _excluded(flags))
 
 
-def scan_stream(stream: HashingReader, name: str, *, encoding: str | None = None) -> Manifest:
+def scan_stream(stream: HashingReader, name: str, *, encoding: str | None = None,
+                max_line: int = DEFAULT_MAX_LINE_BYTES) -> Manifest:
     """``scan`` of a file that is being read once, front to back, by someone else as well (the
     plaintext coming out of a decryption, say), so it is never read back. The manifest's hash and
     size are ``stream``'s; on a RecordFileError the caller drains ``stream`` to finish them.
     Errors name ``name``; an undecodable byte is reported without its offset (locating it would
     need a second pass)."""
-    with _open(_StreamName(name), encoding, (), stream=stream) as o:
+    with _open(_StreamName(name), encoding, (), stream=stream, max_line=max_line) as o:
         count, flags = _LineScan(o).run()
         return _manifest(o, count, _excluded(flags))
 
@@ -92,11 +97,12 @@ class _StreamName(str):
 
 
 def iter_records(
-    path: PathLike, *, encoding: str | None = None, required: Collection[str] = ()
+    path: PathLike, *, encoding: str | None = None, required: Collection[str] = (),
+    max_line: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[dict[str, object]]:
     """Each row as {canonical id: normalised value} (dates as ISO, postal codes as 123-4567,
     exclusion as a population id or None). Validates as ``scan`` does."""
-    with _open(path, encoding, required) as o:
+    with _open(path, encoding, required, max_line=max_line) as o:
         rules = list(zip(o.header.columns, o.rules))
         for block in _validated_blocks(o):
             for row in block:
@@ -111,6 +117,7 @@ def minimise(
     remove: Collection[str] = (),
     encoding: str | None = None,
     sink: BinaryIO | None = None,
+    max_line: int = DEFAULT_MAX_LINE_BYTES,
 ) -> tuple[Manifest, Manifest]:
     """Write to ``out_path`` only ``fields`` (in that order, under the file's own headers) and only
     rows whose excluded population is not in ``remove``; validate every row on the way.
@@ -130,7 +137,7 @@ def minimise(
     unknown = set(remove) - set(EXCLUDED_POPULATIONS)
     if unknown:
         raise ValueError(f"unknown excluded populations: {sorted(unknown)}")
-    with _open(path, encoding, required=wanted) as o:
+    with _open(path, encoding, required=wanted, max_line=max_line) as o:
         idx = [o.header.columns.index(f) for f in wanted]
         pick = operator.itemgetter(*idx) if len(idx) != 1 else (lambda row, i=idx[0]: (row[i],))
         ex = _index(o.header, "exclusion")
@@ -233,7 +240,8 @@ def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
 
 @contextlib.contextmanager
 def _open(
-    path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None
+    path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None,
+    max_line: int = DEFAULT_MAX_LINE_BYTES,
 ) -> Iterator[_Open]:
     with contextlib.ExitStack() as stack:
         if stream is None:
@@ -254,6 +262,10 @@ def _open(
             raw: io.RawIOBase = hashing
         else:
             raw = Prefixed(peek, stream)  # the peeked bytes were hashed once already, as read
+        # Under the decoder: a line longer than the limit is refused as it is read, before any
+        # reader above holds it whole (memory is bounded by the limit, not by the input).
+        named: list[tuple[str, ...]] = [()]
+        raw = LineBound(raw, max_line, path, lambda: named[0])
         text = io.TextIOWrapper(
             io.BufferedReader(raw, _READ_BUFFER), encoding=codec, errors="strict", newline=""
         )
@@ -268,6 +280,7 @@ def _open(
                 path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1
             )
         header = _header(path, codec, first, required)
+        named[0] = header.source_headers
         newline = "\r\n" if b"\r\n" in peek.split(b"\n", 1)[0] + b"\n" else "\n"
         yield _Open(path, header, [RULES[c] for c in header.columns], text, hashing, newline)
 
