@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from audit.keys import decode_b64
+from audit.witness.cli import witness
 
 
 def _pin(value: str | None) -> bytes | None:
@@ -98,3 +99,6 @@ def report(bundle: str, output: str | None, as_json: bool, trust_key: str | None
         click.echo(("検証成功 verified" if rep.verification.verified else "検証失敗 NOT verified")
                    + f"; {len(rep.findings)} finding(s)" + (f"; report written to {output}" if output else ""))
     sys.exit(0)
+
+
+main.add_command(witness)
