@@ -15,9 +15,11 @@ from typing import Any, Iterable
 
 from audit import timefmt
 from audit.evidence import Document
+from audit.trust import Policy
 from audit.verify import Verification, verify
 
-WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned"})
+# The vocabulary lives here until audit/kinds.py exists (gateway/findings.py keeps the gateway's copy).
+WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitnessed"})
 PREVENTED_KINDS = frozenset({
     "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
     "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
@@ -25,7 +27,7 @@ PREVENTED_KINDS = frozenset({
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged")
+                        "evidence-forged", "log-unwitnessed")
 
 # For people reading the Japanese report.
 KIND_LABELS = {
@@ -49,6 +51,7 @@ KIND_LABELS = {
     "unapproved-transfer": "承認のない受渡し",
     "log-tampered": "アクセスログの改ざん",
     "evidence-forged": "証跡文書の偽造・改変",
+    "log-unwitnessed": "ウィットネスの連署がないログ",
 }
 
 
@@ -105,8 +108,8 @@ class Report:
                 "summary": dict(counts), "approval_summaries": self.approvals}
 
 
-def build_report(root: Path, pin: bytes | None = None) -> Report:
-    v = verify(root, pin)
+def build_report(root: Path, policy: Policy | None = None) -> Report:
+    v = verify(root, policy)
     try:
         findings = derive(v)
         approvals = summarise(v, findings)
@@ -119,10 +122,12 @@ def build_report(root: Path, pin: bytes | None = None) -> Report:
 def _from_failures(v: Verification) -> list[Finding]:
     out = []
     for f in v.failures:
-        kind = "log-tampered" if f.kind == "log-tampered" else "evidence-forged"
+        kind = f.kind if f.kind in ("log-tampered", "log-unwitnessed") else "evidence-forged"
         place = f"{f.file}:{f.where}" if f.where else f.file
-        ja = (f"アクセスログの連鎖・順序・チェックポイントが整合しません（{place}）。" if kind == "log-tampered"
-              else f"証跡の署名・ハッシュ・相互参照が整合しません（{place}）。")
+        ja = {"log-tampered": f"アクセスログの連鎖・順序・チェックポイントが整合しません（{place}）。",
+              "log-unwitnessed": "信頼ポリシーが求める数のウィットネスが連署したチェックポイントに含まれない"
+                                 "ログがあります（事後の書換えを第三者が検知できない範囲）。",
+              }.get(kind, f"証跡の署名・ハッシュ・相互参照が整合しません（{place}）。")
         out.append(Finding(kind, False, f.line(), f.approval, f.transfer, detail_ja=ja))
     return out
 
