@@ -56,3 +56,11 @@ def from_environment() -> Clock:
         return Clock()
     at = datetime.fromisoformat(fake)
     return FixedClock(at if at.tzinfo else at.replace(tzinfo=JST))
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never jumps, for timeouts and retry delays only (never evidence):
+    how long to wait for a witness must not depend on the wall clock, nor on a rehearsal's."""
+    import time
+
+    return time.monotonic()

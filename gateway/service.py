@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import Clock, from_environment
 from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
-from gateway.installation import installation_id, open_engine
+from gateway.installation import installation_id, log_origin, open_engine
 from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
@@ -38,8 +38,8 @@ class Gateway:
         engine = open_engine(home, config)
         keys = KeyStore(home.keys)
         with db.session_scope(engine, read_only=True) as session:
-            installation = installation_id(session)
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config)
+            installation, origin = installation_id(session), log_origin(session)
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock, origin), config)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

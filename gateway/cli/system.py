@@ -19,12 +19,15 @@ from gateway.cli.common import home_option, refusals_exit_1, resolve_home
 @click.option("--kek-pin-env", help="PIN を入れた環境変数の名前 / environment variable holding the PIN")
 @click.option("--kek-pin-file", help="PIN を入れたファイル / file holding the PIN")
 @click.option("--kek-key-label", help="トークン内の鍵の名前の接頭辞（既定: gateway-kek） / prefix of the key objects' labels")
+@click.option("--log-origin", "origin",
+              help="ログの origin（初回のみ、以後変更不可。例: kurume.example.jp/gateway） / the log's C2SP origin, "
+                   "fixed at the first init (default: <host name>/gateway-<installation id>)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
          kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
-         as_json: bool) -> None:
+         origin: str | None, as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
     kek = None
     if kek_backend is not None:
@@ -32,12 +35,13 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
 
         kek = KekConfig(backend=kek_backend, module=kek_module, token_label=kek_token_label,
                         pin_env=kek_pin_env, pin_file=kek_pin_file, key_label=kek_key_label or DEFAULT_KEY_LABEL)
-    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek)
+    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek, origin=origin)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo(f"ゲートウェイのホーム / gateway home: {result['home']}")
     click.echo(f"スキーマ / schema revision: {result['schema']}")
+    click.echo(f"ログの origin / log origin: {result['origin']}")
     if result["profiles_added"]:
         click.echo(f"登録した受け渡し方法 / profiles registered: {', '.join(result['profiles_added'])}")  # type: ignore[arg-type]
 

@@ -1,0 +1,84 @@
+"""C2SP checkpoints over an RFC 6962 tree, and the witnesses that cosign them (issue 17).
+
+- `ledger_head.tree`: the tree's frontier, kept with each entry. An existing log's frontier is
+  computed here from its entries.
+- `checkpoints` now hold C2SP signed notes with the frontier at their size. The old rows were
+  JSON checkpoints (bundle format 1) chained by hash; a migration cannot sign (it holds no key),
+  and the first C2SP checkpoint the ledger writes commits to every entry they covered, so they are
+  removed and `checkpoint_size` starts again from 0. Bundles exported before keep them.
+- `ledger_head.checkpoint_hash` (the format-1 chain) is gone.
+- `witnesses`, `cosignatures`: see models_witness.
+
+A log already pruned under format-1 statements cannot be upgraded: those statements carry no
+frontier, and the entries they removed are gone, so no later checkpoint's root could be recomputed
+by a verifier. The migration then stops and says so, changing nothing.
+
+Revision ID: 0010_witnessed_checkpoints
+Revises: 0008_log_pruning
+Create Date: 2026-12-07
+"""
+import sqlalchemy as sa
+from alembic import op
+
+from gateway.ledger.tree import CompactTree
+from gateway.store.models import UTCDateTime
+
+revision = "0010_witnessed_checkpoints"
+down_revision = "0008_log_pruning"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    if conn.execute(sa.text("SELECT 1 FROM log_prunings LIMIT 1")).first() is not None:
+        raise RuntimeError(
+            "このログは旧形式（format 1）で刈り込まれており、C2SP チェックポイントに移行できません。"
+            " 移行前のバンドルを保管し、新しいインストールで運用を始めてください。 / "
+            "this log was pruned under format-1 statements, which carry no Merkle frontier: its later"
+            " checkpoints could not be verified. Keep the bundles exported so far and start a new installation.")
+    tree = CompactTree()
+    for (leaf,) in conn.execute(sa.text("SELECT hash FROM log_entries ORDER BY seq")):
+        tree.add_hex(leaf)
+    op.add_column("ledger_head", sa.Column("tree", sa.Text(), nullable=False, server_default=""))
+    op.add_column("checkpoints", sa.Column("frontier", sa.Text(), nullable=False, server_default=""))
+    with op.batch_alter_table("ledger_head") as batch:
+        batch.drop_column("checkpoint_hash")
+    conn.execute(sa.text("DELETE FROM checkpoints"))
+    conn.execute(sa.text("UPDATE ledger_head SET tree = :tree, checkpoint_size = 0"), {"tree": tree.encode()})
+
+    op.create_table(
+        "witnesses",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("vkey", sa.Text(), nullable=False),
+        sa.Column("added_at", UTCDateTime(), nullable=False),
+        sa.Column("removed_at", UTCDateTime(), nullable=True),
+        sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("last_ok_at", UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("failures", sa.Integer(), nullable=False),
+    )
+    op.create_index("ix_witnesses_name", "witnesses", ["name"])
+    op.create_table(
+        "cosignatures",
+        sa.Column("checkpoint_size", sa.Integer(), sa.ForeignKey("checkpoints.size"), primary_key=True),
+        sa.Column("witness_id", sa.Integer(), sa.ForeignKey("witnesses.id"), primary_key=True),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("cosigned_at", UTCDateTime(), nullable=False),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("cosignatures")
+    op.drop_table("witnesses")
+    conn = op.get_bind()
+    conn.execute(sa.text("DELETE FROM checkpoints"))
+    with op.batch_alter_table("checkpoints") as batch:
+        batch.drop_column("frontier")
+    with op.batch_alter_table("ledger_head") as batch:
+        batch.drop_column("tree")
+        batch.add_column(sa.Column("checkpoint_hash", sa.String(64), nullable=True))
+    conn.execute(sa.text("UPDATE ledger_head SET checkpoint_size = 0"))
