@@ -36,9 +36,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "courier": ("courier",),
     "terminal": ("portal",),
     "settings": ("settings",),
+    "witness": ("witnesses",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "witnesses")
 
 
 class LazyGroup(click.Group):
