@@ -129,15 +129,17 @@ def check_against_log(heads: Sequence[TreeHead], log: Log, failures: Failures) -
     return matching
 
 
-def check_witnessed(heads: Sequence[TreeHead], matching: set[int], log: Log, policy: Policy | None,
-                    failures: Failures) -> int | None:
+def check_witnessed(heads: Sequence[TreeHead], log: Log, policy: Policy | None, failures: Failures) -> int | None:
     """With a quorum in the policy: the entries past the last checkpoint a quorum cosigned.
 
     Returns the size of that checkpoint (None when the policy asks for no witnesses)."""
     if policy is None or policy.quorum == 0 or not log.read:
         return None
     size = log.base + log.lines
-    witnessed = [h for h in heads if h.signed and h.size in matching and len(h.cosigners) >= policy.quorum]
+    # A head the witnesses vouched for counts as witnessed even when the log no longer matches its
+    # root: that mismatch is log-tampered (check_against_log), and calling the same entries
+    # unwitnessed too would blame the witnesses for an edit made after they cosigned.
+    witnessed = [h for h in heads if h.signed and len(h.cosigners) >= policy.quorum]
     last = max((h.size for h in witnessed), default=0)
     if last < size:
         latest = max(heads, key=lambda h: h.size, default=None)

@@ -174,8 +174,8 @@ def _verify(result: Verification) -> None:
     else:
         failures.add("log-tampered", ENTRIES, None, "missing: the access log is not in the bundle")
     if result.format == 2:
-        matching = check_heads_against_log(result.tree_heads, result.log, failures)
-        result.witnessed = check_witnessed(result.tree_heads, matching, result.log, policy, failures)
+        check_heads_against_log(result.tree_heads, result.log, failures)
+        result.witnessed = check_witnessed(result.tree_heads, result.log, policy, failures)
     else:
         check_checkpoints_against_log(result.checkpoints, result.log, failures)
         if policy is not None and policy.quorum > 0 and result.log.read:
