@@ -32,6 +32,8 @@ class Kind(StrEnum):
     UNAPPROVED_TRANSFER = "unapproved-transfer"
     LOG_TAMPERED = "log-tampered"
     EVIDENCE_FORGED = "evidence-forged"
+    # Entries past the last checkpoint a quorum of the verifier's witnesses cosigned (issue 17).
+    LOG_UNWITNESSED = "log-unwitnessed"
 
 
 PREVENTED = frozenset({
@@ -41,7 +43,8 @@ PREVENTED = frozenset({
 })
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.
-WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED})
+# A warning, not a violation: a witness may simply have been down; nothing says the log was altered.
+WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED, Kind.LOG_UNWITNESSED})
 
 
 def severity(kind: Kind) -> str:

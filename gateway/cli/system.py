@@ -73,8 +73,10 @@ def demo(ctx: click.Context, records: int | None, home: str | None, as_json: boo
     verdict = "検証成功 / verified" if result["verified"] else "検証失敗 / NOT verified"
     findings = ", ".join(result["findings"]) or "なし / none"
     click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
+    click.echo(result["rests_on"])
     click.echo(f"監査報告（HTML） / audit report: {result['report']}")
-    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}  (audit verify {result['bundle']})")
+    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}"
+               f"  (audit verify {result['bundle']} --trust {result['trust']})")
     g = f"gateway --home {out / 'home'}"
     click.echo(f"記録の確認 / browse the log: {g} log")
     # The simulation's people are gone with their terminals; an officer is enrolled as in any city.

@@ -1,10 +1,10 @@
-"""Fault injection: each of the 20 finding kinds, made to happen at a sensible point of a scenario.
+"""Fault injection: each of the 21 finding kinds, made to happen at a sensible point of a scenario.
 
 The kinds the gateway prevents are attempted by the person who would attempt them, and the step
 must be refused with that kind. The after-the-fact kinds are caused by the party who would cause
 them: a contractor that confirms a wrong checksum or never confirms, never certifies erasure, a
 retention scheduler that stops, an outside hand-over a security officer finds, a bundle edited
-after export.
+after export, a witness that goes down.
 """
 from __future__ import annotations
 
@@ -195,6 +195,12 @@ def _evidence_forged(c: _Context) -> Tamper:
     return edit
 
 
+def _log_unwitnessed(c: _Context) -> None:
+    """The witness goes down before the last entries (the export's own): the final checkpoint
+    is cosigned by nobody, while the earlier, witnessed ones stay as they were."""
+    c.before_export(Step("witness-down", timedelta(minutes=1), {}))
+
+
 def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
     found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
                   and s.get("item", "media") == item and not s.get("expect")), None)
@@ -245,4 +251,5 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "unapproved-transfer": _unapproved_transfer,
     "log-tampered": _log_tampered,
     "evidence-forged": _evidence_forged,
+    "log-unwitnessed": _log_unwitnessed,
 }

@@ -9,6 +9,7 @@ from gateway.clock import FixedClock
 from gateway.service import Gateway
 from gateway.simulate.desks import Desks
 from gateway.simulate.scenario import Scenario
+from gateway.simulate.witness import Witness
 
 
 @dataclass
@@ -19,6 +20,7 @@ class Run:
     clock: FixedClock
     desks: Desks
     population: Path
+    witness: Witness
     sweeping: bool = True
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     channels: set[str] = field(default_factory=set)
