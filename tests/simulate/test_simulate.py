@@ -132,7 +132,7 @@ def test_kurume_pushes_the_set_up_package_to_the_contractors_sshd(tmp_path):
     assert push["actor"]["user"] == "kurume.staff"
     landed = out / "contractor-sshd" / "incoming" / f"{setup}.age"
     assert hashlib.sha256(landed.read_bytes()).hexdigest() == push["object"]["blob_sha256"]
-    assert run_audit("verify", str(out / "bundle")).returncode == 0
+    assert run_audit("verify", str(out / "bundle"), trust=out / "trust.toml").returncode == 0
     # The sshd was stopped at the end: nothing listens on its port any more.
     port = int(push["reason"].split(":")[1].split("/")[0])
     with pytest.raises(OSError):
