@@ -20,6 +20,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
+from gateway.errors import Unavailable
 from gateway.ledger.tree import CompactTree
 from gateway.store.models import UTCDateTime
 
@@ -32,11 +33,13 @@ depends_on = None
 def upgrade() -> None:
     conn = op.get_bind()
     if conn.execute(sa.text("SELECT 1 FROM log_prunings LIMIT 1")).first() is not None:
-        raise RuntimeError(
-            "このログは旧形式（format 1）で刈り込まれており、C2SP チェックポイントに移行できません。"
-            " 移行前のバンドルを保管し、新しいインストールで運用を始めてください。 / "
-            "this log was pruned under format-1 statements, which carry no Merkle frontier: its later"
-            " checkpoints could not be verified. Keep the bundles exported so far and start a new installation.")
+        raise Unavailable(
+            "このログは旧形式（format 1）の刈り込み文書で刈り込まれており、C2SP チェックポイントに移行できません"
+            "（刈り込み文書に Merkle フロンティアがなく、以後のチェックポイントを検証者が再計算できません）。"
+            "何も変更していません。これまでに書き出したバンドルを保管し、新しいインストールで運用を始めてください。",
+            "this log was pruned under format-1 statements, which carry no Merkle frontier: no verifier could"
+            " recompute its later checkpoints. Nothing was changed. Keep the bundles exported so far and start a"
+            " new installation.")
     tree = CompactTree()
     for (leaf,) in conn.execute(sa.text("SELECT hash FROM log_entries ORDER BY seq")):
         tree.add_hex(leaf)
