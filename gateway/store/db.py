@@ -43,7 +43,11 @@ def _owner_only(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if path.parent.is_dir():
+    # Only when it does not exist yet: closing a descriptor of a database file this process has
+    # open through SQLite releases SQLite's POSIX locks on it (fcntl locks belong to the process,
+    # not the descriptor), and another process may then recover or reset the WAL under this one's
+    # connections ("file is not a database"). An in-process command beside the portal did that.
+    if path.parent.is_dir() and not path.exists():
         os.close(os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
     for suffix in SQLITE_FILES:
         candidate = Path(f"{database}{suffix}")
