@@ -8,7 +8,7 @@ import click
 from pathlib import Path
 
 from gateway.clock import Clock
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1, resolve_home
 from gateway.crypto.keystore import KeyStore
 
 
@@ -26,7 +26,7 @@ def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """公開鍵の一覧（秘密鍵は表示しない） / public keys (never private ones), and the log's C2SP verifier keys."""
     from gateway.operations.trust import current_verifier_key, log_verifier_keys
 
-    with open_gateway(ctx, home) as gw:
+    with reading_gateway(ctx, home) as gw:
         store = gw.keys
         current = store.signing_key().id
         evidence = store.public_signing_keys()

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1
 
 
 @click.group()
@@ -53,7 +53,7 @@ def list_(ctx: click.Context, show_removed: bool, home: str | None, as_json: boo
     """登録済みのウィットネスと連署の状況 / configured witnesses and how far each has cosigned."""
     from gateway.operations.witnesses import listing
 
-    with open_gateway(ctx, home) as gw:
+    with reading_gateway(ctx, home) as gw:
         rows = listing(gw, removed=show_removed)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
