@@ -281,6 +281,11 @@ def test_rotating_the_gateway_s_key_as_the_readme_says(sqlite_home: Path, tmp_pa
         new_policy = tmp_path / "new.trust.toml"
         published = json.loads(run_gateway("keys", "publish", "-o", str(new_policy), "--json").stdout)
         assert len(published["log_keys"]) == 2  # genesis and current
+        # The witness operator checks the rotation under the policy it already holds.
+        code, out = verify(export(tmp_path, "rotation-bundle"), old_policy)
+        assert code == 1 and {f["kind"] for f in out["failures"]} == {"log-unwitnessed"}
+        new_id = json.loads(run_gateway("keys", "show", "--json").stdout)["current"]
+        assert new_id in out["trusted_keys"] and len(out["trusted_keys"]) == 2
         council.stop()
         council.logs.append(parse_verifier_key(published["current_key"]))  # the operator restarts it with both
         council.start()
