@@ -96,9 +96,9 @@ def council(tmp_path: Path, sqlite_home: Path) -> Iterator[Council]:
     c.stop()
 
 
-def logged_refusal(tmp_path: Path) -> None:
+def logged_refusal(tmp_path: Path, name: str = "missing.toml") -> None:
     """One more entry, and the checkpoint the command writes as it closes the installation."""
-    assert run_gateway("approval", "add", str(tmp_path / "missing.toml"), check=False).returncode == 1
+    assert run_gateway("approval", "add", str(tmp_path / name), check=False).returncode == 1
 
 
 def witnessed_state(name: str = "council.kurume.example.jp/witness") -> dict:
@@ -337,3 +337,34 @@ def test_witness_add_refuses_what_is_not_another_party_s_witness_key(sqlite_home
     assert proc.returncode == 1 and "URL" in proc.stderr
     refused = [e for e in json.loads(run_gateway("log", "--outcome", "refused", "--json").stdout)]
     assert [e["action"] for e in refused] == ["witness.add"] * 3
+
+
+def test_a_gateway_rolled_back_to_a_backup_is_stopped_by_the_witness(
+        sqlite_home: Path, council: Council, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Restoring last night's copy of the database rewrites the log's tail: the witness has
+    cosigned heads the restored log never had, and it neither forgets nor cosigns the other history."""
+    import shutil
+
+    run_gateway("witness", "add", council.url, "--key", str(council.vkey))
+    backup = tmp_path / "backup"
+    shutil.copytree(sqlite_home, backup)
+    for n in range(3):
+        logged_refusal(tmp_path)
+    run_gateway("witness", "submit")
+    cosigned = witnessed_state()["size"]
+    monkeypatch.setenv("GATEWAY_HOME", str(backup))  # the operator restores the copy
+    # What happens next differs from what the lost tail said (the clock is fixed: only the
+    # content tells two histories apart, and identical entries would be the same history).
+    logged_refusal(tmp_path, "other.toml")
+    proc = run_gateway("witness", "submit", "--json", check=False)
+    assert proc.returncode == 1
+    (out,) = json.loads(proc.stdout)
+    assert out["cosigned"] == [] and f"cosigned size {cosigned}, beyond this log's" in out["error"]
+    for n in range(6):  # the restored log grows past what the witness saw: another history
+        logged_refusal(tmp_path, "other.toml")
+    proc = run_gateway("witness", "submit", "--json", check=False)
+    (out,) = json.loads(proc.stdout)
+    assert proc.returncode == 1 and out["cosigned"] == [] and out["size"] == cosigned
+    assert "HTTP 409" in out["error"] and "fork" in out["error"]  # the same size, another root
+    assert witnessed_state()["last_error"] == out["error"]
+    assert list((tmp_path / "witness" / "state" / "refused").iterdir())  # kept as evidence

@@ -5,7 +5,8 @@ consistency proof from the size that witness last cosigned. Nothing here runs in
 transaction: the checkpoints and proofs are read from a snapshot, the HTTP request is made with no
 transaction open, and a cosignature is stored in a short transaction of its own. A witness that is
 down, slow or refusing costs the caller at most the time it allowed (`until`), and is recorded on
-the witness's row (`gateway witness list`); it never fails an operation.
+the witness's row (`gateway witness list`); it never fails an operation, and neither does our own
+database being busy while a cosignature is stored (the next round stores it again).
 
 A cosignature is kept only after it verifies under the witness's configured key over exactly the
 checkpoint it was asked to sign.
@@ -21,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import monotonic
+from gateway.errors import GatewayError
 from gateway.ledger.checkpoints import proof
 from gateway.ledger.consistency import ProofUnavailable
 from gateway.ledger.note import (NoteError, VerifierKey, parse_note, parse_signature_line, parse_verifier_key,
@@ -120,10 +122,12 @@ def _submit_to(gw: Gateway, witness: Witness, conns: dict[int, Connection], unti
         out.error = str(stop)
     except (ProofUnavailable, NoteError, ValueError) as err:
         out.error = f"{type(err).__name__}: {err}"
-    if out.error is None:
-        _record(gw, witness.id, size=out.size, ok=True)
-    else:
-        _record(gw, witness.id, size=out.size, error=out.error)
+    except GatewayError as err:  # our own database busy or unavailable: the witness is not at fault
+        out.error = f"not submitted: {err.en}"
+    try:
+        _record(gw, witness.id, size=out.size, ok=out.error is None, error=out.error)
+    except GatewayError as err:  # the next round records it; a submission never fails its caller
+        out.error = out.error or f"not recorded: {err.en}"
     return out
 
 
