@@ -12,8 +12,9 @@ from gateway.simulate.faults import KINDS
 from tests.conftest import run_audit, run_gateway
 
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
-# Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does.
-EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}]
+# Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does;
+# nor two of the same media's return: it is either never returned or reported lost.
+EXCLUSIVE = [{"receipt-mismatch", "receipt-missing"}, {"media-not-returned", "custody-gap"}]
 
 
 @pytest.fixture(autouse=True)
