@@ -61,7 +61,7 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 assert head is not None
                 log_size, log_head = head.seq, head.hash
                 created_at = timestamp(gw.clock.now())
-            submit_pending(gw, until=monotonic() + gw.settings.witness.export_wait_seconds)
+            submit_pending(gw, until=monotonic() + gw.settings.witness.export_wait_seconds, newest=True)
             with gw.read() as session:
                 _no_prune_since(session, log_size)
                 approvals = _approvals(session, approval)

@@ -74,7 +74,8 @@ def add(gw: Gateway, url: str, vkey: str, actor: Actor) -> Added:
             gw.ledger.checkpoint(session)
             session.flush()
             witness_id = row.id
-    outcomes = submit_pending(gw, until=monotonic() + gw.settings.witness.export_wait_seconds, only=witness_id)
+    outcomes = submit_pending(gw, until=monotonic() + gw.settings.witness.export_wait_seconds, only=witness_id,
+                              newest=True)
     return Added(key.name, url, str(key), outcomes[0] if outcomes else None)
 
 

@@ -1,7 +1,10 @@
 """Sending the ledger's checkpoints to the configured witnesses and keeping their cosignatures.
 
-Every checkpoint a witness has not cosigned yet is sent to it in order of size, each with the
-consistency proof from the size that witness last cosigned. Nothing here runs inside a hand-over's
+In the background every checkpoint a witness has not cosigned yet is sent to it in order of size,
+each with the consistency proof from the size that witness last cosigned. A caller that waits
+(an export, `witness add`) asks for the newest checkpoint only: after an outage the witness then
+cosigns the head the bundle ends at within one request, instead of working through the backlog
+first (the checkpoints skipped stay uncosigned: a witness never goes back). Nothing here runs inside a hand-over's
 transaction: the checkpoints and proofs are read from a snapshot, the HTTP request is made with no
 transaction open, and a cosignature is stored in a short transaction of its own. A witness that is
 down, slow or refusing costs the caller at most the time it allowed (`until`), and is recorded on
@@ -58,17 +61,18 @@ def active_witnesses(gw: Gateway) -> list[Witness]:
         return list(session.scalars(select(Witness).where(Witness.removed_at.is_(None)).order_by(Witness.id)))
 
 
-def submit_pending(gw: Gateway, *, until: float, only: int | None = None,
+def submit_pending(gw: Gateway, *, until: float, only: int | None = None, newest: bool = False,
                    connections: dict[int, Connection] | None = None) -> list[Outcome]:
     """One round over the active witnesses (or the one with id `only`), until the monotonic time
-    `until`. `connections` keeps keep-alive connections between rounds (the background thread)."""
+    `until`; `newest`: only the latest checkpoint. `connections` keeps keep-alive connections
+    between rounds (the background thread)."""
     conns = connections if connections is not None else {}
     outcomes = []
     try:
         for witness in active_witnesses(gw):
             if only is not None and witness.id != only:
                 continue
-            outcomes.append(_submit_to(gw, witness, conns, until))
+            outcomes.append(_submit_to(gw, witness, conns, until, newest))
     finally:
         if connections is None:
             for conn in conns.values():
@@ -76,7 +80,8 @@ def submit_pending(gw: Gateway, *, until: float, only: int | None = None,
     return outcomes
 
 
-def _submit_to(gw: Gateway, witness: Witness, conns: dict[int, Connection], until: float) -> Outcome:
+def _submit_to(gw: Gateway, witness: Witness, conns: dict[int, Connection], until: float,
+               newest: bool) -> Outcome:
     out = Outcome(witness.name, witness.url, size=witness.size)
     try:
         key = parse_verifier_key(witness.vkey)
@@ -84,7 +89,7 @@ def _submit_to(gw: Gateway, witness: Witness, conns: dict[int, Connection], unti
         if conn is None:
             conn = conns[witness.id] = Connection(witness.url, gw.settings.witness.timeout_seconds)
         while True:
-            pending = _pending(gw, witness.id, out.size)
+            pending = _pending(gw, witness.id, out.size, newest)
             if not pending:
                 break
             size, note = pending
@@ -131,13 +136,15 @@ def _submit_to(gw: Gateway, witness: Witness, conns: dict[int, Connection], unti
     return out
 
 
-def _pending(gw: Gateway, witness_id: int, witness_size: int) -> tuple[int, str] | None:
-    """The smallest checkpoint past the witness's size that it has not cosigned, with its note."""
+def _pending(gw: Gateway, witness_id: int, witness_size: int, newest: bool) -> tuple[int, str] | None:
+    """The smallest (or the largest) checkpoint from the witness's size on that it has not
+    cosigned, with its note."""
     with gw.read() as session:
         done = select(Cosignature.checkpoint_size).where(Cosignature.witness_id == witness_id)
+        order = m.Checkpoint.size.desc() if newest else m.Checkpoint.size
         row = session.execute(select(m.Checkpoint.size, m.Checkpoint.body)
                               .where(m.Checkpoint.size >= witness_size, m.Checkpoint.size.not_in(done))
-                              .order_by(m.Checkpoint.size).limit(1)).first()
+                              .order_by(order).limit(1)).first()
     return (row[0], row[1]) if row else None
 
 
