@@ -20,7 +20,8 @@ from gateway.errors import Conflict, Invalid, Unavailable
 from gateway.ledger.log import Event, Ledger
 from gateway.ledger.note import valid_name
 from gateway.home import Home
-from gateway.store import db, kek_rotation
+from gateway import kek_rotation
+from gateway.store import db
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 

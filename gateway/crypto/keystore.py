@@ -11,7 +11,7 @@
 
 Private files are created with O_EXCL and mode 0600 (an existing file is never overwritten:
 re-running init keeps the keys). Private keys never enter the database, a log or a message.
-KEK generations are made and destroyed with the database that names them (gateway.store.kek_rotation),
+KEK generations are made and destroyed with the database that names them (gateway.kek_rotation),
 not here; this store says where they live. The key store sits in the home (`<home>/keys`), whose
 gateway.toml says which backend holds them.
 """

@@ -43,12 +43,15 @@ def _owner_only(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    # Only when it does not exist yet: closing a descriptor of a database file this process has
-    # open through SQLite releases SQLite's POSIX locks on it (fcntl locks belong to the process,
-    # not the descriptor), and another process may then recover or reset the WAL under this one's
-    # connections ("file is not a database"). An in-process command beside the portal did that.
+    # Only a file that does not exist yet is opened here (O_EXCL). Opening and closing an existing
+    # database file would drop every POSIX lock this process holds on it, SQLite's included: another
+    # process could then checkpoint and reset the WAL under this process's open connections, and
+    # their committed transactions would be lost ("How To Corrupt An SQLite Database File", 2.2).
     if path.parent.is_dir() and not path.exists():
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        except FileExistsError:
+            pass  # another connection made it meanwhile; the mode is checked below
     for suffix in SQLITE_FILES:
         candidate = Path(f"{database}{suffix}")
         try:

@@ -177,6 +177,7 @@ NOT_ACTIONS = {
     "courier list": "reads", "retention due": "reads", "settings show": "reads",
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
+    "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",
     "witness list": "reads",
     "witness submit": "sends pending checkpoints to the witnesses; changes no record and logs nothing",
     "retention sweep": "the scheduler's act; it refuses nothing",

@@ -16,7 +16,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -319,17 +321,44 @@ def _remove(path: Path) -> None:
 
 # --- the receiving side: read the media back, without mounting them ---------------------------
 
+# What a damaged or foreign image makes the readers raise; each becomes the one refusal below.
+# pycdlib parses the image's structures with struct and indexing as they come, so a hostile image
+# surfaces as any of these, not only as its own exception.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, OverflowError, RecursionError,
+               pycdlib.pycdlibexception.PyCdlibException)
+_PART_FILE = re.compile(r"\A(PACKAGE|PART[0-9]{2})\.AGE\Z")
+
+
+def _damaged(image: Path) -> Invalid:
+    return Invalid(f"{image.name} はゲートウェイが作成した媒体ではないか、破損しています。送付元に確認してください。",
+                   f"{image.name} is not media the gateway wrote, or it is damaged; ask the sender.")
+
+
 def read_label(image: Path) -> dict[str, Any]:
-    if image.is_dir():
-        return json.loads((image / LABEL_JSON).read_text(encoding="utf-8"))
-    iso = pycdlib.PyCdlib()
-    iso.open(str(image))
+    """The label a set of media carries, checked for the shape `write_media` gives it: whatever
+    else is on the disc (a damaged or forged image) is refused, never read as a label."""
     try:
-        buf = io.BytesIO()
-        iso.get_file_from_iso_fp(buf, joliet_path=f"/{LABEL_JSON}")
-        return json.loads(buf.getvalue().decode("utf-8"))
-    finally:
-        iso.close()
+        if image.is_dir():
+            lbl = json.loads((image / LABEL_JSON).read_text(encoding="utf-8"))
+        else:
+            iso = pycdlib.PyCdlib()
+            iso.open(str(image))
+            try:
+                buf = io.BytesIO()
+                iso.get_file_from_iso_fp(buf, joliet_path=f"/{LABEL_JSON}")
+            finally:
+                iso.close()
+            lbl = json.loads(buf.getvalue().decode("utf-8"))
+        part = lbl["part"]
+        shaped = (isinstance(lbl["serial"], str) and isinstance(lbl["package_sha256"], str)
+                  and isinstance(part["number"], int) and isinstance(part["of"], int) and 1 <= part["number"] <= part["of"]
+                  and isinstance(part["sha256"], str) and isinstance(part["file"], str)
+                  and _PART_FILE.match(part["file"]) is not None)
+    except _UNREADABLE:
+        raise _damaged(image) from None
+    if not shaped:
+        raise _damaged(image)
+    return lbl  # type: ignore[no-any-return]
 
 
 def extract(images: list[Path], output: Path) -> dict[str, Any]:
@@ -349,7 +378,10 @@ def extract(images: list[Path], output: Path) -> dict[str, Any]:
         with temp.open("wb") as out:
             for lbl, path in labels:
                 part = _HashingWriter(out, whole)
-                _read_part(path, lbl["part"]["file"], part)
+                try:
+                    _read_part(path, lbl["part"]["file"], part)
+                except _UNREADABLE:
+                    raise _damaged(path) from None
                 if part.digest.hexdigest() != lbl["part"]["sha256"]:
                     raise Invalid(f"媒体 {lbl['piece']} の内容がラベルと一致しません（破損の可能性）。",
                                        f"piece {lbl['piece']} does not match its label (damaged media?).")

@@ -110,7 +110,7 @@ async def list_transfers(request: Request) -> Any:
     if auth.role == "staff":
         return await run_in_threadpool(queries.sent_by, gw, auth.org)
     if auth.role == "contractor":
-        return await run_in_threadpool(queries.addressed_to, gw, auth.org)
+        return await run_in_threadpool(queries.addressed_to, gw, auth.org, auth.login)
     raise await refused(request, "portal.forbidden", Forbidden(
         "送付一覧は職員と受託者だけが見られます。", f"role {auth.role} has no list of transfers."))
 
@@ -120,7 +120,7 @@ async def get_transfer(request: Request, transfer_id: str) -> Any:
     auth = auth_of(request)
     side = {"staff": "sender", "contractor": "recipient"}.get(auth.role)
     row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org,
-                                  side=side) if side else None
+                                  side=side, login=auth.login) if side else None
     if row is None:
         raise await refused(request, "transfer.show", NotFound(
             f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'."))
