@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from audit import jcs
-from audit.bundle import (CHECKPOINT_LINE_CAP, CHECKPOINTS, CHECKPOINTS_CAP, ENTRIES, ENTRIES_CAP,
-                          ENTRY_LINE_CAP, Hasher, ReadError, iter_lines)
+from audit.bundle import (
+    CHECKPOINT_LINE_CAP,
+    CHECKPOINTS,
+    CHECKPOINTS_CAP,
+    ENTRIES,
+    ENTRIES_CAP,
+    ENTRY_LINE_CAP,
+    Hasher,
+    ReadError,
+    iter_lines,
+)
 from audit.keys import TrustedKeys
 from audit.result import Failures
 from audit.tlog import CompactTree

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from audit.trust import Policy, PolicyError, load as load_policy
+from audit.trust import Policy, PolicyError
+from audit.trust import load as load_policy
 from audit.witness.cli import witness
 
 UNVERIFIABLE = ("検証不能 / unverifiable: 信頼ポリシーがありません。市が公表した検証鍵とウィットネスを記した"

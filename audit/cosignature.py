@@ -11,8 +11,17 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.note import (MAX_TIMESTAMP, SIG_COSIGNATURE_V1, Ed25519Signer, NoteError, NoteSignature, VerifierKey,
-                        cosignature_message, key_id, verifier_key)
+from audit.note import (
+    MAX_TIMESTAMP,
+    SIG_COSIGNATURE_V1,
+    Ed25519Signer,
+    NoteError,
+    NoteSignature,
+    VerifierKey,
+    cosignature_message,
+    key_id,
+    verifier_key,
+)
 
 
 @dataclass(frozen=True)
@@ -22,7 +31,7 @@ class Cosigner:
     private: Ed25519PrivateKey
 
     @classmethod
-    def from_signer(cls, signer: Ed25519Signer) -> "Cosigner":
+    def from_signer(cls, signer: Ed25519Signer) -> Cosigner:
         # The key file holds a Go-style type 0x01 private key string, as transparency-dev's
         # NewSignerForCosignatureV1 reads one; the witness signs with it as type 0x04.
         return cls(signer.name, signer.private)

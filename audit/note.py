@@ -15,8 +15,9 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -31,7 +32,7 @@ MAX_NOTE_BYTES = 64 << 10
 MAX_TIMESTAMP = (1 << 63) - 1
 COSIGNATURE_HEADER = b"cosignature/v1\n"
 
-_SIG_PREFIX = "— ".encode("utf-8")
+_SIG_PREFIX = "— ".encode()
 _KEY_ID_HEX = re.compile(r"[0-9a-f]{8}\Z")
 _B64 = re.compile(r"[A-Za-z0-9+/]+={0,2}\Z")
 # Any ASCII control character except newline; DEL (0x7f) is not below U+0020 and is allowed by the spec.
@@ -78,7 +79,7 @@ def cosignature_message(text: bytes, timestamp: int) -> bytes:
 @dataclass(frozen=True)
 class Verified:
     """A signature that verified: whose it is and, for a cosignature, the time it states."""
-    key: "VerifierKey"
+    key: VerifierKey
     timestamp: int | None
 
 
@@ -240,7 +241,8 @@ def verify(note: Note, verifiers: Sequence[VerifierKey]) -> list[Verified]:
     return verified
 
 
-def open_note(msg: bytes, verifiers: Sequence[VerifierKey], *, allow_empty_lines: bool = False) -> tuple[Note, list[Verified]]:
+def open_note(msg: bytes, verifiers: Sequence[VerifierKey], *,
+              allow_empty_lines: bool = False) -> tuple[Note, list[Verified]]:
     """Parse and verify; a note that no configured key signed is refused (its text must be ignored)."""
     note = parse(msg, allow_empty_lines=allow_empty_lines)
     verified = verify(note, verifiers)

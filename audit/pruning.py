@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit import checkpoint as c2sp
 from audit import jcs
 from audit.bundle import PRUNING_LINE_CAP, PRUNINGS, PRUNINGS_CAP, Hasher, ReadError, iter_lines
 from audit.chain import ZERO, Log, checkpoint_problem
 from audit.keys import TrustedKeys
-from audit import checkpoint as c2sp
-from audit.note import NoteError, parse as parse_note, verify as verify_note
+from audit.note import NoteError
+from audit.note import parse as parse_note
+from audit.note import verify as verify_note
 from audit.result import FailureKind, Failures
 from audit.tlog import CompactTree, ProofError
 from audit.tree_heads import gateway_verifiers

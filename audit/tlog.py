@@ -52,7 +52,7 @@ class CompactTree:
         self.size = 0
 
     @classmethod
-    def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> "CompactTree":
+    def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> CompactTree:
         """The tree of `size` leaves whose perfect subtrees have these roots, largest first."""
         sizes = [1 << b for b in range(size.bit_length() - 1, -1, -1) if size >> b & 1]
         if len(sizes) != len(frontier) or any(len(h) != HASH_SIZE for h in frontier):

@@ -61,7 +61,7 @@ def read_tree_heads(root: Path, paths: Sequence[str], failures: Failures, truste
             continue
         numbered.append((int(m[1]), path))
     for size, path in sorted(numbered):
-        fail = lambda detail, kind="log-tampered": failures.add(kind, path, None, detail)  # noqa: E731
+        fail = lambda detail, kind="log-tampered", path=path: failures.add(kind, path, None, detail)  # noqa: E731
         try:
             data = read_capped(root, path, MAX_NOTE_BYTES)
         except ReadError as exc:

@@ -14,15 +14,30 @@ from typing import Any
 
 from audit import jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
-from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
-                          TREE_HEADS, BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)
+from audit.bundle import (
+    CHECKPOINTS,
+    ENTRIES,
+    KEYS,
+    KEYS_CAP,
+    MANIFEST,
+    MANIFEST_CAP,
+    PRUNINGS,
+    TOML_CAP,
+    TREE_HEADS,
+    BundleUnreadable,
+    Inventory,
+    ReadError,
+    list_bundle,
+    read_capped,
+)
 from audit.chain import Checkpoint, Log, check_checkpoints_against_log, read_checkpoints, read_entries
 from audit.evidence import Document, read_documents
 from audit.keys import TrustedKeys, load_keys
 from audit.pruning import Prunings, check_against_log, read_prunings
 from audit.result import Failures, kind_for_file
 from audit.tlog import CompactTree
-from audit.tree_heads import TreeHead, check_against_log as check_heads_against_log, check_witnessed, read_tree_heads
+from audit.tree_heads import TreeHead, check_witnessed, read_tree_heads
+from audit.tree_heads import check_against_log as check_heads_against_log
 from audit.trust import Policy
 
 FORMAT_1 = "gateway-evidence-bundle/1"  # JSON checkpoints chained by hash (log/checkpoints.jsonl)

@@ -4,14 +4,14 @@ Times are aware datetimes in UTC inside the gateway and shown in JST to people.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")
 
 
 class Clock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock(Clock):
@@ -20,7 +20,7 @@ class FixedClock(Clock):
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -29,7 +29,7 @@ class FixedClock(Clock):
         self._now += delta
 
     def set(self, at: datetime) -> None:
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
 
 def to_jst(at: datetime) -> datetime:
@@ -40,7 +40,7 @@ def timestamp(at: datetime) -> str:
     """RFC 3339 UTC with microseconds, as every signed document writes times (audit/FORMAT.md)."""
     if at.tzinfo is None:
         raise ValueError("naive datetime")
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_environment() -> Clock:

@@ -5,22 +5,20 @@ import os
 import socket
 import uuid
 from datetime import datetime
-
 from pathlib import Path
 
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
-from gateway import settings
+from gateway import kek_rotation, settings
+from gateway.clock import FixedClock
 from gateway.core.profiles import profiles_dir
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
-from gateway.clock import FixedClock
 from gateway.errors import Conflict, Invalid, Unavailable
+from gateway.home import Home
 from gateway.ledger.log import Event, Ledger
 from gateway.ledger.note import valid_name
-from gateway.home import Home
-from gateway import kek_rotation
 from gateway.store import db
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
@@ -138,14 +136,16 @@ def _fix_origin(session: Session, wanted: str | None) -> str | None:
     if row is not None:
         if wanted is not None and wanted != row.value:
             raise Conflict(
-                f"ログの origin は {row.value} に決まっており、変更できません（ウィットネスと検証者はこの名前でログを識別しています）。",
+                f"ログの origin は {row.value} に決まっており、変更できません"
+                "（ウィットネスと検証者はこの名前でログを識別しています）。",
                 f"the log's origin is {row.value} and cannot change: witnesses and verifiers know the log by it.",
             )
         return None
     origin = wanted or f"{socket.gethostname() or 'localhost'}/gateway-{installation_id(session)[:8]}"
     if not valid_name(origin) or len(origin) > 200:
         raise Invalid(
-            f"origin {origin[:80]!r} は使えません。空白・「+」・制御文字を含まない 200 文字以内の名前にしてください（例: kurume.example.jp/gateway）。",
+            f"origin {origin[:80]!r} は使えません。空白・「+」・制御文字を含まない 200 文字以内の名前にしてください"
+            "（例: kurume.example.jp/gateway）。",
             f"the origin {origin[:80]!r} cannot be used: a name of at most 200 characters without spaces,"
             " '+' or control characters (e.g. kurume.example.jp/gateway).",
         )

@@ -5,9 +5,9 @@ Channels (CLI, portal, SFTP, courier desk, hot folder) hold a `Gateway` and do t
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ class Gateway:
     settings: Settings
 
     @classmethod
-    def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+    def open(cls, home: Home, clock: Clock | None = None) -> Gateway:
         config = load_settings(home.root)
         clock = clock or from_environment()
         engine = open_engine(home, config)
@@ -67,7 +67,7 @@ class Gateway:
             self.ledger.checkpoint(session)
         self.engine.dispose()
 
-    def __enter__(self) -> "Gateway":
+    def __enter__(self) -> Gateway:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -45,11 +45,13 @@ def keygen(name: str, output: Path) -> None:
 
 @witness.command()
 @click.option("--listen", required=True, metavar="HOST:PORT",
-              help="待ち受けるアドレス（これだけに bind） / the one address to bind, e.g. 127.0.0.1:8380 (port 0: any free port).")
+              help="待ち受けるアドレス（これだけに bind） / the one address to bind, e.g. 127.0.0.1:8380 "
+                   "(port 0: any free port).")
 @click.option("--key", "key_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="秘密鍵ファイル（keygen で作成） / the witness key file from `audit witness keygen`.")
 @click.option("--state", "state_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="状態ディレクトリ（ログごとの最新の連署済みヘッド） / state directory: the last cosigned head per log.")
+              help="状態ディレクトリ（ログごとの最新の連署済みヘッド） / "
+                   "state directory: the last cosigned head per log.")
 @click.option("--log", "logs", multiple=True, required=True, metavar="VKEY",
               help="扱うログの検証鍵（C2SP 形式、名前 = origin、複数可） / a log's verifier key; its key name is the "
                    "log's origin. Repeat for several logs, or for a log's old and new key after a rotation.")
@@ -89,8 +91,8 @@ def serve(listen: str, key_file: Path, state_dir: Path, logs: tuple[str, ...]) -
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    host, port = server.server_address[:2]
-    shown = f"[{host}]" if ":" in str(host) else host
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    shown = f"[{host}]" if ":" in host else host
     click.echo(f"listening on http://{shown}:{port}/ as {cosigner.verifier}")
     sys.stdout.flush()
     try:

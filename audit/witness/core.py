@@ -5,7 +5,8 @@
 | 400 | malformed body or note, or old size larger than the checkpoint's size |
 | 403 | no signature by a key this witness was configured with for the origin (or a bad one) |
 | 404 | an origin this witness does not follow |
-| 409 | the old size is not the size it last cosigned (body: that size, `text/x.tlog.size`), or the same size with another root (a fork) |
+| 409 | the old size is not the size it last cosigned (body: that size, `text/x.tlog.size`), |
+|     | or the same size with another root (a fork) |
 | 422 | the consistency proof does not verify |
 | 200 | the cosignature line(s) |
 
@@ -45,8 +46,8 @@ class Answer:
     content_type: str = TEXT
 
     @classmethod
-    def refuse(cls, status: int, ja: str, en: str) -> "Answer":
-        return cls(status, f"{ja}\n{en}\n".encode("utf-8"))
+    def refuse(cls, status: int, ja: str, en: str) -> Answer:
+        return cls(status, f"{ja}\n{en}\n".encode())
 
 
 class Witness:
@@ -86,7 +87,8 @@ class Witness:
             if req.old_size != size:
                 return Answer(409, f"{size}\n".encode("ascii"), SIZE)
             if head.size == 0 and head.root != EMPTY_ROOT:
-                return Answer.refuse(422, "空のツリーのルートが正しくありません。", "the root of an empty tree is wrong")
+                return Answer.refuse(422, "空のツリーのルートが正しくありません。",
+                                     "the root of an empty tree is wrong")
             if head.size == size and head.root != root:
                 self._keep(head.origin, "fork: same size, another root", req.note)
                 return Answer.refuse(409, f"サイズ {size} で別のルートに署名済みです（分岐）。",

@@ -88,7 +88,7 @@ class State:
         if sum(1 for _ in self.refused.iterdir()) >= MAX_REFUSED:
             return
         name = f"{now}-{_file_name(origin)[:16]}-{hashlib.sha256(body).hexdigest()[:16]}.txt"
-        _write_durably(self.refused / name, f"# {reason}\n".encode("utf-8") + body)
+        _write_durably(self.refused / name, f"# {reason}\n".encode() + body)
 
 
 def _file_name(origin: str) -> str:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import getpass
+import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
-from pathlib import Path
-
-from gateway.clock import Clock
 from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1, resolve_home
+from gateway.clock import Clock
 from gateway.crypto.keystore import KeyStore
 
 
@@ -48,14 +47,16 @@ def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="信頼ポリシーの雛形を書き出すファイル / where to write the trust-policy template")
 @click.option("--quorum", type=click.IntRange(min=0),
-              help="連署が必要なウィットネスの数（既定: 登録数の過半数） / witnesses that must cosign (default: a majority)")
+              help="連署が必要なウィットネスの数（既定: 登録数の過半数） / "
+                   "witnesses that must cosign (default: a majority)")
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def publish(ctx: click.Context, output: Path, quorum: int | None, home: str | None, as_json: bool) -> None:
     """公表する検証鍵と信頼ポリシー / the city's verifier key, origin and a trust-policy template."""
-    from gateway.operations.trust import current_verifier_key, publish as run
+    from gateway.operations.trust import current_verifier_key
+    from gateway.operations.trust import publish as run
 
     with open_gateway(ctx, home) as gw:
         published = run(gw, output, cli_actor(), quorum)
@@ -90,8 +91,8 @@ def rotate_signing(ctx: click.Context, home: str | None) -> None:
 def rotate_kek(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """鍵暗号化鍵の更新（全データ鍵を新しい世代で包み直し、旧世代を破棄） / rotate the key-encryption key:
     re-wrap every live data key under a new generation, destroy the old ones."""
-    from gateway.service import Gateway
     from gateway import kek_rotation
+    from gateway.service import Gateway
 
     with Gateway.open(resolve_home(ctx, home)) as gw:
         result = kek_rotation.rotate(gw.engine, gw.ledger, gw.keys.kek(), now=gw.clock.now(), force=True)

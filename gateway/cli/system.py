@@ -6,8 +6,8 @@ import json
 import click
 
 from gateway import installation
-from gateway.clock import from_environment
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.clock import from_environment
 
 
 @click.command()

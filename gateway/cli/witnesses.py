@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -13,9 +14,10 @@ def witness() -> None:
     """ウィットネス（チェックポイントの連署者） / witnesses that cosign the log's checkpoints."""
 
 
-def _outcome_line(o: dict) -> str:  # type: ignore[type-arg]
+def _outcome_line(o: dict[str, Any]) -> str:
     if o["error"]:
-        return (f"  {o['witness']}: 未連署 / not cosigned（連署済みサイズ / cosigned up to {o['size']}）: {o['error']}\n"
+        return (f"  {o['witness']}: 未連署 / not cosigned（連署済みサイズ / cosigned up to {o['size']}）:"
+                f" {o['error']}\n"
                 "  gateway serve が再試行します / `gateway serve` keeps retrying it")
     done = ", ".join(str(s) for s in o["cosigned"]) or "なし / none (already up to date)"
     return f"  {o['witness']}: 連署 / cosigned {done}（サイズ / size {o['size']}）"

@@ -35,7 +35,7 @@ def consistency_proof(old: int, new: int, old_frontier: Sequence[bytes], leaves:
         raise ProofUnavailable(f"the frontier of size {old} has {len(sizes)} hashes, not {len(old_frontier)}")
     known: dict[tuple[int, int], bytes] = {}
     start = 0
-    for size, node in zip(sizes, old_frontier):
+    for size, node in zip(sizes, old_frontier, strict=True):
         known[(start, size)] = node
         start += size
 

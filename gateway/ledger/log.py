@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock
+from gateway.clock import Clock, timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import SigningKey
 from gateway.ledger.hashing import document_hash, leaf_hash
 from gateway.ledger.note import Checkpoint as C2spCheckpoint
 from gateway.ledger.note import sign_checkpoint
 from gateway.ledger.tree import CompactTree
-from gateway.clock import timestamp
 from gateway.store import models as m
 
 CHANNELS = ("lgwan-asp", "vpn-sftp", "courier", "hotfolder", "cli", "system")

@@ -112,7 +112,7 @@ class Checkpoint:
     root: bytes
 
     def text(self) -> bytes:
-        return f"{self.origin}\n{self.size}\n{b64(self.root)}\n".encode("utf-8")
+        return f"{self.origin}\n{self.size}\n{b64(self.root)}\n".encode()
 
 
 def parse_checkpoint(text: bytes) -> Checkpoint:
@@ -216,7 +216,8 @@ def verify_cosignature(witness: VerifierKey, text: bytes, sig: Signature) -> int
     if timestamp >= 1 << 63:
         raise NoteError("the cosignature's time exceeds 2^63-1")
     try:
-        Ed25519PublicKey.from_public_bytes(witness.public).verify(sig.signature[8:], cosignature_message(text, timestamp))
+        Ed25519PublicKey.from_public_bytes(witness.public).verify(sig.signature[8:],
+                                                                  cosignature_message(text, timestamp))
     except InvalidSignature:
         raise NoteError(f"the cosignature of {witness.name} does not verify over this checkpoint") from None
     return timestamp

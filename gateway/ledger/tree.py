@@ -39,7 +39,7 @@ class CompactTree:
         self._hashes = list(frontier)
 
     @classmethod
-    def decode(cls, size: int, text: str) -> "CompactTree":
+    def decode(cls, size: int, text: str) -> CompactTree:
         """The tree stored as its frontier's hex digests concatenated (how the ledger keeps it)."""
         if len(text) % (2 * HASH_SIZE):
             raise ValueError("a stored frontier is a whole number of 64-hex-digit hashes")
@@ -76,7 +76,7 @@ class CompactTree:
     def hexdigest(self) -> str:
         return self.root().hex()
 
-    def copy(self) -> "CompactTree":
+    def copy(self) -> CompactTree:
         return CompactTree(self.size, self._hashes)
 
 

@@ -108,7 +108,8 @@ def publish(gw: Gateway, out: Path, actor: Actor, quorum: int | None = None) -> 
                 f.write(published.text.encode("utf-8"))
             out.chmod(0o644)
         except OSError as err:
-            raise Invalid(f"{out} に書き込めません（{err.strerror}）。", f"cannot write {out} ({err.strerror}).") from None
+            raise Invalid(f"{out} に書き込めません（{err.strerror}）。",
+                          f"cannot write {out} ({err.strerror}).") from None
         with gw.unit() as session:
             row = session.get(m.Setting, PUBLISHED)
             if row is None:

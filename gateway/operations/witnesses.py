@@ -27,8 +27,10 @@ def parse_witness_key(text: str) -> VerifierKey:
     try:
         key = parse_verifier_key(text)
     except NoteError as err:
-        raise Invalid(f"ウィットネスの検証鍵を読めません（{err}）。`audit witness keygen` が表示した 1 行を指定してください。",
-                      f"cannot read the witness's verifier key ({err}); give the line `audit witness keygen` printed.") from None
+        raise Invalid(f"ウィットネスの検証鍵を読めません（{err}）。"
+                      "`audit witness keygen` が表示した 1 行を指定してください。",
+                      f"cannot read the witness's verifier key ({err}); "
+                      "give the line `audit witness keygen` printed.") from None
     if key.type != SIG_COSIGNATURE_V1:
         raise Invalid("これはウィットネスの鍵（cosignature/v1、種別 0x04）ではありません。",
                       "this is not a witness key (cosignature/v1, type 0x04).")
@@ -38,8 +40,10 @@ def parse_witness_key(text: str) -> VerifierKey:
 def check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise Invalid(f"URL「{url[:100]}」は使えません。例: https://witness.example.jp/ （POST <URL>/add-checkpoint を呼びます）",
-                      f"cannot use the URL {url[:100]!r}; e.g. https://witness.example.jp/ (the gateway POSTs to <URL>/add-checkpoint).")
+        raise Invalid(f"URL「{url[:100]}」は使えません。例: https://witness.example.jp/"
+                      "（POST <URL>/add-checkpoint を呼びます）",
+                      f"cannot use the URL {url[:100]!r}; e.g. https://witness.example.jp/"
+                      " (the gateway POSTs to <URL>/add-checkpoint).")
     return url.rstrip("/")
 
 
@@ -65,7 +69,8 @@ def add(gw: Gateway, url: str, vkey: str, actor: Actor) -> Added:
         with gw.unit() as session:
             same = session.scalar(select(Witness).where(Witness.name == key.name, Witness.removed_at.is_(None)))
             if same is not None:
-                raise Conflict(f"ウィットネス {key.name} は既に登録されています。鍵を替えるときは先に `gateway witness remove` してください。",
+                raise Conflict(f"ウィットネス {key.name} は既に登録されています。"
+                               "鍵を替えるときは先に `gateway witness remove` してください。",
                                f"witness {key.name} is already configured; to change its key, remove it first.")
             row = Witness(name=key.name, url=url, vkey=str(key), added_at=gw.clock.now(), size=0, failures=0)
             session.add(row)

@@ -1,9 +1,10 @@
 """One scenario being run: what the steps, the fault injection and the synthetic files share."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gateway.clock import FixedClock
 from gateway.service import Gateway

@@ -16,10 +16,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -28,9 +29,9 @@ from gateway.clock import FixedClock, to_jst
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
-from gateway.operations.export import export_bundle
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, add_user
+from gateway.operations.export import export_bundle
 from gateway.operations.external import declare
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
@@ -67,7 +68,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     home = Home(out / "home")
     # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
     # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
-    KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
+    KeyStore(home.keys).ensure(now=datetime.now(UTC))
     installation.init(home, at=clock.now(), origin=origin_of(scenario))
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)

@@ -46,14 +46,15 @@ class Witness:
     submitter: Submitter | None = None
     policy: Published | None = None
 
-    def start(self, gw: Gateway) -> "Witness":
+    def start(self, gw: Gateway) -> Witness:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = self.directory / "witness.key"
         if not key.exists():
             made = subprocess.run([sys.executable, "-m", "audit", "witness", "keygen", "--name", self.name,
                                    "-o", str(key)], capture_output=True, text=True, timeout=60)
             if made.returncode != 0:
-                raise Unavailable("ウィットネスの鍵を作れませんでした。", f"the witness key was not made: {made.stderr[-300:]}")
+                raise Unavailable("ウィットネスの鍵を作れませんでした。",
+                                  f"the witness key was not made: {made.stderr[-300:]}")
         with open(self.directory / "witness.log", "ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "audit", "witness", "serve", "--listen", "127.0.0.1:0", "--key", str(key),

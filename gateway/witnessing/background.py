@@ -32,7 +32,7 @@ class Submitter:
         self._retry_at: dict[int, float] = {}
         self._backoff: dict[int, float] = {}
 
-    def start(self) -> "Submitter":
+    def start(self) -> Submitter:
         self._thread = threading.Thread(target=self._run, name="witness-submitter", daemon=True)
         self._thread.start()
         return self

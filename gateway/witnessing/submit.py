@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -28,8 +28,14 @@ from gateway.clock import monotonic
 from gateway.errors import GatewayError
 from gateway.ledger.checkpoints import proof
 from gateway.ledger.consistency import ProofUnavailable
-from gateway.ledger.note import (NoteError, VerifierKey, parse_note, parse_signature_line, parse_verifier_key,
-                                 verify_cosignature)
+from gateway.ledger.note import (
+    NoteError,
+    VerifierKey,
+    parse_note,
+    parse_signature_line,
+    parse_verifier_key,
+    verify_cosignature,
+)
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_witness import Cosignature, Witness
@@ -178,7 +184,7 @@ def _store(gw: Gateway, witness_id: int, size: int, line: str, cosigned_at: int)
         with gw.unit() as session:
             if session.get(Cosignature, (size, witness_id)) is None and session.get(m.Checkpoint, size) is not None:
                 session.add(Cosignature(checkpoint_size=size, witness_id=witness_id, line=line,
-                                        cosigned_at=datetime.fromtimestamp(cosigned_at, timezone.utc),
+                                        cosigned_at=datetime.fromtimestamp(cosigned_at, UTC),
                                         received_at=now))
             _update(session, witness_id, size=size, ok=True, now=now)
     except IntegrityError:

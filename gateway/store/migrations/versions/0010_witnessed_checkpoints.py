@@ -17,11 +17,13 @@ Revision ID: 0010_witnessed_checkpoints
 Revises: 0008_log_pruning
 Create Date: 2026-12-07
 """
+import hashlib
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from alembic import op
 
 from gateway.errors import Unavailable
-from gateway.ledger.tree import CompactTree
 from gateway.store.models import UTCDateTime
 
 revision = "0010_witnessed_checkpoints"
@@ -40,15 +42,13 @@ def upgrade() -> None:
             "this log was pruned under format-1 statements, which carry no Merkle frontier: no verifier could"
             " recompute its later checkpoints. Nothing was changed. Keep the bundles exported so far and start a"
             " new installation.")
-    tree = CompactTree()
-    for (leaf,) in conn.execute(sa.text("SELECT hash FROM log_entries ORDER BY seq")):
-        tree.add_hex(leaf)
+    frontier = _frontier(leaf for (leaf,) in conn.execute(sa.text("SELECT hash FROM log_entries ORDER BY seq")))
     op.add_column("ledger_head", sa.Column("tree", sa.Text(), nullable=False, server_default=""))
     op.add_column("checkpoints", sa.Column("frontier", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("ledger_head") as batch:
         batch.drop_column("checkpoint_hash")
     conn.execute(sa.text("DELETE FROM checkpoints"))
-    conn.execute(sa.text("UPDATE ledger_head SET tree = :tree, checkpoint_size = 0"), {"tree": tree.encode()})
+    conn.execute(sa.text("UPDATE ledger_head SET tree = :tree, checkpoint_size = 0"), {"tree": frontier})
 
     op.create_table(
         "witnesses",
@@ -72,6 +72,24 @@ def upgrade() -> None:
         sa.Column("cosigned_at", UTCDateTime(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
     )
+
+
+def _frontier(leaves_hex: Iterable[str]) -> str:
+    """The RFC 6962 tree's frontier over the entries' leaf hashes, as ledger_head.tree stores it
+    (hex, largest subtree first). Written out here rather than imported from gateway.ledger: a
+    migration is a snapshot of its time (and the store must not depend on the ledger above it);
+    tests/store/test_witness_migration.py checks it against the auditor's tree."""
+    sizes: list[int] = []
+    hashes: list[bytes] = []
+    for leaf in leaves_hex:
+        sizes.append(1)
+        hashes.append(bytes.fromhex(leaf))
+        while len(sizes) >= 2 and sizes[-1] == sizes[-2]:
+            right = hashes.pop()
+            sizes.pop()
+            hashes[-1] = hashlib.sha256(b"\x01" + hashes[-1] + right).digest()
+            sizes[-1] *= 2
+    return "".join(h.hex() for h in hashes)
 
 
 def downgrade() -> None:
