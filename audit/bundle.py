@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from audit.result import Failures
 
@@ -20,6 +21,7 @@ KEYS = "keys.json"
 ENTRIES = "log/entries.jsonl"
 CHECKPOINTS = "log/checkpoints.jsonl"
 PRUNINGS = "log/prunings.jsonl"
+TREE_HEADS = "checkpoints"  # format 2: checkpoints/<size>.note, C2SP signed checkpoints with cosignatures
 
 # Caps far above anything a real export holds, low enough that a hostile file fails fast.
 MANIFEST_CAP = 64 << 20
@@ -35,7 +37,7 @@ ENTRIES_CAP = 64 << 30
 MAX_DIR_ENTRIES = 1_000_000
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
-_DIRS = {"approvals": ".toml", "profiles": ".toml", "evidence": ".json", "log": None}
+_DIRS = {"approvals": ".toml", "profiles": ".toml", "evidence": ".json", "log": None, TREE_HEADS: ".note"}
 _TOP_FILES = {MANIFEST, KEYS}
 _LOG_FILES = {"entries.jsonl", "checkpoints.jsonl", "prunings.jsonl"}
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)

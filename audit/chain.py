@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from audit import jcs
 from audit.bundle import (
@@ -28,8 +29,10 @@ from audit.bundle import (
 )
 from audit.keys import TrustedKeys
 from audit.result import Failures
+from audit.tlog import CompactTree
 
 ZERO = "0" * 64
+_NO_LEAF = bytes(32)  # stands in for a line too long to hash; that line is already a failure
 CHANNELS = frozenset({"lgwan-asp", "vpn-sftp", "courier", "hotfolder", "cli", "system"})
 OUTCOMES = frozenset({"ok", "refused", "failed"})
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -94,6 +97,7 @@ class Log:
     base: int = 0  # entries up to this seq were pruned under accepted statements (audit/pruning.py)
     redacted: set[int] = field(default_factory=set)
     hashes_at: dict[int, str] = field(default_factory=dict)   # seq -> hash, for checkpoint sizes
+    roots_at: dict[int, bytes] = field(default_factory=dict)  # tree size -> RFC 6962 root, for C2SP checkpoints
     notable: dict[int, Entry] = field(default_factory=dict)   # entries with evidence or kinds
     home: list[HomeEvent] = field(default_factory=list)      # home.rehearsal, home.reinitialise
     read: bool = False
@@ -244,12 +248,15 @@ def checkpoint_problem(value: Any) -> str | None:
 
 
 def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool,
-                 wanted: set[int], base: int = 0, base_head: str = ZERO) -> Log:
+                 wanted: set[int], base: int = 0, base_head: str = ZERO, tree: CompactTree | None = None) -> Log:
     """Stream the log once: sequence, links, canonical form; keep only what later checks need.
 
     `wanted` are the seqs whose hashes the checkpoints claim, so only those hashes are kept.
     `base` and `base_head` are the cut and head of the last accepted pruning statement: the log
-    then starts at entry base + 1, linked to that head.
+    then starts at entry base + 1, linked to that head. With a `tree` (C2SP checkpoints, bundle
+    format 2) every line's leaf hash also grows the RFC 6962 tree, and its root is kept at each
+    wanted size: the tree counts lines, not the seqs they claim, so a renumbered log cannot
+    borrow another entry's place.
     """
     log = Log(last_seq=base, head=base_head, base=base)
     expected_seq = base + 1
@@ -321,6 +328,10 @@ def read_entries(root: Path, hasher: Hasher, failures: Failures, *, scoped: bool
                                  f" (entry {base}): entries after the cut were removed or altered")
                 else:
                     fail(lineno, f"prev does not match hash of entry {prev_seq_text} (line {lineno - 1})")
+            if tree is not None:
+                tree.append(bytes.fromhex(entry_hash) if _HEX64.match(entry_hash) else _NO_LEAF)
+                if tree.size in wanted:
+                    log.roots_at[tree.size] = tree.root()
             prev_hash = entry_hash
             prev_seq_text = str(seq) if seq is not None else f"on line {lineno}"
         log.lines = lineno

@@ -1,4 +1,9 @@
-"""`audit verify BUNDLE` and `audit report BUNDLE` (INTERFACE.md)."""
+"""`audit verify BUNDLE --trust POLICY`, `audit report BUNDLE --trust POLICY` and `audit witness` (INTERFACE.md).
+
+The verdict rests only on the trust policy the verifier holds (audit/trust.py). Without one the
+checks still run and their failures are shown, but the answer is 検証不能 / unverifiable with exit 1:
+a bundle's own keys can vouch for nothing.
+"""
 from __future__ import annotations
 
 import json
@@ -7,21 +12,29 @@ from pathlib import Path
 
 import click
 
-from audit.keys import decode_b64
+from audit.trust import Policy, PolicyError
+from audit.trust import load as load_policy
+from audit.witness.cli import witness
+
+UNVERIFIABLE = ("検証不能 / unverifiable: 信頼ポリシーがありません。市が公表した検証鍵とウィットネスを記した"
+                "ポリシーを --trust POLICY（又は AUDIT_TRUST）で指定してください / no trust policy: give the policy"
+                " with the city's published key and the witnesses (--trust POLICY or AUDIT_TRUST);"
+                " keys inside a bundle vouch for nothing")
 
 
-def _pin(value: str | None) -> bytes | None:
-    if value is None:
+def _policy(value: str | None) -> Policy | None:
+    if not value:
         return None
-    raw = decode_b64(value.strip(), 32)
-    if raw is None:
-        raise click.BadParameter("expected the base64 of a raw 32-byte Ed25519 public key "
-                                 "(the genesis key the city publishes)", param_hint="--trust-key")
-    return raw
+    try:
+        return load_policy(Path(value))
+    except PolicyError as exc:
+        raise click.BadParameter(f"信頼ポリシーを読めません / cannot use the trust policy: {exc}",
+                                 param_hint="--trust") from None
 
 
-_TRUST = click.option("--trust-key", "trust_key", metavar="BASE64",
-                      help="Pin the genesis evidence key (base64 raw Ed25519) the city published.")
+_TRUST = click.option("--trust", "trust", metavar="POLICY", envvar="AUDIT_TRUST", show_envvar=True,
+                      help="信頼ポリシー（TOML） / the trust policy: the log's origin, the city's verifier key(s), "
+                           "the witnesses' keys and their quorum.")
 
 
 def _safe(text: str) -> str:
@@ -34,38 +47,54 @@ def _echo_json(value: object) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _rests_on(policy: Policy, witnessed: int | None) -> str:
+    """One line: which policy and which witnesses the verdict rests on."""
+    names = ", ".join(w.name for w in policy.witnesses) or "なし / none"
+    seen = "" if witnessed is None else f"; 連署済み / witnessed up to entry {witnessed}"
+    return (f"信頼の根拠 / rests on: {policy.path} (sha256 {policy.sha256[:16]}), log {policy.origin},"
+            f" witnesses {names} (quorum {policy.quorum}){seen}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """証跡の独立監査 / independent verification of gateway evidence."""
+
+
+main.add_command(witness)
 
 
 @main.command()
 @click.argument("bundle", type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @_TRUST
-def verify(bundle: str, as_json: bool, trust_key: str | None) -> None:
-    """署名・ハッシュ連鎖・相互参照を検証 / verify signatures, hash chain and cross-references."""
+def verify(bundle: str, as_json: bool, trust: str | None) -> None:
+    """署名・ハッシュ連鎖・相互参照を検証 / verify signatures, hash chain, checkpoints and witnesses."""
     from audit.verify import verify as run
 
-    result = run(Path(bundle), _pin(trust_key))
+    policy = _policy(trust)
+    result = run(Path(bundle), policy)
     if as_json:
         _echo_json(result.to_json())
     else:
         from audit.continuity import lines
 
         for failure in result.failures:
-            click.echo(_safe(failure.line()))
+            tag = "[warning] " if failure.kind == "log-unwitnessed" else ""
+            click.echo(_safe(tag + failure.line()))
         for line in lines(result):
             click.echo(_safe(line))
-        trust = (f"genesis key {result.trusted.genesis} (pinned)" if result.trusted.pinned
-                 else f"genesis key {result.trusted.genesis} (not pinned: compare it with the id the city publishes)")
-        if result.verified:
+        if policy is None:
+            click.echo(UNVERIFIABLE + f" ({len(result.failures)} failure(s) found in the bundle itself)", err=True)
+        elif result.verified:
             pruned = (f" (entries 1-{result.prunings.base} pruned under {len(result.prunings.statements)}"
                       " signed statement(s))" if result.prunings.base else "")
-            click.echo(f"検証成功 verified: {result.log.lines} log entries{pruned}, {len(result.checkpoints)} checkpoints, "
-                       f"{len(result.documents)} evidence documents; {trust}")
+            heads = len(result.checkpoints) + len(result.tree_heads)
+            click.echo(f"検証成功 verified: {result.log.lines} log entries{pruned}, {heads} checkpoints, "
+                       f"{len(result.documents)} evidence documents")
+            click.echo(_rests_on(policy, result.witnessed))
         else:
-            click.echo(f"検証失敗 NOT verified: {len(result.failures)} failure(s); {trust}", err=True)
+            click.echo(f"検証失敗 NOT verified: {len(result.failures)} failure(s)", err=True)
+            click.echo(_rests_on(policy, result.witnessed), err=True)
     sys.exit(0 if result.verified else 1)
 
 
@@ -74,11 +103,12 @@ def verify(bundle: str, as_json: bool, trust_key: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 @_TRUST
-def report(bundle: str, output: str | None, as_json: bool, trust_key: str | None) -> None:
-    """監査報告 / the audit report."""
+def report(bundle: str, output: str | None, as_json: bool, trust: str | None) -> None:
+    """監査報告 / the audit report (exit 1 when unreadable or without a trust policy)."""
     from audit.findings import build_report
 
-    rep = build_report(Path(bundle), _pin(trust_key))
+    policy = _policy(trust)
+    rep = build_report(Path(bundle), policy)
     if rep.unreadable:
         click.echo(f"証跡を読めません / cannot read the bundle: {rep.unreadable}", err=True)
         if as_json:
@@ -99,6 +129,12 @@ def report(bundle: str, output: str | None, as_json: bool, trust_key: str | None
             where = " ".join(x for x in (finding.approval, finding.transfer) if x)
             tag = "prevented" if finding.prevented else finding.severity
             click.echo(_safe(f"[{tag}] {finding.kind}{' ' + where if where else ''}: {finding.detail}"))
-        click.echo(("検証成功 verified" if rep.verification.verified else "検証失敗 NOT verified")
-                   + f"; {len(rep.findings)} finding(s)" + (f"; report written to {output}" if output else ""))
+        verdict = ("検証不能 / unverifiable (no trust policy)" if policy is None
+                   else "検証成功 verified" if rep.verification.verified else "検証失敗 NOT verified")
+        click.echo(verdict + f"; {len(rep.findings)} finding(s)" + (f"; report written to {output}" if output else ""))
+        if policy is not None:
+            click.echo(_rests_on(policy, rep.verification.witnessed))
+    if policy is None:
+        click.echo(UNVERIFIABLE, err=True)
+        sys.exit(1)
     sys.exit(0)

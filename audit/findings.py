@@ -8,16 +8,19 @@ what the bundle asserts; its findings say it failed, and the failure is reported
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from audit import timefmt
 from audit.evidence import Document
+from audit.trust import Policy
 from audit.verify import Verification, verify
 
-WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned"})
+# The vocabulary lives here until audit/kinds.py exists (gateway/findings.py keeps the gateway's copy).
+WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitnessed"})
 PREVENTED_KINDS = frozenset({
     "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
     "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
@@ -25,7 +28,7 @@ PREVENTED_KINDS = frozenset({
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged", "integrity-failure")
+                        "evidence-forged", "integrity-failure", "log-unwitnessed")
 # Failures of the gateway itself, logged with the attempt they stopped: the finding is the
 # gateway's, never the attempting person's, and it was not a violation someone tried.
 GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
@@ -53,6 +56,7 @@ KIND_LABELS = {
     "log-tampered": "アクセスログの改ざん",
     "evidence-forged": "証跡文書の偽造・改変",
     "integrity-failure": "ゲートウェイ保管データの消失・破損（ゲートウェイの障害）",
+    "log-unwitnessed": "ウィットネスの連署がないログ",
 }
 
 
@@ -109,8 +113,8 @@ class Report:
                 "summary": dict(counts), "approval_summaries": self.approvals}
 
 
-def build_report(root: Path, pin: bytes | None = None) -> Report:
-    v = verify(root, pin)
+def build_report(root: Path, policy: Policy | None = None) -> Report:
+    v = verify(root, policy)
     try:
         findings = derive(v)
         approvals = summarise(v, findings)
@@ -123,10 +127,12 @@ def build_report(root: Path, pin: bytes | None = None) -> Report:
 def _from_failures(v: Verification) -> list[Finding]:
     out = []
     for f in v.failures:
-        kind = "log-tampered" if f.kind == "log-tampered" else "evidence-forged"
+        kind = f.kind if f.kind in ("log-tampered", "log-unwitnessed") else "evidence-forged"
         place = f"{f.file}:{f.where}" if f.where else f.file
-        ja = (f"アクセスログの連鎖・順序・チェックポイントが整合しません（{place}）。" if kind == "log-tampered"
-              else f"証跡の署名・ハッシュ・相互参照が整合しません（{place}）。")
+        ja = {"log-tampered": f"アクセスログの連鎖・順序・チェックポイントが整合しません（{place}）。",
+              "log-unwitnessed": "信頼ポリシーが求める数のウィットネスが連署したチェックポイントに含まれない"
+                                 "ログがあります（事後の書換えを第三者が検知できない範囲）。",
+              }.get(kind, f"証跡の署名・ハッシュ・相互参照が整合しません（{place}）。")
         out.append(Finding(kind, False, f.line(), f.approval, f.transfer, detail_ja=ja))
     return out
 

@@ -1,9 +1,10 @@
-"""Which keys the auditor trusts: the genesis key and the keys it handed over to, in order.
+"""Which keys the auditor trusts: the trust policy's keys and the keys they handed over to, in order.
 
-keys.json is just bytes in the bundle; it proves nothing by itself. A key is trusted only when it
-is the genesis key (pinned by the person with `--trust-key` when they have the city's published
-fingerprint) or is introduced by a rotation statement signed by an already trusted key and
-countersigned by the new key.
+keys.json is just bytes in the bundle; it proves nothing by itself. A key is trusted only when the
+verifier's trust policy names it (the city's published verifier keys) or it is introduced by a
+rotation statement signed by an already trusted key and countersigned by the new key. Without a
+policy the genesis key keys.json names is used so the bundle's own consistency can be checked, but
+the verdict is then "unverifiable": a key found inside the bundle is never a root of trust.
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def _public(raw: bytes) -> Ed25519PublicKey | None:
 @dataclass
 class TrustedKeys:
     genesis: str | None = None          # key id keys.json names as genesis
-    pinned: str | None = None           # key id of --trust-key, if given
+    pinned: list[str] = field(default_factory=list)  # key ids the trust policy names (roots of trust)
     keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)  # trusted only
     order: list[str] = field(default_factory=list)
 
@@ -86,13 +87,13 @@ class TrustedKeys:
         return self.check(document.get("signature"), body, expected_key)
 
 
-def load_keys(document: Any, pin: bytes | None, failures: Failures, file: str = "keys.json") -> TrustedKeys:
-    """Trusted keys from a parsed keys.json; each problem becomes an evidence-forged failure."""
+def load_keys(document: Any, roots: list[bytes] | None, failures: Failures, file: str = "keys.json") -> TrustedKeys:
+    """Trusted keys from a parsed keys.json; each problem becomes an evidence-forged failure.
+
+    `roots` are the raw public keys the trust policy names; None means no policy (keys.json's own
+    genesis key then stands in, for a check of consistency only)."""
     trusted = TrustedKeys()
     before = len(failures)
-    pinned_public = _public(pin) if pin is not None else None
-    if pin is not None:
-        trusted.pinned = key_id(pin)
     fail = lambda where, detail: failures.add("evidence-forged", file, where, detail)  # noqa: E731
     if type(document) is not dict:
         fail(None, "keys.json is not a JSON object")
@@ -118,17 +119,18 @@ def load_keys(document: Any, pin: bytes | None, failures: Failures, file: str = 
     elif document:
         fail("genesis", "genesis is not a 16-hex-digit key id")
 
-    # The root of trust: the pinned key when the person gave one, else keys.json's genesis key.
     root: str | None = None
-    if pin is not None:
-        if pinned_public is None:
-            fail("genesis", "the pinned --trust-key is not a valid Ed25519 public key")
-        else:
-            root = trusted.pinned
-            if trusted.genesis != trusted.pinned:
-                fail("genesis", f"genesis key {trusted.genesis} is not the pinned key {trusted.pinned}")
-            trusted.keys[trusted.pinned] = pinned_public  # type: ignore[index]
-            trusted.order.append(trusted.pinned)  # type: ignore[arg-type]
+    if roots is not None:
+        for raw in roots:
+            public = _public(raw)
+            if public is not None and key_id(raw) not in trusted.keys:
+                trusted.keys[key_id(raw)] = public
+                trusted.order.append(key_id(raw))
+                trusted.pinned.append(key_id(raw))
+        if trusted.genesis is not None and trusted.genesis not in trusted.keys:
+            fail("genesis", f"genesis key {trusted.genesis} is not a key the trust policy names"
+                            f" ({', '.join(trusted.pinned) or 'none'})")
+        root = trusted.pinned[0] if trusted.pinned else None
     elif trusted.genesis is not None:
         if trusted.genesis not in listed:
             fail("genesis", f"genesis key {trusted.genesis} is not among the listed keys")

@@ -15,11 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit import checkpoint as c2sp
 from audit import jcs
 from audit.bundle import PRUNING_LINE_CAP, PRUNINGS, PRUNINGS_CAP, Hasher, ReadError, iter_lines
 from audit.chain import ZERO, Log, checkpoint_problem
 from audit.keys import TrustedKeys
-from audit.result import Failures
+from audit.note import NoteError
+from audit.note import parse as parse_note
+from audit.note import verify as verify_note
+from audit.result import FailureKind, Failures
+from audit.tlog import CompactTree, ProofError
+from audit.tree_heads import gateway_verifiers
 
 ACTION = "log.prune"
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -50,7 +56,8 @@ class Prunings:
     statements: list[Statement] = field(default_factory=list)
     base: int = 0                       # last entry covered by the accepted statements
     base_head: str = ZERO               # its hash: the first remaining entry's prev
-    base_checkpoint: str | None = None  # node hash of the checkpoint at the cut
+    base_checkpoint: str | None = None  # node hash of the checkpoint at the cut (format 1)
+    base_frontier: list[bytes] | None = None  # Merkle frontier of entries 1..base (format 2)
     by_id: dict[str, Statement] = field(default_factory=dict)
 
 
@@ -90,15 +97,19 @@ def statement_problem(value: Any) -> str | None:
         return "removed is not an object with a positive integer 'entries'"
     if removed["entries"] != r["last"] - r["first"] + 1:
         return f"removed.entries {removed['entries']} is not the size of the range {r['first']}–{r['last']}"
-    if type(value.get("checkpoint")) is not dict:
-        return "checkpoint is not an object"
+    if type(value.get("checkpoint")) is str:  # format 2: the C2SP note at the cut, and the tree's frontier
+        frontier = value.get("frontier")
+        if type(frontier) is not list or not all(_hex(h) for h in frontier) or len(frontier) > 64:
+            return "frontier is not a list of 64-hex-digit hashes"
+    elif type(value.get("checkpoint")) is not dict:
+        return "checkpoint is neither an object nor a signed note"
     if "signature" not in value:
         return "no signature member"
     return None
 
 
 def read_prunings(root: Path, hasher: Hasher, failures: Failures, trusted: TrustedKeys,
-                  installation: str | None) -> Prunings:
+                  installation: str | None, origin: str | None = None) -> Prunings:
     out = Prunings()
     accepting = True
     previous_node: str | None = None
@@ -133,22 +144,14 @@ def read_prunings(root: Path, hasher: Hasher, failures: Failures, trusted: Trust
             if signature_problem is not None:
                 fail(lineno, f"pruning statement signature: {signature_problem}", "evidence-forged")
                 ok = False
-            cp_problem = checkpoint_problem(cp)
-            if cp_problem is not None:
-                fail(lineno, f"checkpoint at the cut is malformed: {cp_problem}")
-                ok = False
+            frontier: list[bytes] | None = None
+            if type(cp) is str:
+                frontier, note_problem = _note_at_cut(cp, value, trusted, origin)
+                if note_problem is not None:
+                    fail(lineno, f"checkpoint at the cut: {note_problem[1]}", note_problem[0])
+                    ok = False
             else:
-                cp_signature = trusted.check_document(cp)
-                if cp_signature is not None:
-                    fail(lineno, f"checkpoint at the cut: signature: {cp_signature}", "evidence-forged")
-                    ok = False
-                if cp["size"] != r["last"] or cp["head"] != value["head"]:
-                    fail(lineno, f"the checkpoint at the cut (size {cp['size']}) does not sign entry {r['last']}"
-                                 " with the statement's head")
-                    ok = False
-                if installation is not None and cp["installation"] != installation:
-                    fail(lineno, "the checkpoint at the cut names another installation")
-                    ok = False
+                ok = _json_at_cut(cp, value, trusted, installation, lineno, fail) and ok
             if r["first"] != out.base + 1 or value["first_prev"] != out.base_head:
                 where = "the log's first entry" if out.base == 0 else f"entry {out.base}, the previous statement's cut"
                 fail(lineno, f"range starts at entry {r['first']} but should follow {where}"
@@ -171,13 +174,68 @@ def read_prunings(root: Path, hasher: Hasher, failures: Failures, trusted: Trust
             out.by_id.setdefault(statement.id, statement)
             if accepted:
                 out.base, out.base_head = r["last"], value["head"]
-                out.base_checkpoint = hashlib.sha256(b"\x01" + jcs.canonical(cp)).hexdigest()
+                if frontier is not None:
+                    out.base_frontier, out.base_checkpoint = frontier, None
+                else:
+                    out.base_checkpoint = hashlib.sha256(b"\x01" + jcs.canonical(cp)).hexdigest()
             else:
                 accepting = False
             previous_node = node
     except ReadError as exc:
         fail(None, str(exc))
     return out
+
+
+def _json_at_cut(cp: Any, value: dict[str, Any], trusted: TrustedKeys, installation: str | None, lineno: int,
+                 fail: Any) -> bool:
+    """Format 1: the signed JSON checkpoint of size range.last, whose head is the statement's."""
+    r = value["range"]
+    cp_problem = checkpoint_problem(cp)
+    if cp_problem is not None:
+        fail(lineno, f"checkpoint at the cut is malformed: {cp_problem}")
+        return False
+    ok = True
+    cp_signature = trusted.check_document(cp)
+    if cp_signature is not None:
+        fail(lineno, f"checkpoint at the cut: signature: {cp_signature}", "evidence-forged")
+        ok = False
+    if cp["size"] != r["last"] or cp["head"] != value["head"]:
+        fail(lineno, f"the checkpoint at the cut (size {cp['size']}) does not sign entry {r['last']}"
+                     " with the statement's head")
+        ok = False
+    if installation is not None and cp["installation"] != installation:
+        fail(lineno, "the checkpoint at the cut names another installation")
+        ok = False
+    return ok
+
+
+def _note_at_cut(text: str, value: dict[str, Any], trusted: TrustedKeys,
+                 origin: str | None) -> tuple[list[bytes] | None, tuple[FailureKind, str] | None]:
+    """Format 2: the gateway's C2SP checkpoint of size range.last, and the frontier whose fold is
+    its root: the Merkle tree the remaining entries grow starts from that frontier."""
+    last = value["range"]["last"]
+    try:
+        note = parse_note(text.encode("utf-8"))
+        head = c2sp.parse(note.text)
+    except (NoteError, c2sp.CheckpointError) as exc:
+        return None, ("log-tampered", f"not a C2SP signed checkpoint: {exc}")
+    if origin is not None and head.origin != origin:
+        return None, ("log-tampered", f"origin {head.origin[:80]!r} is not the log's origin {origin!r}")
+    try:
+        if not verify_note(note, gateway_verifiers(head.origin, trusted)):
+            return None, ("evidence-forged", "not signed by a trusted gateway key")
+    except NoteError as exc:
+        return None, ("evidence-forged", str(exc))
+    if head.size != last:
+        return None, ("log-tampered", f"its size {head.size} is not the cut {last}")
+    frontier = [bytes.fromhex(h) for h in value["frontier"]]
+    try:
+        folded = CompactTree.from_frontier(last, frontier).root()
+    except ProofError as exc:
+        return None, ("log-tampered", f"frontier: {exc}")
+    if folded != head.root:
+        return None, ("log-tampered", "the frontier does not fold to the root the checkpoint signs")
+    return frontier, None
 
 
 def check_against_log(prunings: Prunings, log: Log, failures: Failures) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-FailureKind = Literal["log-tampered", "evidence-forged", "bundle"]
+# "log-unwitnessed" is a warning: entries no quorum of the policy's witnesses covered. It keeps
+# the verdict from "verified" (the policy asked for witnesses) without claiming tampering.
+FailureKind = Literal["log-tampered", "evidence-forged", "bundle", "log-unwitnessed"]
 
 
 @dataclass(frozen=True)
@@ -33,4 +35,4 @@ class Failures(list[Failure]):
 
 def kind_for_file(path: str) -> FailureKind:
     """A byte changed in the log is log tampering; anywhere else it is forged evidence."""
-    return "log-tampered" if path.startswith("log/") else "evidence-forged"
+    return "log-tampered" if path.startswith(("log/", "checkpoints/")) else "evidence-forged"

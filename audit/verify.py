@@ -23,6 +23,7 @@ from audit.bundle import (
     MANIFEST_CAP,
     PRUNINGS,
     TOML_CAP,
+    TREE_HEADS,
     BundleUnreadable,
     Inventory,
     ReadError,
@@ -34,14 +35,21 @@ from audit.evidence import Document, read_documents
 from audit.keys import TrustedKeys, load_keys
 from audit.pruning import Prunings, check_against_log, read_prunings
 from audit.result import Failures, kind_for_file
+from audit.tlog import CompactTree
+from audit.tree_heads import TreeHead, check_witnessed, read_tree_heads
+from audit.tree_heads import check_against_log as check_heads_against_log
+from audit.trust import Policy
 
-FORMAT = "gateway-evidence-bundle/1"
+FORMAT_1 = "gateway-evidence-bundle/1"  # JSON checkpoints chained by hash (log/checkpoints.jsonl)
+FORMAT_2 = "gateway-evidence-bundle/2"  # C2SP checkpoints with cosignatures (checkpoints/<size>.note)
+FORMATS = {FORMAT_1: 1, FORMAT_2: 2}
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 @dataclass
 class Verification:
     root: Path
+    policy: Policy | None = None
     failures: Failures = field(default_factory=Failures)
     unreadable: str | None = None
     manifest: dict[str, Any] | None = None
@@ -52,26 +60,41 @@ class Verification:
     log: Log = field(default_factory=Log)
     prunings: Prunings = field(default_factory=Prunings)
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    format: int = 1
+    origin: str | None = None
+    tree_heads: list[TreeHead] = field(default_factory=list)
+    witnessed: int | None = None  # size of the last checkpoint a quorum cosigned (None: policy asks for none)
     documents: dict[str, Document] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
 
     @property
+    def unverifiable(self) -> bool:
+        """No trust policy: nothing outside the bundle vouches for it, whatever it holds."""
+        return self.policy is None
+
+    @property
     def verified(self) -> bool:
-        return self.unreadable is None and not self.failures
+        return self.policy is not None and self.unreadable is None and not self.failures
 
     def to_json(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
+            "unverifiable": self.unverifiable,
+            "trust": self.policy.to_json() if self.policy else None,
             "failures": [f.to_json() for f in self.failures],
+            "format": self.format,
             "genesis_key": self.trusted.genesis,
-            "pinned_key": self.trusted.pinned,
+            "policy_keys": list(self.trusted.pinned),
             "trusted_keys": list(self.trusted.order),
+            "origin": self.origin,
+            "witnessed": self.witnessed,
             "installation": self.installation,
             "created_at": self.manifest.get("created_at") if self.manifest else None,
             "scope": {"approval": self.scope},
             "log": {"entries": self.log.lines, "redacted": len(self.log.redacted), "head": self.log.head,
-                    "checkpoints": len(self.checkpoints),
+                    "checkpoints": len(self.checkpoints) + len(self.tree_heads),
+                    "tree_heads": [h.to_json() for h in self.tree_heads],
                     "pruned": {"entries": self.prunings.base,
                                "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
@@ -92,10 +115,11 @@ class _Sha:
         self.size += len(data)
 
 
-def verify(root: Path | str, pin: bytes | None = None) -> Verification:
-    result = Verification(Path(root))
+def verify(root: Path | str, policy: Policy | None = None) -> Verification:
+    """Check the bundle; without a policy the checks still run, but the verdict is unverifiable."""
+    result = Verification(Path(root), policy)
     try:
-        _verify(result, pin)
+        _verify(result)
     except BundleUnreadable as exc:
         result.unreadable = str(exc)
         result.failures.add("bundle", ".", None, f"cannot read the bundle: {exc}")
@@ -104,15 +128,18 @@ def verify(root: Path | str, pin: bytes | None = None) -> Verification:
     return result
 
 
-def _verify(result: Verification, pin: bytes | None) -> None:
-    failures, root = result.failures, result.root
+def _verify(result: Verification) -> None:
+    failures, root, policy = result.failures, result.root, result.policy
     inventory = list_bundle(root, failures)
     actual: dict[str, tuple[str, int]] = {}  # path -> (sha256, size) as read
 
     manifest = _read_json(root, inventory, MANIFEST, MANIFEST_CAP, failures, None, canonical_only=True)
     keys_doc = _read_json(root, inventory, KEYS, KEYS_CAP, failures, actual)
-    result.trusted = load_keys(keys_doc if keys_doc is not None else {}, pin, failures)
+    result.trusted = load_keys(keys_doc if keys_doc is not None else {}, policy.log_public_keys if policy else None,
+                               failures)
     listed = _check_manifest(result, manifest)
+    if manifest is None and inventory.under(TREE_HEADS):
+        result.format = 2  # the manifest is unreadable; read what the bundle holds
 
     for path in inventory.under("approvals"):
         data = _read(root, path, TOML_CAP, failures, actual)
@@ -133,30 +160,64 @@ def _verify(result: Verification, pin: bytes | None) -> None:
 
     if inventory.has(PRUNINGS):
         sha = _Sha()
-        result.prunings = read_prunings(root, sha, failures, result.trusted, result.installation)
+        result.prunings = read_prunings(root, sha, failures, result.trusted, result.installation,
+                                        policy.origin if policy else None)
         actual[PRUNINGS] = (sha.h.hexdigest(), sha.size)
-    if inventory.has(CHECKPOINTS):
-        sha = _Sha()
-        result.checkpoints = read_checkpoints(root, sha, failures, result.trusted, result.installation,
-                                              result.prunings.base_checkpoint)
-        actual[CHECKPOINTS] = (sha.h.hexdigest(), sha.size)
+    tree: CompactTree | None = None
+    if result.format == 2:
+        if inventory.has(CHECKPOINTS):
+            failures.add("bundle", CHECKPOINTS, None, "a format-2 bundle keeps its checkpoints in checkpoints/*.note")
+        result.origin, result.tree_heads = read_tree_heads(root, inventory.under(TREE_HEADS), failures,
+                                                           result.trusted, policy, actual)
+        wanted = {h.size for h in result.tree_heads}
+        tree = _tree_after_prunings(result)
     else:
-        failures.add("log-tampered", CHECKPOINTS, None, "missing: the log's checkpoints are not in the bundle")
+        for path in inventory.under(TREE_HEADS):
+            failures.add("bundle", path, None, "a format-1 bundle has no checkpoints/ directory")
+        if inventory.has(CHECKPOINTS):
+            sha = _Sha()
+            result.checkpoints = read_checkpoints(root, sha, failures, result.trusted, result.installation,
+                                                  result.prunings.base_checkpoint)
+            actual[CHECKPOINTS] = (sha.h.hexdigest(), sha.size)
+        else:
+            failures.add("log-tampered", CHECKPOINTS, None, "missing: the log's checkpoints are not in the bundle")
+        wanted = {cp.size for cp in result.checkpoints}
     if inventory.has(ENTRIES):
         sha = _Sha()
-        result.log = read_entries(root, sha, failures, scoped=result.scope is not None,
-                                  wanted={cp.size for cp in result.checkpoints},
-                                  base=result.prunings.base, base_head=result.prunings.base_head)
+        result.log = read_entries(root, sha, failures, scoped=result.scope is not None, wanted=wanted,
+                                  base=result.prunings.base, base_head=result.prunings.base_head, tree=tree)
         actual[ENTRIES] = (sha.h.hexdigest(), sha.size)
     else:
         failures.add("log-tampered", ENTRIES, None, "missing: the access log is not in the bundle")
-    check_checkpoints_against_log(result.checkpoints, result.log, failures)
+    if result.format == 2:
+        check_heads_against_log(result.tree_heads, result.log, failures)
+        result.witnessed = check_witnessed(result.tree_heads, result.log, policy, failures)
+    else:
+        check_checkpoints_against_log(result.checkpoints, result.log, failures)
+        if policy is not None and policy.quorum > 0 and result.log.read:
+            result.witnessed = 0
+            failures.add("log-unwitnessed", CHECKPOINTS, None,
+                         f"entries {result.log.base + 1}–{result.log.base + result.log.lines}: format-1 checkpoints"
+                         f" carry no cosignatures, and the policy asks for {policy.quorum} witness(es)")
     check_against_log(result.prunings, result.log, failures)
     _check_log_against_manifest(result)
 
     result.documents = read_documents(root, inventory.under("evidence"), failures, result.trusted,
                                       result.log, actual, result.prunings.by_id)
     _compare_files(listed, actual, inventory, failures)
+
+
+def _tree_after_prunings(result: Verification) -> CompactTree | None:
+    """The Merkle tree the remaining entries grow: empty, or restarted from the last cut's frontier."""
+    prunings = result.prunings
+    if prunings.base == 0:
+        return CompactTree()
+    if prunings.base_frontier is None:
+        result.failures.add("log-tampered", PRUNINGS, None,
+                            f"entries 1–{prunings.base} were pruned but the statement carries no Merkle frontier:"
+                            " the checkpoints' roots cannot be recomputed")
+        return None
+    return CompactTree.from_frontier(prunings.base, prunings.base_frontier)
 
 
 def _read(root: Path, path: str, cap: int, failures: Failures, actual: dict[str, tuple[str, int]] | None) -> bytes | None:
@@ -208,8 +269,10 @@ def _check_manifest(result: Verification, manifest: Any) -> dict[str, tuple[str,
     problem = result.trusted.check_document(manifest)
     if problem is not None:
         fail("signature", f"manifest signature: {problem}")
-    if manifest.get("format") != FORMAT:
-        fail("format", f"format is {str(manifest.get('format'))[:60]!r}, expected {FORMAT!r}")
+    if manifest.get("format") in FORMATS:
+        result.format = FORMATS[manifest["format"]]
+    else:
+        fail("format", f"format is {str(manifest.get('format'))[:60]!r}, expected {FORMAT_1!r} or {FORMAT_2!r}")
     if type(manifest.get("installation")) is str:
         result.installation = manifest["installation"]
     else:

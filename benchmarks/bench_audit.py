@@ -18,7 +18,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audit.jcs import canonical  # noqa: E402
-from tests.audit.bundle_builder import Signer, actor, approval_toml, profile_toml, ts  # noqa: E402
+from audit.note import SIG_ED25519, verifier_key  # noqa: E402
+from tests.audit.bundle_builder import ORIGIN, Signer, actor, approval_toml, policy_toml, profile_toml, trust_path, ts  # noqa: E402
 
 ENTRIES = 300_000
 CHECKPOINT_EVERY = 1_000
@@ -79,6 +80,8 @@ def build_large_bundle(out: Path, entries: int = ENTRIES, every: int = CHECKPOIN
                             "created_at": ts(start + timedelta(days=365)), "scope": {"approval": None},
                             "log": {"size": entries, "head": prev}, "files": listing})
     (out / "MANIFEST.json").write_bytes(canonical(manifest))
+    # The verifier's policy: the city's key, no witnesses (format-1 checkpoints carry no cosignatures).
+    trust_path(out).write_text(policy_toml(ORIGIN, [str(verifier_key(ORIGIN, SIG_ED25519, signer.raw))], [], 0))
     return out
 
 
@@ -90,7 +93,8 @@ def large_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_verify_300k_entries_cli(benchmark, large_bundle: Path) -> None:
     """As a security officer runs it: the console script, process start-up included."""
     def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "audit"), "verify", str(large_bundle)], capture_output=True, text=True)
+        return subprocess.run([str(BIN / "audit"), "verify", str(large_bundle), "--trust", str(trust_path(large_bundle))],
+                              capture_output=True, text=True)
 
     proc = benchmark.pedantic(run, rounds=3, iterations=1)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -98,9 +102,11 @@ def test_verify_300k_entries_cli(benchmark, large_bundle: Path) -> None:
 
 
 def test_verify_300k_entries_api(benchmark, large_bundle: Path) -> None:
+    from audit.trust import load
     from audit.verify import verify
 
-    result = benchmark.pedantic(verify, args=(large_bundle,), rounds=3, iterations=1)
+    policy = load(trust_path(large_bundle))
+    result = benchmark.pedantic(verify, args=(large_bundle, policy), rounds=3, iterations=1)
     assert result.verified, [f.line() for f in result.failures[:5]]
     assert result.log.lines == ENTRIES and len(result.checkpoints) == ENTRIES // CHECKPOINT_EVERY
 

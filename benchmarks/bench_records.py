@@ -6,7 +6,6 @@ The 300k-row file is generated once per session; the 3M-row file only for the me
 from __future__ import annotations
 
 import csv
-import resource
 import subprocess
 import sys
 import textwrap

@@ -21,12 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway import installation
+from gateway import installation, kek_rotation
 from gateway.clock import Clock
 from gateway.crypto.kek.config import KekConfig
 from gateway.home import Home
 from gateway.service import Gateway
-from gateway import kek_rotation
 from gateway.store.blobs import BlobStore
 
 BATCH = 500  # blobs recorded per transaction while filling

@@ -11,7 +11,7 @@ clock, the log refuses an entry dated before the one it follows (gateway.ledger.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from gateway.errors import Forbidden
 
@@ -20,7 +20,7 @@ JST = timezone(timedelta(hours=9), "JST")
 
 class Clock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class FixedClock(Clock):
@@ -29,7 +29,7 @@ class FixedClock(Clock):
     def __init__(self, at: datetime) -> None:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs an aware datetime")
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -38,7 +38,7 @@ class FixedClock(Clock):
         self._now += delta
 
     def set(self, at: datetime) -> None:
-        self._now = at.astimezone(timezone.utc)
+        self._now = at.astimezone(UTC)
 
 
 def to_jst(at: datetime) -> datetime:
@@ -49,7 +49,7 @@ def timestamp(at: datetime) -> str:
     """RFC 3339 UTC with microseconds, as every signed document writes times (audit/FORMAT.md)."""
     if at.tzinfo is None:
         raise ValueError("naive datetime")
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 FAKE_NOW = "GATEWAY_FAKE_NOW"
@@ -113,3 +113,11 @@ def real_now() -> datetime:
     """The real time, for what is checked against the real time by someone else and is not
     evidence: the validity of a TLS certificate a real client verifies. Never for a log entry."""
     return datetime.now(timezone.utc)
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never jumps, for timeouts and retry delays only (never evidence):
+    how long to wait for a witness must not depend on the wall clock, nor on a rehearsal's."""
+    import time
+
+    return time.monotonic()

@@ -35,6 +35,8 @@ class Kind(StrEnum):
     # The gateway's own failure: a package it still held the key for was missing or corrupted on
     # its disk. Logged with the download it stopped, but never the downloader's doing.
     INTEGRITY_FAILURE = "integrity-failure"
+    # Entries past the last checkpoint a quorum of the verifier's witnesses cosigned (issue 17).
+    LOG_UNWITNESSED = "log-unwitnessed"
 
 
 PREVENTED = frozenset({
@@ -44,7 +46,8 @@ PREVENTED = frozenset({
 })
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.
-WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED})
+# A warning, not a violation: a witness may simply have been down; nothing says the log was altered.
+WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED, Kind.LOG_UNWITNESSED})
 
 
 def severity(kind: Kind) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +16,11 @@ from gateway.clock import Clock, FixedClock, for_home, real_now
 from gateway.core.profiles import profiles_dir
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import Conflict, Unavailable
+from gateway.errors import Conflict, Invalid, Unavailable
 from gateway.home import Home
 from gateway.ledger import head_record
 from gateway.ledger.log import ClockBehind, Event, Ledger
+from gateway.ledger.note import valid_name
 from gateway.store import db
 from gateway.store import models as m
 from gateway.store.failures import NotInitialised, classify
@@ -27,7 +29,7 @@ from gateway.store.registry import register_profiles
 
 def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek: kek_config.KekConfig | None = None,
          reinitialise: bool = False, previous_head: head_record.KnownHead | None = None,
-         sealed_db_url: str | None = None) -> dict[str, object]:
+         sealed_db_url: str | None = None, origin: str | None = None) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
@@ -45,7 +47,10 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     (`previous_head`, else the home's record of it).
 
     `sealed_db_url`: the one database of a rehearsal home made by the simulator; $GATEWAY_DB_URL
-    is then neither recorded nor ever read for this home (settings `[db] sealed`)."""
+    is then neither recorded nor ever read for this home (settings `[db] sealed`).
+
+    `origin`: the log's C2SP origin (the first line of every checkpoint, the name witnesses and
+    verifiers know the log by), fixed at the first init; default `<host name>/gateway-<id>`."""
     traces = earlier_log_traces(home)
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
@@ -107,17 +112,22 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
                 installation = (known.installation if known and known.installation else None) or str(uuid.uuid4())
                 session.add(m.Setting(key="installation_id", value=installation))
                 session.add(m.Setting(key=MODE, value="rehearsal" if rehearsal_home else "production"))
-            ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
-            if created or keys or profiles or new_home:
+                session.flush()
+            fixed = _fix_origin(session, origin)
+            ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at),
+                            log_origin(session))
+            if created or keys or profiles or new_home or fixed:
+                what = keys + profiles + ([f"log origin {fixed}"] if fixed else [])
                 ledger.record(session, Event(
                     action="system.init", channel="cli",
-                    reason=f"created: {', '.join(keys + profiles) or 'directories'}",
+                    reason=f"created: {', '.join(what) or 'directories'}",
                 ))
             if new_home and rehearsal_home:
                 ledger.record(session, Event(action=REHEARSAL_ACTION, channel="cli", reason=REHEARSAL_REASON))
             if new_home and reinitialise:
                 _record_reinitialisation(session, ledger, traces, known or head_record.KnownHead(
                     None, 0, "", None, "unknown"))
+            origin_now = log_origin(session)
             moving = kek_rotation.backend_changed(session, keyring)
         if moving:
             kek_rotation.rotate(engine, ledger, keyring, now=at, force=True)
@@ -127,7 +137,7 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     finally:
         engine.dispose()
     return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,
-            "schema": db.head_revision(), "rehearsal": rehearsal_home, "reinitialised": bool(reinitialise)}
+            "schema": db.head_revision(), "origin": origin_now, "rehearsal": rehearsal_home, "reinitialised": bool(reinitialise)}
 
 
 MODE = "home_mode"  # settings row: "production" or "rehearsal", written once by `gateway init`
@@ -265,3 +275,40 @@ def installation_id(session: Session) -> str:
             "the installation has no id; run `gateway init`.",
         )
     return row.value
+
+
+ORIGIN_SETTING = "log_origin"
+
+
+def log_origin(session: Session) -> str:
+    row = session.get(m.Setting, ORIGIN_SETTING)
+    if row is None:
+        raise Unavailable(
+            "ログの origin が設定されていません。`gateway init` を実行してください。",
+            "the log has no origin yet; run `gateway init`.",
+        )
+    return row.value
+
+
+def _fix_origin(session: Session, wanted: str | None) -> str | None:
+    """Set the origin once; returns it when this call set it. It never changes afterwards: the
+    witnesses and every verifier's trust policy know the log by it."""
+    row = session.get(m.Setting, ORIGIN_SETTING)
+    if row is not None:
+        if wanted is not None and wanted != row.value:
+            raise Conflict(
+                f"ログの origin は {row.value} に決まっており、変更できません"
+                "（ウィットネスと検証者はこの名前でログを識別しています）。",
+                f"the log's origin is {row.value} and cannot change: witnesses and verifiers know the log by it.",
+            )
+        return None
+    origin = wanted or f"{socket.gethostname() or 'localhost'}/gateway-{installation_id(session)[:8]}"
+    if not valid_name(origin) or len(origin) > 200:
+        raise Invalid(
+            f"origin {origin[:80]!r} は使えません。空白・「+」・制御文字を含まない 200 文字以内の名前にしてください"
+            "（例: kurume.example.jp/gateway）。",
+            f"the origin {origin[:80]!r} cannot be used: a name of at most 200 characters without spaces,"
+            " '+' or control characters (e.g. kurume.example.jp/gateway).",
+        )
+    session.add(m.Setting(key=ORIGIN_SETTING, value=origin))
+    return origin

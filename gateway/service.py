@@ -6,9 +6,9 @@ Channels (CLI, portal, SFTP, courier desk, hot folder) hold a `Gateway` and do t
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import Clock, FakeTimeRefused, for_home
 from gateway.crypto.keystore import KeyStore
 from gateway.home import Home
-from gateway.installation import installation_id, is_rehearsal, open_engine, remember_head
+from gateway.installation import installation_id, is_rehearsal, log_origin, open_engine, remember_head
 from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
@@ -37,7 +37,7 @@ class Gateway:
     opened_at_seq: int = 0  # the log's head when opened: close() updates the head record if it moved
 
     @classmethod
-    def open(cls, home: Home, clock: Clock | None = None) -> "Gateway":
+    def open(cls, home: Home, clock: Clock | None = None) -> Gateway:
         """The installation at `home`, on its one clock (clock.for_home): a production home refuses
         a fake time, and the refusal is logged (on the real clock) as the attempt it is."""
         config = load_settings(home.root)
@@ -45,7 +45,7 @@ class Gateway:
         keys = KeyStore(home.keys)
         try:
             with db.session_scope(engine, read_only=True) as session:
-                installation = installation_id(session)
+                installation, origin = installation_id(session), log_origin(session)
                 rehearsal = is_rehearsal(session)
                 head = session.get(LedgerHead, 1)
                 seq = head.seq if head is not None else 0
@@ -53,7 +53,7 @@ class Gateway:
                 clock = for_home(rehearsal=rehearsal, given=clock)
             except FakeTimeRefused as err:
                 real = Clock()
-                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real), config)
+                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real, origin), config)
                 gw.record(Event(action="clock.refused", channel="cli", outcome="refused",
                                 reason=f"a time other than the real one was given ({err.what}) in a production home"))
                 err.logged = True
@@ -61,7 +61,7 @@ class Gateway:
         except BaseException:
             engine.dispose()
             raise
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock), config, seq)
+        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock, origin), config, seq)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:
@@ -112,7 +112,7 @@ class Gateway:
             head = session.get(LedgerHead, 1)
             return (head.seq, head.checkpoint_size) if head is not None else (0, 0)
 
-    def __enter__(self) -> "Gateway":
+    def __enter__(self) -> Gateway:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from gateway.core import tomlfile
 from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
@@ -79,6 +80,19 @@ class ScryptSettings:
     work_factor: int = 18
 
 
+@dataclass(frozen=True)
+class WitnessSettings:
+    # How the gateway talks to its witnesses; which witnesses it has is in the database
+    # (`gateway witness add`), because who vouches for the log belongs to the log's own story.
+    timeout_seconds: int = 5  # one add-checkpoint request
+    poll_seconds: int = 5  # `gateway serve` looks for new checkpoints this often
+    round_seconds: int = 30  # at most this long on one witness per round in the background
+    backoff_max_seconds: int = 300  # a witness that keeps failing is retried at least this often
+    # At export: how long the export waits for the witnesses to cosign its final checkpoint. A
+    # witness that does not answer in time leaves the bundle's tail unwitnessed (and says so).
+    export_wait_seconds: int = 10
+
+
 # The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
 BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("db", "busy_timeout_ms"): (1, 600_000),
@@ -99,6 +113,11 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("retention", "sweep_interval_seconds"): (1, 86_400),
     ("scrypt", "work_factor"): (1, 22),
     ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
+    ("witness", "timeout_seconds"): (1, 300),
+    ("witness", "poll_seconds"): (1, 3600),
+    ("witness", "round_seconds"): (1, 3600),
+    ("witness", "backoff_max_seconds"): (1, 86_400),
+    ("witness", "export_wait_seconds"): (0, 600),
 }
 # Values only the file may set: an environment variable must not unseal a sealed home.
 FILE_ONLY = frozenset({("db", "sealed")})
@@ -112,6 +131,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
+    witness: WitnessSettings = field(default_factory=WitnessSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -129,7 +149,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
 _OWNED_ELSEWHERE = ("kek",)
 
 

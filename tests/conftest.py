@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,11 +72,32 @@ def run_gateway(*args: str, check: bool = True, env: dict[str, str] | None = Non
     return proc
 
 
-def run_audit(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(BIN / "audit"), *args], capture_output=True, text=True)
+def run_audit(*args: str, trust: Path | None, check: bool = True) -> subprocess.CompletedProcess:
+    """The installed `audit` console script. Every call says which trust policy it verifies under
+    (`trust=None` only where a test is about what happens without one)."""
+    argv = [*args, "--trust", str(trust)] if trust is not None else list(args)
+    env = {k: v for k, v in os.environ.items() if k != "AUDIT_TRUST"}
+    proc = subprocess.run([str(BIN / "audit"), *argv], capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
-        raise AssertionError(f"audit {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(f"audit {' '.join(argv)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def city_policy(home: Path, to: Path | None = None) -> Path:
+    """The trust policy a verifier holds for the installation at `home`: the log's origin and the
+    city's verifier keys as `gateway keys show --json` prints them, and the witnesses (with a
+    majority quorum) as `gateway witness list --json` does. Read-only, so tests that count log
+    entries are not disturbed; `gateway keys publish` (which logs its act) writes the same policy
+    and has tests of its own."""
+    from tests.audit.bundle_builder import policy_toml
+
+    env = {"GATEWAY_HOME": str(home)}
+    keys = json.loads(run_gateway("keys", "show", "--json", env=env).stdout)
+    witnesses = [w["key"] for w in json.loads(run_gateway("witness", "list", "--json", env=env).stdout)]
+    to = to or home.parent / "city.trust.toml"
+    quorum = len(witnesses) // 2 + 1 if witnesses else 0
+    to.write_text(policy_toml(keys["origin"], keys["verifier_keys"], witnesses, quorum), encoding="utf-8")
+    return to
 
 
 @pytest.fixture

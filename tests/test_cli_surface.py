@@ -18,6 +18,11 @@ CONTRACT = [
     ["gateway", "demo"],
     ["audit", "verify"],
     ["audit", "report"],
+    # the second wave (issue 17)
+    ["gateway", "keys", "publish"],
+    ["gateway", "witness", "add"],
+    ["audit", "witness", "serve"],
+    ["audit", "witness", "keygen"],
 ]
 
 

@@ -16,7 +16,7 @@ from gateway.operations.receive import download
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
 
 IN_PERIOD = "2020-06-01T10:00:00+09:00"
 AFTER_PERIOD = "2020-10-01T10:00:00+09:00"
@@ -44,8 +44,9 @@ def send(source: Path, tmp_path: Path, *extra: str, check: bool = True, profile:
 def report(home: Path, tmp_path: Path, name: str = "bundle") -> dict:
     bundle = tmp_path / name
     run_gateway("export", "evidence", "--approval", "kurume-2020-teigaku", "-o", str(bundle))
-    assert run_audit("verify", str(bundle)).returncode == 0
-    return json.loads(run_audit("report", str(bundle), "--json").stdout)
+    policy = city_policy(home)
+    assert run_audit("verify", str(bundle), trust=policy).returncode == 0
+    return json.loads(run_audit("report", str(bundle), "--json", trust=policy).stdout)
 
 
 def serious(rep: dict) -> set[str]:
@@ -158,7 +159,7 @@ def test_excluded_persons_are_removed_and_reported_as_prevented(home, tmp_path, 
     assert removed > 0 and sent["records"] == 400 - removed
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     found = [f for f in rep["findings"] if f["kind"] == "excluded-person"]
     assert len(found) == 1 and found[0]["prevented"] is True and found[0]["transfer"] == sent["transfer"]
     assert serious(rep) == {"excluded-person"}

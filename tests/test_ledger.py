@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 
 from gateway.clock import FixedClock
@@ -40,6 +39,12 @@ def chain(gw: Gateway) -> list[dict]:
 
 
 def test_entries_form_one_chain_with_signed_checkpoints(home):
+    """Checkpoints are C2SP signed notes over the RFC 6962 tree of the entries' hashes, checked
+    here with the auditor's independent implementation of notes and trees."""
+    from audit.checkpoint import parse as parse_checkpoint
+    from audit.note import open_note, verifier_key
+    from audit.tlog import tree_hash
+
     clock = FixedClock(datetime(2020, 6, 1, tzinfo=timezone.utc))
     gw = Gateway.open(Home.resolve(str(home)), clock)
     gw.ledger.checkpoint_every = 5
@@ -49,15 +54,17 @@ def test_entries_form_one_chain_with_signed_checkpoints(home):
     entries = chain(gw)
     assert len(entries) == 12 + 2  # init wrote the first two (system.init, home.rehearsal)
     with gw.unit() as s:
-        checkpoints = [json.loads(b) for b in s.scalars(select(m.Checkpoint.body).order_by(m.Checkpoint.size))]
-    assert [c["size"] for c in checkpoints] == [5, 10, 14]  # every 5 entries, and at close
-    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(gw.keys.public_signing_keys()[gw.ledger.signer.id]))
-    prev = None
-    for cp in checkpoints:
-        body = {k: v for k, v in cp.items() if k != "signature"}
-        public.verify(base64.b64decode(cp["signature"]["value"]), canonical(body))
-        assert cp["prev"] == prev
-        prev = hashlib.sha256(b"\x01" + canonical(cp)).hexdigest()
+        notes = list(s.execute(select(m.Checkpoint.size, m.Checkpoint.body).order_by(m.Checkpoint.size)))
+        leaves = [bytes.fromhex(h) for h in s.scalars(select(m.LogEntry.hash).order_by(m.LogEntry.seq))]
+    assert [size for size, _ in notes] == [5, 10, 14]  # every 5 entries, and at close
+    public = base64.b64decode(gw.keys.public_signing_keys()[gw.ledger.signer.id])
+    key = verifier_key(gw.ledger.origin, 0x01, public)
+    for size, body in notes:
+        note, verified = open_note(body.encode(), [key])
+        head = parse_checkpoint(note.text)
+        assert (head.origin, head.size, head.extensions) == (gw.ledger.origin, size, ())
+        assert head.root == tree_hash(leaves[:size])
+        assert len(note.signatures) == 1 and verified[0].key == key
     gw.engine.dispose()
 
 

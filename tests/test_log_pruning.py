@@ -16,6 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import delete, func, select
 
+from audit.tlog import CompactTree
 from gateway.clock import FixedClock
 from gateway.crypto.canonical_json import canonical
 from gateway.home import Home
@@ -23,7 +24,7 @@ from gateway.ledger.log import Event
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
-from tests.conftest import APPROVALS, move_clock, run_audit, run_gateway
+from tests.conftest import APPROVALS, city_policy, move_clock, run_audit, run_gateway
 from tests.test_handover import IN_PERIOD, send
 from tests.test_retention import certify, sweep_at
 
@@ -72,8 +73,13 @@ def export(tmp_path: Path, name: str, *extra: str) -> Path:
     return bundle
 
 
+def policy(bundle: Path) -> Path:
+    """The city's trust policy for the installation this module's `home` fixture made beside it."""
+    return city_policy(bundle.parent / "home")
+
+
 def verified(bundle: Path) -> dict:
-    proc = run_audit("verify", str(bundle), "--json", check=False)
+    proc = run_audit("verify", str(bundle), "--json", trust=policy(bundle), check=False)
     out = json.loads(proc.stdout)
     assert proc.returncode == 0, out["failures"]
     return out
@@ -128,7 +134,6 @@ def test_the_statement_says_what_was_pruned_and_is_signed(home, tmp_path):
     before = export(tmp_path, "before", )
     verified(before)
     old_lines = lines(before / "log" / "entries.jsonl")
-    old_checkpoints = [json.loads(x) for x in lines(before / "log" / "checkpoints.jsonl")]
     done = prune("2031-01-01T00:00:00+00:00")
     cut = done["range"]["last"]
     assert cut == len(old_lines)  # everything up to the export's own checkpoint
@@ -146,7 +151,14 @@ def test_the_statement_says_what_was_pruned_and_is_signed(home, tmp_path):
     assert statement["range"] == {"first": 1, "last": cut} and statement["first_prev"] == "0" * 64
     assert statement["head"] == hashes[-1].hex()
     assert statement["tree_hash"] == mth(hashes).hex()
-    assert statement["checkpoint"] == old_checkpoints[-1] and statement["checkpoint"]["size"] == cut
+    # the C2SP checkpoint at the cut, exactly as the earlier bundle carried it, and the frontier
+    # from which a verifier grows the tree of what remains
+    assert statement["checkpoint"] == (before / "checkpoints" / f"{cut}.note").read_text(encoding="utf-8")
+    tree = CompactTree()
+    for h in hashes:
+        tree.append(h)
+    assert statement["frontier"] == [h.hex() for h in tree.frontier]
+    assert base64.b64decode(statement["checkpoint"].split("\n")[2]) == tree.root() == mth(hashes)
     removed = statement["removed"]
     assert removed["entries"] == cut and removed["by_action"] == {
         "auth.login": 3, "evidence.export": 1, "home.rehearsal": 1, "system.init": 1, "test.event": 3}
@@ -160,8 +172,9 @@ def test_the_statement_says_what_was_pruned_and_is_signed(home, tmp_path):
     assert entries[0]["seq"] == cut + 1 and entries[0]["prev"] == statement["head"]
     (entry,) = [e for e in entries if e["action"] == "log.prune"]
     assert entry["seq"] == statement["log_seq"] and entry["evidence"]["id"] == statement["id"]
-    first_cp = json.loads(lines(after / "log" / "checkpoints.jsonl")[0])
-    assert first_cp["prev"] == hashlib.sha256(b"\x01" + canonical(statement["checkpoint"])).hexdigest()
+    # the checkpoints up to the cut went with their entries; the later ones still commit to them
+    sizes = sorted(int(p.stem) for p in (after / "checkpoints").glob("*.note"))
+    assert sizes and sizes[0] > cut
 
 
 def mth(leaves: list[bytes]) -> bytes:
@@ -248,7 +261,7 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     bundle = export(tmp_path, "closed")
     verified(bundle)
     assert not list((bundle / "evidence").glob("*.json"))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=policy(bundle)).stdout)
     assert [f for f in rep["findings"] if f["severity"] in ("warning", "violation")] == []
 
     # Ten more years: everything up to the last checkpoint goes, three statements account for it.
@@ -273,12 +286,12 @@ def test_entries_deleted_by_hand_without_a_statement_fail_verification(home, tmp
         s.execute(delete(m.LogEntry).where(m.LogEntry.seq <= 5))
     gw.engine.dispose()
     bundle = export(tmp_path, "bundle")
-    proc = run_audit("verify", str(bundle), "--json", check=False)
+    proc = run_audit("verify", str(bundle), "--json", trust=policy(bundle), check=False)
     assert proc.returncode == 1
     failures = json.loads(proc.stdout)["failures"]
     assert any(f["kind"] == "log-tampered" and f["file"] == "log/entries.jsonl" and "entries 1–5 missing" in f["detail"]
                for f in failures)
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=policy(bundle)).stdout)
     assert "log-tampered" in {f["kind"] for f in rep["findings"]}
 
 
@@ -293,7 +306,7 @@ def test_a_forged_statement_fails_verification(home, tmp_path):
         row.body = canonical(statement).decode()
     gw.engine.dispose()
     bundle = export(tmp_path, "bundle")
-    proc = run_audit("verify", str(bundle), "--json", check=False)
+    proc = run_audit("verify", str(bundle), "--json", trust=policy(bundle), check=False)
     assert proc.returncode == 1
     failures = json.loads(proc.stdout)["failures"]
     assert any(f["kind"] == "evidence-forged" and f["file"] == "log/prunings.jsonl" and "does not verify" in f["detail"]

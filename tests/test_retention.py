@@ -13,7 +13,7 @@ import pytest
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
-from tests.conftest import move_clock, run_audit, run_gateway
+from tests.conftest import city_policy, move_clock, run_audit, run_gateway
 from tests.test_handover import IN_PERIOD, kurume, send  # noqa: F401  (fixture)
 
 
@@ -41,7 +41,7 @@ def test_window_to_the_second_and_evidence_verifies(kurume, home, tmp_path):
     assert proc.returncode == 1 and "消去済み" in proc.stderr and not (tmp_path / "b.age").exists()
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    assert run_audit("verify", str(bundle)).returncode == 0
+    assert run_audit("verify", str(bundle), trust=city_policy(home)).returncode == 0
     erasures = [json.loads(p.read_text()) for p in (bundle / "evidence").glob("gateway-erasure-*.json")]
     assert len(erasures) == 1 and erasures[0]["method"] == "cryptographic erase of the data key and file deletion"
     assert "checked absent" in erasures[0]["verified_by"]
@@ -98,7 +98,7 @@ def test_sweep_killed_midway_finishes_on_the_next_run(kurume, home, tmp_path, po
     assert not any(p.is_file() for p in (home / "blobs").rglob("*"))
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    assert run_audit("verify", str(bundle)).returncode == 0
+    assert run_audit("verify", str(bundle), trust=city_policy(home)).returncode == 0
     erasures = [json.loads(p.read_text()) for p in (bundle / "evidence").glob("gateway-erasure-*.json")]
     assert len(erasures) == 1
     expected = "already absent" if point == "after-file" else "checked absent"
@@ -130,7 +130,7 @@ def test_contractor_erasure_request_decision_certificate(kurume, home, tmp_path,
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-12-31T10:00:00+09:00")  # long after the deadline
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     assert "deletion-overdue" not in {f["kind"] for f in rep["findings"]}
     kinds = sorted(json.loads(p.read_text())["type"] for p in (bundle / "evidence").glob("*.json"))
     assert kinds == ["deletion-request", "erasure-certificate", "transfer"]
@@ -142,7 +142,7 @@ def test_a_sweep_that_runs_late_is_a_retention_overrun(kurume, home, tmp_path, m
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-20T10:00:00+09:00")
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     assert "gateway-retention-overrun" in {f["kind"] for f in rep["findings"]}
 
 
@@ -157,6 +157,6 @@ def test_a_contractor_that_never_certifies_is_exactly_one_deletion_overdue(kurum
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-12-31T10:00:00+09:00")
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     serious = [f for f in rep["findings"] if f["severity"] in ("warning", "violation")]
     assert [(f["kind"], f["transfer"]) for f in serious] == [("deletion-overdue", sent["transfer"])]

@@ -37,9 +37,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "terminal": ("portal",),
     "settings": ("settings",),
     "doctor": ("doctor",),
+    "witness": ("witnesses",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses")
 
 
 class LazyGroup(click.Group):

@@ -1,11 +1,13 @@
 """What every subcommand shares: the home option and turning refusals into exit code 1."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -72,6 +74,17 @@ def open_gateway(ctx: click.Context, home: str | None = None, clock: Clock | Non
 
     root = ctx.find_root().obj or {}
     return Gateway.open(resolve_home(ctx, home), clock or root.get("clock"))
+
+
+@contextlib.contextmanager
+def reading_gateway(ctx: click.Context, home: str | None = None) -> Iterator[Gateway]:
+    """The installation for a command that only reads: unlike `open_gateway`, leaving it writes
+    no shutdown checkpoint, so a read never becomes a write."""
+    gw = open_gateway(ctx, home)
+    try:
+        yield gw
+    finally:
+        gw.engine.dispose()
 
 
 def cli_actor() -> Actor:

@@ -36,7 +36,8 @@ def export_evidence(ctx: click.Context, approval: str | None, output: Path, home
     else:
         click.echo(f"証跡バンドル / bundle: {result['bundle']}")
         click.echo(f"ログの長さ（刈り込み分を含む） / log size (pruned entries included): {result['log_size']:,}　証跡文書 / documents: {result['evidence_documents']:,}")
-        click.echo(f"検証 / verify: audit verify {result['bundle']}")
+        click.echo(f"検証 / verify: audit verify {result['bundle']} --trust <市が公表した信頼ポリシー / the city's"
+                   " trust policy, from gateway keys publish>")
 
 
 @click.command("log")

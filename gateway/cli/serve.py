@@ -1,4 +1,5 @@
-"""`gateway serve`: the channels and the retention scheduler, until SIGTERM or Ctrl-C."""
+"""`gateway serve`: the channels, the retention scheduler and the witness submitter, until
+SIGTERM or Ctrl-C."""
 from __future__ import annotations
 
 import signal
@@ -27,6 +28,7 @@ def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, ho
           sweep_interval: float | None, home: str | None) -> None:
     """ポータル・SFTP・ホットフォルダーを起動 / run the portal, the SFTP server and the hot folder."""
     from gateway.retention.scheduler import Scheduler
+    from gateway.witnessing.background import Submitter
 
     if portal_port is None and sftp_port is None and hotfolder is None:
         raise Invalid("--portal-port、--sftp-port、--hotfolder のいずれかを指定してください。",
@@ -39,6 +41,8 @@ def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, ho
         scheduler = Scheduler(gw, sweep_interval or gw.settings.retention.sweep_interval_seconds)
         scheduler.start()
         stoppers.append(scheduler.stop)
+        # Checkpoints go to the witnesses from this thread only, never from a hand-over's.
+        stoppers.append(Submitter(gw).start().stop)
         try:
             if sftp_port is not None:
                 from gateway.channels.vpn_sftp.server import SftpServer

@@ -37,6 +37,7 @@ def simulate(scenario: str, records: int | None, seed: int, faults: tuple[str, .
                f"受け渡し / transfers: {result['transfers']}　経路 / channels: {', '.join(result['channels'])}")
     click.echo(f"注入 / injected: {', '.join(result['injected']) or '-'}")
     click.echo(f"検出 / findings: {', '.join(result['findings']) or '-'}")
+    click.echo(result["rests_on"])
     click.echo(f"証跡 / bundle: {result['bundle']}　報告 / report: {result['report']}　{result['seconds']} s")
 
 

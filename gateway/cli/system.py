@@ -28,12 +28,15 @@ from gateway.errors import Invalid
                    "where an earlier one was lost, recording the head it cuts off, signed")
 @click.option("--previous-head", metavar="SIZE:HASH|unknown",
               help="切れたログの末尾（証跡バンドルや立会人から） / the head of the lost log (from a bundle or a witness)")
+@click.option("--log-origin", "origin",
+              help="ログの origin（初回のみ、以後変更不可。例: kurume.example.jp/gateway） / the log's C2SP origin, "
+                   "fixed at the first init (default: <host name>/gateway-<installation id>)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
          kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
-         rehearsal: bool, reinitialise: bool, previous_head: str | None, as_json: bool) -> None:
+         rehearsal: bool, reinitialise: bool, previous_head: str | None, origin: str | None, as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
     from gateway.ledger.head_record import parse_operator
 
@@ -47,12 +50,14 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
         raise Invalid("--previous-head は --reinitialise と一緒に指定してください。",
                       "--previous-head goes with --reinitialise.")
     result = installation.init(resolve_home(ctx, home), rehearsal=rehearsal, kek=kek, reinitialise=reinitialise,
-                               previous_head=parse_operator(previous_head) if previous_head else None)
+                               previous_head=parse_operator(previous_head) if previous_head else None,
+                               origin=origin)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     click.echo(f"ゲートウェイのホーム / gateway home: {result['home']}")
     click.echo(f"スキーマ / schema revision: {result['schema']}")
+    click.echo(f"ログの origin / log origin: {result['origin']}")
     if result["rehearsal"]:
         click.echo("リハーサル用のホームです（記録の時刻は実際の時刻ではありません） / "
                    "a rehearsal home: the times it records are not real")
@@ -91,8 +96,10 @@ def demo(ctx: click.Context, records: int | None, home: str | None, rehearsal_db
     verdict = "検証成功 / verified" if result["verified"] else "検証失敗 / NOT verified"
     findings = ", ".join(result["findings"]) or "なし / none"
     click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
+    click.echo(result["rests_on"])
     click.echo(f"監査報告（HTML） / audit report: {result['report']}")
-    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}  (audit verify {result['bundle']})")
+    click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}"
+               f"  (audit verify {result['bundle']} --trust {result['trust']})")
     g = f"gateway --home {out / 'home'}"
     click.echo(f"記録の確認 / browse the log: {g} log")
     # The simulation's people are gone with their terminals; an officer is enrolled as in any city.

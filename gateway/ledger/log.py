@@ -3,14 +3,21 @@
 Every appender locks the single `ledger_head` row first, so entries from concurrent processes
 still form one linear chain; if the surrounding transaction rolls back, its entry goes with it,
 so no change exists without its entry and no entry without its change.
+
+Each entry's hash is also a leaf of an RFC 6962 Merkle tree, kept in the head row as its frontier
+(a few hashes per entry), and every `checkpoint_every` entries, at shutdown and at export the
+ledger signs a C2SP checkpoint of it (origin, size, root; audit/FORMAT.md, format 2). Nothing here
+talks to a witness: submitting checkpoints happens outside every hand-over's transaction
+(gateway/witnessing), so a witness that is slow or down can never hold one up.
 """
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,7 +26,10 @@ from gateway.clock import Clock, timestamp, to_jst
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import SigningKey
 from gateway.errors import Unavailable
-from gateway.ledger.hashing import document_hash, leaf_hash, node_hash
+from gateway.ledger.hashing import document_hash, leaf_hash
+from gateway.ledger.note import Checkpoint as C2spCheckpoint
+from gateway.ledger.note import sign_checkpoint
+from gateway.ledger.tree import CompactTree
 from gateway.store import models as m
 
 CHANNELS = ("lgwan-asp", "vpn-sftp", "courier", "hotfolder", "cli", "system")
@@ -61,11 +71,12 @@ class Event:
 
 
 class Ledger:
-    def __init__(self, signer: SigningKey, installation: str, clock: Clock,
+    def __init__(self, signer: SigningKey, installation: str, clock: Clock, origin: str,
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         self.signer = signer
         self.installation = installation
         self.clock = clock
+        self.origin = origin  # the checkpoints' first line and the key name they are signed under
         self.checkpoint_every = checkpoint_every
 
     def record(self, session: Session, event: Event, *,
@@ -124,31 +135,28 @@ class Ledger:
                 id=document["id"], type=document["type"], approval_id=event.approval, transfer_id=event.transfer,
                 log_seq=seq, body=canonical(document).decode("utf-8"), issued_at=at,
             ))
-        head.seq, head.hash = seq, entry_hash
+        tree = CompactTree.decode(head.seq, head.tree)
+        tree.add_hex(entry_hash)
+        head.seq, head.hash, head.tree = seq, entry_hash, tree.encode()
         if seq - head.checkpoint_size >= self.checkpoint_every:
             self._checkpoint(session, head, at)
         session.flush()
         return seq, document
 
-    def checkpoint(self, session: Session) -> dict[str, Any] | None:
+    def checkpoint(self, session: Session) -> str | None:
         """Sign the current head (at shutdown and at export); nothing new to sign, nothing written."""
         head = lock_head(session)
         if head.seq == head.checkpoint_size:
             return None
         return self._checkpoint(session, head, self.clock.now())
 
-    def _checkpoint(self, session: Session, head: m.LedgerHead, at: datetime) -> dict[str, Any]:
-        cp = self.signer.sign({
-            "type": "checkpoint",
-            "installation": self.installation,
-            "size": head.seq,
-            "head": head.hash,
-            "prev": head.checkpoint_hash,
-            "at": timestamp(at),
-        })
-        session.add(m.Checkpoint(size=head.seq, body=canonical(cp).decode("utf-8"), at=at))
-        head.checkpoint_size, head.checkpoint_hash = head.seq, node_hash(cp)
-        return cp
+    def _checkpoint(self, session: Session, head: m.LedgerHead, at: datetime) -> str:
+        """A C2SP checkpoint of entries 1..head.seq, signed as a note under the origin."""
+        tree = CompactTree.decode(head.seq, head.tree)
+        note = sign_checkpoint(C2spCheckpoint(self.origin, head.seq, tree.root()), self.signer.private)
+        session.add(m.Checkpoint(size=head.seq, body=note, frontier=head.tree, at=at))
+        head.checkpoint_size = head.seq
+        return note
 
 
 class ClockBehind(Unavailable):

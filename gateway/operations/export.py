@@ -1,4 +1,11 @@
-"""`gateway export evidence`: a self-contained bundle an outsider can verify (audit/FORMAT.md).
+"""`gateway export evidence`: a self-contained bundle an outsider can verify (audit/FORMAT.md,
+format 2: C2SP checkpoints with the witnesses' cosignatures).
+
+The export is logged, and that entry is covered by a checkpoint written in the same transaction.
+Then, with no transaction open, the witnesses get a bounded chance (`[witness] export_wait_seconds`)
+to cosign it, so the bundle carries the freshest cosignatures; a witness that does not answer in
+time leaves the tail unwitnessed, which the auditor reports as such. The files are then read from
+one snapshot, cut at that checkpoint: entries appended meanwhile belong to the next bundle.
 
 The bundle is written into a fresh temporary directory beside the target and renamed into place
 only when complete, so a failed export leaves nothing that looks like a bundle.
@@ -10,22 +17,25 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
-from gateway.clock import timestamp
+from gateway.clock import monotonic, timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
+from gateway.ledger.checkpoints import cosignature_lines
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
+from gateway.witnessing.submit import submit_pending
 
-FORMAT = "gateway-evidence-bundle/1"
+FORMAT = "gateway-evidence-bundle/2"
 
 
 def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor) -> dict[str, Any]:
@@ -44,31 +54,39 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
             with gw.unit() as session:
                 if approval is not None and session.get(m.Approval, approval) is None:
                     raise NotFound(
-                        f"承認「{approval}」は登録されていません。",
+                        f"承認「{approval}」は見つかりません。",
                         f"no approval '{approval}' is registered.",
                     )
                 # The export is itself an access to the evidence: it is logged, then covered by the
-                # final checkpoint, in the same transaction the files are read from.
+                # final checkpoint, which the bundle ends at.
                 a.approval = approval
                 gw.ledger.record(session, a.event())
                 gw.ledger.checkpoint(session)
                 head = session.get(m.LedgerHead, 1)
                 assert head is not None
+                log_size, log_head = head.seq, head.hash
                 created_at = timestamp(gw.clock.now())
+            submit_pending(gw, until=monotonic() + gw.settings.witness.export_wait_seconds, newest=True)
+            with gw.read() as session:
+                _no_prune_since(session, log_size)
                 approvals = _approvals(session, approval)
                 for row in approvals:
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
                 for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
                     _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval))
-                _write_lines(work / "log" / "checkpoints.jsonl",
-                             (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
+                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size))
+                for size, note in session.execute(select(m.Checkpoint.size, m.Checkpoint.body)
+                                                  .where(m.Checkpoint.size <= log_size).order_by(m.Checkpoint.size)):
+                    lines = cosignature_lines(session, size)
+                    _write(work / "checkpoints" / f"{size}.note",
+                           (note + "".join(line + "\n" for line in lines)).encode("utf-8"))
                 # What was pruned from the log, in every bundle (scoped or not): the statements name
                 # no approval, and without them the remaining chain would start from nothing.
                 pruned = list(session.scalars(select(LogPruning.body).order_by(LogPruning.last_seq)))
                 if pruned:
                     _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
-                query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
+                query = select(m.EvidenceDocument).where(m.EvidenceDocument.log_seq <= log_size) \
+                    .order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
                     # A log's own restart is in every bundle: no scope may hide it (it names no one).
                     query = query.where(or_(m.EvidenceDocument.approval_id == approval,
@@ -77,7 +95,9 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
                     documents += 1
-                log_size, log_head = head.seq, head.hash
+                # Again at the end: on PostgreSQL each statement reads the latest commit, so a
+                # prune committed while the files were read shows only now.
+                _no_prune_since(session, log_size)
             keys = {
                 "format": "gateway-keys/1",
                 "genesis": gw.keys.genesis_key_id(),
@@ -123,11 +143,18 @@ def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
     return list(session.scalars(query))
 
 
-def _entries(session: Any, approval: str | None) -> Iterator[str]:
+def _no_prune_since(session: Any, size: int) -> None:
+    """A prune that ran after the export's checkpoint removed entries the bundle must hold."""
+    if (session.scalar(select(func.max(LogPruning.log_seq))) or 0) > size:
+        raise Conflict("書き出しの途中でログの刈り込みが行われました。もう一度書き出してください。",
+                       "the log was pruned while the bundle was being written; export again.")
+
+
+def _entries(session: Any, approval: str | None, size: int) -> Iterator[str]:
     """Entries in order; outside the scope only their hash, so the chain links but stays private."""
     rows = session.execute(
         select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id, m.LogEntry.action)
-        .order_by(m.LogEntry.seq)
+        .where(m.LogEntry.seq <= size).order_by(m.LogEntry.seq).execution_options(yield_per=5000)
     )
     for seq, entry_hash, body, entry_approval, action in rows:
         # The home's own entries (a rehearsal, a restart after a lost database) stay readable in

@@ -39,13 +39,14 @@ from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict
 from gateway.ledger.hashing import node_hash
 from gateway.ledger.log import Actor, Event, lock_head
-from gateway.ledger.range_check import check_range, origin
+from gateway.ledger.range_check import check_range, frontier_of, origin
 from gateway.operations.attempt import attempt
 from gateway.retention.closure import Holds, holds
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
+from gateway.store.models_witness import Cosignature
 from gateway.store.schema import metadata
 
 RULE = "closed-cases/1"
@@ -155,9 +156,8 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                                  .where(m.Checkpoint.size > base, m.Checkpoint.size <= limit))
             if cut is None:
                 return result  # nothing old enough ends at a checkpoint: nothing changes, nothing is logged
-            removed = check_range(session, base, base_head,
-                                   node_hash(last["checkpoint"]) if last else None, cut,
-                                   gw.keys.public_signing_keys())
+            removed = check_range(session, base, base_head, frontier_of(last), cut,
+                                  gw.keys.public_signing_keys(), gw.ledger.origin)
             by_type = dict(session.execute(select(m.EvidenceDocument.type, func.count())
                                            .where(m.EvidenceDocument.log_seq <= cut)
                                            .group_by(m.EvidenceDocument.type)).all())
@@ -168,6 +168,10 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                 gone = session.execute(table.delete().where(column <= cut)).rowcount
                 if gone:
                     others[table.name] = others.get(table.name, 0) + gone
+            # The checkpoints up to the cut go with their entries, and the witnesses' cosignatures
+            # with them; the one at the cut lives on, cosignatures included, in the statement.
+            session.execute(delete(Cosignature).where(Cosignature.checkpoint_size <= cut)
+                            .execution_options(synchronize_session=False))
             session.execute(delete(m.Checkpoint).where(m.Checkpoint.size <= cut)
                             .execution_options(synchronize_session=False))
             session.execute(delete(m.LogEntry).where(m.LogEntry.seq <= cut)
@@ -186,6 +190,7 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                     "head": removed.head,
                     "tree_hash": removed.tree.hexdigest(),
                     "checkpoint": removed.checkpoint,
+                    "frontier": removed.frontier,
                     "prev": node_hash(last) if last else None,
                     "removed": {
                         "entries": removed.count,

@@ -4,15 +4,16 @@ The kinds the gateway prevents are attempted by the person who would attempt the
 must be refused with that kind. The after-the-fact kinds are caused by the party who would cause
 them: a contractor that confirms a wrong checksum or never confirms, never certifies erasure, a
 retention scheduler that stops, an outside hand-over a security officer finds, a bundle edited
-after export.
+after export, a witness that goes down.
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gateway.core.profiles import load_profiles
 from gateway.errors import Invalid
@@ -230,6 +231,12 @@ def _integrity_failure(c: _Context) -> None:
     ]
 
 
+def _log_unwitnessed(c: _Context) -> None:
+    """The witness goes down before the last entries (the export's own): the final checkpoint
+    is cosigned by nobody, while the earlier, witnessed ones stay as they were."""
+    c.before_export(Step("witness-down", timedelta(minutes=1), {}))
+
+
 def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
     found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
                   and s.get("item", "media") == item and not s.get("expect")), None)
@@ -281,4 +288,5 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "log-tampered": _log_tampered,
     "evidence-forged": _evidence_forged,
     "integrity-failure": _integrity_failure,
+    "log-unwitnessed": _log_unwitnessed,
 }

@@ -4,6 +4,11 @@ The clock only moves forward. Whenever it passes a retention deadline, the reten
 runs at that instant, as `gateway serve` does (unless a fault stops it). Every step acts as one of
 the scenario's people through the channel the hand-over uses (`desks.py`); a step a fault marks as
 expected to be refused must be refused, and with the kind the fault names.
+
+The log is witnessed throughout, as a city's would be: before the first step a witness (the
+council secretariat's, its own process, key and state under `DIR/witness/`) is configured and the
+trust policy naming it is published to `DIR/trust.toml`; the auditor verifies the bundle under
+that policy, never unpinned.
 """
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -36,6 +42,7 @@ from gateway.simulate.faults import earliest, inject
 from gateway.simulate.run import Run
 from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
 from gateway.simulate.sealed import rehearsal_database
+from gateway.simulate.witness import Witnessed, origin_of
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, register_approval
@@ -65,11 +72,15 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     # Time never goes back in the log: the home starts at the earliest time a step will use.
     clock = FixedClock(earliest(scenario, injected))
     home = Home(out / "home")
-    installation.init(home, rehearsal=True, clock=clock, sealed_db_url=rehearsal_database(home, rehearsal_db))
+    installation.init(home, rehearsal=True, clock=clock, sealed_db_url=rehearsal_database(home, rehearsal_db),
+                      origin=origin_of(scenario))
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
-    with Gateway.open(home, clock) as gw, Desks(gw) as desks:
-        run = Run(scenario, out, gw, clock, desks, population, echo=echo)
+    policy = out / "trust.toml"
+    with Gateway.open(home, clock) as gw, Desks(gw) as desks, \
+            Witnessed(gw, out / "witness", scenario, policy, SIMULATOR) as witness:
+        echo(f"ウィットネス / witness: {witness.name} at {witness.url}; 信頼ポリシー / trust policy: {policy}")
+        run = Run(scenario, out, gw, clock, desks, population, witness, echo=echo)
         _prepare(run)
         steps, tamper = inject(run, list(scenario.steps), injected)
         for n, step in enumerate(steps, start=1):
@@ -77,12 +88,16 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
             _advance(run, datetime.fromisoformat(at) if at else clock.now() + step.after)
             t0 = time.perf_counter()
             _do(run, step)
+            # Scenario time runs faster than the submitter polls: nudge it after each step, as
+            # the minutes between steps would in `gateway serve`.
+            if witness.submitter is not None:
+                witness.submitter.wake.set()
             echo(f"[{n:>2}/{len(steps)}] {to_jst(clock.now()):%Y-%m-%d %H:%M} {step.action:<8} "
                  f"{step.get('transfer') or step.get('id') or ''} ({time.perf_counter() - t0:.1f} s)")
         bundle = Path(run.transfers["__bundle__"]["path"])
     for kind in tamper:
         tamper[kind](bundle)
-    report = _audit(bundle, out)
+    report = _audit(bundle, out, policy)
     return {
         "scenario": scenario.name,
         "records": scenario.records,
@@ -94,7 +109,23 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
         "findings": sorted({f["kind"] for f in report["findings"] if f["severity"] in ("warning", "violation")}),
         "verified": report["verified"],
         "report": str(out / "report.html"),
+        "trust": str(policy),
+        "witnesses": [w.split("+", 1)[0] for w in (report.get("trust") or {}).get("witnesses", [])],
+        "rests_on": rests_on(report),
     }
+
+
+def rests_on(report: dict[str, Any]) -> str:
+    """One line: which policy and which witnesses the auditor's verdict rests on, as it reported."""
+    trust = report.get("trust")
+    if not trust:
+        return "信頼ポリシーなし（検証不能） / no trust policy: unverifiable"
+    names = ", ".join(w.split("+", 1)[0] for w in trust["witnesses"]) or "なし / none"
+    keys = ", ".join(k.split("+")[1] for k in trust["log_keys"])
+    seen = report.get("witnessed")
+    return (f"信頼の根拠 / verdict rests on: {trust['path']} (sha256 {trust['sha256'][:16]}): log {trust['origin']}"
+            f" key {keys}; witnesses {names}, quorum {trust['quorum']}"
+            + (f"; witnessed up to entry {seen}" if seen is not None else ""))
 
 
 def _prepare(run: Run) -> None:
@@ -228,17 +259,23 @@ def _wait(run: Run, step: Step) -> None:
     """Time passes; nothing happens (a step a fault took away)."""
 
 
+def _witness(run: Run, step: Step) -> None:
+    """The witness goes down (a fault): what is logged from here on is cosigned by nobody."""
+    run.witness.stop()
+
+
 def _export(run: Run, step: Step) -> None:
     bundle = run.out / "bundle"
     export_bundle(run.gw, bundle, approval=None, actor=SIMULATOR)
     run.transfers["__bundle__"] = {"path": str(bundle)}
 
 
-def _audit(bundle: Path, out: Path) -> dict[str, Any]:
-    """The independent auditor, as a security officer runs it: a separate program."""
+def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
+    """The independent auditor, as a security officer runs it: a separate program, pinned to the
+    trust policy the city published."""
     html = out / "report.html"
-    proc = subprocess.run([sys.executable, "-m", "audit", "report", str(bundle), "--json", "-o", str(html)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "audit", "report", str(bundle), "--json", "-o", str(html),
+                           "--trust", str(policy)], capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise Invalid("監査プログラムが報告を作れませんでした。", f"the auditor produced no report: {proc.stderr[-500:]}")
     (out / "report.json").write_text(proc.stdout, encoding="utf-8")
@@ -248,7 +285,7 @@ def _audit(bundle: Path, out: Path) -> dict[str, Any]:
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
     "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
-    "export": _export, "blob": _blob,
+    "export": _export, "blob": _blob, "witness-down": _witness,
 }
 
 

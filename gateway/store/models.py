@@ -2,7 +2,7 @@
 `gateway/store/migrations`; a test checks that the models and the migrations agree."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
@@ -21,12 +21,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use aware UTC datetimes")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -167,13 +167,21 @@ class LedgerHead(Base):
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
     checkpoint_size: Mapped[int] = mapped_column(Integer)
-    checkpoint_hash: Mapped[str | None] = mapped_column(String(64))
+    # The RFC 6962 tree over entries 1..seq as its frontier (ledger/tree.py): at most 64 hashes,
+    # updated with each entry, so a checkpoint's root never needs the log read again.
+    tree: Mapped[str] = mapped_column(Text)
 
 
 class Checkpoint(Base):
+    """A C2SP checkpoint of the log (audit/FORMAT.md, format 2), signed by the gateway; the
+    witnesses' cosignatures of it are in models_witness.Cosignature."""
+
     __tablename__ = "checkpoints"
     size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    body: Mapped[str] = mapped_column(Text)  # canonical JSON including the signature
+    body: Mapped[str] = mapped_column(Text)  # the signed note: text, blank line, the gateway's signature line
+    # The tree's frontier at `size` (hex, largest subtree first): what a consistency proof from
+    # this size needs, and what a pruning statement at this cut publishes.
+    frontier: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime]
 
 

@@ -25,7 +25,12 @@ from typing import Any, Iterable
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from audit import checkpoint as c2sp
+from audit.cosignature import Cosigner
 from audit.jcs import canonical
+from audit.note import Ed25519Signer, generate_key
+from audit.note import sign as sign_note
+from audit.tlog import CompactTree
 
 ZERO = "0" * 64
 UTC = timezone.utc
@@ -101,12 +106,32 @@ def actor(user: str | None = None, org: str | None = None, role: str | None = No
 SYSTEM = actor(role="system")
 
 
+ORIGIN = "kurume.example.jp/gateway"
+
+
+def trust_path(bundle: Path) -> Path:
+    """Where the builder leaves the trust policy a verifier of `bundle` would hold (beside it)."""
+    return bundle.parent / f"{bundle.name}.trust.toml"
+
+
+def policy_toml(origin: str, log_keys: Iterable[str], witnesses: Iterable[str], quorum: int) -> str:
+    q = lambda xs: "[" + ", ".join(f'"{x}"' for x in xs) + "]"  # noqa: E731
+    return (f'format = "audit-trust-policy/1"\n\n[log]\norigin = "{origin}"\nkeys = {q(log_keys)}\n\n'
+            f"[witnesses]\nquorum = {quorum}\nkeys = {q(witnesses)}\n")
+
+
 @dataclass
 class Builder:
     installation: str = "kurume-gw-01"
     checkpoint_every: int = 10
     seed: int = 1
     genesis: Signer = field(default_factory=Signer.generate)
+    # Format 2 (FORMAT.md): C2SP checkpoints in checkpoints/<size>.note, cosigned by `witnesses`.
+    format: int = 1
+    origin: str = ORIGIN
+    witnesses: list[Cosigner] = field(default_factory=list)
+    quorum: int = 0
+    witnessed_until: int | None = None  # witnesses cosign no checkpoint beyond this size (they were down)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -124,6 +149,28 @@ class Builder:
         self.last_checkpoint_hash: str | None = None
         self.pruned = 0  # entries 1..pruned were removed under the statements below
         self.statements: list[dict[str, Any]] = []
+        self.notes: dict[int, bytes] = {}  # format 2: size -> signed note with cosignatures
+
+    def note_signer(self, signer: Signer | None = None) -> Ed25519Signer:
+        """The gateway's evidence key as a C2SP note key named after the log's origin."""
+        return Ed25519Signer(self.origin, (signer or self.current).private)
+
+    def vkey(self, signer: Signer | None = None) -> str:
+        return str(self.note_signer(signer or self.genesis).verifier)
+
+    def tree_root(self, size: int) -> bytes:
+        tree = CompactTree()
+        for h in self.hashes[:size]:
+            tree.append(bytes.fromhex(h))
+        return tree.root()
+
+    def note(self, size: int, at: datetime, *, cosign: bool = True) -> bytes:
+        text = c2sp.checkpoint(self.origin, size, self.tree_root(size)).text()
+        signed = sign_note(text, [self.note_signer()])
+        if cosign and (self.witnessed_until is None or size <= self.witnessed_until):
+            stamp = int(at.timestamp())
+            signed += "".join(w.cosign(text, stamp).line() + "\n" for w in self.witnesses).encode()
+        return signed
 
     # -- keys ---------------------------------------------------------------------------------
 
@@ -178,6 +225,10 @@ class Builder:
         size = len(self.entries)
         if size == self.last_checkpoint_size:
             return
+        if self.format == 2:
+            self.notes[size] = self.note(size, at)
+            self.last_checkpoint_size = size
+            return
         cp = self.current.sign({"type": "checkpoint", "installation": self.installation, "size": size,
                                 "head": self.hashes[-1], "prev": self.last_checkpoint_hash, "at": ts(at)})
         self.checkpoints.append(cp)
@@ -190,7 +241,17 @@ class Builder:
         """Remove entries up to the checkpoint at `cut` with a signed statement and its `log.prune`
         entry. `statement=False` removes them without one (what an attacker would do); `signer`
         signs the statement with another key; `bind` overrides what the log entry records."""
-        checkpoint = next(cp for cp in self.checkpoints if cp["size"] == cut)
+        if self.format == 2:
+            assert cut in self.notes, f"no checkpoint of size {cut} to prune at"
+            checkpoint: Any = self.note(cut, at, cosign=False).decode("utf-8")
+            self.notes = {size: n for size, n in self.notes.items() if size > cut}
+            tree = CompactTree()
+            for h in self.hashes[:cut]:
+                tree.append(bytes.fromhex(h))
+            frontier: list[str] | None = [f.hex() for f in tree.frontier]
+        else:
+            checkpoint = next(cp for cp in self.checkpoints if cp["size"] == cut)
+            frontier = None
         first = self.pruned + 1
         removed = self.entries[first - 1:cut]
         gone_docs = [d for d in self.documents.values() if d["log_seq"] <= cut]
@@ -212,6 +273,7 @@ class Builder:
             "head": self.hashes[cut - 1],
             "tree_hash": merkle_tree_hash([bytes.fromhex(h) for h in self.hashes[first - 1:cut]]).hex(),
             "checkpoint": checkpoint,
+            **({"frontier": frontier} if frontier is not None else {}),
             "prev": node_hash(self.statements[-1]) if self.statements else None,
             "removed": {"entries": len(removed), "by_action": by_action, "checkpoints": len(gone_cps),
                         "evidence_documents": len(gone_docs)},
@@ -245,7 +307,11 @@ class Builder:
             else:
                 lines.append(canonical({"seq": entry["seq"], "redacted": True, "hash": entry_hash}))
         files["log/entries.jsonl"] = b"".join(line + b"\n" for line in lines)
-        files["log/checkpoints.jsonl"] = b"".join(canonical(cp) + b"\n" for cp in self.checkpoints)
+        if self.format == 2:
+            for size, note in self.notes.items():
+                files[f"checkpoints/{size}.note"] = note
+        else:
+            files["log/checkpoints.jsonl"] = b"".join(canonical(cp) + b"\n" for cp in self.checkpoints)
         if self.statements:
             files["log/prunings.jsonl"] = b"".join(canonical(st) + b"\n" for st in self.statements)
         for doc_id, doc in self.documents.items():
@@ -257,13 +323,15 @@ class Builder:
             (out / path).parent.mkdir(parents=True, exist_ok=True)
             (out / path).write_bytes(data)
         manifest = {
-            "format": "gateway-evidence-bundle/1", "installation": self.installation,
+            "format": f"gateway-evidence-bundle/{self.format}", "installation": self.installation,
             "created_at": ts(created_at), "scope": {"approval": scope},
             "log": {"size": len(self.entries), "head": self.hashes[-1]},
             "files": [{"path": p, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
                       for p, d in sorted(files.items())],
         }
         (out / "MANIFEST.json").write_bytes(canonical(self.current.sign(manifest)))
+        trust_path(out).write_text(policy_toml(self.origin, [self.vkey()], [str(w.verifier) for w in self.witnesses],
+                                               self.quorum), encoding="utf-8")
         return out
 
 
@@ -455,13 +523,19 @@ class Flow:
 
 def build_bundle(out: Path, *, faults: Iterable[str] = (), scope: str | None = None, rotate: bool = True,
                  checkpoint_every: int = 10, noise: int = 12, seed: int = 1,
-                 genesis: Signer | None = None, refusals: bool = True, prune: Iterable[int] = ()) -> Path:
+                 genesis: Signer | None = None, refusals: bool = True, prune: Iterable[int] = (),
+                 format: int = 1, witnesses: int = 0, quorum: int | None = None) -> Path:
     """A realistic bundle; each of `faults` (after-the-fact kinds) is committed exactly once.
-    `prune` are checkpoint sizes up to which the log is pruned, in order, before the export."""
+    `prune` are checkpoint sizes up to which the log is pruned, in order, before the export.
+    Format 2 writes C2SP checkpoints cosigned by `witnesses` fresh witness keys (quorum: all of
+    them unless given); the `log-unwitnessed` fault makes the witnesses go down before the end."""
     faults = set(faults)
-    unknown = faults - set(AFTER_THE_FACT)
+    unknown = faults - set(AFTER_THE_FACT) - {"log-unwitnessed"}
     assert not unknown, unknown
-    b = Builder(checkpoint_every=checkpoint_every, seed=seed, **({"genesis": genesis} if genesis else {}))
+    assert "log-unwitnessed" not in faults or (format == 2 and witnesses), "log-unwitnessed needs witnesses"
+    cosigners = [Cosigner.from_signer(generate_key(f"witness{n}.example.jp/w")) for n in range(witnesses)]
+    b = Builder(checkpoint_every=checkpoint_every, seed=seed, format=format, witnesses=cosigners,
+                quorum=len(cosigners) if quorum is None else quorum, **({"genesis": genesis} if genesis else {}))
     flow = Flow(b, faults)
     a, c = "kurume-2020-teigaku", "shinjuku-2020-nhi-cdr"
     b.approvals[a] = approval_toml(a)
@@ -537,6 +611,11 @@ def build_bundle(out: Path, *, faults: Iterable[str] = (), scope: str | None = N
                            deletion_due=jst(2021, 3, 1))
         flow.lifecycle(d, t4, d4, channel="lgwan-asp", recipient=PRINTER, sent=sent4, fault_target=False)
 
+    if "log-unwitnessed" in faults:
+        b.witnessed_until = b.last_checkpoint_size  # the witnesses stop answering from here on
+        for n in range(3):
+            b.record("auth.login", CREATED_AT - timedelta(days=1, minutes=n), channel="lgwan-asp", who=STAFF,
+                     source="10.20.0.15")
     cuts = list(prune)
     for n, cut in enumerate(cuts):
         b.prune(cut, CREATED_AT - timedelta(hours=len(cuts) - n))

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.audit.bundle_builder import build_bundle
+from audit.trust import Policy
+from audit.trust import load as load_policy
+from tests.audit.bundle_builder import build_bundle, trust_path
 
 BIN = Path(sys.executable).parent
 
@@ -15,6 +17,29 @@ BIN = Path(sys.executable).parent
 def run_audit(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The installed `audit` console script, as a security officer runs it."""
     return subprocess.run([str(BIN / "audit"), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def trust(bundle: Path) -> list[str]:
+    """The CLI arguments that pin the policy the builder left beside `bundle`."""
+    return ["--trust", str(trust_path(bundle))]
+
+
+def policy_of(bundle: Path) -> Policy:
+    return load_policy(trust_path(bundle))
+
+
+def report_json(bundle: Path) -> dict:
+    """The report, through the Python API, under the bundle's own policy."""
+    from audit.findings import build_report
+
+    return build_report(bundle, policy_of(bundle)).to_json()
+
+
+def copy_bundle(template: Path, to: Path) -> Path:
+    """A copy of a built bundle, with the trust policy that belongs to it."""
+    shutil.copytree(template, to)
+    shutil.copyfile(trust_path(template), trust_path(to))
+    return to
 
 
 @pytest.fixture(scope="session")
@@ -30,9 +55,9 @@ def scoped_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def bundle(clean_template: Path, tmp_path: Path) -> Path:
     """A fresh copy of a clean bundle each test may tamper with."""
-    return Path(shutil.copytree(clean_template, tmp_path / "bundle"))
+    return copy_bundle(clean_template, tmp_path / "bundle")
 
 
 @pytest.fixture
 def scoped(scoped_template: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(scoped_template, tmp_path / "scoped"))
+    return copy_bundle(scoped_template, tmp_path / "scoped")

@@ -8,9 +8,9 @@ import pytest
 
 from audit.findings import build_report, severity_of
 from tests.audit.bundle_builder import AFTER_THE_FACT, build_bundle
-from tests.audit.conftest import run_audit
+from tests.audit.conftest import policy_of, report_json, run_audit, trust
 
-WARNINGS = {"receipt-missing", "media-not-returned"}
+WARNINGS = {"receipt-missing", "media-not-returned", "log-unwitnessed"}
 
 
 def serious(report_json: dict) -> list[dict]:
@@ -20,7 +20,7 @@ def serious(report_json: dict) -> list[dict]:
 @pytest.mark.parametrize("kind", AFTER_THE_FACT)
 def test_each_fault_yields_exactly_its_kind(kind: str, tmp_path: Path) -> None:
     bundle = build_bundle(tmp_path / "b", faults=[kind], refusals=False)
-    report = build_report(bundle).to_json()
+    report = build_report(bundle, policy_of(bundle)).to_json()
     found = serious(report)
     assert {f["kind"] for f in found} == {kind}, [f["detail"] for f in found]
     for f in found:
@@ -33,7 +33,7 @@ def test_each_fault_yields_exactly_its_kind(kind: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", ["receipt-mismatch", "deletion-overdue", "gateway-retention-overrun",
                                   "media-not-returned", "custody-gap", "unapproved-transfer"])
 def test_findings_name_approval_transfer_and_evidence(kind: str, tmp_path: Path) -> None:
-    report = build_report(build_bundle(tmp_path / "b", faults=[kind], refusals=False)).to_json()
+    report = report_json(build_bundle(tmp_path / "b", faults=[kind], refusals=False))
     (finding,) = serious(report)
     assert finding["approval"] and finding["transfer"] and finding["evidence"]
     docs = {p.stem for p in (tmp_path / "b" / "evidence").iterdir()}
@@ -45,11 +45,11 @@ def test_many_faults_at_once(tmp_path: Path) -> None:
     # receipt-mismatch and custody-gap corrupt in the builder's flow, so they are left out here.
     faults = set(AFTER_THE_FACT) - {"receipt-missing", "media-not-returned"}
     bundle = build_bundle(tmp_path / "b", faults=faults, refusals=False)
-    assert {f["kind"] for f in serious(build_report(bundle).to_json())} == faults
+    assert {f["kind"] for f in serious(build_report(bundle, policy_of(bundle)).to_json())} == faults
 
 
 def test_refused_entries_yield_prevented_findings(tmp_path: Path) -> None:
-    report = build_report(build_bundle(tmp_path / "b")).to_json()
+    report = report_json(build_bundle(tmp_path / "b"))
     prevented = [f for f in report["findings"] if f["prevented"]]
     assert sorted(f["kind"] for f in prevented) == ["brute-force", "unapproved-field"]
     for f in prevented:
@@ -60,13 +60,13 @@ def test_refused_entries_yield_prevented_findings(tmp_path: Path) -> None:
 
 
 def test_clean_bundle_has_no_warning_or_violation(tmp_path: Path) -> None:
-    report = build_report(build_bundle(tmp_path / "b", refusals=False)).to_json()
+    report = report_json(build_bundle(tmp_path / "b", refusals=False))
     assert report["verified"] is True
     assert serious(report) == []
 
 
 def test_clean_scoped_bundle_has_no_warning_or_violation(tmp_path: Path) -> None:
-    report = build_report(build_bundle(tmp_path / "b", refusals=False, scope="kurume-2020-teigaku")).to_json()
+    report = report_json(build_bundle(tmp_path / "b", refusals=False, scope="kurume-2020-teigaku"))
     assert report["verified"] is True
     assert serious(report) == []
     assert [a["id"] for a in report["approval_summaries"]] == ["kurume-2020-teigaku"]
@@ -75,7 +75,7 @@ def test_clean_scoped_bundle_has_no_warning_or_violation(tmp_path: Path) -> None
 def test_report_cli_json_and_html(tmp_path: Path) -> None:
     bundle = build_bundle(tmp_path / "b", faults=["receipt-mismatch", "log-tampered"])
     html = tmp_path / "report.html"
-    proc = run_audit("report", str(bundle), "--json", "-o", str(html))
+    proc = run_audit("report", str(bundle), *trust(bundle), "--json", "-o", str(html))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["verified"] is False
@@ -94,7 +94,7 @@ def test_report_escapes_hostile_text(tmp_path: Path) -> None:
     path = bundle / "approvals" / "kurume-2020-teigaku.toml"
     path.write_text(path.read_text().replace('title = "', 'title = "<script>alert(1)</script>'))
     html = tmp_path / "r.html"
-    assert run_audit("report", str(bundle), "-o", str(html)).returncode == 0
+    assert run_audit("report", str(bundle), *trust(bundle), "-o", str(html)).returncode == 0
     text = html.read_text(encoding="utf-8")
     assert "<script>" not in text and "&lt;script&gt;" in text
 
@@ -108,7 +108,7 @@ def test_report_on_unreadable_bundle_exits_1(tmp_path: Path) -> None:
 def test_report_on_tampered_bundle_still_produced(tmp_path: Path) -> None:
     bundle = build_bundle(tmp_path / "b")
     (bundle / "MANIFEST.json").write_bytes(b"{garbage")
-    proc = run_audit("report", str(bundle), "--json")
+    proc = run_audit("report", str(bundle), *trust(bundle), "--json")
     assert proc.returncode == 0
     out = json.loads(proc.stdout)
     assert out["verified"] is False
@@ -121,7 +121,7 @@ def test_deadlines_not_yet_passed_are_not_findings(tmp_path: Path, monkeypatch: 
 
     monkeypatch.setattr(bb, "CREATED_AT", bb.jst(2020, 5, 18, 12))  # right after the first send
     bundle = bb.build_bundle(tmp_path / "early", refusals=False, faults=["receipt-missing", "deletion-overdue"])
-    report = build_report(bundle).to_json()
+    report = build_report(bundle, policy_of(bundle)).to_json()
     assert serious(report) == []
 
 
@@ -132,7 +132,7 @@ def test_terminal_escapes_in_bundle_text_are_neutralised(tmp_path: Path) -> None
     b.record("auth.login", jst(2020, 6, 1), channel="lgwan-asp", outcome="refused", kinds=["brute-force"],
              reason="\x1b[2J\x1b]0;pwned\x07 locked \u202eevil")
     bundle = b.write(tmp_path / "b", created_at=CREATED_AT)
-    proc = run_audit("report", str(bundle))
+    proc = run_audit("report", str(bundle), *trust(bundle))
     assert proc.returncode == 0
     assert "\x1b" not in proc.stdout and "\u202e" not in proc.stdout
     assert "\\x1b[2J" in proc.stdout

@@ -12,12 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from audit.trust import load as load_policy
 from audit.verify import verify
-from tests.audit.bundle_builder import build_bundle
+from tests.audit.bundle_builder import build_bundle, trust_path
 
 _TEMPLATE = Path(tempfile.mkdtemp(prefix="audit-fuzz-")) / "bundle"
 build_bundle(_TEMPLATE, scope=None, checkpoint_every=7)
 FILES = sorted(p.relative_to(_TEMPLATE).as_posix() for p in _TEMPLATE.rglob("*") if p.is_file())
+POLICY = load_policy(trust_path(_TEMPLATE))  # the verifier holds it; the mutated copies are judged by it
 JSONL = ["log/entries.jsonl", "log/checkpoints.jsonl"]
 JSON_FILES = [f for f in FILES if f.endswith(".json")]
 
@@ -52,7 +54,7 @@ def check(mutate: object) -> None:
         old = signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(20)
         try:
-            result = verify(bundle)
+            result = verify(bundle, POLICY)
         finally:
             signal.alarm(0)
             signal.signal(signal.SIGALRM, old)
@@ -149,12 +151,12 @@ def test_huge_line(rel: str, at: int, unit: bytes, length: int) -> None:
 
 def test_unmutated_copy_verifies() -> None:
     check(lambda bundle: False)
-    assert verify(_TEMPLATE).verified
+    assert verify(_TEMPLATE, POLICY).verified
 
 
 def test_special_files_never_block(tmp_path: Path) -> None:
     bundle = Path(shutil.copytree(_TEMPLATE, tmp_path / "b"))
     (bundle / "log" / "entries.jsonl").unlink()
     os.mkfifo(bundle / "log" / "entries.jsonl")
-    result = verify(bundle)
+    result = verify(bundle, POLICY)
     assert not result.verified

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from audit.findings import build_report
 from audit.jcs import canonical
 from audit.verify import verify
 from tests.audit.bundle_builder import CREATED_AT, Builder, Signer, actor, build_bundle, read_lines, update_manifest_hash, write_lines
-from tests.audit.conftest import run_audit
+from tests.audit.conftest import copy_bundle, policy_of, run_audit, trust
 from tests.audit.test_verify import failures, named
 
 ENTRIES = "log/entries.jsonl"
@@ -29,7 +28,7 @@ def pruned_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def pruned(pruned_template: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(pruned_template, tmp_path / "pruned"))
+    return copy_bundle(pruned_template, tmp_path / "pruned")
 
 
 def small(tmp_path: Path, *, cuts: list[int], name: str = "b", **prune_kw) -> Path:
@@ -44,7 +43,7 @@ def small(tmp_path: Path, *, cuts: list[int], name: str = "b", **prune_kw) -> Pa
 
 
 def test_a_pruned_bundle_verifies_and_reports_what_was_pruned(pruned: Path) -> None:
-    proc = run_audit("verify", str(pruned), "--json")
+    proc = run_audit("verify", str(pruned), *trust(pruned), "--json")
     out = json.loads(proc.stdout)
     assert proc.returncode == 0, proc.stdout
     assert out["log"]["pruned"]["entries"] == 30
@@ -52,21 +51,21 @@ def test_a_pruned_bundle_verifies_and_reports_what_was_pruned(pruned: Path) -> N
         [(1, 10, True), (11, 30, True)]
     first = json.loads(read_lines(pruned / ENTRIES)[0])
     assert first["seq"] == 31
-    assert "pruned under 2 signed statement(s)" in run_audit("verify", str(pruned)).stdout
-    rep = json.loads(run_audit("report", str(pruned), "--json").stdout)
+    assert "pruned under 2 signed statement(s)" in run_audit("verify", str(pruned), *trust(pruned)).stdout
+    rep = json.loads(run_audit("report", str(pruned), *trust(pruned), "--json").stdout)
     assert {f["kind"] for f in rep["findings"] if not f["prevented"]} == set()
 
 
 def test_the_html_report_states_the_pruning(pruned: Path, tmp_path: Path) -> None:
     html = tmp_path / "r.html"
-    assert run_audit("report", str(pruned), "-o", str(html)).returncode == 0
+    assert run_audit("report", str(pruned), *trust(pruned), "-o", str(html)).returncode == 0
     text = html.read_text(encoding="utf-8")
     assert "保存期間満了による削除" in text and "11〜30 件目" in text
 
 
 def test_a_scoped_pruned_bundle_verifies(tmp_path: Path) -> None:
     bundle = build_bundle(tmp_path / "s", prune=[20], scope="kurume-2020-teigaku")
-    result = verify(bundle)
+    result = verify(bundle, policy_of(bundle))
     assert result.verified, [f.line() for f in result.failures]
     assert result.log.base == 20
 
@@ -76,7 +75,7 @@ def test_entries_removed_without_a_statement_are_log_tampered(tmp_path: Path) ->
     fs = failures(bundle)
     assert named(fs, "log-tampered", ENTRIES, where="1", detail="removed without a valid pruning statement")
     assert named(fs, "log-tampered", CHECKPOINTS, where="1", detail="prev is not null")
-    rep = build_report(bundle)
+    rep = build_report(bundle, policy_of(bundle))
     assert "log-tampered" in {f.kind for f in rep.findings}
 
 

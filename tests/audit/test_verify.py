@@ -8,8 +8,8 @@ from pathlib import Path
 
 from audit.jcs import canonical
 from audit.verify import verify
-from tests.audit.bundle_builder import Signer, build_bundle, edit_entry, genesis_public_b64, read_lines, update_manifest_hash, write_lines
-from tests.audit.conftest import run_audit
+from tests.audit.bundle_builder import Signer, build_bundle, edit_entry, read_lines, trust_path, update_manifest_hash, write_lines
+from tests.audit.conftest import policy_of, run_audit, trust
 
 ENTRIES = "log/entries.jsonl"
 CHECKPOINTS = "log/checkpoints.jsonl"
@@ -17,7 +17,8 @@ CHECKPOINTS = "log/checkpoints.jsonl"
 
 def failures(bundle: Path, *extra: str) -> list[dict]:
     """Through the CLI: exit 1 and the JSON failures."""
-    proc = run_audit("verify", str(bundle), "--json", *extra)
+    pinned = trust(bundle) if trust_path(bundle).exists() else []  # a bundle that is not there has none
+    proc = run_audit("verify", str(bundle), *pinned, "--json", *extra)
     out = json.loads(proc.stdout)
     assert proc.returncode == 1, proc.stdout
     assert out["verified"] is False
@@ -37,10 +38,10 @@ def evidence_files(bundle: Path, prefix: str) -> list[Path]:
 # -- the clean case -----------------------------------------------------------------------------
 
 def test_clean_bundle_verifies_through_the_cli(bundle: Path) -> None:
-    proc = run_audit("verify", str(bundle))
+    proc = run_audit("verify", str(bundle), *trust(bundle))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verified" in proc.stdout
-    proc = run_audit("verify", str(bundle), "--json")
+    proc = run_audit("verify", str(bundle), *trust(bundle), "--json")
     out = json.loads(proc.stdout)
     assert proc.returncode == 0
     assert out["verified"] is True and out["failures"] == []
@@ -50,20 +51,40 @@ def test_clean_bundle_verifies_through_the_cli(bundle: Path) -> None:
 
 
 def test_clean_bundle_verifies_through_the_python_api(bundle: Path) -> None:
-    result = verify(bundle)
+    result = verify(bundle, policy_of(bundle))
     assert result.verified, [f.line() for f in result.failures]
     assert result.log.lines == len(read_lines(bundle / ENTRIES))
     assert len(result.checkpoints) == len(read_lines(bundle / CHECKPOINTS))
     assert len(result.documents) == len(list((bundle / "evidence").iterdir()))
 
 
-def test_pinned_genesis_key_verifies(bundle: Path) -> None:
-    proc = run_audit("verify", str(bundle), "--trust-key", genesis_public_b64(bundle))
-    assert proc.returncode == 0, proc.stdout
+def test_without_a_policy_the_verdict_is_unverifiable_never_verified(bundle: Path) -> None:
+    proc = run_audit("verify", str(bundle))
+    assert proc.returncode == 1
+    assert "検証不能" in proc.stderr and "unverifiable" in proc.stderr
+    assert "検証成功" not in proc.stdout + proc.stderr
+    proc = run_audit("verify", str(bundle), "--json")
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1 and out["verified"] is False and out["unverifiable"] is True
+    assert out["failures"] == []  # the bundle is self-consistent; nothing outside it vouches for it
+    assert not verify(bundle).verified
+
+
+def test_the_policy_can_come_from_the_environment(bundle: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.audit.bundle_builder import trust_path
+    from tests.audit.conftest import BIN
+
+    proc = subprocess.run([str(BIN / "audit"), "verify", str(bundle), "--json"], capture_output=True, text=True,
+                          env={**os.environ, "AUDIT_TRUST": str(trust_path(bundle))})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["trust"]["origin"] == "kurume.example.jp/gateway"
 
 
 def test_scoped_bundle_with_redacted_entries_verifies(scoped: Path) -> None:
-    result = verify(scoped)
+    result = verify(scoped, policy_of(scoped))
     assert result.verified, [f.line() for f in result.failures]
     assert result.scope == "kurume-2020-teigaku"
     assert result.log.redacted
@@ -72,7 +93,11 @@ def test_scoped_bundle_with_redacted_entries_verifies(scoped: Path) -> None:
 
 def test_usage_errors_exit_2(bundle: Path) -> None:
     assert run_audit("verify").returncode == 2
-    assert run_audit("verify", str(bundle), "--trust-key", "not base64!").returncode == 2
+    assert run_audit("verify", str(bundle), "--trust", str(bundle / "no-such-policy.toml")).returncode == 2
+    bad = bundle.parent / "bad.toml"
+    bad.write_text('format = "audit-trust-policy/1"\n[log]\norigin = "x"\nkeys = []\n[witnesses]\nquorum = 0\nkeys = []\n')
+    proc = run_audit("verify", str(bundle), "--trust", str(bad))
+    assert proc.returncode == 2 and "at least one" in proc.stderr
 
 
 def test_missing_directory_is_a_named_failure(tmp_path: Path) -> None:
@@ -281,7 +306,9 @@ def test_key_and_genesis_swapped_together(bundle: Path) -> None:
     (bundle / "keys.json").write_bytes(canonical(keys))
     update_manifest_hash(bundle, "keys.json")
     fs = failures(bundle)
-    assert named(fs, "evidence-forged", "MANIFEST.json", detail="not a trusted key")
+    # The policy, not keys.json, says which keys count: the attacker's key never becomes trusted.
+    assert named(fs, "evidence-forged", "keys.json", where="genesis", detail="is not a key the trust policy names")
+    assert named(fs, "evidence-forged", "MANIFEST.json", detail="does not verify")
 
 
 def test_extra_file_added(bundle: Path) -> None:
@@ -331,12 +358,13 @@ def test_manifest_hash_recomputed_without_the_key(bundle: Path) -> None:
     assert not any(f["file"] == "approvals/kurume-2020-teigaku.toml" for f in fs)
 
 
-def test_resigned_bundle_with_new_genesis_is_caught_by_the_pin(tmp_path: Path, bundle: Path) -> None:
-    original = genesis_public_b64(bundle)
+def test_resigned_bundle_with_new_genesis_is_caught_by_the_policy(tmp_path: Path, bundle: Path) -> None:
     forged = build_bundle(tmp_path / "forged", faults=[])  # fresh keys: every signature re-made
-    assert run_audit("verify", str(forged)).returncode == 0  # self-consistent without a pin
-    fs = failures(forged, "--trust-key", original)
-    assert named(fs, "evidence-forged", "keys.json", where="genesis", detail="is not the pinned key")
+    assert run_audit("verify", str(forged), *trust(forged)).returncode == 0  # its own policy would vouch for it
+    proc = run_audit("verify", str(forged), *trust(bundle), "--json")  # the policy the city published
+    fs = json.loads(proc.stdout)["failures"]
+    assert proc.returncode == 1
+    assert named(fs, "evidence-forged", "keys.json", where="genesis", detail="is not a key the trust policy names")
     assert named(fs, "evidence-forged", "MANIFEST.json", detail="not a trusted key")
 
 
@@ -361,7 +389,7 @@ def test_manifest_log_size_changed(bundle: Path) -> None:
 
 def test_human_output_names_file_and_entry(bundle: Path) -> None:
     edit_entry(bundle, 17, lambda e: e.update(reason="edited"))
-    proc = run_audit("verify", str(bundle))
+    proc = run_audit("verify", str(bundle), *trust(bundle))
     assert proc.returncode == 1
     assert "log/entries.jsonl:18: prev does not match hash of entry 17" in proc.stdout
     assert "Traceback" not in proc.stdout + proc.stderr

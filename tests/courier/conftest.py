@@ -16,15 +16,16 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import main
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
 
 NHI = "shinjuku-2020-nhi-cdr"
 KURUME = "kurume-2020-teigaku"
 
 
 class Cli:
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         self.monkeypatch = monkeypatch
+        self.home = home
         self.runner = CliRunner()
 
     def at(self, when: str) -> "Cli":
@@ -46,7 +47,7 @@ class Cli:
 @pytest.fixture
 def cli(home, monkeypatch) -> Cli:
     monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
-    return Cli(monkeypatch)
+    return Cli(monkeypatch, home)
 
 
 def nhi_file(tmp_path: Path, count: int = 40) -> Path:
@@ -88,9 +89,10 @@ def handover(cli: Cli, item: str, to: str, by: str, cabinet: str, *extra: str, c
 def report(cli: Cli, tmp_path: Path, approval: str, name: str = "bundle") -> dict:
     bundle = tmp_path / name
     cli("export", "evidence", "--approval", approval, "-o", str(bundle))
-    verified = run_audit("verify", str(bundle), check=False)
+    policy = city_policy(cli.home)
+    verified = run_audit("verify", str(bundle), trust=policy, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=policy).stdout)
     rep["bundle"] = bundle
     return rep
 

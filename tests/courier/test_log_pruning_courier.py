@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store.models_courier import CourierEvent
-from tests.conftest import run_audit
+from tests.conftest import city_policy, run_audit
 from tests.courier.conftest import handover
 
 MEDIA_CABINET = "神田川 媒体保管金庫"
@@ -50,7 +50,7 @@ def test_media_not_returned_holds_the_case_and_custody_records_go_with_their_ent
     cli.at("2040-01-01T09:00:00")
     bundle = tmp_path / "bundle"
     cli("export", "evidence", "-o", str(bundle))
-    assert run_audit("verify", str(bundle)).returncode == 0
+    assert run_audit("verify", str(bundle), trust=city_policy(home)).returncode == 0
     (statement,) = [json.loads(x) for x in (bundle / "log" / "prunings.jsonl").read_text().splitlines()]
     assert statement["removed"]["other_records"] == {"courier_events": 2}
     assert statement["removed"]["evidence_by_type"]["custody"] == 2

@@ -152,6 +152,12 @@ CLI_CASES = [
          lambda w: ["hotfolder", "register", str(w["root"] / "no-such-dir"), "--owner", "s.staff"], json=False),
     Case("export evidence", "evidence.export", "conflict",
          lambda w: ["export", "evidence", "-o", str(w["root"] / "full")]),
+    Case("keys publish", "keys.publish", "invalid",  # a quorum larger than the witnesses configured
+         lambda w: ["keys", "publish", "-o", str(w["root"] / "trust.toml"), "--quorum", "3"]),
+    Case("witness add", "witness.add", "invalid",  # not a verifier key
+         lambda w: ["witness", "add", "http://127.0.0.1:9/", "--key", "not+a+key"]),
+    Case("witness remove", "witness.remove", "not-found", lambda w: ["witness", "remove", "no.such/witness"],
+         json=False),
 ]
 
 # Commands that refuse nothing of their own: each is named with why, so that adding a command
@@ -172,6 +178,8 @@ NOT_ACTIONS = {
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
     "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",
+    "witness list": "reads",
+    "witness submit": "sends pending checkpoints to the witnesses; changes no record and logs nothing",
     "retention sweep": "the scheduler's act; it refuses nothing",
     "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
     "hotfolder run": "the channel; its refusals are in tests/hotfolder",

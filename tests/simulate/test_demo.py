@@ -5,6 +5,7 @@ import re
 import shlex
 import ssl
 import subprocess
+from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +25,16 @@ def test_demo_replays_kurume_and_the_auditor_verifies_it(demo):
     assert "検証成功 / verified; 指摘 / findings: なし / none" in demo
     bundle = re.search(r"evidence bundle: (\S+)", demo).group(1)
     report = re.search(r"audit report: (\S+)", demo).group(1)
-    assert run_audit("verify", bundle).returncode == 0
+    # One line says which policy and which witnesses the verdict rests on.
+    (rests,) = [line for line in demo.splitlines() if "rests on" in line]
+    policy = re.search(r"rests on: (\S+/trust\.toml) ", rests).group(1)
+    assert "witnesses council.kurume.example.jp/witness, quorum 1" in rests
+    out = Path(policy).parent
+    assert (out / "witness" / "state").is_dir() and (out / "witness" / "witness.key").is_file()
+    assert f"--trust {policy}" in demo
+    proc = run_audit("verify", bundle, trust=Path(policy))
+    assert proc.returncode == 0 and "council.kurume.example.jp/witness (quorum 1)" in proc.stdout
+    assert run_audit("verify", bundle, trust=None, check=False).returncode == 1  # never verified unpinned
     assert open(report, encoding="utf-8").read().startswith("<!DOCTYPE html>")
 
 

@@ -11,7 +11,6 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-
 from gateway.home import Home
 from gateway.ledger.log import Event
 from gateway.service import Gateway

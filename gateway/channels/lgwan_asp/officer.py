@@ -22,6 +22,7 @@ from gateway.clock import JST
 from gateway.errors import Invalid, NotFound, Unavailable
 from gateway.operations.attempt import refuse
 from gateway.operations.export import export_bundle
+from gateway.operations.trust import published_text
 from gateway.service import Gateway
 
 router = APIRouter(prefix="/officer", include_in_schema=False)
@@ -74,7 +75,9 @@ async def approvals_page(request: Request) -> Response:
 
 def audit_report(gw: Gateway, auth: Auth, approval: str) -> dict[str, Any]:
     """Export the approval's evidence bundle and let the independent auditor (a separate program
-    that never imports the gateway) verify it and report its findings."""
+    that never imports the gateway) verify it and report its findings, under the trust policy
+    this installation published (`gateway keys publish`): the same roots of trust a council member
+    holds, never the keys the bundle brings."""
     approvals, _ = queries.officer_orgs(gw, auth.org)
     if approval not in approvals:
         raise refuse(gw, actor_of(auth), "audit.report", NotFound(
@@ -83,9 +86,12 @@ def audit_report(gw: Gateway, auth: Auth, approval: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="portal-audit-") as tmp:
         bundle = Path(tmp) / "bundle"
         export_bundle(gw, bundle, approval=approval, actor=actor_of(auth))
+        policy = Path(tmp) / "trust.toml"
+        policy.write_text(published_text(gw), encoding="utf-8")
         audit = Path(sys.executable).with_name("audit")
         binary = str(audit) if audit.exists() else (shutil.which("audit") or "audit")
-        proc = subprocess.run([binary, "report", str(bundle), "--json"], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([binary, "report", str(bundle), "--json", "--trust", str(policy)],
+                              capture_output=True, text=True, timeout=600)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
         raise Unavailable("監査レポートを作成できませんでした。管理者に連絡してください。",
                           f"the auditor failed: {proc.stderr.strip()[:300]}")
