@@ -138,9 +138,16 @@ class Rig:
         self.exports += 1
         bundle = self.root / f"bundle-{self.exports}"
         self.gateway("export", "evidence", "-o", str(bundle))
-        proc = subprocess.run([str(BIN / "audit"), "verify", str(bundle)], capture_output=True, text=True)
+        proc = subprocess.run([str(BIN / "audit"), "verify", str(bundle), "--trust", str(self.policy())],
+                              capture_output=True, text=True)
         shutil.rmtree(bundle, ignore_errors=True)
         return proc.returncode == 0
+
+    def policy(self) -> Path:
+        """The trust policy a verifier holds for this home (tests/conftest.py, city_policy)."""
+        from tests.conftest import city_policy
+
+        return city_policy(self.home, self.root / "city.trust.toml")
 
     def opens(self, transfer: str, notice: Path) -> bool:
         """The package decrypts with the passphrase on its notice, to the records sent."""
@@ -317,7 +324,8 @@ def export_killed(root: Path, point: str = "export:before-rename", **rig: object
     out.check(proc.returncode == KILLED, f"not killed: {proc.returncode}")
     out.check(not bundle.exists(), "a bundle appeared although the export never finished")
     r.gateway("export", "evidence", "-o", str(bundle))
-    verified = subprocess.run([str(BIN / "audit"), "verify", str(bundle)], capture_output=True, text=True)
+    verified = subprocess.run([str(BIN / "audit"), "verify", str(bundle), "--trust", str(r.policy())],
+                              capture_output=True, text=True)
     out.check(verified.returncode == 0, "the retried export does not verify")
     out.check(sorted(p.name for p in bundle.parent.iterdir()) == ["bundle"], "a partial bundle was left")
     r.judge(out)

@@ -14,7 +14,7 @@ from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
-from tests.conftest import run_audit, run_gateway
+from tests.conftest import city_policy, run_audit, run_gateway
 from tests.test_handover import kurume, send  # noqa: F401  (fixture)
 
 
@@ -63,7 +63,7 @@ def test_a_lost_package_is_the_gateways_failure_not_the_contractors(kurume, home
 
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     kinds = [(f["kind"], f["prevented"]) for f in rep["findings"] if f["severity"] != "info"]
     assert kinds == [("integrity-failure", False)]
     (finding,) = [f for f in rep["findings"] if f["kind"] == "integrity-failure"]

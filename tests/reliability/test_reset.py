@@ -8,16 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
 
 ADD = ["approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml")]
 LATER = {"GATEWAY_FAKE_NOW": "2020-06-02T10:00:00+09:00"}
 LATEST = {"GATEWAY_FAKE_NOW": "2020-06-03T10:00:00+09:00"}
-
-
-def genesis_key(bundle) -> str:
-    keys = json.loads((bundle / "keys.json").read_text())
-    return keys["keys"][keys["genesis"]]
 
 
 @pytest.fixture
@@ -27,11 +22,13 @@ def emptied(home, tmp_path, db_url):
     before = tmp_path / "before"
     run_gateway("export", "evidence", "-o", str(before), env=LATER)
     head = json.loads((before / "MANIFEST.json").read_text())["log"]
+    # The policy the city published before the loss: the verifier still holds it afterwards.
+    policy = city_policy(home, tmp_path / "city.trust.toml")
     database = Path(db_url.removeprefix("sqlite:///"))
     for suffix in ("", "-wal", "-shm"):
         Path(f"{database}{suffix}").unlink(missing_ok=True)
     database.write_bytes(b"")
-    return head, before
+    return head, before, policy
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -46,7 +43,7 @@ def test_init_refuses_a_home_whose_log_was_lost(emptied, home):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_reinitialisation_is_signed_names_the_lost_head_and_the_auditor_shows_it(emptied, home, tmp_path):
-    head, before = emptied
+    head, _, policy = emptied
     out = json.loads(run_gateway("init", "--reinitialise", "--json", env=LATEST).stdout)
     assert out["reinitialised"] is True and out["rehearsal"] is True  # the home record said so
     restart = [e for e in json.loads(run_gateway("log", "--json").stdout) if e["action"] == "home.reinitialise"]
@@ -54,11 +51,11 @@ def test_a_reinitialisation_is_signed_names_the_lost_head_and_the_auditor_shows_
     assert restart[0]["evidence"] is not None  # a signed reinitialisation document
     after = tmp_path / "after"
     run_gateway("export", "evidence", "-o", str(after), env=LATEST)
-    pin = genesis_key(before)
-    assert genesis_key(after) == pin  # the same genesis key: only the record of the reset tells them apart
-    verified = run_audit("verify", str(after), "--trust-key", pin)
+    # The same keys and origin: the policy published before the loss verifies the new log, and
+    # only the record of the reset tells the two histories apart.
+    verified = run_audit("verify", str(after), trust=policy)
     assert "re-initialised" in verified.stdout and head["head"] in verified.stdout
-    rep = json.loads(run_audit("report", str(after), "--json", "--trust-key", pin).stdout)
+    rep = json.loads(run_audit("report", str(after), "--json", trust=policy).stdout)
     (restarted,) = rep["home"]["reinitialised"]
     assert restarted["verified"] is True
     assert restarted["previous"]["size"] == head["size"] and restarted["previous"]["head"] == head["head"]
@@ -66,12 +63,12 @@ def test_a_reinitialisation_is_signed_names_the_lost_head_and_the_auditor_shows_
     scoped = tmp_path / "scoped"
     run_gateway(*ADD, env=LATEST)
     run_gateway("export", "evidence", "--approval", "kurume-2020-teigaku", "-o", str(scoped), env=LATEST)
-    assert json.loads(run_audit("report", str(scoped), "--json").stdout)["home"]["reinitialised"]
+    assert json.loads(run_audit("report", str(scoped), "--json", trust=policy).stdout)["home"]["reinitialised"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_operator_may_name_the_previous_head(emptied, home):
-    head, _ = emptied
+    head, _, _ = emptied
     (home / "log-head.json").unlink()
     named = f"{head['size']}:{head['head']}"
     run_gateway("init", "--reinitialise", "--rehearsal", "--previous-head", named, env=LATEST)

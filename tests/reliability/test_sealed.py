@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import run_audit, run_gateway
+from tests.conftest import city_policy, run_audit, run_gateway
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +34,7 @@ def test_a_rehearsal_never_writes_into_the_database_the_shell_names(home, db_url
     assert "sealed = true" in settings and str(out / "home" / "gateway.db") in settings
     bundle = tmp_path / "installation"
     run_gateway("export", "evidence", "-o", str(bundle))
-    assert run_audit("verify", str(bundle)).returncode == 0
+    assert run_audit("verify", str(bundle), trust=city_policy(home)).returncode == 0
 
 
 def test_a_rehearsal_database_must_be_named_and_empty(tmp_path, monkeypatch):

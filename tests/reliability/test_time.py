@@ -12,7 +12,7 @@ from gateway.home import Home
 from gateway.ledger import log as ledger_log
 from gateway.ledger.log import Event
 from gateway.service import Gateway
-from tests.conftest import APPROVALS, run_audit, run_gateway
+from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
 
 PERIOD = "2020-06-01T10:00:00+09:00"
 SENDER = ["user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員 一郎"]
@@ -80,11 +80,11 @@ def test_a_rehearsal_home_says_so_and_the_auditor_shows_it(home, tmp_path):
     assert {e["at"] for e in first} == {"2019-04-01T00:00:00.000000Z"}  # the rehearsal's time, not the real one
     bundle = tmp_path / "bundle"
     run_gateway("export", "evidence", "-o", str(bundle))
-    verified = run_audit("verify", str(bundle))
+    verified = run_audit("verify", str(bundle), trust=city_policy(home))
     assert "rehearsal" in verified.stdout and "not real" in verified.stdout
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     assert rep["home"]["rehearsal"] is True and rep["home"]["rehearsal_entry"] == 2
-    run_audit("report", str(bundle), "-o", str(tmp_path / "r.html"))
+    run_audit("report", str(bundle), "-o", str(tmp_path / "r.html"), trust=city_policy(home))
     assert "リハーサル" in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
@@ -111,11 +111,11 @@ def test_the_auditor_reports_a_log_whose_times_go_back(home, tmp_path):
         gw.close()
     bundle = tmp_path / "backdated"
     run_gateway("export", "evidence", "-o", str(bundle), env={"GATEWAY_FAKE_NOW": "2020-06-03T10:00:00+09:00"})
-    proc = run_audit("verify", str(bundle), "--json", check=False)
+    proc = run_audit("verify", str(bundle), "--json", check=False, trust=city_policy(home))
     assert proc.returncode == 1
     failures = json.loads(proc.stdout)["failures"]
     assert [f["kind"] for f in failures] == ["log-tampered"] and "times go back" in failures[0]["detail"]
-    rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
+    rep = json.loads(run_audit("report", str(bundle), "--json", trust=city_policy(home)).stdout)
     assert {f["kind"] for f in rep["findings"] if f["severity"] != "info"} == {"log-tampered"}
     # The doctor sees the same in the database.
     doctor = json.loads(run_gateway("doctor", "--json", check=False).stdout)
