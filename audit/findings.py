@@ -16,48 +16,9 @@ from typing import Any
 
 from audit import timefmt
 from audit.evidence import Document
+from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
 from audit.verify import Verification, verify
-
-# The vocabulary lives here until audit/kinds.py exists (gateway/findings.py keeps the gateway's copy).
-WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitnessed"})
-PREVENTED_KINDS = frozenset({
-    "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
-    "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
-    "brute-force", "access-after-deletion",
-})
-AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
-                        "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged", "integrity-failure", "log-unwitnessed")
-# Failures of the gateway itself, logged with the attempt they stopped: the finding is the
-# gateway's, never the attempting person's, and it was not a violation someone tried.
-GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
-
-# For people reading the Japanese report.
-KIND_LABELS = {
-    "unapproved-field": "承認外の項目",
-    "excluded-person": "除外対象者の混入",
-    "outside-period": "承認期間外の受渡し",
-    "unapproved-recipient": "承認外の提供先・再委託先",
-    "unapproved-channel": "承認外の受渡し方法",
-    "over-record-limit": "件数上限超過",
-    "non-designated-handler": "取扱者名簿にない者によるアクセス",
-    "password-same-channel": "パスワードのデータ同送",
-    "password-same-day": "パスワード通知書の同日受渡し",
-    "brute-force": "連続ログイン失敗（ロック）",
-    "access-after-deletion": "消去後のアクセス",
-    "receipt-mismatch": "受領確認の不一致",
-    "receipt-missing": "受領確認なし",
-    "deletion-overdue": "消去証明書の提出遅延",
-    "gateway-retention-overrun": "ゲートウェイ保管期間超過",
-    "media-not-returned": "媒体の未返却",
-    "custody-gap": "媒体等の受渡記録の断絶",
-    "unapproved-transfer": "承認のない受渡し",
-    "log-tampered": "アクセスログの改ざん",
-    "evidence-forged": "証跡文書の偽造・改変",
-    "integrity-failure": "ゲートウェイ保管データの消失・破損（ゲートウェイの障害）",
-    "log-unwitnessed": "ウィットネスの連署がないログ",
-}
 
 
 def severity_of(kind: str) -> str:

@@ -12,7 +12,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from audit import __version__, timefmt
-from audit.findings import KIND_LABELS, Report
+from audit.findings import Report
+from audit.kinds import KIND_LABELS
 
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 

@@ -48,6 +48,8 @@ AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.
 # A warning, not a violation: a witness may simply have been down; nothing says the log was altered.
 WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED, Kind.LOG_UNWITNESSED})
+# The gateway's own failures, logged with the attempt they stopped: never the attempting person's.
+GATEWAY_FAULTS = frozenset({Kind.INTEGRITY_FAILURE})
 
 
 def severity(kind: Kind) -> str:

@@ -107,3 +107,19 @@ def shipped_approvals():
 
 def have(binary: str) -> bool:
     return shutil.which(binary) is not None
+
+
+IN_PERIOD = "2020-06-01T10:00:00+09:00"
+
+
+@pytest.fixture
+def kurume(home, monkeypatch, tmp_path):
+    """An installation with the Kurume approval, a staff account and a 300-record file."""
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")  # interop at 18 is tested with age itself
+    run_gateway("approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml"))
+    run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員 一郎")
+    run_gateway("user", "add", "x.outsider", "--org", "chikugo-print", "--role", "contractor", "--name", "部外 者")
+    source = tmp_path / "recipients.csv"
+    run_gateway("generate", "recipients", "--count", "300", "--schema", "kurume-2020", "--seed", "7", "-o", str(source))
+    return source

@@ -17,28 +17,9 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
+from tests.helpers import send
 
-IN_PERIOD = "2020-06-01T10:00:00+09:00"
 AFTER_PERIOD = "2020-10-01T10:00:00+09:00"
-
-
-@pytest.fixture
-def kurume(home, monkeypatch, tmp_path):
-    """An installation with the Kurume approval, a staff account and a 300-record file."""
-    monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
-    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")  # interop at 18 is tested with age itself
-    run_gateway("approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml"))
-    run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員 一郎")
-    run_gateway("user", "add", "x.outsider", "--org", "chikugo-print", "--role", "contractor", "--name", "部外 者")
-    source = tmp_path / "recipients.csv"
-    run_gateway("generate", "recipients", "--count", "300", "--schema", "kurume-2020", "--seed", "7", "-o", str(source))
-    return source
-
-
-def send(source: Path, tmp_path: Path, *extra: str, check: bool = True, profile: str = "vpn-sftp"):
-    return run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-                       "--profile", profile, "--password-delivery", "registered-mail", "--as", "s.staff",
-                       "--json", *extra, check=check)
 
 
 def report(home: Path, tmp_path: Path, name: str = "bundle") -> dict:

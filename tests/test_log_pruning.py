@@ -24,9 +24,8 @@ from gateway.ledger.log import Event
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_pruning import LogPruning
-from tests.conftest import APPROVALS, city_policy, move_clock, run_audit, run_gateway
-from tests.test_handover import IN_PERIOD, send
-from tests.test_retention import certify, sweep_at
+from tests.conftest import APPROVALS, IN_PERIOD, city_policy, move_clock, run_audit, run_gateway
+from tests.helpers import certify, send, sweep_at
 
 UTC = timezone.utc
 INIT = "2020-05-01T10:00:00+09:00"          # 2020-05-01T01:00Z

@@ -13,8 +13,8 @@ import pytest
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store import models as m
-from tests.conftest import city_policy, move_clock, run_audit, run_gateway
-from tests.test_handover import IN_PERIOD, kurume, send  # noqa: F401  (fixture)
+from tests.conftest import city_policy, run_audit, run_gateway
+from tests.helpers import certify, send, sweep_at
 
 
 def erase_due(home, transfer: str) -> datetime:
@@ -23,11 +23,6 @@ def erase_due(home, transfer: str) -> datetime:
         due = s.get(m.Transfer, transfer).gateway_erase_due
     gw.engine.dispose()
     return due
-
-
-def sweep_at(at: datetime) -> dict:
-    move_clock(at)
-    return json.loads(run_gateway("retention", "sweep", "--now", at.isoformat(), "--json").stdout)
 
 
 def test_window_to_the_second_and_evidence_verifies(kurume, home, tmp_path):
@@ -103,15 +98,6 @@ def test_sweep_killed_midway_finishes_on_the_next_run(kurume, home, tmp_path, po
     assert len(erasures) == 1
     expected = "already absent" if point == "after-file" else "checked absent"
     assert expected in erasures[0]["verified_by"]
-
-
-def certify(deletion_id: str, login: str = "k.tanaka", check: bool = True):
-    return run_gateway(
-        "deletion", "certify", deletion_id, "--erased-at", "2020-09-10T15:00:00+09:00",
-        "--media-manufacturer", "テスト電機", "--media-model", "SSD-1TB", "--media-serial", "SN-0001",
-        "--sanitisation", "purge", "--technique", "暗号消去（ATA Sanitize）", "--tool", "hdparm 9.65",
-        "--verification", "全領域の読み出しでゼロを確認", "--sanitised-by", "田中 一郎,取扱責任者",
-        "--verified-by", "森 美咲,情報管理者", "--place", "久留米工場", "--as", login, check=check)
 
 
 def test_contractor_erasure_request_decision_certificate(kurume, home, tmp_path, monkeypatch):

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,61 +20,13 @@ import pytest
 from sqlalchemy import update
 
 from audit.cosignature import Cosigner
-from audit.note import VerifierKey, generate_key, parse_verifier_key
+from audit.note import generate_key, parse_verifier_key
 from gateway.home import Home
 from gateway.service import Gateway
 from gateway.store.models_witness import Witness
-from tests.audit.witness_process import LAUNCH, keygen
-from tests.conftest import BIN, run_audit, run_gateway
-from tests.test_handover import IN_PERIOD, send
-
-
-def gateway_vkey(home: Path) -> VerifierKey:
-    return parse_verifier_key(json.loads(run_gateway("keys", "show", "--json").stdout)["current_verifier_key"])
-
-
-class Council:
-    """The council secretariat's witness: its key, its state, its process (which may go down and
-    come back, on the same address, with the state it kept)."""
-
-    def __init__(self, root: Path, home: Path, name: str = "council.kurume.example.jp/witness") -> None:
-        root.mkdir(parents=True, exist_ok=True)
-        self.root, self.home = root, home
-        self.key, self.vkey = keygen(root, name)
-        self.logs = [gateway_vkey(home)]
-        self.port = 0  # the system picks one at the first start; restarts reuse it
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> "Council":
-        args = ["witness", "serve", "--listen", f"127.0.0.1:{self.port}", "--key", str(self.key),
-                "--state", str(self.root / "state")]
-        for log in self.logs:
-            args += ["--log", str(log)]
-        with open(self.root / "witness.err", "ab") as err:
-            self.proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *args], stdout=subprocess.PIPE, stderr=err)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
-        line = self.proc.stdout.readline().decode() if ready else ""
-        assert line.startswith("listening on http://127.0.0.1:"), (line, (self.root / "witness.err").read_text())
-        self.port = int(line.split("127.0.0.1:")[1].split("/")[0])
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=30)
-        if self.proc is not None and self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self.proc = None
+from tests.audit.witness_process import Council
+from tests.conftest import BIN, IN_PERIOD, run_audit, run_gateway
+from tests.helpers import send
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -61,3 +62,19 @@ def bundle(clean_template: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def scoped(scoped_template: Path, tmp_path: Path) -> Path:
     return copy_bundle(scoped_template, tmp_path / "scoped")
+
+
+def failures(bundle: Path, *extra: str) -> list[dict]:
+    """Through the CLI: exit 1 and the JSON failures."""
+    pinned = trust(bundle) if trust_path(bundle).exists() else []  # a bundle that is not there has none
+    proc = run_audit("verify", str(bundle), *pinned, "--json", *extra)
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 1, proc.stdout
+    assert out["verified"] is False
+    assert out["failures"]
+    return out["failures"]
+
+
+def named(fs: list[dict], kind: str, file: str, *, where: str | None = None, detail: str = "") -> bool:
+    return any(f["kind"] == kind and f["file"] == file and (where is None or f["where"] == where)
+               and detail in f["detail"] for f in fs)

@@ -13,8 +13,7 @@ from audit.findings import build_report
 from audit.jcs import canonical
 from audit.verify import verify
 from tests.audit.bundle_builder import CREATED_AT, Builder, Signer, actor, build_bundle, read_lines, update_manifest_hash, write_lines
-from tests.audit.conftest import copy_bundle, policy_of, run_audit, trust
-from tests.audit.test_verify import failures, named
+from tests.audit.conftest import copy_bundle, failures, named, policy_of, run_audit, trust
 
 ENTRIES = "log/entries.jsonl"
 CHECKPOINTS = "log/checkpoints.jsonl"

@@ -8,27 +8,11 @@ from pathlib import Path
 
 from audit.jcs import canonical
 from audit.verify import verify
-from tests.audit.bundle_builder import Signer, build_bundle, edit_entry, read_lines, trust_path, update_manifest_hash, write_lines
-from tests.audit.conftest import policy_of, run_audit, trust
+from tests.audit.bundle_builder import Signer, build_bundle, edit_entry, read_lines, update_manifest_hash, write_lines
+from tests.audit.conftest import failures, named, policy_of, run_audit, trust
 
 ENTRIES = "log/entries.jsonl"
 CHECKPOINTS = "log/checkpoints.jsonl"
-
-
-def failures(bundle: Path, *extra: str) -> list[dict]:
-    """Through the CLI: exit 1 and the JSON failures."""
-    pinned = trust(bundle) if trust_path(bundle).exists() else []  # a bundle that is not there has none
-    proc = run_audit("verify", str(bundle), *pinned, "--json", *extra)
-    out = json.loads(proc.stdout)
-    assert proc.returncode == 1, proc.stdout
-    assert out["verified"] is False
-    assert out["failures"]
-    return out["failures"]
-
-
-def named(fs: list[dict], kind: str, file: str, *, where: str | None = None, detail: str = "") -> bool:
-    return any(f["kind"] == kind and f["file"] == file and (where is None or f["where"] == where)
-               and detail in f["detail"] for f in fs)
 
 
 def evidence_files(bundle: Path, prefix: str) -> list[Path]:

@@ -7,6 +7,7 @@ binds port 0 and the test reads the port it printed: no port is guessed.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import select
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from audit import checkpoint as cp
 from audit.note import Ed25519Signer, VerifierKey, b64, generate_key, parse_verifier_key, sign
 from audit.tlog import consistency_proof, leaf_hash, tree_hash
+from tests.conftest import run_gateway
 
 LAUNCH = ("import sys; sys.modules['gateway'] = None\n"
           "from audit.cli import main\n"
@@ -123,3 +125,50 @@ class Log:
         lines = [f"old {old}"] + [b64(p) for p in proof]
         return ("\n".join(lines) + "\n\n").encode() + self.note(size, signer)
 
+
+def gateway_vkey(home: Path) -> VerifierKey:
+    return parse_verifier_key(json.loads(run_gateway("keys", "show", "--json").stdout)["current_verifier_key"])
+
+
+class Council:
+    """The council secretariat's witness: its key, its state, its process (which may go down and
+    come back, on the same address, with the state it kept)."""
+
+    def __init__(self, root: Path, home: Path, name: str = "council.kurume.example.jp/witness") -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.root, self.home = root, home
+        self.key, self.vkey = keygen(root, name)
+        self.logs = [gateway_vkey(home)]
+        self.port = 0  # the system picks one at the first start; restarts reuse it
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Council":
+        args = ["witness", "serve", "--listen", f"127.0.0.1:{self.port}", "--key", str(self.key),
+                "--state", str(self.root / "state")]
+        for log in self.logs:
+            args += ["--log", str(log)]
+        with open(self.root / "witness.err", "ab") as err:
+            self.proc = subprocess.Popen([sys.executable, "-c", LAUNCH, *args], stdout=subprocess.PIPE, stderr=err)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        assert line.startswith("listening on http://127.0.0.1:"), (line, (self.root / "witness.err").read_text())
+        self.port = int(line.split("127.0.0.1:")[1].split("/")[0])
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self.proc = None

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit.witness_process import Council
 from tests.portal.conftest import Portal, bearer, cli
-from tests.test_witnessing import Council
 
 REPORT = "/api/v1/approvals/kurume-2020-teigaku/report"
 

@@ -15,7 +15,7 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from tests.conftest import city_policy, run_audit, run_gateway
-from tests.test_handover import kurume, send  # noqa: F401  (fixture)
+from tests.helpers import send
 
 
 def blob_path(home: Path, transfer: str) -> Path:

@@ -19,7 +19,7 @@ from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from gateway.store.models_kek import KekGeneration
 from tests.conftest import run_gateway
-from tests.test_handover import send
+from tests.helpers import send
 
 WRAPPED_BYTES = 12 + 32 + 16  # nonce, data key, GCM tag
 # Sent a day after the first, so that a sweep between their windows erases only the first.
@@ -192,3 +192,14 @@ def checkpoint_postgres(server) -> None:
 
 def mode(path: Path) -> str:
     return oct(os.stat(path).st_mode & 0o777)
+
+
+def on_disk(home: Path, request) -> list[Path]:
+    """Every place the installation's bytes are: the home, the SQLite files, or PostgreSQL's data
+    directory (after a CHECKPOINT, so what the server holds in memory is in its files too)."""
+    roots = [home, *sqlite_files()]
+    if "postgres" in request.node.callspec.id:
+        server = request.getfixturevalue("postgres")
+        checkpoint_postgres(server)
+        roots.append(Path(server.datadir))
+    return roots

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from datetime import timedelta
-from pathlib import Path
 
 from gateway.home import Home
 from gateway.ledger.log import Event
@@ -17,30 +16,18 @@ from gateway.service import Gateway
 from tests.conftest import move_clock, run_gateway
 from tests.store.erasure import (
     brute_force,
-    checkpoint_postgres,
     erase_due,
     file_keks,
     find_key,
     generations,
     mode,
+    on_disk,
     opens,
     sample,
     send_two,
     sqlite_files,
     unwrap_with,
 )
-from tests.test_handover import kurume  # noqa: F401  (fixture)
-
-
-def on_disk(home: Path, request) -> list[Path]:
-    """Every place the installation's bytes are: the home, the SQLite files, or PostgreSQL's data
-    directory (after a CHECKPOINT, so what the server holds in memory is in its files too)."""
-    roots = [home, *sqlite_files()]
-    if "postgres" in request.node.callspec.id:
-        server = request.getfixturevalue("postgres")
-        checkpoint_postgres(server)
-        roots.append(Path(server.datadir))
-    return roots
 
 
 def sweep(at, **env) -> dict:

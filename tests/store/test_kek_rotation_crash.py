@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import move_clock, run_gateway
 from tests.store.erasure import erase_due, file_keks, find_key, generations, opens, sample, send_two, sqlite_files, unwrap_with
-from tests.test_handover import kurume  # noqa: F401  (fixture)
 
 # In the order the sweep reaches them (gateway.kek_rotation).
 POINTS = ["sweep:before-rotation", "kek-rotate:after-new-kek", "kek-rotate:mid-rewrap",

@@ -13,9 +13,8 @@ from pkcs11.exceptions import AttributeSensitive, PKCS11Error, UserAlreadyLogged
 from pkcs11.mechanisms import GCMParams
 
 from tests.conftest import REHEARSAL_START, move_clock, run_gateway
-from tests.store.erasure import Unwrap, brute_force, erase_due, find_key, generations, opens, sample, send_two, sqlite_files
-from tests.store.test_crypto_erase import on_disk
-from tests.test_handover import kurume, send  # noqa: F401  (fixture)
+from tests.helpers import send
+from tests.store.erasure import Unwrap, brute_force, erase_due, find_key, generations, on_disk, opens, sample, send_two, sqlite_files
 
 
 def token_options(hsm, key_label: str) -> list[str]:
