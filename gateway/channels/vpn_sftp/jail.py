@@ -1,10 +1,13 @@
-"""What a contractor's handler sees over SFTP: `/outbox` and `/inbox`, nothing else.
+"""What a contractor's handler sees over SFTP: `/outbox`, `/inbox`, `/attestations` and
+`/transfers.json`, nothing else.
 
 `/outbox/<transfer>.age`: the packages addressed to their organisation that they may download,
 read-only; reading one goes through `operations.receive.download` (handler check, log entry,
 refusal after erasure). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
 transfer, written to a private temporary file and handed to `operations.deliverables.upload`
-when the client closes it. Paths are normalised inside the jail; links, renames, removals,
+when the client closes it. `/attestations/<name>.json`: a signed attestation, filed when the client
+closes it, its answer read back from the same path (attestations.py); `/transfers.json`: the
+handler's transfers and deadlines. Paths are normalised inside the jail; links, renames, removals,
 directories and attribute changes are refused. A client that disconnects mid-upload leaves
 nothing, and the log says so.
 """
@@ -24,6 +27,7 @@ import paramiko
 from sqlalchemy import select
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
+from gateway.channels.vpn_sftp import attestations
 from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Event
@@ -114,6 +118,7 @@ class Jail(paramiko.SFTPServerInterface):
         self.gate = gate
         self.gw = gate.gw
         self.uploads: set[_Upload] = set()
+        self.answers: dict[str, bytes] = {}  # /attestations/<name> -> the answer to its filing
 
     def session_ended(self) -> None:
         for upload in list(self.uploads):
@@ -144,7 +149,10 @@ class Jail(paramiko.SFTPServerInterface):
     def list_folder(self, path: str) -> Any:
         p = self._norm(path)
         if p == "/":
-            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True)]
+            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True),
+                    _attrs("attestations", directory=True), _attrs(attestations.TRANSFERS[1:], directory=False)]
+        if p == attestations.ATTESTATIONS:
+            return [attestations.attrs(name, len(data)) for name, data in self.answers.items()]
         if p == OUTBOX:
             return [_attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
                     for name, (t, size) in self._packages().items()]
@@ -154,8 +162,12 @@ class Jail(paramiko.SFTPServerInterface):
 
     def stat(self, path: str) -> Any:
         p = self._norm(path)
-        if p in ("/", OUTBOX, INBOX):
+        if p in ("/", OUTBOX, INBOX, attestations.ATTESTATIONS):
             return _attrs(posixpath.basename(p) or "/", directory=True)
+        if p == attestations.TRANSFERS:
+            return attestations.attrs(p[1:], len(attestations.transfer_list(self)))
+        if p is not None and posixpath.dirname(p) == attestations.ATTESTATIONS and posixpath.basename(p) in self.answers:
+            return attestations.attrs(posixpath.basename(p), len(self.answers[posixpath.basename(p)]))
         if p is not None and posixpath.dirname(p) == OUTBOX:
             name = posixpath.basename(p)
             found = self._packages().get(name)
@@ -188,6 +200,13 @@ class Jail(paramiko.SFTPServerInterface):
             return self._read_package(name[: -len(".age")])
         if directory == INBOX and (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
             return self._write_deliverable(name)
+        if p == attestations.TRANSFERS and not writing:
+            return attestations.Readable(name, attestations.transfer_list(self))
+        if directory == attestations.ATTESTATIONS and attestations.NAME.match(name):
+            if not writing and name in self.answers:
+                return attestations.Readable(name, self.answers[name])
+            if (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
+                return attestations.Filing(self, name)
         return self._refuse("sftp.open", f"{'write' if writing else 'read'} of {p!r}")
 
     def _read_package(self, transfer_id: str) -> Any:
