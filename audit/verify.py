@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from audit import jcs, timefmt
+from audit import attestations
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
 from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
                           BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)
@@ -42,6 +43,7 @@ class Verification:
     documents: dict[str, Document] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
+    attestations: attestations.Attestations = field(default_factory=attestations.Attestations)
 
     @property
     def verified(self) -> bool:
@@ -62,6 +64,7 @@ class Verification:
                     "pruned": {"entries": self.prunings.base,
                                "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
+            "attestations": self.attestations.to_json(),
             "approvals": sorted(self.approvals),
         }
 
@@ -142,6 +145,7 @@ def _verify(result: Verification, pin: bytes | None) -> None:
 
     result.documents = read_documents(root, inventory.under("evidence"), failures, result.trusted,
                                       result.log, actual, result.prunings.by_id)
+    result.attestations = attestations.check(root, inventory, result.documents, result.log, failures, actual)
     _compare_files(listed, actual, inventory, failures)
 
 

@@ -12,8 +12,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
+from gateway.attestations import export as attested
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
 from gateway.clock import timestamp
@@ -56,7 +57,8 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
                 for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
                     _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval))
+                keys = attested.scope(session, approval)  # key registrations the bundle's signatures need
+                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, keys.seqs))
                 _write_lines(work / "log" / "checkpoints.jsonl",
                              (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
                 # What was pruned from the log, in every bundle (scoped or not): the statements name
@@ -66,11 +68,13 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
                 query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
-                    query = query.where(m.EvidenceDocument.approval_id == approval)
+                    query = query.where(or_(m.EvidenceDocument.approval_id == approval,
+                                            m.EvidenceDocument.id.in_(sorted(keys.documents))))
                 documents = 0
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
                     documents += 1
+                attested.write(session, work, approval, keys)
                 log_size, log_head = head.seq, head.hash
             keys = {
                 "format": "gateway-keys/1",
@@ -106,13 +110,14 @@ def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
     return list(session.scalars(query))
 
 
-def _entries(session: Any, approval: str | None) -> Iterator[str]:
-    """Entries in order; outside the scope only their hash, so the chain links but stays private."""
+def _entries(session: Any, approval: str | None, keep: set[int] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
+    """Entries in order; outside the scope only their hash, so the chain links but stays private
+    (except `keep`: entries the scope's evidence rests on, such as key registrations)."""
     rows = session.execute(
         select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id).order_by(m.LogEntry.seq)
     )
     for seq, entry_hash, body, entry_approval in rows:
-        if approval is None or entry_approval == approval:
+        if approval is None or entry_approval == approval or seq in keep:
             yield body
         else:
             yield canonical({"seq": seq, "redacted": True, "hash": entry_hash}).decode("utf-8")
