@@ -23,14 +23,17 @@ from gateway.store import models as m
 from gateway.store.registry import register_profiles
 
 
-def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -> dict[str, object]:
+def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None,
+         operator: str | None = None) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
     so that every later command opens the same database whether or not it is told again.
     `kek`: where the key-encryption key lives, recorded as `[kek]` in gateway.toml (default: the
     file backend, or what the file already says). Moving an installation to another backend
-    re-wraps its live data keys under a new generation there and destroys the old one."""
+    re-wraps its live data keys under a new generation there and destroys the old one.
+    `operator`: the operating-system user who runs it, made the administrator's operator if the
+    installation has no operator yet (gateway.operations.operators)."""
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
         if not directory.exists():
@@ -67,6 +70,12 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -
                     action="system.init", channel="cli",
                     reason=f"created: {', '.join(keys + profiles) or 'directories'}",
                 ))
+            from gateway.operations import operators  # it needs the service, which needs this module
+
+            if operator is not None and operators.bootstrap(session, operator, at):
+                Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at)).record(
+                    session, Event(action="operator.add", channel="cli",
+                                   reason=f"OS user {operator} operates {operators.ADMIN_LOGIN} (admin), by gateway init"))
             moving = kek_rotation.backend_changed(session, keyring)
             ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
         if moving:

@@ -36,9 +36,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "courier": ("courier",),
     "terminal": ("portal",),
     "settings": ("settings",),
+    "operator": ("operators",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "operators")
 
 
 class LazyGroup(click.Group):

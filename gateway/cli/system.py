@@ -32,7 +32,11 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
 
         kek = KekConfig(backend=kek_backend, module=kek_module, token_label=kek_token_label,
                         pin_env=kek_pin_env, pin_file=kek_pin_file, key_label=kek_key_label or DEFAULT_KEY_LABEL)
-    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek)
+    from gateway.operations.operators import os_user
+
+    obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
+    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek,
+                               operator=obj.get("os_user") or os_user())
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

@@ -15,6 +15,21 @@ ROLES = ("staff", "contractor", "security-officer", "admin")
 
 
 @dataclass(frozen=True)
+class Proxy:
+    """An operator entering a person's paper document on their behalf (`--as PERSON --paper ...`)."""
+
+    operator: str
+    org: str
+    role: str
+    paper_sha256: str | None = None  # of the scan
+    paper_ref: str | None = None  # where the paper is filed
+
+    def note(self) -> str:
+        paper = f"sha256:{self.paper_sha256}" if self.paper_sha256 else f"ref:{self.paper_ref}"
+        return f"entered by {self.operator} ({self.role}) from paper {paper}"
+
+
+@dataclass(frozen=True)
 class Caller:
     """An authenticated person and how the channel identified them."""
 
@@ -23,6 +38,7 @@ class Caller:
     source: str | None = None
     terminal: str | None = None
     ssh_key: str | None = None
+    proxy: Proxy | None = None  # set when an operator enters this person's paper
 
 
 def account(session: Session, login: str) -> m.User:
