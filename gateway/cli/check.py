@@ -8,11 +8,9 @@ from pathlib import Path
 import click
 
 from gateway.clock import JST, Clock
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
-from gateway.installation import open_engine
-from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
 
 
@@ -44,13 +42,9 @@ def parse_instant(value: str | None) -> datetime:
 def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, profile_id: str,
           at_text: str | None, password_delivery: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを承認に照らして確認（送付はしない） / screen a file against an approval (sends nothing)."""
-    engine = open_engine(resolve_home(ctx, home))
-    try:
-        with db.session_scope(engine) as session:
-            approval = get_approval(session, approval_id)
-            profile = get_profile(session, profile_id)
-    finally:
-        engine.dispose()
+    with open_gateway(ctx, home) as gw, gw.read() as session:
+        approval = get_approval(session, approval_id)
+        profile = get_profile(session, profile_id)
     result = screen(
         file, approval, profile,
         sender_org=approval.city.id if profile.sender_kind == "city" else _relaying_contractor(approval, recipient),

@@ -6,7 +6,7 @@ import json
 import click
 
 from gateway.clock import Clock
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.crypto.keystore import KeyStore
 
 
@@ -21,7 +21,8 @@ def keys() -> None:
 @refusals_exit_1
 def show(ctx: click.Context, home: str | None) -> None:
     """公開鍵の一覧（秘密鍵は表示しない） / public keys (never private ones)."""
-    store = KeyStore(resolve_home(ctx, home).keys)
+    with open_gateway(ctx, home) as gw:
+        store = gw.keys
     current = store.signing_key().id
     for kid, public in store.public_signing_keys().items():
         mark = "*" if kid == current else " "
@@ -34,7 +35,8 @@ def show(ctx: click.Context, home: str | None) -> None:
 @refusals_exit_1
 def rotate_signing(ctx: click.Context, home: str | None) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
-    statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=Clock().now())
+    with open_gateway(ctx, home) as gw:
+        statement = KeyStore(gw.home.keys).rotate_signing_key(now=Clock().now())
     click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
 
 
@@ -46,10 +48,9 @@ def rotate_signing(ctx: click.Context, home: str | None) -> None:
 def rotate_kek(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """鍵暗号化鍵の更新（全データ鍵を新しい世代で包み直し、旧世代を破棄） / rotate the key-encryption key:
     re-wrap every live data key under a new generation, destroy the old ones."""
-    from gateway.service import Gateway
     from gateway.store import kek_rotation
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         result = kek_rotation.rotate(gw.engine, gw.ledger, gw.keys.kek(), now=gw.clock.now(), force=True)
     assert result is not None  # forced
     if as_json:
