@@ -89,9 +89,11 @@ def bundle(world: World, done: dict, tmp_path_factory: pytest.TempPathFactory) -
     return out
 
 
-def test_stock_ssh_keygen_verifies_every_attestation_in_the_bundle(bundle: Path) -> None:
+def test_stock_ssh_keygen_verifies_every_attestation_in_the_bundle(world: World, bundle: Path) -> None:
     attestations = sorted((bundle / "attestations").glob("A-*.json"))
-    assert len(attestations) == 8  # receipt, deletion request, certificate, declaration on each channel
+    ours = {world.transfers[w]["transfer"] for w in ("lgwan", "vpn")}
+    # Receipt, deletion request, certificate and declaration, on each channel (other tests add theirs).
+    assert len([p for p in attestations if json.loads(p.read_text())["transfer"] in ours]) == 8
     signers = bundle / "attestations" / "allowed_signers"
     assert "k.tanaka@chikugo-print" in signers.read_text()
     for path in attestations:
@@ -112,9 +114,9 @@ def test_the_auditor_verifies_them_and_reports_their_strength(world: World, bund
     assert run_audit("verify", str(bundle)).returncode == 0
     report = json.loads(run_audit("report", str(bundle), "--json").stdout)
     assert report["verified"] is True
-    assert report["attestations"]["by_strength"] == {"signed": 8}
+    assert set(report["attestations"]["by_strength"]) == {"signed"}
     # The hand-overs were sent in 2020 and answered now, so deadlines were missed; nothing is forged.
-    kinds = {f["kind"] for f in report["findings"]}
+    kinds = {f["kind"] for f in report["findings"] if not f["prevented"]}
     assert not kinds & {"evidence-forged", "log-tampered", "attestation-out-of-order", "receipt-mismatch"}, kinds
     transfers = {t["transfer"]: t for a in report["approval_summaries"] for t in a["transfers"]}
     for which in ("lgwan", "vpn"):
