@@ -73,6 +73,12 @@ def demo(ctx: click.Context, records: int | None, home: str | None, as_json: boo
     verdict = "検証成功 / verified" if result["verified"] else "検証失敗 / NOT verified"
     findings = ", ".join(result["findings"]) or "なし / none"
     click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
+    att = result.get("attestations", {})
+    if att.get("signed"):
+        click.echo(f"受託者の署名付き申告（受領確認・消去依頼・消去証明書） / contractor-signed attestations: {att['signed']} 件、"
+                   f"監査で検証 audit-verified {att.get('audit_verified')}、"
+                   f"ssh-keygen -Y verify で検証 verified by ssh-keygen {att.get('ssh_keygen_verified')}")
+        click.echo(f"  例 / e.g.: {att.get('example')}")
     click.echo(f"監査報告（HTML） / audit report: {result['report']}")
     click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}  (audit verify {result['bundle']})")
     g = f"gateway --home {out / 'home'}"

@@ -1,4 +1,4 @@
-"""Fault injection: each of the 20 finding kinds, made to happen at a sensible point of a scenario.
+"""Fault injection: each finding kind, made to happen at a sensible point of a scenario.
 
 The kinds the gateway prevents are attempted by the person who would attempt them, and the step
 must be refused with that kind. The after-the-fact kinds are caused by the party who would cause
@@ -148,6 +148,15 @@ def _access_after_deletion(c: _Context) -> None:
     c.before_export(attempt)
 
 
+def _attestation_out_of_order(c: _Context) -> None:
+    """The contractor signs a receipt dated before it could have received the package; the gateway
+    refuses it, and the contractor then files the receipt it should have."""
+    confirm = c.of_leaf("confirm")
+    early = Step("confirm", timedelta(0), {**confirm.params, "dated_before_download": True,
+                                           "expect": "refused:attestation-out-of-order"})
+    c.steps.insert(c.steps.index(confirm), early)
+
+
 def _receipt_mismatch(c: _Context) -> None:
     confirm = c.of_leaf("confirm")
     c.replace_step(confirm, replace(confirm, params={**confirm.params, "wrong_checksum": True}))
@@ -236,6 +245,7 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "password-same-day": _password_same_day,
     "brute-force": _brute_force,
     "access-after-deletion": _access_after_deletion,
+    "attestation-out-of-order": _attestation_out_of_order,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,

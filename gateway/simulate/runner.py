@@ -29,7 +29,8 @@ from gateway.operations.accounts import Caller, add_user
 from gateway.operations.external import declare
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
-from gateway.simulate import files
+from gateway.simulate import files, signatures
+from gateway.simulate.command_line import OPERATOR
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import inject
 from gateway.simulate.run import Run
@@ -62,7 +63,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
     # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
     KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
-    installation.init(home, at=clock.now())
+    installation.init(home, at=clock.now(), operator=OPERATOR)
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
     with Gateway.open(home, clock) as gw, Desks(gw) as desks:
@@ -80,6 +81,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     for kind in tamper:
         tamper[kind](bundle)
     report = _audit(bundle, out)
+    signed = signatures.check_with_ssh_keygen(bundle)
     return {
         "scenario": scenario.name,
         "records": scenario.records,
@@ -91,6 +93,9 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
         "findings": sorted({f["kind"] for f in report["findings"] if f["severity"] in ("warning", "violation")}),
         "verified": report["verified"],
         "report": str(out / "report.html"),
+        # The contractors' own signatures: how many the auditor and stock ssh-keygen verified.
+        "attestations": {**report.get("attestations", {}).get("by_strength", {}), **signed,
+                         "audit_verified": _signed_and_verified(report)},
     }
 
 
@@ -207,6 +212,13 @@ def _export(run: Run, step: Step) -> None:
     bundle = run.out / "bundle"
     export_bundle(run.gw, bundle, approval=None, actor=SIMULATOR)
     run.transfers["__bundle__"] = {"path": str(bundle)}
+
+
+def _signed_and_verified(report: dict[str, Any]) -> int:
+    return sum(1 for a in report.get("approval_summaries", []) for t in a["transfers"]
+               for group in ("receipts", "deletion_requests", "erasure_certificates", "deliverable_declarations")
+               for d in t.get(group, []) if d.get("attested", {}).get("strength") == "signed"
+               and d["attested"].get("verified"))
 
 
 def _audit(bundle: Path, out: Path) -> dict[str, Any]:
