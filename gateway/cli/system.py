@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -48,6 +49,19 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
 
 
 
+def _hand_over(home: Path, ctx: click.Context) -> None:
+    """Whoever ran the demo administers its home afterwards (the rehearsal ran as `simulator`)."""
+    from gateway.home import Home
+    from gateway.operations import operators
+    from gateway.service import Gateway
+    from gateway.simulate.command_line import OPERATOR
+
+    obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
+    with Gateway.open(Home(home)) as gw:
+        operators.add(gw, operators.resolve(gw, OPERATOR), obj.get("os_user") or operators.os_user(),
+                      operators.ADMIN_LOGIN)
+
+
 @click.command()
 @click.option("--records", type=click.IntRange(min=1), help="宛名の件数（既定: 実規模 305,115） / scale down")
 @home_option
@@ -64,6 +78,7 @@ def demo(ctx: click.Context, records: int | None, home: str | None, as_json: boo
     out = resolve_home(ctx, home).root / "demo" / f"kurume-2020-{datetime.now():%Y%m%d-%H%M%S}"
     result = simulate(load("kurume-2020"), out, records=records, seed=2020, faults=[],
                       echo=(lambda _: None) if as_json else click.echo)
+    _hand_over(out / "home", ctx)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return

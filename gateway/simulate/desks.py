@@ -217,7 +217,7 @@ class Desks:
     def _result(self, step: Step, transfer: str, channel: str, *, records: int, sha256: str, passphrase: str,
                 sender: str | None = None) -> dict[str, Any]:
         return {
-            "transfer": transfer, "approval": step.get("approval") or self._approval_of(transfer),
+            "transfer": transfer, "sent_at": self.gw.clock.now(), "approval": step.get("approval") or self._approval_of(transfer),
             "recipient": step.get("recipient"), "channel": channel, "records": records, "sha256": sha256,
             "passphrase": passphrase, "sender": sender,
         }
@@ -261,7 +261,7 @@ class Desks:
             # SFTP carries only a status: the reason (and its kind) is what the gateway logged.
             raise self._refusal_since(before) from None
         t.update(plaintext=str(got.output), records=got.records, plain_sha256=got.sha256,
-                 package_sha256_seen=got.package_sha256)
+                 package_sha256_seen=got.package_sha256, downloaded_at=self.gw.clock.now())
 
     def confirm(self, step: Step, t: dict[str, Any]) -> None:
         """The handler files the receipt it signed: the count and SHA-256 its client found."""
@@ -273,7 +273,8 @@ class Desks:
             sha256 = ("0" if sha256[0] != "0" else "1") + sha256[1:]
         at = self.gw.clock.now()
         if step.get("dated_before_download"):
-            at -= timedelta(days=30)  # a receipt dated before the package was even sent
+            # A receipt dated before the package was sent (and so before any download of it).
+            at = t["sent_at"] - timedelta(minutes=1)
         answer = self.contractors.confirm(self.handler(step, t), t, sha256=sha256, at=at)
         if not answer.get("matches") and not step.get("wrong_checksum"):
             raise Invalid("受領確認の件数または SHA-256 が送付時と一致しません。",
