@@ -60,6 +60,9 @@ def verify(bundle: str, as_json: bool, trust_key: str | None) -> None:
                       " signed statement(s))" if result.prunings.base else "")
             click.echo(f"検証成功 verified: {result.log.lines} log entries{pruned}, {len(result.checkpoints)} checkpoints, "
                        f"{len(result.documents)} evidence documents; {trust}")
+            if counts := result.attestations.counts():
+                click.echo("受託者の申告 / attestations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                           + f" ({result.attestations.files} SSHSIG signatures verified)")
         else:
             click.echo(f"検証失敗 NOT verified: {len(result.failures)} failure(s); {trust}", err=True)
     sys.exit(0 if result.verified else 1)

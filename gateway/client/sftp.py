@@ -81,8 +81,8 @@ class SftpChannel:
         self.sftp = client
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.sftp.close()
+        # The transport closes its channels with it. Closing the SFTP channel first would leave the
+        # server's answer to that close unread when the socket goes, and the server sees a reset.
         self.transport.close()
 
     def transfers(self) -> list[dict[str, Any]]:

@@ -242,8 +242,9 @@ class Jail(paramiko.SFTPServerInterface):
     def _refuse(self, action: str, what: str) -> int:
         """What the jail does not allow, logged like any refusal; the client sees permission denied."""
         return status_of(refuse(self.gw, self.gate.caller_actor(), action, Forbidden(
-            f"この操作はできません（{what}）。/outbox からの受け取りと /inbox への納品だけができます。",
-            f"{what} is not allowed: only downloads from /outbox and deliveries into /inbox are."),
+            f"この操作はできません（{what}）。/outbox からの受け取り、/inbox への納品、/attestations への署名付き申告だけができます。",
+            f"{what} is not allowed: only downloads from /outbox, deliveries into /inbox and signed "
+            "attestations into /attestations are."),
             channel=CHANNEL, source=self.gate.source))
 
     def remove(self, path: str) -> int:
