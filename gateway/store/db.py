@@ -5,6 +5,7 @@ through `$GATEWAY_DB_URL`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from contextlib import contextmanager
@@ -43,8 +44,13 @@ def _owner_only(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    if path.parent.is_dir():
-        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600))
+    # Only a file that does not exist yet is opened here: closing any descriptor of a file drops
+    # every POSIX lock this process holds on it, and the SQLite connections another engine of this
+    # process has open (a server beside an in-process command) would lose theirs; the next
+    # connection to close would then think itself the last and delete the WAL under them.
+    if path.parent.is_dir() and not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
     for suffix in SQLITE_FILES:
         candidate = Path(f"{database}{suffix}")
         try:
