@@ -12,8 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import jcs, timefmt
-from audit import attestations
+from audit import attestations, jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
 from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
                           BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)

@@ -64,18 +64,20 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None,
             if session.get(m.Setting, "created_at") is None:
                 session.add(m.Setting(key="created_at", value=at.isoformat()))
                 session.add(m.Setting(key="installation_id", value=str(uuid.uuid4())))
-            if created or keys or profiles:
-                ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
-                ledger.record(session, Event(
-                    action="system.init", channel="cli",
-                    reason=f"created: {', '.join(keys + profiles) or 'directories'}",
-                ))
             from gateway.operations import operators  # it needs the service, which needs this module
 
-            if operator is not None and operators.bootstrap(session, operator, at):
-                Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at)).record(
-                    session, Event(action="operator.add", channel="cli",
-                                   reason=f"OS user {operator} operates {operators.ADMIN_LOGIN} (admin), by gateway init"))
+            first = operator is not None and operators.bootstrap(session, operator, at)
+            operated = f"OS user {operator} operates {operators.ADMIN_LOGIN} (admin)" if first else ""
+            if created or keys or profiles or first:
+                # One entry for what init did, the first operator included (an installation made
+                # before operators existed gets its first operator in an entry of its own).
+                ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
+                made = created or keys or profiles
+                ledger.record(session, Event(
+                    action="system.init" if made else "operator.add", channel="cli",
+                    reason="; ".join(x for x in (f"created: {', '.join(keys + profiles) or 'directories'}" if made
+                                                 else "", operated) if x),
+                ))
             moving = kek_rotation.backend_changed(session, keyring)
             ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at))
         if moving:

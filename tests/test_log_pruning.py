@@ -218,7 +218,7 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     deletion_id = out.strip().split()[-1]
     run_gateway("deletion", "decide", deletion_id, "--approve", "--as", "s.staff", "--paper-ref", "書面 1")
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-11T10:00:00+09:00")
-    certify(deletion_id)
+    certify(deletion_id, erased_at="2020-09-10T15:00:00+09:00")  # after the decision, before now
     within = prune("2030-09-15T00:00:00+00:00")
     assert within["pruned"] is False and within["kept_from"]["seq"] == approval_add
     assert "within the window" in within["kept_from"]["reason"]
@@ -232,7 +232,7 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     bundle = export(tmp_path, "closed")
     verified(bundle)
     left = {p.name.rsplit("-", 1)[0] for p in (bundle / "evidence").glob("*.json")}
-    assert left == {"gateway-erasure", "deletion-request", "erasure-certificate"}
+    assert left == {"gateway-erasure", "deletion-request", "deletion-decision", "erasure-certificate"}
     rep = json.loads(run_audit("report", str(bundle), "--json").stdout)
     assert [f for f in rep["findings"] if f["severity"] in ("warning", "violation")] == []
 

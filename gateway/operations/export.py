@@ -10,7 +10,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 from sqlalchemy import or_, select
 
@@ -57,8 +57,8 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
                 for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
                     _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                keys = attested.scope(session, approval)  # key registrations the bundle's signatures need
-                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, keys.seqs))
+                signers = attested.scope(session, approval)  # key registrations the bundle's signatures need
+                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, signers.seqs))
                 _write_lines(work / "log" / "checkpoints.jsonl",
                              (row.body for row in session.scalars(select(m.Checkpoint).order_by(m.Checkpoint.size))))
                 # What was pruned from the log, in every bundle (scoped or not): the statements name
@@ -69,12 +69,12 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 query = select(m.EvidenceDocument).order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
                     query = query.where(or_(m.EvidenceDocument.approval_id == approval,
-                                            m.EvidenceDocument.id.in_(sorted(keys.documents))))
+                                            m.EvidenceDocument.id.in_(sorted(signers.documents))))
                 documents = 0
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
                     documents += 1
-                attested.write(session, work, approval, keys)
+                attested.write(session, work, approval, signers)
                 log_size, log_head = head.seq, head.hash
             keys = {
                 "format": "gateway-keys/1",
@@ -110,7 +110,7 @@ def _approvals(session: Any, approval: str | None) -> list[m.Approval]:
     return list(session.scalars(query))
 
 
-def _entries(session: Any, approval: str | None, keep: set[int] = frozenset()) -> Iterator[str]:  # type: ignore[assignment]
+def _entries(session: Any, approval: str | None, keep: Collection[int] = ()) -> Iterator[str]:
     """Entries in order; outside the scope only their hash, so the chain links but stays private
     (except `keep`: entries the scope's evidence rests on, such as key registrations)."""
     rows = session.execute(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import FAKE, World
+from tests.client.conftest import World
 from tests.conftest import run_audit, run_gateway
 
 pytestmark = [pytest.mark.interop]
@@ -135,17 +135,29 @@ def test_a_scoped_bundle_carries_the_key_registrations_its_signatures_need(world
     assert list((out / "evidence").glob("key-registration-*.json"))
 
 
-def test_the_clients_dependencies_stay_light() -> None:
-    """`gateway-client` loads no database, no web framework; paramiko only for SFTP."""
-    probe = """
-import sys
+HEAVY = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "argon2", "paramiko")
+# The console script's entry point in a fresh interpreter, run for real; then which heavy
+# packages it imported (as tests/test_cli_lazy.py does for `gateway package decrypt`).
+_PROBE = """
+import json, sys
 from gateway.client.cli import main
-from gateway.client import acts, portal, signer
-import gateway.attestations.document, gateway.crypto.unpack, gateway.core.records.reader
-print(",".join(m for m in ("sqlalchemy", "fastapi", "uvicorn", "argon2", "alembic", "paramiko", "starlette")
-               if m in sys.modules))
-"""
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
+""" % (HEAVY,)
+
+
+@pytest.mark.parametrize("channel", ["portal", "sftp"])
+def test_the_client_loads_no_database_or_server(world: World, channel: str) -> None:
+    """`gateway-client` imports only what it needs: no database, no web framework or server, and
+    paramiko only to speak SFTP."""
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == ""
+    proc = subprocess.run([sys.executable, "-c", _PROBE, "list", *channel_args(world, channel), "--json"],
+                          capture_output=True, text=True)
+    report = json.loads(proc.stdout.splitlines()[-1])
+    assert report["code"] == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[0])  # it listed the handler's transfers
+    assert report["loaded"] == ([] if channel == "portal" else ["paramiko"])

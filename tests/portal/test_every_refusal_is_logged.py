@@ -55,7 +55,8 @@ def gateway(*args: str, os_user: str | None = None) -> tuple[int, dict[str, Any]
     `os_user`: the operating-system user it runs as (else this process's, the installation's admin)."""
     from gateway.cli import main
 
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False, obj={"os_user": os_user} if os_user else None)
+    kw = {"obj": {"os_user": os_user}} if os_user else {}
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, **kw)
     answer = None
     for line in reversed(result.stdout.strip().splitlines()):
         try:
