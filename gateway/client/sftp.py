@@ -9,6 +9,8 @@ deliverable goes to `/inbox/<transfer>.<name>`; `/transfers.json` lists the hand
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import json
@@ -30,8 +32,8 @@ def host_key_check(host: str, port: int, pinned: str | None, known_hosts: Path |
     if pinned is not None:
         parts = pinned.split()
         try:
-            return paramiko.PKey.from_type_string(parts[0], _b64(parts[1]))
-        except (IndexError, ValueError, paramiko.SSHException):
+            return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+        except (IndexError, ValueError, binascii.Error, paramiko.SSHException):
             raise Invalid("ゲートウェイのホスト鍵を読めません（OpenSSH 形式 1 行）。",
                           "cannot read the gateway's host key (one OpenSSH line).") from None
     hosts = paramiko.HostKeys()
@@ -43,12 +45,6 @@ def host_key_check(host: str, port: int, pinned: str | None, known_hosts: Path |
         raise Invalid(f"{name} のホスト鍵が known_hosts にありません。市から受け取ったホスト鍵を --host-key で指定してください。",
                       f"no host key for {name} in known_hosts; give the host key the city sent with --host-key.")
     return next(iter(entry.values()))
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
 
 
 class SftpChannel:

@@ -25,6 +25,7 @@ from gateway.ledger.log import Actor
 from gateway.service import Gateway
 from gateway.store import models as m
 from tests.conftest import APPROVALS, BIN, run_gateway
+from tests.sftp.conftest import keypair
 
 PASSWORD = "correct-horse-battery-2020"
 SENT_AT = "2020-06-01T10:00:00+09:00"
@@ -73,12 +74,6 @@ class World:
 
 
 FAKE = {"GATEWAY_FAKE_NOW": SENT_AT, "GATEWAY_SCRYPT_WORK_FACTOR": "10"}
-
-
-def keypair(directory: Path, name: str, kind: str = "ed25519") -> Path:
-    key = directory / name
-    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(key), "-C", name], check=True)
-    return key
 
 
 @pytest.fixture(scope="package")

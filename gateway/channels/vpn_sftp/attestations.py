@@ -15,6 +15,7 @@ what `gateway-client list` shows.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from gateway.operations.listing import transfers_for
 if TYPE_CHECKING:
     from gateway.channels.vpn_sftp.jail import Jail
 
+_log = logging.getLogger("gateway.sftp")
 ATTESTATIONS = "/attestations"
 TRANSFERS = "/transfers.json"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json\Z")
@@ -102,6 +104,7 @@ class Filing(paramiko.SFTPHandle):
 
             answer, status = err.to_json(), status_of(err)
         except Exception:  # a fault of ours: the client learns only that it failed; the server logs it
+            _log.exception("filing %s over SFTP failed", self.name)
             answer, status = {"error": "internal", "category": "unavailable", "kinds": [],
                               "ja": "ゲートウェイで予期しないエラーが起きました。", "en": "the gateway failed unexpectedly."}, \
                 SFTP_FAILURE
