@@ -10,7 +10,6 @@ the PKCS#12 and portal passwords, the key's passphrase) are typed without echo o
 """
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from dataclasses import dataclass
@@ -19,12 +18,13 @@ from typing import Any, Callable, TypeVar
 
 import click
 
+from gateway.cli.common import refusals_exit_1  # one way to exit 1 with a refusal, as `gateway` does
 from gateway.client import acts
 from gateway.client.channel import Channel
 from gateway.client.signer import Signer, load
 from gateway.clock import Clock
 from gateway.crypto.secret_input import secret
-from gateway.errors import GatewayError, Invalid
+from gateway.errors import Invalid
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_KEY = Path("~/.ssh/id_ed25519")
@@ -118,19 +118,6 @@ def connection_options(fn: F) -> F:
 
 def _connection(kw: dict[str, Any]) -> Connection:
     return Connection(**{name: kw.pop(name) for name in Connection.__dataclass_fields__})
-
-
-def refusals_exit_1(fn: F) -> F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GatewayError as err:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps(err.to_json(), ensure_ascii=False))
-            click.echo(str(err), err=True)
-            sys.exit(1)
-    return wrapper  # type: ignore[return-value]
 
 
 def _acting(kw: dict[str, Any], do: Callable[[Channel, Signer, Clock], dict[str, Any]]) -> dict[str, Any]:
