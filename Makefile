@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 
-.PHONY: setup system-packages demo test bench clean
+.PHONY: setup system-packages demo test lint fuzz bench clean
 
 setup: system-packages $(STAMP)
 
@@ -24,6 +24,21 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest -q -n auto --durations=15
+
+# The standing attack battery at full size: the same tests `make test` runs with a few hundred
+# inputs, here with thousands (schemathesis on the portal's API, hypothesis on the parsers).
+# Counts are written to test-output/fuzz/.
+fuzz: setup
+	GATEWAY_FUZZ_EXAMPLES=2000 $(BIN)/pytest -q -n auto tests/test_parsers_fuzz.py tests/portal/test_api_fuzz.py \
+		tests/audit/test_fuzz.py tests/sftp/test_preauth.py
+
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade), mypy, and the import contracts of
+# .importlinter (no circle; nothing below operations/ imports the service or a channel; the
+# auditor never imports the gateway). `.ci/run` runs it before the tests.
+lint: setup
+	$(BIN)/ruff check gateway audit
+	$(BIN)/mypy gateway audit
+	$(BIN)/lint-imports
 
 # Benchmarks are not tests: `make test` never runs them. Each module records its figures and
 # ratios (against a baseline measured in the same run) in pytest-benchmark's extra_info.

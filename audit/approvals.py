@@ -105,7 +105,8 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
             recipients.setdefault(_str(sub, "id", f"recipients[{n}].subcontractors[{k}]."), rid)
     start = _bound(period.get("start"), "start", end=False)
     end = _bound(period.get("end"), "end", end=True)
-    data_table = doc.get("data") if isinstance(doc.get("data"), dict) else {}
+    raw_data = doc.get("data")
+    data_table: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     max_records = data_table.get("max_records")
     conditions = [c["text"] for c in doc.get("conditions", []) if isinstance(c, dict) and isinstance(c.get("text"), str)] \
         if isinstance(doc.get("conditions"), list) else []

@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from audit import jcs
-from audit.bundle import (CHECKPOINT_LINE_CAP, CHECKPOINTS, CHECKPOINTS_CAP, ENTRIES, ENTRIES_CAP,
-                          ENTRY_LINE_CAP, Hasher, ReadError, iter_lines)
+from audit.bundle import (
+    CHECKPOINT_LINE_CAP,
+    CHECKPOINTS,
+    CHECKPOINTS_CAP,
+    ENTRIES,
+    ENTRIES_CAP,
+    ENTRY_LINE_CAP,
+    Hasher,
+    ReadError,
+    iter_lines,
+)
 from audit.keys import TrustedKeys
 from audit.result import Failures
 

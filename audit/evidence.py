@@ -7,10 +7,11 @@ must find it in the bundle. Either direction failing is `evidence-forged`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from audit import jcs, timefmt
 from audit.bundle import EVIDENCE_CAP, ReadError, read_capped

@@ -7,7 +7,8 @@ serialise it differently and the signature would then mean nothing.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_SAFE_INTEGER = 2**53 - 1
 # Deep enough for every structure the format defines (depth 3), shallow enough that hostile

@@ -5,7 +5,7 @@ marked safe.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,5 +53,5 @@ def render(report: Report) -> str:
         v=v, report=report, approvals=report.approvals, by_approval=by_approval,
         general=by_approval.get(None, []), kinds=KIND_LABELS, decisions=DECISIONS, channels=CHANNELS,
         severities=SEVERITIES, events=EVENTS, created_at=_when(v.manifest.get("created_at") if v.manifest else None),
-        generated=timefmt.jst(datetime.now(timezone.utc)), version=__version__,
+        generated=timefmt.jst(datetime.now(UTC)), version=__version__,
     )

@@ -14,8 +14,21 @@ from typing import Any
 
 from audit import attestations, jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
-from audit.bundle import (CHECKPOINTS, ENTRIES, KEYS, KEYS_CAP, MANIFEST, MANIFEST_CAP, PRUNINGS, TOML_CAP,
-                          BundleUnreadable, Inventory, ReadError, list_bundle, read_capped)
+from audit.bundle import (
+    CHECKPOINTS,
+    ENTRIES,
+    KEYS,
+    KEYS_CAP,
+    MANIFEST,
+    MANIFEST_CAP,
+    PRUNINGS,
+    TOML_CAP,
+    BundleUnreadable,
+    Inventory,
+    ReadError,
+    list_bundle,
+    read_capped,
+)
 from audit.chain import Checkpoint, Log, check_checkpoints_against_log, read_checkpoints, read_entries
 from audit.evidence import Document, read_documents
 from audit.keys import TrustedKeys, load_keys

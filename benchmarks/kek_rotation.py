@@ -26,7 +26,7 @@ from gateway.clock import Clock
 from gateway.crypto.kek.config import KekConfig
 from gateway.home import Home
 from gateway.service import Gateway
-from gateway.store import kek_rotation
+from gateway import kek_rotation
 from gateway.store.blobs import BlobStore
 
 BATCH = 500  # blobs recorded per transaction while filling

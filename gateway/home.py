@@ -11,7 +11,7 @@ class Home:
     root: Path
 
     @classmethod
-    def resolve(cls, option: str | os.PathLike[str] | None = None) -> "Home":
+    def resolve(cls, option: str | os.PathLike[str] | None = None) -> Home:
         """`--home`, else `$GATEWAY_HOME`, else `./var` (INTERFACE.md)."""
         chosen = option or os.environ.get("GATEWAY_HOME") or "var"
         return cls(Path(chosen).absolute())

@@ -4,21 +4,20 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime
-
 from pathlib import Path
 
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
-from gateway import settings
+from gateway import kek_rotation, settings
+from gateway.clock import FixedClock
 from gateway.core.profiles import profiles_dir
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
-from gateway.clock import FixedClock
 from gateway.errors import Unavailable
-from gateway.ledger.log import Event, Ledger
 from gateway.home import Home
-from gateway.store import db, kek_rotation
+from gateway.ledger.log import Event, Ledger
+from gateway.store import db
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 

@@ -41,6 +41,8 @@ class PortalSettings:
     login_source_failures: int = 20  # ... that lock the source address
     login_window_minutes: int = 15
     login_lock_minutes: int = 15
+    max_connections_per_source: int = 32  # open at once from one address, counted before the TLS handshake
+    max_connections: int = 512  # open at once in all
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("portal", "login_source_failures"): (1, 100_000),
     ("portal", "login_window_minutes"): (1, 24 * 60),
     ("portal", "login_lock_minutes"): (1, 24 * 60),
+    ("portal", "max_connections_per_source"): (1, 100_000),
+    ("portal", "max_connections"): (1, 1_000_000),
     ("sftp", "max_failures"): (1, 1000),
     ("sftp", "failure_window_seconds"): (1, 86_400),
     ("sftp", "lockout_seconds"): (1, 86_400),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from gateway.clock import to_jst
 from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.clock import to_jst
 from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
 from gateway.operations.approvals import add_approval

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from gateway.clock import JST, Clock
 from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.clock import JST, Clock
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
 from gateway.store.registry import get_approval, get_profile

@@ -20,11 +20,11 @@ from typing import Any
 
 import click
 
+from gateway.channels.courier import custody, loss, media, returns
 from gateway.cli.check import parse_instant
 from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.clock import timestamp, to_jst
 from gateway.core.custody import MEANS
-from gateway.channels.courier import custody, loss, media, returns
 
 
 @click.group("courier")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from pathlib import Path
 
 import click
@@ -78,14 +79,18 @@ def log(ctx: click.Context, since: str | None, until: str | None, actor: str | N
         for r in rows:
             entry = json.loads(r.body)
             who = _printable(entry["actor"]["user"] or entry["actor"]["role"] or "-")
-            reason = json.dumps(entry["reason"], ensure_ascii=False) if entry["reason"] else ""
+            reason = _printable(json.dumps(entry["reason"], ensure_ascii=False)) if entry["reason"] else ""
             click.echo(f"{r.seq:>7} {to_jst(r.at):%Y-%m-%d %H:%M:%S} {entry['channel']:<9} {who:<16} "
                        f"{_printable(r.action):<18} {r.outcome:<7} {_printable(r.approval_id or '-'):<24} {reason}")
 
 
 def _printable(text: str) -> str:
-    """Escape control characters so a logged value cannot start a line or move the cursor."""
-    return json.dumps(text, ensure_ascii=False)[1:-1] if any(c < " " or c == "\x7f" for c in text) else text
+    """Escape control and format characters so a logged value cannot start a line, move the cursor
+    or reorder what the officer reads (bidi overrides such as U+202E)."""
+    if not any(c < " " or c == "\x7f" or unicodedata.category(c) == "Cf" for c in text):
+        return text
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+    return "".join(f"\\u{ord(c):04x}" if c == "\x7f" or unicodedata.category(c) == "Cf" else c for c in escaped)
 
 
 def register(group: click.Group) -> None:

@@ -5,8 +5,8 @@ import json
 
 import click
 
-from gateway.clock import Clock
 from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.clock import Clock
 from gateway.crypto.keystore import KeyStore
 
 
@@ -48,7 +48,7 @@ def rotate_signing(ctx: click.Context, home: str | None) -> None:
 def rotate_kek(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """鍵暗号化鍵の更新（全データ鍵を新しい世代で包み直し、旧世代を破棄） / rotate the key-encryption key:
     re-wrap every live data key under a new generation, destroy the old ones."""
-    from gateway.store import kek_rotation
+    from gateway import kek_rotation
 
     with open_gateway(ctx, home) as gw:
         result = kek_rotation.rotate(gw.engine, gw.ledger, gw.keys.kek(), now=gw.clock.now(), force=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from gateway import installation
-from gateway.clock import from_environment
 from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.clock import from_environment
 
 
 @click.command()

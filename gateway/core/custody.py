@@ -12,9 +12,9 @@ reported loss.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping, Sequence
 
 from gateway.clock import to_jst
 from gateway.errors import Refusal

@@ -6,9 +6,9 @@ rule. All reasons are collected, not just the first: staff fix a file once, not 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
 
 from gateway.clock import to_jst
 from gateway.core.approvals import Approval

@@ -45,6 +45,13 @@ def parse(text: str, path: Path | str) -> dict[str, Any]:
             f"{path}: TOML として読めません（{err}）。",
             f"{path}: not valid TOML ({err}).",
         ) from None
+    except RecursionError:
+        # tomllib recurses once per level of nested arrays or inline tables: thousands of levels
+        # are no definition anyone wrote, and must not end the process in a traceback.
+        raise DefinitionError(
+            f"{path}: 配列や表の入れ子が深すぎます。定義を見直してください。",
+            f"{path}: arrays or tables are nested too deeply; check the definition.",
+        ) from None
 
 
 class Table:

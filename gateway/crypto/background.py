@@ -7,7 +7,8 @@ runs on another core meanwhile; a send then waits only for what is left of it.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -2,7 +2,8 @@
 
 | file | what |
 |---|---|
-| `kek/<generation>.key` | the key-encryption key generations that wrap each blob's data key, unless `[kek]` in `<home>/gateway.toml` puts them in a PKCS#11 token (gateway.crypto.kek) |
+| `kek/<generation>.key` | the key-encryption key generations that wrap each blob's data key |
+|  | (unless `[kek]` in `<home>/gateway.toml` puts them in a PKCS#11 token: gateway.crypto.kek) |
 | `signing/<key id>.key`, `.pub` | Ed25519 evidence-signing keys; `signing/current` names the active one, `signing/genesis` the first |
 | `signing/rotations/<n>.json` | statements in which the old key introduces the new one |
 | `ca.key`, `ca.crt` | the portal's CA: it issues the server certificate and terminal certificates |
@@ -11,7 +12,7 @@
 
 Private files are created with O_EXCL and mode 0600 (an existing file is never overwritten:
 re-running init keeps the keys). Private keys never enter the database, a log or a message.
-KEK generations are made and destroyed with the database that names them (gateway.store.kek_rotation),
+KEK generations are made and destroyed with the database that names them (gateway.kek_rotation),
 not here; this store says where they live. The key store sits in the home (`<home>/keys`), whose
 gateway.toml says which backend holds them.
 """

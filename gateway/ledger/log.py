@@ -15,11 +15,10 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.clock import Clock
+from gateway.clock import Clock, timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import SigningKey
 from gateway.ledger.hashing import document_hash, leaf_hash, node_hash
-from gateway.clock import timestamp
 from gateway.store import models as m
 
 CHANNELS = ("lgwan-asp", "vpn-sftp", "courier", "hotfolder", "cli", "system")

@@ -15,9 +15,9 @@ from typing import Any, Collection, Iterator
 from sqlalchemy import or_, select
 
 from gateway.attestations import export as attested
+from gateway.clock import timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
-from gateway.clock import timestamp
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway

@@ -6,8 +6,8 @@ every attempt, allowed or refused, is logged with how the caller was identified.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import select

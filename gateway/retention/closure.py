@@ -66,12 +66,12 @@ def holds(session: Session, now: datetime, start: datetime) -> Holds:
     for transfer_id, uploaded_at, erased_at in session.execute(
             select(Deliverable.transfer_id, Deliverable.uploaded_at, m.Blob.erased_at)
             .join(m.Blob, m.Blob.id == Deliverable.blob_id, isouter=True)):
-        approval_id = out.transfer_approval.get(transfer_id)
-        if approval_id is None:
+        delivered_under = out.transfer_approval.get(transfer_id)
+        if delivered_under is None:
             continue
-        closing[approval_id] = _latest(closing[approval_id], uploaded_at, erased_at)
+        closing[delivered_under] = _latest(closing[delivered_under], uploaded_at, erased_at)
         if erased_at is None:
-            open_.setdefault(approval_id, Hold(f"受渡し {transfer_id} の納品物が消去されていません",
+            open_.setdefault(delivered_under, Hold(f"受渡し {transfer_id} の納品物が消去されていません",
                                                f"a deliverable of transfer {transfer_id} is not erased"))
     last_event: dict[str, Any] = {}
     for e in session.execute(select(CourierEvent.item_id, CourierEvent.event, CourierEvent.to_org, CourierEvent.at,
@@ -79,14 +79,14 @@ def holds(session: Session, now: datetime, start: datetime) -> Holds:
         last_event[e.item_id] = e
     for item in session.execute(select(CourierItem.id, CourierItem.kind, CourierItem.transfer_id,
                                        CourierItem.registered_org)):
-        approval_id = out.transfer_approval.get(item.transfer_id)
-        e = last_event.get(item.id)
-        if approval_id is None or e is None:
+        carried_under = out.transfer_approval.get(item.transfer_id)
+        last = last_event.get(item.id)
+        if carried_under is None or last is None:
             continue
-        closing[approval_id] = _latest(closing[approval_id], e.at, e.return_due)
-        if item.kind == "media" and e.event == "handover" and e.return_due is not None \
-                and e.to_org != item.registered_org:
-            open_.setdefault(approval_id, Hold(f"媒体 {item.id} が返却されていません",
+        closing[carried_under] = _latest(closing[carried_under], last.at, last.return_due)
+        if item.kind == "media" and last.event == "handover" and last.return_due is not None \
+                and last.to_org != item.registered_org:
+            open_.setdefault(carried_under, Hold(f"媒体 {item.id} が返却されていません",
                                                f"media {item.id} has not come back"))
     out.approvals.update(open_)
     for approval_id, closed in closing.items():

@@ -9,7 +9,7 @@ the next sweep sees the package still due, destroys the key, finds the file alre
 says so in the evidence. Files no blob row can open (a send rolled back after writing its
 package) are removed too: they were unreadable from the start.
 
-After its erasures the sweep rotates the key-encryption key once (gateway.store.kek_rotation):
+After its erasures the sweep rotates the key-encryption key once (gateway.kek_rotation):
 the old wrapped keys that SQLite's pages and WAL, PostgreSQL's dead rows and WAL, and backups
 still hold are then under a destroyed key. A sweep killed before or during the rotation leaves
 it due, and the next sweep (with or without erasures of its own) completes it.
@@ -24,13 +24,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from gateway import kek_rotation
+from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
-from gateway.clock import timestamp
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
+from gateway.store import faultpoints
 from gateway.store import models as m
-from gateway.store import faultpoints, kek_rotation
 from gateway.store.blobs import BlobStore
 
 METHOD = "cryptographic erase of the data key and file deletion"

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+
+from gateway.clock import FixedClock
 from gateway.errors import GatewayError, Invalid, error_from_json
 from gateway.findings import Kind
-from gateway.clock import FixedClock
 from gateway.service import Gateway
 from gateway.simulate import logged, thread_output
 

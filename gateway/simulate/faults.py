@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gateway.core.profiles import load_profiles
-from gateway.findings import PREVENTED, Kind
 from gateway.errors import Invalid
+from gateway.findings import PREVENTED, Kind
 from gateway.operations.accounts import add_user
 from gateway.simulate.run import Run
 from gateway.simulate.scenario import Step
 from gateway.store.registry import get_approval
-
 
 # Every finding kind can be injected, prevented ones first (the order fault-matrix prints them in).
 KINDS = tuple(sorted(Kind, key=lambda k: k not in PREVENTED))

@@ -13,7 +13,6 @@ from gateway.simulate.scenario import Scenario, Step
 from gateway.synthetic import generate_recipients
 
 
-
 def population(directory: Path, scenario: Scenario, seed: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{scenario.schema}-{scenario.records}-{seed}.csv"

@@ -72,7 +72,7 @@ class OpenSshd:
     proc: subprocess.Popen | None = None
 
     @classmethod
-    def create(cls, root: Path, *, host_key: Path | None = None) -> "OpenSshd":
+    def create(cls, root: Path, *, host_key: Path | None = None) -> OpenSshd:
         sshd_binary()  # say so before making keys for a server that cannot start
         root.mkdir(parents=True, exist_ok=True)
         key = host_key or keygen(root / "ssh_host_ed25519_key", "sshd-host")
@@ -84,7 +84,7 @@ class OpenSshd:
         with self.authorized_keys.open("a") as f:
             f.write(public_key_line.strip() + "\n")
 
-    def start(self) -> "OpenSshd":
+    def start(self) -> OpenSshd:
         binary = sshd_binary()
         config = self.root / "sshd_config"
         config.write_text("\n".join((
@@ -136,7 +136,7 @@ class OpenSshd:
     def host_key_line(self) -> str:
         return " ".join(Path(str(self.host_key) + ".pub").read_text().split()[:2])
 
-    def __enter__(self) -> "OpenSshd":
+    def __enter__(self) -> OpenSshd:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

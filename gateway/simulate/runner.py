@@ -23,9 +23,9 @@ from gateway.clock import FixedClock, to_jst
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
-from gateway.operations.export import export_bundle
 from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, add_user
+from gateway.operations.export import export_bundle
 from gateway.operations.external import declare
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway

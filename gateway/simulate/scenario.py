@@ -10,6 +10,7 @@ from typing import Any
 from gateway.clock import JST
 from gateway.core.profiles import profiles_dir
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
+from gateway.findings import Kind
 
 SIMULATIONS = profiles_dir().parent / "simulations"
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",
@@ -111,9 +112,7 @@ def _step(t: Table) -> Step:
 
 
 def _fault_kinds() -> tuple[str, ...]:
-    from gateway.simulate.faults import KINDS
-
-    return tuple(KINDS)
+    return tuple(Kind)  # every finding kind can be injected (simulate/faults.py)
 
 
 def at_jst(text: str) -> datetime:

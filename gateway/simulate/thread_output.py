@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import sys
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 _install = threading.Lock()
 
@@ -25,7 +26,7 @@ class _PerThread(io.TextIOBase):
     def _target(self) -> TextIO:
         return getattr(self.local, "buffer", None) or self.original
 
-    def write(self, text: str) -> int:  # type: ignore[override]
+    def write(self, text: str) -> int:
         return self._target().write(text)
 
     def flush(self) -> None:
@@ -56,7 +57,7 @@ def captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     """(stdout, stderr) of this thread for the length of the block."""
     out, err = io.StringIO(), io.StringIO()
     proxies = _proxy("stdout"), _proxy("stderr")
-    for proxy, buffer in zip(proxies, (out, err)):
+    for proxy, buffer in zip(proxies, (out, err), strict=True):
         proxy.local.buffer = buffer
     try:
         yield out, err

@@ -4,7 +4,7 @@ A blob file is an age STREAM payload (16-byte nonce, 64 KiB ChaCha20-Poly1305 ch
 the blob's data key; the data key lives only wrapped (AES-256-GCM under a generation of the KEK,
 bound to the blob id) in the database, next to the generation's number. `crypto_erase`
 destroys the wrapped key, then deletes the file; the sweep then rotates the KEK
-(`gateway.store.kek_rotation`), which destroys the generation every old copy of that wrapped key
+(`gateway.kek_rotation`), which destroys the generation every old copy of that wrapped key
 is under.
 
 Why this makes copies unreadable: a backup of the blob directory, a file recovered from the disk,
@@ -41,7 +41,7 @@ from gateway.errors import Gone
 from gateway.findings import Kind
 from gateway.fsutil import atomic_output, fsync_dir
 from gateway.store import models as m
-from gateway.store.kek_rotation import current_generation
+from gateway.store.kek_generations import current_generation
 from gateway.store.models_kek import KekGeneration
 
 DATA_KEY_BYTES = 32

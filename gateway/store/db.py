@@ -5,7 +5,6 @@ through `$GATEWAY_DB_URL`.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from contextlib import contextmanager
@@ -44,13 +43,15 @@ def _owner_only(database: str | None) -> None:
     if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
-    # Only a file that does not exist yet is opened here: closing any descriptor of a file drops
-    # every POSIX lock this process holds on it, and the SQLite connections another engine of this
-    # process has open (a server beside an in-process command) would lose theirs; the next
-    # connection to close would then think itself the last and delete the WAL under them.
+    # Only a file that does not exist yet is opened here (O_EXCL). Opening and closing an existing
+    # database file would drop every POSIX lock this process holds on it, SQLite's included: another
+    # process could then checkpoint and reset the WAL under this process's open connections, and
+    # their committed transactions would be lost ("How To Corrupt An SQLite Database File", 2.2).
     if path.parent.is_dir() and not path.exists():
-        with contextlib.suppress(FileExistsError):
-            os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600))
+        except FileExistsError:
+            pass  # another connection made it meanwhile; the mode is checked below
     for suffix in SQLITE_FILES:
         candidate = Path(f"{database}{suffix}")
         try:

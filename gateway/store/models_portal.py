@@ -30,7 +30,7 @@ class PortalSession(Base):
 
 class LoginThrottle(Base):
     __tablename__ = "portal_login_throttles"
-    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # account | source
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # account | terminal | source
     key: Mapped[str] = mapped_column(String(200), primary_key=True)  # the login as typed, or the address
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime | None] = mapped_column(default=None)

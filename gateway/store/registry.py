@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from gateway.core import approvals as core
 from gateway.core.approvals import parse_approval_text
-from gateway.core.tomlfile import read_text
 from gateway.core.profiles import Profile, load_profile, parse_profile_text
+from gateway.core.tomlfile import read_text
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.store import models as m
 

@@ -3,8 +3,9 @@ only combines pooled values with ``random.Random`` and stays fast at 300,000+ ro
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from faker import Faker
 

@@ -10,14 +10,15 @@ import csv
 import io
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterator
+from typing import cast
 
-from gateway.fsutil import atomic_output
 from gateway.core.records.dates import to_wareki
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, EXCLUSION_HEADER, SCHEMAS
 from gateway.core.records.streams import HashingWriter
+from gateway.fsutil import atomic_output
 from gateway.synthetic.kana import to_half_width_kana
 from gateway.synthetic.pools import NamePair, Pools, Town, build_pools
 
@@ -89,8 +90,8 @@ def generate_recipients(
     gaiji = encoding.replace("_", "-").lower().startswith("utf")
     rows = households = 0
     with atomic_output(path) as raw:
-        sink = HashingWriter(raw)  # type: ignore[arg-type]
-        buffered = io.BufferedWriter(sink, 1 << 16)
+        sink = HashingWriter(raw)
+        buffered = io.BufferedWriter(cast(io.RawIOBase, sink), 1 << 16)
         text = io.TextIOWrapper(buffered, encoding=encoding, errors="strict", newline="")
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(header)

@@ -154,3 +154,30 @@ def test_sent_but_not_finished_is_finished_not_resent(folder, home):
     gw.close()
     assert outcomes(folder)["done"] == [f"{KURUME}/chikugo-print/vpn-sftp/a.csv"]
     assert transfers(home) == 1 and plaintext_anywhere(folder, home) == []
+
+
+@pytest.mark.parametrize("swap", ["symlink", "fifo"])
+def test_an_entry_swapped_between_scan_and_claim_is_rejected_unopened(folder, home, swap):
+    """Issue 19, defect 7: between the scan and the claim a link or a pipe can be put where the file
+    was. The claim judges what it moved on a descriptor opened with O_NOFOLLOW|O_NONBLOCK: it is
+    rejected, never read (a pipe would block the worker; a link would send what it points at)."""
+    from gateway.channels.hotfolder import layout
+    from gateway.channels.hotfolder.processor import HotFolder
+
+    path = generate(folder / KURUME / "chikugo-print" / "vpn-sftp" / "r.csv", 20, 3)
+    takes, _ = layout.scan(folder)
+    assert [t.path for t in takes] == [path]
+    path.unlink()
+    if swap == "symlink":
+        path.symlink_to("/etc/passwd")
+    else:
+        os.mkfifo(path)
+    gw = Gateway.open(Home.resolve(str(home)))
+    try:
+        assert HotFolder(gw, folder, "hf.job").claim(takes[0]) is None
+    finally:
+        gw.engine.dispose()
+    assert outcomes(folder)["rejected"] == [f"{KURUME}/chikugo-print/vpn-sftp/r.csv"]
+    assert transfers(home) == 0 and not list((folder / ".processing").iterdir())
+    refused = json.loads(run_gateway("log", "--action", "hotfolder.reject", "--json").stdout)
+    assert len(refused) == 1 and "not a regular file" in refused[0]["reason"]

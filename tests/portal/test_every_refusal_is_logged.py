@@ -178,7 +178,7 @@ NOT_ACTIONS = {
     "courier list": "reads", "retention due": "reads", "settings show": "reads",
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
-    "keys rotate-kek": "an administrator's act on the key store with no refusal of its own",
+    "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",
     "retention sweep": "the scheduler's act; it refuses nothing",
     "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
     "hotfolder run": "the channel; its refusals are in tests/hotfolder",

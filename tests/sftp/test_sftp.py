@@ -54,8 +54,14 @@ def test_deliverable_upload_lands_under_its_transfer(sftp, tmp_path):
 ])
 def test_the_jail_refuses(sftp, tmp_path, command):
     (tmp_path / "src").write_bytes(b"x")
+    before = len(log(sftp.home, outcome="refused"))
     proc = sftp.run(command.format(src="src", transfer=sftp.transfer) + "\n")
     assert proc.returncode != 0
+    # Every refusal, on this channel too, is exactly one entry (issue 16). A path outside the jail's
+    # two folders does not exist there: the client's stat is answered "no such file", as for any
+    # missing file, and nothing is refused.
+    refused = 0 if command.startswith("get ") else 1
+    assert len(log(sftp.home, outcome="refused")) == before + refused
     assert not (tmp_path / "passwd").exists()
     assert sftp.run("ls /outbox\n").stdout.count(".age") == 1  # the package is still there, alone
 

@@ -14,7 +14,7 @@ from sqlalchemy import make_url
 
 from gateway.home import Home
 from gateway.service import Gateway
-from gateway.store import kek_rotation
+from gateway import kek_rotation
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 

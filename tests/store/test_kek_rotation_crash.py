@@ -12,7 +12,7 @@ from tests.store.erasure import (erase_due, file_keks, find_key, generations, op
                                  sqlite_files, unwrap_with)
 from tests.test_handover import kurume  # noqa: F401  (fixture)
 
-# In the order the sweep reaches them (gateway.store.kek_rotation).
+# In the order the sweep reaches them (gateway.kek_rotation).
 POINTS = ["sweep:before-rotation", "kek-rotate:after-new-kek", "kek-rotate:mid-rewrap",
           "kek-rotate:after-rewrap", "kek-rotate:after-destroy"]
 

@@ -13,10 +13,20 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.channels.courier.custody import (
+    CHANNEL,
+    Recorded,
+    bad,
+    context,
+    default_content,
+    load_history,
+    may_touch,
+    notice_id,
+    party_json,
+    write_event,
+)
 from gateway.clock import timestamp
 from gateway.core import custody as rules
-from gateway.channels.courier.custody import (CHANNEL, Recorded, bad, context, default_content, load_history, may_touch,
-                                              notice_id, party_json, write_event)
 from gateway.errors import Refused
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt

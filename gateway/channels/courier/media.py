@@ -16,16 +16,18 @@ import hashlib
 import io
 import json
 import os
+import re
 import secrets
+import struct
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pycdlib
 
-from gateway.clock import timestamp, to_jst
 from gateway.channels.courier.custody import CHANNEL, MEDIA_LABELS, SERIAL, bad, may_touch
+from gateway.clock import timestamp, to_jst
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
@@ -100,14 +102,14 @@ class _Window(io.RawIOBase):
     def tell(self) -> int:
         return self._pos
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int = -1) -> bytes:
         n = self._length - self._pos if n is None or n < 0 else min(n, self._length - self._pos)
         self._f.seek(self._start + self._pos)
         data = self._f.read(n)
         self._pos += len(data)
         return data
 
-    def readinto(self, b: Any) -> int:  # type: ignore[override]
+    def readinto(self, b: Any) -> int:
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
@@ -270,7 +272,7 @@ def _write_one(pkg: BinaryIO, part: Part, lbl: dict[str, Any], media: str, seria
     iso.add_fp(io.BytesIO(text), len(text), f"/{LABEL_TXT};1", joliet_path=f"/{LABEL_TXT}")
     iso.add_fp(io.BytesIO(meta), len(meta), f"/{LABEL_JSON};1", joliet_path=f"/{LABEL_JSON}")
     name = part_name(part)
-    iso.add_fp(_Window(pkg, part.offset, part.length), part.length, f"/{name};1", joliet_path=f"/{name}")
+    iso.add_fp(cast(BinaryIO, _Window(pkg, part.offset, part.length)), part.length, f"/{name};1", joliet_path=f"/{name}")
     temp = out_dir / f".{target.name}.{secrets.token_hex(6)}.tmp"
     try:
         with temp.open("w+b") as out:
@@ -319,17 +321,44 @@ def _remove(path: Path) -> None:
 
 # --- the receiving side: read the media back, without mounting them ---------------------------
 
+# What a damaged or foreign image makes the readers raise; each becomes the one refusal below.
+# pycdlib parses the image's structures with struct and indexing as they come, so a hostile image
+# surfaces as any of these, not only as its own exception.
+_UNREADABLE = (OSError, ValueError, KeyError, TypeError, IndexError, struct.error, OverflowError, RecursionError,
+               pycdlib.pycdlibexception.PyCdlibException)
+_PART_FILE = re.compile(r"\A(PACKAGE|PART[0-9]{2})\.AGE\Z")
+
+
+def _damaged(image: Path) -> Invalid:
+    return Invalid(f"{image.name} はゲートウェイが作成した媒体ではないか、破損しています。送付元に確認してください。",
+                   f"{image.name} is not media the gateway wrote, or it is damaged; ask the sender.")
+
+
 def read_label(image: Path) -> dict[str, Any]:
-    if image.is_dir():
-        return json.loads((image / LABEL_JSON).read_text(encoding="utf-8"))
-    iso = pycdlib.PyCdlib()
-    iso.open(str(image))
+    """The label a set of media carries, checked for the shape `write_media` gives it: whatever
+    else is on the disc (a damaged or forged image) is refused, never read as a label."""
     try:
-        buf = io.BytesIO()
-        iso.get_file_from_iso_fp(buf, joliet_path=f"/{LABEL_JSON}")
-        return json.loads(buf.getvalue().decode("utf-8"))
-    finally:
-        iso.close()
+        if image.is_dir():
+            lbl = json.loads((image / LABEL_JSON).read_text(encoding="utf-8"))
+        else:
+            iso = pycdlib.PyCdlib()
+            iso.open(str(image))
+            try:
+                buf = io.BytesIO()
+                iso.get_file_from_iso_fp(buf, joliet_path=f"/{LABEL_JSON}")
+            finally:
+                iso.close()
+            lbl = json.loads(buf.getvalue().decode("utf-8"))
+        part = lbl["part"]
+        shaped = (isinstance(lbl["serial"], str) and isinstance(lbl["package_sha256"], str)
+                  and isinstance(part["number"], int) and isinstance(part["of"], int) and 1 <= part["number"] <= part["of"]
+                  and isinstance(part["sha256"], str) and isinstance(part["file"], str)
+                  and _PART_FILE.match(part["file"]) is not None)
+    except _UNREADABLE:
+        raise _damaged(image) from None
+    if not shaped:
+        raise _damaged(image)
+    return cast(dict[str, Any], lbl)
 
 
 def extract(images: list[Path], output: Path) -> dict[str, Any]:
@@ -349,7 +378,10 @@ def extract(images: list[Path], output: Path) -> dict[str, Any]:
         with temp.open("wb") as out:
             for lbl, path in labels:
                 part = _HashingWriter(out, whole)
-                _read_part(path, lbl["part"]["file"], part)
+                try:
+                    _read_part(path, lbl["part"]["file"], part)
+                except _UNREADABLE:
+                    raise _damaged(path) from None
                 if part.digest.hexdigest() != lbl["part"]["sha256"]:
                     raise Invalid(f"媒体 {lbl['piece']} の内容がラベルと一致しません（破損の可能性）。",
                                        f"piece {lbl['piece']} does not match its label (damaged media?).")
@@ -384,6 +416,6 @@ def _read_part(image: Path, name: str, out: _HashingWriter) -> None:
     iso = pycdlib.PyCdlib()
     iso.open(str(image))
     try:
-        iso.get_file_from_iso_fp(out, joliet_path=f"/{name}")
+        iso.get_file_from_iso_fp(cast(BinaryIO, out), joliet_path=f"/{name}")
     finally:
         iso.close()

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from gateway.core import custody as rules
 from gateway.channels.courier.custody import Handover, Recorded, context, record_event
+from gateway.core import custody as rules
 from gateway.operations.accounts import Caller, account
 from gateway.service import Gateway
 from gateway.store import models as m

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,19 @@ class Claim(InTree):
     token: str
     data: Path
     parts: tuple[str, ...]
+
+
+def _regular(path: Path) -> bool:
+    """Whether `path` is a regular file, judged on a descriptor opened without following a link and
+    without waiting on a pipe (O_NOFOLLOW|O_NONBLOCK), so what is judged is what is there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
 
 
 class HotFolder:
@@ -66,6 +80,15 @@ class HotFolder:
             return None
         fsync_dir(self.root / PROCESSING)
         fsync_dir(take.path.parent)
+        if not _regular(data):
+            # Swapped for a link or a pipe between the scan and the rename: the rename moved the
+            # entry itself, never what it points at; it goes to the rejected area unopened.
+            os.replace(data, data.with_suffix(".data.rejected"))
+            sidecar.unlink()
+            self.reject_entry(Reject(path=data.with_suffix(".data.rejected"), parts=take.parts,
+                                     ja="通常のファイルではありません（リンクや特殊ファイルは受け付けません）。",
+                                     en="not a regular file (links and special files are not accepted)."))
+            return None
         self.gw.record(Event(action="hotfolder.claim", channel=CHANNEL, approval=take.approval,
                              reason=f"took {json.dumps(take.folder + '/' + take.name, ensure_ascii=False)}"))
         return Claim(token, data, take.parts)

@@ -22,8 +22,7 @@ from gateway.channels.lgwan_asp import csrf, queries, sessions
 from gateway.channels.lgwan_asp.contractor import stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
 from gateway.channels.lgwan_asp.sending import upload_and_send
-from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, \
-    terminal_of
+from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, terminal_of
 from gateway.clock import JST
 from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.ledger.log import Event
@@ -110,7 +109,7 @@ async def list_transfers(request: Request) -> Any:
     if auth.role == "staff":
         return await run_in_threadpool(queries.sent_by, gw, auth.org)
     if auth.role == "contractor":
-        return await run_in_threadpool(queries.addressed_to, gw, auth.org)
+        return await run_in_threadpool(queries.addressed_to, gw, auth.org, auth.login)
     raise await refused(request, "portal.forbidden", Forbidden(
         "送付一覧は職員と受託者だけが見られます。", f"role {auth.role} has no list of transfers."))
 
@@ -120,7 +119,7 @@ async def get_transfer(request: Request, transfer_id: str) -> Any:
     auth = auth_of(request)
     side = {"staff": "sender", "contractor": "recipient"}.get(auth.role)
     row = await run_in_threadpool(queries.own_transfer, gw_of(request), transfer_id, org=auth.org,
-                                  side=side) if side else None
+                                  side=side, login=auth.login) if side else None
     if row is None:
         raise await refused(request, "transfer.show", NotFound(
             f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}'."))

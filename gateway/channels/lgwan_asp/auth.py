@@ -17,6 +17,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError, Invalid, NotFound, Unauthenticated
 from gateway.findings import Kind
@@ -62,7 +63,7 @@ def login_refused(detail: str, *, locked_now: bool = False) -> Unauthenticated:
         kinds=[Kind.BRUTE_FORCE] if locked_now else (), detail=detail)
 
 
-def _throttle(session, scope: str, key: str) -> LoginThrottle:  # type: ignore[no-untyped-def]
+def _throttle(session: Session, scope: str, key: str) -> LoginThrottle:
     row = session.get(LoginThrottle, (scope, key))
     if row is None:
         row = LoginThrottle(scope=scope, key=key, failures=0)
@@ -77,11 +78,15 @@ def login(gw: Gateway, login_name: str, password: str, *, terminal: str, termina
     src = (source or "-")[:200]
     now = gw.clock.now()
     with gw.unit() as session:
-        acct, by_src = _throttle(session, "account", key), _throttle(session, "source", src)
-        locked = any(t.locked_until is not None and t.locked_until > now for t in (acct, by_src))
         user = session.scalar(select(m.User).where(m.User.login == key))
         stored = user.password_hash if user is not None and not user.disabled else None
         user_id = user.id if user is not None else None
+        # Failures count against the account only when they come from the account's own terminal:
+        # typed at someone else's terminal they count against that terminal (and the source), so
+        # nobody can lock a colleague out from their own desk (issue 19, defect 6).
+        scopes = _scopes(key, src, terminal, own=user_id is not None and terminal_owner == user_id)
+        throttles = [_throttle(session, scope, k) for scope, k in scopes]
+        locked = any(t.locked_until is not None and t.locked_until > now for t in throttles)
         known = Actor(user=user.login, org=user.organisation_id, role=user.role, terminal=terminal) \
             if user is not None else Actor(terminal=terminal)
     ok = _verify(stored, password)  # always pays the hash, also when locked or unknown
@@ -105,23 +110,29 @@ def login(gw: Gateway, login_name: str, password: str, *, terminal: str, termina
             gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=known, source=source))
             session.expunge(row)
             return row
-    raise _fail(gw, key, src, known, source, reason, locked, limits)
+    raise _fail(gw, scopes, known, source, reason, locked, limits)
 
 
-def _fail(gw: Gateway, key: str, src: str, who: Actor, source: str | None, reason: str, was_locked: bool,
-          limits: Limits) -> GatewayError:
+def _scopes(key: str, src: str, terminal: str, *, own: bool) -> list[tuple[str, str]]:
+    """The throttles a login attempt counts against: (account or terminal) and source."""
+    return [("account", key) if own else ("terminal", terminal[:200] or "-"), ("source", src)]
+
+
+def _fail(gw: Gateway, scopes: list[tuple[str, str]], who: Actor, source: str | None, reason: str,
+          was_locked: bool, limits: Limits) -> GatewayError:
     """Count the failure and log the refusal in one transaction; the refusal that locks an account or
     source is logged as `auth.lockout` (brute-force). Returns the error, logged, to raise."""
     now = gw.clock.now()
     newly: list[str] = []
     with attempt(gw, who, "auth.login", channel=CHANNEL, source=source) as a, gw.unit() as session:
         failures = 0
-        for scope, k, limit in (("account", key, limits.account_failures), ("source", src, limits.source_failures)):
+        for scope, k in scopes:
+            limit = limits.source_failures if scope == "source" else limits.account_failures
             t = _throttle(session, scope, k)
             if t.first_failure_at is None or now - t.first_failure_at > limits.window:
                 t.failures, t.first_failure_at = 0, now
             t.failures += 1
-            if scope == "account":
+            if scope != "source":
                 failures = t.failures
             if t.failures >= limit and not (t.locked_until is not None and t.locked_until > now):
                 t.locked_until = now + limits.lock

@@ -4,6 +4,7 @@ returned through the same transfer page (their upload is in `deliverables`)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import BinaryIO, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -27,7 +28,7 @@ def not_found(transfer_id: str) -> NotFound:
 @router.get("")
 async def transfers(request: Request) -> Response:
     auth = await require(request, "contractor")
-    rows = await run_in_threadpool(queries.addressed_to, gw_of(request), auth.org)
+    rows = await run_in_threadpool(queries.addressed_to, gw_of(request), auth.org, auth.login)
     return render(request, "contractor_list.html", rows=rows)
 
 
@@ -36,9 +37,11 @@ async def _page(request: Request, transfer_id: str, *, message: GatewayError | N
     """The transfer page, with `message` (a refusal, shown with its status) or `ok` on it."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
-    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient")
+    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient", login=auth.login)
     if row is None:
-        raise message if isinstance(message, NotFound) else await refused(request, "transfer.show", not_found(transfer_id))
+        # Not this person's to see: the refusal that brought them here (already logged) on the error
+        # page, or, on a plain visit, a "not found" of its own.
+        raise message if message is not None else await refused(request, "transfer.show", not_found(transfer_id))
     status = 200 if message is None else status_of(message)
     returned = await run_in_threadpool(queries.deliverables_of, gw, row["id"])
     return render(request, "contractor_transfer.html", status=status, tr=row, message=message, ok=ok,
@@ -57,7 +60,7 @@ async def stream_package(request: Request, transfer_id: str) -> Response:
     """Shared with the API: refusals before the first byte become error answers."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
-    _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, pipe))
+    _, body = await downloads.start(lambda pipe: download(gw, auth.caller(), transfer_id, cast(BinaryIO, pipe)))
     # No Content-Length, on purpose: the chunked body ends only after download() has logged, so a
     # client that has the whole package also finds its download in the log (and its receipt
     # cannot overtake it). With the length announced the client was done a moment before the log.

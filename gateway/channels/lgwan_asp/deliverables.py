@@ -110,7 +110,7 @@ async def api_list(request: Request, transfer_id: str) -> Any:
     """Contractor: what was delivered under a transfer addressed to their organisation."""
     auth = await require(request, "contractor")
     gw = gw_of(request)
-    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient")
+    row = await run_in_threadpool(queries.own_transfer, gw, transfer_id, org=auth.org, side="recipient", login=auth.login)
     if row is None:
         raise await refused(request, "deliverable.list", not_found(transfer_id))
     return await run_in_threadpool(queries.deliverables_of, gw, transfer_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from typing import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 
 _DONE = object()
 CHUNK = 512 * 1024  # bytes per hand-over to the response
@@ -36,7 +36,7 @@ class _Pipe(io.RawIOBase):
     the middlewares, h11 and TLS. With 64 KiB pieces that overhead made a 45 MB download take
     about twice OpenSSH sftp's time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[object]") -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]) -> None:
         self.loop, self.queue = loop, queue
         self.cancelled = False
         self._buf = bytearray()

@@ -7,8 +7,17 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import auth as authn
 from gateway.channels.lgwan_asp import csrf, sessions
-from gateway.channels.lgwan_asp.web import ROLE_HOME, actor_of, auth_of, gw_of, refused, render, source_of, \
-    status_of, terminal_of
+from gateway.channels.lgwan_asp.web import (
+    ROLE_HOME,
+    actor_of,
+    auth_of,
+    gw_of,
+    refused,
+    render,
+    source_of,
+    status_of,
+    terminal_of,
+)
 from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Event
 

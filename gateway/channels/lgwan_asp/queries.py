@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.ledger.hashing import leaf_hash
@@ -60,21 +60,42 @@ def sent_by(gw: Gateway, org: str, limit: int = 100) -> list[dict[str, Any]]:
         return [transfer_row(t) for t in rows]
 
 
-def addressed_to(gw: Gateway, org: str, limit: int = 200) -> list[dict[str, Any]]:
+def addressed_to(gw: Gateway, org: str, login: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Transfers addressed to the contractor's organisation under approvals that name `login` a
+    designated handler. Another employee of the same contractor sees none of their metadata
+    (ids, record counts, checksums): the approval's handler list is who may know of them."""
     with gw.read() as session:
         rows = session.scalars(select(m.Transfer).where(m.Transfer.recipient_organisation_id == org)
                                .order_by(m.Transfer.sent_at.desc()).limit(limit))
-        return [transfer_row(t) for t in rows]
+        designated = _Designated(session, org, login)
+        return [transfer_row(t) for t in rows if designated(t.approval_id)]
 
 
-def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str) -> dict[str, Any] | None:
-    """A transfer if the caller's organisation is its recipient (side="recipient") or sender."""
+class _Designated:
+    """Whether `login` is a designated handler of `org` under an approval (each approval read once)."""
+
+    def __init__(self, session: Any, org: str, login: str) -> None:
+        self.session, self.org, self.login = session, org, login
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, approval_id: str) -> bool:
+        if approval_id not in self.known:
+            handlers = get_approval(self.session, approval_id).handlers_of(self.org)
+            self.known[approval_id] = any(h.login == self.login for h in handlers)
+        return self.known[approval_id]
+
+
+def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str, login: str | None = None) -> dict[str, Any] | None:
+    """A transfer if the caller's organisation is its sender (side="sender"), or its recipient and
+    the caller (`login`) a designated handler under its approval (side="recipient")."""
     with gw.read() as session:
         t = session.get(m.Transfer, transfer_id[:64])
         if t is None:
             return None
         owner = t.recipient_organisation_id if side == "recipient" else t.sender_organisation_id
         if owner != org:
+            return None
+        if side == "recipient" and not _Designated(session, org, login or "")(t.approval_id):
             return None
         row = transfer_row(t)
         row["deletions"] = [
@@ -108,8 +129,17 @@ class LogFilter:
 
 
 def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, Any]]:
+    """The entries an officer of `officer_org` may read: those about the city's approvals (directly
+    or through a transfer under one), and those about no approval or transfer at all by a person of
+    an organisation the city's approvals reach (logins, key registrations). A contractor serving two
+    cities appears in each city's log only with what it did for that city."""
     approvals, orgs = officer_orgs(gw, officer_org)
-    q = select(m.LogEntry).where(or_(m.LogEntry.approval_id.in_(approvals), m.LogEntry.actor_org.in_(orgs)))
+    transfers = select(m.Transfer.id).where(m.Transfer.approval_id.in_(approvals))
+    q = select(m.LogEntry).where(or_(
+        m.LogEntry.approval_id.in_(approvals),
+        and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.in_(transfers)),
+        and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.is_(None), m.LogEntry.actor_org.in_(orgs)),
+    ))
     if f.since:
         q = q.where(m.LogEntry.at >= f.since)
     if f.until:

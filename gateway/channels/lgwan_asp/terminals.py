@@ -10,7 +10,7 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
+from gateway.crypto.keystore import write_public
 from gateway.errors import Conflict, NotFound
 from gateway.fsutil import write_secret
-from gateway.crypto.keystore import write_public
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
@@ -35,7 +35,7 @@ CRL_DAYS = 7  # the portal re-signs it long before it lapses (an expired CRL fai
 
 
 def real_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def fingerprint(der: bytes) -> str:

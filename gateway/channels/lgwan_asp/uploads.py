@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
@@ -137,9 +138,13 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         "on_part_data": on_part_data, "on_part_end": on_part_end,
     })
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-        parser.finalize()
+        try:
+            async for chunk in request.stream():
+                parser.write(chunk)
+            parser.finalize()
+        except MultipartParseError:
+            raise Invalid("送信データの形式が正しくありません（multipart の構造が壊れています）。画面から送り直してください。",
+                          "the request body is not well-formed multipart; send it again from the form.") from None
         if out[0] is not None:  # the body ended inside the file part: a truncated upload
             raise ClientDisconnect()
     except BaseException:

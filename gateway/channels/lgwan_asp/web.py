@@ -78,11 +78,19 @@ def actor_of(auth: Auth) -> Actor:
     return Actor(user=auth.login, org=auth.org, role=auth.role, terminal=auth.terminal)
 
 
+def _same_site(path: str) -> str:
+    """The request's path for links back to it, as a path on this site: `//evil.example/x` (a
+    scheme-relative URL a browser would follow off-site) or a backslash variant becomes `/`."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(c < " " for c in path):
+        return "/"
+    return path
+
+
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     lang = i18n.lang_of(request)
     auth = request.scope.get("state", {}).get("auth")
     html = ENV.get_template(name).render(
-        t=i18n.Tr(lang), lang=lang, auth=auth, path=request.url.path, role_home=ROLE_HOME, **ctx)
+        t=i18n.Tr(lang), lang=lang, auth=auth, path=_same_site(request.url.path), role_home=ROLE_HOME, **ctx)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:
         response.set_cookie(i18n.COOKIE, lang, secure=True, httponly=True, samesite="strict", path="/")

@@ -18,29 +18,45 @@ import os
 import posixpath
 import re
 import secrets
+import shutil
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import paramiko
+from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 from sqlalchemy import select
-from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 
 from gateway.channels.vpn_sftp import attestations
 from gateway.channels.vpn_sftp.spool import Spool
-from gateway.errors import Category, Forbidden, GatewayError
-from gateway.ledger.log import Event
+from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
+from gateway.ledger.log import Actor, Event
 from gateway.operations import deliverables
+from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
-
-if TYPE_CHECKING:
-    from gateway.channels.vpn_sftp.server import SshGate
+from gateway.service import Gateway
 
 CHANNEL = "vpn-sftp"
+
+
+class Gate(Protocol):
+    """What the jail needs of the SSH session it serves (server.SshGate)."""
+
+    gw: Gateway
+    login: str | None
+    source: str | None
+
+    def caller(self) -> Caller: ...
+
+    def caller_actor(self) -> Actor: ...
+
 OUTBOX, INBOX = "/outbox", "/inbox"
+MAX_UPLOADS = 8  # open at once in one session: each holds a file in the work area
+# The upload, and its copy encrypted at rest, each about the size of the upload (as the portal's).
+DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
 
@@ -82,19 +98,39 @@ class _Download(paramiko.SFTPHandle):
 
 
 class _Upload(paramiko.SFTPHandle):
-    def __init__(self, jail: "Jail", transfer: str, name: str, path: Path) -> None:
+    """A deliverable on its way in: authorised when it was opened, bounded as its bytes arrive
+    (the installation's upload cap, and free disk for it and the encrypted copy), handed to the
+    operation that stores it when the client closes it."""
+
+    def __init__(self, jail: Jail, transfer: str, name: str, path: Path) -> None:
         super().__init__(os.O_WRONLY)
         self.jail, self.transfer, self.name, self.path = jail, transfer, name, path
         self.writefile = path.open("wb")
         self.finished = False
+        self.refused = False  # a write went past a bound: the close refuses, and nothing is kept
+        self.end = 0
+
+    def write(self, offset: int, data: bytes) -> int:
+        end = max(self.end, offset + len(data))
+        limit = self.jail.gw.settings.portal.max_upload_bytes
+        if end > limit or shutil.disk_usage(self.path.parent).free < len(data) * DISK_FACTOR:
+            if not self.refused:
+                self.refused = True
+                self.jail.refuse_upload(self, end > limit, limit)
+            return SFTP_FAILURE
+        self.end = end
+        return int(super().write(offset, data))
 
     def stat(self) -> paramiko.SFTPAttributes:
         return _attrs(self.name, directory=False, size=self.path.stat().st_size)
 
     def close(self) -> int:
-        result = super().close()  # closes writefile
+        super().close()  # closes writefile
+        result = SFTP_OK
         self.jail.uploads.discard(self)
         try:
+            if self.refused:
+                return SFTP_FAILURE
             with open(self.path, "rb") as f:
                 os.fsync(f.fileno())
             deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
@@ -113,7 +149,7 @@ class _Upload(paramiko.SFTPHandle):
 
 
 class Jail(paramiko.SFTPServerInterface):
-    def __init__(self, gate: "SshGate", *args: Any, **kwargs: Any) -> None:
+    def __init__(self, gate: Gate, *args: Any, **kwargs: Any) -> None:
         super().__init__(gate, *args, **kwargs)
         self.gate = gate
         self.gw = gate.gw
@@ -228,6 +264,14 @@ class Jail(paramiko.SFTPServerInterface):
         match = _INBOX_NAME.match(name)
         if match is None:
             return self._refuse("deliverable.upload", f"an inbox name other than <transfer>.<name> ({name!r})")
+        if len(self.uploads) >= MAX_UPLOADS:
+            return self._refuse("deliverable.upload", f"more than {MAX_UPLOADS} uploads open at once")
+        try:
+            # Who may deliver is decided before the first byte reaches the disk: the transfer
+            # exists, is the caller's organisation's, and the caller is a designated handler.
+            deliverables.authorise(self.gw, self.gate.caller(), match.group(1))
+        except GatewayError as err:
+            return status_of(err)
         work = self.gw.home.root / "work"
         work.mkdir(mode=0o700, exist_ok=True)
         path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
@@ -238,6 +282,19 @@ class Jail(paramiko.SFTPServerInterface):
         return upload
 
     # -- everything that would change the tree ---------------------------------------------
+
+    def refuse_upload(self, upload: _Upload, too_large: bool, limit: int) -> None:
+        err: GatewayError = TooLarge(
+            f"ファイルが大きすぎます（上限 {limit:,} バイト）。分割するか管理者に相談してください。",
+            f"{upload.name!r} is too large (limit {limit:,} bytes); split it or ask the administrator.") if too_large \
+            else Unavailable("ゲートウェイの空き容量が足りません。時間をおいて再度送信してください。",
+                             "the gateway has not enough free disk for this file; try again later.")
+        refuse(self.gw, self.gate.caller_actor(), "deliverable.upload", err, channel=CHANNEL,
+               source=self.gate.source, transfer=upload.transfer)
+        if err.category is Category.UNAVAILABLE:  # not a refusal, so the attempt did not log it
+            self.gw.record(Event(action="deliverable.upload", channel=CHANNEL, actor=self.gate.caller_actor(),
+                                 source=self.gate.source, transfer=upload.transfer, outcome="failed",
+                                 reason=err.en))
 
     def _refuse(self, action: str, what: str) -> int:
         """What the jail does not allow, logged like any refusal; the client sees permission denied."""

@@ -26,8 +26,17 @@ from typing import Any
 import paramiko
 from paramiko.message import Message
 from paramiko.sftp import (
-    CMD_DATA, CMD_EXTENDED, CMD_EXTENDED_REPLY, CMD_INIT, CMD_READ, CMD_VERSION, SFTP_BAD_MESSAGE, SFTP_EOF,
-    SFTP_FAILURE, SFTP_OP_UNSUPPORTED, SFTPError,
+    CMD_DATA,
+    CMD_EXTENDED,
+    CMD_EXTENDED_REPLY,
+    CMD_INIT,
+    CMD_READ,
+    CMD_VERSION,
+    SFTP_BAD_MESSAGE,
+    SFTP_EOF,
+    SFTP_FAILURE,
+    SFTP_OP_UNSUPPORTED,
+    SFTPError,
 )
 
 SFTP_VERSION = 3
@@ -60,7 +69,7 @@ class GatewaySftpServer(paramiko.SFTPServer):
         self._send_packet(CMD_VERSION, msg)
         return version
 
-    def _write_all(self, out: bytes) -> None:
+    def _write_all(self, out: bytes | memoryview) -> None:
         # paramiko's own slices `out = out[n:]` after each channel packet (32 KiB): for a 255 KiB
         # DATA reply that copies about 1 MB. A memoryview slices without copying.
         view = memoryview(out)

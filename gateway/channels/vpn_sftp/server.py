@@ -37,6 +37,8 @@ WINDOW = 64 * 1024 * 1024
 # upload's 255 KiB writes in fewer, larger packets: each packet costs paramiko Python time, the
 # bytes in it almost none. Well inside SSH's 256 KiB packet limit with its headers.
 MAX_PACKET = 128 * 1024
+BANNER_TIMEOUT = 5.0
+HANDSHAKE_TIMEOUT = 10.0
 AUTH_TIMEOUT = 30.0  # seconds from the banner to a successful login
 
 
@@ -179,7 +181,7 @@ class SftpServer:
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="sftp-accept", daemon=True)
 
-    def start(self) -> "SftpServer":
+    def start(self) -> SftpServer:
         self._thread.start()
         return self
 
@@ -224,6 +226,10 @@ class SftpServer:
             transport = paramiko.Transport(conn, default_window_size=WINDOW, default_max_packet_size=MAX_PACKET,
                                            strict_kex=True)
             transport.auth_timeout = AUTH_TIMEOUT
+            # A client sends its banner at once and finishes the key exchange in well under a
+            # second: a connection that does neither holds a thread and a descriptor for nothing.
+            transport.banner_timeout = BANNER_TIMEOUT
+            transport.handshake_timeout = HANDSHAKE_TIMEOUT
             restrict(transport)
             transport.add_server_key(self.host_key)
             transport.set_subsystem_handler("sftp", GatewaySftpServer, Jail)

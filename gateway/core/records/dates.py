@@ -60,13 +60,13 @@ def parse_date(text: str) -> date:
                     raise DateError("impossible date") from None
     s = text if text.isascii() else unicodedata.normalize("NFKC", text)
     s = "".join(s.split())
-    m = _WESTERN.fullmatch(s)
-    if m is not None:
-        g = [x for x in m.groups() if x is not None]
+    found = _WESTERN.fullmatch(s)
+    if found is not None:
+        g = [x for x in found.groups() if x is not None]
         return _make(int(g[0]), int(g[1]), int(g[2]))
-    m = _WAREKI.fullmatch(s)
-    if m is not None:
-        name, letter, year, m1, d1, m2, d2 = m.groups()
+    found = _WAREKI.fullmatch(s)
+    if found is not None:
+        name, letter, year, m1, d1, m2, d2 = found.groups()
         era = _BY_NAME[name] if name else letter.upper()
         n = 1 if year == "元" else int(year)
         if n < 1:
@@ -147,13 +147,13 @@ def _fast_pattern() -> str:
         end = _END[letter]
         last_year = (end.year - start.year + 1) if end is not None else 99
         full = "|".join(str(n) if n >= 10 else f"0?{n}" for n in range(last_year - 1, 1, -1))
-        spans = [(f"(?:{full})", None, None)]
+        spans: list[tuple[str, date | None, date | None]] = [(f"(?:{full})", None, None)]
         spans.append(("(?:元|0?1)", start, date(start.year, 12, 31)))
         if end is not None:
             last = end - timedelta(days=1)
             spans.append((str(last_year), date(last.year, 1, 1), last))
         for years, first, final in spans:
-            if first is None:
+            if first is None or final is None:
                 kanji_md = _month_day("月", "日", padded=False)
                 letter_md = _month_day(dot, padded=False)
             else:

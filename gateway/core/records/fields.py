@@ -7,7 +7,7 @@ depend on which system exported the file. This module is the one table that maps
 from __future__ import annotations
 
 import unicodedata
-from typing import Mapping
+from collections.abc import Mapping
 
 # Canonical id -> header aliases, the first being the label shown to people.
 _ALIASES: dict[str, tuple[str, ...]] = {

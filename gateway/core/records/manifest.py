@@ -2,8 +2,9 @@
 evidence and receipts, and the contractor's confirmation (count and SHA-256) is checked against it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Manifest:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Manifest":
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         return cls(
             source_name=str(data["source_name"]),
             encoding=str(data["encoding"]),

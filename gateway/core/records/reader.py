@@ -26,10 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Collection, Iterable, Iterator, Sequence
 
-from gateway.fsutil import atomic_output
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
 from gateway.core.records.errors import RecordFileError
-from gateway.findings import Kind
 from gateway.core.records.fields import (
     CONTROL_FIELDS,
     EXCLUDED_POPULATIONS,
@@ -40,6 +38,8 @@ from gateway.core.records.fields import (
 from gateway.core.records.manifest import Header, Manifest
 from gateway.core.records.streams import HashingReader, HashingWriter, Prefixed
 from gateway.core.records.values import RULES, Rule
+from gateway.findings import Kind
+from gateway.fsutil import atomic_output
 
 BLOCK_ROWS = 2048
 _CHUNK_CHARS = 1 << 18

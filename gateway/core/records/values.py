@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from gateway.core.records import dates
 from gateway.core.records.fields import CANONICAL_FIELDS, population_for_label

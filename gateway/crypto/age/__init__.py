@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 from gateway.crypto.age.errors import (
     AgeError,
@@ -149,7 +149,7 @@ def encrypt_file(
     if passphrase is not None:
         chosen.append(ScryptRecipient(passphrase, work_factor))
     with open(in_path, "rb", buffering=0) as raw, atomic_output(out_path) as out:
-        src = _Hashing(raw)  # type: ignore[arg-type]
+        src = _Hashing(raw)
         encrypt(src, out, chosen)  # type: ignore[arg-type]
     return src.digest()
 

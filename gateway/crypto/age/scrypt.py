@@ -52,7 +52,7 @@ class ScryptRecipient:
     def __repr__(self) -> str:
         return f"ScryptRecipient(work_factor={self.work_factor})"
 
-    def derive_ahead(self) -> "ScryptRecipient":
+    def derive_ahead(self) -> ScryptRecipient:
         """Start the derivation for the next wrap() now, in a thread, so that it overlaps other
         work (the derivation releases the GIL); wrap() waits for what is left of it. The salt is
         drawn now and used for that one wrap only."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from gateway.crypto.age import bech32
 from gateway.crypto.age.errors import HeaderError
@@ -40,7 +40,7 @@ class X25519Recipient:
         self.public_key = public_key
 
     @classmethod
-    def parse(cls, text: str) -> "X25519Recipient":
+    def parse(cls, text: str) -> X25519Recipient:
         """An age1... recipient string."""
         try:
             hrp, data = bech32.decode(text.strip())
@@ -69,11 +69,11 @@ class X25519Identity:
         self._public = _raw_public(private_key.public_key())
 
     @classmethod
-    def generate(cls) -> "X25519Identity":
+    def generate(cls) -> X25519Identity:
         return cls(X25519PrivateKey.generate())
 
     @classmethod
-    def parse(cls, text: str) -> "X25519Identity":
+    def parse(cls, text: str) -> X25519Identity:
         """An identity string as age-keygen writes it: the Bech32 of IDENTITY_HRP, in upper case."""
         text = text.strip()
         try:

@@ -8,7 +8,7 @@ key that survives its erasure somewhere (a SQLite free page or WAL frame, a Post
 or WAL segment, a database backup) is under a key that no longer exists.
 
 This package only holds and uses the keys; which generation is current, and the rotation
-itself, live with the database (`gateway.store.kek_rotation`).
+itself, live with the database (`gateway.kek_rotation`).
 """
 from __future__ import annotations
 

@@ -13,12 +13,20 @@ logged-in session per token and serialises its use.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.exceptions import (EncryptedDataInvalid, GeneralError, NoSuchKey, NoSuchToken, PinIncorrect,
-                               PKCS11Error, UserAlreadyLoggedIn)
+from pkcs11.exceptions import (
+    EncryptedDataInvalid,
+    GeneralError,
+    NoSuchKey,
+    NoSuchToken,
+    PinIncorrect,
+    PKCS11Error,
+    UserAlreadyLoggedIn,
+)
 from pkcs11.mechanisms import GCMParams
 
 from gateway.crypto.kek.config import KekConfig

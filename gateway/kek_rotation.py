@@ -26,13 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, bindparam, exists, func, select, text, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from gateway.crypto.kek import Keyring, KekUnavailable
+from gateway.crypto.kek import Keyring
 from gateway.errors import Conflict
 from gateway.ledger.log import Event, Ledger
 from gateway.store import db, faultpoints
@@ -43,7 +43,7 @@ ACTION = "kek.rotate"
 SCRUB_LOCK_TIMEOUT_MS = 5000
 LOCK_NOT_AVAILABLE = "55P03"
 CHUNK = 1000  # rows re-wrapped per statement: memory stays flat however many blobs are live
-_blobs = m.Blob.__table__
+_blobs = cast(Table, m.Blob.__table__)
 
 
 @dataclass
@@ -65,27 +65,6 @@ class RotationConflict(Conflict):
             "別の処理が同時に鍵暗号化鍵を更新しました。何も変更していません。もう一度実行してください。",
             "another process rotated the key-encryption key at the same time; nothing was changed. Run it again.",
         )
-
-
-def current_generation(conn: Connection) -> tuple[int, str]:
-    """The generation (id, backend) new data keys are wrapped under, share-locked until the
-    caller's transaction ends so a rotation cannot retire it in between."""
-    for _ in range(5):
-        row = conn.execute(select(KekGeneration.id, KekGeneration.backend)
-                           .where(KekGeneration.retired_at.is_(None))
-                           .order_by(KekGeneration.id.desc()).limit(1)).first()
-        if row is None:
-            break
-        # On PostgreSQL this waits for a rotation that holds the row; it may then find it
-        # retired, and reads again (a new statement sees the rotation's new generation).
-        locked = conn.execute(select(KekGeneration.retired_at).where(KekGeneration.id == row.id)
-                              .with_for_update(read=True)).first()
-        if locked is not None and locked.retired_at is None:
-            return row.id, row.backend
-    raise KekUnavailable(
-        "使用中の鍵暗号化鍵がありません。`gateway init` を実行してください。",
-        "there is no current key-encryption key; run `gateway init`.",
-    )
 
 
 def ensure_current(session: Session, keyring: Keyring, *, at: datetime) -> int | None:
