@@ -17,7 +17,7 @@ from gateway.crypto.keystore import KeyStore
 from gateway.errors import Unavailable
 from gateway.home import Home
 from gateway.ledger.log import Event, Ledger
-from gateway.store import db
+from gateway.store import db, operators
 from gateway.store import models as m
 from gateway.store.registry import register_profiles
 
@@ -63,8 +63,6 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None,
             if session.get(m.Setting, "created_at") is None:
                 session.add(m.Setting(key="created_at", value=at.isoformat()))
                 session.add(m.Setting(key="installation_id", value=str(uuid.uuid4())))
-            from gateway.operations import operators  # it needs the service, which needs this module
-
             first = operator is not None and operators.bootstrap(session, operator, at)
             operated = f"OS user {operator} operates {operators.ADMIN_LOGIN} (admin)" if first else ""
             if created or keys or profiles or first:

@@ -1,15 +1,14 @@
-"""What every subcommand shares: the home option and turning refusals into exit code 1."""
+"""What every subcommand shares: the home option, the operator, and (from gateway.exits) turning refusals into exit code 1."""
 from __future__ import annotations
 
 import functools
-import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gateway.errors import GatewayError
+from gateway.exits import refusals_exit_1 as refusals_exit_1  # every subcommand takes it from here
 from gateway.home import Home
 
 if TYPE_CHECKING:  # the ledger imports SQLAlchemy: only commands that log pay for it
@@ -35,23 +34,6 @@ def resolve_home(ctx: click.Context, home: str | None = None) -> Home:
     return Home.resolve(home or (root.obj or {}).get("home"))
 
 
-def refusals_exit_1(fn: F) -> F:
-    """A GatewayError becomes exit code 1 with its bilingual message on stderr, and with `--json`
-    also its JSON on stdout (`{"error", "category", "kinds", "ja", "en"}`), for scripts to read."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except GatewayError as err:
-            if kwargs.get("as_json"):
-                click.echo(json.dumps(err.to_json(), ensure_ascii=False))
-            click.echo(str(err), err=True)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
 def open_gateway(ctx: click.Context, home: str | None = None, clock: Clock | None = None) -> Gateway:
     """The installation a command acts on, and the named operator who runs it (an unmapped
     operating-system user is refused and logged: gateway.operations.operators). An in-process
@@ -73,10 +55,10 @@ def open_gateway(ctx: click.Context, home: str | None = None, clock: Clock | Non
 
 def operator() -> Operating:
     """The operator `open_gateway` resolved for the running command."""
-    found = click.get_current_context().find_root().meta.get("gateway.operator")
+    found: Operating | None = click.get_current_context().find_root().meta.get("gateway.operator")
     if found is None:
         raise RuntimeError("open_gateway() resolves the operator before a command acts")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def cli_actor() -> Actor:

@@ -55,11 +55,12 @@ def _hand_over(home: Path, ctx: click.Context) -> None:
     from gateway.operations import operators
     from gateway.service import Gateway
     from gateway.simulate.command_line import OPERATOR
+    from gateway.store.operators import ADMIN_LOGIN
 
     obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
     with Gateway.open(Home(home)) as gw:
         operators.add(gw, operators.resolve(gw, OPERATOR), obj.get("os_user") or operators.os_user(),
-                      operators.ADMIN_LOGIN)
+                      ADMIN_LOGIN)
 
 
 @click.command()

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from gateway.cli.common import refusals_exit_1  # one way to exit 1 with a refusal, as `gateway` does
 from gateway.client import acts
 from gateway.client.channel import Channel
 from gateway.client.signer import Signer, load
 from gateway.clock import Clock
 from gateway.crypto.secret_input import secret
 from gateway.errors import Invalid
+from gateway.exits import refusals_exit_1  # one way to exit 1 with a refusal, as `gateway` does
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_KEY = Path("~/.ssh/id_ed25519")

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway.attestations.document import DELIVERABLE
-from gateway.attestations.strength import Attested
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import NotFound
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.attested import Attested
 from gateway.operations.receive import authorised
 from gateway.service import Gateway
 from gateway.store.blobs import BlobStore

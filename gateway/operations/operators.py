@@ -3,7 +3,7 @@
 Every `gateway` command except `init` acts as the account its operating-system user is mapped to
 (`gateway operator add OSUSER --login L`); an unmapped user is refused, and the refusal is logged.
 `gateway init` maps the user who ran it to the installation's administrator account (`admin`), the
-one operator who can then add the others.
+one operator who can then add the others (gateway.store.operators).
 
 The operating-system user is the one sudo names (`SUDO_USER`: operators reach the service account
 through sudo, which sets it and does not let the caller choose it), else the process's real user.
@@ -21,11 +21,9 @@ import hashlib
 import os
 import pwd
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from gateway.ledger.log import Actor
@@ -35,8 +33,6 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_operators import Operator
 
-ADMIN_LOGIN = "admin"
-ADMIN_ORG = "gateway"
 # Who may sit at the city's console: a contractor never has a shell on the city's gateway.
 OPERATOR_ROLES = ("staff", "security-officer", "admin")
 
@@ -98,23 +94,6 @@ def add(gw: Gateway, by: Operating, user: str, login: str) -> None:
                            f"the operating-system user '{user}' already operates another account.")
         session.add(Operator(os_user=user, user_id=target.id, added_at=gw.clock.now(), added_by=by.login))
         gw.ledger.record(session, a.event(reason=f"OS user {user} operates {login} ({target.role})"))
-
-
-def bootstrap(session: Session, user: str, at: datetime) -> bool:
-    """At `gateway init`: the first operator, mapped to the administrator account (made here),
-    unless the installation has operators already. Returns whether it was made."""
-    if session.scalar(select(Operator.os_user).limit(1)) is not None:
-        return False
-    if session.get(m.Organisation, ADMIN_ORG) is None:
-        session.add(m.Organisation(id=ADMIN_ORG, name="ゲートウェイ管理 / gateway administration", kind="gateway"))
-    admin = session.scalar(select(m.User).where(m.User.login == ADMIN_LOGIN))
-    if admin is None:
-        admin = m.User(login=ADMIN_LOGIN, display_name="ゲートウェイ管理者 / gateway administrator",
-                       organisation_id=ADMIN_ORG, role="admin", created_at=at)
-        session.add(admin)
-        session.flush()
-    session.add(Operator(os_user=user, user_id=admin.id, added_at=at, added_by="gateway init"))
-    return True
 
 
 def caller(gw: Gateway, by: Operating, person: str | None, *, paper: Path | None, paper_ref: str | None) -> Caller:

@@ -13,7 +13,6 @@ from typing import BinaryIO
 from sqlalchemy import select
 
 from gateway.attestations.document import RECEIPT
-from gateway.attestations.strength import Accepted, Attested, default_for
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
@@ -21,6 +20,7 @@ from gateway.errors import Forbidden, Invalid, NotFound, Refused
 from gateway.findings import Kind
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
+from gateway.operations.attested import Accepted, Attested, default_for
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
@@ -81,7 +81,7 @@ def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_cou
                     attested: Attested | None = None) -> Receipt:
     """Record what the contractor decrypted. A mismatch is recorded as such, never accepted.
 
-    `attested` says how the receipt is the contractor's own (gateway.attestations.strength):
+    `attested` says how the receipt is the contractor's own (gateway.operations.attested):
     signed with their key, filed from their terminal (the default for a terminal's caller), or
     entered from their paper by an operator. A receipt dated before the download it confirms is
     refused (`attestation-out-of-order`)."""

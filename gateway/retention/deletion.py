@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from gateway.attestations.document import DELETION_REQUEST, ERASURE_CERTIFICATE
-from gateway.attestations.strength import Attested, default_for
 from gateway.clock import timestamp
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.attested import Attested, default_for
 from gateway.operations.receive import authorised
 from gateway.service import Gateway
 from gateway.store import models as m

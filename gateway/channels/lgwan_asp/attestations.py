@@ -3,7 +3,7 @@
 The body is the envelope `{"document": {...}, "signature": "-----BEGIN SSH SIGNATURE-----..."}`
 (gateway.attestations.document). The core checks the signature against the caller's registered
 key and records it with the operation of its type; the answer is the one every channel gives
-(gateway.attestations.filing). A receipt whose count or checksum differs from the manifest is
+(gateway.filing). A receipt whose count or checksum differs from the manifest is
 recorded as such and answered 422, as the unsigned receipt route answers it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request, Security
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from gateway.attestations import filing
+from gateway import filing
 from gateway.attestations.document import MAX_DOCUMENT
 from gateway.channels.lgwan_asp import csrf
 from gateway.channels.lgwan_asp.api import bearer

@@ -3,7 +3,7 @@
 SFTP carries files, not requests, so an attestation is a file: gateway-client writes the envelope
 (`{"document", "signature"}`, gateway.attestations.document) to `/attestations/<name>.json`. When
 the client closes it, the whole file goes to the same operation the portal's
-`POST /api/v1/attestations` calls (gateway.attestations.filing), which checks the signature against
+`POST /api/v1/attestations` calls (gateway.filing), which checks the signature against
 the caller's registered key before recording anything. The close answers with the status of the
 outcome; SFTP cannot say more, so the answer itself (the evidence id and, for a receipt, whether
 it matched; or the refusal's JSON, with its category, kinds and bilingual message) is kept for the
@@ -18,20 +18,29 @@ import json
 import logging
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_OK
 
-from gateway.attestations import filing
+from gateway import filing
 from gateway.attestations.document import MAX_DOCUMENT
+from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
 from gateway.clock import timestamp
 from gateway.errors import GatewayError, Invalid, TooLarge
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import transfers_for
+from gateway.service import Gateway
 
-if TYPE_CHECKING:
-    from gateway.channels.vpn_sftp.jail import Jail
+
+class Jail(Protocol):
+    """The SFTP session these files belong to (jail.py's Jail; named here, not imported, since the
+    jail imports this module)."""
+
+    gw: Gateway
+    gate: Gate
+    answers: dict[str, bytes]
+
 
 _log = logging.getLogger("gateway.sftp")
 ATTESTATIONS = "/attestations"
@@ -39,12 +48,6 @@ TRANSFERS = "/transfers.json"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.json\Z")
 MAX_UPLOAD = 2 * MAX_DOCUMENT
 MAX_ANSWERS = 256  # per session: a client files a handful; the oldest answers go first
-
-
-def attrs(name: str, size: int) -> paramiko.SFTPAttributes:
-    from gateway.channels.vpn_sftp.jail import _attrs  # the jail's own file attributes (it imports us)
-
-    return _attrs(name, directory=False, size=size)
 
 
 class Readable(paramiko.SFTPHandle):
@@ -58,13 +61,13 @@ class Readable(paramiko.SFTPHandle):
         return self.data[offset:offset + length]
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return attrs(self.name, len(self.data))
+        return attrs(self.name, directory=False, size=len(self.data))
 
 
 class Filing(paramiko.SFTPHandle):
     """An attestation being written; filed when the client closes it."""
 
-    def __init__(self, jail: "Jail", name: str) -> None:
+    def __init__(self, jail: Jail, name: str) -> None:
         super().__init__(os.O_WRONLY)
         self.jail, self.name = jail, name
         self.buffer = bytearray()
@@ -81,7 +84,7 @@ class Filing(paramiko.SFTPHandle):
         return SFTP_OK
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return attrs(self.name, len(self.buffer))
+        return attrs(self.name, directory=False, size=len(self.buffer))
 
     def close(self) -> int:
         jail = self.jail
@@ -100,8 +103,6 @@ class Filing(paramiko.SFTPHandle):
             answer: dict[str, Any] = filing.file(jail.gw, jail.gate.caller(), payload)
             status = SFTP_OK
         except GatewayError as err:
-            from gateway.channels.vpn_sftp.jail import status_of
-
             answer, status = err.to_json(), status_of(err)
         except Exception:  # a fault of ours: the client learns only that it failed; the server logs it
             _log.exception("filing %s over SFTP failed", self.name)
@@ -114,7 +115,7 @@ class Filing(paramiko.SFTPHandle):
         return status
 
 
-def transfer_list(jail: "Jail") -> bytes:
+def transfer_list(jail: Jail) -> bytes:
     """The transfers addressed to this handler's organisation under approvals that name them, with
     their deadlines (JSON); those whose gateway copy was erased too, for their erasure is due."""
     rows = [{"id": t.id, "approval": t.approval_id, "channel": t.channel, "records": t.record_count,

@@ -19,55 +19,31 @@ import posixpath
 import re
 import secrets
 import shutil
-import stat
-import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 from sqlalchemy import select
 
 from gateway.channels.vpn_sftp import attestations
+from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
 from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
-from gateway.ledger.log import Actor, Event
+from gateway.ledger.log import Event
 from gateway.operations import deliverables
-from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
-from gateway.service import Gateway
 
 CHANNEL = "vpn-sftp"
 
-
-class Gate(Protocol):
-    """What the jail needs of the SSH session it serves (server.SshGate)."""
-
-    gw: Gateway
-    login: str | None
-    source: str | None
-
-    def caller(self) -> Caller: ...
-
-    def caller_actor(self) -> Actor: ...
 
 OUTBOX, INBOX = "/outbox", "/inbox"
 MAX_UPLOADS = 8  # open at once in one session: each holds a file in the work area
 # The upload, and its copy encrypted at rest, each about the size of the upload (as the portal's).
 DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
-
-
-def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = None) -> paramiko.SFTPAttributes:
-    attrs = paramiko.SFTPAttributes()
-    attrs.filename = name
-    attrs.st_mode = (stat.S_IFDIR | 0o500) if directory else (stat.S_IFREG | 0o400)
-    attrs.st_size = size
-    attrs.st_uid = attrs.st_gid = 0
-    attrs.st_mtime = attrs.st_atime = int(mtime or time.time())
-    return attrs
 
 
 class _Download(paramiko.SFTPHandle):
@@ -91,7 +67,7 @@ class _Download(paramiko.SFTPHandle):
     def stat(self) -> paramiko.SFTPAttributes | int:
         if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
             return SFTP_FAILURE
-        return _attrs("", directory=False, size=self.spool.filled)
+        return attrs("", directory=False, size=self.spool.filled)
 
     def close(self) -> None:
         self.spool.close()
@@ -122,7 +98,7 @@ class _Upload(paramiko.SFTPHandle):
         return int(super().write(offset, data))
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return _attrs(self.name, directory=False, size=self.path.stat().st_size)
+        return attrs(self.name, directory=False, size=self.path.stat().st_size)
 
     def close(self) -> int:
         super().close()  # closes writefile
@@ -185,12 +161,12 @@ class Jail(paramiko.SFTPServerInterface):
     def list_folder(self, path: str) -> Any:
         p = self._norm(path)
         if p == "/":
-            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True),
-                    _attrs("attestations", directory=True), _attrs(attestations.TRANSFERS[1:], directory=False)]
+            return [attrs("outbox", directory=True), attrs("inbox", directory=True),
+                    attrs("attestations", directory=True), attrs(attestations.TRANSFERS[1:], directory=False)]
         if p == attestations.ATTESTATIONS:
-            return [attestations.attrs(name, len(data)) for name, data in self.answers.items()]
+            return [attrs(name, directory=False, size=len(data)) for name, data in self.answers.items()]
         if p == OUTBOX:
-            return [_attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+            return [attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
                     for name, (t, size) in self._packages().items()]
         if p == INBOX:
             return []  # write-only: what was delivered is not listed back
@@ -199,21 +175,21 @@ class Jail(paramiko.SFTPServerInterface):
     def stat(self, path: str) -> Any:
         p = self._norm(path)
         if p in ("/", OUTBOX, INBOX, attestations.ATTESTATIONS):
-            return _attrs(posixpath.basename(p) or "/", directory=True)
+            return attrs(posixpath.basename(p) or "/", directory=True)
         if p == attestations.TRANSFERS:
-            return attestations.attrs(p[1:], len(attestations.transfer_list(self)))
+            return attrs(p[1:], directory=False, size=len(attestations.transfer_list(self)))
         if p is not None and posixpath.dirname(p) == attestations.ATTESTATIONS and posixpath.basename(p) in self.answers:
-            return attestations.attrs(posixpath.basename(p), len(self.answers[posixpath.basename(p)]))
+            return attrs(posixpath.basename(p), directory=False, size=len(self.answers[posixpath.basename(p)]))
         if p is not None and posixpath.dirname(p) == OUTBOX:
             name = posixpath.basename(p)
             found = self._packages().get(name)
             if found is not None:
                 t, size = found
-                return _attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+                return attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
             if name.endswith(".age") and self._addressed_here(name[: -len(".age")]):
                 # Addressed to this organisation but not downloadable by this person (not on the
                 # handler list, or already erased): let the open be attempted, refused and logged.
-                return _attrs(name, directory=False)
+                return attrs(name, directory=False)
         return SFTP_NO_SUCH_FILE
 
     def _addressed_here(self, transfer_id: str) -> bool:
@@ -327,13 +303,3 @@ class Jail(paramiko.SFTPServerInterface):
 
     def readlink(self, path: str) -> Any:
         return SFTP_OP_UNSUPPORTED
-
-
-def status_of(err: GatewayError) -> int:
-    """The one mapping of the vocabulary onto SFTP's status codes: what cannot be known is "no such
-    file", a fault of ours is a failure, and every other refusal is "permission denied"."""
-    if err.category is Category.NOT_FOUND:
-        return SFTP_NO_SUCH_FILE
-    if err.category in (Category.BUSY, Category.UNAVAILABLE):
-        return SFTP_FAILURE
-    return SFTP_PERMISSION_DENIED

@@ -61,7 +61,8 @@ class Accepted:
 
 
 class Attested(Protocol):
-    strength: str
+    @property
+    def strength(self) -> str: ...
 
     def check(self, a: Attempt, kind: str, transfer_id: str, approval_id: str) -> Accepted: ...
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from typing import Any
 
 from gateway.attestations import document as d
-from gateway.attestations.strength import Signed
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.attested import Signed
 from gateway.service import Gateway
 
 ACTION = "attestation.file"
