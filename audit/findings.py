@@ -8,10 +8,11 @@ what the bundle asserts; its findings say it failed, and the failure is reported
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from audit import attestations, timefmt
 from audit.evidence import Document

@@ -29,9 +29,10 @@ ARMOR_CAP = 16 * 1024
 _HEADER = "-----BEGIN SSH SIGNATURE-----"
 _FOOTER = "-----END SSH SIGNATURE-----"
 _DIGESTS = {"sha256": hashlib.sha256, "sha512": hashlib.sha512}
-_ECDSA_HASH = {"ecdsa-sha2-nistp256": hashes.SHA256, "ecdsa-sha2-nistp384": hashes.SHA384,
-               "ecdsa-sha2-nistp521": hashes.SHA512}
-_RSA_HASH = {"rsa-sha2-256": hashes.SHA256, "rsa-sha2-512": hashes.SHA512}
+_ECDSA_HASH: dict[str, hashes.HashAlgorithm] = {"ecdsa-sha2-nistp256": hashes.SHA256(),
+                                                "ecdsa-sha2-nistp384": hashes.SHA384(),
+                                                "ecdsa-sha2-nistp521": hashes.SHA512()}
+_RSA_HASH: dict[str, hashes.HashAlgorithm] = {"rsa-sha2-256": hashes.SHA256(), "rsa-sha2-512": hashes.SHA512()}
 
 
 class SshsigError(Exception):
@@ -150,12 +151,12 @@ def _verify_with(public: bytes, signature: bytes, pre: bytes) -> None:
             width = (key.key_size + 7) // 8
             if len(value) > width:
                 raise InvalidSignature()
-            key.verify(value.rjust(width, b"\x00"), pre, padding.PKCS1v15(), _RSA_HASH[algorithm]())
+            key.verify(value.rjust(width, b"\x00"), pre, padding.PKCS1v15(), _RSA_HASH[algorithm])
         elif key_type in _ECDSA_HASH and algorithm == key_type and isinstance(key, ec.EllipticCurvePublicKey):
             pair = _Cursor(value)
             r, s = (int.from_bytes(pair.string(), "big") for _ in range(2))
             pair.finished()
-            key.verify(encode_dss_signature(r, s), pre, ec.ECDSA(_ECDSA_HASH[key_type]()))
+            key.verify(encode_dss_signature(r, s), pre, ec.ECDSA(_ECDSA_HASH[key_type]))
         else:
             raise SshsigError("unsupported", f"a {algorithm[:40]} signature by a {key_type[:40]} key")
     except InvalidSignature:

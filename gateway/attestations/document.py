@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from gateway.attestations import sshsig
 from gateway.clock import timestamp
@@ -95,7 +96,7 @@ LABELS = {RECEIPT: ("預り証（受領確認）", "receipt"), DELETION_REQUEST:
 def new(kind: str, *, transfer: str, signer: str, at: datetime, **fields: Any) -> dict[str, Any]:
     """A document to sign, with a fresh nonce and the signer's time."""
     doc = {"format": FORMAT, "type": kind, "transfer": transfer, "signer": signer,
-           "nonce": secrets.token_hex(16), "signed_at": timestamp(at.astimezone(timezone.utc)), **fields}
+           "nonce": secrets.token_hex(16), "signed_at": timestamp(at.astimezone(UTC)), **fields}
     problem = problem_of(doc)
     if problem is not None:
         raise Invalid(f"署名する文書の内容に誤りがあります（{problem}）。", f"the document to sign is not valid: {problem}.")
@@ -152,7 +153,7 @@ class Envelope:
         return {"document": self.document, "signature": self.signature}
 
     @classmethod
-    def from_json(cls, value: Any) -> "Envelope":
+    def from_json(cls, value: Any) -> Envelope:
         """An envelope as received; its document's form is checked, its signature is not (yet)."""
         if type(value) is not dict or set(value) != {"document", "signature"} or type(value["signature"]) is not str:
             raise Invalid("署名付き文書の形式ではありません。gateway-client で作成してください。",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 

@@ -132,7 +132,7 @@ class _Reader:
 def public_blob(key: PrivateKey | ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> bytes:
     """The SSH wire form of a public key (what `ssh-ed25519 AAAA...` base64-encodes)."""
     public = key.public_key() if hasattr(key, "public_key") else key
-    line = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)  # type: ignore[union-attr]
+    line = public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
     return base64.b64decode(line.split()[1])
 
 
@@ -149,6 +149,7 @@ def fingerprint(blob: bytes) -> str:
 def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
     """An OpenSSH (or PEM) private key file's key. Raises ValueError for a wrong password or a
     file that is not a private key; TypeError when a password is needed and none was given."""
+    key: object
     if b"OPENSSH PRIVATE KEY" in data:
         key = serialization.load_ssh_private_key(data, password)
     else:

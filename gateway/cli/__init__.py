@@ -10,6 +10,7 @@ FastAPI, paramiko), which the contractor's `gateway package decrypt` needs none 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -45,7 +46,7 @@ MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "ret
 class LazyGroup(click.Group):
     """Imports a subcommand's modules only when that subcommand is looked up."""
 
-    def __init__(self, *args, lazy: dict[str, tuple[str, ...]], **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, ...]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lazy = dict(lazy)
         self._loaded: set[str] = set()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,7 +46,7 @@ def add(ctx: click.Context, file: Path, home: str | None, as_json: bool) -> None
 def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """登録済みの承認 / registered approvals."""
     with open_gateway(ctx, home) as gw, gw.read() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.id,
                 "case_number": r.case_number,

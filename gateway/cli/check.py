@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -25,7 +25,7 @@ def parse_instant(value: str | None) -> datetime:
             f"日時「{value}」を読めません。例: 2020-06-01T10:00:00+09:00",
             f"cannot read the time '{value}'; e.g. 2020-06-01T10:00:00+09:00",
         ) from None
-    return (at if at.tzinfo else at.replace(tzinfo=JST)).astimezone(timezone.utc)
+    return (at if at.tzinfo else at.replace(tzinfo=JST)).astimezone(UTC)
 
 
 @click.command()

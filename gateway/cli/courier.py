@@ -56,7 +56,7 @@ def write_cmd(ctx: click.Context, transfer: str, kind: str, serial: str, output:
                                "package_sha256": w.package_sha256, "package_size": w.package_size}))
         return
     click.echo(f"媒体を作成しました / written: {w.serial}（{len(w.parts)} 枚 / pieces）")
-    for p, part in zip(w.paths, w.parts):
+    for p, part in zip(w.paths, w.parts, strict=True):
         click.echo(f"  {part.number}/{part.of}\t{p}")
 
 
@@ -198,6 +198,7 @@ def show_cmd(ctx: click.Context, item: str, login: str | None, home: str | None,
 def list_cmd(ctx: click.Context, transfer: str | None, outstanding: bool, login: str | None, home: str | None,
              as_json: bool) -> None:
     """媒体・通知書の一覧 / media and notices with their holders."""
+    rows: list[dict[str, Any]]
     with open_gateway(ctx, home) as gw:
         if outstanding:
             out = returns.outstanding(gw, cli_caller(gw, login))

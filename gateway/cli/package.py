@@ -7,8 +7,8 @@ import click
 
 from gateway.cli.common import refusals_exit_1
 from gateway.crypto import age
-from gateway.errors import GatewayError, Invalid
 from gateway.crypto.unpack import decrypt_refusal
+from gateway.errors import GatewayError, Invalid
 from gateway.fsutil import atomic_output
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
@@ -114,7 +114,7 @@ def deletion_group() -> None:
 @click.pass_context
 @refusals_exit_1
 def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quantity: int, method: str,
-                planned_date, login: str | None, home: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+                planned_date: datetime, login: str | None, home: str | None, as_json: bool) -> None:
     """消去依頼を提出 / file a deletion request."""
     with open_gateway(ctx, home) as gw:
         deletion_id = deletion.request(gw, cli_caller(gw, login), transfer, deletion.DeletionRequest(

@@ -71,7 +71,7 @@ def receive(channel: Channel, signer: Signer, transfer: str, output: Path, passp
     file the signed receipt. The answer says whether it matched what was sent."""
     started = time.perf_counter()
     source: AbstractContextManager[BinaryIO] = package.open("rb") if package is not None \
-        else channel.package(transfer)  # type: ignore[assignment]
+        else channel.package(transfer)
     got = unpack(source, output, passphrase)
     result: dict[str, Any] = {"transfer": transfer, "output": str(output), "records": got.records,
                               "sha256": got.sha256, "size": got.size, "package_sha256": got.package_sha256}

@@ -16,8 +16,9 @@ import os
 import ssl
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import httpx
 from cryptography import x509

@@ -16,8 +16,9 @@ import hashlib
 import json
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 import paramiko
 
@@ -95,7 +96,7 @@ class SftpChannel:
         try:
             f.prefetch()  # reads in flight ahead of the decryption
             with self._refused(path):
-                yield f  # type: ignore[misc]
+                yield f
         finally:
             f.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from gateway.crypto import age
 from gateway.errors import GatewayError, Invalid
@@ -20,7 +20,7 @@ def decrypt_count_hash(src: BinaryIO, out: BinaryIO, identity: age.Identity, nam
     from gateway.core.records.reader import scan_stream
     from gateway.core.records.streams import HashingReader
 
-    plain = HashingReader(_Tee(age.decrypt_chunks(src, [identity]), out))
+    plain = HashingReader(cast(BinaryIO, _Tee(age.decrypt_chunks(src, [identity]), out)))
     records: int | None
     try:
         records = scan_stream(plain, name).record_count

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ def is_designated(approval: Approval, user: m.User) -> bool:
     return any(h.login == user.login for h in approval.handlers_of(user.organisation_id))
 
 
-def add_user(session: Session, *, login: str, name: str, org: str, role: str, at) -> m.User:  # type: ignore[no-untyped-def]
+def add_user(session: Session, *, login: str, name: str, org: str, role: str, at: datetime) -> m.User:
     if role not in ROLES:
         raise Invalid(f"役割「{role}」はありません。", f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
     organisation = session.get(m.Organisation, org)

@@ -9,8 +9,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any, Collection, Iterator
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -55,8 +56,8 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 approvals = _approvals(session, approval)
                 for row in approvals:
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
-                    _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
+                for profile in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
+                    _write(work / "profiles" / f"{profile.id}.toml", profile.source_toml.encode("utf-8"))
                 signers = attested.scope(session, approval)  # key registrations the bundle's signatures need
                 _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, signers.seqs))
                 _write_lines(work / "log" / "checkpoints.jsonl",

@@ -70,7 +70,7 @@ class Desks:
         self.sshd: OpenSshd | None = None  # the contractor's own SFTP server, started by a `push` step
         self.pinned: set[str] = set()  # organisations whose server `gateway org pin-host` pinned
 
-    def __enter__(self) -> "Desks":
+    def __enter__(self) -> Desks:
         """Both servers on 127.0.0.1 and free ports, on the simulation's Gateway and so its clock."""
         try:
             self.sftp = SftpServer(self.gw, "127.0.0.1", 0).start()
@@ -234,7 +234,7 @@ class Desks:
         """An SFTP refusal: the protocol carries only a status code, so the reason and its kinds
         are read where the gateway wrote them, in its log."""
         refused = logged.entries_since(self.gw, seq, ("refused",))
-        entry = refused[-1] if refused else {"kinds": [], "reason": "refused"}
+        entry: dict[str, Any] = refused[-1] if refused else {"kinds": [], "reason": "refused"}
         return Forbidden("SFTP サーバーが拒否しました。", entry["reason"] or "refused",
                          kinds=[Kind(k) for k in entry["kinds"] or ()])
 

@@ -9,10 +9,11 @@ after export.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from gateway.core.profiles import load_profiles
 from gateway.errors import Invalid

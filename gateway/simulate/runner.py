@@ -11,15 +11,17 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
 from gateway import installation
-from gateway.clock import FixedClock, to_jst
+from gateway.clock import Clock, FixedClock, to_jst
+from gateway.core.approvals import Approval
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
@@ -62,7 +64,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     home = Home(out / "home")
     # The portal's CA and TLS certificate are checked by real TLS clients against the real time:
     # they are made on the real clock, as by a `gateway init` run today before the rehearsal.
-    KeyStore(home.keys).ensure(now=datetime.now(timezone.utc))
+    KeyStore(home.keys).ensure(now=Clock().now())
     installation.init(home, at=clock.now(), operator=OPERATOR)
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
@@ -239,6 +241,6 @@ ACTIONS: dict[str, Callable[[Run, Step], None]] = {
 }
 
 
-def approval_of(run: Run, approval_id: str):  # type: ignore[no-untyped-def]
+def approval_of(run: Run, approval_id: str) -> Approval:
     with run.gw.unit() as session:
         return get_approval(session, approval_id)

@@ -13,7 +13,7 @@ from gateway.attestations import sshsig
 
 pytestmark = [pytest.mark.interop]
 
-MESSAGE = '{"format":"gateway-attestation/1","sha256":"ab","transfer":"T20200601-0123456789","type":"receipt"}'.encode()
+MESSAGE = b'{"format":"gateway-attestation/1","sha256":"ab","transfer":"T20200601-0123456789","type":"receipt"}'
 KEY_TYPES = [("ed25519", []), ("ecdsa", ["-b", "256"]), ("ecdsa", ["-b", "384"]), ("ecdsa", ["-b", "521"]),
              ("rsa", ["-b", "3072"])]
 

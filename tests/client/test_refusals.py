@@ -5,9 +5,10 @@ before its download, a clock ahead of the gateway's. Each refusal is one log ent
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import paramiko
 import pytest
@@ -54,14 +55,14 @@ def transfer_of(world: World, ch: Any) -> dict:
 def receipt(world: World, ch: Any, *, key: Path | None = None, at: datetime | None = None, **changes: Any) -> d.Envelope:
     t = transfer_of(world, ch)
     signer = load(key or world.keys["k.tanaka"])
-    doc = d.new(d.RECEIPT, transfer=t["transfer"], signer="k.tanaka", at=at or datetime.now(timezone.utc),
+    doc = d.new(d.RECEIPT, transfer=t["transfer"], signer="k.tanaka", at=at or datetime.now(UTC),
                 record_count=500, sha256=t["sha256"], package_sha256=t["package_sha256"])
     return d.sign({**doc, **changes}, signer.key) if changes else d.sign(doc, signer.key)
 
 
 def deletion_request(world: World, ch: Any, key: Path) -> d.Envelope:
     return d.sign(d.new(d.DELETION_REQUEST, transfer=transfer_of(world, ch)["transfer"], signer="k.tanaka",
-                        at=datetime.now(timezone.utc), items="作業データ", media="ノート PC", quantity=1,
+                        at=datetime.now(UTC), items="作業データ", media="ノート PC", quantity=1,
                         method="暗号消去", planned_date="2020-09-10"), load(key).key)
 
 
@@ -97,7 +98,7 @@ def downloaded(world: World, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 class _RealClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 def test_a_forged_document_is_refused(world: World, channel: Any) -> None:
@@ -140,12 +141,12 @@ def test_an_unsigned_attestation_is_refused(world: World, channel: Any) -> None:
 
 
 def test_a_receipt_dated_before_its_download_is_refused(world: World, channel: Any) -> None:
-    early = receipt(world, channel, at=datetime.now(timezone.utc) - timedelta(days=1))
+    early = receipt(world, channel, at=datetime.now(UTC) - timedelta(days=1))
     refused(world, channel, early, Category.REFUSED, "attestation-out-of-order")
 
 
 def test_a_signature_dated_ahead_of_the_gateways_clock_is_refused(world: World, channel: Any) -> None:
-    ahead = receipt(world, channel, at=datetime.now(timezone.utc) + timedelta(hours=1))
+    ahead = receipt(world, channel, at=datetime.now(UTC) + timedelta(hours=1))
     err = refused(world, channel, ahead, Category.INVALID)
     assert "clock" in err.en
 

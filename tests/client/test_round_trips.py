@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def done(world: World, tmp_path_factory: pytest.TempPathFactory) -> dict[str, di
         # The city decides: an operator enters the staff member's signed decision from its paper.
         run_gateway("deletion", "decide", asked["deletion"], "--approve", "--as", "s.staff", "--paper-ref",
                     f"決裁 {asked['deletion']}")
-        now = datetime.now(timezone.utc).isoformat()  # erased after the approval, as the client's clock says
+        now = datetime.now(UTC).isoformat()  # erased after the approval, as the client's clock says
         certified = json.loads(world.client("deletion", "certify", asked["deletion"], "--transfer", t["transfer"],
                                             *[a.format(now=now) for a in CERTIFY], *args, "--json").stdout)
         proof = work / f"proof-{which}.pdf"
