@@ -37,9 +37,13 @@ ENTRIES_CAP = 64 << 30
 MAX_DIR_ENTRIES = 1_000_000
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
-_DIRS = {"approvals": ".toml", "profiles": ".toml", "evidence": ".json", "log": None, TREE_HEADS: ".note"}
+_DIRS = {"approvals": ".toml", "profiles": ".toml", "evidence": ".json", "log": None, TREE_HEADS: ".note",
+         "attestations": None}
 _TOP_FILES = {MANIFEST, KEYS}
 _LOG_FILES = {"entries.jsonl", "checkpoints.jsonl", "prunings.jsonl"}
+# attestations/: A-<24 hex>.json, its .json.sig, and allowed_signers (FORMAT.md, "attestations").
+_ATTESTATION = re.compile(r"(A-[0-9a-f]{24}\.json(\.sig)?|allowed_signers)\Z")
+_FIXED = {"log": lambda name: name in _LOG_FILES, "attestations": lambda name: _ATTESTATION.match(name) is not None}
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -89,7 +93,7 @@ def list_bundle(root: Path, failures: Failures) -> Inventory:
             for child, ckind, csize in children:
                 path = f"{name}/{child}"
                 suffix = _DIRS[name]
-                fits = (child in _LOG_FILES) if suffix is None else (
+                fits = _FIXED[name](child) if suffix is None else (
                     child.endswith(suffix) and _NAME.match(child[: -len(suffix)]) is not None)
                 if ckind == "file" and fits:
                     inventory.files[path] = csize

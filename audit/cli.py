@@ -92,6 +92,9 @@ def verify(bundle: str, as_json: bool, trust: str | None) -> None:
             click.echo(f"検証成功 verified: {result.log.lines} log entries{pruned}, {heads} checkpoints, "
                        f"{len(result.documents)} evidence documents")
             click.echo(_rests_on(policy, result.witnessed))
+            if counts := result.attestations.counts():
+                click.echo("受託者の申告 / attestations: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                           + f" ({result.attestations.files} SSHSIG signatures verified)")
         else:
             click.echo(f"検証失敗 NOT verified: {len(result.failures)} failure(s)", err=True)
             click.echo(_rests_on(policy, result.witnessed), err=True)

@@ -8,16 +8,20 @@ must be seen by whoever reads the report: the auditor shows them beside the veri
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from audit.verify import Verification
+
+class Verification(Protocol):
+    """What these functions read of audit.verify.Verification (which imports this module)."""
+
+    log: Any
+    documents: dict[str, Any]
 
 REHEARSAL = "home.rehearsal"
 REINITIALISE = "home.reinitialise"
 
 
-def summary(v: "Verification") -> dict[str, Any]:
+def summary(v: Verification) -> dict[str, Any]:
     rehearsal = next((e for e in v.log.home if e.action == REHEARSAL), None)
     restarts = []
     for e in v.log.home:
@@ -32,7 +36,7 @@ def summary(v: "Verification") -> dict[str, Any]:
             "reinitialised": restarts}
 
 
-def lines(v: "Verification") -> list[str]:
+def lines(v: Verification) -> list[str]:
     """For `audit verify`'s terminal output, Japanese first."""
     s = summary(v)
     out = []

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import timefmt
+from audit import attestations, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -134,6 +134,9 @@ def derive(v: Verification) -> list[Finding]:
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now)
+    for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
+        findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
+                                [doc.id], doc.log_seq, ja))
     return findings
 
 
@@ -332,7 +335,7 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "profiles": a.profiles if a else [],
             "recipients": sorted(a.recipients) if a else [],
             "conditions": a.conditions if a else [],
-            "transfers": [_transfer_summary(t, related[t.get("transfer")]) for t in transfers],
+            "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
                          "warning": sum(1 for f in mine if f.severity == "warning" and not f.prevented),
@@ -341,12 +344,16 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
     return out
 
 
-def _brief(doc: Document, *members: str) -> dict[str, Any]:
-    return {"evidence": doc.id, "issued_at": doc.body.get("issued_at"), "verified": doc.trusted,
-            **{m: doc.body.get(m) for m in members}}
+def _brief(doc: Document, *members: str, v: Verification | None = None) -> dict[str, Any]:
+    out = {"evidence": doc.id, "issued_at": doc.body.get("issued_at"), "verified": doc.trusted,
+           **{m: doc.body.get(m) for m in members}}
+    attested = v.attestations.by_evidence.get(doc.id) if v is not None else None
+    if attested is not None:  # receipts, deletion requests and certificates: how strongly the party's own
+        out["attested"] = attested.to_json()
+    return out
 
 
-def _transfer_summary(t: Document, docs: dict[str, list[Document]]) -> dict[str, Any]:
+def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verification | None = None) -> dict[str, Any]:
     manifest = t.get("manifest")
     return {
         "transfer": t.get("transfer"), "evidence": t.id, "verified": t.trusted, "profile": t.get("profile"),
@@ -355,10 +362,13 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]]) -> dict[str,
         "sha256": manifest["sha256"], "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
         "gateway_erase_due": t.get("gateway_erase_due"), "contractor_deletion_due": t.get("contractor_deletion_due"),
         "password_notices": [_brief(d, "method", "dispatched_at") for d in docs["password-notice"]],
-        "receipts": [_brief(d, "confirmed_by", "record_count", "matches") for d in docs["receipt"]],
+        "receipts": [_brief(d, "confirmed_by", "record_count", "matches", v=v) for d in docs["receipt"]],
         "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],
-        "deletion_requests": [_brief(d, "planned_date", "method") for d in docs["deletion-request"]],
-        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by") for d in docs["erasure-certificate"]],
+        "deletion_requests": [_brief(d, "planned_date", "method", v=v) for d in docs["deletion-request"]],
+        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", v=v)
+                                 for d in docs["erasure-certificate"]],
+        "deliverable_declarations": [_brief(d, "name", "sha256", "size", v=v)
+                                     for d in docs["deliverable-declaration"]],
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
     }

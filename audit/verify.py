@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import continuity, jcs, timefmt
+from audit import attestations, continuity, jcs, timefmt
 from audit.approvals import Approval, ApprovalError, Profile, parse_approval, parse_profile
 from audit.bundle import (
     CHECKPOINTS,
@@ -67,6 +67,7 @@ class Verification:
     documents: dict[str, Document] = field(default_factory=dict)
     approvals: dict[str, Approval] = field(default_factory=dict)
     profiles: dict[str, Profile] = field(default_factory=dict)
+    attestations: attestations.Attestations = field(default_factory=attestations.Attestations)
 
     @property
     def unverifiable(self) -> bool:
@@ -98,6 +99,7 @@ class Verification:
                     "pruned": {"entries": self.prunings.base,
                                "statements": [s.to_json() for s in self.prunings.statements]}},
             "evidence_documents": len(self.documents),
+            "attestations": self.attestations.to_json(),
             "approvals": sorted(self.approvals),
             "home": continuity.summary(self),
         }
@@ -204,6 +206,7 @@ def _verify(result: Verification) -> None:
 
     result.documents = read_documents(root, inventory.under("evidence"), failures, result.trusted,
                                       result.log, actual, result.prunings.by_id)
+    result.attestations = attestations.check(root, inventory, result.documents, result.log, failures, actual)
     _compare_files(listed, actual, inventory, failures)
 
 

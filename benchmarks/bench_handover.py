@@ -292,7 +292,7 @@ class Bench:
 
     def receipt_cli(self, run: Run, transfer: str, records: int, sha256: str, login: str) -> None:
         wall, s, out = self.timed(RECEIPT_STAGES, "receipt", transfer, "--records", str(records),
-                                  "--sha256", sha256, "--as", login)
+                                  "--sha256", sha256, "--as", login, "--paper-ref", "書面 1")
         run.add("receipt", wall)
         run.detail["receipt_command_s"] = s["command"]
 
@@ -306,7 +306,7 @@ class Bench:
 
     def vpn_sftp(self, work: Path) -> tuple[Run, str]:
         run = Run()
-        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "vpn-sftp", "--as", "s.staff")
+        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "vpn-sftp", "--as", "s.staff", "--paper-ref", "書面 1")
         run.add("deliver", 0.0)  # the stored package is listed in the contractor's /outbox: no step of its own
         package = work / "vpn.age"
         run.add("download", self.sftp(self.sftp_port, CONTRACTOR, f"get /outbox/{sent['transfer']}.age {package}\n"))
@@ -318,7 +318,7 @@ class Bench:
 
     def lgwan_asp(self, work: Path) -> Run:
         run = Run()
-        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "lgwan-asp", "--as", "s.staff")
+        sent = self.send(run, self.source, "--recipient", CITY, "--profile", "lgwan-asp", "--as", "s.staff", "--paper-ref", "書面 1")
         run.add("deliver", 0.0)  # the stored package is listed on the contractor's dedicated page
         package = work / "portal.age"
         t0 = time.perf_counter()
@@ -351,17 +351,17 @@ class Bench:
         shutil.copy(self.source, relay)  # what `gateway package decrypt` wrote for the contractor (same bytes)
         run = Run()
         sent = self.send(run, relay, "--recipient", "ariake-fuunyu", "--profile", "subcontract-courier",
-                         "--relay-of", parent, "--as", CONTRACTOR)
+                         "--relay-of", parent, "--as", CONTRACTOR, "--paper-ref", "書面 1")
         relay.unlink()
         serial = f"CP-SEC-{self.counter:04d}"
         media_dir = work / f"media-{serial}"
         wall_w, s_w, out = self.timed(WRITE_STAGES, "courier", "write", sent["transfer"], "--media", "dvd", "--serial",
-                                      serial, "-o", str(media_dir), "--cabinet", "筑後 媒体金庫", "--as", CONTRACTOR,
+                                      serial, "-o", str(media_dir), "--cabinet", "筑後 媒体金庫", "--as", CONTRACTOR, "--paper-ref", "書面 1",
                                       "--json")
         paths = json.loads(out)["paths"]
         wall_h, _, _ = self.timed([], "courier", "handover", serial, "--to", SUBCONTRACTOR, "--place",
                                   "筑後セキュアプリント 出荷場", "--quantity", str(len(paths)), "--cabinet", "有明 媒体金庫",
-                                  "--means", "security-courier", "--run", f"SEC-{serial}", "--as", CONTRACTOR)
+                                  "--means", "security-courier", "--run", f"SEC-{serial}", "--as", CONTRACTOR, "--paper-ref", "書面 1")
         run.add("deliver", wall_w + wall_h)
         run.detail.update({"deliver_write_media_s": wall_w, "deliver_write_media_command_s": s_w["command"],
                            "deliver_custody_record_s": wall_h})

@@ -150,7 +150,7 @@ def run(tmp: Path) -> dict[str, Any]:
     gateway("generate", "recipients", "--count", str(RECORDS), "--seed", "1", "-o", str(source), env=env)
     sent = json.loads(gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient",
                               "chikugo-print", "--profile", "vpn-sftp", "--password-delivery", "registered-mail",
-                              "--as", "s.staff", "--json", env=env))
+                              "--as", "s.staff", "--paper-ref", "書面 1", "--json", env=env))
     transfer = sent["transfer"]
     upload = tmp / "upload.bin"
     upload.write_bytes(os.urandom(UPLOAD_BYTES))

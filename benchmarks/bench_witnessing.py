@@ -118,7 +118,7 @@ def gateway(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 def init(home: Path) -> str:
     """A fresh installation; returns its C2SP verifier key."""
-    gateway(home, "init", "--log-origin", "kurume.example.jp/gateway", env={"GATEWAY_FAKE_NOW": NOW})
+    gateway(home, "init", "--rehearsal", "--log-origin", "kurume.example.jp/gateway", env={"GATEWAY_FAKE_NOW": NOW})
     return json.loads(gateway(home, "keys", "show", "--json"))["current_verifier_key"]
 
 
@@ -171,7 +171,7 @@ def ledger_costs(home: Path, entries: int = 3000) -> dict[str, float]:
 def send_once(home: Path, source: Path) -> float:
     t0 = time.perf_counter()
     gateway(home, "send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-            "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--json",
+            "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1", "--json",
             env={"GATEWAY_FAKE_NOW": NOW})
     return time.perf_counter() - t0
 

@@ -22,6 +22,9 @@ class Kind(StrEnum):
     PASSWORD_SAME_DAY = "password-same-day"
     BRUTE_FORCE = "brute-force"
     ACCESS_AFTER_DELETION = "access-after-deletion"
+    # An attestation dated before what it attests: an erasure before the city approved the
+    # request, a receipt before the download it confirms.
+    ATTESTATION_OUT_OF_ORDER = "attestation-out-of-order"
     # Found after the fact, from the evidence.
     RECEIPT_MISMATCH = "receipt-mismatch"
     RECEIPT_MISSING = "receipt-missing"
@@ -42,7 +45,7 @@ class Kind(StrEnum):
 PREVENTED = frozenset({
     Kind.UNAPPROVED_FIELD, Kind.EXCLUDED_PERSON, Kind.OUTSIDE_PERIOD, Kind.UNAPPROVED_RECIPIENT,
     Kind.UNAPPROVED_CHANNEL, Kind.OVER_RECORD_LIMIT, Kind.NON_DESIGNATED_HANDLER, Kind.PASSWORD_SAME_CHANNEL,
-    Kind.PASSWORD_SAME_DAY, Kind.BRUTE_FORCE, Kind.ACCESS_AFTER_DELETION,
+    Kind.PASSWORD_SAME_DAY, Kind.BRUTE_FORCE, Kind.ACCESS_AFTER_DELETION, Kind.ATTESTATION_OUT_OF_ORDER,
 })
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.

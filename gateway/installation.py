@@ -21,7 +21,7 @@ from gateway.home import Home
 from gateway.ledger import head_record
 from gateway.ledger.log import ClockBehind, Event, Ledger
 from gateway.ledger.note import valid_name
-from gateway.store import db
+from gateway.store import db, operators
 from gateway.store import models as m
 from gateway.store.failures import NotInitialised, classify
 from gateway.store.registry import register_profiles
@@ -29,7 +29,7 @@ from gateway.store.registry import register_profiles
 
 def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek: kek_config.KekConfig | None = None,
          reinitialise: bool = False, previous_head: head_record.KnownHead | None = None,
-         sealed_db_url: str | None = None, origin: str | None = None) -> dict[str, object]:
+         sealed_db_url: str | None = None, origin: str | None = None, operator: str | None = None) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
@@ -50,7 +50,10 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     is then neither recorded nor ever read for this home (settings `[db] sealed`).
 
     `origin`: the log's C2SP origin (the first line of every checkpoint, the name witnesses and
-    verifiers know the log by), fixed at the first init; default `<host name>/gateway-<id>`."""
+    verifiers know the log by), fixed at the first init; default `<host name>/gateway-<id>`.
+
+    `operator`: the operating-system user who runs it, made the administrator's operator if the
+    installation has no operator yet (gateway.operations.operators)."""
     traces = earlier_log_traces(home)
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
@@ -114,13 +117,19 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
                 session.add(m.Setting(key=MODE, value="rehearsal" if rehearsal_home else "production"))
                 session.flush()
             fixed = _fix_origin(session, origin)
+            first = operator is not None and operators.bootstrap(session, operator, at)
+            operated = f"OS user {operator} operates {operators.ADMIN_LOGIN} (admin)" if first else ""
             ledger = Ledger(KeyStore(home.keys).signing_key(), installation_id(session), FixedClock(at),
                             log_origin(session))
-            if created or keys or profiles or new_home or fixed:
+            made = created or keys or profiles or new_home or fixed
+            if made or first:
+                # One entry for what init did, the first operator included (an installation made
+                # before operators existed gets its first operator in an entry of its own).
                 what = keys + profiles + ([f"log origin {fixed}"] if fixed else [])
                 ledger.record(session, Event(
-                    action="system.init", channel="cli",
-                    reason=f"created: {', '.join(what) or 'directories'}",
+                    action="system.init" if made else "operator.add", channel="cli",
+                    reason="; ".join(x for x in (f"created: {', '.join(what) or 'directories'}" if made
+                                                 else "", operated) if x),
                 ))
             if new_home and rehearsal_home:
                 ledger.record(session, Event(action=REHEARSAL_ACTION, channel="cli", reason=REHEARSAL_REASON))

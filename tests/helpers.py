@@ -11,7 +11,7 @@ from tests.conftest import move_clock, run_gateway
 
 def send(source: Path, tmp_path: Path, *extra: str, check: bool = True, profile: str = "vpn-sftp"):
     return run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-                       "--profile", profile, "--password-delivery", "registered-mail", "--as", "s.staff",
+                       "--profile", profile, "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1",
                        "--json", *extra, check=check)
 
 
@@ -20,10 +20,10 @@ def sweep_at(at: datetime) -> dict:
     return json.loads(run_gateway("retention", "sweep", "--now", at.isoformat(), "--json").stdout)
 
 
-def certify(deletion_id: str, login: str = "k.tanaka", check: bool = True):
+def certify(deletion_id: str, login: str = "k.tanaka", check: bool = True, erased_at: str = "2020-09-11T15:00:00+09:00"):
     return run_gateway(
-        "deletion", "certify", deletion_id, "--erased-at", "2020-09-10T15:00:00+09:00",
+        "deletion", "certify", deletion_id, "--erased-at", erased_at,
         "--media-manufacturer", "テスト電機", "--media-model", "SSD-1TB", "--media-serial", "SN-0001",
         "--sanitisation", "purge", "--technique", "暗号消去（ATA Sanitize）", "--tool", "hdparm 9.65",
         "--verification", "全領域の読み出しでゼロを確認", "--sanitised-by", "田中 一郎,取扱責任者",
-        "--verified-by", "森 美咲,情報管理者", "--place", "久留米工場", "--as", login, check=check)
+        "--verified-by", "森 美咲,情報管理者", "--place", "久留米工場", "--as", login, "--paper-ref", "書面 1", check=check)

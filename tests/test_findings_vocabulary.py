@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from audit import kinds as auditor
 from gateway import findings as gateway
+from gateway.simulate.faults import KINDS
+from tests.conftest import REPO
 
 
 def test_the_same_kinds_in_the_same_order():
@@ -22,3 +24,10 @@ def test_the_same_classes():
 
 def test_every_kind_has_a_japanese_label():
     assert all(label and not label.isascii() for label in auditor.KIND_LABELS.values())
+
+
+def test_every_kind_can_be_injected_and_is_documented():
+    assert set(KINDS) == {k.value for k in gateway.Kind}
+    doc = (REPO / "docs" / "interface.md").read_text(encoding="utf-8")
+    for kind in gateway.Kind:
+        assert f"`{kind.value}`" in doc, kind

@@ -42,15 +42,15 @@ def test_send_fetch_decrypt_confirm_and_audit(kurume, home, tmp_path):
     passphrase = "-".join(re.findall(r"<span>([2-9A-Z]{5})</span>", html))
     assert passphrase == sent["passphrase"] and sent["sha256"] in html
     run_gateway("notice", "dispatch", sent["transfer"], "--method", "registered-mail", "--tracking", "1234",
-                "--as", "s.staff")
+                "--as", "s.staff", "--paper-ref", "書面 1")
     package = tmp_path / "package.age"
-    run_gateway("fetch", sent["transfer"], "-o", str(package), "--as", "k.tanaka")
+    run_gateway("fetch", sent["transfer"], "-o", str(package), "--as", "k.tanaka", "--paper-ref", "書面 1")
     assert b"age-encryption.org/v1" in package.read_bytes()[:30]
     (tmp_path / "pass").write_text(passphrase + "\n")
     out = run_gateway("package", "decrypt", str(package), "-o", str(tmp_path / "plain.csv"),
                       "--passphrase-file", str(tmp_path / "pass")).stdout
     assert sent["sha256"] in out and "records: 300" in out
-    run_gateway("receipt", sent["transfer"], "--records", "300", "--sha256", sent["sha256"], "--as", "k.tanaka")
+    run_gateway("receipt", sent["transfer"], "--records", "300", "--sha256", sent["sha256"], "--as", "k.tanaka", "--paper-ref", "書面 1")
     rep = report(home, tmp_path)
     assert rep["verified"] is True and serious(rep) == set()
     actions = [e["action"] for e in json.loads(run_gateway("log", "--approval", "kurume-2020-teigaku", "--json").stdout)]
@@ -80,7 +80,7 @@ def test_unapproved_column_and_password_with_the_data_are_refused_together(kurum
     text = kurume.read_bytes().decode("cp932").splitlines()
     extra.write_bytes(("\r\n".join([text[0] + ",住民番号"] + [row + ",123" for row in text[1:]]) + "\r\n").encode("cp932"))
     proc = run_gateway("send", str(extra), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-                       "--profile", "vpn-sftp", "--password-delivery", "vpn-sftp", "--as", "s.staff", check=False)
+                       "--profile", "vpn-sftp", "--password-delivery", "vpn-sftp", "--as", "s.staff", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1
     assert "[unapproved-field]" in proc.stderr and "[password-same-channel]" in proc.stderr
     assert serious(report(home, tmp_path)) == {"unapproved-field", "password-same-channel"}
@@ -88,11 +88,11 @@ def test_unapproved_column_and_password_with_the_data_are_refused_together(kurum
 
 def test_only_designated_handlers_download(kurume, home, tmp_path):
     sent = json.loads(send(kurume, tmp_path).stdout)
-    proc = run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "x.outsider", check=False)
+    proc = run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "x.outsider", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1 and "取扱者名簿" in proc.stderr
     assert not (tmp_path / "p.age").exists()
     # Staff of the city cannot download either: the transfer is not addressed to them.
-    assert run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "s.staff",
+    assert run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "s.staff", "--paper-ref", "書面 1",
                        check=False).returncode == 1
     assert "non-designated-handler" in serious(report(home, tmp_path))
 
@@ -100,7 +100,7 @@ def test_only_designated_handlers_download(kurume, home, tmp_path):
 def test_receipt_mismatch_is_recorded_not_accepted(kurume, home, tmp_path):
     sent = json.loads(send(kurume, tmp_path).stdout)
     proc = run_gateway("receipt", sent["transfer"], "--records", "299", "--sha256", sent["sha256"],
-                       "--as", "k.tanaka", check=False)
+                       "--as", "k.tanaka", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1 and "mismatch" in proc.stderr
     rep = report(home, tmp_path)
     assert "receipt-mismatch" in serious(rep)
@@ -135,7 +135,7 @@ def test_excluded_persons_are_removed_and_reported_as_prevented(home, tmp_path, 
                           .read_text(encoding="utf-8")).group(1)
     sent = json.loads(run_gateway("send", str(source), "--approval", "shinjuku-2020-teigaku", "--recipient",
                                   recipient, "--profile", "lgwan-asp", "--password-delivery", "hand",
-                                  "--as", "sj.staff", "--json").stdout)
+                                  "--as", "sj.staff", "--paper-ref", "書面 1", "--json").stdout)
     removed = sum(sent["removed"].values())
     assert removed > 0 and sent["records"] == 400 - removed
     bundle = tmp_path / "bundle"

@@ -242,11 +242,11 @@ def test_entries_a_live_approval_needs_are_kept_until_it_closes_and_its_window_e
     # period), so its records stay ten years from then.
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-05T10:00:00+09:00")
     out = run_gateway("deletion", "request", sent["transfer"], "--items", "宛名データ一式", "--media", "作業サーバー",
-                      "--quantity", "1", "--method", "暗号消去", "--planned-date", "2020-09-10", "--as", "k.tanaka").stdout
+                      "--quantity", "1", "--method", "暗号消去", "--planned-date", "2020-09-10", "--as", "k.tanaka", "--paper-ref", "書面 1").stdout
     deletion_id = out.strip().split()[-1]
-    run_gateway("deletion", "decide", deletion_id, "--approve", "--as", "s.staff")
+    run_gateway("deletion", "decide", deletion_id, "--approve", "--as", "s.staff", "--paper-ref", "書面 1")
     monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-09-11T10:00:00+09:00")
-    certify(deletion_id)
+    certify(deletion_id, erased_at="2020-09-10T15:00:00+09:00")  # after the decision, before now
     # Within the case's window only the old noise goes.
     within = prune("2030-09-15T00:00:00+00:00")
     assert within["range"] == {"first": 1, "last": 6} and within["kept_from"]["seq"] == approval_add

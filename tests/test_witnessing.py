@@ -35,7 +35,7 @@ def sqlite_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GATEWAY_HOME", str(root))
     monkeypatch.delenv("GATEWAY_DB_URL", raising=False)
     monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
-    run_gateway("init", "--log-origin", "kurume.example.jp/gateway")
+    run_gateway("init", "--rehearsal", "--log-origin", "kurume.example.jp/gateway")
     return root
 
 

@@ -10,6 +10,7 @@ FastAPI, paramiko), which the contractor's `gateway package decrypt` needs none 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -38,15 +39,17 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "settings": ("settings",),
     "doctor": ("doctor",),
     "witness": ("witnesses",),
+    "operator": ("operators",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
+           "operators")
 
 
 class LazyGroup(click.Group):
     """Imports a subcommand's modules only when that subcommand is looked up."""
 
-    def __init__(self, *args, lazy: dict[str, tuple[str, ...]], **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, ...]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lazy = dict(lazy)
         self._loaded: set[str] = set()

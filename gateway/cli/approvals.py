@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
 from gateway.clock import to_jst
 from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
-from gateway.installation import open_engine
 from gateway.operations.approvals import add_approval
-from gateway.store import db
 from gateway.store.registry import get_approval, list_approvals
 
 
@@ -46,23 +45,19 @@ def add(ctx: click.Context, file: Path, home: str | None, as_json: bool) -> None
 @refusals_exit_1
 def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """登録済みの承認 / registered approvals."""
-    engine = open_engine(resolve_home(ctx, home))
-    try:
-        with db.session_scope(engine, read_only=True) as session:
-            rows = [
-                {
-                    "id": r.id,
-                    "case_number": r.case_number,
-                    "title": r.title,
-                    "decision": r.decision,
-                    "period_start": r.period_start.isoformat(),
-                    "period_end": r.period_end.isoformat(),
-                    "max_records": r.max_records,
-                }
-                for r in list_approvals(session)
-            ]
-    finally:
-        engine.dispose()
+    with open_gateway(ctx, home) as gw, gw.read() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": r.id,
+                "case_number": r.case_number,
+                "title": r.title,
+                "decision": r.decision,
+                "period_start": r.period_start.isoformat(),
+                "period_end": r.period_end.isoformat(),
+                "max_records": r.max_records,
+            }
+            for r in list_approvals(session)
+        ]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
@@ -80,12 +75,8 @@ def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
 @refusals_exit_1
 def show(ctx: click.Context, approval_id: str, home: str | None, as_json: bool) -> None:
     """承認の内容 / one approval in full."""
-    engine = open_engine(resolve_home(ctx, home))
-    try:
-        with db.session_scope(engine, read_only=True) as session:
-            a = get_approval(session, approval_id)
-    finally:
-        engine.dispose()
+    with open_gateway(ctx, home) as gw, gw.read() as session:
+        a = get_approval(session, approval_id)
     if as_json:
         click.echo(json.dumps(approval_to_dict(a), ensure_ascii=False, indent=2))
     else:

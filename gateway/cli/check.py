@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
-from gateway.clock import JST, Clock, for_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.clock import JST, Clock
 from gateway.core.screening import Screening, screen
 from gateway.errors import Invalid
-from gateway.installation import is_rehearsal, open_engine
-from gateway.settings import load as load_settings
-from gateway.store import db
 from gateway.store.registry import get_approval, get_profile
 
 
@@ -28,7 +25,7 @@ def parse_instant(value: str | None, clock: Clock | None = None) -> datetime:
             f"日時「{value}」を読めません。例: 2020-06-01T10:00:00+09:00",
             f"cannot read the time '{value}'; e.g. 2020-06-01T10:00:00+09:00",
         ) from None
-    return (at if at.tzinfo else at.replace(tzinfo=JST)).astimezone(timezone.utc)
+    return (at if at.tzinfo else at.replace(tzinfo=JST)).astimezone(UTC)
 
 
 @click.command()
@@ -45,17 +42,11 @@ def parse_instant(value: str | None, clock: Clock | None = None) -> datetime:
 def check(ctx: click.Context, file: Path, approval_id: str, recipient: str, profile_id: str,
           at_text: str | None, password_delivery: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを承認に照らして確認（送付はしない） / screen a file against an approval (sends nothing)."""
-    where = resolve_home(ctx, home)
-    config = load_settings(where.root)
-    engine = open_engine(where, config)
-    try:
-        with db.session_scope(engine, read_only=True) as session:
-            approval = get_approval(session, approval_id)
-            profile = get_profile(session, profile_id)
-            # "Now" is the home's one clock: a rehearsal's fake time, the real one in production.
-            clock = for_home(rehearsal=is_rehearsal(session))
-    finally:
-        engine.dispose()
+    with open_gateway(ctx, home) as gw, gw.read() as session:
+        approval = get_approval(session, approval_id)
+        profile = get_profile(session, profile_id)
+    # "Now" is the home's one clock: a rehearsal's fake time, the real one in production.
+    clock, config = gw.clock, gw.settings
     result = screen(
         file, approval, profile,
         sender_org=approval.city.id if profile.sender_kind == "city" else _relaying_contractor(approval, recipient),

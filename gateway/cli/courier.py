@@ -22,11 +22,9 @@ import click
 
 from gateway.channels.courier import custody, loss, media, returns
 from gateway.cli.check import parse_instant
-from gateway.cli.common import home_option, open_gateway, refusals_exit_1
-from gateway.cli.handover import as_option
+from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.clock import timestamp, to_jst
 from gateway.core.custody import MEANS
-from gateway.operations.accounts import Caller
 
 
 @click.group("courier")
@@ -47,10 +45,10 @@ def courier() -> None:
 @click.pass_context
 @refusals_exit_1
 def write_cmd(ctx: click.Context, transfer: str, kind: str, serial: str, output: Path, cabinet: str | None,
-              capacity: int | None, login: str, home: str | None, as_json: bool) -> None:
+              capacity: int | None, login: str | None, home: str | None, as_json: bool) -> None:
     """暗号化パッケージを媒体イメージに書き込む / write the encrypted package onto media images."""
     with open_gateway(ctx, home) as gw:
-        w = media.write_media(gw, Caller(login, "cli"), transfer, media=kind, serial=serial, out_dir=output,
+        w = media.write_media(gw, cli_caller(gw, login), transfer, media=kind, serial=serial, out_dir=output,
                               capacity=capacity, cabinet=cabinet)
     if as_json:
         click.echo(json.dumps({"serial": w.serial, "media": w.media, "transfer": w.transfer,
@@ -58,7 +56,7 @@ def write_cmd(ctx: click.Context, transfer: str, kind: str, serial: str, output:
                                "package_sha256": w.package_sha256, "package_size": w.package_size}))
         return
     click.echo(f"媒体を作成しました / written: {w.serial}（{len(w.parts)} 枚 / pieces）")
-    for p, part in zip(w.paths, w.parts):
+    for p, part in zip(w.paths, w.parts, strict=True):
         click.echo(f"  {part.number}/{part.of}\t{p}")
 
 
@@ -102,12 +100,12 @@ def _done(r: custody.Recorded, as_json: bool, ja: str, en: str) -> None:
 @click.pass_context
 @refusals_exit_1
 def handover_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: str | None, place: str, quantity: int,
-                 cabinet: str, means: str, run: str | None, content: str | None, receipt_no: str | None, login: str,
+                 cabinet: str, means: str, run: str | None, content: str | None, receipt_no: str | None, login: str | None,
                  home: str | None, as_json: bool) -> None:
     """受渡しを確認書に記録（預り証を含む） / record a hand-over (確認書, with the receipt)."""
     req = _request(item, to, frm, at, place, quantity, cabinet, means, run, content, receipt_no)
     with open_gateway(ctx, home) as gw:
-        r = custody.handover(gw, Caller(login, "cli"), req)
+        r = custody.handover(gw, cli_caller(gw, login), req)
     _done(r, as_json, "受渡しを記録しました", "hand-over recorded")
 
 
@@ -116,12 +114,12 @@ def handover_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: st
 @click.pass_context
 @refusals_exit_1
 def return_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: str | None, place: str, quantity: int,
-               cabinet: str, means: str, run: str | None, content: str | None, receipt_no: str | None, login: str,
+               cabinet: str, means: str, run: str | None, content: str | None, receipt_no: str | None, login: str | None,
                home: str | None, as_json: bool) -> None:
     """媒体・通知書の返却を記録 / record the return of media or a notice."""
     req = _request(item, to, frm, at, place, quantity, cabinet, means, run, content, receipt_no)
     with open_gateway(ctx, home) as gw:
-        r = returns.return_item(gw, Caller(login, "cli"), req)
+        r = returns.return_item(gw, cli_caller(gw, login), req)
     _done(r, as_json, "返却を記録しました", "return recorded")
 
 
@@ -135,11 +133,11 @@ def return_cmd(ctx: click.Context, item: str, to: str, frm: str | None, at: str 
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def lost_cmd(ctx: click.Context, item: str, place: str, circumstances: str, at: str | None, login: str,
+def lost_cmd(ctx: click.Context, item: str, place: str, circumstances: str, at: str | None, login: str | None,
              home: str | None, as_json: bool) -> None:
     """紛失の事故報告 / report a lost medium or notice (incident report)."""
     with open_gateway(ctx, home) as gw:
-        r, assessment = loss.report_loss(gw, Caller(login, "cli"), loss.Loss(
+        r, assessment = loss.report_loss(gw, cli_caller(gw, login), loss.Loss(
             item=item, place=place, circumstances=circumstances, at=parse_instant(at) if at else None))
     if as_json:
         click.echo(json.dumps({"item": r.item, "event": r.event, "evidence": r.evidence,
@@ -173,10 +171,10 @@ def _who(p: dict[str, str] | None) -> str:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def show_cmd(ctx: click.Context, item: str, login: str, home: str | None, as_json: bool) -> None:
+def show_cmd(ctx: click.Context, item: str, login: str | None, home: str | None, as_json: bool) -> None:
     """品目の受渡し履歴 / the custody chain of one item."""
     with open_gateway(ctx, home) as gw:
-        c = custody.chain(gw, Caller(login, "cli"), item)
+        c = custody.chain(gw, cli_caller(gw, login), item)
     if as_json:
         click.echo(json.dumps(_chain_json(c), ensure_ascii=False))
         return
@@ -197,18 +195,19 @@ def show_cmd(ctx: click.Context, item: str, login: str, home: str | None, as_jso
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def list_cmd(ctx: click.Context, transfer: str | None, outstanding: bool, login: str, home: str | None,
+def list_cmd(ctx: click.Context, transfer: str | None, outstanding: bool, login: str | None, home: str | None,
              as_json: bool) -> None:
     """媒体・通知書の一覧 / media and notices with their holders."""
+    rows: list[dict[str, Any]]
     with open_gateway(ctx, home) as gw:
         if outstanding:
-            out = returns.outstanding(gw, Caller(login, "cli"))
+            out = returns.outstanding(gw, cli_caller(gw, login))
             rows = [{"item": o.item, "kind": o.kind, "transfer": o.transfer, "due": timestamp(o.due),
                      "overdue": o.overdue, "holder": None if o.holder is None else
                      {"person": o.holder.person, "org": o.holder.org}} for o in out
                     if transfer is None or o.transfer == transfer]
         else:
-            rows = [_chain_json(c) for c in custody.items_of(gw, Caller(login, "cli"), transfer)]
+            rows = [_chain_json(c) for c in custody.items_of(gw, cli_caller(gw, login), transfer)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return

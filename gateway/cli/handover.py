@@ -11,15 +11,13 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.fsutil import AtomicFile
-from gateway.operations.accounts import Caller
 
 # Each command imports its own operation when it runs: a contractor's `gateway receipt` then does
 # not load the sender's modules (the minimiser, Jinja2 for notices), about 0.1 s of every process.
 
-as_option = click.option("--as", "login", required=True, help="利用者 / the account acted for")
 
 
 @click.command("send")
@@ -37,12 +35,12 @@ as_option = click.option("--as", "login", required=True, help="利用者 / the a
 @click.pass_context
 @refusals_exit_1
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
-             notice_path: Path | None, relay_of: str | None, login: str, home: str | None, as_json: bool) -> None:
+             notice_path: Path | None, relay_of: str | None, login: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations.send import SendRequest, send
 
-        sent = send(gw, Caller(login, "cli"), SendRequest(
+        sent = send(gw, cli_caller(gw, login), SendRequest(
             file=file, approval=approval, profile=profile, recipient=recipient,
             password_delivery=password_delivery, parent_transfer=relay_of, notice_to=notice_path,
         ))
@@ -70,14 +68,14 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str, home: str | None, as_json: bool) -> None:
+def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str | None, home: str | None, as_json: bool) -> None:
     """暗号化パッケージを受け取る / download an encrypted package."""
     from gateway.operations.receive import download
 
     with open_gateway(ctx, home) as gw:
         out = _Delivery(output)
         try:
-            row = download(gw, Caller(login, "cli"), transfer, out)  # type: ignore[arg-type]
+            row = download(gw, cli_caller(gw, login), transfer, out)
         finally:
             out.discard()
     if as_json:
@@ -104,13 +102,13 @@ class _Delivery(AtomicFile):
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str,
+def receipt_cmd(ctx: click.Context, transfer: str, record_count: int, sha256: str, login: str | None,
                 home: str | None, as_json: bool) -> None:
     """受領確認（件数と SHA-256） / confirm receipt with the record count and SHA-256."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations.receive import confirm_receipt
 
-        receipt = confirm_receipt(gw, Caller(login, "cli"), transfer, record_count=record_count, sha256=sha256)
+        receipt = confirm_receipt(gw, cli_caller(gw, login), transfer, record_count=record_count, sha256=sha256)
     if as_json:
         click.echo(json.dumps({"transfer": transfer, "matches": receipt.matches, "evidence": receipt.evidence}))
     elif receipt.matches:
@@ -137,13 +135,13 @@ def notice() -> None:
 @home_option
 @click.pass_context
 @refusals_exit_1
-def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str,
+def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str | None,
                  home: str | None) -> None:
     """通知書の発送を記録 / record that the password notice left, apart from the data."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations import notices
 
-        notice_id = notices.dispatch(gw, Caller(login, "cli"), transfer, method=method, tracking=tracking)
+        notice_id = notices.dispatch(gw, cli_caller(gw, login), transfer, method=method, tracking=tracking)
     click.echo(f"発送を記録しました / dispatch recorded: {notice_id}")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1
 from gateway.crypto.keystore import KeyStore
 
 
@@ -78,15 +78,9 @@ def publish(ctx: click.Context, output: Path, quorum: int | None, home: str | No
 @refusals_exit_1
 def rotate_signing(ctx: click.Context, home: str | None) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
-    from gateway.service import Gateway
-
     # The statement's time is evidence: the home's one clock (a rehearsal's fake time, else real).
-    gw = Gateway.open(resolve_home(ctx, home))
-    try:
-        now = gw.clock.now()
-    finally:
-        gw.engine.dispose()
-    statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=now)
+    with open_gateway(ctx, home) as gw:
+        statement = KeyStore(gw.home.keys).rotate_signing_key(now=gw.clock.now())
     click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
 
 
@@ -99,9 +93,8 @@ def rotate_kek(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """鍵暗号化鍵の更新（全データ鍵を新しい世代で包み直し、旧世代を破棄） / rotate the key-encryption key:
     re-wrap every live data key under a new generation, destroy the old ones."""
     from gateway import kek_rotation
-    from gateway.service import Gateway
 
-    with Gateway.open(resolve_home(ctx, home)) as gw:
+    with open_gateway(ctx, home) as gw:
         result = kek_rotation.rotate(gw.engine, gw.ledger, gw.keys.kek(), now=gw.clock.now(), force=True)
     assert result is not None  # forced
     if as_json:

@@ -1,16 +1,13 @@
 """`gateway package encrypt|decrypt`: age v1 files with a passphrase recipient."""
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import BinaryIO
 
 import click
 
 from gateway.cli.common import refusals_exit_1
 from gateway.crypto import age
+from gateway.crypto.unpack import decrypt_refusal
 from gateway.errors import GatewayError, Invalid
 from gateway.fsutil import atomic_output
 
@@ -21,24 +18,9 @@ def package() -> None:
 
 
 def _read_passphrase(path: str) -> bytes:
-    """The file's content with one trailing newline (LF or CRLF) removed."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise Invalid(
-            f"パスワードファイルを読めません: {path} ({err.strerror})。ファイルの場所と権限を確認してください。",
-            f"cannot read the passphrase file {path} ({err.strerror}); check its path and permissions.",
-        ) from None
-    for newline in (b"\r\n", b"\n"):
-        if data.endswith(newline):
-            data = data[: -len(newline)]
-            break
-    if not data:
-        raise Invalid(
-            f"パスワードファイルが空です: {path}。パスワードを1行で書いてください。",
-            f"the passphrase file {path} is empty; write the passphrase on one line.",
-        )
-    return data
+    from gateway.crypto.secret_input import read_secret_file
+
+    return read_secret_file(path)
 
 
 def _require_input(path: str) -> None:
@@ -91,7 +73,7 @@ def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int
     try:
         digest, records = _decrypt_and_count(source, output, passphrase, max_work_factor)
     except age.AgeError as err:
-        raise _decrypt_refusal(err, source) from None
+        raise decrypt_refusal(err, source) from None
     except OSError as err:
         raise _io_error(err) from None
     _report(digest)
@@ -100,88 +82,12 @@ def decrypt(source: str, output: str, passphrase_file: str, max_work_factor: int
 
 
 def _decrypt_and_count(source: str, output: str, passphrase: bytes, max_work_factor: int) -> tuple[age.Digest, int | None]:
-    """Decrypt, hash and count the records in one pass: each authenticated chunk is written to the
-    output and read by the record scanner on its way there, so the plaintext is never read back.
+    """Decrypt, hash and count in one pass (gateway.crypto.unpack); the output appears only once
+    the whole file has authenticated."""
+    from gateway.crypto.unpack import decrypt_count_hash
 
-    The count is the one a contractor confirms receipt with, when the plaintext is a recipient
-    file; anything else (a deliverable, a file that is not CSV) decrypts all the same, with no
-    count (None). The output appears only once the whole file has authenticated.
-    """
-    from gateway.core.records.reader import scan_stream
-    from gateway.core.records.streams import HashingReader
-
-    identity = age.ScryptIdentity(passphrase, max_work_factor)
     with open(source, "rb") as src, atomic_output(output) as out:
-        plain = HashingReader(_Tee(age.decrypt_chunks(src, [identity]), out))
-        records: int | None
-        try:
-            records = scan_stream(plain, os.path.basename(output)).record_count
-        except GatewayError:
-            records = None
-        plain.drain()  # the scanner stops at the first invalid row; the file goes on to the end
-    return age.Digest(plain.sha256.hexdigest(), plain.size), records
-
-
-class _Tee(io.RawIOBase):
-    """Reads ``chunks`` as a stream, writing each one to ``out`` as it is first read."""
-
-    def __init__(self, chunks: Iterator[bytes], out: BinaryIO) -> None:
-        self._chunks = chunks
-        self._out = out
-        self._rest = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._rest:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._out.write(chunk)
-            self._rest = memoryview(chunk)
-        n = min(len(buffer), len(self._rest))
-        buffer[:n] = self._rest[:n]
-        self._rest = self._rest[n:]
-        return n
-
-
-def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
-    detail = str(err)  # names what failed; never holds key material or the passphrase
-    if isinstance(err, age.NoMatchError):
-        if not _is_passphrase_file(source):
-            return Invalid(
-                "このファイルはパスワードで暗号化されていません(公開鍵あての暗号化です)。秘密鍵で復号してください。",
-                "this file is not passphrase-encrypted (it is encrypted to a public key); decrypt it with the key.",
-            )
-        return Invalid(
-            "パスワードが違います。パスワード通知書のとおり、大文字・ハイフンを含めて入力し直してください。",
-            "wrong passphrase: check it against the password notice, including capitals and hyphens, and retry.",
-        )
-    if isinstance(err, age.WorkFactorTooHigh):
-        return Invalid(
-            f"パスワードの計算量が上限を超えるため復号を中止しました: {detail}",
-            f"refused: {detail}. The file asks for more scrypt work than allowed (--max-work-factor).",
-        )
-    what = {
-        age.HeaderError: ("ヘッダーが壊れているか age v1 形式ではありません", "the header is malformed or not age v1"),
-        age.HmacError: ("ヘッダーが改ざんされているか壊れています", "the header MAC does not match (altered or damaged)"),
-        age.PayloadError: ("暗号文の本体が壊れているか、切り詰め・追記・並べ替えがあります",
-                           "the encrypted payload is damaged, truncated, extended or reordered"),
-    }
-    ja, en = next((v for k, v in what.items() if isinstance(err, k)),
-                  ("ファイルを処理できません", "the file could not be processed"))
-    return Invalid(
-        f"復号できません: {ja}({detail})。出力ファイルは作成していません。送付元に再送を依頼してください。",
-        f"cannot decrypt: {en} ({detail}). No output was written; ask the sender to send the file again.",
-    )
-
-
-def _is_passphrase_file(source: str) -> bool:
-    try:
-        return age.is_passphrase_file(source)
-    except (age.AgeError, OSError):
-        return True
+        return decrypt_count_hash(src, out, age.ScryptIdentity(passphrase, max_work_factor), os.path.basename(output))
 
 
 def _io_error(err: OSError) -> GatewayError:

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 
 from gateway.cli.check import parse_instant
-from gateway.cli.common import home_option, open_gateway, refusals_exit_1
-from gateway.cli.handover import as_option
+from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.clock import FixedClock, to_jst
 from gateway.errors import Invalid
-from gateway.operations.accounts import Caller
 from gateway.retention import deletion
 from gateway.retention.reminders import reminders
 from gateway.retention.sweep import sweep
@@ -116,10 +114,10 @@ def deletion_group() -> None:
 @click.pass_context
 @refusals_exit_1
 def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quantity: int, method: str,
-                planned_date, login: str, home: str | None, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+                planned_date: datetime, login: str | None, home: str | None, as_json: bool) -> None:
     """消去依頼を提出 / file a deletion request."""
     with open_gateway(ctx, home) as gw:
-        deletion_id = deletion.request(gw, Caller(login, "cli"), transfer, deletion.DeletionRequest(
+        deletion_id = deletion.request(gw, cli_caller(gw, login), transfer, deletion.DeletionRequest(
             items=items, media=media, quantity=quantity, method=method, planned_date=planned_date.date()))
     if as_json:
         click.echo(json.dumps({"deletion": deletion_id, "transfer": transfer}))
@@ -138,10 +136,10 @@ def request_cmd(ctx: click.Context, transfer: str, items: str, media: str, quant
 @click.pass_context
 @refusals_exit_1
 def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str | None, reason: str | None,
-               login: str, home: str | None, as_json: bool) -> None:
+               login: str | None, home: str | None, as_json: bool) -> None:
     """市が消去依頼を承認・却下 / the city approves or rejects a request."""
     with open_gateway(ctx, home) as gw:
-        deletion.decide(gw, Caller(login, "cli"), deletion_id, approve=approve, witness=witness, reason=reason)
+        deletion.decide(gw, cli_caller(gw, login), deletion_id, approve=approve, witness=witness, reason=reason)
     if as_json:
         click.echo(json.dumps({"deletion": deletion_id, "approved": approve}))
         return
@@ -175,10 +173,10 @@ def _person(text: str) -> deletion.Person:
 @refusals_exit_1
 def certify_cmd(ctx: click.Context, deletion_id: str, erased_at: str, media_manufacturer: str, media_model: str,
                 media_serial: str, sanitisation: str, technique: str, tool: str, verification: str,
-                sanitised_by: str, verified_by: str, place: str, login: str, home: str | None, as_json: bool) -> None:
+                sanitised_by: str, verified_by: str, place: str, login: str | None, home: str | None, as_json: bool) -> None:
     """消去証明書を提出 / file the erasure certificate."""
     with open_gateway(ctx, home) as gw:
-        evidence = deletion.certify(gw, Caller(login, "cli"), deletion_id, deletion.ErasureCertificate(
+        evidence = deletion.certify(gw, cli_caller(gw, login), deletion_id, deletion.ErasureCertificate(
             erased_at=parse_instant(erased_at), media_manufacturer=media_manufacturer, media_model=media_model,
             media_serial_or_location=media_serial, sanitisation=sanitisation, technique=technique, tool=tool,
             verification=verification, sanitised_by=_person(sanitised_by), verified_by=_person(verified_by),

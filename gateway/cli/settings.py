@@ -5,7 +5,7 @@ import json
 
 import click
 
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -20,10 +20,8 @@ def settings() -> None:
 @refusals_exit_1
 def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """現在有効な設定 / the settings in force (a database password is never shown)."""
-    from gateway.settings import load
-
-    config = load(resolve_home(ctx, home).root)
-    data = config.to_json()
+    with open_gateway(ctx, home) as gw:  # as a named operator, like every command but init
+        data = gw.settings.to_json()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import as_option, cli_actor, cli_caller, home_option, open_gateway, operator, refusals_exit_1
 from gateway.errors import Invalid
 from gateway.operations.sshkeys import add_key
 
@@ -25,6 +25,27 @@ def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None)
     with open_gateway(ctx, home) as gw:
         fp = add_key(gw, login, text, cli_actor())
     click.echo(f"登録しました / registered: {login} {fp}")
+
+
+@click.command("revoke-key")
+@click.argument("login")
+@click.argument("key", metavar="FINGERPRINT|KEY.pub")
+@home_option
+@click.pass_context
+@refusals_exit_1
+def revoke_key_cmd(ctx: click.Context, login: str, key: str, home: str | None) -> None:
+    """鍵を取り消す（以後ログイン・署名不可。過去の署名は有効） / revoke a handler's key from now on."""
+    from gateway.operations.sshkeys import revoke_key
+
+    text = key
+    if not key.startswith("SHA256:"):
+        try:
+            text = Path(key).read_text(encoding="ascii", errors="strict")[:16384]
+        except (OSError, UnicodeDecodeError):
+            raise Invalid(f"{key} を公開鍵として読めません。", f"cannot read {key} as a public key.") from None
+    with open_gateway(ctx, home) as gw:
+        fp = revoke_key(gw, login, text, cli_actor())
+    click.echo(f"取り消しました / revoked: {login} {fp}")
 
 
 @click.group()
@@ -75,19 +96,22 @@ def push_key_cmd(ctx: click.Context, home: str | None) -> None:
 
 @click.command("push")
 @click.argument("transfer")
-@click.option("--as", "as_login", help="送信する職員 / the sending city's staff member")
+@as_option
 @click.option("--json", "as_json", is_flag=True)
 @home_option
 @click.pass_context
 @refusals_exit_1
-def push_cmd(ctx: click.Context, transfer: str, as_login: str | None, as_json: bool, home: str | None) -> None:
+def push_cmd(ctx: click.Context, transfer: str, login: str | None, as_json: bool, home: str | None) -> None:
     """受託者の SFTP サーバーへ送信 / push a package to the contractor's SFTP server."""
     import json
 
     from gateway.channels.vpn_sftp.push import push
 
     with open_gateway(ctx, home) as gw:
-        done = push(gw, transfer, as_login=as_login, cli=cli_actor())
+        caller = cli_caller(gw, login)
+        # City staff push as themselves (or a colleague's paper); the administrator as the operator.
+        staff = caller.proxy is not None or operator().role == "staff"
+        done = push(gw, transfer, as_login=caller if staff else None, cli=cli_actor())
     if as_json:
         click.echo(json.dumps({"transfer": done.transfer, "destination": done.destination, "size": done.size,
                                "sha256": done.sha256}))
@@ -99,5 +123,6 @@ def register(group: click.Group) -> None:
     from gateway.cli.users import user
 
     user.add_command(add_key_cmd)
+    user.add_command(revoke_key_cmd)
     group.add_command(org)
     group.add_command(push_cmd)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -49,9 +50,12 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
     if previous_head is not None and not reinitialise:
         raise Invalid("--previous-head は --reinitialise と一緒に指定してください。",
                       "--previous-head goes with --reinitialise.")
+    from gateway.operations.operators import os_user
+
+    obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
     result = installation.init(resolve_home(ctx, home), rehearsal=rehearsal, kek=kek, reinitialise=reinitialise,
                                previous_head=parse_operator(previous_head) if previous_head else None,
-                               origin=origin)
+                               origin=origin, operator=obj.get("os_user") or os_user())
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -68,6 +72,20 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
         click.echo(f"登録した受け渡し方法 / profiles registered: {', '.join(result['profiles_added'])}")  # type: ignore[arg-type]
 
 
+
+
+def _hand_over(home: Path, ctx: click.Context) -> None:
+    """Whoever ran the demo administers its home afterwards (the rehearsal ran as `simulator`)."""
+    from gateway.home import Home
+    from gateway.operations import operators
+    from gateway.service import Gateway
+    from gateway.simulate.command_line import OPERATOR
+    from gateway.store.operators import ADMIN_LOGIN
+
+    obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
+    with Gateway.open(Home(home)) as gw:
+        operators.add(gw, operators.resolve(gw, OPERATOR), obj.get("os_user") or operators.os_user(),
+                      ADMIN_LOGIN)
 
 
 @click.command()
@@ -87,6 +105,7 @@ def demo(ctx: click.Context, records: int | None, home: str | None, rehearsal_db
     out = resolve_home(ctx, home).root / "demo" / f"kurume-2020-{to_jst(real_now()):%Y%m%d-%H%M%S}"
     result = simulate(load("kurume-2020"), out, records=records, seed=2020, faults=[],
                       echo=(lambda _: None) if as_json else click.echo, rehearsal_db=rehearsal_db)
+    _hand_over(out / "home", ctx)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -97,6 +116,12 @@ def demo(ctx: click.Context, records: int | None, home: str | None, rehearsal_db
     findings = ", ".join(result["findings"]) or "なし / none"
     click.echo(f"独立監査 / audit: {verdict}; 指摘 / findings: {findings}")
     click.echo(result["rests_on"])
+    att = result.get("attestations", {})
+    if att.get("signed"):
+        click.echo(f"受託者の署名付き申告（受領確認・消去依頼・消去証明書） / contractor-signed attestations: {att['signed']} 件、"
+                   f"監査で検証 audit-verified {att.get('audit_verified')}、"
+                   f"ssh-keygen -Y verify で検証 verified by ssh-keygen {att.get('ssh_keygen_verified')}")
+        click.echo(f"  例 / e.g.: {att.get('example')}")
     click.echo(f"監査報告（HTML） / audit report: {result['report']}")
     click.echo(f"証跡バンドル / evidence bundle: {result['bundle']}"
                f"  (audit verify {result['bundle']} --trust {result['trust']})")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +16,21 @@ ROLES = ("staff", "contractor", "security-officer", "admin")
 
 
 @dataclass(frozen=True)
+class Proxy:
+    """An operator entering a person's paper document on their behalf (`--as PERSON --paper ...`)."""
+
+    operator: str
+    org: str
+    role: str
+    paper_sha256: str | None = None  # of the scan
+    paper_ref: str | None = None  # where the paper is filed
+
+    def note(self) -> str:
+        paper = f"sha256:{self.paper_sha256}" if self.paper_sha256 else f"ref:{self.paper_ref}"
+        return f"entered by {self.operator} ({self.role}) from paper {paper}"
+
+
+@dataclass(frozen=True)
 class Caller:
     """An authenticated person and how the channel identified them."""
 
@@ -23,6 +39,7 @@ class Caller:
     source: str | None = None
     terminal: str | None = None
     ssh_key: str | None = None
+    proxy: Proxy | None = None  # set when an operator enters this person's paper
 
 
 def account(session: Session, login: str) -> m.User:
@@ -45,7 +62,7 @@ def is_designated(approval: Approval, user: m.User) -> bool:
     return any(h.login == user.login for h in approval.handlers_of(user.organisation_id))
 
 
-def add_user(session: Session, *, login: str, name: str, org: str, role: str, at) -> m.User:  # type: ignore[no-untyped-def]
+def add_user(session: Session, *, login: str, name: str, org: str, role: str, at: datetime) -> m.User:
     if role not in ROLES:
         raise Invalid(f"役割「{role}」はありません。", f"unknown role '{role}'; use one of {', '.join(ROLES)}.")
     organisation = session.get(m.Organisation, org)

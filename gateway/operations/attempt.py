@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,11 @@ class Attempt:
         """An entry of this attempt (its action, channel, actor, source and objects) with `members`."""
         base: dict[str, object] = {"action": self.action, "channel": self.channel, "actor": self.actor,
                                    "source": self.source, "approval": self.approval, "transfer": self.transfer}
+        if self.caller is not None and self.caller.proxy is not None:
+            # Proxy entry: the entry names the person; who typed it in, from what paper, is said here.
+            reason = members.get("reason")
+            members = {**members, "reason": f"{reason}; {self.caller.proxy.note()}" if reason
+                       else self.caller.proxy.note()}
         return Event(**{**base, **members})  # type: ignore[arg-type]
 
     def refuse_in(self, session: Session, err: GatewayError) -> GatewayError:

@@ -361,7 +361,7 @@ def _work(home: Home, engine: Engine | None) -> Check:
 
 def _repair(home: Home, engine: Engine) -> dict[str, list[str]]:
     """What is safe while the service runs: only leftovers of processes that no longer exist."""
-    from gateway.retention.sweep import remove_dead_temporaries
+    from gateway.operations.workarea import remove_dead_temporaries
     from gateway.service import Gateway
 
     gw = Gateway.open(home)

@@ -17,12 +17,13 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from gateway.attestations import export as attested
 from gateway.clock import monotonic, timestamp
 from gateway.crypto.canonical_json import canonical
 from gateway.errors import Conflict, NotFound
@@ -74,7 +75,8 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
                 for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
                     _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size))
+                signers = attested.scope(session, approval)  # key registrations the bundle's signatures need
+                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size, signers.seqs))
                 for size, note in session.execute(select(m.Checkpoint.size, m.Checkpoint.body)
                                                   .where(m.Checkpoint.size <= log_size).order_by(m.Checkpoint.size)):
                     lines = cosignature_lines(session, size)
@@ -88,13 +90,16 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 query = select(m.EvidenceDocument).where(m.EvidenceDocument.log_seq <= log_size) \
                     .order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
-                    # A log's own restart is in every bundle: no scope may hide it (it names no one).
+                    # A log's own restart is in every bundle: no scope may hide it (it names no one);
+                    # nor the key registrations the scope's signed attestations rest on.
                     query = query.where(or_(m.EvidenceDocument.approval_id == approval,
-                                            m.EvidenceDocument.type == "reinitialisation"))
+                                            m.EvidenceDocument.type == "reinitialisation",
+                                            m.EvidenceDocument.id.in_(sorted(signers.documents))))
                 documents = 0
                 for doc in session.scalars(query):
                     _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
                     documents += 1
+                attested.write(session, work, approval, signers)
                 # Again at the end: on PostgreSQL each statement reads the latest commit, so a
                 # prune committed while the files were read shows only now.
                 _no_prune_since(session, log_size)
@@ -150,8 +155,9 @@ def _no_prune_since(session: Any, size: int) -> None:
                        "the log was pruned while the bundle was being written; export again.")
 
 
-def _entries(session: Any, approval: str | None, size: int) -> Iterator[str]:
-    """Entries in order; outside the scope only their hash, so the chain links but stays private."""
+def _entries(session: Any, approval: str | None, size: int, keep: Collection[int] = ()) -> Iterator[str]:
+    """Entries in order; outside the scope only their hash, so the chain links but stays private
+    (except `keep`: entries the scope's evidence rests on, such as key registrations)."""
     rows = session.execute(
         select(m.LogEntry.seq, m.LogEntry.hash, m.LogEntry.body, m.LogEntry.approval_id, m.LogEntry.action)
         .where(m.LogEntry.seq <= size).order_by(m.LogEntry.seq).execution_options(yield_per=5000)
@@ -159,7 +165,7 @@ def _entries(session: Any, approval: str | None, size: int) -> Iterator[str]:
     for seq, entry_hash, body, entry_approval, action in rows:
         # The home's own entries (a rehearsal, a restart after a lost database) stay readable in
         # every scope: they concern the whole log and hold no one's data.
-        if approval is None or entry_approval == approval or action.startswith("home."):
+        if approval is None or entry_approval == approval or action.startswith("home.") or seq in keep:
             yield body
         else:
             yield canonical({"seq": seq, "redacted": True, "hash": entry_hash}).decode("utf-8")

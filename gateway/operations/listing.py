@@ -10,12 +10,14 @@ from gateway.store import models as m
 from gateway.store.registry import get_approval
 
 
-def transfers_for(gw: Gateway, login: str) -> list[m.Transfer]:
+def transfers_for(gw: Gateway, login: str, *, erased: bool = False) -> list[m.Transfer]:
+    """`erased`: also those whose gateway copy is gone (their receipts and erasures are still due)."""
     with gw.read() as session:
         user = account(session, login)
-        rows = list(session.scalars(select(m.Transfer).where(
-            m.Transfer.recipient_organisation_id == user.organisation_id, m.Transfer.erased_at.is_(None),
-        ).order_by(m.Transfer.sent_at)))
+        query = select(m.Transfer).where(m.Transfer.recipient_organisation_id == user.organisation_id)
+        if not erased:
+            query = query.where(m.Transfer.erased_at.is_(None))
+        rows = list(session.scalars(query.order_by(m.Transfer.sent_at)))
         visible = []
         approvals: dict[str, bool] = {}
         for t in rows:

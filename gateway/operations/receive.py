@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
+from sqlalchemy import select
+
+from gateway.attestations.document import RECEIPT
+from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
-from gateway.errors import Forbidden, Invalid, NotFound
+from gateway.errors import Forbidden, Invalid, NotFound, Refused
 from gateway.findings import Kind
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
+from gateway.operations.attested import Accepted, Attested, default_for
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
@@ -89,8 +94,14 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
     return transfer
 
 
-def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_count: int, sha256: str) -> Receipt:
-    """Record what the contractor decrypted. A mismatch is recorded as such, never accepted."""
+def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_count: int, sha256: str,
+                    attested: Attested | None = None) -> Receipt:
+    """Record what the contractor decrypted. A mismatch is recorded as such, never accepted.
+
+    `attested` says how the receipt is the contractor's own (gateway.operations.attested):
+    signed with their key, filed from their terminal (the default for a terminal's caller), or
+    entered from their paper by an operator. A receipt dated before the download it confirms is
+    refused (`attestation-out-of-order`)."""
     sha256 = sha256.strip().lower()
     with attempt(gw, caller, "transfer.receipt") as a:
         if not _SHA256.match(sha256) or record_count < 0:
@@ -99,10 +110,26 @@ def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_cou
                 "enter the SHA-256 as 64 hex digits and the record count as a whole number.",
             )
         transfer = authorised(a, transfer_id)
-        return _record_receipt(a, transfer, record_count, sha256)
+        accepted = (attested or default_for(a)).check(a, RECEIPT, transfer.id, transfer.approval_id)
+        downloaded_at = first_download(gw, transfer.id)
+        if accepted.dated < (downloaded_at or transfer.sent_at):
+            raise Refused.one(
+                Kind.ATTESTATION_OUT_OF_ORDER,
+                "受領確認の日時が、確認するデータの受け取り（ダウンロード）より前になっています。受け取った後の日時で提出してください。",
+                "the receipt is dated before the download it confirms; file it with a date after you received the data.")
+        return _record_receipt(a, transfer, record_count, sha256, accepted, downloaded_at)
 
 
-def _record_receipt(a: Attempt, transfer: m.Transfer, record_count: int, sha256: str) -> Receipt:
+def first_download(gw: Gateway, transfer_id: str) -> datetime | None:
+    """When the package was first downloaded (what a receipt confirms), or None (courier media)."""
+    with gw.read() as session:
+        return session.scalar(select(m.LogEntry.at).where(
+            m.LogEntry.transfer_id == transfer_id, m.LogEntry.action == "transfer.download",
+            m.LogEntry.outcome == "ok").order_by(m.LogEntry.seq).limit(1))
+
+
+def _record_receipt(a: Attempt, transfer: m.Transfer, record_count: int, sha256: str, accepted: Accepted,
+                    downloaded_at: datetime | None) -> Receipt:
     gw, transfer_id, who = a.gw, transfer.id, a.actor
     matches = record_count == transfer.record_count and sha256 == transfer.plaintext_sha256
     with gw.unit() as session:
@@ -127,7 +154,10 @@ def _record_receipt(a: Attempt, transfer: m.Transfer, record_count: int, sha256:
                 "record_count": record_count,
                 "sha256": sha256,
                 "matches": matches,
+                "downloaded_at": timestamp(downloaded_at) if downloaded_at else None,
+                "attested": accepted.member,
             },
         ))
-    assert document is not None
+        assert document is not None
+        accepted.keep(session, document)
     return Receipt(transfer_id, matches, document["id"])

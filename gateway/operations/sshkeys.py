@@ -9,11 +9,13 @@ from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import Conflict, Forbidden, Invalid
+from gateway.clock import timestamp
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.ledger.log import Actor
 from gateway.operations.accounts import account
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
+from gateway.store import models as m
 from gateway.store.models_ssh import SshKey
 
 MIN_RSA_BITS = 3072  # NIST SP 800-57: 128-bit security; shorter RSA keys and DSA are refused
@@ -49,6 +51,9 @@ def parse(text: str) -> str:
 
 
 def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
+    """Register a handler's key: for logging in over SFTP and for signing attestations. The
+    registration is signed evidence (`key-registration`), so that an auditor knows from when the
+    key was whose (`principal` login@organisation, as `allowed_signers` names it)."""
     with attempt(gw, actor, "user.add-key", channel="cli") as a:
         public = parse(text)
         fp = fingerprint(public)
@@ -59,24 +64,64 @@ def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
                                 "SFTP keys are registered for contractors' handlers only.")
             existing = session.get(SshKey, fp)
             if existing is not None:
-                if existing.user_id == user.id:
+                if existing.user_id == user.id and existing.revoked_at is None:
                     return fp
+                if existing.user_id == user.id:
+                    raise Conflict("この鍵は取り消されています。新しい鍵を作って登録してください。",
+                                   "this key was revoked; make a new key and register that.")
                 raise Conflict("この鍵は別の利用者に登録されています。鍵は一人一つです。",
                                "this key is registered to another person; a key belongs to one person.")
-            session.add(SshKey(fingerprint=fp, user_id=user.id, public_key=public, added_at=gw.clock.now()))
-            gw.ledger.record(session, a.event(reason=f"{login}: {public.split()[0]} {fp}"))
+            now = gw.clock.now()
+            row = SshKey(fingerprint=fp, user_id=user.id, public_key=public, added_at=now)
+            session.add(row)
+            _, document = gw.ledger.record(session, a.event(
+                reason=f"{login}: {public.split()[0]} {fp}", evidence_type="key-registration",
+                evidence={**_key_party(user, public, fp), "valid_from": timestamp(now)}))
+            assert document is not None
+            row.registration_evidence = document["id"]
     return fp
 
 
-def key_owner(session: Session, fp: str) -> str | None:
-    from gateway.store import models as m
+def revoke_key(gw: Gateway, login: str, key: str, actor: Actor) -> str:
+    """Withdraw a handler's key (a leaver, a lost laptop): it no longer logs in or signs from now
+    on. What it signed while valid stays valid; the revocation is signed evidence too."""
+    with attempt(gw, actor, "user.revoke-key", channel="cli") as a, gw.unit() as session:
+        user = account(session, login)
+        fp = key if key.startswith("SHA256:") else fingerprint(parse(key))
+        row = session.get(SshKey, fp, with_for_update=True)
+        if row is None or row.user_id != user.id:
+            raise NotFound(f"利用者「{login}」にこの鍵（{fp}）は登録されていません。",
+                           f"no key {fp} is registered for '{login}'.")
+        if row.revoked_at is not None:
+            raise Conflict("この鍵は既に取り消されています。", "this key was already revoked.")
+        now = gw.clock.now()
+        row.revoked_at = now
+        gw.ledger.record(session, a.event(
+            reason=f"{login}: revoked {fp}", evidence_type="key-revocation",
+            evidence={**_key_party(user, row.public_key, fp), "valid_until": timestamp(now),
+                      "registration": row.registration_evidence}))
+        return fp
 
+
+def principal(user: m.User) -> str:
+    """Who signs, as OpenSSH's allowed_signers names them: login@organisation."""
+    return f"{user.login}@{user.organisation_id}"
+
+
+def _key_party(user: m.User, public: str, fp: str) -> dict[str, object]:
+    return {"user": user.login, "org": user.organisation_id, "principal": principal(user),
+            "public_key": public, "fingerprint": fp}
+
+
+def key_owner(session: Session, fp: str) -> str | None:
+    """The login whose active key this is (a revoked key belongs to nobody now)."""
     row = session.get(SshKey, fp)
-    if row is None:
+    if row is None or row.revoked_at is not None:
         return None
     user = session.get(m.User, row.user_id)
     return user.login if user is not None and not user.disabled else None
 
 
 def keys_of(session: Session, user_id: int) -> list[str]:
-    return list(session.scalars(select(SshKey.public_key).where(SshKey.user_id == user_id)))
+    return list(session.scalars(select(SshKey.public_key).where(SshKey.user_id == user_id,
+                                                                SshKey.revoked_at.is_(None))))

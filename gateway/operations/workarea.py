@@ -19,10 +19,11 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.fsutil import atomic_output, fsync_dir
+from gateway.fsutil import atomic_output, fsync_dir, temporary_owner
 from gateway.service import Gateway
 from gateway.store import models as m
 
@@ -132,3 +133,26 @@ class PendingNotice:
     def settle(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+ORPHAN_GRACE_SECONDS = 6 * 3600
+
+
+def remove_dead_temporaries(root: Path) -> list[Path]:
+    """Partial blob files (under the blob directory `root`) whose writer is dead (killed
+    mid-write), or older than any send can take: ciphertext under a key that was never stored,
+    but files that fill the disk. Returns what was removed."""
+    cutoff = time.time() - ORPHAN_GRACE_SECONDS
+    removed = []
+    for path in sorted(root.glob("??/.*.tmp")):
+        owner = temporary_owner(path)
+        dead = owner is not None and owner != os.getpid() and not alive(owner)
+        try:
+            old = path.stat().st_mtime < cutoff
+        except FileNotFoundError:
+            continue
+        if dead or old:
+            path.unlink(missing_ok=True)
+            fsync_dir(path.parent)
+            removed.append(path)
+    return removed

@@ -12,10 +12,13 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
+from gateway.attestations.document import DELETION_REQUEST, ERASURE_CERTIFICATE
 from gateway.clock import timestamp
-from gateway.errors import Conflict, Invalid, NotFound
+from gateway.errors import Conflict, Invalid, NotFound, Refused
+from gateway.findings import Kind
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.attested import Attested, default_for
 from gateway.operations.receive import authorised
 from gateway.service import Gateway
 from gateway.store import models as m
@@ -54,12 +57,15 @@ class ErasureCertificate:
     place: str
 
 
-def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest) -> str:
+def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest,
+            attested: Attested | None = None) -> str:
+    """The contractor's request; `attested` as for receipts (operations.receive.confirm_receipt)."""
     with attempt(gw, caller, "deletion.request") as a:
         if req.quantity < 1 or not all(s.strip() for s in (req.items, req.media, req.method)):
             raise Invalid("消去する項目・媒体・数量・方法をすべて記入してください。",
                           "fill in the items, media, quantity and method of the erasure.")
-        authorised(a, transfer_id)
+        transfer = authorised(a, transfer_id)
+        accepted = (attested or default_for(a)).check(a, DELETION_REQUEST, transfer_id, transfer.approval_id)
         deletion_id = f"D-{uuid.uuid4().hex[:12]}"
         now = gw.clock.now()
         with gw.unit() as session:
@@ -67,11 +73,14 @@ def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest)
             session.add(m.ContractorDeletion(id=deletion_id, transfer_id=transfer_id, state="requested",
                                              request=body, requested_at=now, updated_at=now))
             session.flush()
-            gw.ledger.record(session, a.event(
+            _, document = gw.ledger.record(session, a.event(
                 evidence_type="deletion-request",
                 evidence={"transfer": transfer_id, "deletion": deletion_id, **body,
-                          "requested_by": {"user": a.actor.user, "org": a.actor.org}},
+                          "requested_by": {"user": a.actor.user, "org": a.actor.org},
+                          "attested": accepted.member},
             ))
+            assert document is not None
+            accepted.keep(session, document)
     return deletion_id
 
 
@@ -93,12 +102,21 @@ def decide(gw: Gateway, caller: Caller, deletion_id: str, *, approve: bool, witn
         row.decision = {"approve": approve, "witness": witness, "reason": reason, "by": user.login,
                         "at": timestamp(gw.clock.now())}
         row.updated_at = gw.clock.now()
+        # Evidence of its own: an erasure certificate must not be dated before this decision, and
+        # the auditor checks that order from the bundle alone.
         gw.ledger.record(session, a.event(
             reason=f"{'approved' if approve else 'rejected'} {deletion_id}" + (f"; witness {witness}" if witness else ""),
+            evidence_type="deletion-decision",
+            evidence={"transfer": transfer.id, "deletion": deletion_id, "approved": approve, "witness": witness,
+                      "reason": reason, "decided_by": {"user": user.login, "org": user.organisation_id},
+                      "decided_at": row.decision["at"]},
         ))
 
 
-def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertificate) -> str:
+def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertificate,
+            attested: Attested | None = None, *, transfer: str | None = None) -> str:
+    """The erasure certificate, after the city approved the request, never dated before that
+    approval (`attestation-out-of-order`). `transfer` is the one a signed certificate names."""
     with attempt(gw, caller, "deletion.certify") as a:
         if cert.sanitisation not in SANITISATION:
             raise Invalid(f"消去方法は {', '.join(SANITISATION)} のいずれかです。",
@@ -108,9 +126,10 @@ def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertific
         with gw.read() as session:
             row = session.get(m.ContractorDeletion, deletion_id)
             transfer_id = row.transfer_id if row else ""
-        if row is None:
+        if row is None or transfer not in (None, transfer_id):
             raise NotFound(f"消去依頼「{deletion_id}」は見つかりません。", f"no deletion request '{deletion_id}'.")
-        authorised(a, transfer_id)
+        approval_id = authorised(a, transfer_id).approval_id
+        accepted = (attested or default_for(a)).check(a, ERASURE_CERTIFICATE, transfer_id, approval_id)
         with gw.unit() as session:
             row = session.get(m.ContractorDeletion, deletion_id, with_for_update=True)
             assert row is not None
@@ -119,13 +138,22 @@ def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertific
                     "消去証明は、市が承認した消去依頼に対してだけ提出できます。",
                     f"a certificate can only follow an approved request (this one is '{row.state}').",
                 )
+            approved_at = datetime.fromisoformat(str((row.decision or {})["at"]).replace("Z", "+00:00"))
+            if cert.erased_at < approved_at:
+                raise Refused.one(
+                    Kind.ATTESTATION_OUT_OF_ORDER,
+                    "消去日時が、市が消去依頼を承認した日時より前になっています。承認後に消去した日時を記入してください。",
+                    "the erasure is dated before the city approved the deletion request; give the time you "
+                    "erased the data, after the approval.")
             body = {**asdict(cert), "erased_at": timestamp(cert.erased_at)}
             row.state, row.certificate, row.updated_at = "certified", body, gw.clock.now()
             _, document = gw.ledger.record(session, a.event(
                 evidence_type="erasure-certificate",
                 evidence={"transfer": transfer_id, "deletion": deletion_id, **body,
                           "method": cert.sanitisation, "witness": (row.decision or {}).get("witness"),
-                          "certified_by": {"user": a.actor.user, "org": a.actor.org}},
+                          "certified_by": {"user": a.actor.user, "org": a.actor.org},
+                          "approved_at": timestamp(approved_at), "attested": accepted.member},
             ))
-    assert document is not None
+            assert document is not None
+            accepted.keep(session, document)
     return str(document["id"])

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from gateway.ledger.log import Event
 from gateway.operations import workarea
-from gateway.retention.sweep import remove_dead_temporaries, sweep
+from gateway.operations.workarea import remove_dead_temporaries
+from gateway.retention.sweep import sweep
 from gateway.service import Gateway
 
 

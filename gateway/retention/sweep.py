@@ -21,7 +21,6 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
@@ -29,16 +28,14 @@ from gateway import kek_rotation
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
-from gateway.fsutil import fsync_dir, temporary_owner
 from gateway.ledger.log import Actor, Event
-from gateway.operations.workarea import alive as workarea_alive
+from gateway.operations.workarea import ORPHAN_GRACE_SECONDS, remove_dead_temporaries
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 
 METHOD = "cryptographic erase of the data key and file deletion"
-ORPHAN_GRACE_SECONDS = 6 * 3600
 SWEEPER = Actor(user=None, org=None, role="system")
 
 
@@ -109,26 +106,6 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
             },
         ))
     return True
-
-
-def remove_dead_temporaries(root: Path) -> list[Path]:
-    """Partial blob files (under the blob directory `root`) whose writer is dead (killed
-    mid-write), or older than any send can take: ciphertext under a key that was never stored,
-    but files that fill the disk. Returns what was removed."""
-    cutoff = time.time() - ORPHAN_GRACE_SECONDS
-    removed = []
-    for path in sorted(root.glob("??/.*.tmp")):
-        owner = temporary_owner(path)
-        dead = owner is not None and owner != os.getpid() and not workarea_alive(owner)
-        try:
-            old = path.stat().st_mtime < cutoff
-        except FileNotFoundError:
-            continue
-        if dead or old:
-            path.unlink(missing_ok=True)
-            fsync_dir(path.parent)
-            removed.append(path)
-    return removed
 
 
 def _remove_unreadable_files(gw: Gateway, blobs: BlobStore) -> int:

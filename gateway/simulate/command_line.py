@@ -7,8 +7,9 @@ and a scenario runs hundreds. The command opens the installation itself (its own
 keys and ledger, as a separate process would); the ledger's head row serialises its entries with
 the servers' entries.
 
-The scenario's clock reaches the command as the root command's object (`obj={"clock": ...}`, read by
-`cli.common.open_gateway`), and what the command prints is captured for this thread only
+The scenario's clock and the operating-system user its person works as reach the command as the
+root command's object (`obj={"clock": ..., "os_user": ...}`, read by `cli.common.open_gateway`),
+and what the command prints is captured for this thread only
 (`thread_output`): the portal and SFTP servers run in other threads of the same process meanwhile,
 and neither the environment nor their output is touched.
 
@@ -48,18 +49,25 @@ class Ran:
                                f"`gateway {' '.join(self.argv[:2])}` printed no JSON: {self.stdout[:200]!r}") from None
 
 
+# The rehearsal's own operator (its frame: operators, pinned hosts), mapped to the administrator
+# account when the simulation's home is initialised.
+OPERATOR = "simulator"
+
+
 class CommandLine:
     def __init__(self, gw: Gateway) -> None:
         self.gw = gw
 
-    def __call__(self, *args: str, ok: tuple[int, ...] = (0,)) -> Ran:
-        """Run `gateway ARGS...`; an exit code not in `ok` raises the refusal it printed."""
+    def __call__(self, *args: str, ok: tuple[int, ...] = (0,), as_user: str = OPERATOR) -> Ran:
+        """Run `gateway ARGS...` as the operating-system user `as_user` (a named operator: the
+        simulation's own `simulator`, or a staff member's); an exit code not in `ok` raises the
+        refusal it printed."""
         from gateway.cli import main  # the whole command line is only loaded by a run that uses it
 
         argv = ("--home", str(self.gw.home.root), *args)
         before = logged.last_seq(self.gw)
         with thread_output.captured() as (out, err):
-            code = _invoke(main, list(argv), err, clock=FixedClock(self.gw.clock.now()))
+            code = _invoke(main, list(argv), err, clock=FixedClock(self.gw.clock.now()), os_user=as_user)
         ran = Ran(tuple(args), code, out.getvalue(), err.getvalue())
         if code not in ok:
             raise self._refusal(ran, before)
@@ -90,10 +98,11 @@ def _json_answer(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def _invoke(main: click.Group, argv: list[str], err: io.StringIO, *, clock: FixedClock) -> int:
+def _invoke(main: click.Group, argv: list[str], err: io.StringIO, *, clock: FixedClock, os_user: str) -> int:
     """The exit code the console script would have ended with."""
     try:
-        result = main.main(args=argv, prog_name="gateway", standalone_mode=False, obj={"clock": clock})
+        result = main.main(args=argv, prog_name="gateway", standalone_mode=False,
+                           obj={"clock": clock, "os_user": os_user})
     except SystemExit as exit_:  # refusals_exit_1: message printed, sys.exit(1)
         return exit_.code if isinstance(exit_.code, int) else 1
     except click.ClickException as usage:  # a usage error: the simulation wrote a wrong argv

@@ -163,6 +163,15 @@ def _access_after_deletion(c: _Context) -> None:
     c.before_export(attempt)
 
 
+def _attestation_out_of_order(c: _Context) -> None:
+    """The contractor signs a receipt dated before it could have received the package; the gateway
+    refuses it, and the contractor then files the receipt it should have."""
+    confirm = c.of_leaf("confirm")
+    early = Step("confirm", timedelta(0), {**confirm.params, "dated_before_download": True,
+                                           "expect": "refused:attestation-out-of-order"})
+    c.steps.insert(c.steps.index(confirm), early)
+
+
 def _receipt_mismatch(c: _Context) -> None:
     confirm = c.of_leaf("confirm")
     c.replace_step(confirm, replace(confirm, params={**confirm.params, "wrong_checksum": True}))
@@ -278,6 +287,7 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "password-same-day": _password_same_day,
     "brute-force": _brute_force,
     "access-after-deletion": _access_after_deletion,
+    "attestation-out-of-order": _attestation_out_of_order,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,

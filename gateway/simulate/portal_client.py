@@ -1,4 +1,6 @@
-"""The scenario's people on the LGWAN-ASP portal, as they use it: over the network, through its JSON API.
+"""The scenario's city staff on the LGWAN-ASP portal, as they use it: over the network, through its
+JSON API (the contractors' handlers use gateway-client, `contractors.py`, with the terminals and
+passwords enrolled here).
 
 Each person works from their own designated terminal: a client certificate the gateway's CA issued
 to them, presented in the TLS handshake (mutual TLS) to the portal on 127.0.0.1. They get their
@@ -15,18 +17,17 @@ from __future__ import annotations
 import contextlib
 import secrets
 import ssl
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 
 from gateway.channels.lgwan_asp import terminals
 from gateway.channels.lgwan_asp.auth import issue_initial_password
-from gateway.errors import GatewayError, Invalid, error_from_json
-from gateway.fsutil import atomic_output
+from gateway.client import portal
+from gateway.errors import Invalid
 from gateway.ledger.log import Actor
 from gateway.service import Gateway
 
@@ -45,6 +46,8 @@ class _Person:
     login: str
     password: str
     client: httpx.Client
+    p12: Path  # the terminal certificate as issued, for the person's own gateway-client
+    p12_password: str
 
 
 class PortalClient:
@@ -76,16 +79,16 @@ class PortalClient:
             initial = issue_initial_password(self.gw, login, actor=OPERATOR)
             chosen = secrets.token_urlsafe(18)
             with self._signed_in(client, login, initial, first=True) as auth:
-                _answer(_post(client, "/password", auth, json={"current": initial, "new": chosen}))
+                portal.answer(portal.post(client, "/password", auth, json={"current": initial, "new": chosen}))
         except BaseException:
             client.close()
             raise
-        self.people[login] = _Person(login, chosen, client)
+        self.people[login] = _Person(login, chosen, client, issued.p12, issued.p12_password)
 
     @contextlib.contextmanager
     def _signed_in(self, client: httpx.Client, login: str, password: str, *,
                    first: bool = False) -> Iterator[dict[str, str]]:
-        token = _answer(_post(client, "/tokens", {}, json={"login": login, "password": password}))
+        token = portal.answer(portal.post(client, "/tokens", {}, json={"login": login, "password": password}))
         if bool(token["must_change_password"]) != first:
             raise Invalid("ポータルのアカウントの状態が想定と異なります。",
                                f"the portal account '{login}' is not in the expected state.")
@@ -95,9 +98,9 @@ class PortalClient:
             yield auth
             done = True
         finally:
-            out = _post(client, "/logout", auth)
+            out = portal.post(client, "/logout", auth)
             if done and out.status_code != 204:
-                raise _refusal(out)
+                raise portal.refusal(out)
 
     @contextlib.contextmanager
     def session(self, login: str) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
@@ -108,53 +111,28 @@ class PortalClient:
         with self._signed_in(person.client, login, person.password) as auth:
             yield person.client, auth
 
+    def credentials(self, login: str) -> tuple[Path, str, str]:
+        """The person's terminal certificate (PKCS#12), its password and their portal password."""
+        self.enrol(login)
+        person = self.people[login]
+        return person.p12, person.p12_password, person.password
+
     # -- errands -----------------------------------------------------------------------------
 
     def send(self, login: str, file: Path, *, approval: str, profile: str, recipient: str,
              password_delivery: str) -> dict[str, Any]:
         """Staff upload the recipient file from the send-only screen's API (multipart, streamed)."""
         with self.session(login) as (client, auth), file.open("rb") as f:
-            answer = _post(client, "/transfers", auth, files={"file": (file.name, f, "text/csv")},
+            answer = portal.post(client, "/transfers", auth, files={"file": (file.name, f, "text/csv")},
                            data={"approval": approval, "profile": profile, "recipient": recipient,
                                  "password_delivery": password_delivery})
-        return _answer(answer)
+        return portal.answer(answer)
 
     def dispatch(self, login: str, transfer: str, *, method: str) -> str:
         """Staff record that the password notice left (and how)."""
         with self.session(login) as (client, auth):
-            return str(_answer(_post(client, f"/transfers/{transfer}/dispatch", auth,
+            return str(portal.answer(portal.post(client, f"/transfers/{transfer}/dispatch", auth,
                                      json={"method": method}))["notice"])
-
-    def download(self, login: str, transfer: str, target: Path) -> None:
-        """A handler fetches the package, streamed to disk; nothing is left of a broken download."""
-        with self.session(login) as (client, auth):
-            def fetch() -> httpx.Response:
-                with client.stream("GET", f"{API}/transfers/{transfer}/package", headers=auth) as r:
-                    if r.status_code == 200:
-                        with atomic_output(target) as out:
-                            for chunk in r.iter_raw(CHUNK):
-                                out.write(chunk)
-                    else:
-                        r.read()
-                return r
-            r = _retrying(lambda: _call(fetch))
-            if r.status_code != 200:
-                raise _refusal(r)
-
-    def receipt(self, login: str, transfer: str, *, records: int, sha256: str) -> dict[str, Any]:
-        """The count and SHA-256 the handler found. A mismatch is recorded by the gateway (422)."""
-        with self.session(login) as (client, auth):
-            r = _post(client, f"/transfers/{transfer}/receipt", auth, json={"records": records, "sha256": sha256})
-        if r.status_code == 422 and "matches" in _json(r):
-            return _json(r)
-        return _answer(r)
-
-    def request_deletion(self, login: str, transfer: str, *, items: str, media: str, quantity: int, method: str,
-                         planned_date: date) -> str:
-        with self.session(login) as (client, auth):
-            return str(_answer(_post(client, f"/transfers/{transfer}/deletions", auth, json={
-                "items": items, "media": media, "quantity": quantity, "method": method,
-                "planned_date": planned_date.isoformat()}))["deletion"])
 
     def decide(self, login: str, deletion: str, *, approve: bool, witness: str | None) -> None:
         """City staff approve (or reject) a contractor's deletion request, naming a witness if any."""
@@ -162,58 +140,4 @@ class PortalClient:
         if witness:
             body["witness"] = witness
         with self.session(login) as (client, auth):
-            _answer(_post(client, f"/deletions/{deletion}/decision", auth, json=body))
-
-    def certify(self, login: str, deletion: str, certificate: dict[str, Any]) -> str:
-        body = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in certificate.items()}
-        with self.session(login) as (client, auth):
-            return str(_answer(_post(client, f"/deletions/{deletion}/certificate", auth, json=body))["evidence"])
-
-
-def _post(client: httpx.Client, path: str, auth: dict[str, str], **kw: Any) -> httpx.Response:
-    def post() -> httpx.Response:
-        for _, f, *_ in (kw.get("files") or {}).values():
-            if hasattr(f, "seek"):
-                f.seek(0)  # a retried upload sends the whole file again
-        return client.post(API + path, headers=auth, **kw)
-    return _retrying(lambda: _call(post))
-
-
-def _retrying(do: Any) -> httpx.Response:
-    """`do()`, again after the wait a 503's Retry-After asks for (the gateway's database was busy
-    and nothing was changed), a few times; the last answer is returned whatever it is."""
-    for _ in range(BUSY_RETRIES):
-        r = do()
-        if r.status_code != 503 or not r.headers.get("retry-after", "").isdigit():
-            return r  # type: ignore[no-any-return]
-        r.close()
-        time.sleep(min(int(r.headers["retry-after"]), MAX_RETRY_AFTER))
-    return do()  # type: ignore[no-any-return]
-
-
-def _call(do: Any) -> Any:
-    """`do()`, with a failure of the connection itself told as a GatewayError."""
-    try:
-        return do()
-    except httpx.HTTPError as err:
-        raise Invalid("ポータルとの通信に失敗しました。", f"the connection to the portal failed: {err}") from None
-
-
-def _json(r: httpx.Response) -> dict[str, Any]:
-    try:
-        body = r.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _answer(r: httpx.Response) -> dict[str, Any]:
-    if not 200 <= r.status_code < 300:
-        raise _refusal(r)
-    return _json(r)
-
-
-def _refusal(r: httpx.Response) -> GatewayError:
-    """The portal's refusal as the GatewayError it was: its category, kinds and every reason."""
-    return error_from_json(_json(r), fallback_ja=f"ポータルが要求を拒否しました（HTTP {r.status_code}）。",
-                           fallback_en=f"the portal refused the request (HTTP {r.status_code}): {r.text[:200]}")
+            portal.answer(portal.post(client, f"/deletions/{deletion}/decision", auth, json=body))

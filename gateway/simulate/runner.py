@@ -28,6 +28,7 @@ from sqlalchemy import select
 
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
+from gateway.core.approvals import Approval
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
 from gateway.ledger.log import Actor, Event
@@ -36,7 +37,8 @@ from gateway.operations.export import export_bundle
 from gateway.operations.external import declare
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
-from gateway.simulate import files
+from gateway.simulate import files, signatures
+from gateway.simulate.command_line import OPERATOR
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import earliest, inject
 from gateway.simulate.run import Run
@@ -73,7 +75,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     clock = FixedClock(earliest(scenario, injected))
     home = Home(out / "home")
     installation.init(home, rehearsal=True, clock=clock, sealed_db_url=rehearsal_database(home, rehearsal_db),
-                      origin=origin_of(scenario))
+                      origin=origin_of(scenario), operator=OPERATOR)
     echo(f"宛名ファイルを生成 / generating {scenario.records:,} synthetic recipients ({scenario.schema}) …")
     population = files.population(out / "data", scenario, seed)
     policy = out / "trust.toml"
@@ -98,6 +100,7 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
     for kind in tamper:
         tamper[kind](bundle)
     report = _audit(bundle, out, policy)
+    signed = signatures.check_with_ssh_keygen(bundle)
     return {
         "scenario": scenario.name,
         "records": scenario.records,
@@ -112,6 +115,9 @@ def simulate(scenario: Scenario, out: Path, *, records: int | None, seed: int, f
         "trust": str(policy),
         "witnesses": [w.split("+", 1)[0] for w in (report.get("trust") or {}).get("witnesses", [])],
         "rests_on": rests_on(report),
+        # The contractors' own signatures: how many the auditor and stock ssh-keygen verified.
+        "attestations": {**report.get("attestations", {}).get("by_strength", {}), **signed,
+                         "audit_verified": _signed_and_verified(report)},
     }
 
 
@@ -270,6 +276,13 @@ def _export(run: Run, step: Step) -> None:
     run.transfers["__bundle__"] = {"path": str(bundle)}
 
 
+def _signed_and_verified(report: dict[str, Any]) -> int:
+    return sum(1 for a in report.get("approval_summaries", []) for t in a["transfers"]
+               for group in ("receipts", "deletion_requests", "erasure_certificates", "deliverable_declarations")
+               for d in t.get(group, []) if d.get("attested", {}).get("strength") == "signed"
+               and d["attested"].get("verified"))
+
+
 def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
     """The independent auditor, as a security officer runs it: a separate program, pinned to the
     trust policy the city published."""
@@ -289,6 +302,6 @@ ACTIONS: dict[str, Callable[[Run, Step], None]] = {
 }
 
 
-def approval_of(run: Run, approval_id: str):  # type: ignore[no-untyped-def]
+def approval_of(run: Run, approval_id: str) -> Approval:
     with run.gw.unit() as session:
         return get_approval(session, approval_id)

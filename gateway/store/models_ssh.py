@@ -17,6 +17,10 @@ class SshKey(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     public_key: Mapped[str] = mapped_column(Text)  # "ssh-ed25519 AAAA..." without the comment
     added_at: Mapped[datetime]
+    # Set when the key is withdrawn: it no longer logs in or signs. What it signed before stays
+    # valid; the signed key registration and revocation evidence say when it was whose.
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    registration_evidence: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class PinnedHost(Base):

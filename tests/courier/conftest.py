@@ -75,7 +75,7 @@ def shinjuku(cli, tmp_path) -> SimpleNamespace:
     source = nhi_file(tmp_path)
     sent = cli.json("send", str(source), "--approval", NHI, "--recipient", "kandagawa-print", "--profile",
                     "courier-cdr", "--password-delivery", "hand", "--notice", str(tmp_path / "notice.html"),
-                    "--as", "w.kato")
+                    "--as", "w.kato", "--paper-ref", "書面 1")
     return SimpleNamespace(transfer=sent["transfer"], sha256=sent["sha256"], records=sent["records"],
                            passphrase=sent["passphrase"], notice=f"N-{sent['transfer']}", source=source)
 
@@ -83,7 +83,7 @@ def shinjuku(cli, tmp_path) -> SimpleNamespace:
 def handover(cli: Cli, item: str, to: str, by: str, cabinet: str, *extra: str, check: bool = True,
              quantity: int = 1, command: str = "handover"):
     return cli("courier", command, item, "--to", to, "--place", "新宿区役所 本庁舎3階 医療保険年金課",
-               "--quantity", str(quantity), "--cabinet", cabinet, "--as", by, *extra, check=check)
+               "--quantity", str(quantity), "--cabinet", cabinet, "--as", by, "--paper-ref", "書面 1", *extra, check=check)
 
 
 def report(cli: Cli, tmp_path: Path, approval: str, name: str = "bundle") -> dict:

@@ -9,14 +9,14 @@ MEDIA_CABINET, NOTICE_CABINET = "媒体金庫", "通知書キャビネット"
 def _media_out(cli, shinjuku, tmp_path, serial: str = "CD-1") -> None:
     cli.at("2020-06-01T09:10:00")
     cli("courier", "write", shinjuku.transfer, "--media", "cdr", "--serial", serial, "-o", str(tmp_path / "m"),
-        "--as", "w.kato")
+        "--as", "w.kato", "--paper-ref", "書面 1")
     cli.at("2020-06-01T14:00:00")
     handover(cli, serial, "r.shimizu", "w.kato", MEDIA_CABINET)
 
 
 def _receipt(cli, shinjuku) -> None:
     cli("receipt", shinjuku.transfer, "--records", str(shinjuku.records), "--sha256", shinjuku.sha256,
-        "--as", "r.shimizu")
+        "--as", "r.shimizu", "--paper-ref", "書面 1")
 
 
 def test_notice_on_the_day_of_the_media_is_refused(cli, shinjuku, tmp_path):
@@ -26,7 +26,7 @@ def test_notice_on_the_day_of_the_media_is_refused(cli, shinjuku, tmp_path):
     assert proc.returncode == 1 and "[password-same-day]" in proc.stderr and "別の日" in proc.stderr
     assert "different days" in proc.stderr
     # Nothing but the refusal was written: the notice is still with the ward, and not even registered.
-    assert "登録されていません" in cli("courier", "show", shinjuku.notice, "--as", "w.kato", check=False).stderr
+    assert "登録されていません" in cli("courier", "show", shinjuku.notice, "--as", "w.kato", "--paper-ref", "書面 1", check=False).stderr
     cli.at("2020-06-01T23:59:30")
     rep = report(cli, tmp_path, NHI)
     assert serious(rep) == [("password-same-day", True)]
@@ -36,7 +36,7 @@ def test_notice_on_the_day_of_the_media_is_refused(cli, shinjuku, tmp_path):
 def test_notice_in_the_same_courier_run_is_refused_even_on_another_day(cli, shinjuku, tmp_path):
     cli.at("2020-06-01T09:10:00")
     cli("courier", "write", shinjuku.transfer, "--media", "cdr", "--serial", "CD-2", "-o", str(tmp_path / "m"),
-        "--as", "w.kato")
+        "--as", "w.kato", "--paper-ref", "書面 1")
     cli.at("2020-06-01T23:50:00")
     handover(cli, "CD-2", "r.shimizu", "w.kato", MEDIA_CABINET, "--run", "BIN-7")
     cli.at("2020-06-02T00:10:00")
@@ -77,7 +77,7 @@ def test_bad_input_is_refused_with_a_clear_message_and_only_the_refusal_is_logge
     refused = [e for e in cli.json("log", "--outcome", "refused") if e["action"] == "courier.handover"]
     # Input errors carry no finding kind; an out-of-order time is what the auditor calls a custody gap.
     assert [e["kinds"] for e in refused] == [[], [], ["custody-gap"], []]
-    chain = cli.json("courier", "show", "CD-1", "--as", "w.kato")
+    chain = cli.json("courier", "show", "CD-1", "--as", "w.kato", "--paper-ref", "書面 1")
     assert len(chain["events"]) == 1 and chain["holder"]["person"] == "r.shimizu"
 
 
@@ -90,10 +90,10 @@ def test_media_not_returned_by_the_deadline(cli, shinjuku, tmp_path):
     cli("retention", "sweep", "--now", "2020-06-08T09:00:00+09:00")
     cli.at("2020-06-20T10:00:00")
     handover(cli, shinjuku.notice, "w.kato", "r.shimizu", "区 通知書キャビネット", command="return")
-    outstanding = cli.json("courier", "list", "--outstanding", "--as", "w.kato")
+    outstanding = cli.json("courier", "list", "--outstanding", "--as", "w.kato", "--paper-ref", "書面 1")
     assert [(o["item"], o["overdue"]) for o in outstanding] == [("CD-1", False)]
     cli.at("2020-07-01T14:00:01")  # one second past the 30 days of courier-cdr
-    assert cli.json("courier", "list", "--outstanding", "--as", "w.kato")[0]["overdue"] is True
+    assert cli.json("courier", "list", "--outstanding", "--as", "w.kato", "--paper-ref", "書面 1")[0]["overdue"] is True
     rep = report(cli, tmp_path, NHI)
     assert serious(rep) == [("media-not-returned", False)]
     finding = next(f for f in rep["findings"] if f["kind"] == "media-not-returned")
@@ -116,7 +116,7 @@ def test_lost_media_is_an_incident_report_and_a_custody_gap(cli, shinjuku, tmp_p
     _receipt(cli, shinjuku)
     cli.at("2020-06-03T11:00:00")
     lost = cli.json("courier", "lost", "CD-1", "--place", "印字工場への搬送車両内", "--circumstances",
-                    "鍵付きケースごと所在不明", "--at", "2020-06-03T09:00:00+09:00", "--as", "r.shimizu")
+                    "鍵付きケースごと所在不明", "--at", "2020-06-03T09:00:00+09:00", "--as", "r.shimizu", "--paper-ref", "書面 1")
     assessment = lost["assessment"]
     assert assessment["media_encrypted"] is True and assessment["counterpart_with_lost_item"] is False
     assert assessment["counterparts"][0]["holder"] == {"person": "w.kato", "org": "shinjuku"}  # the notice stayed

@@ -25,13 +25,13 @@ def received(cli, tmp_path) -> SimpleNamespace:
     source = tmp_path / "kurume.csv"
     run_gateway("generate", "recipients", "--count", "60", "--schema", "kurume-2020", "--seed", "5", "-o", str(source))
     sent = cli.json("send", str(source), "--approval", KURUME, "--recipient", "chikugo-print", "--profile", "vpn-sftp",
-                    "--password-delivery", "registered-mail", "--as", "s.staff")
+                    "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1")
     cli.at("2020-06-01T10:00:00")
-    cli("fetch", sent["transfer"], "-o", str(tmp_path / "city.age"), "--as", "k.tanaka")
+    cli("fetch", sent["transfer"], "-o", str(tmp_path / "city.age"), "--as", "k.tanaka", "--paper-ref", "書面 1")
     (tmp_path / "city.pass").write_text(sent["passphrase"])
     cli("package", "decrypt", str(tmp_path / "city.age"), "-o", str(tmp_path / "relay.csv"), "--passphrase-file",
         str(tmp_path / "city.pass"))
-    cli("receipt", sent["transfer"], "--records", "60", "--sha256", sent["sha256"], "--as", "k.tanaka")
+    cli("receipt", sent["transfer"], "--records", "60", "--sha256", sent["sha256"], "--as", "k.tanaka", "--paper-ref", "書面 1")
     return SimpleNamespace(transfer=sent["transfer"], file=tmp_path / "relay.csv")
 
 
@@ -39,7 +39,7 @@ def relay(cli, received, *, to: str = "ariake-fuunyu", login: str = "k.tanaka", 
           check: bool = True, notice=None):
     extra = ["--notice", str(notice)] if notice else []
     return cli("send", str(received.file), "--approval", KURUME, "--recipient", to, "--profile", "subcontract-courier",
-               "--password-delivery", "registered-mail", "--relay-of", parent or received.transfer, "--as", login,
+               "--password-delivery", "registered-mail", "--relay-of", parent or received.transfer, "--as", login, "--paper-ref", "書面 1",
                "--json", *extra, check=check)
 
 
@@ -48,29 +48,29 @@ def test_relay_to_the_approved_subcontractor_with_its_own_custody_and_receipt(cl
     sent = json.loads(relay(cli, received, notice=tmp_path / "relay-notice.html").stdout)
     t = sent["transfer"]
     written = cli.json("courier", "write", t, "--media", "dvd", "--serial", "CP-SEC-0001", "-o", str(tmp_path / "m"),
-                       "--cabinet", "筑後 媒体金庫", "--as", "k.tanaka")
+                       "--cabinet", "筑後 媒体金庫", "--as", "k.tanaka", "--paper-ref", "書面 1")
     cli.at("2020-06-01T16:00:00")
     cli("courier", "handover", "CP-SEC-0001", "--to", "y.hirano", "--place", "筑後セキュアプリント 出荷場",
         "--quantity", "1", "--cabinet", "有明 媒体金庫", "--means", "security-courier", "--run", "SEC-20200601-01",
-        "--receipt-no", "AR-1", "--as", "k.tanaka")
+        "--receipt-no", "AR-1", "--as", "k.tanaka", "--paper-ref", "書面 1")
     cli.at("2020-06-02T10:00:00")
     cli("courier", "handover", f"N-{t}", "--to", "y.hirano", "--place", "有明封入封緘 受付",
         "--quantity", "1", "--cabinet", "有明 通知書キャビネット", "--means", "registered-mail", "--run", "RM-5566",
-        "--as", "k.tanaka")
+        "--as", "k.tanaka", "--paper-ref", "書面 1")
     # The subcontractor joins the package from the disc image and decrypts it with the notice.
     cli("courier", "extract", *written["paths"], "-o", str(tmp_path / "sub.age"))
     (tmp_path / "sub.pass").write_text(passphrase_of(tmp_path / "relay-notice.html"))
     out = cli("package", "decrypt", str(tmp_path / "sub.age"), "-o", str(tmp_path / "sub.csv"), "--passphrase-file",
               str(tmp_path / "sub.pass")).stdout
     assert sent["sha256"] in out
-    cli("receipt", t, "--records", "60", "--sha256", sent["sha256"], "--as", "y.hirano")
+    cli("receipt", t, "--records", "60", "--sha256", sent["sha256"], "--as", "y.hirano", "--paper-ref", "書面 1")
     cli.at("2020-06-04T10:00:00")
     for item, cabinet in (("CP-SEC-0001", "筑後 媒体金庫"), (f"N-{t}", "筑後 通知書キャビネット")):
         cli("courier", "return", item, "--to", "k.tanaka", "--place", "筑後セキュアプリント 受付", "--quantity", "1",
             "--cabinet", cabinet, "--means", "security-courier" if item.startswith("CP") else "hand",
-            "--as", "y.hirano")
+            "--as", "y.hirano", "--paper-ref", "書面 1")
     deletion = cli("deletion", "request", t, "--items", "封入封緘用宛名データ", "--media", "作業PC", "--quantity", "1",
-                   "--method", "上書き消去", "--planned-date", "2020-06-05", "--as", "y.hirano").stdout.split()[-1]
+                   "--method", "上書き消去", "--planned-date", "2020-06-05", "--as", "y.hirano", "--paper-ref", "書面 1").stdout.split()[-1]
     assert deletion.startswith("D-")
 
     cli.at("2020-06-05T10:00:00")

@@ -20,20 +20,20 @@ def test_media_not_returned_holds_the_case_and_custody_records_go_with_their_ent
     t = shinjuku.transfer
     cli.at("2020-06-01T09:10:00")
     cli("courier", "write", t, "--media", "cdr", "--serial", "NHI-CDR-0601", "-o", str(tmp_path / "media"),
-        "--cabinet", "医療保険年金課 媒体キャビネット", "--as", "w.kato")
+        "--cabinet", "医療保険年金課 媒体キャビネット", "--as", "w.kato", "--paper-ref", "書面 1")
     cli.at("2020-06-01T14:00:00")
     handover(cli, "NHI-CDR-0601", "r.shimizu", "w.kato", MEDIA_CABINET)
     cli("retention", "sweep", "--now", "2020-06-08T09:00:00+09:00")
     cli.at("2020-06-10T10:00:00")
     deletion = cli("deletion", "request", t, "--items", "国保帳票印字データ一式", "--media", "印字サーバー",
                    "--quantity", "1", "--method", "上書き消去", "--planned-date", "2020-06-11",
-                   "--as", "r.shimizu").stdout.split()[-1]
-    cli("deletion", "decide", deletion, "--approve", "--as", "w.kato")
+                   "--as", "r.shimizu", "--paper-ref", "書面 1").stdout.split()[-1]
+    cli("deletion", "decide", deletion, "--approve", "--as", "w.kato", "--paper-ref", "書面 1")
     cli.at("2020-06-11T17:00:00")
     cli("deletion", "certify", deletion, "--erased-at", "2020-06-11T15:00:00+09:00", "--media-manufacturer", "テスト電機",
         "--media-model", "SRV-1", "--media-serial", "印字サーバー室", "--sanitisation", "clear", "--technique",
         "上書き 1 回", "--tool", "shred 9.1", "--verification", "読み出し確認", "--sanitised-by", "清水 涼介,取扱責任者",
-        "--verified-by", "岡田 千尋,取扱者", "--place", "神田川データプリント 本社工場", "--as", "r.shimizu")
+        "--verified-by", "岡田 千尋,取扱者", "--place", "神田川データプリント 本社工場", "--as", "r.shimizu", "--paper-ref", "書面 1")
 
     held = cli.json("retention", "prune-log", "--now", LATER)
     assert held["pruned"] is False  # the approval's first entry follows `gateway init`: nothing before it ends
@@ -55,5 +55,5 @@ def test_media_not_returned_holds_the_case_and_custody_records_go_with_their_ent
     assert statement["removed"]["other_records"] == {"courier_events": 2}
     assert statement["removed"]["evidence_by_type"]["custody"] == 2
     # The desk still answers for the item, with no history left to show.
-    chain = cli.json("courier", "show", "NHI-CDR-0601", "--as", "w.kato")
+    chain = cli.json("courier", "show", "NHI-CDR-0601", "--as", "w.kato", "--paper-ref", "書面 1")
     assert chain["events"] == []

@@ -23,7 +23,7 @@ def test_a_larger_package_is_split_over_numbered_discs(cli, shinjuku, tmp_path):
     capacity = RESERVE + SECTOR  # 2 KiB of package per disc: a 40-record package needs a few
     cli.at("2020-06-01T09:10:00")
     written = cli.json("courier", "write", shinjuku.transfer, "--media", "cdr", "--serial", "SPLIT-1", "-o",
-                       str(tmp_path / "m"), "--capacity", str(capacity), "--as", "w.kato")
+                       str(tmp_path / "m"), "--capacity", str(capacity), "--as", "w.kato", "--paper-ref", "書面 1")
     n = written["pieces"]
     assert n >= 2 and len(written["paths"]) == n
     joined, labels = b"", []
@@ -56,14 +56,14 @@ def test_a_larger_package_is_split_over_numbered_discs(cli, shinjuku, tmp_path):
 def test_write_only_the_profiles_media_valid_serials_by_the_sender(cli, shinjuku, tmp_path):
     cli.at("2020-06-01T09:10:00")
     proc = cli("courier", "write", shinjuku.transfer, "--media", "hdd", "--serial", "HDD-1", "-o", str(tmp_path / "m"),
-               "--as", "w.kato", check=False)
+               "--as", "w.kato", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1 and "[unapproved-channel]" in proc.stderr  # courier-cdr: CD-R/DVD-R only
     assert not (tmp_path / "m" / "HDD-1").exists()
     proc = cli("courier", "write", shinjuku.transfer, "--media", "cdr", "--serial", "bad serial!", "-o",
-               str(tmp_path / "m"), "--as", "w.kato", check=False)
+               str(tmp_path / "m"), "--as", "w.kato", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1 and "シリアル" in proc.stderr
     proc = cli("courier", "write", shinjuku.transfer, "--media", "cdr", "--serial", "OK-1", "-o", str(tmp_path / "m"),
-               "--as", "r.shimizu", check=False)
+               "--as", "r.shimizu", "--paper-ref", "書面 1", check=False)
     assert proc.returncode == 1  # the printer cannot write the ward's media
     refused = [e for e in cli.json("log", "--outcome", "refused") if e["action"] == "courier.write"]
     assert len(refused) == 3 and refused[0]["kinds"] == ["unapproved-channel"]

@@ -37,7 +37,7 @@ def test_cdr_flow_day1_media_day2_notice_return_erasure_audit(cli, shinjuku, tmp
     t = shinjuku.transfer
     cli.at("2020-06-01T09:10:00")
     written = cli.json("courier", "write", t, "--media", "cdr", "--serial", "NHI-CDR-0601", "-o",
-                       str(tmp_path / "media"), "--cabinet", "医療保険年金課 媒体キャビネット", "--as", "w.kato")
+                       str(tmp_path / "media"), "--cabinet", "医療保険年金課 媒体キャビネット", "--as", "w.kato", "--paper-ref", "書面 1")
     assert written["pieces"] == 1 and written["paths"][0].endswith("NHI-CDR-0601.iso")
     cli.at("2020-06-01T14:00:00")
     out = handover(cli, "NHI-CDR-0601", "r.shimizu", "w.kato", MEDIA_CABINET, "--receipt-no", "AZ-0601-1").stdout
@@ -59,7 +59,7 @@ def test_cdr_flow_day1_media_day2_notice_return_erasure_audit(cli, shinjuku, tmp
                             "--passphrase-file", str(tmp_path / "pass")).stdout
     assert shinjuku.sha256 in decrypted and f"records: {shinjuku.records}" in decrypted
     cli.at("2020-06-02T08:30:00")
-    run_gateway("receipt", t, "--records", str(shinjuku.records), "--sha256", shinjuku.sha256, "--as", "r.shimizu",
+    run_gateway("receipt", t, "--records", str(shinjuku.records), "--sha256", shinjuku.sha256, "--as", "r.shimizu", "--paper-ref", "書面 1",
                 env={"GATEWAY_FAKE_NOW": "2020-06-02T08:30:00+09:00"})
 
     # The gateway's own copy goes when due (7 days from sending).
@@ -68,20 +68,20 @@ def test_cdr_flow_day1_media_day2_notice_return_erasure_audit(cli, shinjuku, tmp
     cli.at("2020-06-10T10:00:00")
     handover(cli, "NHI-CDR-0601", "w.kato", "r.shimizu", "医療保険年金課 媒体キャビネット", command="return")
     handover(cli, shinjuku.notice, "w.ito", "r.shimizu", "医療保険年金課 通知書キャビネット", command="return")
-    chain = cli.json("courier", "show", "NHI-CDR-0601", "--as", "w.kato")
+    chain = cli.json("courier", "show", "NHI-CDR-0601", "--as", "w.kato", "--paper-ref", "書面 1")
     assert [e["event"] for e in chain["events"]] == ["handover", "return"]
     assert chain["holder"] == {"person": "w.kato", "org": "shinjuku"} and not chain["lost"]
-    assert cli.json("courier", "list", "--outstanding", "--as", "w.kato") == []
+    assert cli.json("courier", "list", "--outstanding", "--as", "w.kato", "--paper-ref", "書面 1") == []
 
     deletion = cli("deletion", "request", t, "--items", "国保帳票印字データ一式", "--media", "印字サーバー",
                    "--quantity", "1", "--method", "上書き消去", "--planned-date", "2020-06-11",
-                   "--as", "r.shimizu").stdout.split()[-1]
-    cli("deletion", "decide", deletion, "--approve", "--witness", "加藤 和子", "--as", "w.kato")
+                   "--as", "r.shimizu", "--paper-ref", "書面 1").stdout.split()[-1]
+    cli("deletion", "decide", deletion, "--approve", "--witness", "加藤 和子", "--as", "w.kato", "--paper-ref", "書面 1")
     cli.at("2020-06-11T17:00:00")
     cli("deletion", "certify", deletion, "--erased-at", "2020-06-11T15:00:00+09:00", "--media-manufacturer", "テスト電機",
         "--media-model", "SRV-1", "--media-serial", "印字サーバー室", "--sanitisation", "clear", "--technique",
         "上書き 1 回", "--tool", "shred 9.1", "--verification", "読み出し確認", "--sanitised-by", "清水 涼介,取扱責任者",
-        "--verified-by", "岡田 千尋,取扱者", "--place", "神田川データプリント 本社工場", "--as", "r.shimizu")
+        "--verified-by", "岡田 千尋,取扱者", "--place", "神田川データプリント 本社工場", "--as", "r.shimizu", "--paper-ref", "書面 1")
 
     cli.at("2020-07-15T10:00:00")  # after every return deadline
     rep = report(cli, tmp_path, NHI)

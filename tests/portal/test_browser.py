@@ -244,8 +244,10 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         phase("staff reminders and decision")
 
         # -- contractor: the erasure certificate after the approval --------------------------------
+        # Erased after the approval (an erasure dated before it is refused: attestation-out-of-order).
+        portal.clock.advance(timedelta(minutes=2))
         handler.goto(f"{portal.url}/contractor/transfers/{transfer}")
-        erased = to_jst(portal.clock.now() - timedelta(minutes=30))
+        erased = to_jst(portal.clock.now() - timedelta(minutes=1))
         handler.get_by_label("消去日時").fill(f"{erased:%Y-%m-%dT%H:%M}")
         for label, value in (("媒体の製造元", "Example Storage"), ("媒体の型番", "ES-4000"),
                              ("製造番号・場所", "SN 1234-ABCD（本社データセンター）"),

@@ -50,11 +50,13 @@ def exactly_one_refusal(portal: Portal, action: str) -> Iterator[list[dict[str, 
 # -- the command line ----------------------------------------------------------------------------
 
 
-def gateway(*args: str) -> tuple[int, dict[str, Any] | None, str]:
-    """`gateway ARGS --json` in this process; the exit code, the JSON it printed, and stderr."""
+def gateway(*args: str, os_user: str | None = None) -> tuple[int, dict[str, Any] | None, str]:
+    """`gateway ARGS --json` in this process; the exit code, the JSON it printed, and stderr.
+    `os_user`: the operating-system user it runs as (else this process's, the installation's admin)."""
     from gateway.cli import main
 
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    kw = {"obj": {"os_user": os_user}} if os_user else {}
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, **kw)
     answer = None
     for line in reversed(result.stdout.strip().splitlines()):
         try:
@@ -103,35 +105,35 @@ CLI_CASES = [
     # The two cases the issue found: a contractor trying the city's decision, and a certificate
     # before the city approved the request.
     Case("deletion decide", "deletion.decide", "not-found",
-         lambda w: ["deletion", "decide", w["deletion"], "--approve", "--as", "k.tanaka"]),
+         lambda w: ["deletion", "decide", w["deletion"], "--approve", "--as", "k.tanaka", "--paper-ref", "書面 1"]),
     Case("deletion certify", "deletion.certify", "conflict",
-         lambda w: ["deletion", "certify", w["deletion"], *CERTIFY, "--as", "k.tanaka"]),
+         lambda w: ["deletion", "certify", w["deletion"], *CERTIFY, "--as", "k.tanaka", "--paper-ref", "書面 1"]),
     Case("deletion request", "deletion.request", "not-found",
          lambda w: ["deletion", "request", "T20200601-0000000000", "--items", "i", "--media", "m", "--quantity", "1",
-                    "--method", "x", "--planned-date", "2020-06-10", "--as", "k.tanaka"]),
+                    "--method", "x", "--planned-date", "2020-06-10", "--as", "k.tanaka", "--paper-ref", "書面 1"]),
     Case("send", "transfer.send", "refused",
          lambda w: ["send", str(w["root"] / "recipients.csv"), "--approval", "kurume-2020-teigaku", "--recipient",
                     "chikugo-print", "--profile", "lgwan-asp", "--password-delivery", "lgwan-asp",
-                    "--as", "s.staff"]),
+                    "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("fetch", "transfer.download", "forbidden",
-         lambda w: ["fetch", w["transfer"], "-o", str(w["root"] / "pkg.age"), "--as", "x.outsider"]),
+         lambda w: ["fetch", w["transfer"], "-o", str(w["root"] / "pkg.age"), "--as", "x.outsider", "--paper-ref", "書面 1"]),
     Case("receipt", "transfer.receipt", "invalid",
-         lambda w: ["receipt", w["transfer"], "--records", "1", "--sha256", "not-a-hash", "--as", "k.tanaka"]),
+         lambda w: ["receipt", w["transfer"], "--records", "1", "--sha256", "not-a-hash", "--as", "k.tanaka", "--paper-ref", "書面 1"]),
     Case("notice dispatch", "notice.dispatch", "refused",
-         lambda w: ["notice", "dispatch", w["transfer"], "--method", "lgwan-asp", "--as", "s.staff"], json=False),
+         lambda w: ["notice", "dispatch", w["transfer"], "--method", "lgwan-asp", "--as", "s.staff", "--paper-ref", "書面 1"], json=False),
     Case("courier write", "courier.write", "refused",
          lambda w: ["courier", "write", w["transfer"], "--media", "cdr", "--serial", "CD-1", "-o",
-                    str(w["root"] / "media"), "--as", "s.staff"]),
+                    str(w["root"] / "media"), "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("courier handover", "courier.handover", "not-found",
          lambda w: ["courier", "handover", "NO-SUCH", "--to", "k.tanaka", "--place", "p", "--quantity", "1",
-                    "--cabinet", "c", "--as", "s.staff"]),
+                    "--cabinet", "c", "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("courier return", "courier.return", "not-found",
          lambda w: ["courier", "return", "NO-SUCH", "--to", "s.staff", "--place", "p", "--quantity", "1",
-                    "--cabinet", "c", "--as", "k.tanaka"]),
+                    "--cabinet", "c", "--as", "k.tanaka", "--paper-ref", "書面 1"]),
     Case("courier lost", "courier.lost", "not-found",
-         lambda w: ["courier", "lost", "NO-SUCH", "--place", "p", "--circumstances", "c", "--as", "s.staff"]),
+         lambda w: ["courier", "lost", "NO-SUCH", "--place", "p", "--circumstances", "c", "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("courier show", "courier.show", "not-found",
-         lambda w: ["courier", "show", "NO-SUCH", "--as", "s.staff"]),
+         lambda w: ["courier", "show", "NO-SUCH", "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("approval add", "approval.add", "invalid",
          lambda w: ["approval", "add", str(w["root"] / "bad.toml")]),
     Case("user add", "user.add", "not-found",
@@ -143,7 +145,7 @@ CLI_CASES = [
     Case("org pin-host", "org.pin-host", "invalid",
          lambda w: ["org", "pin-host", "chikugo-print", "--host", "127.0.0.1", "--host-key",
                     str(w["root"] / "not-a-dir"), "--user", "u", "--dir", "/in"], json=False),
-    Case("push", "transfer.push", "refused", lambda w: ["push", w["transfer"], "--as", "s.staff"]),
+    Case("push", "transfer.push", "refused", lambda w: ["push", w["transfer"], "--as", "s.staff", "--paper-ref", "書面 1"]),
     Case("terminal issue", "terminal.issue", "not-found",
          lambda w: ["terminal", "issue", "no.such", "-o", str(w["root"] / "certs")]),
     Case("terminal revoke", "terminal.revoke", "not-found",
@@ -158,6 +160,10 @@ CLI_CASES = [
          lambda w: ["witness", "add", "http://127.0.0.1:9/", "--key", "not+a+key"]),
     Case("witness remove", "witness.remove", "not-found", lambda w: ["witness", "remove", "no.such/witness"],
          json=False),
+    Case("operator add", "operator.add", "not-found",
+         lambda w: ["operator", "add", "someone", "--login", "no.such"], json=False),
+    Case("user revoke-key", "user.revoke-key", "not-found",
+         lambda w: ["user", "revoke-key", "k.tanaka", "SHA256:notakeyofhers"], json=False),
 ]
 
 # Commands that refuse nothing of their own: each is named with why, so that adding a command
@@ -174,6 +180,7 @@ NOT_ACTIONS = {
     "check": "screens a file and stores nothing: the refusal it predicts is logged when the file is sent",
     "log": "reads the log",
     "approval list": "reads", "approval show": "reads", "user list": "reads", "keys show": "reads",
+    "operator list": "reads",
     "courier list": "reads", "retention due": "reads", "settings show": "reads",
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
@@ -283,6 +290,8 @@ API_CASES = [
           lambda c, h, w: c.get("/api/v1/approvals", headers=h)),
     Route("GET", "/api/v1/approvals/{approval_id}/report", "audit.report", 404, "sec.officer",
           lambda c, h, w: c.get("/api/v1/approvals/shinjuku-2020-teigaku/report", headers=h)),
+    Route("POST", "/api/v1/attestations", "attestation.file", 400, "k.tanaka",
+          lambda c, h, w: c.post("/api/v1/attestations", headers=h, json={"document": {}, "signature": "x"})),
     # Not a route of its own: any route, with a body its schema refuses.
     Route("POST", "/api/v1/transfers/{transfer_id}/receipt", "portal.request", 422, "k.tanaka",
           lambda c, h, w: c.post(f"/api/v1/transfers/{w['transfer']}/receipt", headers=h, json={"records": "many"})),
@@ -319,8 +328,24 @@ def test_the_two_deletion_refusals_of_the_issue_name_the_transfer(portal: Portal
     """The contractor's try at the city's decision names no transfer (to them it does not exist);
     the early certificate names the transfer, which is the contractor's own."""
     with exactly_one_refusal(portal, "deletion.decide") as new:
-        gateway("deletion", "decide", world["deletion"], "--approve", "--as", "k.tanaka", "--json")
+        gateway("deletion", "decide", world["deletion"], "--approve", "--as", "k.tanaka", "--paper-ref", "書面 1", "--json")
     assert new[0]["object"]["transfer"] is None and new[0]["actor"]["user"] == "k.tanaka"
     with exactly_one_refusal(portal, "deletion.certify") as new:
-        gateway("deletion", "certify", world["deletion"], *CERTIFY, "--as", "k.tanaka", "--json")
+        gateway("deletion", "certify", world["deletion"], *CERTIFY, "--as", "k.tanaka", "--paper-ref", "書面 1", "--json")
     assert new[0]["object"]["transfer"] == world["transfer"]
+
+
+def test_an_unmapped_operating_system_user_is_refused_and_logged(portal: Portal) -> None:
+    with exactly_one_refusal(portal, "cli.operator") as new:
+        code, _, stderr = gateway("approval", "list", os_user="mallory")
+    assert code == 1 and "operator add mallory" in stderr
+    assert new[0]["actor"]["user"] == "os:mallory" and new[0]["channel"] == "cli"
+
+
+def test_proxy_entry_without_its_paper_is_refused_and_logged(portal: Portal, world: dict[str, Any]) -> None:
+    with exactly_one_refusal(portal, "cli.proxy") as new:
+        code, answer, _ = gateway("deletion", "request", world["transfer"], "--items", "i", "--media", "m",
+                                  "--quantity", "1", "--method", "x", "--planned-date", "2020-06-10", "--as", "k.tanaka",
+                                  "--json")
+    assert code == 1 and answer is not None and answer["category"] == "invalid"
+    assert new[0]["actor"]["user"] == "admin"

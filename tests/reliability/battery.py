@@ -103,7 +103,7 @@ class Rig:
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return self.gateway("send", str(self.source), "--approval", "kurume-2020-teigaku", "--recipient",
                             "chikugo-print", "--profile", "vpn-sftp", "--password-delivery", "registered-mail",
-                            "--notice", str(notice), "--as", "s.staff", "--json", fault=fault, check=check, env=env)
+                            "--notice", str(notice), "--as", "s.staff", "--paper-ref", "書面 1", "--json", fault=fault, check=check, env=env)
 
     # -- what is there ---------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ class Rig:
         if transfer not in notice.read_text(encoding="utf-8") or not words:
             return False
         package = self.root / f"{transfer}.age"
-        self.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", check=False)
+        self.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", "--paper-ref", "書面 1", check=False)
         (self.root / "pass").write_text("-".join(words) + "\n")
         plain = self.root / f"{transfer}.csv"
         proc = self.gateway("package", "decrypt", str(package), "-o", str(plain), "--passphrase-file",
@@ -254,11 +254,11 @@ def fetch_killed(root: Path, point: str = "download:before-log", **rig: object) 
     (transfer,) = [e["object"]["transfer"] for e in r.sent()]
     out = Outcome(f"fetch@{point}", faults=1)
     package = root / "package.age"
-    proc = r.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", fault=point, check=False)
+    proc = r.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", "--paper-ref", "書面 1", fault=point, check=False)
     out.check(proc.returncode == KILLED, f"not killed: {proc.returncode}")
     out.check(not package.exists(), "a package file although the download was never logged")
     out.check(not r.log(action="transfer.download"), "a download logged although it never completed")
-    r.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka")
+    r.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", "--paper-ref", "書面 1")
     out.check(len(r.log(action="transfer.download", outcome="ok")) == 1, "not exactly one download logged")
     package.unlink()
     if not r.opens(transfer, notice):

@@ -47,7 +47,7 @@ def test_a_lost_package_is_the_gateways_failure_not_the_contractors(kurume, home
         data = bytearray(path.read_bytes())
         data[len(data) // 2] ^= 0x01
         path.write_bytes(bytes(data))
-    proc = run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "k.tanaka", "--json",
+    proc = run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "k.tanaka", "--paper-ref", "書面 1", "--json",
                        check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     answer = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -71,7 +71,7 @@ def test_a_lost_package_is_the_gateways_failure_not_the_contractors(kurume, home
 
     # Restored from the backup, the package opens again and the doctor is content.
     shutil.copy2(tmp_path / "backup", path)
-    run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "k.tanaka")
+    run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "p.age"), "--as", "k.tanaka", "--paper-ref", "書面 1")
     assert doctor()["ok"] is True
 
 

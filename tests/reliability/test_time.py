@@ -20,7 +20,7 @@ SENDER = ["user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--nam
 
 def send(source, *extra: str, check: bool = True, env: dict[str, str] | None = None):
     return run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-                       "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--json",
+                       "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1", "--json",
                        *extra, check=check, env=env)
 
 

@@ -85,7 +85,7 @@ def installation(tmp_path_factory):
 def send(source: Path) -> dict:
     return json.loads(run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient",
                                   "chikugo-print", "--profile", "vpn-sftp", "--password-delivery", "registered-mail",
-                                  "--as", "s.staff", "--json").stdout)
+                                  "--as", "s.staff", "--paper-ref", "書面 1", "--json").stdout)
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ def test_push_to_openssh_is_verified_renamed_and_refused_when_the_host_key_chang
     remote = tmp_path / "incoming"
     remote.mkdir()
     pin(sshd, remote)
-    done = json.loads(run_gateway("push", env.transfer, "--as", "s.staff", "--json").stdout)
+    done = json.loads(run_gateway("push", env.transfer, "--as", "s.staff", "--paper-ref", "書面 1", "--json").stdout)
     landed = remote / f"{env.transfer}.age"
     assert [p.name for p in remote.iterdir()] == [landed.name]  # no temporary file left beside it
     assert hashlib.sha256(landed.read_bytes()).hexdigest() == done["sha256"]
@@ -54,7 +54,7 @@ def test_push_to_openssh_is_verified_renamed_and_refused_when_the_host_key_chang
     impostor = OpenSshd(sshd.root, sshd.port, sshd.user, keygen(tmp_path / "other_host_key"), sshd.authorized_keys)
     impostor.start()
     try:
-        proc = run_gateway("push", env.transfer, "--as", "s.staff", check=False)
+        proc = run_gateway("push", env.transfer, "--as", "s.staff", "--paper-ref", "書面 1", check=False)
     finally:
         impostor.stop()
     assert proc.returncode == 1 and "host key" in proc.stderr
@@ -66,13 +66,13 @@ def test_push_to_openssh_is_verified_renamed_and_refused_when_the_host_key_chang
 def test_push_is_for_the_sending_city_and_a_pinned_server_only(env, sshd, tmp_path):
     remote = tmp_path / "incoming"
     remote.mkdir()
-    unpinned = run_gateway("push", env.transfer, "--as", "s.staff", check=False)
+    unpinned = run_gateway("push", env.transfer, "--as", "s.staff", "--paper-ref", "書面 1", check=False)
     if "pinned" not in unpinned.stderr:  # another test in this module pinned already
         assert unpinned.returncode == 1
     pin(sshd, remote)
-    contractor = run_gateway("push", env.transfer, "--as", "k.tanaka", check=False)
+    contractor = run_gateway("push", env.transfer, "--as", "k.tanaka", "--paper-ref", "書面 1", check=False)
     assert contractor.returncode == 1 and "sending city" in contractor.stderr
-    unknown = run_gateway("push", "T20200601-0000000000", "--as", "s.staff", check=False)
+    unknown = run_gateway("push", "T20200601-0000000000", "--as", "s.staff", "--paper-ref", "書面 1", check=False)
     assert unknown.returncode == 1
     assert list(remote.iterdir()) == []
 

@@ -143,8 +143,10 @@ def test_kurume_pushes_the_set_up_package_to_the_contractors_sshd(tmp_path):
 
 
 def test_the_operators_steps_run_at_the_command_line(tmp_path):
-    """What no network way in exists for is done at the gateway's command line (channel `cli`),
-    on behalf of the person who does it, at the scenario's time."""
+    """What no network way in exists for is done at the gateway's command line (channel `cli`) by
+    the city's named operators, at the scenario's time; what a contractor hands in on paper there
+    says who entered it. The contractors themselves act through gateway-client over the channels,
+    and sign what they attest."""
     result = simulate(tmp_path, "kurume-2020", records=80)
     assert result["findings"] == []
     entries = [json.loads(line) for line in
@@ -154,9 +156,19 @@ def test_the_operators_steps_run_at_the_command_line(tmp_path):
         if e["outcome"] == "ok":
             by_action.setdefault(e["action"], []).append(e)
     cli = {(e["action"], e["actor"]["user"]) for e in entries if e["channel"] == "cli" and e["outcome"] == "ok"}
-    assert ("transfer.send", "kurume.staff") in cli and ("transfer.send", "k.tanaka") in cli  # the relay
-    assert ("transfer.receipt", "k.tanaka") in cli and ("transfer.receipt", "y.hirano") in cli
-    assert {a for a, _ in cli} >= {"deletion.request", "deletion.decide", "deletion.certify"}
+    assert ("transfer.send", "kurume.staff") in cli and ("deletion.decide", "kurume.staff") in cli
+    # The rehearsal's frame maps the staff to operators, as the administrator (the `simulator` OS user).
+    assert ("operator.add", "admin") in cli
+    # The relay to the subcontractor is the contractor's paper request, entered by city staff.
+    relay = next(e for e in by_action["transfer.send"] if e["actor"]["user"] == "k.tanaka")
+    assert relay["channel"] == "cli" and "entered by kurume.staff" in relay["reason"]
+    # Receipts, deletion requests and certificates: the handlers', over the VPN line, signed.
+    for action in ("transfer.receipt", "deletion.request", "deletion.certify"):
+        assert {(e["channel"], e["actor"]["user"]) for e in by_action[action]} >= {
+            ("vpn-sftp", "k.tanaka"), ("vpn-sftp", "y.hirano")}, action
+        assert not [e for e in by_action[action] if e["channel"] == "cli"], action
+    assert result["attestations"]["signed"] == result["attestations"]["ssh_keygen_verified"] \
+        == result["attestations"]["audit_verified"] == 9
     assert {e["channel"] for e in by_action["courier.handover"] + by_action["courier.return"]} == {"courier"}
     # The scenario's clock, not the wall clock: every entry is dated inside 2020.
     assert all(e["at"].startswith("2020-") for e in entries)

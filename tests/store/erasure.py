@@ -88,7 +88,7 @@ def generations(home: Path) -> list[tuple[int, str, bool, bool]]:
 def opens(package: Package, tmp_path: Path, name: str) -> bool:
     """The contractor fetches the package and decrypts it to the plaintext the city sent."""
     out = tmp_path / f"{name}.age"
-    proc = run_gateway("fetch", package.transfer, "-o", str(out), "--as", "k.tanaka", check=False)
+    proc = run_gateway("fetch", package.transfer, "-o", str(out), "--as", "k.tanaka", "--paper-ref", "書面 1", check=False)
     if proc.returncode != 0:
         return False
     (tmp_path / f"{name}.pass").write_text(package.passphrase + "\n")

@@ -49,7 +49,8 @@ def transfer_row(t: m.Transfer) -> dict[str, Any]:
             "sender_org": t.sender_organisation_id, "recipient_org": t.recipient_organisation_id,
             "state": t.state, "records": t.record_count, "sha256": t.plaintext_sha256,
             "package_sha256": t.package_sha256, "sent_at": t.sent_at, "received_at": t.received_at,
-            "erased_at": t.erased_at, "receipt_due": t.receipt_due}
+            "erased_at": t.erased_at, "receipt_due": t.receipt_due, "gateway_erase_due": t.gateway_erase_due,
+            "contractor_deletion_due": t.contractor_deletion_due}
 
 
 def sent_by(gw: Gateway, org: str, limit: int = 100) -> list[dict[str, Any]]:

@@ -1,10 +1,13 @@
-"""What a contractor's handler sees over SFTP: `/outbox` and `/inbox`, nothing else.
+"""What a contractor's handler sees over SFTP: `/outbox`, `/inbox`, `/attestations` and
+`/transfers.json`, nothing else.
 
 `/outbox/<transfer>.age`: the packages addressed to their organisation that they may download,
 read-only; reading one goes through `operations.receive.download` (handler check, log entry,
 refusal after erasure). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
 transfer, written to a private temporary file and handed to `operations.deliverables.upload`
-when the client closes it. Paths are normalised inside the jail; links, renames, removals,
+when the client closes it. `/attestations/<name>.json`: a signed attestation, filed when the client
+closes it, its answer read back from the same path (attestations.py); `/transfers.json`: the
+handler's transfers and deadlines. Paths are normalised inside the jail; links, renames, removals,
 directories and attribute changes are refused. A client that disconnects mid-upload leaves
 nothing, and the log says so.
 """
@@ -16,57 +19,34 @@ import posixpath
 import re
 import secrets
 import shutil
-import stat
 import threading
-import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 from sqlalchemy import select
 
+from gateway.channels.vpn_sftp import attestations
+from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
 from gateway.channels.vpn_sftp.spool import Spool
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
-from gateway.ledger.log import Actor, Event
+from gateway.ledger.log import Event
 from gateway.operations import deliverables
-from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
 from gateway.operations.receive import download
-from gateway.service import Gateway
 from gateway.store import faultpoints
 
 CHANNEL = "vpn-sftp"
 CLOSE_WAIT = 30.0  # how long a close waits for the download's entry (a busy database, at most)
 
 
-class Gate(Protocol):
-    """What the jail needs of the SSH session it serves (server.SshGate)."""
-
-    gw: Gateway
-    login: str | None
-    source: str | None
-
-    def caller(self) -> Caller: ...
-
-    def caller_actor(self) -> Actor: ...
-
 OUTBOX, INBOX = "/outbox", "/inbox"
 MAX_UPLOADS = 8  # open at once in one session: each holds a file in the work area
 # The upload, and its copy encrypted at rest, each about the size of the upload (as the portal's).
 DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
-
-
-def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = None) -> paramiko.SFTPAttributes:
-    attrs = paramiko.SFTPAttributes()
-    attrs.filename = name
-    attrs.st_mode = (stat.S_IFDIR | 0o500) if directory else (stat.S_IFREG | 0o400)
-    attrs.st_size = size
-    attrs.st_uid = attrs.st_gid = 0
-    attrs.st_mtime = attrs.st_atime = int(mtime or time.time())
-    return attrs
 
 
 class _Download(paramiko.SFTPHandle):
@@ -91,7 +71,7 @@ class _Download(paramiko.SFTPHandle):
     def stat(self) -> paramiko.SFTPAttributes | int:
         if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
             return SFTP_FAILURE
-        return _attrs("", directory=False, size=self.spool.filled)
+        return attrs("", directory=False, size=self.spool.filled)
 
     def close(self) -> None:
         self.spool.close()
@@ -125,7 +105,7 @@ class _Upload(paramiko.SFTPHandle):
         return int(super().write(offset, data))
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return _attrs(self.name, directory=False, size=self.path.stat().st_size)
+        return attrs(self.name, directory=False, size=self.path.stat().st_size)
 
     def close(self) -> int:
         super().close()  # closes writefile
@@ -158,6 +138,7 @@ class Jail(paramiko.SFTPServerInterface):
         self.gate = gate
         self.gw = gate.gw
         self.uploads: set[_Upload] = set()
+        self.answers: dict[str, bytes] = {}  # /attestations/<name> -> the answer to its filing
 
     def session_ended(self) -> None:
         for upload in list(self.uploads):
@@ -188,9 +169,12 @@ class Jail(paramiko.SFTPServerInterface):
     def list_folder(self, path: str) -> Any:
         p = self._norm(path)
         if p == "/":
-            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True)]
+            return [attrs("outbox", directory=True), attrs("inbox", directory=True),
+                    attrs("attestations", directory=True), attrs(attestations.TRANSFERS[1:], directory=False)]
+        if p == attestations.ATTESTATIONS:
+            return [attrs(name, directory=False, size=len(data)) for name, data in self.answers.items()]
         if p == OUTBOX:
-            return [_attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+            return [attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
                     for name, (t, size) in self._packages().items()]
         if p == INBOX:
             return []  # write-only: what was delivered is not listed back
@@ -198,18 +182,22 @@ class Jail(paramiko.SFTPServerInterface):
 
     def stat(self, path: str) -> Any:
         p = self._norm(path)
-        if p in ("/", OUTBOX, INBOX):
-            return _attrs(posixpath.basename(p) or "/", directory=True)
+        if p in ("/", OUTBOX, INBOX, attestations.ATTESTATIONS):
+            return attrs(posixpath.basename(p) or "/", directory=True)
+        if p == attestations.TRANSFERS:
+            return attrs(p[1:], directory=False, size=len(attestations.transfer_list(self)))
+        if p is not None and posixpath.dirname(p) == attestations.ATTESTATIONS and posixpath.basename(p) in self.answers:
+            return attrs(posixpath.basename(p), directory=False, size=len(self.answers[posixpath.basename(p)]))
         if p is not None and posixpath.dirname(p) == OUTBOX:
             name = posixpath.basename(p)
             found = self._packages().get(name)
             if found is not None:
                 t, size = found
-                return _attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+                return attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
             if name.endswith(".age") and self._addressed_here(name[: -len(".age")]):
                 # Addressed to this organisation but not downloadable by this person (not on the
                 # handler list, or already erased): let the open be attempted, refused and logged.
-                return _attrs(name, directory=False)
+                return attrs(name, directory=False)
         return SFTP_NO_SUCH_FILE
 
     def _addressed_here(self, transfer_id: str) -> bool:
@@ -232,6 +220,13 @@ class Jail(paramiko.SFTPServerInterface):
             return self._read_package(name[: -len(".age")])
         if directory == INBOX and (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
             return self._write_deliverable(name)
+        if p == attestations.TRANSFERS and not writing:
+            return attestations.Readable(name, attestations.transfer_list(self))
+        if directory == attestations.ATTESTATIONS and attestations.NAME.match(name):
+            if not writing and name in self.answers:
+                return attestations.Readable(name, self.answers[name])
+            if (flags & os.O_WRONLY) and not (flags & os.O_RDWR):
+                return attestations.Filing(self, name)
         return self._refuse("sftp.open", f"{'write' if writing else 'read'} of {p!r}")
 
     def _read_package(self, transfer_id: str) -> Any:
@@ -288,8 +283,9 @@ class Jail(paramiko.SFTPServerInterface):
     def _refuse(self, action: str, what: str) -> int:
         """What the jail does not allow, logged like any refusal; the client sees permission denied."""
         return status_of(refuse(self.gw, self.gate.caller_actor(), action, Forbidden(
-            f"この操作はできません（{what}）。/outbox からの受け取りと /inbox への納品だけができます。",
-            f"{what} is not allowed: only downloads from /outbox and deliveries into /inbox are."),
+            f"この操作はできません（{what}）。/outbox からの受け取り、/inbox への納品、/attestations への署名付き申告だけができます。",
+            f"{what} is not allowed: only downloads from /outbox, deliveries into /inbox and signed "
+            "attestations into /attestations are."),
             channel=CHANNEL, source=self.gate.source))
 
     def remove(self, path: str) -> int:
@@ -315,13 +311,3 @@ class Jail(paramiko.SFTPServerInterface):
 
     def readlink(self, path: str) -> Any:
         return SFTP_OP_UNSUPPORTED
-
-
-def status_of(err: GatewayError) -> int:
-    """The one mapping of the vocabulary onto SFTP's status codes: what cannot be known is "no such
-    file", a fault of ours is a failure, and every other refusal is "permission denied"."""
-    if err.category is Category.NOT_FOUND:
-        return SFTP_NO_SUCH_FILE
-    if err.category in (Category.BUSY, Category.UNAVAILABLE, Category.DAMAGED):
-        return SFTP_FAILURE
-    return SFTP_PERMISSION_DENIED

@@ -80,11 +80,12 @@ def push_public_key(keys: KeyStore) -> str:
     return f"{key.get_name()} {key.get_base64()} lgwan-gateway-push"
 
 
-def push(gw: Gateway, transfer_id: str, *, as_login: str | None, cli: Actor) -> Pushed:
+def push(gw: Gateway, transfer_id: str, *, as_login: str | Caller | None, cli: Actor) -> Pushed:
     """Push one transfer's package to its recipient's pinned server. Every outcome is logged: a
     refusal by the attempt, a failure on the way (unreachable, our key refused, a bad read-back)
     here, as `failed`, and the verified delivery as `ok`."""
-    who: Caller | Actor = Caller(as_login, "cli") if as_login is not None else cli
+    who: Caller | Actor = cli if as_login is None else as_login if isinstance(as_login, Caller) \
+        else Caller(as_login, "cli")
     with attempt(gw, who, "transfer.push", channel=CHANNEL) as a:
         transfer, pin = _authorised(a, transfer_id, staff_only=as_login is not None)
         return _push(a, transfer, pin)
