@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from audit import __version__
 from audit.keys import decode_b64
 
 
@@ -35,6 +36,7 @@ def _echo_json(value: object) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="audit", message="%(prog)s %(version)s")
 def main() -> None:
     """証跡の独立監査 / independent verification of gateway evidence."""
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from gateway import kek_rotation, settings
 from gateway.clock import FixedClock
-from gateway.core.profiles import profiles_dir
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
+from gateway.data import profiles_dir
 from gateway.errors import Unavailable
 from gateway.home import Home
 from gateway.ledger.log import Event, Ledger

@@ -13,6 +13,7 @@ import importlib
 
 import click
 
+from gateway import __version__
 from gateway.cli.common import home_option
 
 # Top-level command -> the gateway.cli modules whose register() adds it, in this order. `user`
@@ -63,6 +64,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="gateway", message="%(prog)s %(version)s")
 @home_option
 @click.pass_context
 def main(ctx: click.Context, home: str | None) -> None:

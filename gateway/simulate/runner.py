@@ -21,6 +21,7 @@ from sqlalchemy import select
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
 from gateway.crypto.keystore import KeyStore
+from gateway.data import approvals_dir
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
 from gateway.ledger.log import Actor, Event
@@ -33,7 +34,7 @@ from gateway.simulate import files
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import inject
 from gateway.simulate.run import Run
-from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
+from gateway.simulate.scenario import Scenario, Step
 from gateway.store import models as m
 from gateway.store.registry import get_approval, register_approval
 
@@ -98,7 +99,7 @@ def _prepare(run: Run) -> None:
     gw = run.gw
     with gw.unit() as session:
         for approval_id in run.scenario.approvals:
-            path = SIMULATIONS / "approvals" / f"{approval_id}.toml"
+            path = approvals_dir() / f"{approval_id}.toml"
             _, new = register_approval(session, path, actor="simulator", at=gw.clock.now())
             if new:
                 gw.ledger.record(session, Event(action="approval.add", channel="cli", actor=SIMULATOR,
