@@ -109,8 +109,9 @@ def _decrypt_and_count(source: str, output: str, passphrase: bytes, max_work_fac
     """
     from gateway.core.records.reader import scan_stream
     from gateway.core.records.streams import HashingReader
+    from gateway.crypto.passphrase import TypedPassphrase
 
-    identity = age.ScryptIdentity(passphrase, max_work_factor)
+    identity = TypedPassphrase(passphrase, max_work_factor)
     with open(source, "rb") as src, atomic_output(output) as out:
         plain = HashingReader(_Tee(age.decrypt_chunks(src, [identity]), out))
         records: int | None
@@ -155,8 +156,10 @@ def _decrypt_refusal(err: age.AgeError, source: str) -> GatewayError:
                 "this file is not passphrase-encrypted (it is encrypted to a public key); decrypt it with the key.",
             )
         return Invalid(
-            "パスワードが違います。パスワード通知書のとおり、大文字・ハイフンを含めて入力し直してください。",
-            "wrong passphrase: check it against the password notice, including capitals and hyphens, and retry.",
+            "パスワードが違います。パスワード通知書の文字を確かめて入力し直してください"
+            "（区切りのハイフンは空白でも省略しても構いません）。",
+            "wrong passphrase: check the characters against the password notice and retry"
+            " (the hyphens between groups may also be typed as spaces or left out).",
         )
     if isinstance(err, age.WorkFactorTooHigh):
         return Invalid(
