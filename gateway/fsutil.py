@@ -61,6 +61,11 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that becomes `path` when the block ends without an exception; on any
     exception (KeyboardInterrupt included) the temporary file is removed and `path` is untouched."""
     target = Path(path).absolute()
+    if not target.parent.is_dir():  # a person's -o into a folder that is not there
+        from gateway.errors import Invalid
+
+        raise Invalid(f"出力先のフォルダがありません: {target.parent}。フォルダを作るか、別の出力先を指定してください。",
+                      f"the output folder does not exist: {target.parent}; create it or choose another output.")
     temp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:

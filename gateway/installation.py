@@ -48,7 +48,9 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -
     keys = KeyStore(home.keys).ensure(now=at)
     keyring = KeyStore(home.keys).kek()
     if env_url := os.environ.get(settings.env_name("db", "url")):
-        settings.record_db_url(home.root, env_url)
+        from gateway import dburl
+
+        settings.record_db_url(home.root, dburl.normalise(env_url))  # a URL we cannot use is never recorded
     config = settings.load(home.root)
     engine = db.connect(database_url(home, config), busy_timeout_ms=config.db.busy_timeout_ms)
     try:

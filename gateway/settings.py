@@ -156,6 +156,10 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             sources[f"{section}.{f.name}"] = env_name(section, f.name)
         for name, value in values.items():
             _check_bounds(section, name, value, sources.get(f"{section}.{name}", "default"))
+        if section == "db" and values["url"]:
+            from gateway import dburl  # SQLAlchemy only for commands that have a database
+
+            values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
         sections[section] = type(default)(**values)
     return Settings(**sections, kek=kek_config.load(home_root), sources=sources)
 

@@ -10,6 +10,7 @@ import click
 from gateway.cli.common import home_option, open_gateway, refusals_exit_1
 from gateway.errors import Invalid
 from gateway.service import Gateway
+from gateway.service_ops.listen import binding
 
 
 @click.command()
@@ -36,20 +37,33 @@ def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, ho
         signal.signal(sig, lambda *_: stop.set())
     with open_gateway(ctx, home) as gw:
         stoppers = []
-        scheduler = Scheduler(gw, sweep_interval or gw.settings.retention.sweep_interval_seconds)
-        scheduler.start()
-        stoppers.append(scheduler.stop)
         try:
+            # Every port is bound before anything starts: a start that fails on a port in use
+            # must not have run the retention sweep, which crypto-erases (issue 22).
+            sftp = portal = None
             if sftp_port is not None:
                 from gateway.channels.vpn_sftp.server import SftpServer
 
-                sftp = SftpServer(gw, bind, sftp_port).start()
+                with binding("SFTP サーバー", "the SFTP server", bind, sftp_port):
+                    sftp = SftpServer(gw, bind, sftp_port)
+                stoppers.append(sftp.sock.close)  # bound, not yet started
+            if portal_port is not None:
+                with binding("ポータル", "the portal", bind, portal_port):
+                    portal = _portal(gw, bind, portal_port)
+                stoppers.append(portal.sock.close)
+            if sftp is not None:
+                sftp.start()
                 stoppers.append(sftp.stop)
                 click.echo(f"SFTP: {bind}:{sftp.port}", err=False)
-            if portal_port is not None:
-                stoppers.append(_portal(gw, bind, portal_port))
+            if portal is not None:
+                portal.start()
+                stoppers.append(portal.stop)
+                click.echo(f"ポータル / portal: https://{bind}:{portal.port}/", err=False)
             if hotfolder is not None:
                 stoppers.append(_hotfolder(gw, hotfolder))
+            scheduler = Scheduler(gw, sweep_interval or gw.settings.retention.sweep_interval_seconds)
+            scheduler.start()
+            stoppers.append(scheduler.stop)
             click.echo("起動しました / serving（停止: Ctrl-C / stop: Ctrl-C or SIGTERM）", err=True)
             stop.wait()
         finally:
@@ -74,13 +88,12 @@ def _hotfolder(gw: Gateway, root: Path):  # type: ignore[no-untyped-def]
 
 
 def _portal(gw: Gateway, bind: str, port: int):  # type: ignore[no-untyped-def]
+    """The portal, bound and not yet started."""
     try:
         from gateway.channels.lgwan_asp.server import PortalServer
     except ImportError:
         raise Invalid("ポータルはこの版ではまだ利用できません。", "the portal is not available in this release.") from None
-    portal = PortalServer(gw, bind, port).start()
-    click.echo(f"ポータル / portal: https://{bind}:{portal.port}/", err=False)
-    return portal.stop
+    return PortalServer(gw, bind, port)
 
 
 def register(group: click.Group) -> None:
