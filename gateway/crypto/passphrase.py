@@ -11,12 +11,13 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from gateway.crypto.age.format import Stanza
 from gateway.crypto.age.scrypt import ScryptIdentity
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 GROUP_SIZE = 5
@@ -24,7 +25,13 @@ GROUPS = 6
 SEPARATOR = "-"
 MIN_ENTROPY_BITS = 128
 
-_hasher = PasswordHasher()  # argon2id with the library's RFC 9106 low-memory defaults
+
+def _hasher() -> PasswordHasher:
+    # argon2id with the library's RFC 9106 low-memory defaults. Imported when a verifier is made
+    # or checked: `gateway package decrypt`, the contractor's command, needs none of it.
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 def entropy_bits(groups: int = GROUPS, group_size: int = GROUP_SIZE) -> float:
@@ -75,13 +82,15 @@ def make_verifier(passphrase: str) -> str:
     """An argon2id hash string (salted, self-describing) to store instead of the passphrase."""
     if not passphrase:
         raise ValueError("empty passphrase")
-    return _hasher.hash(passphrase)
+    return _hasher().hash(passphrase)
 
 
 def check(verifier: str, passphrase: str) -> bool:
     """True if passphrase matches; False on mismatch. A malformed verifier is a data error and raises."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(verifier, passphrase)
+        return _hasher().verify(verifier, passphrase)
     except InvalidHashError:
         raise ValueError("stored passphrase verifier is malformed") from None
     except VerificationError:
