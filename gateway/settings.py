@@ -43,6 +43,9 @@ class PortalSettings:
     login_lock_minutes: int = 15
     max_connections_per_source: int = 32  # open at once from one address, counted before the TLS handshake
     max_connections: int = 512  # open at once in all
+    # Whom a browser without a terminal certificate is told to ask (`serve --help-port`): a
+    # section and its extension, never a person's name.
+    help_contact: str = ""
 
 
 @dataclass(frozen=True)
