@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway import kek_rotation, settings
 from gateway.clock import FixedClock
+from gateway.crypto import servercert
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
 from gateway.data import profiles_dir
@@ -22,14 +23,16 @@ from gateway.store import models as m
 from gateway.store.registry import register_profiles
 
 
-def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -> dict[str, object]:
+def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None,
+         hostnames: tuple[str, ...] = ()) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
     so that every later command opens the same database whether or not it is told again.
     `kek`: where the key-encryption key lives, recorded as `[kek]` in gateway.toml (default: the
     file backend, or what the file already says). Moving an installation to another backend
-    re-wraps its live data keys under a new generation there and destroys the old one."""
+    re-wraps its live data keys under a new generation there and destroys the old one.
+    `hostnames`: names the portal is reached by, put in its certificate besides localhost."""
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
         if not directory.exists():
@@ -45,7 +48,7 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -
         os.chmod(directory, 0o700)
     if kek is not None:
         kek_config.record(home.root, kek)
-    keys = KeyStore(home.keys).ensure(now=at)
+    keys = KeyStore(home.keys).ensure(now=at, hostnames=hostnames)
     keyring = KeyStore(home.keys).kek()
     if env_url := os.environ.get(settings.env_name("db", "url")):
         from gateway import dburl
@@ -76,7 +79,7 @@ def init(home: Home, *, at: datetime, kek: kek_config.KekConfig | None = None) -
     finally:
         engine.dispose()
     return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,
-            "schema": db.head_revision()}
+            "schema": db.head_revision(), "server_names": list(servercert.describe(home.keys).names)}
 
 
 def database_url(home: Home, config: settings.Settings) -> str:

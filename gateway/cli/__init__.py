@@ -37,15 +37,16 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "courier": ("courier",),
     "terminal": ("portal",),
     "settings": ("settings",),
+    "tls": ("tls",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "tls")
 
 
 class LazyGroup(click.Group):
     """Imports a subcommand's modules only when that subcommand is looked up."""
 
-    def __init__(self, *args, lazy: dict[str, tuple[str, ...]], **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, lazy: dict[str, tuple[str, ...]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._lazy = dict(lazy)
         self._loaded: set[str] = set()

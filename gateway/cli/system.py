@@ -19,12 +19,14 @@ from gateway.clock import from_environment
 @click.option("--kek-pin-env", help="PIN を入れた環境変数の名前 / environment variable holding the PIN")
 @click.option("--kek-pin-file", help="PIN を入れたファイル / file holding the PIN")
 @click.option("--kek-key-label", help="トークン内の鍵の名前の接頭辞（既定: gateway-kek） / prefix of the key objects' labels")
+@click.option("--hostname", "hostnames", multiple=True, metavar="NAME",
+              help="ポータルの証明書に入れるホスト名・IP（複数可） / a host name or address the portal is reached by (repeatable)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
          kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
-         as_json: bool) -> None:
+         hostnames: tuple[str, ...], as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
     kek = None
     if kek_backend is not None:
@@ -32,7 +34,7 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
 
         kek = KekConfig(backend=kek_backend, module=kek_module, token_label=kek_token_label,
                         pin_env=kek_pin_env, pin_file=kek_pin_file, key_label=kek_key_label or DEFAULT_KEY_LABEL)
-    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek)
+    result = installation.init(resolve_home(ctx, home), at=from_environment().now(), kek=kek, hostnames=hostnames)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -40,6 +42,8 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
     click.echo(f"スキーマ / schema revision: {result['schema']}")
     if result["profiles_added"]:
         click.echo(f"登録した受け渡し方法 / profiles registered: {', '.join(result['profiles_added'])}")  # type: ignore[arg-type]
+    if hostnames:
+        click.echo(f"ポータルの証明書の名前 / the portal certificate names: {', '.join(result['server_names'])}")  # type: ignore[arg-type]
 
 
 

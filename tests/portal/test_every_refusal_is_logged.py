@@ -150,6 +150,8 @@ CLI_CASES = [
          lambda w: ["terminal", "revoke", "no.such"], json=False),
     Case("hotfolder register", "hotfolder.register", "invalid",
          lambda w: ["hotfolder", "register", str(w["root"] / "no-such-dir"), "--owner", "s.staff"], json=False),
+    Case("tls import", "tls.import", "invalid",
+         lambda w: ["tls", "import", "--cert", str(w["root"] / "no-such.pem"), "--key", str(w["root"] / "no-such.key")]),
     Case("export evidence", "evidence.export", "conflict",
          lambda w: ["export", "evidence", "-o", str(w["root"] / "full")]),
 ]
@@ -169,6 +171,7 @@ NOT_ACTIONS = {
     "log": "reads the log",
     "approval list": "reads", "approval show": "reads", "user list": "reads", "keys show": "reads",
     "courier list": "reads", "retention due": "reads", "settings show": "reads",
+    "tls show": "reads",
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
     "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",

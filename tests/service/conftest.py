@@ -97,11 +97,13 @@ def today_home(tmp_path):
 
 
 @pytest.fixture
-def serving(installation, tmp_path, monkeypatch):  # noqa: F811
+def serving(request, tmp_path):
+    """Starts `gateway serve` on `home`, by default the module's installation (made on first use)."""
     started: list[Service] = []
 
     def run(*args: str, env: dict[str, str] | None = None, home: Path | None = None) -> Service:
-        service = start(home or installation.home, tmp_path, *args, env=env)
+        home = home or request.getfixturevalue("installation").home
+        service = start(home, tmp_path, *args, env=env)
         started.append(service)
         return service
 
