@@ -5,7 +5,8 @@ import functools
 import getpass
 import json
 import sys
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -25,6 +26,13 @@ home_option = click.option(
     default=None,
     help="gateway home (default: $GATEWAY_HOME, else ./var)",
 )
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力 / print the result as JSON")
+
+
+def echo_json(value: object) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False))
 
 
 def resolve_home(ctx: click.Context, home: str | None = None) -> Home:

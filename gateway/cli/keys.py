@@ -5,7 +5,7 @@ import json
 
 import click
 
-from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.cli.common import echo_json, home_option, json_option, refusals_exit_1, resolve_home
 from gateway.clock import Clock
 from gateway.crypto.keystore import KeyStore
 
@@ -17,12 +17,17 @@ def keys() -> None:
 
 @keys.command()
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def show(ctx: click.Context, home: str | None) -> None:
+def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """公開鍵の一覧（秘密鍵は表示しない） / public keys (never private ones)."""
     store = KeyStore(resolve_home(ctx, home).keys)
     current = store.signing_key().id
+    if as_json:
+        echo_json({"evidence_signing": [{"id": kid, "ed25519": public, "current": kid == current, "genesis":
+                                         kid == store.genesis_key_id()} for kid, public in store.public_signing_keys().items()]})
+        return
     for kid, public in store.public_signing_keys().items():
         mark = "*" if kid == current else " "
         click.echo(f"{mark} evidence-signing {kid} ed25519:{public}")
@@ -30,12 +35,13 @@ def show(ctx: click.Context, home: str | None) -> None:
 
 @keys.command("rotate-signing")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def rotate_signing(ctx: click.Context, home: str | None) -> None:
+def rotate_signing(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
     statement = KeyStore(resolve_home(ctx, home).keys).rotate_signing_key(now=Clock().now())
-    click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(statement, ensure_ascii=False, indent=None if as_json else 2))  # JSON either way
 
 
 @keys.command("rotate-kek")
