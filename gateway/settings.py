@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from gateway.core import tomlfile
 from gateway.crypto.kek import config as kek_config
@@ -116,7 +117,7 @@ class Settings:
 
 
 _SECTIONS = ("db", "portal", "sftp", "retention", "scrypt")
-_OWNED_ELSEWHERE = ("kek",)
+_OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 
 def env_name(section: str, key: str) -> str:

@@ -38,9 +38,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "terminal": ("portal",),
     "settings": ("settings",),
     "tls": ("tls",),
+    "mail": ("mail",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
-           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "tls")
+           "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "tls", "mail")
 
 
 class LazyGroup(click.Group):

@@ -113,6 +113,7 @@ def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, ho
                 stoppers.append(_hotfolder(gw, hotfolder))
             scheduler.start()
             stoppers.append(scheduler.stop)
+            stoppers.append(_mailer(gw, log))
             if monitor is not None:
                 monitor.start()
                 _listening(log, "monitor", f"127.0.0.1:{monitor.port}", f"監視 / monitor: http://127.0.0.1:{monitor.port}/healthz")
@@ -126,6 +127,21 @@ def serve(ctx: click.Context, portal_port: int | None, sftp_port: int | None, ho
             for stopper in reversed(stoppers):
                 stopper()
     log.info("stopped")
+
+
+def _mailer(gw: Gateway, log: logging.Logger) -> Callable[[], None]:
+    """Notifications by e-mail, when gateway.toml has a [mail] table (gateway/mail)."""
+    from gateway.mail import config
+
+    settings = config.load(gw.home.root)
+    if settings is None:
+        return lambda: None
+    from gateway.mail.sender import Mailer
+
+    mailer = Mailer(gw, settings)
+    mailer.start()
+    log.info("mailing", extra={"relay": f"{settings.host}:{settings.port}", "interval_seconds": mailer.interval})
+    return mailer.stop
 
 
 def _listening(log: logging.Logger, channel: str, address: str, line: str) -> None:

@@ -152,6 +152,7 @@ CLI_CASES = [
          lambda w: ["hotfolder", "register", str(w["root"] / "no-such-dir"), "--owner", "s.staff"], json=False),
     Case("tls import", "tls.import", "invalid",
          lambda w: ["tls", "import", "--cert", str(w["root"] / "no-such.pem"), "--key", str(w["root"] / "no-such.key")]),
+    Case("mail send-due", "mail.send-due", "invalid", lambda w: ["mail", "send-due"]),
     Case("export evidence", "evidence.export", "conflict",
          lambda w: ["export", "evidence", "-o", str(w["root"] / "full")]),
 ]
