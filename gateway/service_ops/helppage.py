@@ -40,7 +40,8 @@ code{{background:#f2f2f2;padding:0 .3em;word-break:break-all}} .en{{color:#444;b
 <h2>必要なこと</h2>
 <ol>
 <li>次の担当に、利用者 ID とこの端末の名前を伝え、端末証明書の発行を依頼してください：<br><strong>{contact}</strong></li>
-<li>受け取った <code>.p12</code> ファイルを、案内されたパスフレーズでこの端末のブラウザー（または OS の証明書ストア）に取り込んでください。</li>
+<li>受け取った <code>.p12</code> ファイルを、案内されたパスフレーズで
+この端末のブラウザー（または OS の証明書ストア）に取り込んでください。</li>
 <li>ブラウザーが「安全でない接続」と表示する場合は、<a href="/ca.crt">ゲートウェイの認証局の証明書</a>を信頼してください。
 その前に、指紋が次の値と一致することを担当に確認してください：<br><code>SHA-256 {fingerprint}</code></li>
 <li>ブラウザーを再起動し、<code>{portal}</code> を開いてください。</li>
