@@ -142,3 +142,17 @@ def test_notify_reaches_a_real_datagram_socket_and_is_silent_without_one(tmp_pat
         assert sock.recv(100) == b"STOPPING=1"
     monkeypatch.delenv("NOTIFY_SOCKET")
     assert not notify("READY=1")
+
+
+def test_a_lockout_is_counted_once_by_channel(serving, installation, tmp_path):
+    service = serving("--sftp-port", "0", "--metrics-port", "0", env={"GATEWAY_SFTP_MAX_FAILURES": "2"})
+    before = samples(service.get("/metrics")[2]).get('gateway_lockouts_total{channel="vpn-sftp"}', 0)
+    stranger = keypair(tmp_path, "stranger")
+    for _ in range(3):
+        with pytest.raises(paramiko.SSHException):  # AuthenticationException, or cut once locked
+            sftp_client(installation.home, service.ports["sftp"], stranger)
+    figures = samples(service.get("/metrics")[2])
+    assert figures['gateway_lockouts_total{channel="vpn-sftp"}'] == before + 1
+    assert figures['gateway_refusals_total{kind="brute-force"}'] >= 1
+    code, _, rest = service.stop()
+    assert code == 0, rest
