@@ -222,7 +222,7 @@ def test_missing_input(work: dict[str, Path]) -> None:
 def test_missing_output_directory(work: dict[str, Path]) -> None:
     proc = run_gateway("package", "decrypt", str(work["enc"]), "-o", str(work["out"] / "no" / "p.csv"),
                        "--passphrase-file", str(work["pass"]), check=False)
-    assert_refused(proc, "No such file or directory")
+    assert_refused(proc, "the output folder does not exist")  # said as what to do (issue 22), no errno text
 
 
 # --- record count, counted while decrypting ---------------------------------------------------
