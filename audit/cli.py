@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from audit import __version__
 from audit.trust import Policy, PolicyError
 from audit.trust import load as load_policy
 from audit.witness.cli import witness
@@ -56,6 +57,7 @@ def _rests_on(policy: Policy, witnessed: int | None) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="audit", message="%(prog)s %(version)s")
 def main() -> None:
     """証跡の独立監査 / independent verification of gateway evidence."""
 

@@ -4,7 +4,7 @@ script instead, in the same run on the same file; and the machine's crypto floor
 Run: .venv/bin/pytest benchmarks/bench_handover.py -q -s -o python_files='bench_*.py' --benchmark-only
 
 The file: `gateway generate recipients --schema kurume-2020 --encoding cp932` with 305,115 records
-(the Kurume 2020 population, about 45 MB). The approval is simulations/approvals/kurume-2020-teigaku.toml;
+(the Kurume 2020 population, about 45 MB). The approval is gateway/data/simulations/approvals/kurume-2020-teigaku.toml;
 each channel uses that approval's profile for it:
 
   vpn-sftp   `gateway send --profile vpn-sftp` (validate, manifest, encrypt, store), the contractor's
@@ -201,7 +201,7 @@ class Bench:
         # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
         self.env["GATEWAY_FAKE_NOW"] = NOW  # inside the approval's period
         self.gateway("init", "--rehearsal")
-        self.gateway("approval", "add", str(REPO / "simulations" / "approvals" / f"{APPROVAL}.toml"))
+        self.gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml"))
         self.gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
         self.source = self.tmp / "kurume-2020.csv"
         t0 = time.perf_counter()

@@ -91,7 +91,7 @@ def test_portal_vs_sftp(benchmark, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
     env["GATEWAY_FAKE_NOW"] = "2020-06-01T10:00:00+09:00"
     gateway("init", "--rehearsal", env=env)
-    gateway("approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
+    gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
     gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員", env=env)
     source = tmp_path / "recipients.csv"
     gateway("generate", "recipients", "--count", str(RECORDS), "--schema", "kurume-2020", "--seed", "1",

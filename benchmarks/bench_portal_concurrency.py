@@ -112,7 +112,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
     env["GATEWAY_FAKE_NOW"] = NOW
     gateway("init", "--rehearsal", env=env)
-    gateway("approval", "add", str(REPO / "simulations" / "approvals" / f"{APPROVAL}.toml"), env=env)
+    gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml"), env=env)
     logins = [f"st{i:02d}" for i in range(1, max(NS) + 1)]
     admin = Actor(user="cli:bench", role="admin")
     clock = FixedClock(datetime(2020, 6, 1, 10, tzinfo=JST))

@@ -142,7 +142,7 @@ def run(tmp: Path) -> dict[str, Any]:
            "GATEWAY_SCRYPT_WORK_FACTOR": "10"}
     env.pop("GATEWAY_DB_URL", None)
     gateway("init", "--rehearsal", env=env)
-    gateway("approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
+    gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / "kurume-2020-teigaku.toml"), env=env)
     gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員", env=env)
     key = keygen(tmp / "client")
     gateway("user", "add-key", "k.tanaka", f"{key}.pub", env=env)

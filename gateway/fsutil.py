@@ -61,8 +61,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """A binary file that becomes `path` when the block ends without an exception; on any
     exception (KeyboardInterrupt included) the temporary file is removed and `path` is untouched."""
     target = Path(path).absolute()
-    # The writer's pid is in the name: what a killed writer left is recognised as such and swept
-    # (`temporary_owner`), however young it is.
+    _require_folder(target)
     temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
@@ -84,6 +83,7 @@ class AtomicFile(io.RawIOBase):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.target = Path(path).absolute()
+        _require_folder(self.target)
         self.temp = self.target.parent / f".{self.target.name}.{os.getpid()}-{secrets.token_hex(8)}.tmp"
         fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         self._out = _DurableWriter(fd)
@@ -132,3 +132,12 @@ def write_secret(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     fsync_dir(path.parent)
+
+
+def _require_folder(target: Path) -> None:
+    """A person's -o into a folder that is not there is told so, not a traceback."""
+    if not target.parent.is_dir():
+        from gateway.errors import Invalid
+
+        raise Invalid(f"出力先のフォルダがありません: {target.parent}。フォルダを作るか、別の出力先を指定してください。",
+                      f"the output folder does not exist: {target.parent}; create it or choose another output.")

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 
 from gateway import kek_rotation, settings
 from gateway.clock import Clock, FixedClock, for_home, real_now
-from gateway.core.profiles import profiles_dir
+from gateway.crypto import servercert
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.keystore import KeyStore
+from gateway.data import profiles_dir
 from gateway.errors import Conflict, Invalid, Unavailable
 from gateway.home import Home
 from gateway.ledger import head_record
@@ -29,7 +30,8 @@ from gateway.store.registry import register_profiles
 
 def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek: kek_config.KekConfig | None = None,
          reinitialise: bool = False, previous_head: head_record.KnownHead | None = None,
-         sealed_db_url: str | None = None, origin: str | None = None, operator: str | None = None) -> dict[str, object]:
+         sealed_db_url: str | None = None, origin: str | None = None, operator: str | None = None,
+         hostnames: tuple[str, ...] = ()) -> dict[str, object]:
     """Create what is missing and change nothing that exists: safe to run again at any time.
 
     A database named by $GATEWAY_DB_URL is recorded in the home's settings (without its password),
@@ -53,7 +55,9 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     verifiers know the log by), fixed at the first init; default `<host name>/gateway-<id>`.
 
     `operator`: the operating-system user who runs it, made the administrator's operator if the
-    installation has no operator yet (gateway.operations.operators)."""
+    installation has no operator yet (gateway.operations.operators).
+
+    `hostnames`: names the portal is reached by, put in its certificate besides localhost."""
     traces = earlier_log_traces(home)
     created = []
     for directory in (home.root, home.blobs, home.keys, home.exports):
@@ -73,7 +77,9 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     if sealed_db_url is not None:
         settings.record_db_url(home.root, sealed_db_url, sealed=True)
     elif env_url := os.environ.get(settings.env_name("db", "url")):
-        settings.record_db_url(home.root, env_url)
+        from gateway import dburl
+
+        settings.record_db_url(home.root, dburl.normalise(env_url))  # a URL we cannot use is never recorded
     config = settings.load(home.root)
     engine = db.connect(database_url(home, config), busy_timeout_ms=config.db.busy_timeout_ms)
     try:
@@ -100,7 +106,7 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
             (home.root / PENDING).touch(mode=0o600)
         # The CA and TLS certificates are checked by real clients against the real time, whatever
         # time a rehearsal plays: they are made on the real clock (they are not evidence).
-        keys = KeyStore(home.keys).ensure(now=real_now())
+        keys = KeyStore(home.keys).ensure(now=real_now(), hostnames=hostnames)
         keyring = KeyStore(home.keys).kek()
         db.migrate(engine)
         with db.session_scope(engine) as session:
@@ -146,7 +152,8 @@ def init(home: Home, *, rehearsal: bool = False, clock: Clock | None = None, kek
     finally:
         engine.dispose()
     return {"home": str(home.root), "created": created, "keys_created": keys, "profiles_added": profiles,
-            "schema": db.head_revision(), "origin": origin_now, "rehearsal": rehearsal_home, "reinitialised": bool(reinitialise)}
+            "schema": db.head_revision(), "origin": origin_now, "rehearsal": rehearsal_home, "reinitialised": bool(reinitialise),
+            "server_names": list(servercert.describe(home.keys).names)}
 
 
 MODE = "home_mode"  # settings row: "production" or "rehearsal", written once by `gateway init`

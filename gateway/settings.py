@@ -57,6 +57,9 @@ class PortalSettings:
     login_lock_minutes: int = 15
     max_connections_per_source: int = 32  # open at once from one address, counted before the TLS handshake
     max_connections: int = 512  # open at once in all
+    # Whom a browser without a terminal certificate is told to ask (`serve --help-port`): a
+    # section and its extension, never a person's name.
+    help_contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ class Settings:
 
 
 _SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
-_OWNED_ELSEWHERE = ("kek",)
+_OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 
 def env_name(section: str, key: str) -> str:
@@ -198,6 +201,10 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             sources[f"{section}.{f.name}"] = env_name(section, f.name)
         for name, value in values.items():
             _check_bounds(section, name, value, sources.get(f"{section}.{name}", "default"))
+        if section == "db" and values["url"]:
+            from gateway import dburl  # SQLAlchemy only for commands that have a database
+
+            values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
         sections[section] = type(default)(**values)
     return Settings(**sections, kek=kek_config.load(home_root), sources=sources)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-APPROVALS = REPO / "simulations" / "approvals"
+APPROVALS = REPO / "gateway" / "data" / "simulations" / "approvals"
 BIN = Path(sys.executable).parent
 
 

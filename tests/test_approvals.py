@@ -10,7 +10,7 @@ from gateway.core.profiles import load_profiles
 from gateway.core.tomlfile import DefinitionError
 
 DATA = Path(__file__).parent / "data"
-APPROVALS = Path(__file__).resolve().parents[1] / "simulations" / "approvals"
+APPROVALS = Path(__file__).resolve().parents[1] / "gateway" / "data" / "simulations" / "approvals"
 BASIC = (DATA / "approval-basic.toml").read_text(encoding="utf-8")
 
 

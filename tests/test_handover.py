@@ -39,7 +39,7 @@ def test_send_fetch_decrypt_confirm_and_audit(kurume, home, tmp_path):
     sent = json.loads(send(kurume, tmp_path, "--notice", str(notice)).stdout)
     assert sent["records"] == 300
     html = notice.read_text(encoding="utf-8")
-    passphrase = "-".join(re.findall(r"<span>([2-9A-Z]{5})</span>", html))
+    passphrase = re.search(r"<td class=\"passphrase\">([2-9A-Z-]+)</td>", html).group(1)
     assert passphrase == sent["passphrase"] and sent["sha256"] in html
     run_gateway("notice", "dispatch", sent["transfer"], "--method", "registered-mail", "--tracking", "1234",
                 "--as", "s.staff", "--paper-ref", "書面 1")

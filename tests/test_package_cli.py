@@ -71,8 +71,36 @@ def test_passphrase_file_without_newline_and_crlf(work: dict[str, Path]) -> None
 
 
 def test_only_one_newline_is_stripped(work: dict[str, Path]) -> None:
-    work["pass"].write_text(PASSPHRASE + "\n\n")
-    assert_refused(decrypt(work["enc"], work["out"], work["pass"]), "パスワードが違います", "wrong passphrase")
+    # A passphrase someone chose is taken exactly (a generated one forgives whitespace: below).
+    chosen = "correct horse battery"
+    age.encrypt_file(work["plain"], work["enc"].with_name("chosen.age"), passphrase=chosen, work_factor=FAST)
+    work["pass"].write_text(chosen + "\n\n")
+    assert_refused(decrypt(work["enc"].with_name("chosen.age"), work["out"], work["pass"]),
+                   "パスワードが違います", "wrong passphrase")
+
+
+@pytest.mark.parametrize("typed", [
+    PASSPHRASE.replace("-", " "),            # as the groups look on paper
+    PASSPHRASE.replace("-", ""),             # run together
+    PASSPHRASE.lower(),                      # Crockford base32 is read without case
+    PASSPHRASE.replace("-", "\u3000"),       # the ideographic space of a Japanese IME
+    PASSPHRASE.replace("-", "ー"),            # the hyphen key in kana mode
+    "".join(chr(ord(c) + 0xFEE0) if c != "-" else "－" for c in PASSPHRASE),  # full width
+])
+def test_the_notice_s_passphrase_opens_the_package_however_the_groups_are_typed(work: dict[str, Path],
+                                                                               typed: str) -> None:
+    work["pass"].write_text(typed + "\n", encoding="utf-8")
+    proc = decrypt(work["enc"], work["out"], work["pass"], check=True)
+    assert (work["out"] / "plain.csv").read_bytes() == work["plain"].read_bytes()
+    assert hashlib.sha256(work["plain"].read_bytes()).hexdigest() in proc.stdout
+
+
+def test_a_chosen_passphrase_with_spaces_is_not_rewritten(work: dict[str, Path]) -> None:
+    chosen = "ABCDE FGHJK MNPQR STVWX YZ234 56789"  # looks generated, but was encrypted with its spaces
+    age.encrypt_file(work["plain"], work["enc"], passphrase=chosen, work_factor=FAST)
+    work["pass"].write_text(chosen + "\n")
+    decrypt(work["enc"], work["out"], work["pass"], check=True)
+    assert (work["out"] / "plain.csv").read_bytes() == work["plain"].read_bytes()
 
 
 def test_wrong_passphrase(work: dict[str, Path]) -> None:
@@ -194,7 +222,7 @@ def test_missing_input(work: dict[str, Path]) -> None:
 def test_missing_output_directory(work: dict[str, Path]) -> None:
     proc = run_gateway("package", "decrypt", str(work["enc"]), "-o", str(work["out"] / "no" / "p.csv"),
                        "--passphrase-file", str(work["pass"]), check=False)
-    assert_refused(proc, "No such file or directory")
+    assert_refused(proc, "the output folder does not exist")  # said as what to do (issue 22), no errno text
 
 
 # --- record count, counted while decrypting ---------------------------------------------------

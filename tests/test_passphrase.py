@@ -50,3 +50,16 @@ def test_malformed_verifier_and_empty_passphrase() -> None:
         passphrase.check("not a verifier", "x")
     with pytest.raises(ValueError):
         passphrase.make_verifier("")
+
+
+def test_canonical_reads_the_groups_however_they_were_typed():
+    from gateway.crypto.passphrase import candidates, canonical, generate
+
+    p = generate()
+    for typed in (p, p.replace("-", " "), p.replace("-", ""), f"  {p.lower()}  ", p.replace("-", "\u3000")):
+        assert canonical(typed) == p
+    assert canonical("hello world") is None and canonical(p[:-1]) is None
+    # A right passphrase costs one scrypt; only a non-canonical one is also tried as typed.
+    assert candidates(p.encode()) == [p.encode()]
+    assert candidates(p.replace("-", " ").encode()) == [p.encode(), p.replace("-", " ").encode()]
+    assert candidates(b"\xff\xfe") == [b"\xff\xfe"]

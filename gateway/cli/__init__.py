@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from gateway import __version__
 from gateway.cli.common import home_option
 
 # Top-level command -> the gateway.cli modules whose register() adds it, in this order. `user`
@@ -40,10 +41,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "doctor": ("doctor",),
     "witness": ("witnesses",),
     "operator": ("operators",),
+    "tls": ("tls",),
+    "mail": ("mail",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators")
+           "operators", "tls", "mail")
 
 
 class LazyGroup(click.Group):
@@ -68,6 +71,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="gateway", message="%(prog)s %(version)s")
 @home_option
 @click.pass_context
 def main(ctx: click.Context, home: str | None) -> None:

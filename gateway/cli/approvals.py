@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_ex
 from gateway.clock import to_jst
 from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
+from gateway.data import approval_file
 from gateway.operations.approvals import add_approval
 from gateway.store.registry import get_approval, list_approvals
 
@@ -21,15 +21,15 @@ def approval() -> None:
 
 
 @approval.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file")
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
-def add(ctx: click.Context, file: Path, home: str | None, as_json: bool) -> None:
-    """承認ファイル（TOML）を登録 / register an approval file (TOML)."""
+def add(ctx: click.Context, file: str, home: str | None, as_json: bool) -> None:
+    """承認ファイル（TOML）または同梱の承認の ID を登録 / register an approval file (TOML) or a shipped approval by id."""
     with open_gateway(ctx, home) as gw:
-        a, new = add_approval(gw, file, actor=cli_actor())
+        a, new = add_approval(gw, approval_file(file), actor=cli_actor())
     if as_json:
         click.echo(json.dumps({"id": a.id, "added": new, "sha256": a.source_sha256}))
     elif new:

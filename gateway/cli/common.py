@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,6 +28,13 @@ home_option = click.option(
     default=None,
     help="gateway home (default: $GATEWAY_HOME, else ./var)",
 )
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="結果を JSON で出力 / print the result as JSON")
+
+
+def echo_json(value: object) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False))
 
 
 def resolve_home(ctx: click.Context, home: str | None = None) -> Home:

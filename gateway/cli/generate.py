@@ -6,7 +6,7 @@ import time
 
 import click
 
-from gateway.cli.common import refusals_exit_1
+from gateway.cli.common import echo_json, json_option, refusals_exit_1
 from gateway.errors import Invalid
 
 
@@ -22,8 +22,9 @@ def generate() -> None:
 @click.option("--seed", type=int, default=0)
 @click.option("--excluded-rate", type=click.FloatRange(0.0, 1.0), default=0.0)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False))
+@json_option
 @refusals_exit_1
-def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate: float, output: str) -> None:
+def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate: float, output: str, as_json: bool) -> None:
     """宛名ファイルを生成 / write a synthetic recipient file."""
     # Imported here: Faker takes a while to import and other subcommands do not need it.
     from gateway.synthetic import generate_recipients
@@ -45,6 +46,10 @@ def recipients(count: int, schema: str, encoding: str, seed: int, excluded_rate:
             f"cannot write {output} ({err.strerror}).",
         ) from None
     seconds = time.monotonic() - started
+    if as_json:
+        echo_json({"output": str(result.path), "rows": result.rows, "households": result.households, "schema": schema,
+                   "encoding": encoding, "sha256": result.sha256, "seconds": round(seconds, 3)})
+        return
     click.echo(
         f"{result.rows:,} 件（{result.households:,} 世帯）/ {result.rows} rows ({result.households} households), "
         f"{schema}, {encoding}, {seconds:.1f} s\n"

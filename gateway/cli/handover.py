@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import as_option, cli_caller, echo_json, home_option, json_option, open_gateway, refusals_exit_1
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.fsutil import AtomicFile
 
@@ -133,15 +133,19 @@ def notice() -> None:
 @click.option("--tracking", help="簡易書留の番号 / registered-mail tracking number")
 @as_option
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
 def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str | None,
-                 home: str | None) -> None:
+                 home: str | None, as_json: bool) -> None:
     """通知書の発送を記録 / record that the password notice left, apart from the data."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations import notices
 
         notice_id = notices.dispatch(gw, cli_caller(gw, login), transfer, method=method, tracking=tracking)
+    if as_json:
+        echo_json({"notice": notice_id, "transfer": transfer, "method": method, "tracking": tracking})
+        return
     click.echo(f"発送を記録しました / dispatch recorded: {notice_id}")
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, reading_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, home_option, json_option, open_gateway, reading_gateway, refusals_exit_1
 from gateway.crypto.keystore import KeyStore
 
 
@@ -74,14 +74,15 @@ def publish(ctx: click.Context, output: Path, quorum: int | None, home: str | No
 
 @keys.command("rotate-signing")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def rotate_signing(ctx: click.Context, home: str | None) -> None:
+def rotate_signing(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
     # The statement's time is evidence: the home's one clock (a rehearsal's fake time, else real).
     with open_gateway(ctx, home) as gw:
         statement = KeyStore(gw.home.keys).rotate_signing_key(now=gw.clock.now())
-    click.echo(json.dumps(statement, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(statement, ensure_ascii=False, indent=None if as_json else 2))  # JSON either way
 
 
 @keys.command("rotate-kek")

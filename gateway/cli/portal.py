@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -50,28 +50,36 @@ def issue_cmd(ctx: click.Context, login: str, output: Path, days: int, home: str
 @terminal.command("revoke")
 @click.argument("serial_or_login")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def revoke_cmd(ctx: click.Context, serial_or_login: str, home: str | None) -> None:
+def revoke_cmd(ctx: click.Context, serial_or_login: str, home: str | None, as_json: bool) -> None:
     """端末証明書を失効（シリアル番号または利用者） / revoke by serial number or every one of a user."""
     from gateway.channels.lgwan_asp import terminals
 
     with open_gateway(ctx, home) as gw:
         revoked = terminals.revoke(gw, serial_or_login, actor=cli_actor())
+    if as_json:
+        echo_json({"revoked": revoked})
+        return
     click.echo(f"失効しました / revoked: {' '.join(revoked) or '-'}")
 
 
 @click.command("issue-password")
 @click.argument("login")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def issue_password_cmd(ctx: click.Context, login: str, home: str | None) -> None:
+def issue_password_cmd(ctx: click.Context, login: str, home: str | None, as_json: bool) -> None:
     """初期パスワードを発行（一度だけ表示・初回ログインで変更） / issue an initial password (shown once)."""
     from gateway.channels.lgwan_asp.auth import issue_initial_password
 
     with open_gateway(ctx, home) as gw:
         password = issue_initial_password(gw, login, actor=cli_actor())
+    if as_json:  # shown once, as without --json: the script that asked must deliver it
+        echo_json({"login": login, "initial_password": password})
+        return
     click.echo("初期パスワード（一度だけ表示。簡易書留で本人に届けてください） / "
                "initial password (shown once; send it by registered mail):")
     click.echo(password)

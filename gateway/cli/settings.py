@@ -5,7 +5,8 @@ import json
 
 import click
 
-from gateway.cli.common import home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import home_option, refusals_exit_1, resolve_home
+from gateway.settings import load
 
 
 @click.group()
@@ -20,8 +21,9 @@ def settings() -> None:
 @refusals_exit_1
 def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """現在有効な設定 / the settings in force (a database password is never shown)."""
-    with open_gateway(ctx, home) as gw:  # as a named operator, like every command but init
-        data = gw.settings.to_json()
+    # Read from the file and the environment alone, without the database: this is what an
+    # operator looks at when the database cannot be reached (and it acts on no one's data).
+    data = load(resolve_home(ctx, home).root).to_json()
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -1,11 +1,22 @@
 """`gateway user add-key`: the SSH public keys handlers log in with over the VPN (SFTP) line."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from gateway.cli.common import as_option, cli_actor, cli_caller, home_option, open_gateway, operator, refusals_exit_1
+from gateway.cli.common import (
+    as_option,
+    cli_actor,
+    cli_caller,
+    echo_json,
+    home_option,
+    json_option,
+    open_gateway,
+    operator,
+    refusals_exit_1,
+)
 from gateway.errors import Invalid
 from gateway.operations.sshkeys import add_key
 
@@ -14,9 +25,10 @@ from gateway.operations.sshkeys import add_key
 @click.argument("login")
 @click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None) -> None:
+def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None, as_json: bool) -> None:
     """SFTP のログイン鍵（公開鍵）を登録 / register an SSH public key for SFTP login."""
     try:
         text = keyfile.read_text(encoding="ascii", errors="strict")[:16384]
@@ -24,6 +36,9 @@ def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None)
         raise Invalid(f"{keyfile} を公開鍵として読めません。", f"cannot read {keyfile} as a public key.") from None
     with open_gateway(ctx, home) as gw:
         fp = add_key(gw, login, text, cli_actor())
+    if as_json:
+        echo_json({"login": login, "fingerprint": fp})
+        return
     click.echo(f"登録しました / registered: {login} {fp}")
 
 
@@ -62,10 +77,11 @@ def org() -> None:
 @click.option("--user", "username", required=True, help="ログイン名 / login at the server")
 @click.option("--dir", "directory", required=True, help="送付先ディレクトリ（絶対パス） / remote directory")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
 def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, host_key_file: Path, username: str,
-                 directory: str, home: str | None) -> None:
+                 directory: str, home: str | None, as_json: bool) -> None:
     """送付先サーバーとホスト鍵を登録 / pin the server (and its host key) pushes go to."""
     from gateway.channels.vpn_sftp.push import pin_host, push_public_key
 
@@ -78,20 +94,26 @@ def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, ho
         fp = pin_host(gw, organisation, host=host, port=port, host_key=line, username=username,
                       directory=directory, who=cli_actor())
         public = push_public_key(gw.keys)
+    if as_json:
+        echo_json({"organisation": organisation, "host": host, "port": port, "user": username, "directory": directory,
+                   "host_key_fingerprint": fp, "push_key": public})
+        return
     click.echo(f"登録しました / pinned: {organisation} {username}@{host}:{port}{directory} {fp}")
     click.echo(f"送付先の authorized_keys に登録する鍵 / key for the server's authorized_keys:\n{public}")
 
 
 @org.command("push-key")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def push_key_cmd(ctx: click.Context, home: str | None) -> None:
+def push_key_cmd(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """送信に使う公開鍵を表示 / print the public key the gateway pushes with."""
     from gateway.channels.vpn_sftp.push import push_public_key
 
     with open_gateway(ctx, home) as gw:
-        click.echo(push_public_key(gw.keys))
+        public = push_public_key(gw.keys)
+    click.echo(json.dumps({"push_key": public}) if as_json else public)
 
 
 @click.command("push")

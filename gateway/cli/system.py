@@ -32,12 +32,15 @@ from gateway.errors import Invalid
 @click.option("--log-origin", "origin",
               help="ログの origin（初回のみ、以後変更不可。例: kurume.example.jp/gateway） / the log's C2SP origin, "
                    "fixed at the first init (default: <host name>/gateway-<installation id>)")
+@click.option("--hostname", "hostnames", multiple=True, metavar="NAME",
+              help="ポータルの証明書に入れるホスト名・IP（複数可） / a host name or address the portal is reached by (repeatable)")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_module: str | None,
          kek_token_label: str | None, kek_pin_env: str | None, kek_pin_file: str | None, kek_key_label: str | None,
-         rehearsal: bool, reinitialise: bool, previous_head: str | None, origin: str | None, as_json: bool) -> None:
+         rehearsal: bool, reinitialise: bool, previous_head: str | None, origin: str | None,
+         hostnames: tuple[str, ...], as_json: bool) -> None:
     """データベース・鍵・証明書を作成（何度実行しても安全） / create database and keys; idempotent."""
     from gateway.ledger.head_record import parse_operator
 
@@ -55,7 +58,7 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
     obj = ctx.find_root().obj if isinstance(ctx.find_root().obj, dict) else {}
     result = installation.init(resolve_home(ctx, home), rehearsal=rehearsal, kek=kek, reinitialise=reinitialise,
                                previous_head=parse_operator(previous_head) if previous_head else None,
-                               origin=origin, operator=obj.get("os_user") or os_user())
+                               origin=origin, operator=obj.get("os_user") or os_user(), hostnames=hostnames)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -70,6 +73,8 @@ def init(ctx: click.Context, home: str | None, kek_backend: str | None, kek_modu
                    "lost log is recorded, signed, in the new log")
     if result["profiles_added"]:
         click.echo(f"登録した受け渡し方法 / profiles registered: {', '.join(result['profiles_added'])}")  # type: ignore[arg-type]
+    if hostnames:
+        click.echo(f"ポータルの証明書の名前 / the portal certificate names: {', '.join(result['server_names'])}")  # type: ignore[arg-type]
 
 
 

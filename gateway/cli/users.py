@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
 from gateway.operations.accounts import ROLES
 from gateway.operations.users import register_user
 from gateway.store import models as m
@@ -21,25 +21,35 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", required=True, help="氏名 / display name")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: str | None) -> None:
+def add(ctx: click.Context, login: str, org: str, role: str, name: str, home: str | None, as_json: bool) -> None:
     """利用者を登録（資格情報は別途交付） / add an account; credentials are issued separately."""
     with open_gateway(ctx, home) as gw:
         register_user(gw, login=login, name=name, org=org, role=role, actor=cli_actor())
+    if as_json:
+        echo_json({"login": login, "org": org, "role": role, "name": name})
+        return
     click.echo(f"登録しました / added: {login}")
 
 
 @user.command("list")
 @home_option
+@json_option
 @click.pass_context
 @refusals_exit_1
-def list_(ctx: click.Context, home: str | None) -> None:
+def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """利用者の一覧 / accounts."""
     with open_gateway(ctx, home) as gw, gw.read() as session:
-        for u in session.scalars(select(m.User).order_by(m.User.organisation_id, m.User.login)):
-            state = "disabled" if u.disabled else "active"
-            click.echo("\t".join((u.login, u.role, u.organisation_id, u.display_name, state)))
+        rows = [{"login": u.login, "role": u.role, "org": u.organisation_id, "name": u.display_name,
+                 "state": "disabled" if u.disabled else "active"}
+                for u in session.scalars(select(m.User).order_by(m.User.organisation_id, m.User.login))]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo("\t".join((r["login"], r["role"], r["org"], r["name"], r["state"])))
 
 
 def register(group: click.Group) -> None:

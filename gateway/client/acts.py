@@ -19,6 +19,7 @@ from gateway.client.channel import Channel
 from gateway.client.signer import Signer
 from gateway.clock import Clock, timestamp
 from gateway.crypto import age
+from gateway.crypto.passphrase import TypedPassphrase
 from gateway.errors import Invalid
 from gateway.fsutil import atomic_output
 
@@ -46,7 +47,7 @@ def unpack(source: AbstractContextManager[BinaryIO], output: Path, passphrase: b
             package = HashingReader(raw)
             with atomic_output(output) as out:
                 digest, records = decrypt_count_hash(io.BufferedReader(package, READ_BUFFER), out,
-                                                     age.ScryptIdentity(passphrase, max_work_factor), output.name)
+                                                     TypedPassphrase(passphrase, max_work_factor), output.name)
     except age.AgeError as err:
         from gateway.crypto.unpack import decrypt_refusal
 

@@ -3,7 +3,7 @@
 An approval fixes what may be sent (fields, population, an upper bound on records), to whom
 (contractors, approved subcontractors, their certifications and designated handlers), by which
 transfer profiles, during which period, how long copies may live, and under which conditions
-(附帯意見). The file format is documented in `simulations/approvals/README.md`.
+(附帯意見). The file format is documented in `gateway/data/simulations/approvals/README.md`.
 """
 from __future__ import annotations
 

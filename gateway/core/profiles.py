@@ -1,4 +1,4 @@
-"""Transfer profiles: how one channel is used (`transfer_profiles/*.toml`).
+"""Transfer profiles: how one channel is used (`gateway/data/transfer_profiles/*.toml`).
 
 An approval names the profiles it allows; a profile says who may send and receive, how the
 password notice may travel (never with the data), how long the receipt may take, how long the
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
+from gateway.data import profiles_dir
 
 CHANNELS = ("lgwan-asp", "vpn-sftp", "courier")
 ROLES = ("staff", "contractor", "security-officer", "admin")
@@ -100,11 +101,6 @@ def parse_profile_text(text: str, path: Path | str) -> Profile:
     )
     t.done()
     return profile
-
-
-def profiles_dir() -> Path:
-    """The profiles shipped with the gateway: `transfer_profiles/` at the project root."""
-    return Path(__file__).resolve().parents[2] / "transfer_profiles"
 
 
 def load_profiles(directory: Path | None = None) -> dict[str, Profile]:

@@ -7,7 +7,7 @@
 | `signing/<key id>.key`, `.pub` | Ed25519 evidence-signing keys; `signing/current` names the active one, `signing/genesis` the first |
 | `signing/rotations/<n>.json` | statements in which the old key introduces the new one |
 | `ca.key`, `ca.crt` | the portal's CA: it issues the server certificate and terminal certificates |
-| `server.key`, `server.crt` | the portal's TLS certificate (localhost, 127.0.0.1) |
+| `server.key`, `server.crt` | the portal's TLS certificate (localhost, 127.0.0.1, `init --hostname`), or the city's (`tls import`) |
 | `ssh_host_ed25519_key`, `.pub` | the SFTP server's host key |
 
 Private files are created with O_EXCL and mode 0600 (an existing file is never overwritten:
@@ -29,9 +29,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from gateway.clock import timestamp
+from gateway.crypto import servercert
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.kek import Keyring
 from gateway.crypto.kek import config as kek_config
@@ -40,7 +41,6 @@ from gateway.errors import Conflict, Unavailable
 from gateway.fsutil import atomic_output, fsync_dir, write_secret
 
 CA_YEARS = 10
-SERVER_DAYS = 397  # the longest validity browsers accept for a TLS server certificate
 
 
 def write_public(path: Path, data: bytes) -> None:
@@ -83,8 +83,10 @@ class KeyStore:
 
     # -- creation ---------------------------------------------------------------------------
 
-    def ensure(self, *, now: datetime) -> list[str]:
-        """Create every missing key; returns what was created. Existing keys are kept as they are."""
+    def ensure(self, *, now: datetime, hostnames: tuple[str, ...] = ()) -> list[str]:
+        """Create every missing key; returns what was created. Existing keys are kept as they are,
+        except a server certificate of our own CA that does not name every one of `hostnames`:
+        it is issued again with them (the one replaced is kept as `.previous`)."""
         created = []
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._adopt_single_kek()
@@ -95,7 +97,9 @@ class KeyStore:
             self._new_ca(now)
             created.append("ca")
         if not (self.root / "server.crt").exists():
-            self._new_server_cert(now)
+            self._new_server_cert(now, hostnames)
+            created.append("server-certificate")
+        elif hostnames and self._reissue_for(hostnames, now):
             created.append("server-certificate")
         if not (self.root / "ssh_host_ed25519_key").exists():
             self._new_ssh_host_key()
@@ -184,29 +188,26 @@ class KeyStore:
         write_secret(self.root / "ca.key", _pem_private(key))
         write_public(self.root / "ca.crt", cert.public_bytes(serialization.Encoding.PEM))
 
-    def _new_server_cert(self, now: datetime) -> None:
-        import ipaddress
-
+    def _new_server_cert(self, now: datetime, hostnames: tuple[str, ...] = ()) -> None:
         ca_key, ca_cert = self.ca()
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(days=SERVER_DAYS))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
-        write_secret(self.root / "server.key", _pem_private(key))
-        write_public(self.root / "server.crt", cert.public_bytes(serialization.Encoding.PEM))
+        key_pem, cert_pem = servercert.issue(ca_key, ca_cert, hostnames, now)
+        write_secret(self.root / "server.key", key_pem)
+        write_public(self.root / "server.crt", cert_pem)
+
+    def _reissue_for(self, hostnames: tuple[str, ...], now: datetime) -> bool:
+        current = x509.load_pem_x509_certificate(self._read(self.root / "server.crt"))
+        if servercert.covers(current, hostnames):
+            return False
+        ca_key, ca_cert = self.ca()
+        if not servercert.issued_by(current, ca_cert):
+            raise Conflict(
+                f"サーバー証明書は取り込んだもの（発行者: {current.issuer.rfc4514_string()}）で、"
+                f"{', '.join(hostnames)} を含みません。その名前を含む証明書を `gateway tls import` で取り込んでください。",
+                f"the server certificate was imported (issuer: {current.issuer.rfc4514_string()}) and does not name "
+                f"{', '.join(hostnames)}; import one that does with `gateway tls import`.")
+        names = tuple(dict.fromkeys([*servercert.names_of(current), *hostnames]))
+        servercert.install(self.root, *servercert.issue(ca_key, ca_cert, names, now))
+        return True
 
     def _new_ssh_host_key(self) -> None:
         key = ed25519.Ed25519PrivateKey.generate()

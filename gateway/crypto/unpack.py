@@ -64,8 +64,10 @@ def decrypt_refusal(err: age.AgeError, source: str | None) -> GatewayError:
                 "this file is not passphrase-encrypted (it is encrypted to a public key); decrypt it with the key.",
             )
         return Invalid(
-            "パスワードが違います。パスワード通知書のとおり、大文字・ハイフンを含めて入力し直してください。",
-            "wrong passphrase: check it against the password notice, including capitals and hyphens, and retry.",
+            "パスワードが違います。パスワード通知書の文字を確かめて入力し直してください"
+            "（区切りのハイフンは空白でも省略しても構いません）。",
+            "wrong passphrase: check the characters against the password notice and retry"
+            " (the hyphens between groups may also be typed as spaces or left out).",
         )
     if isinstance(err, age.WorkFactorTooHigh):
         return Invalid(

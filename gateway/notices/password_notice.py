@@ -56,7 +56,7 @@ def render(notice: PasswordNotice) -> str:
         n=notice,
         issued_jst=f"{to_jst(notice.issued_at):%Y年%m月%d日 %H:%M}",
         method_label=PASSWORD_METHODS[notice.delivery_method],
-        passphrase_groups=notice.passphrase.split("-"),
+        passphrase=notice.passphrase,
     )
 
 

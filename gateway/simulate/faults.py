@@ -55,10 +55,10 @@ def earliest(scenario: Any, kinds: list[str]) -> datetime:
     start: datetime = scenario.start
     if "outside-period" in kinds:
         from gateway.core.approvals import load_approval
-        from gateway.simulate.scenario import SIMULATIONS
+        from gateway.data import approvals_dir
 
         main = next(s for s in scenario.steps if s.action == "send")
-        approval = load_approval(SIMULATIONS / "approvals" / f"{main.get('approval')}.toml")
+        approval = load_approval(approvals_dir() / f"{main.get('approval')}.toml")
         start = min(start, approval.period_start - timedelta(days=1))
     return start
 

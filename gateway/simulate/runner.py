@@ -29,6 +29,7 @@ from sqlalchemy import select
 from gateway import installation
 from gateway.clock import FixedClock, to_jst
 from gateway.core.approvals import Approval
+from gateway.data import approvals_dir
 from gateway.errors import GatewayError, Invalid
 from gateway.home import Home
 from gateway.ledger.log import Actor, Event
@@ -42,7 +43,7 @@ from gateway.simulate.command_line import OPERATOR
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import earliest, inject
 from gateway.simulate.run import Run
-from gateway.simulate.scenario import SIMULATIONS, Scenario, Step
+from gateway.simulate.scenario import Scenario, Step
 from gateway.simulate.sealed import rehearsal_database
 from gateway.simulate.witness import Witnessed, origin_of
 from gateway.store import models as m
@@ -138,7 +139,7 @@ def _prepare(run: Run) -> None:
     gw = run.gw
     with gw.unit() as session:
         for approval_id in run.scenario.approvals:
-            path = SIMULATIONS / "approvals" / f"{approval_id}.toml"
+            path = approvals_dir() / f"{approval_id}.toml"
             _, new = register_approval(session, path, actor="simulator", at=gw.clock.now())
             if new:
                 gw.ledger.record(session, Event(action="approval.add", channel="cli", actor=SIMULATOR,

@@ -1,4 +1,4 @@
-"""Scenario files (`simulations/*.toml`, format in `simulations/README.md`)."""
+"""Scenario files (`gateway/data/simulations/*.toml`, format in its README.md)."""
 from __future__ import annotations
 
 import re
@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from gateway.clock import JST
-from gateway.core.profiles import profiles_dir
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
+from gateway.data import simulations_dir
 from gateway.findings import Kind
 
-SIMULATIONS = profiles_dir().parent / "simulations"
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",
            "export")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -57,13 +56,13 @@ def locate(name: str) -> Path:
     path = Path(name)
     if path.suffix == ".toml" or "/" in name:
         return path
-    return SIMULATIONS / f"{name}.toml"
+    return simulations_dir() / f"{name}.toml"
 
 
 def load(name: str) -> Scenario:
     path = locate(name)
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in SIMULATIONS.glob("*.toml")))
+        known = ", ".join(sorted(p.stem for p in simulations_dir().glob("*.toml")))
         raise DefinitionError(f"シナリオ「{name}」がありません。使えるもの: {known}",
                               f"no scenario '{name}'; available: {known}")
     doc = Table(parse(read_text(path), path), "", path)

@@ -15,12 +15,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.data import approvals_dir
 from gateway.errors import Unavailable
 from gateway.ledger.log import Actor
 from gateway.operations import witnesses
 from gateway.operations.trust import Published, current_verifier_key, publish
 from gateway.service import Gateway
-from gateway.simulate.scenario import SIMULATIONS, Scenario
+from gateway.simulate.scenario import Scenario
 from gateway.witnessing.background import Submitter
 
 START_SECONDS = 30
@@ -28,7 +29,7 @@ START_SECONDS = 30
 
 def city_of(scenario: Scenario) -> str:
     """The city whose gateway this is: the first approval's `[city] id`."""
-    path = SIMULATIONS / "approvals" / f"{scenario.approvals[0]}.toml"
+    path = approvals_dir() / f"{scenario.approvals[0]}.toml"
     return str(tomllib.loads(path.read_text(encoding="utf-8"))["city"]["id"])
 
 

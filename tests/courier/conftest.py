@@ -108,4 +108,4 @@ def evidence(rep: dict, kind: str) -> list[dict]:
 
 
 def passphrase_of(html: Path) -> str:
-    return "-".join(re.findall(r"<span>([2-9A-Z]{5})</span>", html.read_text(encoding="utf-8")))
+    return re.search(r"<td class=\"passphrase\">([2-9A-Z-]+)</td>", html.read_text(encoding="utf-8")).group(1)

@@ -152,6 +152,9 @@ CLI_CASES = [
          lambda w: ["terminal", "revoke", "no.such"], json=False),
     Case("hotfolder register", "hotfolder.register", "invalid",
          lambda w: ["hotfolder", "register", str(w["root"] / "no-such-dir"), "--owner", "s.staff"], json=False),
+    Case("tls import", "tls.import", "invalid",
+         lambda w: ["tls", "import", "--cert", str(w["root"] / "no-such.pem"), "--key", str(w["root"] / "no-such.key")]),
+    Case("mail send-due", "mail.send-due", "invalid", lambda w: ["mail", "send-due"]),
     Case("export evidence", "evidence.export", "conflict",
          lambda w: ["export", "evidence", "-o", str(w["root"] / "full")]),
     Case("keys publish", "keys.publish", "invalid",  # a quorum larger than the witnesses configured
@@ -182,6 +185,7 @@ NOT_ACTIONS = {
     "approval list": "reads", "approval show": "reads", "user list": "reads", "keys show": "reads",
     "operator list": "reads",
     "courier list": "reads", "retention due": "reads", "settings show": "reads",
+    "tls show": "reads",
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
     "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",

@@ -168,10 +168,12 @@ class PortalServer:
             threading.Event().wait(0.05)
         raise RuntimeError("the portal did not start")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 10.0) -> None:
+        """Accept no one new; requests in flight get `grace` seconds to finish, then are cut."""
         self._done.set()
+        self.server.config.timeout_graceful_shutdown = max(1, round(grace))
         self.server.should_exit = True
-        self.thread.join(timeout=15)
+        self.thread.join(timeout=grace + 5)
         self.sock.close()
 
     def __enter__(self) -> PortalServer:

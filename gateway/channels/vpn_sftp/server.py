@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import socket
 import threading
+import time
 
 import paramiko
 
@@ -200,6 +201,26 @@ class SftpServer:
             for t in transports:
                 t.join(timeout=5)  # uploads cut short are cleaned up and logged before we return
             self._thread.join(timeout=5)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def drain(self, grace: float) -> int:
+        """A graceful stop's first half: accept no one new, then give the logged-in sessions open
+        now up to `grace` seconds to finish their transfers. Returns how many are still open
+        (stop() ends them). A connection that has not logged in has no transfer to finish: it is
+        not waited for."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        deadline = time.monotonic() + grace
+        while True:
+            with self._lock:
+                left = sum(1 for t in self._transports if t.is_authenticated())
+            if not left or time.monotonic() >= deadline:
+                return left
+            self._stopping.wait(0.1)
 
     def _accept(self) -> None:
         while not self._stopping.is_set():

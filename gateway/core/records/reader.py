@@ -245,7 +245,13 @@ def _open(
 ) -> Iterator[_Open]:
     with contextlib.ExitStack() as stack:
         if stream is None:
-            f = stack.enter_context(open(path, "rb"))
+            try:
+                f = stack.enter_context(open(path, "rb"))
+            except OSError as err:  # missing, a directory, unreadable: the person named the wrong file
+                raise RecordFileError(
+                    path, f"ファイルを開けません（{err.strerror}）。ファイル名と場所を確認してください。",
+                    f"cannot open the file ({err.strerror}); check its name and location.",
+                ) from None
             peek = f.read(PEEK_BYTES)
             hashing = HashingReader(f)
         else:

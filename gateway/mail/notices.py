@@ -1,0 +1,108 @@
+"""What is due to be told, and to whom: one `Notice` per deadline state or security event, with
+a key that stays the same for as long as it is the same news (so it is mailed once).
+
+- a transfer's receipt, contractor erasure certificate and gateway erasure, within the reminder
+  window (`[portal] reminder_days`) and again once overdue: the city's staff, and for what the
+  contractor must do, the contractor; overdue erasures also the city's security officers;
+- each lockout (a refusal of kind `brute-force`), and a digest of other refused actions since the
+  last digest: the security officers of every city.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gateway.clock import to_jst
+from gateway.retention.reminders import reminders
+from gateway.service import Gateway
+from gateway.store import models as m
+
+ACTION = "mail.send"
+LOCKOUT = "brute-force"
+
+
+@dataclass(frozen=True)
+class Notice:
+    key: str
+    kind: str
+    to: tuple[tuple[str, str], ...]  # (organisation, role)
+    fields: dict[str, str] = field(default_factory=dict)
+    covers: int | None = None  # for a refusal digest: the last log entry it covers
+
+
+def sent_keys(gw: Gateway) -> tuple[set[str], int]:
+    """Keys already mailed (from the access log's `mail.send` entries), and the last log entry a
+    refusal digest covered."""
+    keys: set[str] = set()
+    covered = 0
+    with gw.read() as session:
+        for body in session.scalars(select(m.LogEntry.body).where(m.LogEntry.action == ACTION,
+                                                                  m.LogEntry.outcome == "ok")):
+            reason = json.loads(body).get("reason") or ""
+            key = reason.split(" ", 1)[0]
+            keys.add(key)
+            if key.startswith("refused:"):
+                covered = max(covered, int(key.rsplit("-", 1)[1]))
+    return keys, covered
+
+
+def _deadlines(gw: Gateway) -> list[Notice]:
+    out = []
+    rows = reminders(gw, within=timedelta(days=gw.settings.portal.reminder_days))
+    with gw.read() as session:
+        orgs = {t.id: (t.sender_organisation_id, t.recipient_organisation_id)
+                for t in session.scalars(select(m.Transfer).where(m.Transfer.id.in_([r.transfer for r in rows])))}
+    for r in rows:
+        city, contractor = orgs[r.transfer]
+        kind = {"receipt": "receipt", "erasure-certificate": "erasure-certificate",
+                "gateway-erasure": "gateway-erasure"}[r.kind] + ("-overdue" if r.overdue else "-due")
+        to: list[tuple[str, str]] = [(city, "staff")]
+        if r.kind in ("receipt", "erasure-certificate"):
+            to.append((contractor, "contractor"))
+        if r.overdue and r.kind != "receipt":
+            to.append((city, "security-officer"))
+        out.append(Notice(f"{kind}:{r.transfer}:{r.due.isoformat()}", kind, tuple(to),
+                          {"transfer": r.transfer, "approval": r.approval,
+                           "due": f"{to_jst(r.due):%Y-%m-%d %H:%M} JST"}))
+    return out
+
+
+def _security(gw: Gateway, after: int) -> list[Notice]:
+    with gw.read() as session:
+        cities = list(session.scalars(select(m.Organisation.id).where(m.Organisation.kind == "city")))
+        if not after:  # the first round: what happened in the last day, not the whole history
+            since = gw.clock.now() - timedelta(days=1)
+            after = session.scalar(select(m.LogEntry.seq).where(m.LogEntry.at < since)
+                                   .order_by(m.LogEntry.seq.desc()).limit(1)) or 0
+        rows = list(session.execute(select(m.LogEntry.seq, m.LogEntry.at, m.LogEntry.action, m.LogEntry.body)
+                                    .where(m.LogEntry.seq > after, m.LogEntry.outcome == "refused")
+                                    .order_by(m.LogEntry.seq)))
+    officers = tuple((c, "security-officer") for c in cities)
+    out: list[Notice] = []
+    others: Counter[str] = Counter()
+    seqs: list[int] = []
+    for seq, at, action, body in rows:
+        entry = json.loads(body)
+        if LOCKOUT in (entry.get("kinds") or []):
+            out.append(Notice(f"lockout:{seq}", "lockout", officers,
+                              {"channel": entry.get("channel") or "-", "seq": str(seq),
+                               "at": f"{to_jst(at):%Y-%m-%d %H:%M} JST"}))
+        else:
+            others[f"{action} ({', '.join(entry.get('kinds') or []) or '-'})"] += 1
+            seqs.append(seq)
+    if seqs:
+        summary = "\n".join(f"  {what}: {n}" for what, n in others.most_common())
+        out.append(Notice(f"refused:{seqs[0]}-{seqs[-1]}", "refused", officers,
+                          {"count": str(len(seqs)), "first": str(seqs[0]), "last": str(seqs[-1]), "summary": summary},
+                          covers=seqs[-1]))
+    return out
+
+
+def due(gw: Gateway) -> list[Notice]:
+    """Every notice not mailed yet."""
+    keys, covered = sent_keys(gw)
+    return [n for n in [*_deadlines(gw), *_security(gw, covered)] if n.key not in keys]

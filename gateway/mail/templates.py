@@ -1,0 +1,69 @@
+"""The words of each notification: Japanese first, then English, in one text/plain part.
+
+Deliberately thin: a transfer's and an approval's identifiers, a deadline, a count, what to do
+and where. Never a resident's data, a file's content, a passphrase, a password or a person's
+name: a mail crosses systems the gateway does not control, and is kept in mailboxes for years.
+"""
+from __future__ import annotations
+
+TEMPLATES: dict[str, tuple[str, str, str]] = {
+    # kind: (subject, Japanese body, English body); fields are formatted in.
+    "receipt-due": (
+        "【受領確認の期限】{transfer} / Receipt due: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）の受領確認の期限は {due} です。\n"
+        "受託者は復号後、件数と SHA-256 を確かめて受領を確認してください（gateway receipt または LGWAN-ASP ポータル）。",
+        "Transfer {transfer} (approval {approval}) must be confirmed as received by {due}.\n"
+        "The contractor decrypts it, checks the record count and SHA-256, and confirms receipt.",
+    ),
+    "receipt-overdue": (
+        "【受領確認の期限超過】{transfer} / Receipt OVERDUE: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）の受領確認が期限 {due} を過ぎています。受託者に確認してください。",
+        "Transfer {transfer} (approval {approval}) was due to be confirmed by {due} and is not. Ask the contractor.",
+    ),
+    "erasure-certificate-due": (
+        "【消去証明の期限】{transfer} / Erasure certificate due: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）のデータの消去と消去証明書の提出期限は {due} です。",
+        "The data of transfer {transfer} (approval {approval}) must be erased and certified by {due}.",
+    ),
+    "erasure-certificate-overdue": (
+        "【消去証明の期限超過】{transfer} / Erasure certificate OVERDUE: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）の消去証明書が期限 {due} を過ぎても提出されていません。"
+        "契約に基づき受託者に提出を求めてください。",
+        "The erasure certificate for transfer {transfer} (approval {approval}) was due by {due} and has not "
+        "been given. Ask the contractor for it under the contract.",
+    ),
+    "gateway-erasure-due": (
+        "【ゲートウェイ上の消去予定】{transfer} / Gateway copy to be erased: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）のゲートウェイ上の複製は {due} に暗号消去されます。",
+        "The gateway's copy of transfer {transfer} (approval {approval}) will be crypto-erased at {due}.",
+    ),
+    "gateway-erasure-overdue": (
+        "【要確認】ゲートウェイ上の消去の遅れ {transfer} / Gateway erasure OVERDUE: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）のゲートウェイ上の複製が期限 {due} を過ぎても消去されていません。"
+        "サービスの保管期間処理（gateway retention sweep）の状態を確認してください。",
+        "The gateway's copy of transfer {transfer} (approval {approval}) was due to be erased at {due} and is "
+        "still there. Check the service's retention sweep.",
+    ),
+    "lockout": (
+        "【アカウント等のロック】{channel} / Lockout on {channel}",
+        "{channel} で、繰り返しの認証失敗によりロックが発生しました（{at}、アクセスログ {seq} 番）。"
+        "gateway log で内容を確認してください。",
+        "Repeated failed logins caused a lockout on {channel} at {at} (access log entry {seq}). "
+        "Review it with `gateway log`.",
+    ),
+    "refused": (
+        "【拒否されたアクセス】{count} 件 / {count} refused actions",
+        "前回の通知以降、{count} 件の操作が拒否されました（アクセスログ {first}〜{last} 番）。\n{summary}\n"
+        "gateway log --outcome refused で内容を確認してください。",
+        "{count} actions were refused since the last notice (access log entries {first} to {last}).\n"
+        "Review them with `gateway log --outcome refused`.",
+    ),
+}
+
+
+def render(kind: str, fields: dict[str, str]) -> tuple[str, str]:
+    subject, ja, en = TEMPLATES[kind]
+    body = (f"{ja.format(**fields)}\n\n---\n{en.format(**fields)}\n\n"
+            "このメールはゲートウェイが自動で送信しています。返信しないでください。\n"
+            "Sent automatically by the gateway; do not reply.\n")
+    return subject.format(**fields), body

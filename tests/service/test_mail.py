@@ -1,0 +1,143 @@
+"""Notifications by e-mail (issue 22, item 3) through a real SMTP server the test starts
+(aiosmtpd, STARTTLS required, its certificate from a CA of the test's own): due and overdue
+deadlines to the role mailboxes, refusals to the security officers, each once, never in clear,
+never with personal data or a passphrase; sent by `gateway serve` on its own as well."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from gateway.home import Home
+from gateway.service import Gateway
+from gateway.store import models as m
+from tests.conftest import run_gateway
+from tests.helpers import send
+from tests.service.conftest import start
+from tests.service.pki import _free_port, _pki
+
+MAILBOXES = {"kurume.staff": "kikaku@city.kurume.example", "chikugo-print.contractor": "desk@chikugo.example",
+             "kurume.security-officer": "security@city.kurume.example"}
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        mail = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        self.messages.append({"from": envelope.mail_from, "to": sorted(envelope.rcpt_tos), "tls": session.ssl is not None,
+                              "subject": str(mail["Subject"]), "body": mail.get_content(), "raw": mail})
+        return "250 OK"
+
+    def wait(self, subject: str, timeout: float = 30.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := [x for x in self.messages if subject in x["subject"]]:
+                return found
+            time.sleep(0.1)
+        return []
+
+
+@pytest.fixture
+def smtp(tmp_path):
+    """A real SMTP server on 127.0.0.1 that takes mail only after STARTTLS."""
+    cafile, context = _pki(tmp_path)
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    inbox.port, inbox.cafile = controller.port, cafile  # type: ignore[attr-defined]
+    yield inbox
+    controller.stop()
+
+
+def configure(home, port: int, cafile, interval: int = 300) -> None:
+    to = "\n".join(f'"{k}" = ["{v}"]' for k, v in MAILBOXES.items())
+    with open(home / "gateway.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[mail]\nhost = "localhost"\nport = {port}\nstarttls = true\ncafile = "{cafile}"\n'
+                f'sender = "gateway@city.kurume.example"\ninterval_seconds = {interval}\n\n[mail.to]\n{to}\n')
+
+
+def receipt_due(home, transfer: str) -> datetime:
+    gw = Gateway.open(Home.resolve(str(home)))
+    with gw.read() as s:
+        due = s.get(m.Transfer, transfer).receipt_due
+    gw.engine.dispose()
+    return due
+
+
+def send_due(monkeypatch, at: datetime, check: bool = True) -> dict:
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", at.isoformat())
+    proc = run_gateway("mail", "send-due", "--json", check=check)
+    return json.loads(proc.stdout)
+
+
+def test_due_and_overdue_mailed_once_to_the_role_mailboxes_over_starttls(kurume, home, tmp_path, smtp, monkeypatch):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    configure(home, smtp.port, smtp.cafile)
+    due = receipt_due(home, sent["transfer"])
+    counts = send_due(monkeypatch, due - timedelta(days=1))
+    assert counts["sent"] >= 1 and counts["failed"] == 0
+    [receipt] = [x for x in smtp.messages if "Receipt due" in x["subject"]]
+    assert receipt["tls"] and receipt["from"] == "gateway@city.kurume.example"
+    assert receipt["to"] == sorted([MAILBOXES["kurume.staff"], MAILBOXES["chikugo-print.contractor"]])
+    assert sent["transfer"] in receipt["subject"] and receipt["subject"].startswith("【受領確認の期限】")
+    body = receipt["body"]
+    assert body.index("受領確認") < body.index("must be confirmed")  # Japanese first
+    assert receipt["raw"]["Auto-Submitted"] == "auto-generated"
+    # Nothing personal, nothing secret: no passphrase, no name or address from the file.
+    residents = kurume.read_bytes().decode("cp932").splitlines()[1:6]
+    for line in residents:
+        for cell in line.split(",")[:3]:
+            assert len(cell) < 3 or cell not in body, cell
+    assert sent["passphrase"] not in body and sent["passphrase"].replace("-", "") not in body
+
+    before = len(smtp.messages)
+    assert send_due(monkeypatch, due - timedelta(days=1))["sent"] == 0  # deduplicated
+    assert len(smtp.messages) == before
+    assert send_due(monkeypatch, due + timedelta(hours=1))["sent"] >= 1
+    assert any("Receipt OVERDUE" in x["subject"] for x in smtp.messages)
+    logged = json.loads(run_gateway("log", "--json", "--action", "mail.send").stdout)
+    assert len(logged) == len(smtp.messages) and all(e["channel"] == "system" for e in logged)
+    assert {e["reason"].split()[0].split(":")[0] for e in logged} >= {"receipt-due", "receipt-overdue"}
+
+
+def test_refusals_reach_the_officers_and_serve_mails_on_its_own(kurume, home, tmp_path, smtp, monkeypatch):
+    sent = json.loads(send(kurume, tmp_path).stdout)
+    configure(home, smtp.port, smtp.cafile, interval=1)
+    run_gateway("fetch", sent["transfer"], "-o", str(tmp_path / "x.age"), "--as", "x.outsider", "--paper-ref", "書面 1", check=False)
+    service = start(home, tmp_path, "--sftp-port", "0")
+    try:
+        officers = smtp.wait("refused actions")
+        if not officers:
+            service.proc.kill()
+            raise AssertionError((smtp.messages, service.proc.communicate()))
+        assert officers and officers[0]["to"] == [MAILBOXES["kurume.security-officer"]] and officers[0]["tls"]
+        assert "transfer.download (non-designated-handler): 1" in officers[0]["body"]
+        assert "x.outsider" not in officers[0]["body"]  # counts and log numbers, not who
+    finally:
+        code, oplog, rest = service.stop()
+        service.notify.close()
+    assert code == 0, rest
+    assert any(line["msg"] == "mailing" for line in oplog)
+
+
+def test_a_relay_without_starttls_gets_nothing(kurume, home, tmp_path, monkeypatch):
+    inbox = Inbox()
+    plain = Controller(inbox, hostname="127.0.0.1", port=_free_port())  # no TLS at all
+    plain.start()
+    try:
+        sent = json.loads(send(kurume, tmp_path).stdout)
+        configure(home, plain.port, tmp_path / "none.pem")
+        due = receipt_due(home, sent["transfer"])
+        monkeypatch.setenv("GATEWAY_FAKE_NOW", (due - timedelta(days=1)).isoformat())
+        proc = run_gateway("mail", "send-due", "--json", check=False)
+        assert proc.returncode == 1 and json.loads(proc.stdout)["failed"] >= 1
+        assert inbox.messages == [] and "Traceback" not in proc.stderr
+    finally:
+        plain.stop()
+    assert json.loads(run_gateway("log", "--json", "--action", "mail.send").stdout) == []
