@@ -1,8 +1,9 @@
 """What a contractor's handler sees over SFTP: `/outbox` and `/inbox`, nothing else.
 
 `/outbox/<transfer>.age`: the packages addressed to their organisation that they may download,
-read-only; reading one goes through `operations.receive.download` (handler check, log entry,
-refusal after erasure). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
+read-only; opening one is checked (`operations.receive.may_download`) and reading it goes
+through `operations.receive.download` (handler check, log entry, refusal after erasure;
+outbox.py). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
 transfer, written to a private temporary file and handed to `operations.deliverables.upload`
 when the client closes it. Paths are normalised inside the jail; links, renames, removals,
 directories and attribute changes are refused. A client that disconnects mid-upload leaves
@@ -16,9 +17,6 @@ import posixpath
 import re
 import secrets
 import shutil
-import stat
-import threading
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,19 +24,20 @@ import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_OK, SFTP_OP_UNSUPPORTED, SFTP_PERMISSION_DENIED
 from sqlalchemy import select
 
-from gateway.channels.vpn_sftp.spool import Spool
+from gateway.channels.vpn_sftp.attrs import attrs
+from gateway.channels.vpn_sftp.limits import Limits
+from gateway.channels.vpn_sftp.outbox import MAX_OPEN, PackageHandle
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Actor, Event
 from gateway.operations import deliverables
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
-from gateway.operations.receive import download
+from gateway.operations.receive import may_download
 from gateway.service import Gateway
 from gateway.store import faultpoints
 
 CHANNEL = "vpn-sftp"
-CLOSE_WAIT = 30.0  # how long a close waits for the download's entry (a busy database, at most)
 
 
 class Gate(Protocol):
@@ -47,6 +46,7 @@ class Gate(Protocol):
     gw: Gateway
     login: str | None
     source: str | None
+    limits: Limits
 
     def caller(self) -> Caller: ...
 
@@ -57,47 +57,6 @@ MAX_UPLOADS = 8  # open at once in one session: each holds a file in the work ar
 # The upload, and its copy encrypted at rest, each about the size of the upload (as the portal's).
 DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
-
-
-def _attrs(name: str, *, directory: bool, size: int = 0, mtime: float | None = None) -> paramiko.SFTPAttributes:
-    attrs = paramiko.SFTPAttributes()
-    attrs.filename = name
-    attrs.st_mode = (stat.S_IFDIR | 0o500) if directory else (stat.S_IFREG | 0o400)
-    attrs.st_size = size
-    attrs.st_uid = attrs.st_gid = 0
-    attrs.st_mtime = attrs.st_atime = int(mtime or time.time())
-    return attrs
-
-
-class _Download(paramiko.SFTPHandle):
-    """Reads at any offset of the package, as soon as download() has written that far."""
-
-    def __init__(self, spool: Spool, writer: threading.Thread) -> None:
-        super().__init__(os.O_RDONLY)
-        self.spool = spool
-        self.writer = writer
-
-    def read(self, offset: int, length: int) -> bytes | int:
-        if not self.spool.wait_for(offset + length) or self.spool.error is not None:
-            return SFTP_FAILURE
-        return self.spool.read(offset, length)
-
-    def read_into(self, offset: int, view: memoryview) -> int | None:
-        """What GatewaySftpServer uses: the bytes land in its reply buffer (protocol.py)."""
-        if not self.spool.wait_for(offset + len(view)) or self.spool.error is not None:
-            return None
-        return self.spool.read_into(offset, view)
-
-    def stat(self) -> paramiko.SFTPAttributes | int:
-        if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
-            return SFTP_FAILURE
-        return _attrs("", directory=False, size=self.spool.filled)
-
-    def close(self) -> None:
-        self.spool.close()
-        # download() logs what reached the client once it closed the file: the close is answered
-        # after that entry is written, so the client never sees a download the log does not.
-        self.writer.join(timeout=CLOSE_WAIT)
 
 
 class _Upload(paramiko.SFTPHandle):
@@ -125,7 +84,7 @@ class _Upload(paramiko.SFTPHandle):
         return int(super().write(offset, data))
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return _attrs(self.name, directory=False, size=self.path.stat().st_size)
+        return attrs(self.name, directory=False, size=self.path.stat().st_size)
 
     def close(self) -> int:
         super().close()  # closes writefile
@@ -158,6 +117,7 @@ class Jail(paramiko.SFTPServerInterface):
         self.gate = gate
         self.gw = gate.gw
         self.uploads: set[_Upload] = set()
+        self.packages: set[PackageHandle] = set()  # open for download in this session
 
     def session_ended(self) -> None:
         for upload in list(self.uploads):
@@ -188,9 +148,9 @@ class Jail(paramiko.SFTPServerInterface):
     def list_folder(self, path: str) -> Any:
         p = self._norm(path)
         if p == "/":
-            return [_attrs("outbox", directory=True), _attrs("inbox", directory=True)]
+            return [attrs("outbox", directory=True), attrs("inbox", directory=True)]
         if p == OUTBOX:
-            return [_attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+            return [attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
                     for name, (t, size) in self._packages().items()]
         if p == INBOX:
             return []  # write-only: what was delivered is not listed back
@@ -199,17 +159,17 @@ class Jail(paramiko.SFTPServerInterface):
     def stat(self, path: str) -> Any:
         p = self._norm(path)
         if p in ("/", OUTBOX, INBOX):
-            return _attrs(posixpath.basename(p) or "/", directory=True)
+            return attrs(posixpath.basename(p) or "/", directory=True)
         if p is not None and posixpath.dirname(p) == OUTBOX:
             name = posixpath.basename(p)
             found = self._packages().get(name)
             if found is not None:
                 t, size = found
-                return _attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
+                return attrs(name, directory=False, size=size, mtime=t.sent_at.timestamp())
             if name.endswith(".age") and self._addressed_here(name[: -len(".age")]):
                 # Addressed to this organisation but not downloadable by this person (not on the
                 # handler list, or already erased): let the open be attempted, refused and logged.
-                return _attrs(name, directory=False)
+                return attrs(name, directory=False)
         return SFTP_NO_SUCH_FILE
 
     def _addressed_here(self, transfer_id: str) -> bool:
@@ -235,19 +195,25 @@ class Jail(paramiko.SFTPServerInterface):
         return self._refuse("sftp.open", f"{'write' if writing else 'read'} of {p!r}")
 
     def _read_package(self, transfer_id: str) -> Any:
-        # download() checks the handler, refuses after erasure and logs; it writes the package
-        # into the spool in a thread while the client reads. Its refusals come before its first
-        # byte, so waiting for one byte (or its end) tells whether the open succeeds.
-        spool = Spool(self.gw.home.root / "work")
-        caller = self.gate.caller()
-        writer = spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
-        spool.wait_for(1)
-        if spool.done and spool.error is not None:
-            spool.close()
-            if isinstance(spool.error, GatewayError):
-                return status_of(spool.error)
-            raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
-        return _Download(spool, writer)
+        # Only whether the caller may have it is decided here (refusals logged); the package is
+        # decrypted, and the download logged, once the client reads (outbox.py).
+        try:
+            size = may_download(self.gw, self.gate.caller(), transfer_id)
+        except GatewayError as err:
+            return status_of(err)
+        if len(self.packages) >= MAX_OPEN:
+            return self._refuse("transfer.download", f"more than {MAX_OPEN} packages open at once", transfer_id)
+        limits = self.gate.limits
+        if not limits.open_package(transfer_id):
+            return self._refuse("transfer.download", f"this package open more than "
+                                f"{limits.max_opens_per_transfer} times at once", transfer_id)
+        handle = PackageHandle(self.gw, self.gate.caller(), transfer_id, size, self._package_closed)
+        self.packages.add(handle)
+        return handle
+
+    def _package_closed(self, handle: PackageHandle) -> None:
+        self.packages.discard(handle)
+        self.gate.limits.close_package(handle.transfer)
 
     def _write_deliverable(self, name: str) -> Any:
         match = _INBOX_NAME.match(name)
@@ -285,12 +251,13 @@ class Jail(paramiko.SFTPServerInterface):
                                  source=self.gate.source, transfer=upload.transfer, outcome="failed",
                                  reason=err.en))
 
-    def _refuse(self, action: str, what: str) -> int:
-        """What the jail does not allow, logged like any refusal; the client sees permission denied."""
+    def _refuse(self, action: str, what: str, transfer: str | None = None) -> int:
+        """What the jail does not allow, logged like any refusal; the client sees permission denied.
+        `transfer` is named only once the caller was found to be allowed to know of it."""
         return status_of(refuse(self.gw, self.gate.caller_actor(), action, Forbidden(
             f"この操作はできません（{what}）。/outbox からの受け取りと /inbox への納品だけができます。",
             f"{what} is not allowed: only downloads from /outbox and deliveries into /inbox are."),
-            channel=CHANNEL, source=self.gate.source))
+            channel=CHANNEL, source=self.gate.source, transfer=transfer))
 
     def remove(self, path: str) -> int:
         return self._refuse("sftp.remove", f"remove {path!r}")
