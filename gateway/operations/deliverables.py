@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 from gateway.crypto.keystore import KeyStore
+from gateway.crypto.sealed import SealedFile
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.operations.receive import authorised
@@ -25,7 +26,7 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
         return authorised(a, transfer_id).approval_id
 
 
-def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path) -> str:
+def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path | SealedFile) -> str:
     with attempt(gw, caller, ACTION) as a:
         authorised(a, transfer_id)
         blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())

@@ -32,6 +32,7 @@ from gateway.core.records.streams import Prefixed
 from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import Conflict, Refusal, Refused
 from gateway.findings import Kind
 from gateway.ledger.log import Actor
@@ -51,7 +52,7 @@ ACTION = "transfer.send"
 
 @dataclass(frozen=True)
 class SendRequest:
-    file: Path
+    file: Path | SealedFile  # a portal upload is sealed: it is read back decrypting (crypto/sealed.py)
     approval: str
     profile: str
     recipient: str

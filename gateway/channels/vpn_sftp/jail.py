@@ -4,14 +4,13 @@
 read-only; opening one is checked (`operations.receive.may_download`) and reading it goes
 through `operations.receive.download` (handler check, log entry, refusal after erasure;
 outbox.py). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
-transfer, written to a private temporary file and handed to `operations.deliverables.upload`
-when the client closes it. Paths are normalised inside the jail; links, renames, removals,
+transfer, written to a private temporary file (encrypted as it arrives, crypto/sealed.py) and
+handed to `operations.deliverables.upload` when the client closes it. Paths are normalised inside the jail; links, renames, removals,
 directories and attribute changes are refused. A client that disconnects mid-upload leaves
 nothing, and the log says so.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import re
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from gateway.channels.vpn_sftp.attrs import attrs
 from gateway.channels.vpn_sftp.limits import Limits
 from gateway.channels.vpn_sftp.outbox import MAX_OPEN, PackageHandle
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Actor, Event
 from gateway.operations import deliverables
@@ -62,53 +62,58 @@ _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 class _Upload(paramiko.SFTPHandle):
     """A deliverable on its way in: authorised when it was opened, bounded as its bytes arrive
     (the installation's upload cap, and free disk for it and the encrypted copy), handed to the
-    operation that stores it when the client closes it."""
+    operation that stores it when the client closes it. Its bytes are encrypted as they arrive,
+    under a key held only in memory (crypto/sealed.py): never on disk in clear. So they must come
+    in order, each write where the last one ended, as clients' `put` sends them; any other write
+    is refused and nothing is kept."""
 
     def __init__(self, jail: Jail, transfer: str, name: str, path: Path) -> None:
         super().__init__(os.O_WRONLY)
         self.jail, self.transfer, self.name, self.path = jail, transfer, name, path
-        self.writefile = path.open("wb")
+        self.sealed = SealedFile(path)
         self.finished = False
         self.refused = False  # a write went past a bound: the close refuses, and nothing is kept
         self.end = 0
 
     def write(self, offset: int, data: bytes) -> int:
-        end = max(self.end, offset + len(data))
+        if self.refused:
+            return SFTP_FAILURE
+        if offset != self.end:
+            self.refused = True
+            self.jail.refuse_out_of_order(self, offset)
+            return SFTP_FAILURE
+        end = offset + len(data)
         limit = self.jail.gw.settings.portal.max_upload_bytes
         if end > limit or shutil.disk_usage(self.path.parent).free < len(data) * DISK_FACTOR:
-            if not self.refused:
-                self.refused = True
-                self.jail.refuse_upload(self, end > limit, limit)
+            self.refused = True
+            self.jail.refuse_upload(self, end > limit, limit)
             return SFTP_FAILURE
+        self.sealed.write(data)
         self.end = end
-        return int(super().write(offset, data))
+        return SFTP_OK
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return attrs(self.name, directory=False, size=self.path.stat().st_size)
+        return attrs(self.name, directory=False, size=self.end)
 
     def close(self) -> int:
-        super().close()  # closes writefile
         result = SFTP_OK
         self.jail.uploads.discard(self)
         try:
             if self.refused:
                 return SFTP_FAILURE
-            with open(self.path, "rb") as f:
-                os.fsync(f.fileno())
+            self.sealed.finish()
             faultpoints.reached("upload:sftp-before-store")
-            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
+            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.sealed)
             self.finished = True
         except GatewayError as err:
             result = status_of(err)
         finally:
-            self.path.unlink(missing_ok=True)
+            self.sealed.discard()
         return result
 
     def abandon(self) -> None:
         """The client went away before closing: nothing of the upload stays."""
-        with contextlib.suppress(OSError):
-            self.writefile.close()
-        self.path.unlink(missing_ok=True)
+        self.sealed.discard()
 
 
 class Jail(paramiko.SFTPServerInterface):
@@ -230,8 +235,6 @@ class Jail(paramiko.SFTPServerInterface):
         work = self.gw.home.root / "work"
         work.mkdir(mode=0o700, exist_ok=True)
         path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
         upload = _Upload(self, match.group(1), match.group(2), path)
         self.uploads.add(upload)
         return upload
@@ -250,6 +253,10 @@ class Jail(paramiko.SFTPServerInterface):
             self.gw.record(Event(action="deliverable.upload", channel=CHANNEL, actor=self.gate.caller_actor(),
                                  source=self.gate.source, transfer=upload.transfer, outcome="failed",
                                  reason=err.en))
+
+    def refuse_out_of_order(self, upload: _Upload, offset: int) -> None:
+        self._refuse("deliverable.upload", f"a write at offset {offset} where the upload ends at {upload.end} "
+                     "(uploads are received in order)", upload.transfer)
 
     def _refuse(self, action: str, what: str, transfer: str | None = None) -> int:
         """What the jail does not allow, logged like any refusal; the client sees permission denied.

@@ -247,6 +247,13 @@ def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
     )
 
 
+def _open_binary(path: PathLike) -> BinaryIO:
+    """The file's bytes. A path that opens itself (a sealed upload, crypto/sealed.py, decrypting
+    as it is read) is asked to; any other is opened as a file."""
+    opener = getattr(path, "open", None)
+    return opener("rb") if callable(opener) else open(path, "rb")
+
+
 @contextlib.contextmanager
 def _open(
     path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None,
@@ -254,7 +261,7 @@ def _open(
 ) -> Iterator[_Open]:
     with contextlib.ExitStack() as stack:
         if stream is None:
-            f = stack.enter_context(open(path, "rb"))
+            f = stack.enter_context(_open_binary(path))
             peek = f.read(PEEK_BYTES)
             hashing = HashingReader(f)
         else:
