@@ -353,13 +353,24 @@ def _brief(doc: Document, *members: str, v: Verification | None = None) -> dict[
     return out
 
 
+def _formulas(v: Any) -> dict[str, Any] | None:
+    """How the package treated cells that start a spreadsheet formula, as its manifest says;
+    None when the manifest does not say (sent before the gateway recorded it) or says it oddly."""
+    if type(v) is not dict or type(v.get("neutralised")) is not bool or type(v.get("cells")) is not int:
+        return None
+    columns = v.get("columns")
+    return {"neutralised": v["neutralised"], "cells": v["cells"],
+            "columns": columns if type(columns) is dict else {}}
+
+
 def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verification | None = None) -> dict[str, Any]:
     manifest = t.get("manifest")
     return {
         "transfer": t.get("transfer"), "evidence": t.id, "verified": t.trusted, "profile": t.get("profile"),
         "channel": t.get("channel"), "sender": t.get("sender"), "recipient": t.get("recipient"),
         "parent_transfer": t.get("parent_transfer"), "record_count": manifest["record_count"],
-        "sha256": manifest["sha256"], "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
+        "sha256": manifest["sha256"], "formulas": _formulas(manifest.get("formulas")),
+        "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
         "gateway_erase_due": t.get("gateway_erase_due"), "contractor_deletion_due": t.get("contractor_deletion_due"),
         "password_notices": [_brief(d, "method", "dispatched_at") for d in docs["password-notice"]],
         "receipts": [_brief(d, "confirmed_by", "record_count", "matches", v=v) for d in docs["receipt"]],

@@ -76,7 +76,7 @@ class Handler:
 class Recipient:
     organisation: Organisation
     handlers: tuple[Handler, ...]
-    subcontractors: tuple["Recipient", ...] = ()
+    subcontractors: tuple[Recipient, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,9 @@ class Approval:
     retention: Retention
     conditions: tuple[Condition, ...]
     source_sha256: str = field(default="", compare=False)
+    # Cells that would start a spreadsheet formula get a leading apostrophe in the package
+    # (records/formulas.py); off only for a file that goes straight into a print system.
+    neutralise_formulas: bool = True
 
     @property
     def permits_anything(self) -> bool:
@@ -211,6 +214,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         t.done()
     population = data.str("population") or ""
     max_records = data.int("max_records", minimum=1, maximum=MAX_RECORDS) or 0
+    neutralise_formulas = data.bool("neutralise_formulas", default=True)
     data.done()
 
     recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
@@ -267,6 +271,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         contract_end=contract_end,
         retention=retention,
         conditions=conditions,
+        neutralise_formulas=neutralise_formulas,
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.attestations.document import DELIVERABLE
 from gateway.crypto.keystore import KeyStore
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import NotFound
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
@@ -30,7 +31,7 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
         return authorised(a, transfer_id).approval_id
 
 
-def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path) -> str:
+def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path | SealedFile) -> str:
     with attempt(gw, caller, ACTION) as a:
         authorised(a, transfer_id)
         blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())

@@ -56,6 +56,21 @@ def authorised(a: Attempt, transfer_id: str) -> m.Transfer:
         return transfer
 
 
+def may_download(gw: Gateway, caller: Caller, transfer_id: str) -> int:
+    """Whether `download` would start: the caller is a designated handler and the gateway's copy
+    still exists. Refusals are logged as `download` logs them; allowing logs nothing, since nothing
+    has left the gateway yet (a channel that opens before it reads: SFTP). Returns the package's
+    size in bytes."""
+    with attempt(gw, caller, "transfer.download") as a:
+        transfer = authorised(a, transfer_id)
+        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        with gw.read() as session:
+            blobs.data_key(session, transfer.package_blob_id)  # refuses once erased
+            blob = session.get(m.Blob, transfer.package_blob_id)
+            assert blob is not None
+            return blob.size
+
+
 def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.Transfer:
     """Stream the age package to `dst`. Refused after the gateway's copy was erased."""
     with attempt(gw, caller, "transfer.download") as a:

@@ -32,6 +32,7 @@ from gateway.core.records.streams import Prefixed
 from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import Conflict, Refusal, Refused
 from gateway.findings import Kind
 from gateway.ledger.log import Actor
@@ -51,7 +52,7 @@ ACTION = "transfer.send"
 
 @dataclass(frozen=True)
 class SendRequest:
-    file: Path
+    file: Path | SealedFile  # a portal upload is sealed: it is read back decrypting (crypto/sealed.py)
     approval: str
     profile: str
     recipient: str
@@ -135,7 +136,8 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         fields = [f for f in approval.fields if f in present]
         with _work_file(payload) as raw:
             body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body, max_line=max_line)
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body, max_line=max_line,
+                                    neutralise_formulas=approval.neutralise_formulas)
             body.finish()
         faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
@@ -210,7 +212,8 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     The slow parts come first, outside it: the argon2id verifier (computed while the file was
     minimised, see `send`) and the at-rest encryption of the package with its fsync. The
     transaction then holds SQLite's write lock only for a few inserts and the log entry: held
-    across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the transaction fails, `staged` removes the blob file again."""
+    across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the
+    transaction fails, `staged` removes the blob file again."""
     gw = a.gw
     due = deadlines(p.approval, p.profile, p.at)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
@@ -253,6 +256,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                     "removed": dict(p.sent.removed),
                     "source_sha256": p.source.sha256,
                     "source_record_count": p.source.record_count,
+                    "formulas": p.sent.formulas_dict(),
                 },
                 "package_sha256": blob.sha256,
                 "sent_at": timestamp(p.at),

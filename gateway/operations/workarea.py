@@ -2,7 +2,9 @@
 
 Files there are named `<pid>.<token>.<what>` (or `.<pid>...tmp` for atomic writes), so a later
 process can tell a dead process's leftovers from a live one's work:
-- `.upload`: a portal or SFTP upload being received: a resident file in plaintext;
+- `.upload`: a portal or SFTP upload being received, encrypted as it arrives under a key that
+  lives only in its process's memory (crypto/sealed.py); still counted as sensitive below, since
+  one left by a version before that holds a resident file in plaintext;
 - `.notice.html`: a portal password notice about to be shown: a passphrase;
 - `.payload`, `.csv`: a send's package payload and its name;
 - `.pending-notice.json`: a marker naming a password notice written outside the work area (`gateway

@@ -73,7 +73,7 @@ def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation."),
             channel="lgwan-asp", source=auth.source)
         return outcome
-    notice = up.path.with_name(f"{os.getpid()}.{secrets.token_hex(8)}.notice.html")
+    notice = up.path.path.with_name(f"{os.getpid()}.{secrets.token_hex(8)}.notice.html")
     try:
         outcome.sent = send(gw, auth.caller(), SendRequest(
             file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),

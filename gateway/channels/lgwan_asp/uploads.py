@@ -1,6 +1,6 @@
-"""Receiving an upload: the multipart body streamed straight to a file in the private work area.
-
-Nothing is held in memory beyond one chunk; the declared size is checked against the limit and
+"""Receiving an upload: the multipart body streamed straight to a file in the private work area,
+encrypted as it arrives under a key held only in memory (crypto/sealed.py): the resident file is
+never on disk in clear. Nothing is held in memory beyond one chunk; the declared size is checked against the limit and
 the free disk before the first byte is read, and the running size after every chunk. The file is
 named `<pid>.<random>.upload`, so the send operation's stale-work sweep removes what a killed
 process left behind; on any error or a dropped connection it is removed at once. The client's
@@ -8,7 +8,6 @@ filename is only ever a label, never part of a path.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
@@ -20,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.channels.lgwan_asp import csrf
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import Invalid, TooLarge, Unavailable
 
 MAX_FIELDS = 20
@@ -36,13 +36,12 @@ DISK_FACTOR = 3
 class Upload:
     fields: dict[str, str] = field(default_factory=dict)
     filename: str | None = None
-    path: Path | None = None
+    path: SealedFile | None = None
     size: int = 0
 
     def discard(self) -> None:
         if self.path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            self.path.discard()
 
 
 def work_dir(root: Path) -> Path:
@@ -108,9 +107,8 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
                 raise csrf.form_expired()
             part["file"] = True
             up.filename = browser_filename(opts[b"filename"])
-            up.path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
-            fd = os.open(up.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            out[0] = os.fdopen(fd, "wb", buffering=1024 * 1024)
+            up.path = SealedFile(work / f"{os.getpid()}.{secrets.token_hex(8)}.upload")
+            out[0] = up.path
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if part["file"]:
@@ -125,7 +123,7 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
 
     def on_part_end() -> None:
         if part["file"]:
-            out[0].close()
+            out[0].finish()
             out[0] = None
         elif part["name"]:
             if len(up.fields) >= MAX_FIELDS:
@@ -148,8 +146,6 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         if out[0] is not None:  # the body ended inside the file part: a truncated upload
             raise ClientDisconnect()
     except BaseException:
-        if out[0] is not None:
-            out[0].close()
         up.discard()
         raise
     if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):

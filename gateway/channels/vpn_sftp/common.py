@@ -10,6 +10,7 @@ from typing import Protocol
 import paramiko
 from paramiko.sftp import SFTP_FAILURE, SFTP_NO_SUCH_FILE, SFTP_PERMISSION_DENIED
 
+from gateway.channels.vpn_sftp.limits import Limits
 from gateway.errors import Category, GatewayError
 from gateway.ledger.log import Actor
 from gateway.operations.accounts import Caller
@@ -22,6 +23,7 @@ class Gate(Protocol):
     gw: Gateway
     login: str | None
     source: str | None
+    limits: Limits
 
     def caller(self) -> Caller: ...
 

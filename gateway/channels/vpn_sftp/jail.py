@@ -2,24 +2,24 @@
 `/transfers.json`, nothing else.
 
 `/outbox/<transfer>.age`: the packages addressed to their organisation that they may download,
-read-only; reading one goes through `operations.receive.download` (handler check, log entry,
-refusal after erasure). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
-transfer, written to a private temporary file and handed to `operations.deliverables.upload`
-when the client closes it. `/attestations/<name>.json`: a signed attestation, filed when the client
-closes it, its answer read back from the same path (attestations.py); `/transfers.json`: the
-handler's transfers and deadlines. Paths are normalised inside the jail; links, renames, removals,
+read-only; opening one is checked (`operations.receive.may_download`) and reading it goes
+through `operations.receive.download` (handler check, log entry, refusal after erasure;
+outbox.py). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
+transfer, written to a private temporary file (encrypted as it arrives, crypto/sealed.py) and
+handed to `operations.deliverables.upload` when the client closes it. `/attestations/<name>.json`: a
+signed attestation, filed when the client closes it, its answer read back from the same path
+(attestations.py); `/transfers.json`: the handler's transfers and deadlines. Paths are normalised
+inside the jail; links, renames, removals,
 directories and attribute changes are refused. A client that disconnects mid-upload leaves
 nothing, and the log says so.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import posixpath
 import re
 import secrets
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,17 @@ from sqlalchemy import select
 
 from gateway.channels.vpn_sftp import attestations
 from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
-from gateway.channels.vpn_sftp.spool import Spool
+from gateway.channels.vpn_sftp.outbox import MAX_OPEN, PackageHandle
+from gateway.crypto.sealed import SealedFile
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Event
 from gateway.operations import deliverables
 from gateway.operations.attempt import refuse
 from gateway.operations.listing import package_sizes, transfers_for
-from gateway.operations.receive import download
+from gateway.operations.receive import may_download
 from gateway.store import faultpoints
 
 CHANNEL = "vpn-sftp"
-CLOSE_WAIT = 30.0  # how long a close waits for the download's entry (a busy database, at most)
 
 
 OUTBOX, INBOX = "/outbox", "/inbox"
@@ -49,87 +49,61 @@ DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
 
-class _Download(paramiko.SFTPHandle):
-    """Reads at any offset of the package, as soon as download() has written that far."""
-
-    def __init__(self, spool: Spool, writer: threading.Thread) -> None:
-        super().__init__(os.O_RDONLY)
-        self.spool = spool
-        self.writer = writer
-
-    def read(self, offset: int, length: int) -> bytes | int:
-        if not self.spool.wait_for(offset + length) or self.spool.error is not None:
-            return SFTP_FAILURE
-        return self.spool.read(offset, length)
-
-    def read_into(self, offset: int, view: memoryview) -> int | None:
-        """What GatewaySftpServer uses: the bytes land in its reply buffer (protocol.py)."""
-        if not self.spool.wait_for(offset + len(view)) or self.spool.error is not None:
-            return None
-        return self.spool.read_into(offset, view)
-
-    def stat(self) -> paramiko.SFTPAttributes | int:
-        if not self.spool.wait_for(1 << 62) or self.spool.error is not None:
-            return SFTP_FAILURE
-        return attrs("", directory=False, size=self.spool.filled)
-
-    def close(self) -> None:
-        self.spool.close()
-        # download() logs what reached the client once it closed the file: the close is answered
-        # after that entry is written, so the client never sees a download the log does not.
-        self.writer.join(timeout=CLOSE_WAIT)
-
-
 class _Upload(paramiko.SFTPHandle):
     """A deliverable on its way in: authorised when it was opened, bounded as its bytes arrive
     (the installation's upload cap, and free disk for it and the encrypted copy), handed to the
-    operation that stores it when the client closes it."""
+    operation that stores it when the client closes it. Its bytes are encrypted as they arrive,
+    under a key held only in memory (crypto/sealed.py): never on disk in clear. So they must come
+    in order, each write where the last one ended, as clients' `put` sends them; any other write
+    is refused and nothing is kept."""
 
     def __init__(self, jail: Jail, transfer: str, name: str, path: Path) -> None:
         super().__init__(os.O_WRONLY)
         self.jail, self.transfer, self.name, self.path = jail, transfer, name, path
-        self.writefile = path.open("wb")
+        self.sealed = SealedFile(path)
         self.finished = False
         self.refused = False  # a write went past a bound: the close refuses, and nothing is kept
         self.end = 0
 
     def write(self, offset: int, data: bytes) -> int:
-        end = max(self.end, offset + len(data))
+        if self.refused:
+            return SFTP_FAILURE
+        if offset != self.end:
+            self.refused = True
+            self.jail.refuse_out_of_order(self, offset)
+            return SFTP_FAILURE
+        end = offset + len(data)
         limit = self.jail.gw.settings.portal.max_upload_bytes
         if end > limit or shutil.disk_usage(self.path.parent).free < len(data) * DISK_FACTOR:
-            if not self.refused:
-                self.refused = True
-                self.jail.refuse_upload(self, end > limit, limit)
+            self.refused = True
+            self.jail.refuse_upload(self, end > limit, limit)
             return SFTP_FAILURE
+        self.sealed.write(data)
         self.end = end
-        return int(super().write(offset, data))
+        return SFTP_OK
 
     def stat(self) -> paramiko.SFTPAttributes:
-        return attrs(self.name, directory=False, size=self.path.stat().st_size)
+        return attrs(self.name, directory=False, size=self.end)
 
     def close(self) -> int:
-        super().close()  # closes writefile
         result = SFTP_OK
         self.jail.uploads.discard(self)
         try:
             if self.refused:
                 return SFTP_FAILURE
-            with open(self.path, "rb") as f:
-                os.fsync(f.fileno())
+            self.sealed.finish()
             faultpoints.reached("upload:sftp-before-store")
-            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.path)
+            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.sealed)
             self.finished = True
         except GatewayError as err:
             result = status_of(err)
         finally:
-            self.path.unlink(missing_ok=True)
+            self.sealed.discard()
         return result
 
     def abandon(self) -> None:
         """The client went away before closing: nothing of the upload stays."""
-        with contextlib.suppress(OSError):
-            self.writefile.close()
-        self.path.unlink(missing_ok=True)
+        self.sealed.discard()
 
 
 class Jail(paramiko.SFTPServerInterface):
@@ -139,6 +113,7 @@ class Jail(paramiko.SFTPServerInterface):
         self.gw = gate.gw
         self.uploads: set[_Upload] = set()
         self.answers: dict[str, bytes] = {}  # /attestations/<name> -> the answer to its filing
+        self.packages: set[PackageHandle] = set()  # open for download in this session
 
     def session_ended(self) -> None:
         for upload in list(self.uploads):
@@ -230,19 +205,25 @@ class Jail(paramiko.SFTPServerInterface):
         return self._refuse("sftp.open", f"{'write' if writing else 'read'} of {p!r}")
 
     def _read_package(self, transfer_id: str) -> Any:
-        # download() checks the handler, refuses after erasure and logs; it writes the package
-        # into the spool in a thread while the client reads. Its refusals come before its first
-        # byte, so waiting for one byte (or its end) tells whether the open succeeds.
-        spool = Spool(self.gw.home.root / "work")
-        caller = self.gate.caller()
-        writer = spool.fill(lambda dst: download(self.gw, caller, transfer_id, dst))  # type: ignore[arg-type]
-        spool.wait_for(1)
-        if spool.done and spool.error is not None:
-            spool.close()
-            if isinstance(spool.error, GatewayError):
-                return status_of(spool.error)
-            raise spool.error  # paramiko answers SFTP_FAILURE and logs the traceback
-        return _Download(spool, writer)
+        # Only whether the caller may have it is decided here (refusals logged); the package is
+        # decrypted, and the download logged, once the client reads (outbox.py).
+        try:
+            size = may_download(self.gw, self.gate.caller(), transfer_id)
+        except GatewayError as err:
+            return status_of(err)
+        if len(self.packages) >= MAX_OPEN:
+            return self._refuse("transfer.download", f"more than {MAX_OPEN} packages open at once", transfer_id)
+        limits = self.gate.limits
+        if not limits.open_package(transfer_id):
+            return self._refuse("transfer.download", f"this package open more than "
+                                f"{limits.max_opens_per_transfer} times at once", transfer_id)
+        handle = PackageHandle(self.gw, self.gate.caller(), transfer_id, size, self._package_closed)
+        self.packages.add(handle)
+        return handle
+
+    def _package_closed(self, handle: PackageHandle) -> None:
+        self.packages.discard(handle)
+        self.gate.limits.close_package(handle.transfer)
 
     def _write_deliverable(self, name: str) -> Any:
         match = _INBOX_NAME.match(name)
@@ -259,8 +240,6 @@ class Jail(paramiko.SFTPServerInterface):
         work = self.gw.home.root / "work"
         work.mkdir(mode=0o700, exist_ok=True)
         path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
         upload = _Upload(self, match.group(1), match.group(2), path)
         self.uploads.add(upload)
         return upload
@@ -280,13 +259,18 @@ class Jail(paramiko.SFTPServerInterface):
                                  source=self.gate.source, transfer=upload.transfer, outcome="failed",
                                  reason=err.en))
 
-    def _refuse(self, action: str, what: str) -> int:
-        """What the jail does not allow, logged like any refusal; the client sees permission denied."""
+    def refuse_out_of_order(self, upload: _Upload, offset: int) -> None:
+        self._refuse("deliverable.upload", f"a write at offset {offset} where the upload ends at {upload.end} "
+                     "(uploads are received in order)", upload.transfer)
+
+    def _refuse(self, action: str, what: str, transfer: str | None = None) -> int:
+        """What the jail does not allow, logged like any refusal; the client sees permission denied.
+        `transfer` is named only once the caller was found to be allowed to know of it."""
         return status_of(refuse(self.gw, self.gate.caller_actor(), action, Forbidden(
             f"この操作はできません（{what}）。/outbox からの受け取り、/inbox への納品、/attestations への署名付き申告だけができます。",
             f"{what} is not allowed: only downloads from /outbox, deliveries into /inbox and signed "
             "attestations into /attestations are."),
-            channel=CHANNEL, source=self.gate.source))
+            channel=CHANNEL, source=self.gate.source, transfer=transfer))
 
     def remove(self, path: str) -> int:
         return self._refuse("sftp.remove", f"remove {path!r}")

@@ -1,5 +1,6 @@
 """Per-source throttles for the SFTP server: failed logins lock a source for a while
-(`brute-force`), and connections are capped per source and in all.
+(`brute-force`), connections are capped per source and in all, and a package open for download
+is capped across all sessions (each open one may hold a decrypting thread and a spool file).
 
 Kept in memory: a restart forgets a lock, which only gives an attacker back the few attempts a
 lock allows, and needs no database write per failed packet. What a flood does is logged once per
@@ -24,10 +25,12 @@ class Limits:
     lockout: float = 900.0
     max_connections: int = 10  # open at once from one source
     max_total: int = 200  # open at once in all: each holds a thread
+    max_opens_per_transfer: int = 4  # one package open for download at once, in all sessions
     _failures: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _locked_until: dict[str, float] = field(default_factory=dict)
     _open: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _logged: dict[tuple[str, str], float] = field(default_factory=dict)
+    _opens: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -67,6 +70,20 @@ class Limits:
             self._open[source] -= 1
             if self._open[source] <= 0:
                 del self._open[source]
+
+    def open_package(self, transfer: str) -> bool:
+        """Take one of a package's download slots; False when it is open as often as allowed."""
+        with self._lock:
+            if self._opens[transfer] >= self.max_opens_per_transfer:
+                return False
+            self._opens[transfer] += 1
+            return True
+
+    def close_package(self, transfer: str) -> None:
+        with self._lock:
+            self._opens[transfer] -= 1
+            if self._opens[transfer] <= 0:
+                del self._opens[transfer]
 
     def worth_logging(self, source: str, what: str) -> bool:
         """True at most once a minute per source and kind of refusal."""

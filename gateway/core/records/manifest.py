@@ -31,9 +31,13 @@ class Manifest:
     size_bytes: int
     excluded: Mapping[str, int] = field(default_factory=dict)  # population id -> persons flagged
     removed: Mapping[str, int] = field(default_factory=dict)  # reason -> rows removed, e.g. "excluded:dv-evacuee"
+    # What was written for the contractor: "neutralised" (formula cells got a leading apostrophe,
+    # formulas.py) or "kept" (the approval turned that off); "" for a file as it was read.
+    formulas: str = ""
+    neutralised: Mapping[str, int] = field(default_factory=dict)  # column id -> cells neutralised
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "source_name": self.source_name,
             "encoding": self.encoding,
             "columns": list(self.columns),
@@ -44,6 +48,14 @@ class Manifest:
             "excluded": dict(sorted(self.excluded.items())),
             "removed": dict(sorted(self.removed.items())),
         }
+        if self.formulas:
+            out["formulas"] = self.formulas_dict()
+        return out
+
+    def formulas_dict(self) -> dict[str, Any]:
+        """How formula cells were treated, for the manifest in the log, evidence and receipts."""
+        return {"neutralised": self.formulas == "neutralised", "cells": sum(self.neutralised.values()),
+                "columns": dict(sorted(self.neutralised.items()))}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
@@ -57,4 +69,12 @@ class Manifest:
             size_bytes=int(data["size_bytes"]),
             excluded={str(k): int(v) for k, v in dict(data.get("excluded", {})).items()},
             removed={str(k): int(v) for k, v in dict(data.get("removed", {})).items()},
+            formulas=_formulas(data.get("formulas")),
+            neutralised={str(k): int(v) for k, v in dict((data.get("formulas") or {}).get("columns", {})).items()},
         )
+
+
+def _formulas(data: Any) -> str:
+    if not data:
+        return ""
+    return "neutralised" if data.get("neutralised") else "kept"

@@ -23,8 +23,9 @@ import itertools
 import operator
 import os
 import re
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Collection, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
 from gateway.core.records.errors import RecordFileError
@@ -35,6 +36,7 @@ from gateway.core.records.fields import (
     header_label,
     population_for_label,
 )
+from gateway.core.records.formulas import Neutraliser
 from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES, LineBound
 from gateway.core.records.manifest import Header, Manifest
 from gateway.core.records.streams import HashingReader, HashingWriter, Prefixed
@@ -118,6 +120,7 @@ def minimise(
     encoding: str | None = None,
     sink: BinaryIO | None = None,
     max_line: int = DEFAULT_MAX_LINE_BYTES,
+    neutralise_formulas: bool | None = None,
 ) -> tuple[Manifest, Manifest]:
     """Write to ``out_path`` only ``fields`` (in that order, under the file's own headers) and only
     rows whose excluded population is not in ``remove``; validate every row on the way.
@@ -129,6 +132,8 @@ def minimise(
     Control columns (the exclusion flag) are never written, even when listed. The output is in the
     input's encoding and line ending (the contractor's print system expects what the city
     exports) and appears atomically: on any error neither it nor a temporary file remains.
+    With ``neutralise_formulas``, no written cell starts a spreadsheet formula (formulas.py); when
+    it is given (true or false), the output manifest says which.
     Returns (manifest of the source, manifest of the output).
     """
     wanted = [f for f in fields if f not in CONTROL_FIELDS]
@@ -144,6 +149,7 @@ def minimise(
         removing = bool(remove) and ex is not None
         drop = _LabelFilter(remove)
         headers = [o.header.source_headers[i] for i in idx]
+        neutraliser = Neutraliser(wanted) if neutralise_formulas else None
         count = kept = 0
         flags: collections.Counter[str] = collections.Counter()
         removed: collections.Counter[str] = collections.Counter()
@@ -158,7 +164,7 @@ def minimise(
             if whole:
                 # Every column, in order (so no exclusion column either): the rows go out as they
                 # came, validated by the line scanner without being split into cells.
-                count, _ = _LineScan(o).run(_Copy(o, text, writer))
+                count, _ = _LineScan(o).run(_Copy(o, text, writer, neutraliser))
                 kept = count
             for block in () if whole else _validated_blocks(o):
                 count += len(block)
@@ -175,7 +181,8 @@ def minimise(
                     block = keep
                 kept += len(block)
                 if idx:
-                    writer.writerows(map(pick, block))
+                    picked = map(pick, block)
+                    writer.writerows(picked if neutraliser is None else neutraliser.rows(list(picked)))
             text.flush()
             text.detach()
             buffered.flush()
@@ -190,6 +197,8 @@ def minimise(
         size_bytes=hashing.size,
         excluded={},
         removed=dict(removed),
+        formulas="" if neutralise_formulas is None else "neutralised" if neutralise_formulas else "kept",
+        neutralised=dict(neutraliser.changed) if neutraliser is not None else {},
     )
     return source, written
 
@@ -238,6 +247,13 @@ def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
     )
 
 
+def _open_binary(path: PathLike) -> BinaryIO:
+    """The file's bytes. A path that opens itself (a sealed upload, crypto/sealed.py, decrypting
+    as it is read) is asked to; any other is opened as a file."""
+    opener = getattr(path, "open", None)
+    return opener("rb") if callable(opener) else open(path, "rb")
+
+
 @contextlib.contextmanager
 def _open(
     path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None,
@@ -246,7 +262,7 @@ def _open(
     with contextlib.ExitStack() as stack:
         if stream is None:
             try:
-                f = stack.enter_context(open(path, "rb"))
+                f = stack.enter_context(_open_binary(path))
             except OSError as err:  # missing, a directory, unreadable: the person named the wrong file
                 raise RecordFileError(
                     path, f"ファイルを開けません（{err.strerror}）。ファイル名と場所を確認してください。",
@@ -351,7 +367,7 @@ class _GuardedRows:
         self.path = path
         self.codec = codec
 
-    def __iter__(self) -> "_GuardedRows":
+    def __iter__(self) -> _GuardedRows:
         return self
 
     def __next__(self) -> list[str]:
@@ -465,17 +481,22 @@ class _Copy:
     and written row by row.
     """
 
-    def __init__(self, o: _Open, text: io.TextIOWrapper, writer: Any) -> None:
+    def __init__(self, o: _Open, text: io.TextIOWrapper, writer: Any, neutraliser: Neutraliser | None) -> None:
         self.o = o
         self.write = text.write
-        self.rows = writer.writerows
+        self._writerows = writer.writerows
+        self._neutraliser = neutraliser
         self._blank = o.newline + o.newline
+
+    def rows(self, block: list[list[str]]) -> None:
+        self._writerows(block if self._neutraliser is None else self._neutraliser.rows(block))
 
     def lines(self, body: str, first_row: int) -> None:
         n = body.count("\n")
         crs = body.count("\r")
         regular = (crs == n == body.count("\r\n")) if self.o.newline == "\r\n" else crs == 0
-        if regular and self._blank not in body and not body.startswith(self.o.newline):
+        formulas = self._neutraliser is not None and self._neutraliser.may_need(body)
+        if regular and not formulas and self._blank not in body and not body.startswith(self.o.newline):
             self.write(body)
         else:
             for block in _validated_blocks(self.o, io.StringIO(body, newline=""), first_row):
