@@ -112,7 +112,7 @@ def for_home(*, rehearsal: bool, given: Clock | None = None) -> Clock:
 def real_now() -> datetime:
     """The real time, for what is checked against the real time by someone else and is not
     evidence: the validity of a TLS certificate a real client verifies. Never for a log entry."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def monotonic() -> float:

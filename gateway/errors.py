@@ -9,9 +9,9 @@ its exit code and `--json` answer, each in one place. Rewording a message change
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Iterable
 
 from gateway.findings import Kind
 
@@ -156,7 +156,7 @@ def error_from_json(data: object, *, fallback_ja: str, fallback_en: str) -> Gate
     ja, en = str(body.get("ja") or fallback_ja), str(body.get("en") or fallback_en)
     kinds = [k for k in body.get("kinds") or () if k in Kind._value2member_map_]
     try:
-        category = Category(body.get("category"))
+        category = Category(str(body.get("category")))
     except ValueError:
         category = Category.INVALID
     if category is Category.REFUSED:

@@ -9,8 +9,9 @@ import contextlib
 import io
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:

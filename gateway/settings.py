@@ -184,9 +184,9 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             for f in fields(default):
                 value: Any
                 if f.type == "bool":
-                    value = table.bool(f.name) if f.name in doc[section] else None
+                    value = table.flag(f.name) if f.name in doc[section] else None
                 else:
-                    value = (table.str if f.type == "str" else table.int)(f.name, required=False)
+                    value = (table.text if f.type == "str" else table.integer)(f.name, required=False)
                 if value is not None:
                     values[f.name] = value
                     sources[f"{section}.{f.name}"] = str(path)

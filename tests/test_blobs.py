@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobErased, BlobStore
 
-NOW = datetime(2020, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2020, 6, 1, tzinfo=UTC)
 PLAINTEXT = ("氏名,住所\n" + "久留米 太郎,福岡県久留米市\n" * 20000).encode("cp932")
 
 

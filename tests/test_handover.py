@@ -152,7 +152,7 @@ def test_a_bad_row_late_in_the_file_leaves_no_payload_behind(kurume, home, tmp_p
     lines = kurume.read_bytes().split(b"\r\n" if b"\r\n" in kurume.read_bytes() else b"\n")
     newline = b"\r\n" if b"\r\n" in kurume.read_bytes() else b"\n"
     cells = lines[-2].split(b",")
-    cells[1] = "2099-13-45".encode()  # birth date column: no such date
+    cells[1] = b"2099-13-45"  # birth date column: no such date
     lines[-2] = b",".join(cells)
     bad = tmp_path / "late-error.csv"
     bad.write_bytes(newline.join(lines))

@@ -5,7 +5,7 @@ import base64
 import json
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from cryptography import x509
@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import KeyStore
 
-NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 PRIVATE = ["ca.key", "server.key", "ssh_host_ed25519_key"]  # KEK generations: tests/store/test_kek_rotation.py
 
 

@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def test_entries_form_one_chain_with_signed_checkpoints(home):
     from audit.note import open_note, verifier_key
     from audit.tlog import tree_hash
 
-    clock = FixedClock(datetime(2020, 6, 1, tzinfo=timezone.utc))
+    clock = FixedClock(datetime(2020, 6, 1, tzinfo=UTC))
     gw = Gateway.open(Home.resolve(str(home)), clock)
     gw.ledger.checkpoint_every = 5
     for i in range(12):

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ from gateway.store.models_pruning import LogPruning
 from tests.conftest import APPROVALS, IN_PERIOD, city_policy, move_clock, run_audit, run_gateway
 from tests.helpers import certify, send, sweep_at
 
-UTC = timezone.utc
+UTC = UTC
 INIT = "2020-05-01T10:00:00+09:00"          # 2020-05-01T01:00Z
 DAY0 = datetime(2020, 5, 2, 1, 0, tzinfo=UTC)
 

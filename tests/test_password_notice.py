@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ def notice(**kw) -> PasswordNotice:
         notice_id="N-0001", transfer_id="T-0001", approval=APPROVAL, profile=PROFILES["lgwan-asp"],
         recipient_name="テスト印刷株式会社", record_count=305115, plaintext_sha256="ab" * 32,
         passphrase=PASSPHRASE, delivery_method="registered-mail",
-        issued_at=datetime(2020, 6, 1, 1, 0, tzinfo=timezone.utc),
+        issued_at=datetime(2020, 6, 1, 1, 0, tzinfo=UTC),
     )
     base.update(kw)
     return PasswordNotice(**base)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,8 +50,8 @@ def test_outside_period(at):
 
 def test_period_is_judged_in_jst_not_utc():
     # 2020-05-14 15:00 UTC is 2020-05-15 00:00 JST: the first second of the period.
-    assert decide(hand_over(at=datetime(2020, 5, 14, 15, 0, tzinfo=timezone.utc))).allowed
-    assert decide(hand_over(at=datetime(2020, 5, 14, 14, 59, 59, tzinfo=timezone.utc))).kinds == ("outside-period",)
+    assert decide(hand_over(at=datetime(2020, 5, 14, 15, 0, tzinfo=UTC))).allowed
+    assert decide(hand_over(at=datetime(2020, 5, 14, 14, 59, 59, tzinfo=UTC))).kinds == ("outside-period",)
 
 
 def test_record_limit_and_limit_plus_one():

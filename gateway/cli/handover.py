@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import click
 
@@ -75,7 +76,7 @@ def fetch_cmd(ctx: click.Context, transfer: str, output: Path, login: str | None
     with open_gateway(ctx, home) as gw:
         out = _Delivery(output)
         try:
-            row = download(gw, cli_caller(gw, login), transfer, out)
+            row = download(gw, cli_caller(gw, login), transfer, cast(BinaryIO, out))
         finally:
             out.discard()
     if as_json:

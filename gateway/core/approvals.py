@@ -174,7 +174,7 @@ def parse_approval_text(text: str, source: Path | str) -> Approval:
 
 
 def _parse(doc: Table, path: Path | str) -> Approval:
-    approval_id = doc.str("id")
+    approval_id = doc.text("id")
     assert approval_id is not None
     if not _ID.match(approval_id):
         raise DefinitionError(
@@ -196,7 +196,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     assert city_t is not None
     city = _organisation(city_t, "city", path)
 
-    fields = data.strs("fields", choices=CANONICAL_FIELDS)
+    fields = data.texts("fields", choices=CANONICAL_FIELDS)
     if not fields:
         raise DefinitionError(
             f"{path}: 「data.fields」が空です。提供を認める項目を列挙してください。",
@@ -208,13 +208,13 @@ def _parse(doc: Table, path: Path | str) -> Approval:
             Exclusion(
                 population=t.choice("population", EXCLUDED_POPULATIONS) or "",
                 handling=t.choice("handling", EXCLUSION_HANDLING) or "",
-                note=t.str("note", required=False, default="") or "",
+                note=t.text("note", required=False, default="") or "",
             )
         )
         t.done()
-    population = data.str("population") or ""
-    max_records = data.int("max_records", minimum=1, maximum=MAX_RECORDS) or 0
-    neutralise_formulas = data.bool("neutralise_formulas", default=True)
+    population = data.text("population") or ""
+    max_records = data.integer("max_records", minimum=1, maximum=MAX_RECORDS) or 0
+    neutralise_formulas = data.flag("neutralise_formulas", default=True)
     data.done()
 
     recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
@@ -230,32 +230,32 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     period.done()
 
     retention = Retention(
-        gateway_days=retention_t.int("gateway_days", required=False, maximum=MAX_DAYS),
-        gateway_until_period_end=retention_t.bool("gateway_until_period_end", default=True),
-        contractor_deletion_days=retention_t.int("contractor_deletion_days", required=False, maximum=MAX_DAYS),
-        contractor_keep_years=retention_t.int("contractor_keep_years", required=False, minimum=1,
+        gateway_days=retention_t.integer("gateway_days", required=False, maximum=MAX_DAYS),
+        gateway_until_period_end=retention_t.flag("gateway_until_period_end", default=True),
+        contractor_deletion_days=retention_t.integer("contractor_deletion_days", required=False, maximum=MAX_DAYS),
+        contractor_keep_years=retention_t.integer("contractor_keep_years", required=False, minimum=1,
                                               maximum=MAX_DAYS // 365),
-        rollover_month=retention_t.int("rollover_month", required=False, minimum=1, maximum=12),
-        note=retention_t.str("note", required=False, default="") or "",
+        rollover_month=retention_t.integer("rollover_month", required=False, minimum=1, maximum=12),
+        note=retention_t.text("note", required=False, default="") or "",
     )
     retention_t.done()
 
     conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
-    profiles = transfer.strs("profiles")
+    profiles = transfer.texts("profiles")
     transfer.done()
-    council_session = council.str("session") or ""
+    council_session = council.text("session") or ""
     council_date = council.date("date")
     decision = council.choice("decision", DECISIONS) or ""
     council.done()
 
     return Approval(
         id=approval_id,
-        case_number=doc.str("case_number") or "",
-        title=doc.str("title") or "",
+        case_number=doc.text("case_number") or "",
+        title=doc.text("title") or "",
         city=city,
-        department=doc.str("department") or "",
-        legal_basis=doc.strs("legal_basis", choices=LEGAL_BASES),
-        ordinance_articles=doc.strs("ordinance_articles", required=False),
+        department=doc.text("department") or "",
+        legal_basis=doc.texts("legal_basis", choices=LEGAL_BASES),
+        ordinance_articles=doc.texts("ordinance_articles", required=False),
         council_session=council_session,
         council_date=council_date,  # type: ignore[arg-type]
         decision=decision,
@@ -276,7 +276,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
 
 
 def _organisation(t: Table, kind: str, path: Path | str) -> Organisation:
-    org_id = t.str("id") or ""
+    org_id = t.text("id") or ""
     if not _ID.match(org_id):
         raise DefinitionError(
             f"{path}: {t.where}.id「{org_id}」は英小文字・数字・ハイフンにしてください。",
@@ -284,16 +284,16 @@ def _organisation(t: Table, kind: str, path: Path | str) -> Organisation:
         )
     return Organisation(
         id=org_id,
-        name=t.str("name") or "",
+        name=t.text("name") or "",
         kind=kind,
-        certifications=t.strs("certifications", required=False, choices=CERTIFICATIONS),
+        certifications=t.texts("certifications", required=False, choices=CERTIFICATIONS),
     )
 
 
 def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Recipient:
     kind = "contractor" if allow_subcontractors else "subcontractor"
     org = _organisation(t, kind, path)
-    required = t.strs("required_certifications", required=False, choices=CERTIFICATIONS)
+    required = t.texts("required_certifications", required=False, choices=CERTIFICATIONS)
     missing = sorted(set(required) - set(org.certifications))
     if missing:
         # The council made the certification a condition; a recipient without it cannot be named.
@@ -303,13 +303,13 @@ def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Rec
         )
     handlers = []
     for h in t.tables("handlers"):
-        login = h.str("login") or ""
+        login = h.text("login") or ""
         if not _LOGIN.match(login):
             raise DefinitionError(
                 f"{path}: {h.where}.login「{login}」は英小文字・数字・記号 ._- にしてください。",
                 f"{path}: {h.where}.login '{login}' must be lowercase letters, digits and ._-",
             )
-        handlers.append(Handler(login=login, name=h.str("name") or "", role=h.choice("role", HANDLER_ROLES) or ""))
+        handlers.append(Handler(login=login, name=h.text("name") or "", role=h.choice("role", HANDLER_ROLES) or ""))
         h.done()
     if not any(h.role == "responsible" for h in handlers):
         raise DefinitionError(
@@ -324,7 +324,7 @@ def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Rec
 
 
 def _condition(t: Table, path: Path | str) -> Condition:
-    text = t.str("text") or ""
+    text = t.text("text") or ""
     rule = t.choice("rule", CONDITION_RULES, required=False)
     value = t.raw("value")
     t.done()

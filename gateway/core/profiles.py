@@ -62,17 +62,17 @@ def load_profile(path: str | Path) -> Profile:
 
 def parse_profile_text(text: str, path: Path | str) -> Profile:
     t = Table(parse(text, path), "", path)
-    profile_id = t.str("id") or ""
+    profile_id = t.text("id") or ""
     channel = t.choice("channel", CHANNELS) or ""
-    methods = t.strs("password_delivery", choices=PASSWORD_METHODS)
+    methods = t.texts("password_delivery", choices=PASSWORD_METHODS)
     if not methods:
         raise DefinitionError(
             f"{path}: password_delivery が空です。手渡しか簡易書留を指定してください。",
             f"{path}: password_delivery is empty; name hand delivery or registered mail.",
         )
-    media = t.strs("media", required=False, choices=MEDIA)
-    media_return_days = t.int("media_return_days", required=False, minimum=1)
-    other_day = t.bool("password_on_other_day", default=False)
+    media = t.texts("media", required=False, choices=MEDIA)
+    media_return_days = t.integer("media_return_days", required=False, minimum=1)
+    other_day = t.flag("password_on_other_day", default=False)
     if channel == "courier" and not (media and media_return_days and other_day):
         raise DefinitionError(
             f"{path}: 媒体の受け渡しでは media、media_return_days、password_on_other_day = true が必要です。",
@@ -85,18 +85,18 @@ def parse_profile_text(text: str, path: Path | str) -> Profile:
         )
     profile = Profile(
         id=profile_id,
-        title=t.str("title") or "",
+        title=t.text("title") or "",
         channel=channel,
         sender_kind=t.choice("sender_kind", SENDER_KINDS) or "",
-        sender_roles=t.strs("sender_roles", choices=ROLES),
+        sender_roles=t.texts("sender_roles", choices=ROLES),
         receiver_kind=t.choice("receiver_kind", RECEIVER_KINDS) or "",
         password_delivery=methods,
         password_on_other_day=other_day,
-        receipt_window_hours=t.int("receipt_window_hours", minimum=1) or 0,
-        gateway_retention_days=t.int("gateway_retention_days", minimum=0) or 0,
+        receipt_window_hours=t.integer("receipt_window_hours", minimum=1) or 0,
+        gateway_retention_days=t.integer("gateway_retention_days", minimum=0) or 0,
         media=media,
         media_return_days=media_return_days,
-        evidence=t.strs("evidence", choices=EVIDENCE),
+        evidence=t.texts("evidence", choices=EVIDENCE),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
     t.done()

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from gateway.clock import JST
 from gateway.errors import Invalid
@@ -86,7 +87,7 @@ class Table:
             return None
         return self._data[key]
 
-    def str(self, key: str, *, required: bool = True, default: str | None = None) -> str | None:
+    def text(self, key: str, *, required: bool = True, default: str | None = None) -> str | None:
         value = self._get(key, required)
         if value is None:
             return default
@@ -94,7 +95,7 @@ class Table:
             raise _bad(self.path, self._key(key), "空でない文字列", "a non-empty string")
         return value
 
-    def int(self, key: str, *, required: bool = True, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    def integer(self, key: str, *, required: bool = True, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
         """An integer within [minimum, maximum]: every number a definition holds ends up in a
         database column, a date computation or signed JSON, all of which have limits."""
         value = self._get(key, required)
@@ -105,7 +106,7 @@ class Table:
                        f"an integer from {minimum} to {maximum:,}")
         return value
 
-    def bool(self, key: str, *, default: bool = False) -> bool:
+    def flag(self, key: str, *, default: bool = False) -> bool:
         value = self._get(key, False)
         if value is None:
             return default
@@ -113,7 +114,7 @@ class Table:
             raise _bad(self.path, self._key(key), "true または false", "true or false")
         return value
 
-    def strs(self, key: str, *, required: bool = True, choices: Iterable[str] | None = None) -> tuple[str, ...]:
+    def texts(self, key: str, *, required: bool = True, choices: Iterable[str] | None = None) -> tuple[str, ...]:
         value = self._get(key, required)
         if value is None:
             return ()
@@ -132,7 +133,7 @@ class Table:
         return tuple(value)
 
     def choice(self, key: str, choices: Iterable[str], *, required: bool = True) -> str | None:
-        value = self.str(key, required=required)
+        value = self.text(key, required=required)
         allowed = tuple(choices)
         if value is not None and value not in allowed:
             raise DefinitionError(
@@ -165,13 +166,13 @@ class Table:
             return start + timedelta(days=1) if end_of_day else start
         raise _bad(self.path, self._key(key), "日付または日時", "a date or a date-time")
 
-    def table(self, key: str, *, required: bool = True) -> "Table | None":
+    def table(self, key: str, *, required: bool = True) -> Table | None:
         value = self._get(key, required)
         if value is None:
             return None
         return Table(value, self._key(key), self.path)
 
-    def tables(self, key: str, *, required: bool = True) -> list["Table"]:
+    def tables(self, key: str, *, required: bool = True) -> list[Table]:
         value = self._get(key, required)
         if value is None:
             return []

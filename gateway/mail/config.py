@@ -59,7 +59,7 @@ def load(home_root: Path) -> MailConfig | None:
     if "password" in doc["mail"]:
         raise Invalid(f"{path}: [mail] にパスワードを書かないでください。password_env で環境変数名を指定してください。",
                       f"{path}: never write the password in [mail]; name an environment variable with password_env.")
-    host = table.str("host")
+    host = table.text("host")
     assert host is not None
     to: dict[str, tuple[str, ...]] = {}
     recipients = table.table("to", required=False)
@@ -77,13 +77,13 @@ def load(home_root: Path) -> MailConfig | None:
             to[key] = boxes
     config = MailConfig(
         host=host,
-        port=table.int("port", required=False) or 587,
-        starttls=table.bool("starttls", default=True),
-        cafile=table.str("cafile", required=False),
-        sender=table.str("sender", required=False) or "gateway@localhost",
-        username=table.str("username", required=False),
-        password_env=table.str("password_env", required=False),
-        interval_seconds=table.int("interval_seconds", required=False, minimum=1) or 300,
+        port=table.integer("port", required=False) or 587,
+        starttls=table.flag("starttls", default=True),
+        cafile=table.text("cafile", required=False),
+        sender=table.text("sender", required=False) or "gateway@localhost",
+        username=table.text("username", required=False),
+        password_env=table.text("password_env", required=False),
+        interval_seconds=table.integer("interval_seconds", required=False, minimum=1) or 300,
         to=to,
     )
     table.done()

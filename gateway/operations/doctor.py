@@ -25,9 +25,10 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Engine, make_url, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -125,10 +126,10 @@ def _guard(name: str, run: Callable[[], Check]) -> Check:
     except GatewayError as err:
         return _from_error(name, err)
     except (SQLAlchemyError, OSError) as exc:
-        err = classify(exc)
-        if err is None:
+        told = classify(exc)
+        if told is None:
             return Check(name, ERROR, f"確認できませんでした（{type(exc).__name__}）。", f"could not check ({type(exc).__name__}).")
-        return _from_error(name, err)
+        return _from_error(name, told)
 
 
 def _from_error(name: str, err: GatewayError) -> Check:
@@ -146,9 +147,9 @@ def _home(home: Home) -> Check:
         with tempfile.NamedTemporaryFile(dir=home.root, prefix=f".{os.getpid()}-doctor-", suffix=".tmp"):
             pass
     except OSError as exc:
-        err = classify(exc)
-        if err is not None:
-            return Check("home", ERROR, err.ja, err.en)
+        told = classify(exc)
+        if told is not None:
+            return Check("home", ERROR, told.ja, told.en)
         return Check("home", ERROR, f"ホームに書き込めません（{exc.strerror}）。所有者と権限を確認してください。",
                      f"cannot write to the home ({exc.strerror}); check its owner and permissions.")
     free = shutil.disk_usage(home.root).free
@@ -184,10 +185,10 @@ def _database(home: Home, config: settings_module.Settings) -> tuple[Engine, Che
         db.require_current(engine)
         details.append(f"schema {db.head_revision()}")
     except SQLAlchemyError as exc:
-        err = classify(exc, database=db.sqlite_file(engine))
-        if err is None:
+        told = classify(exc, database=db.sqlite_file(engine))
+        if told is None:
             raise
-        return engine, Check("database", ERROR, err.ja, err.en, details)
+        return engine, Check("database", ERROR, told.ja, told.en, details)
     except GatewayError as err:
         return engine, Check("database", ERROR, err.ja, err.en, details)
     return engine, Check("database", OK, "データベースは読めて、壊れておらず、版も最新です。",

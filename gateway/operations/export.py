@@ -73,8 +73,8 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 approvals = _approvals(session, approval)
                 for row in approvals:
                     _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
-                for row in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
-                    _write(work / "profiles" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
+                for profile in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
+                    _write(work / "profiles" / f"{profile.id}.toml", profile.source_toml.encode("utf-8"))
                 signers = attested.scope(session, approval)  # key registrations the bundle's signatures need
                 _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size, signers.seqs))
                 for size, note in session.execute(select(m.Checkpoint.size, m.Checkpoint.body)

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -136,7 +136,7 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         fields = [f for f in approval.fields if f in present]
         with _work_file(payload) as raw:
             body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=body, max_line=max_line,
+            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body), max_line=max_line,
                                     neutralise_formulas=approval.neutralise_formulas)
             body.finish()
         faultpoints.reached("send:after-payload")

@@ -28,9 +28,9 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import CursorResult, Table, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -165,7 +165,7 @@ def prune_log(gw: Gateway, *, log_years: int | None = None, now: datetime | None
                             .execution_options(synchronize_session=False))
             others: dict[str, int] = {}
             for table, column in _log_referencing_tables():
-                gone = session.execute(table.delete().where(column <= cut)).rowcount
+                gone = cast(CursorResult[Any], session.execute(table.delete().where(column <= cut))).rowcount
                 if gone:
                     others[table.name] = others.get(table.name, 0) + gone
             # The checkpoints up to the cut go with their entries, and the witnesses' cosignatures

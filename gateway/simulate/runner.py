@@ -245,7 +245,9 @@ def _blob(run: Run, step: Step) -> None:
     as the backup), or the administrator restores it from that backup (`do = "restore"`)."""
     t = run.transfers[step.get("transfer")]
     with run.gw.read() as session:
-        blob_id = session.get(m.Transfer, t["transfer"]).package_blob_id
+        row = session.get(m.Transfer, t["transfer"])
+        assert row is not None  # a transfer the scenario sent
+        blob_id = row.package_blob_id
     path = BlobStore(run.gw.home.blobs, run.gw.keys.kek()).path(blob_id)
     backup = run.out / "backup" / blob_id
     if step.get("do") == "corrupt":

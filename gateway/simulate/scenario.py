@@ -70,20 +70,20 @@ def load(name: str) -> Scenario:
     assert population is not None
     rate = population.raw("excluded_rate")
     scenario = Scenario(
-        name=doc.str("name") or "",
-        title=doc.str("title") or "",
-        approvals=doc.strs("approvals"),
+        name=doc.text("name") or "",
+        title=doc.text("title") or "",
+        approvals=doc.texts("approvals"),
         start=doc.instant("start"),  # type: ignore[arg-type]
-        records=population.int("records", minimum=1) or 0,
+        records=population.integer("records", minimum=1) or 0,
         schema=population.choice("schema", ("kurume-2020", "shinjuku-2020")) or "",
         encoding=population.choice("encoding", ("cp932", "utf-8")) or "",
         excluded_rate=float(rate) if isinstance(rate, (int, float)) else 0.0,
-        columns=population.strs("columns", required=False),
+        columns=population.texts("columns", required=False),
         users=tuple(_user(t) for t in doc.tables("users", required=False)),
         steps=tuple(_step(t) for t in doc.tables("steps")),
         faults=tuple(f.choice("kind", _fault_kinds()) or "" for f in doc.tables("faults", required=False)),
     )
-    doc.str("seed_document", required=False)
+    doc.text("seed_document", required=False)
     population.done()
     doc.done()
     if scenario.steps[-1].action != "export":
@@ -92,15 +92,15 @@ def load(name: str) -> Scenario:
 
 
 def _user(t: Table) -> User:
-    user = User(login=t.str("login") or "", org=t.str("org") or "", role=t.str("role") or "",
-                name=t.str("name") or "")
+    user = User(login=t.text("login") or "", org=t.text("org") or "", role=t.text("role") or "",
+                name=t.text("name") or "")
     t.done()
     return user
 
 
 def _step(t: Table) -> Step:
     action = t.choice("action", ACTIONS) or ""
-    after_text = t.str("after", required=False, default="0s") or "0s"
+    after_text = t.text("after", required=False, default="0s") or "0s"
     match = _DURATION.match(after_text)
     if match is None:
         raise DefinitionError(f"{t.path}: {t.where}.after「{after_text}」は 10m, 2h, 3d の形で書いてください。",

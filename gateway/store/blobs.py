@@ -29,9 +29,10 @@ import hashlib
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Mapper, Session

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -102,7 +103,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any, busy_timeout: int = DEFAULT_B
     cur.close()
 
 
-def _alembic_config():  # type: ignore[no-untyped-def]
+def _alembic_config():
     # Alembic is imported only to migrate: every other command would pay ~0.1 s to load it.
     from alembic.config import Config
 

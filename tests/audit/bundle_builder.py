@@ -17,10 +17,11 @@ import base64
 import hashlib
 import json
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -33,7 +34,7 @@ from audit.note import sign as sign_note
 from audit.tlog import CompactTree
 
 ZERO = "0" * 64
-UTC = timezone.utc
+UTC = UTC
 JST = timezone(timedelta(hours=9))
 
 
@@ -50,7 +51,7 @@ class Signer:
     private: Ed25519PrivateKey
 
     @classmethod
-    def generate(cls) -> "Signer":
+    def generate(cls) -> Signer:
         return cls(Ed25519PrivateKey.generate())
 
     @property

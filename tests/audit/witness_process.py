@@ -47,7 +47,7 @@ class WitnessProcess:
 
     @classmethod
     def start(cls, key: Path, state: Path, logs: list[VerifierKey], stderr_path: Path,
-              fault: str | None = None) -> "WitnessProcess":
+              fault: str | None = None) -> WitnessProcess:
         env = {k: v for k, v in os.environ.items() if k != "AUDIT_WITNESS_FAULT"}
         if fault:
             env["AUDIT_WITNESS_FAULT"] = fault
@@ -103,12 +103,12 @@ class Log:
     signer: Ed25519Signer = field(default_factory=lambda: generate_key("kurume.example.jp/gateway"))
     leaves: list[bytes] = field(default_factory=list)
 
-    def grow(self, n: int, tag: bytes = b"entry") -> "Log":
+    def grow(self, n: int, tag: bytes = b"entry") -> Log:
         start = len(self.leaves)
         self.leaves += [leaf_hash(tag + b" %d" % (start + i)) for i in range(n)]
         return self
 
-    def fork(self, at: int, tag: bytes = b"rewritten") -> "Log":
+    def fork(self, at: int, tag: bytes = b"rewritten") -> Log:
         """Another history: the same first `at` leaves, then different ones (same key)."""
         return Log(self.origin, self.signer, list(self.leaves[:at]))
 
@@ -142,7 +142,7 @@ class Council:
         self.port = 0  # the system picks one at the first start; restarts reuse it
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Council":
+    def start(self) -> Council:
         args = ["witness", "serve", "--listen", f"127.0.0.1:{self.port}", "--key", str(self.key),
                 "--state", str(self.root / "state")]
         for log in self.logs:

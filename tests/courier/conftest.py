@@ -28,7 +28,7 @@ class Cli:
         self.home = home
         self.runner = CliRunner()
 
-    def at(self, when: str) -> "Cli":
+    def at(self, when: str) -> Cli:
         """Move the gateway's clock (GATEWAY_FAKE_NOW; JST when no zone is given)."""
         self.monkeypatch.setenv("GATEWAY_FAKE_NOW", when if "+" in when else when + "+09:00")
         return self

@@ -1,7 +1,7 @@
 """The pure custody rules (gateway/core/custody.py), without a database."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from gateway.core.custody import Attempt, History, Item, Party, Record, Rules, assess_loss, holding, judge
 
@@ -67,7 +67,7 @@ def test_password_notice_not_on_the_media_day_nor_in_its_run():
     h = history(MEDIA_OUT)
     assert kinds(judge(attempt(NOTICE, CITY, PRINTER, at(1, 23), cabinet="通知書"), RULES, h)) == ["password-same-day"]
     # Midnight JST is the boundary, not midnight UTC.
-    assert judge(attempt(NOTICE, CITY, PRINTER, datetime(2020, 6, 1, 15, 0, tzinfo=timezone.utc),
+    assert judge(attempt(NOTICE, CITY, PRINTER, datetime(2020, 6, 1, 15, 0, tzinfo=UTC),
                          cabinet="通知書"), RULES, h).allowed
     run = history(Record("CD-1", "handover", CITY, PRINTER, at(1, 14), 1, "媒体金庫", run="BIN-1"))
     assert kinds(judge(attempt(NOTICE, CITY, PRINTER, at(2), cabinet="通知書", run="bin-1"), RULES, run)) == \

@@ -15,11 +15,11 @@ import os
 import re
 import shutil
 import ssl
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest

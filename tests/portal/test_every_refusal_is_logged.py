@@ -12,9 +12,10 @@ and the refusal's category as the channel reports it (`--json`, or the HTTP stat
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import click
 import pytest

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gateway.channels.lgwan_asp import terminals
+from gateway.clock import real_now
 from gateway.ledger.log import Actor
 from tests.conftest import run_gateway
 from tests.portal.conftest import MAX_UPLOAD, PASSWORD, csrf_of, login_post
@@ -52,7 +53,7 @@ def test_no_client_certificate_fails_the_handshake(portal):
 def test_foreign_ca_certificate_fails_the_handshake(portal, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "s.staff")])
-    now = terminals.real_now()
+    now = real_now()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=30)).sign(key, hashes.SHA256()))
@@ -65,7 +66,7 @@ def test_foreign_ca_certificate_fails_the_handshake(portal, tmp_path):
 
 def test_expired_certificate_fails_the_handshake(portal, tmp_path):
     t = terminals.issue(portal.gw, "x.outsider", tmp_path, actor=ADMIN,
-                        now=terminals.real_now() - timedelta(days=10), days=2)
+                        now=real_now() - timedelta(days=10), days=2)
     with pytest.raises((ssl.SSLError, ConnectionError)):
         handshake(portal, with_cert(portal, str(t.cert), str(t.key)))
 

@@ -27,10 +27,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -89,7 +89,7 @@ class Rig:
     def at(self, when: str) -> None:
         self.env["GATEWAY_FAKE_NOW"] = when
 
-    def setup(self) -> "Rig":
+    def setup(self) -> Rig:
         self.root.mkdir(parents=True, exist_ok=True)
         self.gateway("init", "--rehearsal")
         self.at(PERIOD)

@@ -3,7 +3,7 @@ tree's frontier is computed from its entries, and the first C2SP checkpoint cove
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def old_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, sa.
     with engine.begin() as conn:  # what the format-1 ledger left: a signed JSON checkpoint at its head
         seq = conn.execute(sa.text("SELECT seq FROM ledger_head")).scalar_one()
         conn.execute(sa.text("INSERT INTO checkpoints (size, body, at) VALUES (:s, :b, :a)"),
-                     {"s": seq, "b": json.dumps({"type": "checkpoint", "size": seq}), "a": datetime.now(timezone.utc)})
+                     {"s": seq, "b": json.dumps({"type": "checkpoint", "size": seq}), "a": datetime.now(UTC)})
         conn.execute(sa.text("UPDATE ledger_head SET checkpoint_size = :s, checkpoint_hash = :h"),
                      {"s": seq, "h": "ab" * 32})
     return home, engine
@@ -72,7 +72,7 @@ def test_a_log_pruned_under_format_1_is_left_as_it_was(old_home) -> None:
     home, engine = old_home
     with engine.begin() as conn:
         conn.execute(sa.text("INSERT INTO log_prunings (id, first_seq, last_seq, log_seq, body, at) "
-                             "VALUES ('log-pruning-x', 1, 1, 2, '{}', :a)"), {"a": datetime.now(timezone.utc)})
+                             "VALUES ('log-pruning-x', 1, 1, 2, '{}', :a)"), {"a": datetime.now(UTC)})
     before = db.current_revisions(engine)
     proc = run_gateway("init", check=False)
     assert proc.returncode == 1 and "format 1" in proc.stderr and "Nothing was changed" in proc.stderr

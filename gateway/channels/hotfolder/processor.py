@@ -186,7 +186,7 @@ class HotFolder:
 
     def _reasons(self, target: Path, ja: str, en: str) -> None:
         with atomic_output(target.with_name(target.name + ".reasons.txt")) as out:
-            out.write(f"{ja}\n\n{en}\n".encode("utf-8"))
+            out.write(f"{ja}\n\n{en}\n".encode())
 
     # -- after a crash ----------------------------------------------------------------------
 

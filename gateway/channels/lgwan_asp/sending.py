@@ -80,7 +80,7 @@ def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             password_delivery=f.get("password_delivery", ""), notice_to=notice))
         outcome.notice_html = notice.read_text(encoding="utf-8")
     except Refused as err:
-        outcome.refusals = [{"kind": r.kind, "ja": r.ja, "en": r.en} for r in err.refusals]
+        outcome.refusals = [{"kind": str(r.kind or ""), "ja": r.ja, "en": r.en} for r in err.refusals]
         outcome.error = err
     except GatewayError as err:
         if err.category in NOT_LOGGED:

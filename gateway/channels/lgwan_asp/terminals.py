@@ -10,7 +10,7 @@ import hashlib
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 
+from gateway.clock import real_now
 from gateway.crypto.keystore import write_public
 from gateway.errors import Conflict, NotFound
 from gateway.fsutil import write_secret
@@ -32,10 +33,6 @@ from gateway.store.models_portal import TerminalCertificate
 TERMINAL_DAYS = 365
 CRL_FILE = "terminals.crl.pem"
 CRL_DAYS = 7  # the portal re-signs it long before it lapses (an expired CRL fails every handshake)
-
-
-def real_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def fingerprint(der: bytes) -> str:

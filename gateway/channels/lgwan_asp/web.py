@@ -38,14 +38,14 @@ ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer":
 
 
 def gw_of(request: Request) -> Gateway:
-    return request.app.state.gw  # type: ignore[no-any-return]
+    return request.app.state.gw
 
 
 def auth_of(request: Request) -> Auth:
     auth = request.scope.get("state", {}).get("auth")
     if auth is None:  # the guard lets no unauthenticated request reach a route that asks for this
         raise HTTPException(status_code=401)
-    return auth  # type: ignore[no-any-return]
+    return auth
 
 
 def source_of(request: Request) -> str | None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 WAIT = 300.0  # a read waits at most this long for the writer (a stuck disk, not a slow client)
 # How long the writer waits for the client to close the file before logging what it got so far:
@@ -56,7 +56,7 @@ class Spool:
             self._cond.notify_all()
         return len(data)
 
-    def fill(self, writer: Callable[["Spool"], object]) -> threading.Thread:
+    def fill(self, writer: Callable[[Spool], object]) -> threading.Thread:
         """Run `writer(self)` in a thread; `done` and `error` tell how it ended."""
 
         def run() -> None:

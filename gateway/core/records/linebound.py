@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import io
 import re
-from typing import BinaryIO, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
 from gateway.core.records.errors import RecordFileError
 
@@ -24,7 +25,7 @@ class LineBound(io.RawIOBase):
     """Reads `inner`; raises RecordFileError once any line is longer than `limit` bytes.
     `headers()` gives the file's column headers once they are known (to name the column)."""
 
-    def __init__(self, inner: BinaryIO | io.RawIOBase, limit: int, path: object,
+    def __init__(self, inner: BinaryIO | io.RawIOBase, limit: int, path: Any,
                  headers: Callable[[], Sequence[str]] = tuple) -> None:
         self._inner = inner
         self._limit = limit

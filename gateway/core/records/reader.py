@@ -105,10 +105,10 @@ def iter_records(
     """Each row as {canonical id: normalised value} (dates as ISO, postal codes as 123-4567,
     exclusion as a population id or None). Validates as ``scan`` does."""
     with _open(path, encoding, required, max_line=max_line) as o:
-        rules = list(zip(o.header.columns, o.rules))
+        rules = list(zip(o.header.columns, o.rules, strict=False))
         for block in _validated_blocks(o):
             for row in block:
-                yield {f: r.check_cell(v) for (f, r), v in zip(rules, row)}
+                yield {f: r.check_cell(v) for (f, r), v in zip(rules, row, strict=False)}
 
 
 def minimise(
@@ -154,8 +154,8 @@ def minimise(
         flags: collections.Counter[str] = collections.Counter()
         removed: collections.Counter[str] = collections.Counter()
         with (contextlib.nullcontext(sink) if sink is not None else atomic_output(out_path)) as raw:
-            hashing = HashingWriter(raw)  # type: ignore[arg-type]
-            buffered = io.BufferedWriter(hashing, _READ_BUFFER)
+            hashing = HashingWriter(raw)
+            buffered = io.BufferedWriter(hashing, _READ_BUFFER)  # type: ignore[type-var]
             text = io.TextIOWrapper(buffered, encoding=o.header.encoding, errors="strict", newline="")
             writer = csv.writer(text, lineterminator=o.newline)
             if idx:
@@ -172,7 +172,7 @@ def minimise(
                 flags.update(col)
                 if removing and any(col):
                     keep = []
-                    for row, flag in zip(block, col):
+                    for row, flag in zip(block, col, strict=False):
                         population = drop.population(flag) if flag else None
                         if population in drop.remove:
                             removed[f"excluded:{population}"] += 1
@@ -326,7 +326,7 @@ def _header(path: PathLike, codec: str, cells: list[str], required: Collection[s
             "row 1 holds no recognised recipient-file header (not a recipient CSV, or the header row is missing).",
             row=1,
         )
-    for h, c in zip(headers, columns):
+    for h, c in zip(headers, columns, strict=False):
         if c is None:
             raise RecordFileError(
                 path,
@@ -335,7 +335,7 @@ def _header(path: PathLike, codec: str, cells: list[str], required: Collection[s
                 row=1, column=h, kind=Kind.UNAPPROVED_FIELD,
             )
     seen: dict[str, str] = {}
-    for h, c in zip(headers, columns):
+    for h, c in zip(headers, columns, strict=False):
         assert c is not None
         if c in seen:
             raise RecordFileError(
@@ -436,8 +436,8 @@ class _LineScan:
                     tail = carry + o.text.readline()  # csv.reader must not see the cut line as two
                 except UnicodeDecodeError:
                     raise _undecodable(o.path, o.header.encoding) from None
-                rest = itertools.chain(io.StringIO(body + tail, newline=""), o.text)
-                for block in _validated_blocks(o, rest, lines + 2):
+                remainder = itertools.chain(io.StringIO(body + tail, newline=""), o.text)
+                for block in _validated_blocks(o, remainder, lines + 2):
                     count += len(block)
                     if ex is not None:
                         flags.update(map(operator.itemgetter(ex), block))
@@ -531,7 +531,7 @@ class _BlockCheck:
         if rest.endswith("\n"):
             lines.pop()
         for line in lines:
-            for cell, rule, memo in zip(line.split("\x1f"), self._rules, self._memos):
+            for cell, rule, memo in zip(line.split("\x1f"), self._rules, self._memos, strict=False):
                 if memo is not None and cell in memo:
                     continue
                 try:
@@ -561,7 +561,7 @@ def _validated_blocks(
         numbers: Sequence[int] = range(first, next_row)
         if set(map(len, block)) != lengths_ok:
             # Blank lines are skipped (exports often end with one); any other count is ragged.
-            for number, row in zip(numbers, block):
+            for number, row in zip(numbers, block, strict=False):
                 if row and len(row) != n:
                     raise RecordFileError(
                         o.path,
@@ -569,7 +569,7 @@ def _validated_blocks(
                         f"{len(row)} cells where the header has {n}; check commas and quotes.",
                         row=number,
                     )
-            numbers = [number for number, row in zip(numbers, block) if row]
+            numbers = [number for number, row in zip(numbers, block, strict=False) if row]
             block = [row for row in block if row]
             if not block:
                 continue
@@ -581,7 +581,7 @@ def _validated_blocks(
 def _check_cells(o: _Open, block: list[list[str]], numbers: Sequence[int]) -> None:
     """The authoritative check, cell by cell in row order: raises at the first bad cell."""
     rules = list(enumerate(o.rules))
-    for number, row in zip(numbers, block):
+    for number, row in zip(numbers, block, strict=False):
         for i, rule in rules:
             try:
                 rule.check_cell(row[i])

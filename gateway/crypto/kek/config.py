@@ -81,11 +81,11 @@ def load(home_root: Path) -> KekConfig:
     assert backend is not None
     config = KekConfig(
         backend=backend,
-        module=table.str("module", required=False),
-        token_label=table.str("token_label", required=False),
-        pin_env=table.str("pin_env", required=False),
-        pin_file=table.str("pin_file", required=False),
-        key_label=table.str("key_label", required=False, default=DEFAULT_KEY_LABEL) or DEFAULT_KEY_LABEL,
+        module=table.text("module", required=False),
+        token_label=table.text("token_label", required=False),
+        pin_env=table.text("pin_env", required=False),
+        pin_file=table.text("pin_file", required=False),
+        key_label=table.text("key_label", required=False, default=DEFAULT_KEY_LABEL) or DEFAULT_KEY_LABEL,
         source=str(path),
     )
     table.done()
