@@ -84,7 +84,7 @@ class Bench:
 
     def setup(self) -> None:
         self.gateway("init", fake=False)  # the portal's TLS certificate is checked against real time
-        self.gateway("approval", "add", str(REPO / "simulations" / "approvals" / f"{APPROVAL}.toml"))
+        self.gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml"))
         self.gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
         self.gateway("operator", "add", "s.staff", "--login", "s.staff")
         self.source = self.tmp / "kurume-2020.csv"

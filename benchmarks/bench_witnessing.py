@@ -54,7 +54,7 @@ ROUNDS = int(os.environ.get("BENCH_WITNESS_ROUNDS", "3"))
 SEND_RECORDS = 30_000
 BIG_LOG = int(os.environ.get("BENCH_WITNESS_ENTRIES", "300000"))
 NOW = "2020-06-01T10:00:00+09:00"
-APPROVAL = REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"
+APPROVAL = REPO / "gateway" / "data" / "simulations" / "approvals" / "kurume-2020-teigaku.toml"
 
 
 def _cpu() -> str:

@@ -45,7 +45,7 @@ def main() -> None:
         env = {**os.environ, "GATEWAY_HOME": str(tmp / "home"), "GATEWAY_FAKE_NOW": IN_PERIOD}
         env.pop("GATEWAY_DB_URL", None)
         run(tmp, env, "init", "--rehearsal")
-        run(tmp, env, "approval", "add", str(REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"))
+        run(tmp, env, "approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / "kurume-2020-teigaku.toml"))
         sample = tmp / "sample.csv"
         run(tmp, env, "generate", "recipients", "--count", "3", "--schema", "kurume-2020", "-o", str(sample))
         header = sample.read_bytes().split(b"\n", 1)[0] + b"\n"

@@ -34,7 +34,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-APPROVAL = REPO / "simulations" / "approvals" / "kurume-2020-teigaku.toml"
+APPROVAL = REPO / "gateway" / "data" / "simulations" / "approvals" / "kurume-2020-teigaku.toml"
 START = "2020-05-01T09:00:00+09:00"
 PERIOD = "2020-06-01T10:00:00+09:00"
 LATER = "2020-06-02T10:00:00+09:00"
@@ -153,12 +153,12 @@ class Rig:
         """The package decrypts with the passphrase on its notice, to the records sent."""
         if not notice.exists():
             return False
-        words = re.findall(r"<span>([2-9A-Z]{5})</span>", notice.read_text(encoding="utf-8"))
-        if transfer not in notice.read_text(encoding="utf-8") or not words:
+        printed = re.findall(r'<td class="passphrase">([^<]+)</td>', notice.read_text(encoding="utf-8"))
+        if transfer not in notice.read_text(encoding="utf-8") or not printed:
             return False
         package = self.root / f"{transfer}.age"
         self.gateway("fetch", transfer, "-o", str(package), "--as", "k.tanaka", "--paper-ref", "書面 1", check=False)
-        (self.root / "pass").write_text("-".join(words) + "\n")
+        (self.root / "pass").write_text(printed[0].strip() + "\n")  # as printed, hyphens included
         plain = self.root / f"{transfer}.csv"
         proc = self.gateway("package", "decrypt", str(package), "-o", str(plain), "--passphrase-file",
                             str(self.root / "pass"), check=False)
