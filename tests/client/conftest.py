@@ -77,6 +77,16 @@ class World:
 FAKE = {"GATEWAY_FAKE_NOW": SENT_AT, "GATEWAY_SCRYPT_WORK_FACTOR": "10"}
 
 
+@pytest.fixture(autouse=True)
+def _commands_on_the_worlds_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's `gateway` commands act on the world's home on the real clock, whatever another
+    package's fixtures (interleaved by pytest-randomly) left in the environment."""
+    if "world" in request.fixturenames:
+        monkeypatch.setenv("GATEWAY_HOME", str(request.getfixturevalue("world").home))
+        monkeypatch.delenv("GATEWAY_DB_URL", raising=False)
+        monkeypatch.delenv("GATEWAY_FAKE_NOW", raising=False)
+
+
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     root = tmp_path_factory.mktemp("client")

@@ -192,10 +192,15 @@ class SharedClock(FixedClock):
 
 
 @pytest.fixture(autouse=True)
-def _commands_on_the_portal_clock(request: pytest.FixtureRequest) -> None:
-    """Each test's commands start where the portal's clock stands (an earlier test may have moved it)."""
+def _commands_on_the_portal_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's commands act on the portal's home, from where its clock stands (an earlier test
+    may have moved it). Set for each test, because pytest-randomly interleaves the modules of other
+    packages, whose package fixtures name other homes, with these."""
     if "portal" in request.fixturenames:
-        os.environ["GATEWAY_FAKE_NOW"] = request.getfixturevalue("portal").clock.now().isoformat()
+        portal = request.getfixturevalue("portal")
+        monkeypatch.setenv("GATEWAY_HOME", str(portal.home))
+        monkeypatch.setenv("GATEWAY_DB_URL", f"sqlite:///{portal.home / 'gateway.db'}")
+        os.environ["GATEWAY_FAKE_NOW"] = portal.clock.now().isoformat()
 
 
 @pytest.fixture(scope="module", autouse=True)

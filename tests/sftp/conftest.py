@@ -94,6 +94,7 @@ def sftp(installation, tmp_path, monkeypatch):
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("GATEWAY_HOME", str(installation.home))
+    monkeypatch.delenv("GATEWAY_DB_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     gw = Gateway.open(Home.resolve(str(installation.home)))
     server = SftpServer(gw, "127.0.0.1", 0, Limits(max_failures=5, max_connections=4)).start()
