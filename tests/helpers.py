@@ -3,6 +3,8 @@ a sweep at a given time. Fixtures live in conftest.py; these are plain functions
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -27,3 +29,28 @@ def certify(deletion_id: str, login: str = "k.tanaka", check: bool = True, erase
         "--sanitisation", "purge", "--technique", "暗号消去（ATA Sanitize）", "--tool", "hdparm 9.65",
         "--verification", "全領域の読み出しでゼロを確認", "--sanitised-by", "田中 一郎,取扱責任者",
         "--verified-by", "森 美咲,情報管理者", "--place", "久留米工場", "--as", login, "--paper-ref", "書面 1", check=check)
+
+
+# Run in a process of its own: this process may host a server whose SQLite connections hold POSIX
+# locks on the home's database, and opening and closing any of those files here would drop them
+# ("How To Corrupt An SQLite Database File", 2.2); the next `gateway` command to close would then
+# delete the WAL under the server, and the server's later entries would be lost.
+_SCAN = """
+import json, pathlib, sys
+home, needle, found = pathlib.Path(sys.argv[1]), bytes.fromhex(sys.argv[2]), []
+for path in home.rglob("*"):
+    if path.is_file() and not path.is_symlink():
+        try:
+            if needle in path.read_bytes():
+                found.append(str(path.relative_to(home)))
+        except FileNotFoundError:  # a temporary file, gone while we looked
+            continue
+print(json.dumps(found))
+"""
+
+
+def files_holding(home: Path, needle: bytes) -> list[str]:
+    """The files under `home` that hold `needle` (relative paths), read by another process."""
+    proc = subprocess.run([sys.executable, "-c", _SCAN, str(home), needle.hex()], capture_output=True, text=True,
+                          check=True)
+    return json.loads(proc.stdout)

@@ -11,21 +11,11 @@ import time
 from pathlib import Path
 
 from tests.conftest import run_gateway
+from tests.helpers import files_holding
 from tests.portal.conftest import PASSWORD, Portal
 
 MARKER = "ZQX-PORTAL-MARKER-5512"
 
-
-def files_holding(home: Path, needle: bytes) -> list[str]:
-    found = []
-    for path in home.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            try:
-                if needle in path.read_bytes():
-                    found.append(str(path.relative_to(home)))
-            except FileNotFoundError:  # a temporary file, gone while we looked
-                continue
-    return found
 
 
 def marked_recipients(tmp_path: Path) -> bytes:

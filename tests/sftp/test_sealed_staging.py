@@ -8,26 +8,15 @@ import contextlib
 import os
 import socket
 import stat
-from pathlib import Path
 
 import paramiko
 import pytest
 
+from tests.helpers import files_holding
 from tests.sftp.conftest import log
 
 MARKER = b"ZQX-SEALED-STAGING-MARKER-7731"
 
-
-def files_holding(home: Path, needle: bytes) -> list[str]:
-    found = []
-    for path in home.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            try:
-                if needle in path.read_bytes():
-                    found.append(str(path.relative_to(home)))
-            except FileNotFoundError:  # removed while we looked (a temporary file)
-                continue
-    return found
 
 
 def test_an_sftp_delivery_is_never_on_disk_in_clear(sftp):
