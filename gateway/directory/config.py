@@ -32,8 +32,10 @@ from gateway.core import tomlfile
 from gateway.errors import Invalid
 
 CONFIG_FILE = "gateway.toml"
-# Contractors are never in the city's directory: their accounts stay local (issue 22, item 4).
-ROLES = ("staff", "security-officer", "admin")
+# Contractors are never in the city's directory: their accounts stay local (issue 22, item 4). The
+# administrator works at the console as a named operator (`gateway operator add`); the portal has
+# no page for that role, so no group maps to it.
+ROLES = ("staff", "security-officer")
 
 
 @dataclass(frozen=True)
