@@ -23,9 +23,6 @@ from tests.conftest import APPROVALS
 from tests.directory.slapd import OFFICER_GROUP, PEOPLE, STAFF_GROUP, Slapd, remove, start_slapd
 from tests.portal.conftest import PASSWORD, REHEARSAL, Portal, SharedClock, Terminal, cli, served
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/slapd") or shutil.which("ldapmodify") is None,
-                                reason="needs slapd and ldap-utils (scripts/install-system-packages)")
-
 LOCAL_HANDLER = "k.tanaka"  # the Kurume approval's contractor handler: a local account
 REGISTERED_AS = {login: "staff" for login in PEOPLE} | {"m.kato": "staff"}  # m.kato's groups make him an officer
 
@@ -39,6 +36,9 @@ def directory_table(url: str, ca: Path) -> str:
 
 @pytest.fixture(scope="package")
 def slapd() -> Iterator[Slapd]:
+    if not os.path.exists("/usr/sbin/slapd") or shutil.which("ldapmodify") is None:
+        pytest.skip("needs slapd and ldap-utils (scripts/install-system-packages installs them)")
+    pytest.importorskip("ldap", reason="needs python-ldap (the [directory] extra, in [test])")
     server = start_slapd()
     try:
         yield server
