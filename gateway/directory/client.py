@@ -11,8 +11,10 @@ login (channels/lgwan_asp/auth.py) turns it into a login or a logged refusal.
 """
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from gateway.directory.config import DirectoryConfig, normalise_dn
 
@@ -59,7 +61,12 @@ def authenticate(config: DirectoryConfig, login: str, password: str) -> Answer:
         # Also what OpenLDAP's ppolicy and Active Directory answer for a locked or disabled account.
         return Answer("rejected", "the directory refused the credentials (wrong password, or account disabled)")
     except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
-        return Answer("unavailable", f"directory {config.url} unreachable or TLS failed: {_info(err)}")
+        # libldap says "Can't contact LDAP server" for a closed port and for a certificate it
+        # rejects alike; whether the port answers tells the administrator which of the two it is.
+        if _port_answers(config):
+            return Answer("unavailable", f"directory {config.url} answered, but TLS failed (its certificate is not "
+                                         f"trusted by cafile, or StartTLS was refused): {_info(err)}")
+        return Answer("unavailable", f"directory {config.url} unreachable: {_info(err)}")
     except ldap.LDAPError as err:
         return Answer("unavailable", f"directory {config.url} answered {type(err).__name__}: {_info(err)}")
     finally:
@@ -89,6 +96,16 @@ def _connect(ldap: Any, config: DirectoryConfig) -> Any:
     if config.starttls:
         conn.start_tls_s()
     return conn
+
+
+def _port_answers(config: DirectoryConfig) -> bool:
+    parsed = urlsplit(config.url)
+    try:
+        port = parsed.port or (389 if config.starttls else 636)
+        with socket.create_connection((parsed.hostname or "", port), timeout=config.timeout_seconds):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _info(err: Exception) -> str:
