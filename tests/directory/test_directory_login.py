@@ -57,6 +57,17 @@ def test_and_over_ldaps(portal: Portal, slapd) -> None:
     assert me(portal, "s.yamada", r.json()["token"])["role"] == "staff"
 
 
+def test_the_entry_can_be_found_after_the_bind_as_active_directory_needs(portal: Portal) -> None:
+    # AD binds with a user principal name, not a DN: the entry's DN is then searched for, with the
+    # person's own rights, and its groups read as before. slapd plays it with (uid={login}).
+    with directory_as(portal, user_base="ou=people,dc=kurume,dc=example", user_filter="(uid={login})"):
+        r = token_request(portal, "s.yamada", password_of("s.yamada"))
+        assert r.status_code == 200, r.text
+        with directory_as(portal, user_filter="(uid=nobody-{login})"):
+            _body, entry = refused_once(portal, "s.yamada", password_of("s.yamada"), 401)
+    assert "user_filter found 0 entries" in entry["reason"]
+
+
 def test_the_role_follows_the_directory_groups_and_the_change_is_logged(portal: Portal) -> None:
     before = last_seq(portal)
     r = token_request(portal, "m.kato", password_of("m.kato"))  # registered as staff, in the officers' group
