@@ -82,6 +82,33 @@ def authenticate(config: DirectoryConfig, login: str, password: str) -> Answer:
                   dn, roles)
 
 
+def probe(config: DirectoryConfig) -> Answer:
+    """Whether the directory answers over TLS with a certificate `cafile` trusts (`gateway doctor`):
+    an anonymous "Who am I?" (RFC 4532) after the handshake; no password is sent."""
+    try:
+        import ldap
+    except ImportError:
+        return Answer("unavailable", "python-ldap is not installed (pip install 'lgwan-gateway[directory]')")
+    conn: Any = None
+    try:
+        conn = _connect(ldap, config)
+        conn.whoami_s()
+    except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
+        if _port_answers(config):
+            return Answer("unavailable", f"{config.url} answered, but TLS failed (its certificate is not trusted by "
+                                         f"cafile, or StartTLS was refused): {_info(err)}")
+        return Answer("unavailable", f"{config.url} unreachable: {_info(err)}")
+    except ldap.LDAPError as err:
+        return Answer("unavailable", f"{config.url} answered {type(err).__name__}: {_info(err)}")
+    finally:
+        if conn is not None:
+            try:
+                conn.unbind_s()
+            except ldap.LDAPError:
+                pass
+    return Answer("ok", f"{config.url}: TLS {'(StartTLS)' if config.starttls else '(LDAPS)'} with a trusted certificate")
+
+
 def _connect(ldap: Any, config: DirectoryConfig) -> Any:
     conn = ldap.initialize(config.url, bytes_mode=False)
     conn.set_option(ldap.OPT_PROTOCOL_VERSION, ldap.VERSION3)

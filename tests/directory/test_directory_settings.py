@@ -72,3 +72,20 @@ def test_directory_accounts_are_registered_for_the_directory_city_only(home, tmp
     assert "logs in through the directory" in refused("user", "issue-password", "s.yamada")
     log = json.loads(run_gateway("log", "--json", "--action", "user.add").stdout)
     assert sum(e["outcome"] == "refused" for e in log) == 3
+
+
+def test_doctor_checks_the_directory_s_tls_without_sending_a_password(home, slapd, tmp_path) -> None:
+    from tests.directory.slapd import make_ca
+
+    configure(home, directory_table(slapd.starttls_url, slapd.ca))
+    checks = {c["check"]: c for c in json.loads(run_gateway("doctor", "--json", check=False).stdout)["checks"]}
+    assert checks["directory"]["status"] == "ok" and "StartTLS" in checks["directory"]["en"]
+
+    other_ca, _key, _cert = make_ca(tmp_path, "not the directory CA")
+    text = (home / "gateway.toml").read_text(encoding="utf-8").replace(str(slapd.ca), str(other_ca))
+    (home / "gateway.toml").write_text(text.replace(slapd.starttls_url, slapd.ldaps_url), encoding="utf-8")
+    proc = run_gateway("doctor", "--json", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert checks["directory"]["status"] == "error" and "answered, but TLS failed" in checks["directory"]["en"]
+    assert checks["directory"]["ja"].startswith("ディレクトリに TLS で接続できません")
