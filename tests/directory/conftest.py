@@ -24,7 +24,7 @@ from tests.directory.slapd import OFFICER_GROUP, PEOPLE, STAFF_GROUP, Slapd, rem
 from tests.portal.conftest import PASSWORD, REHEARSAL, Portal, SharedClock, Terminal, cli, served
 
 LOCAL_HANDLER = "k.tanaka"  # the Kurume approval's contractor handler: a local account
-REGISTERED_AS = {login: "staff" for login in PEOPLE} | {"m.kato": "staff"}  # m.kato's groups make him an officer
+REGISTERED_AS = {login: "staff" for login in PEOPLE} | {"m.kato": "staff"}  # m.kato's groups make an officer
 
 
 def directory_table(url: str, ca: Path) -> str:

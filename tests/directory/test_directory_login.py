@@ -77,6 +77,16 @@ def test_the_role_follows_the_directory_groups_and_the_change_is_logged(portal: 
     assert "role security-officer (was staff)" in entry["reason"]
 
 
+def test_a_directory_password_is_not_changed_at_the_gateway(portal: Portal) -> None:
+    token = token_request(portal, "s.yamada", password_of("s.yamada")).json()["token"]
+    before = last_seq(portal)
+    with portal.client("s.yamada") as c:
+        r = c.post("/api/v1/password", headers={"authorization": f"Bearer {token}"},
+                   json={"current": password_of("s.yamada"), "new": "another-password-2020"})
+    assert r.status_code == 409 and "change it there" in r.json()["en"]
+    assert [(e["action"], e["outcome"]) for e in entries_after(portal, before)] == [("auth.password-change", "refused")]
+
+
 def test_a_wrong_password_is_refused_and_logged(portal: Portal) -> None:
     body, entry = refused_once(portal, "s.yamada", "not-the-password", 401)
     assert body["category"] == "unauthenticated" and "ID とパスワード" in body["ja"]

@@ -211,6 +211,9 @@ def change_password(gw: Gateway, user_id: int, current: str, new: str, confirm: 
             user = session.get(m.User, user_id)
             assert user is not None
             stored = user.password_hash
+            if session.get(DirectoryAccount, user_id) is not None:
+                raise Conflict("パスワードはディレクトリ（職員の認証サーバー）で管理されています。変更は庁内の手順で行ってください。",
+                               "your password is the directory's: change it there, as your city's procedure says.")
         if not _verify(stored, current):
             raise Unauthenticated("現在のパスワードが正しくありません。", "the current password is wrong.")
         check_new_password(user, new, confirm)
