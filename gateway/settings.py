@@ -20,6 +20,8 @@ from gateway.core import tomlfile
 from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.crypto.kek import config as kek_config
 from gateway.crypto.kek.config import KekConfig
+from gateway.directory import config as directory_config
+from gateway.directory.config import DirectoryConfig
 from gateway.errors import Invalid
 
 FILE = "gateway.toml"
@@ -138,6 +140,9 @@ class Settings:
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
+    # `[directory]`, LDAP login for city staff and officers: read (strictly) by directory/config.py;
+    # None when every account is local.
+    directory: DirectoryConfig | None = None
     # Where each value came from: "default", the file's path, or the environment variable's name.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -149,11 +154,12 @@ class Settings:
                 values["url"] = without_password(values["url"])
             out[section] = values
         kek = {k: v for k, v in dataclasses.asdict(self.kek).items() if k != "source" and v is not None}
-        return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
+        directory = self.directory.to_json() if self.directory is not None else None
+        return {**out, "kek": kek, "directory": directory, "sources": {**self.sources, "kek": self.kek.source}}
 
 
 _SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
-_OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
+_OWNED_ELSEWHERE = ("kek", "mail", "directory")  # [mail]: gateway/mail/config.py; [directory]: directory/config.py
 
 
 def env_name(section: str, key: str) -> str:
@@ -206,7 +212,8 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
 
             values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
         sections[section] = type(default)(**values)
-    return Settings(**sections, kek=kek_config.load(home_root), sources=sources)
+    return Settings(**sections, kek=kek_config.load(home_root), directory=directory_config.load(home_root),
+                    sources=sources)
 
 
 def _int_from_env(name: str, raw: str) -> int:

@@ -24,9 +24,10 @@ def js(*args: str) -> object:
 def test_every_reporting_command_speaks_json(kurume, home, tmp_path):
     sent = json.loads(send(kurume, tmp_path).stdout)
     assert js("user", "add", "z.zeta", "--org", "kurume", "--role", "staff", "--name", "是田") == {
-        "login": "z.zeta", "org": "kurume", "role": "staff", "name": "是田"}
+        "login": "z.zeta", "org": "kurume", "role": "staff", "name": "是田", "directory": False}
     users = js("user", "list")
-    assert {"login": "z.zeta", "role": "staff", "org": "kurume", "name": "是田", "state": "active"} in users
+    assert {"login": "z.zeta", "role": "staff", "org": "kurume", "name": "是田", "state": "active",
+            "directory": False} in users
     key = keypair(tmp_path, "tanaka")
     added = js("user", "add-key", "k.tanaka", f"{key}.pub")
     assert added["login"] == "k.tanaka" and added["fingerprint"].startswith("SHA256:")

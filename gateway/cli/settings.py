@@ -29,6 +29,8 @@ def show(ctx: click.Context, home: str | None, as_json: bool) -> None:
         return
     sources = data.pop("sources")
     for section, values in data.items():
+        if values is None:  # an optional section the file does not set ([directory])
+            continue
         click.echo(f"[{section}]")
         for key, value in values.items():
             click.echo(f"{key} = {value!r}    # {sources.get(f'{section}.{key}', 'default')}")

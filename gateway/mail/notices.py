@@ -4,6 +4,8 @@ a key that stays the same for as long as it is the same news (so it is mailed on
 - a transfer's receipt, contractor erasure certificate and gateway erasure, within the reminder
   window (`[portal] reminder_days`) and again once overdue: the city's staff, and for what the
   contractor must do, the contractor; overdue erasures also the city's security officers;
+- courier media not back within the reminder window, and again once overdue: the city's staff
+  and the contractor holding them; overdue, also the city's security officers;
 - each lockout (a refusal of kind `brute-force`), and a digest of other refused actions since the
   last digest: the security officers of every city.
 """
@@ -17,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from gateway.clock import to_jst
-from gateway.retention.reminders import reminders
+from gateway.retention.reminders import media_returns, reminders
 from gateway.service import Gateway
 from gateway.store import models as m
 
@@ -71,6 +73,21 @@ def _deadlines(gw: Gateway) -> list[Notice]:
     return out
 
 
+def _media(gw: Gateway) -> list[Notice]:
+    out = []
+    for r in media_returns(gw, within=timedelta(days=gw.settings.portal.reminder_days)):
+        kind = "media-return-overdue" if r.overdue else "media-return-due"
+        to: list[tuple[str, str]] = [(r.city, "staff")]
+        if r.holder_org and r.holder_org != r.city:
+            to.append((r.holder_org, "contractor"))
+        if r.overdue:
+            to.append((r.city, "security-officer"))
+        out.append(Notice(f"{kind}:{r.item}:{r.due.isoformat()}", kind, tuple(to),
+                          {"item": r.item, "transfer": r.transfer, "approval": r.approval,
+                           "due": f"{to_jst(r.due):%Y-%m-%d %H:%M} JST"}))
+    return out
+
+
 def _security(gw: Gateway, after: int) -> list[Notice]:
     with gw.read() as session:
         cities = list(session.scalars(select(m.Organisation.id).where(m.Organisation.kind == "city")))
@@ -105,4 +122,4 @@ def _security(gw: Gateway, after: int) -> list[Notice]:
 def due(gw: Gateway) -> list[Notice]:
     """Every notice not mailed yet."""
     keys, covered = sent_keys(gw)
-    return [n for n in [*_deadlines(gw), *_security(gw, covered)] if n.key not in keys]
+    return [n for n in [*_deadlines(gw), *_media(gw), *_security(gw, covered)] if n.key not in keys]

@@ -44,6 +44,20 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {
         "The gateway's copy of transfer {transfer} (approval {approval}) was due to be erased at {due} and is "
         "still there. Check the service's retention sweep.",
     ),
+    "media-return-due": (
+        "【媒体の返却期限】{item} / Media return due: {item}",
+        "媒体 {item}（受け渡し {transfer}、承認 {approval}）の返却期限は {due} です。\n"
+        "受託者は納品完了後に媒体を市へ返却し、受け渡しを確認書に記録してください（gateway courier return）。",
+        "Media {item} (transfer {transfer}, approval {approval}) must be back at the city by {due}.\n"
+        "The contractor returns it after delivery, and the hand-back is written into the confirmation record.",
+    ),
+    "media-return-overdue": (
+        "【媒体の返却期限超過】{item} / Media return OVERDUE: {item}",
+        "媒体 {item}（受け渡し {transfer}、承認 {approval}）が返却期限 {due} を過ぎても返却されていません。"
+        "受託者に返却を求め、媒体の所在を確認してください。",
+        "Media {item} (transfer {transfer}, approval {approval}) was due back by {due} and has not been returned. "
+        "Ask the contractor for it and confirm where it is.",
+    ),
     "lockout": (
         "【アカウント等のロック】{channel} / Lockout on {channel}",
         "{channel} で、繰り返しの認証失敗によりロックが発生しました（{at}、アクセスログ {seq} 番）。"

@@ -16,7 +16,9 @@ The checks:
 - clock: the home's clock against the log's last entry (a clock set back stops every write);
 - blobs: every package the gateway still holds, decrypted and hashed against its recorded SHA-256;
   files no key opens; partial files of killed writers;
-- work area: what killed processes left (plaintext, passphrases), and whether the home is writable.
+- work area: what killed processes left (plaintext, passphrases), and whether the home is writable;
+- directory (when `[directory]` is set): the city's LDAP directory answers over TLS with a
+  certificate `cafile` trusts, without which no member of staff can log in.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway import settings as settings_module
 from gateway.clock import for_home
 from gateway.crypto.keystore import KeyStore
+from gateway.directory.client import probe
+from gateway.directory.config import DirectoryConfig
 from gateway.errors import GatewayError
 from gateway.fsutil import temporary_owner
 from gateway.home import Home
@@ -114,6 +118,9 @@ def diagnose(home: Home, *, repair: bool = False) -> Diagnosis:
         out.checks.append(_guard("clock", lambda: _clock(engine, bool(out.rehearsal))))
         out.checks.append(_guard("blobs", lambda: _blobs(home, engine, bool(out.rehearsal))))
         out.checks.append(_guard("work", lambda: _work(home, engine)))
+        if config.directory is not None:
+            directory = config.directory
+            out.checks.append(_guard("directory", lambda: _directory(directory)))
     finally:
         engine.dispose()
     return out
@@ -359,6 +366,20 @@ def _work(home: Home, engine: Engine | None) -> Check:
 
 
 # -- repair ----------------------------------------------------------------------------------
+
+def _directory(config: DirectoryConfig) -> Check:
+    """The city's directory answers over TLS with a certificate we trust: without it no member of
+    staff can log in (no password is sent: whether a person's password works is their login's to say)."""
+    answer = probe(config)
+    if answer.outcome != "ok":
+        return Check("directory", ERROR,
+                     "ディレクトリに TLS で接続できません。[directory] の url と cafile、サーバーの証明書を"
+                     f"確認してください（{answer.detail}）。",
+                     f"the directory cannot be reached over TLS: check url and cafile in [directory], and the server's "
+                     f"certificate ({answer.detail}).")
+    return Check("directory", OK, f"ディレクトリに TLS で接続でき、証明書も信頼できます（{answer.detail}）。",
+                 f"the directory answers over TLS with a trusted certificate ({answer.detail}).")
+
 
 def _repair(home: Home, engine: Engine) -> dict[str, list[str]]:
     """What is safe while the service runs: only leftovers of processes that no longer exist."""

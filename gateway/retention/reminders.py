@@ -36,3 +36,42 @@ def reminders(gw: Gateway, *, within: timedelta) -> list[Reminder]:
             if due is not None and t.id not in certified and due <= horizon:
                 out.append(Reminder("erasure-certificate", t.id, t.approval_id, due, due < now))
     return sorted(out, key=lambda r: r.due)
+
+
+@dataclass(frozen=True)
+class MediaReturn:
+    """Courier media out of the city with a return deadline (the profile's `media_return_days`)."""
+
+    item: str  # the media serial
+    transfer: str
+    approval: str
+    city: str  # the sending organisation, where the media must come back to
+    holder_org: str  # the organisation the last hand-over took it to
+    due: datetime
+    overdue: bool
+
+
+def media_returns(gw: Gateway, *, within: timedelta) -> list[MediaReturn]:
+    """Media not back by `within` from now, soonest first. An item is back when its last custody
+    event took it to its own organisation; a lost item is an incident, reported as one, not a
+    reminder. The deadline is the latest one a hand-over set (a relay to a subcontractor keeps it)."""
+    from gateway.store.models_courier import CourierEvent, CourierItem
+
+    now = gw.clock.now()
+    horizon = now + within
+    out: list[MediaReturn] = []
+    with gw.read() as session:
+        events: dict[str, list[CourierEvent]] = {}
+        for e in session.scalars(select(CourierEvent).order_by(CourierEvent.id)):
+            events.setdefault(e.item_id, []).append(e)
+        rows = session.execute(select(CourierItem, m.Transfer).join(m.Transfer, m.Transfer.id == CourierItem.transfer_id)
+                               .where(CourierItem.kind == "media"))
+        for item, transfer in rows:
+            chain = events.get(item.id, [])
+            if not chain or chain[-1].event == "lost" or chain[-1].to_org == item.registered_org:
+                continue
+            due = next((e.return_due for e in reversed(chain) if e.return_due is not None), None)
+            if due is not None and due <= horizon:
+                out.append(MediaReturn(item.id, transfer.id, transfer.approval_id, item.registered_org,
+                                       chain[-1].to_org or "", due, due < now))
+    return sorted(out, key=lambda r: r.due)

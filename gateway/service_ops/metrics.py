@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from gateway.retention.reminders import reminders
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.witnessing.lag import witness_lags
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LOCKOUT_KIND = "brute-force"
@@ -76,6 +77,13 @@ class Metrics:
             _family(out, "gateway_due_items", "gauge", "Deadlines within the reminder window, and overdue ones.",
                     (({"kind": k, "overdue": str(o).lower()}, n) for (k, o), n in sorted(due.items())))
             _family(out, "gateway_log_entries", "gauge", "Entries in the access log.", [({}, int(entries or 0))])
+            lags = witness_lags(self.gw)
+            _family(out, "gateway_witness_lag_entries", "gauge",
+                    "Log entries each active witness has not cosigned yet (0: caught up).",
+                    (({"witness": lag.witness}, lag.entries) for lag in lags))
+            _family(out, "gateway_witness_lag_seconds", "gauge",
+                    "Seconds the oldest checkpoint each active witness has not cosigned has waited (0: caught up).",
+                    (({"witness": lag.witness}, lag.seconds) for lag in lags))
             return "\n".join(out) + "\n"
 
 

@@ -141,3 +141,52 @@ def test_a_relay_without_starttls_gets_nothing(kurume, home, tmp_path, monkeypat
     finally:
         plain.stop()
     assert json.loads(run_gateway("log", "--json", "--action", "mail.send").stdout) == []
+
+
+def test_media_not_back_are_mailed_as_due_then_overdue(home, tmp_path, smtp, monkeypatch):
+    """Courier media (Shinjuku's NHI CD-R): a reminder before the return deadline to the ward's
+    staff and the printer holding the disc, once; past it, OVERDUE, also to the security officers."""
+    from tests.conftest import APPROVALS
+    from tests.courier.conftest import NHI, nhi_file
+
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-01T09:00:00+09:00")
+    paper = ("--as", "w.kato", "--paper-ref", "書面 1")
+    run_gateway("approval", "add", str(APPROVALS / f"{NHI}.toml"))
+    run_gateway("user", "add", "w.kato", "--org", "shinjuku", "--role", "staff", "--name", "加藤 和子")
+    sent = json.loads(run_gateway("send", str(nhi_file(tmp_path)), "--approval", NHI, "--recipient", "kandagawa-print",
+                                  "--profile", "courier-cdr", "--password-delivery", "hand", "--notice",
+                                  str(tmp_path / "notice.html"), *paper, "--json").stdout)
+    run_gateway("courier", "write", sent["transfer"], "--media", "cdr", "--serial", "NHI-CDR-0601", "-o",
+                str(tmp_path / "media"), "--cabinet", "医療保険年金課 媒体キャビネット", *paper)
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-06-01T14:00:00+09:00")
+    run_gateway("courier", "handover", "NHI-CDR-0601", "--to", "r.shimizu", "--place", "新宿区役所 本庁舎3階",
+                "--quantity", "1", "--cabinet", "神田川 媒体保管金庫", *paper)  # courier-cdr: back within 30 days
+    boxes = {"shinjuku.staff": "kokuho@city.shinjuku.example", "kandagawa-print.contractor": "desk@kandagawa.example",
+             "shinjuku.security-officer": "security@city.shinjuku.example"}
+    with open(home / "gateway.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[mail]\nhost = "localhost"\nport = {smtp.port}\ncafile = "{smtp.cafile}"\n\n[mail.to]\n'
+                + "".join(f'"{k}" = ["{v}"]\n' for k, v in boxes.items()))
+
+    send_due(monkeypatch, datetime.fromisoformat("2020-06-28T10:00:00+09:00"))
+    [due] = [x for x in smtp.messages if "Media return due" in x["subject"]]
+    assert due["tls"] and due["subject"] == "【媒体の返却期限】NHI-CDR-0601 / Media return due: NHI-CDR-0601"
+    assert due["to"] == sorted([boxes["shinjuku.staff"], boxes["kandagawa-print.contractor"]])
+    assert "2020-07-01 14:00 JST" in due["body"] and sent["transfer"] in due["body"]
+    assert due["body"].index("返却期限") < due["body"].index("must be back")  # Japanese first
+    assert sent["passphrase"] not in due["body"] and "r.shimizu" not in due["body"]  # no secret, no person
+
+    send_due(monkeypatch, datetime.fromisoformat("2020-06-29T10:00:00+09:00"))
+    assert len([x for x in smtp.messages if "Media return" in x["subject"]]) == 1  # mailed once
+    send_due(monkeypatch, datetime.fromisoformat("2020-07-02T10:00:00+09:00"))
+    [late] = [x for x in smtp.messages if "Media return OVERDUE" in x["subject"]]
+    assert late["to"] == sorted(boxes.values())
+    logged = [e["reason"] for e in json.loads(run_gateway("log", "--json", "--action", "mail.send").stdout)]
+    assert sum(r.startswith("media-return-") for r in logged) == 2
+
+    # Back at the ward: nothing more is due for it.
+    run_gateway("courier", "return", "NHI-CDR-0601", "--to", "w.kato", "--place", "新宿区役所 本庁舎3階",
+                "--quantity", "1", "--cabinet", "医療保険年金課 媒体キャビネット", "--as", "r.shimizu", "--paper-ref", "書面 2",
+                env={"GATEWAY_FAKE_NOW": "2020-07-03T10:00:00+09:00"})
+    send_due(monkeypatch, datetime.fromisoformat("2020-07-10T10:00:00+09:00"))
+    assert len([x for x in smtp.messages if "Media return" in x["subject"]]) == 2

@@ -67,6 +67,7 @@ def test_ready_healthy_measured_and_a_transfer_in_flight_finishes_after_sigterm(
     assert sum(v for k, v in figures.items() if k.startswith("gateway_refusals_total")) == by_kind >= 1
     assert figures["gateway_log_entries"] >= len(refusals)
     assert "# TYPE gateway_due_items gauge" in body
+    assert "# TYPE gateway_witness_lag_seconds gauge" in body  # per witness; tests/test_witness_lag.py
     assert service.get("/nothing")[0] == 404
 
     # A download is under way when systemd stops the unit.

@@ -19,13 +19,15 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import GatewayError, Invalid, NotFound, Unauthenticated
+from gateway.channels.lgwan_asp import directory_login
+from gateway.errors import Conflict, GatewayError, Invalid, NotFound, Unauthenticated, Unavailable
 from gateway.findings import Kind
 from gateway.ledger.log import Actor, Event
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.settings import PortalSettings
 from gateway.store import models as m
+from gateway.store.models_directory import DirectoryAccount
 from gateway.store.models_portal import LoginThrottle
 
 CHANNEL = "lgwan-asp"
@@ -73,13 +75,17 @@ def _throttle(session: Session, scope: str, key: str) -> LoginThrottle:
 
 def login(gw: Gateway, login_name: str, password: str, *, terminal: str, terminal_owner: int | None,
           source: str | None, limits: Limits) -> m.User:
-    """The account, if the password is right, nothing is locked and the terminal is the user's own."""
+    """The account, if the password is right, nothing is locked and the terminal is the user's own.
+    A directory account's password is checked by a bind to the city's directory, and its role is
+    the one its groups there map to (directory_login.py)."""
     key = login_name.strip()[:200]
     src = (source or "-")[:200]
     now = gw.clock.now()
     with gw.unit() as session:
         user = session.scalar(select(m.User).where(m.User.login == key))
-        stored = user.password_hash if user is not None and not user.disabled else None
+        in_directory = user is not None and not user.disabled and \
+            session.get(DirectoryAccount, user.id) is not None
+        stored = user.password_hash if user is not None and not user.disabled and not in_directory else None
         user_id = user.id if user is not None else None
         # Failures count against the account only when they come from the account's own terminal:
         # typed at someone else's terminal they count against that terminal (and the source), so
@@ -89,28 +95,57 @@ def login(gw: Gateway, login_name: str, password: str, *, terminal: str, termina
         locked = any(t.locked_until is not None and t.locked_until > now for t in throttles)
         known = Actor(user=user.login, org=user.organisation_id, role=user.role, terminal=terminal) \
             if user is not None else Actor(terminal=terminal)
-    ok = _verify(stored, password)  # always pays the hash, also when locked or unknown
     reason = None
+    told: Unauthenticated | None = None
+    verdict: directory_login.Verdict | None = None
+    if in_directory:
+        assert user is not None
+        # Locked: the directory is not asked, so a guesser cannot go on trying passwords there.
+        verdict = None if locked else directory_login.check(gw, user.organisation_id, key, password)
+        if verdict is not None and verdict.unavailable is not None:
+            raise _unavailable(gw, known, source, verdict.unavailable)
+        ok = verdict is not None and verdict.role is not None
+        if verdict is not None and not ok:
+            reason, told = verdict.detail, verdict.told
+    else:
+        ok = _verify(stored, password)  # always pays the hash, also when locked or unknown
     if locked:
         reason = "login locked after repeated failures"
     elif not ok:
-        reason = "wrong password" if stored is not None else "unknown, disabled or credential-less account"
+        reason = reason or ("wrong password" if stored is not None else "unknown, disabled or credential-less account")
     elif terminal_owner != user_id:
         # A designated terminal belongs to one person: another's certificate does not log you in.
-        reason = "terminal certificate was issued to another account"
+        reason, told = "terminal certificate was issued to another account", None
     if reason is None:
         with gw.unit() as session:
             row = session.get(m.User, user_id)
-            assert row is not None and stored is not None
-            if HASHER.check_needs_rehash(stored):
+            assert row is not None
+            note = None
+            if verdict is not None and verdict.role is not None:
+                note = directory_login.apply_role(row, verdict)
+                known = Actor(user=row.login, org=row.organisation_id, role=row.role, terminal=terminal)
+            elif stored is not None and HASHER.check_needs_rehash(stored):
                 row.password_hash = HASHER.hash(password)
             t = session.get(LoginThrottle, ("account", key))
             if t is not None:
                 session.delete(t)
-            gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=known, source=source))
+            gw.ledger.record(session, Event(action="auth.login", channel="lgwan-asp", actor=known, source=source,
+                                            reason=note))
             session.expunge(row)
             return row
-    raise _fail(gw, scopes, known, source, reason, locked, limits)
+    raise _fail(gw, scopes, known, source, reason, locked, limits, told=told)
+
+
+def _unavailable(gw: Gateway, who: Actor, source: str | None, detail: str) -> GatewayError:
+    """The directory could not be asked (down, or its TLS failed): logged as a refused login, but
+    not counted against the person, who did nothing wrong: an outage must not lock every desk."""
+    with attempt(gw, who, "auth.login", channel=CHANNEL, source=source) as a, gw.unit() as session:
+        err = a.refuse_in(session, Unavailable(
+            "ディレクトリ（職員の認証サーバー）に接続できないため、ログインできません。しばらくしてからやり直し、"
+            "続く場合はシステム管理者に連絡してください。",
+            "the city's directory cannot be reached, so directory logins fail now: try again later, and tell "
+            "the system administrator if it persists.", detail=detail))
+    return err
 
 
 def _scopes(key: str, src: str, terminal: str, *, own: bool) -> list[tuple[str, str]]:
@@ -119,7 +154,7 @@ def _scopes(key: str, src: str, terminal: str, *, own: bool) -> list[tuple[str, 
 
 
 def _fail(gw: Gateway, scopes: list[tuple[str, str]], who: Actor, source: str | None, reason: str,
-          was_locked: bool, limits: Limits) -> GatewayError:
+          was_locked: bool, limits: Limits, *, told: Unauthenticated | None = None) -> GatewayError:
     """Count the failure and log the refusal in one transaction; the refusal that locks an account or
     source is logged as `auth.lockout` (brute-force). Returns the error, logged, to raise."""
     now = gw.clock.now()
@@ -141,7 +176,12 @@ def _fail(gw: Gateway, scopes: list[tuple[str, str]], who: Actor, source: str | 
             a.action = "auth.lockout"
             reason += (f"; {' and '.join(newly)} locked for {int(limits.lock.total_seconds() // 60)} min after"
                        " repeated failed logins")
-        err = a.refuse_in(session, login_refused(reason, locked_now=bool(newly)))
+        if told is not None and not newly:
+            # Said only after the directory accepted the password: it reveals nothing to a guesser.
+            told.detail = reason
+            err = a.refuse_in(session, told)
+        else:
+            err = a.refuse_in(session, login_refused(reason, locked_now=bool(newly)))
     if not was_locked and failures > 2:
         time.sleep(min(limits.delay_step * (failures - 2), limits.delay_cap))
     return err
@@ -171,6 +211,9 @@ def change_password(gw: Gateway, user_id: int, current: str, new: str, confirm: 
             user = session.get(m.User, user_id)
             assert user is not None
             stored = user.password_hash
+            if session.get(DirectoryAccount, user_id) is not None:
+                raise Conflict("パスワードはディレクトリ（職員の認証サーバー）で管理されています。変更は庁内の手順で行ってください。",
+                               "your password is the directory's: change it there, as your city's procedure says.")
         if not _verify(stored, current):
             raise Unauthenticated("現在のパスワードが正しくありません。", "the current password is wrong.")
         check_new_password(user, new, confirm)
@@ -195,6 +238,9 @@ def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str
         if user is None or user.disabled:
             raise NotFound(f"利用者「{login_name}」は登録されていないか、無効です。",
                            f"user '{login_name}' is not registered or is disabled.")
+        if session.get(DirectoryAccount, user.id) is not None:
+            raise Conflict(f"「{login_name}」はディレクトリでログインする利用者です。パスワードはディレクトリで管理されます。",
+                           f"'{login_name}' logs in through the directory; its password is managed there.")
         user.password_hash = HASHER.hash(password)
         user.must_change_password = True
         t = session.get(LoginThrottle, ("account", login_name))

@@ -54,7 +54,7 @@ async def login_post(request: Request) -> Response:
             terminal=terminal, terminal_owner=request.scope["state"].get("terminal_owner"),
             source=source_of(request), limits=request.app.state.limits)
     except GatewayError as err:
-        if err.category is not Category.UNAUTHENTICATED:
+        if err.category not in (Category.UNAUTHENTICATED, Category.UNAVAILABLE):  # unavailable: the directory
             raise
         return _login_page(request, err)
     token, _ = await run_in_threadpool(sessions.create, gw, user, kind="web", terminal=terminal,

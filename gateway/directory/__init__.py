@@ -1,0 +1,1 @@
+"""Directory login (LDAP) for city staff and officers: `[directory]` settings and the bind."""
