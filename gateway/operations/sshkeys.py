@@ -59,6 +59,7 @@ def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
         fp = fingerprint(public)
         with gw.unit() as session:
             user = account(session, login)
+            a.subject_org = user.organisation_id
             if user.role != "contractor":
                 raise Forbidden("SFTP の鍵は受託者の取扱者にだけ登録できます。",
                                 "SFTP keys are registered for contractors' handlers only.")
@@ -87,6 +88,7 @@ def revoke_key(gw: Gateway, login: str, key: str, actor: Actor) -> str:
     on. What it signed while valid stays valid; the revocation is signed evidence too."""
     with attempt(gw, actor, "user.revoke-key", channel="cli") as a, gw.unit() as session:
         user = account(session, login)
+        a.subject_org = user.organisation_id
         fp = key if key.startswith("SHA256:") else fingerprint(parse(key))
         row = session.get(SshKey, fp, with_for_update=True)
         if row is None or row.user_id != user.id:

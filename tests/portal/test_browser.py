@@ -201,7 +201,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         handler.get_by_label("復号して数えた件数").fill(str(count))
         handler.get_by_label("復号したファイルの SHA-256（gateway package decrypt が表示）").fill(digest)
         submit(handler, "受領を確認", "**/receipt", "#ok-message")
-        assert handler.locator("#state").inner_text() == "received"
+        assert handler.locator("#state").get_attribute("data-state") == "received"
         shot(handler, "09-contractor-receipt")
 
         # -- contractor: a deliverable back under the same approval, then the deletion request ----
@@ -239,7 +239,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         section.get_by_role("button", name="決定を記録").click()
         staff.wait_for_url("**/decision")
         settle(staff, "#decision-done")
-        assert staff.locator(f"#deletion-{deletion_id} .state").inner_text() == "approved"
+        assert staff.locator(f"#deletion-{deletion_id} .state").get_attribute("data-state") == "approved"
         shot(staff, "13-staff-deletion-decision")
         phase("staff reminders and decision")
 
@@ -288,7 +288,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         assert transfer in page.content()
         shot(page, "17-officer-approvals")
         page.goto(f"{portal.url}/officer/report?approval=kurume-2020-teigaku")
-        assert "True" in page.locator("#verified").inner_text()
+        assert page.locator("#verified").get_attribute("data-verified") == "true"
         shot(page, "18-officer-report")
         page.goto(f"{portal.url}/officer?lang=en")
         assert "Access log" in page.content()

@@ -195,6 +195,7 @@ def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str
         if user is None or user.disabled:
             raise NotFound(f"利用者「{login_name}」は登録されていないか、無効です。",
                            f"user '{login_name}' is not registered or is disabled.")
+        a.subject_org = user.organisation_id
         user.password_hash = HASHER.hash(password)
         user.must_change_password = True
         t = session.get(LoginThrottle, ("account", login_name))

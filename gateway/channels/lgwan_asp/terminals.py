@@ -64,6 +64,7 @@ def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | N
                 raise NotFound(f"利用者「{login}」は登録されていないか、無効です。",
                                    f"user '{login}' is not registered or is disabled.")
             user_id, org = user.id, user.organisation_id
+            a.subject_org = org
         ca_key, ca_cert = gw.keys.ca()
         key = ec.generate_private_key(ec.SECP256R1())
         serial = x509.random_serial_number()
@@ -123,6 +124,9 @@ def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor) -> list[str]:
             if not rows:
                 raise NotFound(f"「{serial_or_login}」に当たる有効な端末証明書はありません。",
                                    f"no active terminal certificate matches '{serial_or_login}'.")
+            owners = set(session.scalars(select(m.User.organisation_id).where(
+                m.User.id.in_({row.user_id for row in rows}))))
+            a.subject_org = owners.pop() if len(owners) == 1 else None
             now = gw.clock.now()
             revoked = []
             for row in rows:
