@@ -17,6 +17,7 @@ from gateway.core.profiles import Profile, load_profile, parse_profile_text
 from gateway.core.tomlfile import read_text
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.store import models as m
+from gateway.store.models_accounts import HandlerAmendment
 
 
 def register_approval(session: Session, path: Path, *, actor: str, at: datetime) -> tuple[core.Approval, bool]:
@@ -136,7 +137,20 @@ def get_approval(session: Session, approval_id: str) -> core.Approval:
             f"承認「{approval_id}」は登録されていません。`gateway approval list` で確認してください。",
             f"no approval '{approval_id}' is registered; see `gateway approval list`.",
         )
-    return parse_approval_text(row.source_toml, f"approval:{approval_id}")
+    approval = parse_approval_text(row.source_toml, f"approval:{approval_id}")
+    return amended(session, approval)
+
+
+def amended(session: Session, approval: core.Approval) -> core.Approval:
+    """The approval with the handler-list amendments the city recorded since, applied in order."""
+    changes = list(session.scalars(select(HandlerAmendment).where(HandlerAmendment.approval_id == approval.id)
+                                   .order_by(HandlerAmendment.id)))
+    for change in changes:
+        handlers = tuple(h for h in approval.handlers_of(change.organisation_id) if h.login != change.login)
+        if change.change == "add":
+            handlers = (*handlers, core.Handler(change.login, change.name, change.role))
+        approval = approval.with_handlers(change.organisation_id, handlers)
+    return approval
 
 
 def get_profile(session: Session, profile_id: str) -> Profile:
