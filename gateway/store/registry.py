@@ -20,11 +20,14 @@ from gateway.store import models as m
 from gateway.store.models_accounts import HandlerAmendment
 
 
-def register_approval(session: Session, path: Path, *, actor: str, at: datetime) -> tuple[core.Approval, bool]:
-    """Check and store one approval file. Returns the approval and whether it was new."""
+def register_approval(session: Session, path: Path, *, actor: str, at: datetime,
+                      shown_as: str | None = None) -> tuple[core.Approval, bool]:
+    """Check and store one approval file. Returns the approval and whether it was new. Messages
+    name the file as `shown_as` (an uploaded file's own name, not where the server keeps it)."""
+    label = shown_as or str(path)
     # Parse the very text that is stored, so the registered record and its hash cannot diverge.
     source = read_text(path)
-    approval = parse_approval_text(source, path)
+    approval = parse_approval_text(source, label)
     existing = session.get(m.Approval, approval.id)
     if existing is not None:
         if existing.source_sha256 == approval.source_sha256:
@@ -37,8 +40,8 @@ def register_approval(session: Session, path: Path, *, actor: str, at: datetime)
     missing = [p for p in approval.profiles if session.get(m.TransferProfile, p) is None]
     if missing:
         raise Invalid(
-            f"{path}: 登録されていない受け渡し方法です: {', '.join(missing)}。`gateway init` で登録されるものから選んでください。",
-            f"{path}: unknown transfer profiles: {', '.join(missing)}; use profiles registered by `gateway init`.",
+            f"{label}: 登録されていない受け渡し方法です: {', '.join(missing)}。`gateway init` で登録されるものから選んでください。",
+            f"{label}: unknown transfer profiles: {', '.join(missing)}; use profiles registered by `gateway init`.",
         )
     for org in approval.organisations():
         _upsert_organisation(session, org)

@@ -54,9 +54,9 @@ class Issued:
 
 
 def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | None = None,
-          days: int = TERMINAL_DAYS) -> Issued:
+          days: int = TERMINAL_DAYS, channel: str = "cli") -> Issued:
     """A key and certificate for `login`'s terminal, written owner-only into `out`."""
-    with attempt(gw, actor, "terminal.issue", channel="cli") as a:
+    with attempt(gw, actor, "terminal.issue", channel=channel) as a:
         now = now or real_now()
         with gw.unit() as session:
             user = session.scalar(select(m.User).where(m.User.login == login))
@@ -110,9 +110,9 @@ def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | N
         return Issued(f"{serial:x}", fp, key_path, cert_path, p12_path, password, cert.not_valid_after_utc)
 
 
-def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor) -> list[str]:
+def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor, channel: str = "cli") -> list[str]:
     """Revoke one certificate by serial, or every certificate of a user; the CRL is re-signed."""
-    with attempt(gw, actor, "terminal.revoke", channel="cli") as a:
+    with attempt(gw, actor, "terminal.revoke", channel=channel) as a:
         with gw.unit() as session:
             rows = list(session.scalars(select(TerminalCertificate).where(
                 TerminalCertificate.serial == serial_or_login.lower().removeprefix("0x"))))

@@ -27,7 +27,7 @@ ENV.filters["jst"] = labels.jst_words
 ENV.filters["bytes"] = labels.byte_size
 _log = logging.getLogger("gateway.portal")
 
-ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer"}
+ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer", "admin": "/admin"}
 
 
 def gw_of(request: Request) -> Gateway:
