@@ -37,7 +37,7 @@ PASSWORD = "correct-horse-battery-2020"
 # the page answered 413 and the browser test waited for a result that could never come.
 MAX_UPLOAD = 64 * 1024 * 1024
 FULL_SIZE = 305_115  # Kurume 2020, under the approval's bound of 310,000
-SHOTS = REPO / "test-output" / "portal"
+SHOTS = REPO / "test-output" / "screenshots"
 
 
 @dataclass

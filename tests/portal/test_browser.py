@@ -1,9 +1,10 @@
 """The whole hand-over through the portal in headless Chromium, with client certificates in the
-browser context, at full size (305,115 records, Kurume 2020): staff change the initial password and
+browser context (2,000 records; at full size, 305,115 records of Kurume 2020, with
+PORTAL_FULL_SIZE=1 or `make browser-full`): staff change the initial password and
 send; the notice is printed once; a contractor downloads, decrypts with the real `age -d`, confirms
 receipt, returns a deliverable and files a deletion request; staff see the deadline reminders and
 approve the request naming a witness; the contractor files the erasure certificate; a security
-officer finds all of it in the log. Every page is saved as a screenshot under test-output/portal/,
+officer finds all of it in the log. Every page is saved as a screenshot under test-output/screenshots/,
 with the time of each phase in timings.json."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -23,7 +25,10 @@ import pytest
 from gateway.channels.lgwan_asp.auth import issue_initial_password
 from gateway.clock import to_jst
 from gateway.ledger.log import Actor
+from tests.conftest import run_gateway
 from tests.portal.conftest import FULL_SIZE, MAX_UPLOAD, PASSWORD, SHOTS
+
+SMALL_SIZE = 2_000
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(shutil.which("age") is None or not shutil.os.path.exists("/usr/bin/chromium"),
                                                       reason="needs /usr/bin/chromium and age")]
@@ -101,7 +106,20 @@ class Phases:
                                                        ensure_ascii=False, indent=2) + "\n")
 
 
-def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file, tmp_path):
+@pytest.fixture(scope="module")
+def walk_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The file the walk sends: small in `make test`; Kurume's full size (305,115 records) with
+    PORTAL_FULL_SIZE=1 (`make browser-full`)."""
+    if os.environ.get("PORTAL_FULL_SIZE") == "1":
+        return request.getfixturevalue("full_size_file"), FULL_SIZE
+    path = tmp_path_factory.mktemp("walk") / "kurume-2020-recipients.csv"
+    run_gateway("generate", "recipients", "--count", str(SMALL_SIZE), "--schema", "kurume-2020", "--encoding", "cp932",
+                "--seed", "2020", "-o", str(path))
+    return path, SMALL_SIZE
+
+
+def test_hand_over_through_the_portal(browser, portal, walk_file, tmp_path):
+    full_size_file, records_in_file = walk_file
     phase = Phases()
     for stale in SHOTS.glob("*.png"):  # only this run's pages in the output
         stale.unlink()
@@ -135,14 +153,20 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         shot(staff, "03-staff-send")
         phase("staff login and form")
         staff.get_by_role("button", name="確認して送信").click()
+        settle(staff, "#confirm", timeout=120_000)
+        phase("upload and screening")
+        assert staff.locator("#progress").count() == 0  # the confirm page replaced the form
+        assert "筑後" in staff.locator("#confirm-recipient").inner_text()
+        assert f"{records_in_file:,}" in staff.locator("#confirm-records").inner_text()
+        shot(staff, "04-staff-confirm")
+        staff.get_by_role("button", name="送信する", exact=True).click()
         settle(staff, "#transfer-id", timeout=120_000)
-        phase("upload and send (305k)")
-        assert staff.locator("#progress").count() == 0  # the answer page replaced the form
+        phase("confirm and send")
         shot(staff, "04-staff-result")
         transfer = staff.locator("#transfer-id").inner_text().strip()
         records = int(staff.locator("#records").inner_text())
         sha256 = staff.locator("#sha256").inner_text().strip()
-        assert records == FULL_SIZE
+        assert records == records_in_file
         assert full_size_file.name in staff.locator("code.filename").inner_text()
         with staff_ctx.expect_page() as notice_info:
             staff.locator("#notice-link").click()

@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.channels.lgwan_asp import admin, api, attestations, contractor, decisions, deliverables, login, officer, staff
 from gateway.channels.lgwan_asp.auth import Limits
+from gateway.channels.lgwan_asp.confirming import StagedUploads
 from gateway.channels.lgwan_asp.guard import Guard
 from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
 from gateway.channels.lgwan_asp.vault import NoticeVault
@@ -44,6 +45,7 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
     app.state.settings = settings = settings or gw.settings.portal
     app.state.limits = Limits.of(settings)
     app.state.notices = NoticeVault()
+    app.state.staged = StagedUploads()
 
     for router in (login.router, admin.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
                    api.router, api.secured, deliverables.api, decisions.api, attestations.api):

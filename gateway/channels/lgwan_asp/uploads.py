@@ -108,6 +108,7 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
             part["file"] = True
             up.filename = browser_filename(opts[b"filename"])
             up.path = SealedFile(work / f"{os.getpid()}.{secrets.token_hex(8)}.upload")
+            up.path.shown_as = up.filename
             out[0] = up.path
 
     def on_part_data(data: bytes, start: int, end: int) -> None:

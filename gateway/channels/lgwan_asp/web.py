@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway.channels.lgwan_asp import i18n, labels
 from gateway.channels.lgwan_asp.sessions import Auth
+from gateway.core.records.fields import header_label
 from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import refuse
@@ -25,6 +26,7 @@ ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_aut
 # A stored UTC time (or its ISO text, as evidence bodies hold it) in JST, as people read it.
 ENV.filters["jst"] = labels.jst_words
 ENV.filters["bytes"] = labels.byte_size
+ENV.filters["column"] = header_label  # a column id as the Japanese header people know
 _log = logging.getLogger("gateway.portal")
 
 ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer", "admin": "/admin"}
