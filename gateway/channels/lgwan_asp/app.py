@@ -12,7 +12,7 @@ from gateway.channels.lgwan_asp import admin, api, attestations, contractor, dec
 from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.confirming import StagedUploads
 from gateway.channels.lgwan_asp.guard import Guard
-from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
+from gateway.channels.lgwan_asp.headers import HEADERS, HeadAsGet, SecurityHeaders
 from gateway.channels.lgwan_asp.vault import NoticeVault
 from gateway.channels.lgwan_asp.web import error_response, refused, render
 from gateway.errors import GatewayError, Invalid
@@ -101,5 +101,6 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
 
     # Outermost first: headers on everything, then the default-deny guard before routing.
     app.add_middleware(Guard, gw=gw)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app
