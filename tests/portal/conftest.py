@@ -122,6 +122,14 @@ def cli(*args: str) -> str:
     return result.stdout
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[tuple]:
+    """Headless Chromium's launcher for the browser tests (tests/portal/browsing.py)."""
+    from tests.portal.browsing import chromium
+
+    yield from chromium()
+
+
 @contextmanager
 def served(base: Portal) -> Iterator[Portal]:
     """`base` with a portal server of its own on `base.gw`, on a free port; afterwards its clients

@@ -59,7 +59,7 @@ def test_an_account_over_its_life_is_logged_for_the_officer(admin: Portal) -> No
     c = admin.login("admin")
     r = post(c, "/admin/users", "/admin", login="kr.clerk", name="久留米 事務員", org="kurume", role="staff")
     assert r.status_code == 303 and r.headers["location"].startswith("/admin/users/kr.clerk")
-    page = f"/admin/users/kr.clerk"
+    page = "/admin/users/kr.clerk"
     r = post(c, f"{page}/issue-password", page)
     assert r.status_code == 200
     assert re.search(r'id="initial-password">[A-Za-z0-9-]{20,}<', r.text)
