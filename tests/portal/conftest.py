@@ -123,6 +123,22 @@ def cli(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
+def admin(portal: Portal) -> Portal:
+    """The installation's `admin` account with a password and a terminal of its own, as anyone."""
+    from gateway.channels.lgwan_asp import terminals
+    from gateway.channels.lgwan_asp.auth import HASHER
+
+    if "admin" not in portal.terminals:
+        with portal.gw.unit() as s:
+            u = s.query(m.User).filter_by(login="admin").one()
+            assert u.role == "admin"
+            u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
+        t = terminals.issue(portal.gw, "admin", portal.certs, actor=Actor(user="cli:test", role="admin"))
+        portal.terminals["admin"] = Terminal("admin", t.cert, t.key, t.serial, t.fingerprint)
+    return portal
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[tuple]:
     """Headless Chromium's launcher for the browser tests (tests/portal/browsing.py)."""
     from tests.portal.browsing import chromium

@@ -8,31 +8,14 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from gateway.channels.lgwan_asp import terminals
-from gateway.channels.lgwan_asp.auth import HASHER
-from gateway.ledger.log import Actor
 from gateway.store import models as m
 from gateway.store.models_portal import LoginThrottle
 from tests.conftest import APPROVALS
-from tests.portal.conftest import PASSWORD, Portal, Terminal, csrf_of
+from tests.portal.conftest import Portal, csrf_of
 
 KURUME = "kurume-2020-teigaku"
-
-
-@pytest.fixture(scope="module")
-def admin(portal: Portal) -> Portal:
-    """The installation's `admin` account with a password and a terminal of its own, as anyone."""
-    if "admin" not in portal.terminals:
-        with portal.gw.unit() as s:
-            u = s.scalar(select(m.User).where(m.User.login == "admin"))
-            assert u is not None and u.role == "admin"
-            u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
-        t = terminals.issue(portal.gw, "admin", portal.certs, actor=Actor(user="cli:test", role="admin"))
-        portal.terminals["admin"] = Terminal("admin", t.cert, t.key, t.serial, t.fingerprint)
-    return portal
 
 
 def post(c, path: str, page: str, **data: str):
