@@ -19,7 +19,7 @@ from gateway.retention.reminders import reminders
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_deliverables import Deliverable
-from gateway.store.registry import get_approval
+from gateway.store.registry import get_approval, get_profile
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,12 @@ def send_choices(gw: Gateway, org: str) -> list[SendChoice]:
             recips = [(r.organisation.id, r.organisation.name) for r in a.recipients]
             out.append(SendChoice(a.id, a.title, recips, list(a.profiles)))
     return out
+
+
+def profile_titles(gw: Gateway) -> dict[str, str]:
+    """Each registered transfer profile's title (`LGWAN-ASP 専用ページ`), for people to choose by."""
+    with gw.read() as session:
+        return {pid: get_profile(session, pid).title for pid in session.scalars(select(m.TransferProfile.id))}
 
 
 def password_methods() -> dict[str, str]:

@@ -37,7 +37,9 @@ async def send_form(request: Request) -> Response:
     due = await run_in_threadpool(lambda: queries.city_reminders(gw, auth.org,
                                                                  within=timedelta(days=settings.reminder_days)))
     pending = await run_in_threadpool(lambda: city_deletions(gw, auth.org, state="requested"))
+    titles = await run_in_threadpool(queries.profile_titles, gw)
     return render(request, "staff_send.html", choices=choices, methods=queries.password_methods(), sent=sent,
+                  profile_titles=titles,
                   limit=settings.max_upload_bytes, reminders=due, reminder_days=settings.reminder_days,
                   reminder_labels=REMINDER_LABELS, pending=pending)
 
