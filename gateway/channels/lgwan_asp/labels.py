@@ -23,6 +23,12 @@ STATES = {
     "locked": ("ロック中", "locked"),
 }
 
+REMINDERS = {  # deadline kinds (retention/reminders.py)
+    "receipt": ("受託者の受領確認", "contractor's receipt"),
+    "gateway-erasure": ("ゲートウェイ上の複製の消去", "erasure of the gateway's copy"),
+    "erasure-certificate": ("受託者の消去証明書", "contractor's erasure certificate"),
+}
+
 OUTCOMES = {"ok": ("成功", "ok"), "refused": ("拒否", "refused"), "failed": ("失敗", "failed")}
 
 ACTIONS = {

@@ -170,7 +170,7 @@ async def chain_page(request: Request) -> Response:
 async def approvals_page(request: Request) -> Response:
     auth = await require(request, "security-officer")
     rows = await run_in_threadpool(queries.approval_states, gw_of(request), auth.org)
-    return render(request, "officer_approvals.html", approvals=rows)
+    return render(request, "officer_approvals.html", approvals=rows, reminder_labels=labels.REMINDERS)
 
 
 def _city_approval(gw: Gateway, auth: Auth, approval: str, action: str) -> None:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from gateway.channels.lgwan_asp import confirming, csrf, queries
+from gateway.channels.lgwan_asp import confirming, csrf, labels, queries
 from gateway.channels.lgwan_asp.decisions import city_deletions
 from gateway.channels.lgwan_asp.headers import csp_for_document
 from gateway.channels.lgwan_asp.sending import Outcome, upload_and_send
@@ -20,11 +20,7 @@ from gateway.errors import Gone, NotFound
 from gateway.operations import notices
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-REMINDER_LABELS = {  # kind: (ja, en)
-    "receipt": ("受託者の受領確認", "contractor's receipt"),
-    "gateway-erasure": ("ゲートウェイ上の複製の消去", "erasure of the gateway's copy"),
-    "erasure-certificate": ("受託者の消去証明書", "contractor's erasure certificate"),
-}
+REMINDER_LABELS = labels.REMINDERS
 
 
 @router.get("")
