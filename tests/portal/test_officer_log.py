@@ -48,7 +48,7 @@ def test_the_log_shows_the_citys_administration_in_jst_and_names_other_cities_ru
     covered = set(shown) | {n for a, b in gaps for n in range(a, b + 1)}
     assert covered == set(range(min(shown), max(shown) + 1))
     assert any(a <= shinjuku_user <= b for a, b in gaps)
-    assert "他の市に関する記録のため表示しません" in r.text
+    assert "あなたの市に関係しない記録" in r.text
     assert JST_WORDS.search(r.text)
     assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+Z", r.text)
 

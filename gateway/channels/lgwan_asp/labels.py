@@ -12,6 +12,9 @@ STATES = {
     "receipt-mismatch": ("受領内容の不一致", "receipt does not match"),
     "received": ("受領確認済み", "received"),
     "erased": ("消去済み", "erased"),
+    # states the safeguards of issue 20 add (second-person check, recall)
+    "pending-check": ("二重確認待ち", "awaiting the second check"),
+    "recalled": ("回収済み", "recalled"),
     # deletion requests
     "requested": ("消去依頼中（市の判断待ち）", "requested, awaiting the city"),
     "approved": ("承認済み（消去証明待ち）", "approved, awaiting the certificate"),
