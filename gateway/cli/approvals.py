@@ -1,7 +1,8 @@
-"""`gateway approval add|list|show`."""
+"""`gateway approval add|amend-handlers|list|show`."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LE
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
 from gateway.data import approval_file
 from gateway.operations.approvals import add_approval
+from gateway.operations.handlers import amend_handlers
 from gateway.store.registry import get_approval, list_approvals
 
 
@@ -36,6 +38,32 @@ def add(ctx: click.Context, file: str, home: str | None, as_json: bool) -> None:
         click.echo(f"登録しました / registered: {a.id}（{a.case_number}）")
     else:
         click.echo(f"同じ内容で登録済みです / already registered, unchanged: {a.id}")
+
+
+@approval.command("amend-handlers")
+@click.argument("approval_id")
+@click.option("--org", required=True, help="受託者・再委託先の組織 id / the contractor's organisation")
+@click.option("--add", "added", multiple=True, metavar="LOGIN:NAME[:ROLE]", help="追加する取扱者 / a handler to add")
+@click.option("--remove", "removed", multiple=True, metavar="LOGIN", help="外す取扱者 / a handler to remove")
+@click.option("--decision-ref", required=True, help="市の決定（決裁番号など） / the city's decision, where filed")
+@click.option("--decision", "decision_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="決定書のスキャン / the decision's scan")
+@click.option("--reason", required=True, help="理由（退職、異動） / why (a leaver, a transfer)")
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def amend_handlers_(ctx: click.Context, approval_id: str, org: str, added: tuple[str, ...], removed: tuple[str, ...],
+                    decision_ref: str, decision_file: Path | None, reason: str, home: str | None,
+                    as_json: bool) -> None:
+    """取扱者名簿の変更（市の決定に基づく。承認の再登録は不要） / amend a handler list under the city's decision."""
+    with open_gateway(ctx, home) as gw:
+        after = amend_handlers(gw, approval_id, org=org, add=list(added), remove=list(removed), decision_ref=decision_ref,
+                               decision=decision_file, reason=reason, actor=cli_actor())
+    if as_json:
+        click.echo(json.dumps({"approval": approval_id, "organisation": org, "handlers": after}, ensure_ascii=False))
+    else:
+        click.echo(f"取扱者名簿を変更しました / handlers amended: {approval_id} {org}: {', '.join(after)}")
 
 
 @approval.command("list")

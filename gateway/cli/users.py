@@ -1,10 +1,11 @@
-"""`gateway user add|list`."""
+"""`gateway user add|list|disable|enable|unlock|credentials-delivered`."""
 from __future__ import annotations
 
 import click
 from sqlalchemy import select
 
 from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.operations import lifecycle
 from gateway.operations.accounts import ROLES
 from gateway.operations.users import register_user
 from gateway.store import models as m
@@ -57,6 +58,74 @@ def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     for r in rows:
         click.echo("\t".join((*(str(r[k]) for k in ("login", "role", "org", "name", "state")),
                                "directory" if r["directory"] else "local")))
+
+
+def _done(as_json: bool, login: str, state: str, ja: str, en: str) -> None:
+    if as_json:
+        echo_json({"login": login, "state": state})
+    else:
+        click.echo(f"{ja} / {en}: {login}")
+
+
+@user.command("disable")
+@click.argument("login")
+@click.option("--reason", required=True, help="理由（退職、異動、端末の紛失など） / why")
+@home_option
+@json_option
+@click.pass_context
+@refusals_exit_1
+def disable_(ctx: click.Context, login: str, reason: str, home: str | None, as_json: bool) -> None:
+    """利用者を無効にする（ログイン中のセッションも終了） / disable an account and end its sessions."""
+    with open_gateway(ctx, home) as gw:
+        lifecycle.disable(gw, login, reason=reason, actor=cli_actor())
+    _done(as_json, login, "disabled", "無効にしました", "disabled")
+
+
+@user.command("enable")
+@click.argument("login")
+@click.option("--reason", required=True, help="理由 / why")
+@home_option
+@json_option
+@click.pass_context
+@refusals_exit_1
+def enable_(ctx: click.Context, login: str, reason: str, home: str | None, as_json: bool) -> None:
+    """無効にした利用者を再び有効にする / enable a disabled account again."""
+    with open_gateway(ctx, home) as gw:
+        lifecycle.enable(gw, login, reason=reason, actor=cli_actor())
+    _done(as_json, login, "active", "有効にしました", "enabled")
+
+
+@user.command("unlock")
+@click.argument("login")
+@home_option
+@json_option
+@click.pass_context
+@refusals_exit_1
+def unlock_(ctx: click.Context, login: str, home: str | None, as_json: bool) -> None:
+    """ログイン失敗によるロックを解除 / lift the lock repeated failed log-ins put on an account."""
+    with open_gateway(ctx, home) as gw:
+        lifecycle.unlock(gw, login, actor=cli_actor())
+    _done(as_json, login, "active", "ロックを解除しました", "unlocked")
+
+
+@user.command("credentials-delivered")
+@click.argument("login")
+@click.option("--method", required=True, type=click.Choice(list(lifecycle.DELIVERY_METHODS)),
+              help="パスワードの交付方法 / how the password reached the person")
+@click.option("--ref", "reference", required=True, help="簡易書留の番号、または手渡しした人 / tracking number or who handed it over")
+@home_option
+@json_option
+@click.pass_context
+@refusals_exit_1
+def credentials_delivered(ctx: click.Context, login: str, method: str, reference: str, home: str | None,
+                          as_json: bool) -> None:
+    """初期資格情報（ページのアドレス、ID、パスワード）の交付を記録 / record the delivery of initial credentials."""
+    with open_gateway(ctx, home) as gw:
+        lifecycle.record_delivery(gw, login, method=method, reference=reference, actor=cli_actor())
+    if as_json:
+        echo_json({"login": login, "method": method, "reference": reference})
+    else:
+        click.echo(f"交付を記録しました / delivery recorded: {login}（{method}）")
 
 
 def register(group: click.Group) -> None:

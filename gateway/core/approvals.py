@@ -151,6 +151,14 @@ class Approval:
                     return s.handlers
         return ()
 
+    def with_handlers(self, org_id: str, handlers: tuple[Handler, ...]) -> Approval:
+        """This approval with `org_id`'s handler list replaced (an amendment the city decided)."""
+        def amended(r: Recipient) -> Recipient:
+            subs = tuple(amended(s) for s in r.subcontractors)
+            return replace(r, handlers=handlers if r.organisation.id == org_id else r.handlers, subcontractors=subs)
+
+        return replace(self, recipients=tuple(amended(r) for r in self.recipients))
+
     def organisations(self) -> list[Organisation]:
         orgs = [self.city]
         for r in self.recipients:

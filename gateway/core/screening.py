@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from gateway.core.approvals import Approval
 from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import Profile
 from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.core.records.manifest import Manifest
-from gateway.core.records.reader import scan
+from gateway.core.records.reader import PathLike, scan
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Screening:
 
 
 def screen(
-    path: Path,
+    path: PathLike,
     approval: Approval,
     profile: Profile,
     *,

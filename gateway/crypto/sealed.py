@@ -32,6 +32,9 @@ class SealedFile:
         """Create `path` (owner-only, not there before) and start encrypting into it."""
         self.path = path
         self.size = 0
+        # The person's own name for the file (an upload's filename), for messages about it: the
+        # staging name is the server's and means nothing to them.
+        self.shown_as: str | None = None
         self._key = os.urandom(KEY_BYTES)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
                      | getattr(os, "O_CLOEXEC", 0), 0o600)

@@ -68,6 +68,10 @@ class Event:
     # An evidence document to issue with this entry: its type-specific members (FORMAT.md).
     evidence_type: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The organisation an administrative entry is about (the account a password or terminal was
+    # issued to), when neither its actor nor its objects say so: it decides which city's security
+    # officer reads the entry. Kept beside the entry for filtering, not in its signed body.
+    subject_org: str | None = None
 
 
 class Ledger:
@@ -127,7 +131,7 @@ class Ledger:
         session.add(m.LogEntry(
             seq=seq, at=at, hash=entry_hash, body=canonical(entry).decode("utf-8"),
             action=event.action, outcome=event.outcome, actor_user=event.actor.user, actor_org=event.actor.org,
-            approval_id=event.approval, transfer_id=event.transfer,
+            approval_id=event.approval, transfer_id=event.transfer, subject_org=event.subject_org,
         ))
         session.flush()  # the entry row must exist before the document that references it
         if document is not None:

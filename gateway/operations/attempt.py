@@ -42,6 +42,7 @@ class Attempt:
     approval: str | None = None
     transfer: str | None = None
     caller: Caller | None = None
+    subject_org: str | None = None  # the organisation an administrative act concerns, once known
     _user: m.User | None = field(default=None, repr=False)
 
     @property
@@ -54,7 +55,8 @@ class Attempt:
     def event(self, **members: object) -> Event:
         """An entry of this attempt (its action, channel, actor, source and objects) with `members`."""
         base: dict[str, object] = {"action": self.action, "channel": self.channel, "actor": self.actor,
-                                   "source": self.source, "approval": self.approval, "transfer": self.transfer}
+                                   "source": self.source, "approval": self.approval, "transfer": self.transfer,
+                                   "subject_org": self.subject_org}
         if self.caller is not None and self.caller.proxy is not None:
             # Proxy entry: the entry names the person; who typed it in, from what paper, is said here.
             reason = members.get("reason")

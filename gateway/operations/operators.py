@@ -82,6 +82,7 @@ def add(gw: Gateway, by: Operating, user: str, login: str) -> None:
         if not user.strip() or len(user) > 64:
             raise Invalid("OS の利用者名を指定してください。", "give the operating-system user name.")
         target = account(session, login)
+        a.subject_org = target.organisation_id
         if target.role not in OPERATOR_ROLES:
             raise Forbidden(f"役割「{target.role}」の利用者はゲートウェイを操作できません（受託者は gateway-client を使います）。",
                             f"a {target.role} account cannot operate the city's gateway (contractors use "

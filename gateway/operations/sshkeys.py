@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from sqlalchemy import select
@@ -39,7 +40,7 @@ def parse(text: str) -> str:
         raise Invalid("OpenSSH 形式の公開鍵（1 行）ではありません。", "not an OpenSSH public key (one line).")
     try:
         key = load_ssh_public_key(f"{parts[0]} {parts[1]}".encode())
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # an unknown type word ("not a key") is the last
         raise Invalid("公開鍵を読めません。", "cannot read the public key.") from None
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         raise Invalid(f"RSA 鍵が短すぎます（{key.key_size} ビット）。ed25519 の鍵を使ってください。",
@@ -50,15 +51,16 @@ def parse(text: str) -> str:
     return f"{parts[0]} {parts[1]}"
 
 
-def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
+def add_key(gw: Gateway, login: str, text: str, actor: Actor, channel: str = "cli") -> str:
     """Register a handler's key: for logging in over SFTP and for signing attestations. The
     registration is signed evidence (`key-registration`), so that an auditor knows from when the
     key was whose (`principal` login@organisation, as `allowed_signers` names it)."""
-    with attempt(gw, actor, "user.add-key", channel="cli") as a:
+    with attempt(gw, actor, "user.add-key", channel=channel) as a:
         public = parse(text)
         fp = fingerprint(public)
         with gw.unit() as session:
             user = account(session, login)
+            a.subject_org = user.organisation_id
             if user.role != "contractor":
                 raise Forbidden("SFTP の鍵は受託者の取扱者にだけ登録できます。",
                                 "SFTP keys are registered for contractors' handlers only.")
@@ -82,11 +84,12 @@ def add_key(gw: Gateway, login: str, text: str, actor: Actor) -> str:
     return fp
 
 
-def revoke_key(gw: Gateway, login: str, key: str, actor: Actor) -> str:
+def revoke_key(gw: Gateway, login: str, key: str, actor: Actor, channel: str = "cli") -> str:
     """Withdraw a handler's key (a leaver, a lost laptop): it no longer logs in or signs from now
     on. What it signed while valid stays valid; the revocation is signed evidence too."""
-    with attempt(gw, actor, "user.revoke-key", channel="cli") as a, gw.unit() as session:
+    with attempt(gw, actor, "user.revoke-key", channel=channel) as a, gw.unit() as session:
         user = account(session, login)
+        a.subject_org = user.organisation_id
         fp = key if key.startswith("SHA256:") else fingerprint(parse(key))
         row = session.get(SshKey, fp, with_for_update=True)
         if row is None or row.user_id != user.id:

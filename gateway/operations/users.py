@@ -10,11 +10,12 @@ from gateway.store.models_directory import DirectoryAccount
 
 
 def register_user(gw: Gateway, *, login: str, name: str, org: str, role: str, actor: Actor,
-                  directory: bool = False) -> None:
+                  directory: bool = False, channel: str = "cli") -> None:
     """An account, logged; its credentials (password, terminal, SSH key) are issued separately.
     A directory account has no password here: each login binds to the city's directory, and its
     role follows its groups there (`[directory]` in the settings)."""
-    with attempt(gw, actor, "user.add", channel="cli") as a, gw.unit() as session:
+    with attempt(gw, actor, "user.add", channel=channel) as a, gw.unit() as session:
+        a.subject_org = org
         if directory:
             _check_directory_account(gw, org=org, role=role)
         user = add_user(session, login=login, name=name, org=org, role=role, at=gw.clock.now())

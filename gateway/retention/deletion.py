@@ -8,9 +8,13 @@ certificate are signed evidence; a certificate missing past its deadline is `del
 """
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.attestations.document import DELETION_REQUEST, ERASURE_CERTIFICATE
 from gateway.clock import timestamp
@@ -69,6 +73,7 @@ def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest,
         deletion_id = f"D-{uuid.uuid4().hex[:12]}"
         now = gw.clock.now()
         with gw.unit() as session:
+            _refuse_repeat(session, transfer_id, req.items)
             body = {**asdict(req), "planned_date": req.planned_date.isoformat()}
             session.add(m.ContractorDeletion(id=deletion_id, transfer_id=transfer_id, state="requested",
                                              request=body, requested_at=now, updated_at=now))
@@ -82,6 +87,21 @@ def request(gw: Gateway, caller: Caller, transfer_id: str, req: DeletionRequest,
             assert document is not None
             accepted.keep(session, document)
     return deletion_id
+
+
+def _same_items(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _refuse_repeat(session: Session, transfer_id: str, items: str) -> None:
+    """A second request for the same items of the same transfer is the first one again (a double
+    click, a retry), not a new request: unless the city rejected the earlier one, it conflicts."""
+    for row in session.scalars(select(m.ContractorDeletion).where(m.ContractorDeletion.transfer_id == transfer_id,
+                                                                  m.ContractorDeletion.state != "rejected")):
+        if _same_items(str(row.request.get("items", ""))) == _same_items(items):
+            raise Conflict(f"同じ項目の消去依頼（{row.id}）が既にあります。状況は受け渡しの画面で確認してください。",
+                           f"a deletion request for the same items ({row.id}) already exists; see its state on the "
+                           "transfer's page.")
 
 
 def decide(gw: Gateway, caller: Caller, deletion_id: str, *, approve: bool, witness: str | None = None,

@@ -117,6 +117,12 @@ class Desks:
         for login in sorted(portal | {u.login for u in scenario.users if u.role in ("staff", "contractor")}):
             self.lgwan.enrol(login)
 
+    def enrol_handler(self, login: str) -> None:
+        """A handler designated after the start (a successor): a key and a portal terminal."""
+        assert self.lgwan is not None and self.contractors is not None
+        self.contractors.key(login)
+        self.lgwan.enrol(login)
+
     # -- who acts --------------------------------------------------------------------------
 
     def staff(self, step: Step) -> str:

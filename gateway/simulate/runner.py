@@ -36,6 +36,8 @@ from gateway.ledger.log import Actor, Event
 from gateway.operations.accounts import Caller, add_user
 from gateway.operations.export import export_bundle
 from gateway.operations.external import declare
+from gateway.operations.handlers import amend_handlers, parse_new_handler
+from gateway.operations.lifecycle import disable
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
 from gateway.simulate import files, signatures
@@ -235,6 +237,21 @@ def _declare(run: Run, step: Step) -> None:
             handed_over_at=run.clock.now() - timedelta(days=30))
 
 
+def _leave(run: Run, step: Step) -> None:
+    """A handler leaves mid-contract (退職・異動): under the city's decision the administrator
+    amends the approval's handler list (the approval is not registered again) and disables the
+    leaver's account; the successor gets a key and a portal terminal as the others did, and acts
+    for the contractor from then on."""
+    t = run.transfers[step.get("transfer")]
+    leaver, successor = str(step.get("login")), str(step.get("successor"))
+    amend_handlers(run.gw, t["approval"], org=t["recipient"], add=[successor], remove=[leaver],
+                   decision_ref=str(step.get("decision")), reason=str(step.get("reason", "退職")), actor=SIMULATOR)
+    disable(run.gw, leaver, reason=str(step.get("reason", "退職")), actor=SIMULATOR)
+    new = parse_new_handler(successor).login
+    run.desks.enrol_handler(new)
+    run.echo(f"  取扱者の交代 / handler {leaver} left, {new} designated ({step.get('decision')})")
+
+
 def _logins(run: Run, step: Step) -> None:
     t = run.transfers[step.get("transfer")]
     run.desks.failed_logins(run.desks.handler(Step("logins", step.after, {}), t), int(step.get("attempts", 10)))
@@ -300,7 +317,7 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
+    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "leave": _leave, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
 }
 

@@ -157,6 +157,8 @@ class LogEntry(Base):
     actor_org: Mapped[str | None] = mapped_column(String(64), index=True)
     approval_id: Mapped[str | None] = mapped_column(String(64), index=True)
     transfer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Not in `body`: which organisation an administrative entry concerns (ledger/log.py Event).
+    subject_org: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class LedgerHead(Base):

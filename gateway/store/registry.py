@@ -17,13 +17,17 @@ from gateway.core.profiles import Profile, load_profile, parse_profile_text
 from gateway.core.tomlfile import read_text
 from gateway.errors import Conflict, Invalid, NotFound
 from gateway.store import models as m
+from gateway.store.models_accounts import HandlerAmendment
 
 
-def register_approval(session: Session, path: Path, *, actor: str, at: datetime) -> tuple[core.Approval, bool]:
-    """Check and store one approval file. Returns the approval and whether it was new."""
+def register_approval(session: Session, path: Path, *, actor: str, at: datetime,
+                      shown_as: str | None = None) -> tuple[core.Approval, bool]:
+    """Check and store one approval file. Returns the approval and whether it was new. Messages
+    name the file as `shown_as` (an uploaded file's own name, not where the server keeps it)."""
+    label = shown_as or str(path)
     # Parse the very text that is stored, so the registered record and its hash cannot diverge.
     source = read_text(path)
-    approval = parse_approval_text(source, path)
+    approval = parse_approval_text(source, label)
     existing = session.get(m.Approval, approval.id)
     if existing is not None:
         if existing.source_sha256 == approval.source_sha256:
@@ -36,8 +40,8 @@ def register_approval(session: Session, path: Path, *, actor: str, at: datetime)
     missing = [p for p in approval.profiles if session.get(m.TransferProfile, p) is None]
     if missing:
         raise Invalid(
-            f"{path}: 登録されていない受け渡し方法です: {', '.join(missing)}。`gateway init` で登録されるものから選んでください。",
-            f"{path}: unknown transfer profiles: {', '.join(missing)}; use profiles registered by `gateway init`.",
+            f"{label}: 登録されていない受け渡し方法です: {', '.join(missing)}。`gateway init` で登録されるものから選んでください。",
+            f"{label}: unknown transfer profiles: {', '.join(missing)}; use profiles registered by `gateway init`.",
         )
     for org in approval.organisations():
         _upsert_organisation(session, org)
@@ -136,7 +140,20 @@ def get_approval(session: Session, approval_id: str) -> core.Approval:
             f"承認「{approval_id}」は登録されていません。`gateway approval list` で確認してください。",
             f"no approval '{approval_id}' is registered; see `gateway approval list`.",
         )
-    return parse_approval_text(row.source_toml, f"approval:{approval_id}")
+    approval = parse_approval_text(row.source_toml, f"approval:{approval_id}")
+    return amended(session, approval)
+
+
+def amended(session: Session, approval: core.Approval) -> core.Approval:
+    """The approval with the handler-list amendments the city recorded since, applied in order."""
+    changes = list(session.scalars(select(HandlerAmendment).where(HandlerAmendment.approval_id == approval.id)
+                                   .order_by(HandlerAmendment.id)))
+    for change in changes:
+        handlers = tuple(h for h in approval.handlers_of(change.organisation_id) if h.login != change.login)
+        if change.change == "add":
+            handlers = (*handlers, core.Handler(change.login, change.name, change.role))
+        approval = approval.with_handlers(change.organisation_id, handlers)
+    return approval
 
 
 def get_profile(session: Session, profile_id: str) -> Profile:

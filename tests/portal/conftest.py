@@ -37,7 +37,7 @@ PASSWORD = "correct-horse-battery-2020"
 # the page answered 413 and the browser test waited for a result that could never come.
 MAX_UPLOAD = 64 * 1024 * 1024
 FULL_SIZE = 305_115  # Kurume 2020, under the approval's bound of 310,000
-SHOTS = REPO / "test-output" / "portal"
+SHOTS = REPO / "test-output" / "screenshots"
 
 
 @dataclass
@@ -120,6 +120,30 @@ def cli(*args: str) -> str:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     assert result.exit_code == 0, f"gateway {' '.join(args)} exited {result.exit_code}\n{result.output}"
     return result.stdout
+
+
+@pytest.fixture(scope="module")
+def admin(portal: Portal) -> Portal:
+    """The installation's `admin` account with a password and a terminal of its own, as anyone."""
+    from gateway.channels.lgwan_asp import terminals
+    from gateway.channels.lgwan_asp.auth import HASHER
+
+    if "admin" not in portal.terminals:
+        with portal.gw.unit() as s:
+            u = s.query(m.User).filter_by(login="admin").one()
+            assert u.role == "admin"
+            u.password_hash, u.must_change_password = HASHER.hash(PASSWORD), False
+        t = terminals.issue(portal.gw, "admin", portal.certs, actor=Actor(user="cli:test", role="admin"))
+        portal.terminals["admin"] = Terminal("admin", t.cert, t.key, t.serial, t.fingerprint)
+    return portal
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[tuple]:
+    """Headless Chromium's launcher for the browser tests (tests/portal/browsing.py)."""
+    from tests.portal.browsing import chromium
+
+    yield from chromium()
 
 
 @contextmanager

@@ -1,9 +1,10 @@
 """The whole hand-over through the portal in headless Chromium, with client certificates in the
-browser context, at full size (305,115 records, Kurume 2020): staff change the initial password and
+browser context (2,000 records; at full size, 305,115 records of Kurume 2020, with
+PORTAL_FULL_SIZE=1 or `make browser-full`): staff change the initial password and
 send; the notice is printed once; a contractor downloads, decrypts with the real `age -d`, confirms
 receipt, returns a deliverable and files a deletion request; staff see the deadline reminders and
 approve the request naming a witness; the contractor files the erasure certificate; a security
-officer finds all of it in the log. Every page is saved as a screenshot under test-output/portal/,
+officer finds all of it in the log. Every page is saved as a screenshot under test-output/screenshots/,
 with the time of each phase in timings.json."""
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
-import tempfile
 import time
 from datetime import timedelta
 
@@ -23,50 +24,14 @@ import pytest
 from gateway.channels.lgwan_asp.auth import issue_initial_password
 from gateway.clock import to_jst
 from gateway.ledger.log import Actor
+from tests.conftest import run_gateway
+from tests.portal.browsing import login, open_context, visit
 from tests.portal.conftest import FULL_SIZE, MAX_UPLOAD, PASSWORD, SHOTS
+
+SMALL_SIZE = 2_000
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(shutil.which("age") is None or not shutil.os.path.exists("/usr/bin/chromium"),
                                                       reason="needs /usr/bin/chromium and age")]
-
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    with sync_api.sync_playwright() as p:
-        # A persistent context is the only way to give Chromium a user-data-dir of our own; one per
-        # user is opened below from a fresh directory, so here we only keep the launcher.
-        yield p, profile
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def open_context(browser, portal, login: str):
-    p, _ = browser
-    t = portal.terminals[login]
-    data_dir = tempfile.mkdtemp(prefix=f"chromium-{login}-")
-    ctx = p.chromium.launch_persistent_context(
-        data_dir, executable_path="/usr/bin/chromium", headless=True, args=ARGS, ignore_https_errors=True,
-        accept_downloads=True, locale="ja-JP",
-        client_certificates=[{"origin": portal.url, "certPath": str(t.cert), "keyPath": str(t.key)}])
-    return ctx, data_dir
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def login(page, portal, user: str, password: str) -> None:
-    page.goto(f"{portal.url}/login")
-    page.get_by_label("ID").fill(user)
-    page.get_by_label("パスワード").fill(password)
-    page.get_by_role("button", name="ログイン").click()
-
-
-
 
 def settle(page, ok: str, *, timeout: float = 30_000) -> None:
     """Wait for the answer page: its success marker, or an error box whose text fails the test at
@@ -101,7 +66,20 @@ class Phases:
                                                        ensure_ascii=False, indent=2) + "\n")
 
 
-def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file, tmp_path):
+@pytest.fixture(scope="module")
+def walk_file(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The file the walk sends: small in `make test`; Kurume's full size (305,115 records) with
+    PORTAL_FULL_SIZE=1 (`make browser-full`)."""
+    if os.environ.get("PORTAL_FULL_SIZE") == "1":
+        return request.getfixturevalue("full_size_file"), FULL_SIZE
+    path = tmp_path_factory.mktemp("walk") / "kurume-2020-recipients.csv"
+    run_gateway("generate", "recipients", "--count", str(SMALL_SIZE), "--schema", "kurume-2020", "--encoding", "cp932",
+                "--seed", "2020", "-o", str(path))
+    return path, SMALL_SIZE
+
+
+def test_hand_over_through_the_portal(browser, portal, walk_file, tmp_path):
+    full_size_file, records_in_file = walk_file
     phase = Phases()
     for stale in SHOTS.glob("*.png"):  # only this run's pages in the output
         stale.unlink()
@@ -118,10 +96,10 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         staff_ctx = context("s.staff")
         staff = staff_ctx.new_page()
         staff.goto(f"{portal.url}/login")
-        shot(staff, "01-login")
+        visit(staff, "01-login")
         login(staff, portal, "s.staff", initial)
         staff.wait_for_url("**/password")
-        shot(staff, "02-password-change")
+        visit(staff, "02-password-change")
         staff.get_by_label("現在のパスワード").fill(initial)
         staff.get_by_label("新しいパスワード（12 文字以上）").fill(PASSWORD)
         staff.get_by_label("新しいパスワード（確認）").fill(PASSWORD)
@@ -132,17 +110,23 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         staff.get_by_label("受け渡し方法").select_option("lgwan-asp")
         staff.get_by_label("パスワード通知の方法").select_option("registered-mail")
         staff.get_by_label("宛名ファイル（CSV）").set_input_files(str(full_size_file))
-        shot(staff, "03-staff-send")
+        visit(staff, "03-staff-send")
         phase("staff login and form")
         staff.get_by_role("button", name="確認して送信").click()
+        settle(staff, "#confirm", timeout=120_000)
+        phase("upload and screening")
+        assert staff.locator("#progress").count() == 0  # the confirm page replaced the form
+        assert "筑後" in staff.locator("#confirm-recipient").inner_text()
+        assert f"{records_in_file:,}" in staff.locator("#confirm-records").inner_text()
+        visit(staff, "04-staff-confirm")
+        staff.get_by_role("button", name="送信する", exact=True).click()
         settle(staff, "#transfer-id", timeout=120_000)
-        phase("upload and send (305k)")
-        assert staff.locator("#progress").count() == 0  # the answer page replaced the form
-        shot(staff, "04-staff-result")
+        phase("confirm and send")
+        visit(staff, "04b-staff-result")
         transfer = staff.locator("#transfer-id").inner_text().strip()
         records = int(staff.locator("#records").inner_text())
         sha256 = staff.locator("#sha256").inner_text().strip()
-        assert records == FULL_SIZE
+        assert records == records_in_file
         assert full_size_file.name in staff.locator("code.filename").inner_text()
         with staff_ctx.expect_page() as notice_info:
             staff.locator("#notice-link").click()
@@ -150,7 +134,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         notice.wait_for_load_state()
         # Printed as designed: the notice's own style applies under the portal's CSP (allowed by hash).
         assert notice.eval_on_selector("h1", "e => getComputedStyle(e).textAlign") == "center"
-        shot(notice, "05-password-notice")
+        visit(notice, "05-password-notice")
         passphrase = re.search(r"<td class=\"passphrase\">([2-9A-Z-]+)</td>", notice.content()).group(1)
         assert passphrase and sha256 in notice.content()
         # Once: the same link a second time shows no notice.
@@ -163,7 +147,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         staff.get_by_label("発送方法").select_option("registered-mail")
         staff.get_by_label("簡易書留の番号").fill("1234-5678-9012")
         submit(staff, "発送を記録", "**/dispatch", "#dispatch-id")
-        shot(staff, "06-staff-dispatch")
+        visit(staff, "06-staff-dispatch")
         # Staff have no download: the contractor's route refuses them.
         r = staff.goto(f"{portal.url}/contractor/transfers/{transfer}/package")
         assert r is not None and r.status == 403
@@ -174,10 +158,10 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         handler = handler_ctx.new_page()
         login(handler, portal, "k.tanaka", PASSWORD)
         handler.wait_for_url("**/contractor")
-        shot(handler, "07-contractor-list")
+        visit(handler, "07-contractor-list")
         handler.get_by_role("link", name=transfer).click()
         handler.wait_for_url(f"**/contractor/transfers/{transfer}")
-        shot(handler, "08-contractor-transfer")
+        visit(handler, "08-contractor-transfer")
         with handler.expect_download(timeout=120_000) as dl:
             handler.locator("#download").click()
         package = tmp_path / "package.age"
@@ -198,11 +182,13 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         del data, text
         assert (count, digest) == (records, sha256)
         phase("age -d and count")
+        handler.reload()  # the page now shows the next step for a downloaded transfer: the receipt
+        assert handler.locator("#next-action p").get_attribute("data-next") == "receipt"
         handler.get_by_label("復号して数えた件数").fill(str(count))
         handler.get_by_label("復号したファイルの SHA-256（gateway package decrypt が表示）").fill(digest)
         submit(handler, "受領を確認", "**/receipt", "#ok-message")
-        assert handler.locator("#state").inner_text() == "received"
-        shot(handler, "09-contractor-receipt")
+        assert handler.locator("#state").get_attribute("data-state") == "received"
+        visit(handler, "09-contractor-receipt")
 
         # -- contractor: a deliverable back under the same approval, then the deletion request ----
         name = "返戻一覧_{{7*7}} <b>.csv"
@@ -213,7 +199,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         row = handler.locator("#deliverables tr.new")
         assert row.locator("code.filename").inner_text() == name  # literally, not rendered or escaped twice
         assert f"{returned.stat().st_size:,} bytes" in row.inner_text()
-        shot(handler, "10-contractor-deliverable")
+        visit(handler, "10-contractor-deliverable")
         handler.get_by_label("消去する項目").fill("宛名データ一式（CSV）、印刷用中間データ")
         handler.get_by_label("媒体・保管場所").fill("印刷システムのサーバー（本社データセンター）")
         handler.get_by_label("数量").fill("2")
@@ -221,7 +207,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         handler.get_by_label("予定日").fill("2020-09-15")
         submit(handler, "消去依頼を提出", "**/deletions", "#ok-message")
         deletion_id = re.search(r"D-[0-9a-f]{12}", handler.locator("#ok-message").inner_text()).group(0)
-        shot(handler, "11-contractor-deletion-request")
+        visit(handler, "11-contractor-deletion-request")
         phase("receipt, deliverable, deletion request")
 
         # -- staff: reminders on the start page, then the decision with a witness -------------------
@@ -229,7 +215,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         reminders = staff.locator("#reminders").inner_text()
         assert transfer in reminders and "ゲートウェイ上の複製の消去" in reminders
         assert staff.locator("#pending-deletions").count() == 1
-        shot(staff, "12-staff-home-reminders")
+        visit(staff, "12-staff-home-reminders")
         staff.get_by_role("link", name="消去依頼を審査する").click()
         staff.wait_for_url("**/staff/deletions")
         section = staff.locator(f"#deletion-{deletion_id}")
@@ -239,8 +225,8 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         section.get_by_role("button", name="決定を記録").click()
         staff.wait_for_url("**/decision")
         settle(staff, "#decision-done")
-        assert staff.locator(f"#deletion-{deletion_id} .state").inner_text() == "approved"
-        shot(staff, "13-staff-deletion-decision")
+        assert staff.locator(f"#deletion-{deletion_id} .state").get_attribute("data-state") == "approved"
+        visit(staff, "13-staff-deletion-decision")
         phase("staff reminders and decision")
 
         # -- contractor: the erasure certificate after the approval --------------------------------
@@ -259,7 +245,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         handler.get_by_label("消去の区分").select_option("purge")
         submit(handler, "消去証明を提出", "**/certificate", "#ok-message")
         assert "erasure certificate filed" in handler.locator("#ok-message").inner_text()
-        shot(handler, "14-contractor-certificate")
+        visit(handler, "14-contractor-certificate")
         phase("erasure certificate")
     finally:
         for ctx, data_dir in opened:
@@ -275,7 +261,7 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
         page.get_by_label("承認").fill("kurume-2020-teigaku")
         page.get_by_role("button", name="絞り込む").click()
         page.wait_for_url("**/officer?**")
-        shot(page, "15-officer-log")
+        visit(page, "15-officer-log")
         log = page.locator("#log").inner_text()
         for expected in ("transfer.send", "notice.dispatch", "transfer.download", "transfer.receipt",
                          "deliverable.upload", "deletion.request", "deletion.decide", "deletion.certify",
@@ -283,16 +269,16 @@ def test_full_size_hand_over_through_the_portal(browser, portal, full_size_file,
             assert expected in log, expected
         page.goto(f"{portal.url}/officer/chain")
         assert page.locator("#chain-ok").count() == 1
-        shot(page, "16-officer-chain")
+        visit(page, "16-officer-chain")
         page.goto(f"{portal.url}/officer/approvals")
         assert transfer in page.content()
-        shot(page, "17-officer-approvals")
+        visit(page, "17-officer-approvals")
         page.goto(f"{portal.url}/officer/report?approval=kurume-2020-teigaku")
-        assert "True" in page.locator("#verified").inner_text()
-        shot(page, "18-officer-report")
+        assert page.locator("#verified").get_attribute("data-verified") == "true"
+        visit(page, "18-officer-report")
         page.goto(f"{portal.url}/officer?lang=en")
         assert "Access log" in page.content()
-        shot(page, "19-officer-log-en")
+        visit(page, "19-officer-log-en")
         phase("officer")
     finally:
         ctx.close()
@@ -319,7 +305,7 @@ def test_an_oversized_file_is_refused_on_the_page_at_once(browser, portal, tmp_p
         assert time.perf_counter() - started < 30
         said = alert.first.inner_text()
         assert "大きすぎ" in said or "途中で切れました" in said, said
-        shot(page, "20-staff-send-too-large")
+        visit(page, "20-staff-send-too-large")
     finally:
         ctx.close()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -2,6 +2,8 @@
 POST /api/v1/deletions/{id}/decision), and staff see deadline reminders on their start page."""
 from __future__ import annotations
 
+import uuid
+
 from tests.portal.conftest import bearer, log_entries
 
 REQUEST = {"items": "宛名データ一式", "media": "印刷サーバー", "quantity": 1, "method": "暗号化消去",
@@ -9,8 +11,10 @@ REQUEST = {"items": "宛名データ一式", "media": "印刷サーバー", "qua
 
 
 def file_request(portal, tid: str) -> str:
+    # Each test's request is for other items: a second request for the same items is a conflict.
     with bearer(portal, "k.tanaka") as (c, h):
-        r = c.post(f"/api/v1/transfers/{tid}/deletions", headers=h, json=REQUEST)
+        r = c.post(f"/api/v1/transfers/{tid}/deletions", headers=h,
+                   json={**REQUEST, "items": f"{REQUEST['items']}（{uuid.uuid4().hex[:8]}）"})
     assert r.status_code == 200, r.text
     return r.json()["deletion"]
 

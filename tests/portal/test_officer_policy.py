@@ -41,7 +41,7 @@ def test_the_report_rests_on_the_published_policy_and_its_witness(portal: Portal
         assert rep["witnessed"] == rep["log"]["entries"] + rep["log"]["pruned"]["entries"]
         with bearer(portal, "sec.officer") as (c, h):
             page = c.get("/officer/report?approval=kurume-2020-teigaku", headers=h).text
-        assert council.vkey.name in page and "quorum 1" in page
+        assert council.vkey.name in page and "必要数 1" in page
         council.stop()  # the witness is down: the page says the tail is unwitnessed, not verified
         rep = report(portal)
         assert rep["verified"] is False

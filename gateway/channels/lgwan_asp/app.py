@@ -8,10 +8,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.channels.lgwan_asp import api, attestations, contractor, decisions, deliverables, login, officer, staff
+from gateway.channels.lgwan_asp import admin, api, attestations, contractor, decisions, deliverables, login, officer, staff
 from gateway.channels.lgwan_asp.auth import Limits
+from gateway.channels.lgwan_asp.confirming import StagedUploads
 from gateway.channels.lgwan_asp.guard import Guard
-from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
+from gateway.channels.lgwan_asp.headers import HEADERS, HeadAsGet, SecurityHeaders
 from gateway.channels.lgwan_asp.vault import NoticeVault
 from gateway.channels.lgwan_asp.web import error_response, refused, render
 from gateway.errors import GatewayError, Invalid
@@ -44,8 +45,9 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
     app.state.settings = settings = settings or gw.settings.portal
     app.state.limits = Limits.of(settings)
     app.state.notices = NoticeVault()
+    app.state.staged = StagedUploads()
 
-    for router in (login.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
+    for router in (login.router, admin.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
                    api.router, api.secured, deliverables.api, decisions.api, attestations.api):
         app.include_router(router)
 
@@ -99,5 +101,6 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
 
     # Outermost first: headers on everything, then the default-deny guard before routing.
     app.add_middleware(Guard, gw=gw)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(SecurityHeaders)
     return app

@@ -230,10 +230,10 @@ def change_password(gw: Gateway, user_id: int, current: str, new: str, confirm: 
 ALPHABET = "".join(c for c in string.ascii_letters + string.digits if c not in "0O1lI")
 
 
-def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str:
+def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor, channel: str = "cli") -> str:
     """A random initial password (printed once, for the registered-mail letter) that must be changed."""
     password = "-".join("".join(secrets.choice(ALPHABET) for _ in range(5)) for _ in range(4))
-    with attempt(gw, actor, "user.issue-password", channel="cli") as a, gw.unit() as session:
+    with attempt(gw, actor, "user.issue-password", channel=channel) as a, gw.unit() as session:
         user = session.scalar(select(m.User).where(m.User.login == login_name))
         if user is None or user.disabled:
             raise NotFound(f"利用者「{login_name}」は登録されていないか、無効です。",
@@ -241,6 +241,7 @@ def issue_initial_password(gw: Gateway, login_name: str, *, actor: Actor) -> str
         if session.get(DirectoryAccount, user.id) is not None:
             raise Conflict(f"「{login_name}」はディレクトリでログインする利用者です。パスワードはディレクトリで管理されます。",
                            f"'{login_name}' logs in through the directory; its password is managed there.")
+        a.subject_org = user.organisation_id
         user.password_hash = HASHER.hash(password)
         user.must_change_password = True
         t = session.get(LoginThrottle, ("account", login_name))

@@ -56,3 +56,34 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, add)
+
+
+# GETs that hand something out once or are themselves logged acts (a download, a notice, an export,
+# an audit run): a HEAD must not consume or record them, so it is answered 405 with `Allow: GET`.
+_HEAD_REFUSED = re.compile(r"(/package$|/notices/|/handout/|^/officer/log\.|^/officer/report|/deliverables/[^/]+$)")
+
+
+class HeadAsGet:
+    """HEAD answered wherever GET is (RFC 9110): the GET's status and headers without its body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        if _HEAD_REFUSED.search(scope["path"]):
+            await send({"type": "http.response.start", "status": 405,
+                        "headers": [(b"allow", b"GET"), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def headers_only(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b""})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)

@@ -5,11 +5,12 @@ These read rows; every change goes through gateway.operations / gateway.retentio
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.ledger.hashing import leaf_hash
@@ -18,7 +19,7 @@ from gateway.retention.reminders import reminders
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.models_deliverables import Deliverable
-from gateway.store.registry import get_approval
+from gateway.store.registry import get_approval, get_profile
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,12 @@ def send_choices(gw: Gateway, org: str) -> list[SendChoice]:
             recips = [(r.organisation.id, r.organisation.name) for r in a.recipients]
             out.append(SendChoice(a.id, a.title, recips, list(a.profiles)))
     return out
+
+
+def profile_titles(gw: Gateway) -> dict[str, str]:
+    """Each registered transfer profile's title (`LGWAN-ASP 専用ページ`), for people to choose by."""
+    with gw.read() as session:
+        return {pid: get_profile(session, pid).title for pid in session.scalars(select(m.TransferProfile.id))}
 
 
 def password_methods() -> dict[str, str]:
@@ -126,37 +133,98 @@ class LogFilter:
     action: str | None = None
     outcome: str | None = None
     limit: int = 500
+    page: int = 1  # 1 = the newest `limit` entries
+
+    @property
+    def empty(self) -> bool:
+        return not any((self.since, self.until, self.actor, self.org, self.approval, self.action, self.outcome))
 
 
-def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, Any]]:
-    """The entries an officer of `officer_org` may read: those about the city's approvals (directly
-    or through a transfer under one), and those about no approval or transfer at all by a person of
-    an organisation the city's approvals reach (logins, key registrations). A contractor serving two
-    cities appears in each city's log only with what it did for that city."""
-    approvals, orgs = officer_orgs(gw, officer_org)
+PAGE_MAX = 500
+
+
+def _officer_scope(session: Any, officer_org: str) -> Any:
+    """What an officer of `officer_org` may read: entries about the city's approvals (directly or
+    through a transfer under one); entries about no approval or transfer by a person of an
+    organisation the city's approvals reach (log-ins, key registrations); administration of an
+    account of such an organisation (its `subject_org`); and the administration of the
+    installation itself (initialisation, keys, witnesses), which concerns every city on it. A
+    contractor serving two cities appears in each city's log only with what it did for that city."""
+    approvals = list(session.scalars(select(m.Approval.id).where(m.Approval.city_id == officer_org)))
+    orgs = {officer_org}
+    for aid in approvals:
+        orgs.update(o.id for o in get_approval(session, aid).organisations())
+    installation = set(session.scalars(select(m.Organisation.id).where(m.Organisation.kind == "gateway")))
     transfers = select(m.Transfer.id).where(m.Transfer.approval_id.in_(approvals))
-    q = select(m.LogEntry).where(or_(
+    unattached = and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.is_(None))
+    return or_(
         m.LogEntry.approval_id.in_(approvals),
         and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.in_(transfers)),
-        and_(m.LogEntry.approval_id.is_(None), m.LogEntry.transfer_id.is_(None), m.LogEntry.actor_org.in_(orgs)),
-    ))
+        and_(unattached, m.LogEntry.subject_org.in_(orgs)),
+        and_(unattached, m.LogEntry.subject_org.is_(None), m.LogEntry.actor_org.in_(orgs)),
+        and_(unattached, m.LogEntry.subject_org.is_(None),
+             or_(m.LogEntry.actor_org.is_(None), m.LogEntry.actor_org.in_(installation))),
+    )
+
+
+def _filtered(session: Any, officer_org: str, f: LogFilter) -> Any:
+    q = select(m.LogEntry).where(_officer_scope(session, officer_org))
     if f.since:
         q = q.where(m.LogEntry.at >= f.since)
     if f.until:
         q = q.where(m.LogEntry.at < f.until)
     if f.actor:
         q = q.where(m.LogEntry.actor_user == f.actor)
-    if f.org:
-        q = q.where(m.LogEntry.actor_org == f.org)
+    if f.org:  # the organisation acting, or the one an administrative act concerned
+        q = q.where(or_(m.LogEntry.actor_org == f.org, m.LogEntry.subject_org == f.org))
     if f.approval:
         q = q.where(m.LogEntry.approval_id == f.approval)
     if f.action:
         q = q.where(m.LogEntry.action.startswith(f.action, autoescape=True))
     if f.outcome:
         q = q.where(m.LogEntry.outcome == f.outcome)
+    return q
+
+
+def log_entries(gw: Gateway, officer_org: str, f: LogFilter) -> list[dict[str, Any]]:
+    """One page of the entries an officer of `officer_org` may read that match `f`, newest first."""
+    size = max(1, min(f.limit, 5000))
     with gw.read() as session:
-        rows = list(session.scalars(q.order_by(m.LogEntry.seq.desc()).limit(max(1, min(f.limit, 5000)))))
+        q = _filtered(session, officer_org, f).order_by(m.LogEntry.seq.desc())
+        rows = list(session.scalars(q.offset((max(f.page, 1) - 1) * size).limit(size)))
         return [json.loads(r.body) for r in rows]
+
+
+def log_count(gw: Gateway, officer_org: str, f: LogFilter) -> int:
+    with gw.read() as session:
+        sub = _filtered(session, officer_org, f).with_only_columns(m.LogEntry.seq).subquery()
+        return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+def log_export(gw: Gateway, officer_org: str, f: LogFilter) -> Iterator[dict[str, Any]]:
+    """Every entry matching `f`, oldest first, for an export of the filtered view."""
+    with gw.read() as session:
+        q = _filtered(session, officer_org, f).order_by(m.LogEntry.seq)
+        for row in session.scalars(q).yield_per(2000):
+            yield json.loads(row.body)
+
+
+def log_entry(gw: Gateway, officer_org: str, seq: int) -> dict[str, Any] | None:
+    """One entry the officer may read, with its hash, its place in the chain and the signed
+    evidence document it points to (None if out of their scope or absent)."""
+    with gw.read() as session:
+        row = session.scalars(select(m.LogEntry).where(m.LogEntry.seq == seq, _officer_scope(session, officer_org))).first()
+        if row is None:
+            return None
+        head = session.get(m.LedgerHead, 1)
+        entry = json.loads(row.body)
+        document = None
+        if entry.get("evidence"):
+            doc = session.get(m.EvidenceDocument, entry["evidence"]["id"])
+            document = json.loads(doc.body) if doc is not None else None
+        checkpoint = session.scalar(select(func.min(m.Checkpoint.size)).where(m.Checkpoint.size >= seq))
+        return {"entry": entry, "hash": row.hash, "head": head.seq if head else seq,
+                "checkpoint": checkpoint, "document": document, "subject_org": row.subject_org}
 
 
 def chain_status(gw: Gateway) -> dict[str, Any]:

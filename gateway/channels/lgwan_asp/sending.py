@@ -49,12 +49,13 @@ async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | 
         raise await refused(request, "portal.upload", err) from None
     faultpoints.reached("upload:after-spool")  # the resident file whole in the work area, not yet sent
     try:
-        return await run_in_threadpool(_send, gw, auth, up)
+        return await run_in_threadpool(send_upload, gw, auth, up)
     finally:
         up.discard()
 
 
-def _send(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
+def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
+    """Send a received upload (the caller discards it afterwards)."""
     f = up.fields
     outcome = Outcome(up.filename, up.size, {k: v for k, v in f.items() if k != "csrf"})
     approval = f.get("approval", "")

@@ -85,13 +85,15 @@ class _TerminalProtocol(H11Protocol):
 def _config(gw: Gateway, bind: str, port: int, settings: PortalSettings | None, admission: Admission) -> uvicorn.Config:
     terminals.write_crl(gw)  # a fresh list at start: an expired CRL would fail every handshake
     tls = TerminalTLS(gw.keys, terminals.crl_path(gw))
+    app = create_app(gw, settings)
     config = uvicorn.Config(
-        create_app(gw, settings), host=bind, port=port, http=_TerminalProtocol, lifespan="off",
+        app, host=bind, port=port, http=_TerminalProtocol, lifespan="off",
         ssl_context_factory=lambda _config, _default: tls.context(), server_header=False,
         log_level=logging.WARNING, access_log=False, timeout_keep_alive=30,
         h11_max_incomplete_event_size=64 * 1024,
     )
     config.admission = admission  # type: ignore[attr-defined]  # read by _TerminalProtocol
+    config.portal_app = app  # type: ignore[attr-defined]  # its held uploads are removed at stop
     return config
 
 
@@ -175,6 +177,8 @@ class PortalServer:
         self.server.should_exit = True
         self.thread.join(timeout=grace + 5)
         self.sock.close()
+        # Uploads held for a confirmation that can no longer come: removed, their keys forgotten.
+        self.server.config.portal_app.state.staged.discard_all()  # type: ignore[attr-defined]
 
     def __enter__(self) -> PortalServer:
         return self.start()

@@ -10,20 +10,17 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from gateway.channels.lgwan_asp import csrf, queries
+from gateway.channels.lgwan_asp import confirming, csrf, labels, queries
 from gateway.channels.lgwan_asp.decisions import city_deletions
 from gateway.channels.lgwan_asp.headers import csp_for_document
-from gateway.channels.lgwan_asp.sending import upload_and_send
+from gateway.channels.lgwan_asp.sending import Outcome, upload_and_send
 from gateway.channels.lgwan_asp.web import gw_of, refused, render, require, status_of
+from gateway.core.records.fields import EXCLUDED_POPULATIONS
 from gateway.errors import Gone, NotFound
 from gateway.operations import notices
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
-REMINDER_LABELS = {  # kind: (ja, en)
-    "receipt": ("受託者の受領確認", "contractor's receipt"),
-    "gateway-erasure": ("ゲートウェイ上の複製の消去", "erasure of the gateway's copy"),
-    "erasure-certificate": ("受託者の消去証明書", "contractor's erasure certificate"),
-}
+REMINDER_LABELS = labels.REMINDERS
 
 
 @router.get("")
@@ -36,7 +33,9 @@ async def send_form(request: Request) -> Response:
     due = await run_in_threadpool(lambda: queries.city_reminders(gw, auth.org,
                                                                  within=timedelta(days=settings.reminder_days)))
     pending = await run_in_threadpool(lambda: city_deletions(gw, auth.org, state="requested"))
+    titles = await run_in_threadpool(queries.profile_titles, gw)
     return render(request, "staff_send.html", choices=choices, methods=queries.password_methods(), sent=sent,
+                  profile_titles=titles,
                   limit=settings.max_upload_bytes, reminders=due, reminder_days=settings.reminder_days,
                   reminder_labels=REMINDER_LABELS, pending=pending)
 
@@ -48,6 +47,40 @@ async def send_post(request: Request) -> Response:
         outcome = await upload_and_send(request, auth, expected_csrf=auth.csrf)
     except ClientDisconnect:
         return Response(status_code=400)
+    notice_key = None
+    if outcome.sent is not None and outcome.notice_html is not None:
+        notice_key = request.app.state.notices.put(auth.token_sha256, outcome.sent.transfer, outcome.notice_html)
+    status = 200 if outcome.error is None else status_of(outcome.error)
+    return render(request, "staff_result.html", status=status, o=outcome, notice_key=notice_key,
+                  methods=queries.password_methods())
+
+
+@router.post("/confirm")
+async def confirm_page(request: Request) -> Response:
+    """入力 → 確認: the upload screened and held; the page shows what would leave, nothing has yet."""
+    auth = await require(request, "staff")
+    try:
+        staged = await confirming.stage(request, auth)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    if isinstance(staged, Outcome):
+        return render(request, "staff_result.html", status=status_of(staged.error) if staged.error else 200,
+                      o=staged, notice_key=None, methods=queries.password_methods())
+    return render(request, "staff_confirm.html", p=staged, methods=queries.password_methods(),
+                  populations=EXCLUDED_POPULATIONS)
+
+
+@router.post("/confirmed")
+async def confirmed_page(request: Request) -> Response:
+    """確認 → 完了: the held upload sent, then the notice, as a direct send answers."""
+    auth = await require(request, "staff")
+    form = await csrf.form(request, auth)
+    if form.get("action") == "back":
+        held = request.app.state.staged.take(form.get("token", "")[:64], auth.token_sha256)
+        if held is not None:
+            held.discard()
+        return RedirectResponse("/staff", status_code=303)
+    outcome = await confirming.confirm(request, auth, form.get("token", ""))
     notice_key = None
     if outcome.sent is not None and outcome.notice_html is not None:
         notice_key = request.app.state.notices.put(auth.token_sha256, outcome.sent.transfer, outcome.notice_html)

@@ -54,9 +54,9 @@ class Issued:
 
 
 def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | None = None,
-          days: int = TERMINAL_DAYS) -> Issued:
+          days: int = TERMINAL_DAYS, channel: str = "cli") -> Issued:
     """A key and certificate for `login`'s terminal, written owner-only into `out`."""
-    with attempt(gw, actor, "terminal.issue", channel="cli") as a:
+    with attempt(gw, actor, "terminal.issue", channel=channel) as a:
         now = now or real_now()
         with gw.unit() as session:
             user = session.scalar(select(m.User).where(m.User.login == login))
@@ -64,6 +64,7 @@ def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | N
                 raise NotFound(f"利用者「{login}」は登録されていないか、無効です。",
                                    f"user '{login}' is not registered or is disabled.")
             user_id, org = user.id, user.organisation_id
+            a.subject_org = org
         ca_key, ca_cert = gw.keys.ca()
         key = ec.generate_private_key(ec.SECP256R1())
         serial = x509.random_serial_number()
@@ -109,9 +110,9 @@ def issue(gw: Gateway, login: str, out: Path, *, actor: Actor, now: datetime | N
         return Issued(f"{serial:x}", fp, key_path, cert_path, p12_path, password, cert.not_valid_after_utc)
 
 
-def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor) -> list[str]:
+def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor, channel: str = "cli") -> list[str]:
     """Revoke one certificate by serial, or every certificate of a user; the CRL is re-signed."""
-    with attempt(gw, actor, "terminal.revoke", channel="cli") as a:
+    with attempt(gw, actor, "terminal.revoke", channel=channel) as a:
         with gw.unit() as session:
             rows = list(session.scalars(select(TerminalCertificate).where(
                 TerminalCertificate.serial == serial_or_login.lower().removeprefix("0x"))))
@@ -123,6 +124,9 @@ def revoke(gw: Gateway, serial_or_login: str, *, actor: Actor) -> list[str]:
             if not rows:
                 raise NotFound(f"「{serial_or_login}」に当たる有効な端末証明書はありません。",
                                    f"no active terminal certificate matches '{serial_or_login}'.")
+            owners = set(session.scalars(select(m.User.organisation_id).where(
+                m.User.id.in_({row.user_id for row in rows}))))
+            a.subject_org = owners.pop() if len(owners) == 1 else None
             now = gw.clock.now()
             revoked = []
             for row in rows:

@@ -19,6 +19,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from gateway.channels.lgwan_asp import csrf
+from gateway.channels.lgwan_asp.labels import byte_size
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import Invalid, TooLarge, Unavailable
 
@@ -60,8 +61,9 @@ def browser_filename(raw: bytes) -> str:
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"ファイルが大きすぎます（上限 {limit:,} バイト）。分割するか管理者に相談してください。",
-                    f"the file is too large (limit {limit:,} bytes); split it or ask the administrator.")
+    size = byte_size(limit)
+    return TooLarge(f"ファイルが大きすぎます（上限 {size}）。分割するか管理者に相談してください。",
+                    f"the file is too large (limit {size}); split it or ask the administrator.")
 
 
 async def receive(request: Request, work: Path, *, limit: int, expected_csrf: str | None) -> Upload:
@@ -108,6 +110,7 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
             part["file"] = True
             up.filename = browser_filename(opts[b"filename"])
             up.path = SealedFile(work / f"{os.getpid()}.{secrets.token_hex(8)}.upload")
+            up.path.shown_as = up.filename
             out[0] = up.path
 
     def on_part_data(data: bytes, start: int, end: int) -> None:

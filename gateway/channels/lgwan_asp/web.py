@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
-from gateway.channels.lgwan_asp import i18n
+from gateway.channels.lgwan_asp import i18n, labels
 from gateway.channels.lgwan_asp.sessions import Auth
-from gateway.clock import to_jst
+from gateway.core.records.fields import header_label
 from gateway.errors import Category, Forbidden, GatewayError
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import refuse
@@ -24,17 +23,13 @@ CHANNEL = "lgwan-asp"
 TEMPLATES = Path(__file__).parent / "templates"
 ENV = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                   trim_blocks=True, lstrip_blocks=True)
-def _jst(at: datetime | str | None) -> str:
-    """A stored UTC time (or its ISO text, as evidence bodies hold it) in JST, as people read it."""
-    if at is None or at == "":
-        return "-"
-    return f"{to_jst(datetime.fromisoformat(at) if isinstance(at, str) else at):%Y-%m-%d %H:%M}"
-
-
-ENV.filters["jst"] = _jst
+# A stored UTC time (or its ISO text, as evidence bodies hold it) in JST, as people read it.
+ENV.filters["jst"] = labels.jst_words
+ENV.filters["bytes"] = labels.byte_size
+ENV.filters["column"] = header_label  # a column id as the Japanese header people know
 _log = logging.getLogger("gateway.portal")
 
-ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer"}
+ROLE_HOME = {"staff": "/staff", "contractor": "/contractor", "security-officer": "/officer", "admin": "/admin"}
 
 
 def gw_of(request: Request) -> Gateway:
@@ -90,7 +85,7 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     lang = i18n.lang_of(request)
     auth = request.scope.get("state", {}).get("auth")
     html = ENV.get_template(name).render(
-        t=i18n.Tr(lang), lang=lang, auth=auth, path=_same_site(request.url.path), role_home=ROLE_HOME, **ctx)
+        t=i18n.Tr(lang), words=labels.Words(lang), lang=lang, auth=auth, path=_same_site(request.url.path), role_home=ROLE_HOME, **ctx)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:
         response.set_cookie(i18n.COOKIE, lang, secure=True, httponly=True, samesite="strict", path="/")

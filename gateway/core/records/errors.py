@@ -7,6 +7,13 @@ from gateway.errors import Invalid
 from gateway.findings import Kind
 
 
+def shown_name(file: str | os.PathLike[str]) -> str:
+    """The file's name as its owner knows it: an upload staged under a name of the server's own
+    carries the person's filename as `shown_as` (crypto/sealed.py); any other path its basename."""
+    shown = getattr(file, "shown_as", None)
+    return shown if isinstance(shown, str) and shown else os.path.basename(os.fspath(file))
+
+
 class RecordFileError(Invalid):
     """A recipient file that cannot be accepted as it is.
 
@@ -25,7 +32,7 @@ class RecordFileError(Invalid):
         field: str | None = None,
         kind: Kind | None = None,
     ) -> None:
-        name = os.path.basename(os.fspath(file))
+        name = shown_name(file)
         where_ja, where_en = name, name
         if row is not None:
             where_ja += f": {row}行目"

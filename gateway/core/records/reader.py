@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
-from gateway.core.records.errors import RecordFileError
+from gateway.core.records.errors import RecordFileError, shown_name
 from gateway.core.records.fields import (
     CONTROL_FIELDS,
     EXCLUDED_POPULATIONS,
@@ -354,7 +354,7 @@ def _header(path: PathLike, codec: str, cells: list[str], required: Collection[s
                 row=1, column=header_label(f), field=f,
             )
     return Header(
-        source_name=os.path.basename(os.fspath(path)),
+        source_name=shown_name(path),
         encoding=codec,
         columns=tuple(c for c in columns if c is not None),
         source_headers=headers,
