@@ -28,9 +28,38 @@ class Approval:
     period_text: str = ""
     max_records: int | None = None
     conditions: list[str] = field(default_factory=list)
+    retention: Retention | None = None
 
     def covers(self, at: datetime) -> bool:
         return self.start <= at < self.end
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the contractor's erasure deadline counts from, where the approval says it itself."""
+
+    base: str  # period-end | record-fiscal-year
+    keep_years: int | None
+    rollover_month: int | None
+
+    def record_year_due(self, record_fiscal_year: Any) -> datetime | None:
+        """Komae (seed 002): erased at the N-th roll-over counting the record's own fiscal year's
+        first day as the first (例: 平成27年4月1日の情報は平成33年4月1日付けで抹消)."""
+        if self.base != "record-fiscal-year" or self.keep_years is None or self.rollover_month is None:
+            return None
+        if type(record_fiscal_year) is not int or not 1900 <= record_fiscal_year <= 2999:
+            return None
+        return datetime(record_fiscal_year + self.keep_years - 1, self.rollover_month, 1, tzinfo=JST)
+
+
+def _retention(doc: dict[str, Any]) -> Retention | None:
+    table = doc.get("retention")
+    if not isinstance(table, dict):
+        return None
+    base, keep, month = table.get("base", "period-end"), table.get("contractor_keep_years"), table.get("rollover_month")
+    return Retention(base=base if isinstance(base, str) else "period-end",
+                     keep_years=keep if type(keep) is int and 1 <= keep <= 100 else None,
+                     rollover_month=month if type(month) is int and 1 <= month <= 12 else None)
 
 
 @dataclass
@@ -119,6 +148,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         period_text=f"{period.get('start')} 〜 {period.get('end')}",
         max_records=max_records if isinstance(max_records, int) else None,
         conditions=conditions,
+        retention=_retention(doc),
     )
 
 

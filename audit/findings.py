@@ -130,7 +130,7 @@ def derive(v: Verification) -> list[Finding]:
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
         findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now)
+        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now)
@@ -196,13 +196,29 @@ def _receipt_findings(t: Document, receipts: list[Document], now: datetime | Non
     return out
 
 
-def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None) -> list[Finding]:
-    due = _t(t.get("contractor_deletion_due"))
+def _deletion_due(t: Document, v: Verification) -> datetime | None:
+    """The contractor's erasure deadline. Where the approval counts it from the records' fiscal
+    year, the report derives it from the approval in the bundle and the year the transfer names,
+    and the earlier of that and what the transfer says applies; otherwise the transfer's own."""
+    stated = _t(t.get("contractor_deletion_due"))
+    approval = v.approvals.get(t.approval) if t.approval is not None else None
+    base = t.get("deletion_base")
+    if approval is None or approval.retention is None or not isinstance(base, dict):
+        return stated
+    derived = approval.retention.record_year_due(base.get("record_fiscal_year"))
+    if derived is None:
+        return stated
+    return derived if stated is None else min(stated, derived)
+
+
+def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None,
+                       due: datetime | None) -> list[Finding]:
     if due is None or now is None or due >= now or any(c.issued_at <= due for c in certificates):
         return []
     late = min((c.issued_at for c in certificates), default=None)
-    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {t.get('contractor_deletion_due')}"
-               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=t.get("contractor_deletion_due"))]
+    when = timefmt.jst(due) + " JST"
+    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {when}"
+               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=due.isoformat())]
 
 
 def _retention_findings(t: Document, erasures: list[Document], now: datetime | None) -> list[Finding]:
@@ -372,6 +388,7 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
         "sha256": manifest["sha256"], "formulas": _formulas(manifest.get("formulas")),
         "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
         "gateway_erase_due": t.get("gateway_erase_due"), "contractor_deletion_due": t.get("contractor_deletion_due"),
+        "deletion_base": t.get("deletion_base"),
         "password_notices": [_brief(d, "method", "dispatched_at") for d in docs["password-notice"]],
         "receipts": [_brief(d, "confirmed_by", "record_count", "matches", v=v) for d in docs["receipt"]],
         "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],

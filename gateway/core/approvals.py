@@ -35,6 +35,10 @@ CERTIFICATIONS = {
 ORG_KINDS = ("city", "contractor", "subcontractor")
 HANDLER_ROLES = {"responsible": "取扱責任者", "handler": "取扱者"}
 EXCLUSION_HANDLING = ("remove", "refuse")
+RETENTION_BASES = {
+    "period-end": "承認期間の終了",
+    "record-fiscal-year": "記録の属する年度",
+}
 
 # Conditions a machine can check; everything else a council attaches is kept as text for people.
 CONDITION_RULES = {
@@ -94,6 +98,9 @@ class Retention:
     contractor_keep_years: int | None  # kept N years, then erased at the roll-over month
     rollover_month: int | None
     note: str = ""
+    # Where the keep-years count from: the end of the approval's period, or the fiscal year of the
+    # records a transfer carries (Komae 002: 「賦課又は廃車された日の属する年度の4月1日を基点」).
+    base: str = "period-end"
 
 
 @dataclass(frozen=True)
@@ -237,6 +244,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                                               maximum=MAX_DAYS // 365),
         rollover_month=retention_t.integer("rollover_month", required=False, minimum=1, maximum=12),
         note=retention_t.text("note", required=False, default="") or "",
+        base=retention_t.choice("base", RETENTION_BASES, required=False) or "period-end",
     )
     retention_t.done()
 
@@ -373,6 +381,9 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if (a.retention.contractor_keep_years is None) != (a.retention.rollover_month is None):
         fail("contractor_keep_years と rollover_month は組で指定してください。",
              "contractor_keep_years and rollover_month go together.")
+    if a.retention.base == "record-fiscal-year" and a.retention.contractor_keep_years is None:
+        fail("retention.base = \"record-fiscal-year\" には contractor_keep_years と rollover_month が必要です。",
+             "retention.base = \"record-fiscal-year\" needs contractor_keep_years and rollover_month.")
     if a.retention.rollover_month is not None and not 1 <= a.retention.rollover_month <= 12:
         fail("rollover_month は 1〜12 です。", "rollover_month must be 1-12.")
     if not a.recipients and a.permits_anything:

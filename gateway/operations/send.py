@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import timestamp
 from gateway.core.approvals import Approval
-from gateway.core.deadlines import deadlines
+from gateway.core.deadlines import deadlines, fiscal_year, record_year_erasure
 from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import CHANNELS, Profile
 from gateway.core.records.manifest import Manifest
@@ -33,7 +33,7 @@ from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
 from gateway.crypto.sealed import SealedFile
-from gateway.errors import Conflict, Refusal, Refused
+from gateway.errors import Conflict, Invalid, Refusal, Refused
 from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
@@ -62,6 +62,8 @@ class SendRequest:
     # Where to write the password notice. It is written before the transfer commits (and removed
     # if the commit fails), so no package can exist whose passphrase no one was ever shown.
     notice_to: Path | None = None
+    # The fiscal year (年度) of the records, where the approval counts retention from it (Komae 002).
+    record_fiscal_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,35 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
             recipient = session.get(m.Organisation, req.recipient)
             recipient_name = recipient.name if recipient is not None else req.recipient
         a.approval = approval.id
+        _check_record_year(approval, req.record_fiscal_year, gw.clock.now())
         return _send(a, req, approval, profile, recipient_name)
+
+
+def _check_record_year(approval: Approval, year: int | None, at: datetime) -> None:
+    """Where retention counts from the records' fiscal year, the sender must name it, and it must
+    be a year whose data may still be held: not a future year, not one already due for erasure."""
+    r = approval.retention
+    if r.base != "record-fiscal-year":
+        if year is not None:
+            raise Invalid("この承認の保管期限は記録の年度から数えません。--record-fiscal-year は指定できません。",
+                          f"approval '{approval.id}' does not count retention from the records' fiscal year; "
+                          "omit --record-fiscal-year.")
+        return
+    assert r.contractor_keep_years is not None and r.rollover_month is not None
+    if year is None:
+        raise Invalid("この承認では記録の属する年度から消去期限を数えます。--record-fiscal-year（例: 2015）で"
+                      "記録の年度を指定してください。",
+                      f"approval '{approval.id}' counts the erasure deadline from the records' fiscal year; "
+                      "name it with --record-fiscal-year (e.g. 2015).")
+    current = fiscal_year(at, r.rollover_month)
+    if year > current:
+        raise Invalid(f"記録の年度 {year} は現在の年度（{current}）より後です。年度を確認してください。",
+                      f"the records' fiscal year {year} is after the current one ({current}); check it.")
+    due = record_year_erasure(r.contractor_keep_years, r.rollover_month, year)
+    if due <= at:
+        raise Invalid(f"{year} 年度の記録は {due:%Y-%m-%d} に抹消されるべきもので、もう提供できません。",
+                      f"records of fiscal year {year} were due for erasure on {due:%Y-%m-%d}; "
+                      "they may no longer be handed over.")
 
 
 def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, recipient_name: str) -> Sent:
@@ -215,7 +245,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the
     transaction fails, `staged` removes the blob file again."""
     gw = a.gw
-    due = deadlines(p.approval, p.profile, p.at)
+    due = deadlines(p.approval, p.profile, p.at, p.req.record_fiscal_year)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     with p.payload.open("rb") as body, \
             blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
@@ -264,6 +294,9 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                 "gateway_erase_due": timestamp(due.gateway_erase_due),
                 "contractor_deletion_due": timestamp(due.contractor_deletion_due)
                 if due.contractor_deletion_due else None,
+                # What the deletion deadline counts from, so the auditor can derive it again.
+                "deletion_base": {"base": p.approval.retention.base,
+                                  "record_fiscal_year": p.req.record_fiscal_year},
             },
         ))
         assert document is not None

@@ -166,13 +166,16 @@ class Desks:
         with self.gw.unit() as session:
             profile = get_profile(session, step.get("profile"))
         delivery = step.get("notice", "registered-mail")
+        year = step.get("record_fiscal_year")
         if profile.channel == "lgwan-asp":
             a = self.lgwan.send(self.staff(step), source, approval=step.get("approval") or "", profile=profile.id,
-                                recipient=step.get("recipient") or "", password_delivery=delivery)
+                                recipient=step.get("recipient") or "", password_delivery=delivery,
+                                record_fiscal_year=year)
             return self._result(step, a["transfer"], profile.channel, records=a["records"], sha256=a["sha256"],
                                 passphrase=a["passphrase"])
         sent = self.cli("send", str(source), "--approval", str(step.get("approval")), "--profile", profile.id,
                         "--recipient", str(step.get("recipient")), "--password-delivery", delivery, "--json",
+                        *(["--record-fiscal-year", str(year)] if year is not None else []),
                         as_user=self.staff(step)).json()
         return self._sent(step, sent, profile.channel)
 

@@ -77,12 +77,15 @@ def test_courier_faults_on_the_cdr_flow(tmp_path, kind):
     assert simulate(tmp_path, "shinjuku-nhi-cdr", kind)["findings"] == [kind]
 
 
-def test_komae_keeps_seven_years_and_erases_at_the_april_roll_over(tmp_path):
+def test_komae_erases_at_the_seeds_worked_example_roll_over(tmp_path):
+    """「平成27年4月1日の課税賦課事務情報は，平成33年4月1日付けで抹消される」: counted from the
+    records' fiscal year, not from the end of the approval's period."""
     result = simulate(tmp_path, "komae-2015", records=300)
     assert result["findings"] == []
     bundle = tmp_path / "run-clean" / "bundle"
     transfer = json.loads(next((bundle / "evidence").glob("transfer-*.json")).read_text())
-    assert transfer["contractor_deletion_due"] == "2028-03-31T15:00:00.000000Z"  # 2028-04-01 00:00 JST
+    assert transfer["contractor_deletion_due"] == "2021-03-31T15:00:00.000000Z"  # 2021-04-01 00:00 JST
+    assert transfer["deletion_base"] == {"base": "record-fiscal-year", "record_fiscal_year": 2015}
     late = simulate(tmp_path, "komae-2015", "deletion-overdue", records=300)
     assert late["findings"] == ["deletion-overdue"]
 
