@@ -41,6 +41,15 @@ class Retention:
     base: str  # period-end | record-fiscal-year
     keep_years: int | None
     rollover_month: int | None
+    deletion_after_delivery_days: int | None = None
+    return_after_delivery_days: int | None = None
+
+    def after_delivery(self, delivered_at: datetime) -> tuple[datetime | None, datetime | None]:
+        """Shinjuku NHI (seed 004): 「納品完了後、データを消去させ」「納品完了後、データ媒体、パスワード
+        通知書を返却させる」: the erasure and return deadlines a completed 納品 starts."""
+        d, r = self.deletion_after_delivery_days, self.return_after_delivery_days
+        return (delivered_at + timedelta(days=d) if d is not None else None,
+                delivered_at + timedelta(days=r) if r is not None else None)
 
     def record_year_due(self, record_fiscal_year: Any) -> datetime | None:
         """Komae (seed 002): erased at the N-th roll-over counting the record's own fiscal year's
@@ -59,7 +68,13 @@ def _retention(doc: dict[str, Any]) -> Retention | None:
     base, keep, month = table.get("base", "period-end"), table.get("contractor_keep_years"), table.get("rollover_month")
     return Retention(base=base if isinstance(base, str) else "period-end",
                      keep_years=keep if type(keep) is int and 1 <= keep <= 100 else None,
-                     rollover_month=month if type(month) is int and 1 <= month <= 12 else None)
+                     rollover_month=month if type(month) is int and 1 <= month <= 12 else None,
+                     deletion_after_delivery_days=_days(table.get("deletion_after_delivery_days")),
+                     return_after_delivery_days=_days(table.get("return_after_delivery_days")))
+
+
+def _days(value: Any) -> int | None:
+    return value if type(value) is int and 0 <= value <= 36_525 else None
 
 
 @dataclass

@@ -90,6 +90,7 @@ REQUIRED: dict[str, dict[str, Check]] = {
     "gateway-erasure": {"transfer": _s, "erased_at": _time},
     "deletion-request": {"transfer": _s},
     "erasure-certificate": {"transfer": _s},
+    "delivery": {"transfer": _s, "at": _time, "complete": lambda v: type(v) is bool},
 }
 
 

@@ -130,10 +130,10 @@ def derive(v: Verification) -> list[Finding]:
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
         findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v))
+        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs["delivery"]))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
-    findings += _custody_findings(by_type["custody"], now)
+    findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
     for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
         findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
                                 [doc.id], doc.log_seq, ja))
@@ -196,19 +196,41 @@ def _receipt_findings(t: Document, receipts: list[Document], now: datetime | Non
     return out
 
 
-def _deletion_due(t: Document, v: Verification) -> datetime | None:
-    """The contractor's erasure deadline. Where the approval counts it from the records' fiscal
-    year, the report derives it from the approval in the bundle and the year the transfer names,
-    and the earlier of that and what the transfer says applies; otherwise the transfer's own."""
-    stated = _t(t.get("contractor_deletion_due"))
+def _deletion_due(t: Document, v: Verification, deliveries: list[Document]) -> datetime | None:
+    """The contractor's erasure deadline, derived again from the approval in the bundle where it
+    says what the deadline counts from: the records' fiscal year the transfer names (Komae), or
+    each completed 納品 (Shinjuku NHI). The earliest of those and the transfer's own applies."""
+    dues = [_t(t.get("contractor_deletion_due"))]
     approval = v.approvals.get(t.approval) if t.approval is not None else None
+    retention = approval.retention if approval is not None else None
     base = t.get("deletion_base")
-    if approval is None or approval.retention is None or not isinstance(base, dict):
-        return stated
-    derived = approval.retention.record_year_due(base.get("record_fiscal_year"))
-    if derived is None:
-        return stated
-    return derived if stated is None else min(stated, derived)
+    if retention is not None and isinstance(base, dict):
+        dues.append(retention.record_year_due(base.get("record_fiscal_year")))
+    for d in _completed(deliveries):
+        if retention is not None:
+            dues.append(retention.after_delivery(_t(d.get("at")))[0])  # type: ignore[arg-type]
+        else:  # the approval is not in the bundle: what the delivery record says
+            dues.append(_t(d.get("deletion_due")))
+    return min((d for d in dues if d is not None), default=None)
+
+
+def _completed(deliveries: list[Document]) -> list[Document]:
+    return [d for d in deliveries if d.get("complete") is True and _t(d.get("at")) is not None]
+
+
+def _returns_after_delivery(deliveries: list[Document], v: Verification) -> dict[str, datetime]:
+    """Per transfer: when its media must be back after its completed 納品 (seed 004)."""
+    out: dict[str, datetime] = {}
+    for d in _completed(deliveries):
+        approval = v.approvals.get(d.approval) if d.approval is not None else None
+        at = _t(d.get("at"))
+        assert at is not None  # _completed keeps only those with a time
+        due = approval.retention.after_delivery(at)[1] \
+            if approval is not None and approval.retention is not None else _t(d.get("return_due"))
+        transfer = d.get("transfer")
+        if due is not None and isinstance(transfer, str):
+            out[transfer] = min(due, out.get(transfer, due))
+    return out
 
 
 def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None,
@@ -281,7 +303,8 @@ def _who(party: tuple[Any, Any] | None) -> str:
     return "nobody" if party is None else f"{party[0]} ({party[1]})"
 
 
-def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[Finding]:
+def _custody_findings(events: Iterable[Document], now: datetime | None,
+                      returns_by: dict[str, datetime] | None = None) -> list[Finding]:
     out: list[Finding] = []
     by_item: dict[str, list[Document]] = defaultdict(list)
     for e in events:
@@ -313,6 +336,9 @@ def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[
             if e.get("item_kind") != "media" or e.get("event") != "handover":
                 continue
             due = _t(e.get("return_due"))
+            after_delivery = (returns_by or {}).get(e.get("transfer"))
+            if after_delivery is not None:
+                due = after_delivery if due is None else min(due, after_delivery)
             if due is None:
                 continue
             handed = _t(e.get("at"))
@@ -322,7 +348,7 @@ def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[
                 continue
             if now is not None and due < now:
                 out.append(_f("media-not-returned", e, f"media {item} handed over at {e.get('at')} was not returned"
-                                                      f" by {e.get('return_due')}", due=e.get("return_due")))
+                                                      f" by {timefmt.jst(due)} JST", due=due.isoformat()))
     return out
 
 
@@ -399,4 +425,6 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
                                      for d in docs["deliverable-declaration"]],
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
+        "deliveries": [_brief(d, "from", "to", "at", "place", "content", "quantity", "complete", "deletion_due",
+                              "return_due") for d in docs["delivery"]],
     }

@@ -101,6 +101,11 @@ class Retention:
     # Where the keep-years count from: the end of the approval's period, or the fiscal year of the
     # records a transfer carries (Komae 002: 「賦課又は廃車された日の属する年度の4月1日を基点」).
     base: str = "period-end"
+    # Shinjuku NHI (004): 「納品完了後、データを消去させ」「納品完了後、データ媒体、パスワード通知書を
+    # 返却させる」: deadlines that start at each completed 納品 of the printed notices, not at the
+    # end of the yearly period.
+    deletion_after_delivery_days: int | None = None
+    return_after_delivery_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,10 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         rollover_month=retention_t.integer("rollover_month", required=False, minimum=1, maximum=12),
         note=retention_t.text("note", required=False, default="") or "",
         base=retention_t.choice("base", RETENTION_BASES, required=False) or "period-end",
+        deletion_after_delivery_days=retention_t.integer("deletion_after_delivery_days", required=False,
+                                                         maximum=MAX_DAYS),
+        return_after_delivery_days=retention_t.integer("return_after_delivery_days", required=False,
+                                                       maximum=MAX_DAYS),
     )
     retention_t.done()
 

@@ -65,3 +65,21 @@ def contractor_deletion_due(approval: Approval, record_fiscal_year: int | None =
             year += 1
         return datetime(year, r.rollover_month, 1, tzinfo=JST)
     return None
+
+
+@dataclass(frozen=True)
+class AfterDelivery:
+    deletion_due: datetime | None
+    return_due: datetime | None
+
+
+def after_delivery(approval: Approval, delivered_at: datetime) -> AfterDelivery:
+    """Shinjuku NHI (seed 004): erasure and the return of media and notice fall due after each
+    completed 納品 of the printed notices, counted from the delivery the 確認書 records."""
+    r = approval.retention
+    return AfterDelivery(
+        delivered_at + timedelta(days=r.deletion_after_delivery_days) if r.deletion_after_delivery_days is not None
+        else None,
+        delivered_at + timedelta(days=r.return_after_delivery_days) if r.return_after_delivery_days is not None
+        else None,
+    )

@@ -313,6 +313,18 @@ class Desks:
             args += ["--run", step.get("run")]
         self.act(giver, *args, paper=f"確認書 R-{item}-{what}")
 
+    def deliver(self, step: Step, t: dict[str, Any]) -> dict[str, Any]:
+        """The contractor delivers the sealed printed notices; the city's staff member who receives
+        them writes the 確認書 (date, handler, content, quantity), as seed 004 has it."""
+        staff = self.sender_of(t)
+        handler = self.handler(step, t)
+        args = ["delivery", "record", t["transfer"], "--from", handler, "--to", staff,
+                "--place", step.get("place", "区役所 受付"), "--content", step.get("content", "封入封緘済み通知書"),
+                "--quantity", str(step.get("quantity", t.get("records", 1))), "--json"]
+        if step.get("partial"):
+            args.append("--partial")
+        return self.cli(*args, as_user=staff).json()
+
     def sender_of(self, t: dict[str, Any]) -> str:
         from gateway.store import models as m
 

@@ -221,6 +221,13 @@ def _courier(run: Run, step: Step) -> None:
     run.channels.add("courier")
 
 
+def _deliver(run: Run, step: Step) -> None:
+    t = run.transfers[step.get("transfer")]
+    done = run.desks.deliver(step, t)
+    run.echo(f"  納品 / delivered {t['transfer']}: {step.get('quantity')} ({step.get('content')})")
+    t["delivery"] = done
+
+
 def _delete(run: Run, step: Step) -> None:
     run.desks.delete(step, run.transfers[step.get("transfer")])
 
@@ -300,7 +307,7 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
+    "courier": _courier, "deliver": _deliver, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
 }
 
