@@ -43,6 +43,13 @@ class Retention:
     rollover_month: int | None
     deletion_after_delivery_days: int | None = None
     return_after_delivery_days: int | None = None
+    media_closure: str = "return"  # "erase": the contractor's own media, erased and reported
+    erasure_locations: tuple[str, ...] = ()  # every place the certificates must cover
+
+    def uncovered(self, certified_places: list[Any]) -> list[str]:
+        """The approval's places of erasure that no certificate's media or location names."""
+        named = [_norm(p) for p in certified_places if isinstance(p, str)]
+        return [loc for loc in self.erasure_locations if not any(_norm(loc) in n for n in named)]
 
     def after_delivery(self, delivered_at: datetime) -> tuple[datetime | None, datetime | None]:
         """Shinjuku NHI (seed 004): 「納品完了後、データを消去させ」「納品完了後、データ媒体、パスワード
@@ -70,7 +77,15 @@ def _retention(doc: dict[str, Any]) -> Retention | None:
                      keep_years=keep if type(keep) is int and 1 <= keep <= 100 else None,
                      rollover_month=month if type(month) is int and 1 <= month <= 12 else None,
                      deletion_after_delivery_days=_days(table.get("deletion_after_delivery_days")),
-                     return_after_delivery_days=_days(table.get("return_after_delivery_days")))
+                     return_after_delivery_days=_days(table.get("return_after_delivery_days")),
+                     media_closure="erase" if table.get("media_closure") == "erase" else "return",
+                     erasure_locations=tuple(x for x in table.get("erasure_locations", ())
+                                             if isinstance(x, str) and x.strip())
+                     if isinstance(table.get("erasure_locations"), list) else ())
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split()).casefold()
 
 
 def _days(value: Any) -> int | None:

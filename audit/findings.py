@@ -130,7 +130,8 @@ def derive(v: Verification) -> list[Finding]:
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
         findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs["delivery"]))
+        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs["delivery"]),
+                                       _places(t, v))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
@@ -233,9 +234,27 @@ def _returns_after_delivery(deliveries: list[Document], v: Verification) -> dict
     return out
 
 
+def _places(t: Document, v: Verification) -> Any:
+    approval = v.approvals.get(t.approval) if t.approval is not None else None
+    return approval.retention if approval is not None and approval.retention is not None \
+        and approval.retention.erasure_locations else None
+
+
 def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None,
-                       due: datetime | None) -> list[Finding]:
-    if due is None or now is None or due >= now or any(c.issued_at <= due for c in certificates):
+                       due: datetime | None, places: Any = None) -> list[Finding]:
+    """No certificate by the deadline; where the approval names several places of erasure (Kurume
+    GIS), the certificates by then must together name every one of them."""
+    if due is None or now is None or due >= now:
+        return []
+    in_time = [c for c in certificates if c.issued_at <= due]
+    if places is not None:
+        missing = places.uncovered([c.get("media_serial_or_location") for c in in_time])
+        if not missing:
+            return []
+        when = timefmt.jst(due) + " JST"
+        return [_f("deletion-overdue", t, f"no erasure certificate for {', '.join(missing)} by the deletion "
+                   f"deadline {when}", due=due.isoformat())]
+    if in_time:
         return []
     late = min((c.issued_at for c in certificates), default=None)
     when = timefmt.jst(due) + " JST"
@@ -419,7 +438,8 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
         "receipts": [_brief(d, "confirmed_by", "record_count", "matches", v=v) for d in docs["receipt"]],
         "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],
         "deletion_requests": [_brief(d, "planned_date", "method", v=v) for d in docs["deletion-request"]],
-        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", v=v)
+        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", "media_serial_or_location", "covers",
+                                        v=v)
                                  for d in docs["erasure-certificate"]],
         "deliverable_declarations": [_brief(d, "name", "sha256", "size", v=v)
                                      for d in docs["deliverable-declaration"]],

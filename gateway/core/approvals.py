@@ -35,6 +35,7 @@ CERTIFICATIONS = {
 ORG_KINDS = ("city", "contractor", "subcontractor")
 HANDLER_ROLES = {"responsible": "取扱責任者", "handler": "取扱者"}
 EXCLUSION_HANDLING = ("remove", "refuse")
+MEDIA_CLOSURES = {"return": "返却", "erase": "消去して報告（受託者の媒体）"}
 RETENTION_BASES = {
     "period-end": "承認期間の終了",
     "record-fiscal-year": "記録の属する年度",
@@ -106,6 +107,12 @@ class Retention:
     # end of the yearly period.
     deletion_after_delivery_days: int | None = None
     return_after_delivery_days: int | None = None
+    # Kurume GIS (001): 「受託者が手配する外付ハードディスクドライブ」: media the contractor owns are
+    # erased and reported, not returned ("erase"); the city's own come back ("return", the default).
+    media_closure: str = "return"
+    # 「現行サーバ内、変換サーバ内及び外付ハードディスクドライブ内のデータ」: every place the data must be
+    # erased from; the erasure certificates of one request must cover each of them.
+    erasure_locations: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -254,6 +261,8 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                                                          maximum=MAX_DAYS),
         return_after_delivery_days=retention_t.integer("return_after_delivery_days", required=False,
                                                        maximum=MAX_DAYS),
+        media_closure=retention_t.choice("media_closure", MEDIA_CLOSURES, required=False) or "return",
+        erasure_locations=retention_t.texts("erasure_locations", required=False),
     )
     retention_t.done()
 
@@ -393,6 +402,10 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if a.retention.base == "record-fiscal-year" and a.retention.contractor_keep_years is None:
         fail("retention.base = \"record-fiscal-year\" には contractor_keep_years と rollover_month が必要です。",
              "retention.base = \"record-fiscal-year\" needs contractor_keep_years and rollover_month.")
+    locations = [loc.strip() for loc in a.retention.erasure_locations]
+    if any(not loc for loc in locations) or len(set(locations)) != len(locations):
+        fail("retention.erasure_locations に空の値か重複があります。",
+             "retention.erasure_locations holds an empty or repeated place.")
     if a.retention.rollover_month is not None and not 1 <= a.retention.rollover_month <= 12:
         fail("rollover_month は 1〜12 です。", "rollover_month must be 1-12.")
     if not a.recipients and a.permits_anything:

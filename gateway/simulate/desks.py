@@ -343,8 +343,11 @@ class Desks:
         now = self.gw.clock.now()
         for leftover in self.work.glob(f"{t['transfer']}*"):
             leftover.unlink()
+        with self.gw.unit() as session:
+            listed = get_approval(session, t["approval"]).retention.erasure_locations
         deletion_id = self.contractors.request_deletion(
-            handler, t, items="宛名データ一式（受領ファイル・作業用データ）", media="作業サーバー", quantity=1,
+            handler, t, items="宛名データ一式（受領ファイル・作業用データ）",
+            media="、".join(listed) if listed else "作業サーバー", quantity=max(1, len(listed)),
             method="暗号消去および上書き", planned_date=(now + timedelta(days=1)).date())
         # The city decides, for its contractor's and its subcontractor's copies alike.
         staff = self.staff(Step("delete", timedelta(0), {}))
@@ -356,11 +359,16 @@ class Desks:
             if step.get("witness"):
                 decide += ["--witness", str(step.get("witness"))]
             self.cli(*decide, as_user=staff)
-        self.contractors.certify(handler, t, deletion_id, acts.Certificate(
-            erased_at=now, media_manufacturer="（作業サーバー）", media_model="SSD", media_serial_or_location="作業室",
-            sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
-            sanitised_by={"name": "取扱責任者", "title": "取扱責任者"},
-            verified_by={"name": "情報管理者", "title": "管理者"}, place="受託者作業室"))
+        with self.gw.unit() as session:
+            places = get_approval(session, t["approval"]).retention.erasure_locations
+        # One request; where the approval names several places of erasure, one certificate each.
+        # `places` in the step: a contractor that certifies only some of them (a test of the rule).
+        for where in step.get("places", places) or ("作業室",):
+            self.contractors.certify(handler, t, deletion_id, acts.Certificate(
+                erased_at=now, media_manufacturer="（作業サーバー）", media_model="SSD", media_serial_or_location=where,
+                sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
+                sanitised_by={"name": "取扱責任者", "title": "取扱責任者"},
+                verified_by={"name": "情報管理者", "title": "管理者"}, place="受託者作業室"))
 
 
 def _sha256(path: Path) -> str:
