@@ -29,6 +29,8 @@ class Approval:
     max_records: int | None = None
     conditions: list[str] = field(default_factory=list)
     retention: Retention | None = None
+    # subcontractor org id -> its own term (start, end exclusive) and deletion days (seed 003)
+    subcontracts: dict[str, tuple[datetime, datetime, int | None]] = field(default_factory=dict)
 
     def covers(self, at: datetime) -> bool:
         return self.start <= at < self.end
@@ -121,7 +123,7 @@ def _bound(value: Any, where: str, *, end: bool) -> datetime:
     if isinstance(value, date):
         day = datetime.combine(value, time(0), tzinfo=JST)
         return day + timedelta(days=1) if end else day
-    raise ApprovalError(f"[period].{where} is missing or not a date or date-time")
+    raise ApprovalError(f"{where if '.' in where else '[period].' + where} is missing or not a date or date-time")
 
 
 def _load_toml(data: bytes) -> dict:
@@ -147,6 +149,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
     if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
         raise ApprovalError("[transfer].profiles is missing or not a list of strings")
     recipients: dict[str, str | None] = {}
+    subcontracts: dict[str, tuple[datetime, datetime, int | None]] = {}
     listed = doc.get("recipients", [])
     if not isinstance(listed, list):
         raise ApprovalError("[[recipients]] is not an array of tables")
@@ -161,7 +164,14 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         for k, sub in enumerate(subs):
             if not isinstance(sub, dict):
                 raise ApprovalError(f"recipients[{n}].subcontractors[{k}] is not a table")
-            recipients.setdefault(_str(sub, "id", f"recipients[{n}].subcontractors[{k}]."), rid)
+            sub_id = _str(sub, "id", f"recipients[{n}].subcontractors[{k}].")
+            recipients.setdefault(sub_id, rid)
+            if "period_start" in sub and "period_end" in sub:
+                where = f"recipients[{n}].subcontractors[{k}]."
+                days = sub.get("deletion_days")
+                subcontracts[sub_id] = (_bound(sub["period_start"], where + "period_start", end=False),
+                                        _bound(sub["period_end"], where + "period_end", end=True),
+                                        days if type(days) is int and 0 <= days <= 36_525 else None)
     start = _bound(period.get("start"), "start", end=False)
     end = _bound(period.get("end"), "end", end=True)
     raw_data = doc.get("data")
@@ -179,6 +189,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         max_records=max_records if isinstance(max_records, int) else None,
         conditions=conditions,
         retention=_retention(doc),
+        subcontracts=subcontracts,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,9 @@ def _deletion_due(t: Document, v: Verification, deliveries: list[Document]) -> d
     base = t.get("deletion_base")
     if retention is not None and isinstance(base, dict):
         dues.append(retention.record_year_due(base.get("record_fiscal_year")))
+    term = approval.subcontracts.get(t.get("recipient", {}).get("org")) if approval is not None else None
+    if term is not None and term[2] is not None:  # a subcontractor's copy: due on its own term (seed 003)
+        dues.append(term[1] + timedelta(days=term[2]))
     for d in _completed(deliveries):
         if retention is not None:
             dues.append(retention.after_delivery(_t(d.get("at")))[0])  # type: ignore[arg-type]
@@ -305,6 +308,10 @@ def _approval_findings(t: Document, v: Verification) -> list[Finding]:
     elif allowed and channel not in allowed:
         problems.append(f"channel {channel!r} is not one the approval allows")
     recipient = t.get("recipient", {}).get("org")
+    term = approval.subcontracts.get(recipient)
+    if term is not None and sent is not None and not term[0] <= sent < term[1]:
+        problems.append(f"relayed at {timefmt.jst(sent)} JST, outside the subcontract's term"
+                        f" ({timefmt.jst(term[0])} to {timefmt.jst(term[1])} JST)")
     if recipient not in approval.recipients:
         problems.append(f"recipient {recipient!r} is neither an approved recipient nor an approved subcontractor")
     if not problems:
@@ -439,12 +446,14 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
         "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],
         "deletion_requests": [_brief(d, "planned_date", "method", v=v) for d in docs["deletion-request"]],
         "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", "media_serial_or_location", "covers",
-                                        v=v)
+                                        "addressed_to", v=v)
                                  for d in docs["erasure-certificate"]],
         "deliverable_declarations": [_brief(d, "name", "sha256", "size", v=v)
                                      for d in docs["deliverable-declaration"]],
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
+        "erasure_acknowledgements": [_brief(d, "deletion", "accepted", "acknowledged_by", "acknowledged_at")
+                                     for d in docs["erasure-acknowledgement"]],
         "deliveries": [_brief(d, "from", "to", "at", "place", "content", "quantity", "complete", "deletion_due",
                               "return_due") for d in docs["delivery"]],
     }

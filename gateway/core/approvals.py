@@ -78,10 +78,22 @@ class Handler:
 
 
 @dataclass(frozen=True)
+class Subcontract:
+    """A subcontract's own term (Shinjuku 2020, seed 003: 「再委託の開始時期及び期限 令和2年5月1日から
+    令和2年8月31日まで」 while the contract runs to 11月30日): relays only inside it, and the
+    subcontractor's copy is due for erasure N days after it ends."""
+
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    deletion_days: int | None
+
+
+@dataclass(frozen=True)
 class Recipient:
     organisation: Organisation
     handlers: tuple[Handler, ...]
     subcontractors: tuple[Recipient, ...] = ()
+    subcontract: Subcontract | None = None  # a subcontractor's own term, where the approval gives one
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,13 @@ class Approval:
 
     def rule(self, name: str) -> Condition | None:
         return next((c for c in self.conditions if c.rule == name), None)
+
+    def subcontract_of(self, org_id: str) -> Subcontract | None:
+        for r in self.recipients:
+            for s in r.subcontractors:
+                if s.organisation.id == org_id:
+                    return s.subcontract
+        return None
 
     def handlers_of(self, org_id: str) -> tuple[Handler, ...]:
         for r in self.recipients:
@@ -343,10 +362,28 @@ def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Rec
             f"{path}: {t.where} ({org.id}) names no responsible handler (role = \"responsible\").",
         )
     subs: tuple[Recipient, ...] = ()
+    term = None
     if allow_subcontractors:
         subs = tuple(_recipient(s, path, allow_subcontractors=False) for s in t.tables("subcontractors", required=False))
+    else:
+        start = t.instant("period_start", required=False)
+        end = t.instant("period_end", required=False, end_of_day=True)
+        if isinstance(t.raw("period_end"), datetime) and end is not None:
+            end = end + timedelta(seconds=1)
+        days = t.integer("deletion_days", required=False, maximum=MAX_DAYS)
+        if (start is None) != (end is None):
+            raise DefinitionError(f"{path}: {t.where}: period_start と period_end は組で指定してください。",
+                                  f"{path}: {t.where}: period_start and period_end go together.")
+        if start is not None and end is not None:
+            if end <= start:
+                raise DefinitionError(f"{path}: {t.where}: 再委託の期限が開始より前です。",
+                                      f"{path}: {t.where}: the subcontract ends before it starts.")
+            term = Subcontract(start, end, days)
+        elif days is not None:
+            raise DefinitionError(f"{path}: {t.where}: deletion_days には再委託の期間（period_start, period_end）が必要です。",
+                                  f"{path}: {t.where}: deletion_days needs the subcontract's period_start and period_end.")
     t.done()
-    return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs)
+    return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs, subcontract=term)
 
 
 def _condition(t: Table, path: Path | str) -> Condition:

@@ -22,7 +22,7 @@ class Deadlines:
 
 
 def deadlines(approval: Approval, profile: Profile, sent_at: datetime,
-              record_fiscal_year: int | None = None) -> Deadlines:
+              record_fiscal_year: int | None = None, recipient: str | None = None) -> Deadlines:
     receipt_due = sent_at + timedelta(hours=profile.receipt_window_hours)
     # The approval's window counts from receipt; at send time the latest receipt is the receipt
     # deadline, so that bounds the gateway's copy. The profile's own window is never exceeded.
@@ -31,6 +31,10 @@ def deadlines(approval: Approval, profile: Profile, sent_at: datetime,
         windows.append(receipt_due + timedelta(days=approval.retention.gateway_days))
     if approval.retention.gateway_until_period_end:
         windows.append(max(approval.period_end, sent_at))
+    term = approval.subcontract_of(recipient) if recipient is not None else None
+    if term is not None and term.deletion_days is not None:
+        # A subcontractor's copy is due on its own term, not the contract's (seed 003).
+        return Deadlines(receipt_due, min(windows), term.end + timedelta(days=term.deletion_days))
     return Deadlines(receipt_due, min(windows), contractor_deletion_due(approval, record_fiscal_year))
 
 

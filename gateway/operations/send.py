@@ -21,7 +21,7 @@ from typing import BinaryIO, cast
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.clock import timestamp
+from gateway.clock import timestamp, to_jst
 from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines, fiscal_year, record_year_erasure
 from gateway.core.policy import Decision, HandOver, decide
@@ -245,7 +245,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the
     transaction fails, `staged` removes the blob file again."""
     gw = a.gw
-    due = deadlines(p.approval, p.profile, p.at, p.req.record_fiscal_year)
+    due = deadlines(p.approval, p.profile, p.at, p.req.record_fiscal_year, p.req.recipient)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     with p.payload.open("rb") as body, \
             blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
@@ -315,6 +315,12 @@ def _relay_refusals(gw: Gateway, user: m.User, approval: Approval, req: SendRequ
         parent = session.get(m.Transfer, req.parent_transfer) if req.parent_transfer else None
         ok = parent is not None and parent.recipient_organisation_id == user.organisation_id \
             and parent.approval_id == approval.id and parent.received_at is not None
+    term = approval.subcontract_of(req.recipient)
+    at = gw.clock.now()
+    if term is not None and not term.start <= at < term.end:
+        out.append(Refusal(Kind.OUTSIDE_PERIOD,
+                           f"再委託の期間（{to_jst(term.start):%Y-%m-%d} から {to_jst(term.end):%Y-%m-%d} の前まで）の外です。",
+                           f"outside the subcontract's term ({term.start.isoformat()} to {term.end.isoformat()})."))
     if not ok:
         out.append(Refusal(Kind.UNAPPROVED_TRANSFER,
                            "中継元の受け渡し（--relay-of）には、この承認で自組織宛てに受領確認済みのものを指定してください。",

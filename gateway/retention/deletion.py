@@ -20,6 +20,7 @@ from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.operations.attested import Attested, default_for
 from gateway.operations.receive import authorised
+from gateway.retention.subcontract import addressees
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.registry import get_approval
@@ -185,6 +186,8 @@ def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertific
                 evidence={"transfer": transfer_id, "deletion": deletion_id, **body,
                           "method": cert.sanitisation, "witness": (row.decision or {}).get("witness"),
                           "certified_by": {"user": a.actor.user, "org": a.actor.org},
+                          # A subcontractor's certificate goes to 甲 and 乙 (seed 003, 再委託用特記事項 13).
+                          "addressed_to": addressees(session, transfer_row),
                           "approved_at": timestamp(approved_at), "attested": accepted.member},
             ))
             assert document is not None

@@ -369,6 +369,14 @@ class Desks:
                 sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
                 sanitised_by={"name": "取扱責任者", "title": "取扱責任者"},
                 verified_by={"name": "情報管理者", "title": "管理者"}, place="受託者作業室"))
+        if t.get("sender"):
+            # A subcontractor's certificate goes to 甲 and 乙: the contractor that relayed the data
+            # records that it received and accepts it (seed 003, 再委託用特記事項 13).
+            with self.gw.unit() as session:
+                relayed_by = get_approval(session, t["approval"]).handlers_of(t["sender"])
+            contractor = next(h.login for h in relayed_by if h.role == "responsible")
+            self.act(contractor, "deletion", "acknowledge", deletion_id, "--json",
+                     paper=f"再委託先消去証明書 受領書 {deletion_id}")
 
 
 def _sha256(path: Path) -> str:
