@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
+from gateway.core.records.opaque import MEDIA_TYPES
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
 LEGAL_BASES = {
@@ -57,6 +58,9 @@ PASSWORD_METHODS = ("hand", "registered-mail")
 # typo, and it would overflow the date arithmetic and the database columns it reaches.
 MAX_DAYS = 36_525
 MAX_RECORDS = 100_000_000
+# An opaque payload is read into memory to count its pages: 256 MiB bounds that.
+MAX_OPAQUE_BYTES = 256 << 20
+PAYLOADS = {"records": "宛名ファイル（列を検査）", "opaque": "スキャン等（種類・大きさ・ページ数を検査）"}
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -125,6 +129,9 @@ class Retention:
     # 「現行サーバ内、変換サーバ内及び外付ハードディスクドライブ内のデータ」: every place the data must be
     # erased from; the erasure certificates of one request must cover each of them.
     erasure_locations: tuple[str, ...] = ()
+    # Kurume AI-OCR (001) 附帯意見 「AI-OCRサーバに提供した情報を可能な限り即時削除すること」: the
+    # gateway's copy is erased in the same act that records the contractor's matching receipt.
+    erase_on_receipt: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,11 @@ class Approval:
     # Cells that would start a spreadsheet formula get a leading apostrophe in the package
     # (records/formulas.py); off only for a file that goes straight into a print system.
     neutralise_formulas: bool = True
+    # "records": a recipient file whose columns are checked; "opaque": a scan or archive whose type,
+    # size and pages/files are checked instead (Kurume AI-OCR, seed 001).
+    payload: str = "records"
+    media_types: tuple[str, ...] = ()
+    max_bytes: int | None = None
 
     @property
     def permits_anything(self) -> bool:
@@ -253,7 +265,15 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     population = data.text("population") or ""
     max_records = data.integer("max_records", minimum=1, maximum=MAX_RECORDS) or 0
     neutralise_formulas = data.flag("neutralise_formulas", default=True)
+    payload = data.choice("payload", PAYLOADS, required=False) or "records"
+    media_types = data.texts("media_types", required=False, choices=MEDIA_TYPES)
+    max_bytes = data.integer("max_bytes", required=False, minimum=1, maximum=MAX_OPAQUE_BYTES)
     data.done()
+    if payload == "opaque" and (not media_types or max_bytes is None):
+        raise DefinitionError(
+            f"{path}: data.payload = \"opaque\" には data.media_types と data.max_bytes が必要です。",
+            f"{path}: data.payload = \"opaque\" needs data.media_types and data.max_bytes.",
+        )
 
     recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
 
@@ -282,6 +302,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                                                        maximum=MAX_DAYS),
         media_closure=retention_t.choice("media_closure", MEDIA_CLOSURES, required=False) or "return",
         erasure_locations=retention_t.texts("erasure_locations", required=False),
+        erase_on_receipt=retention_t.flag("erase_on_receipt", default=False),
     )
     retention_t.done()
 
@@ -317,6 +338,9 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         retention=retention,
         conditions=conditions,
         neutralise_formulas=neutralise_formulas,
+        payload=payload,
+        media_types=media_types,
+        max_bytes=max_bytes,
     )
 
 

@@ -41,6 +41,7 @@ from gateway.notices.password_notice import write as write_notice
 from gateway.operations import workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
+from gateway.operations.opaque_payload import read_opaque
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
@@ -160,15 +161,21 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
     age_recipient = age.ScryptRecipient(secret, gw.settings.scrypt.work_factor).derive_ahead()
     verifier = Background(passphrase.make_verifier, secret)
     try:
-        # An approval bounds what may go; a file with fewer of its columns is fine.
-        max_line = gw.settings.records.max_line_bytes
-        present = read_header(req.file, max_line=max_line).columns
-        fields = [f for f in approval.fields if f in present]
-        with _work_file(payload) as raw:
-            body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body), max_line=max_line,
-                                    neutralise_formulas=approval.neutralise_formulas)
-            body.finish()
+        if approval.payload == "opaque":
+            with _work_file(payload) as raw:
+                body = age.PayloadWriter(file_key, raw)
+                source = sent = read_opaque(req.file, approval, cast(BinaryIO, body))
+                body.finish()
+        else:
+            # An approval bounds what may go; a file with fewer of its columns is fine.
+            max_line = gw.settings.records.max_line_bytes
+            present = read_header(req.file, max_line=max_line).columns
+            fields = [f for f in approval.fields if f in present]
+            with _work_file(payload) as raw:
+                body = age.PayloadWriter(file_key, raw)
+                source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body),
+                                        max_line=max_line, neutralise_formulas=approval.neutralise_formulas)
+                body.finish()
         faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
             approval=approval, profile=profile, sender_org=user.organisation_id, sender_role=user.role,
@@ -287,6 +294,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                     "source_sha256": p.source.sha256,
                     "source_record_count": p.source.record_count,
                     "formulas": p.sent.formulas_dict(),
+                    **({"payload": {"media_type": p.sent.media_type, "unit": p.sent.unit}} if p.sent.media_type else {}),
                 },
                 "package_sha256": blob.sha256,
                 "sent_at": timestamp(p.at),

@@ -75,7 +75,7 @@ def load(name: str) -> Scenario:
         approvals=doc.texts("approvals"),
         start=doc.instant("start"),  # type: ignore[arg-type]
         records=population.integer("records", minimum=1) or 0,
-        schema=population.choice("schema", ("kurume-2020", "shinjuku-2020")) or "",
+        schema=population.choice("schema", ("kurume-2020", "shinjuku-2020", "scanned-pdf")) or "",
         encoding=population.choice("encoding", ("cp932", "utf-8")) or "",
         excluded_rate=float(rate) if isinstance(rate, (int, float)) else 0.0,
         columns=population.texts("columns", required=False),
