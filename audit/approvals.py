@@ -27,7 +27,7 @@ class Approval:
     council: str = ""
     period_text: str = ""
     max_records: int | None = None
-    conditions: list[str] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)  # {number, text, kind, rule}
     retention: Retention | None = None
     # subcontractor org id -> its own term (start, end exclusive) and deletion days (seed 003)
     subcontracts: dict[str, tuple[datetime, datetime, int | None]] = field(default_factory=dict)
@@ -88,6 +88,21 @@ def _retention(doc: dict[str, Any]) -> Retention | None:
 
 def _norm(text: str) -> str:
     return "".join(text.split()).casefold()
+
+
+def _conditions(listed: Any) -> list[dict[str, Any]]:
+    """Each condition with its number (1-based, file order, as the gateway numbers them), text,
+    kind (答申の条件 / 附帯意見 / 特記事項) and the rule the gateway checks it by, if any."""
+    if not isinstance(listed, list):
+        return []
+    out = []
+    for n, c in enumerate(listed, 1):
+        if not isinstance(c, dict) or not isinstance(c.get("text"), str):
+            continue
+        kind, rule = c.get("kind"), c.get("rule")
+        out.append({"number": n, "text": c["text"], "kind": kind if isinstance(kind, str) else "unclassified",
+                    "rule": rule if isinstance(rule, str) else None})
+    return out
 
 
 def _days(value: Any) -> int | None:
@@ -177,8 +192,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
     raw_data = doc.get("data")
     data_table: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     max_records = data_table.get("max_records")
-    conditions = [c["text"] for c in doc.get("conditions", []) if isinstance(c, dict) and isinstance(c.get("text"), str)] \
-        if isinstance(doc.get("conditions"), list) else []
+    conditions = _conditions(doc.get("conditions"))
     return Approval(
         id=approval_id, decision=_str(council, "decision", "[council]."), start=start, end=end,
         profiles=list(profiles), recipients=recipients,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, timefmt
+from audit import attestations, conditions, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -402,7 +402,7 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "period": a.period_text if a else None,
             "profiles": a.profiles if a else [],
             "recipients": sorted(a.recipients) if a else [],
-            "conditions": a.conditions if a else [],
+            "conditions": conditions.statuses(a.conditions, approval_id, list(v.documents.values())) if a else [],
             "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),

@@ -52,6 +52,16 @@ CONDITION_RULES = {
     "no-subcontracting": "再委託の禁止",
     "exclude-population": "除外すべき対象者",
 }
+# Who attached a condition: the council's reply itself (答申の条件), an opinion the council attached
+# to its approval (附帯意見), or the city's terms in the contract (特記事項). They are shown apart:
+# the first two bind the city towards the council, the last the contractor towards the city.
+CONDITION_KINDS = {
+    "council-condition": "答申の条件",
+    "attached-opinion": "附帯意見",
+    "special-term": "特記事項",
+    "consultation-measure": "諮問書の保護対策",  # what the city undertook in its 諮問書, approved as asked
+    "unclassified": "区分なし",
+}
 PASSWORD_METHODS = ("hand", "registered-mail")
 # Bounds of what an approval may say. A retention of 100 years outlasts every record schedule
 # (the longest, 30 years); no municipality has 100 million residents. Beyond them a value is a
@@ -139,6 +149,7 @@ class Condition:
     text: str
     rule: str | None = None
     value: int | str | tuple[str, ...] | None = None
+    kind: str = "unclassified"  # one of CONDITION_KINDS: who attached it, with what force
 
 
 @dataclass(frozen=True)
@@ -414,6 +425,7 @@ def _condition(t: Table, path: Path | str) -> Condition:
     text = t.text("text") or ""
     rule = t.choice("rule", CONDITION_RULES, required=False)
     value = t.raw("value")
+    kind = t.choice("kind", CONDITION_KINDS, required=False) or "unclassified"
     t.done()
     if rule in ("gateway-retention-max-days", "contractor-deletion-max-days"):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
@@ -440,7 +452,7 @@ def _condition(t: Table, path: Path | str) -> Condition:
             f"{path}: {t.where}: value は規則（rule）がある場合だけ書けます。",
             f"{path}: {t.where}: 'value' is only allowed with a machine-checkable rule.",
         )
-    return Condition(text=text, rule=rule, value=value)
+    return Condition(text=text, rule=rule, value=value, kind=kind)
 
 
 def _check_consistency(a: Approval, path: Path | str) -> None:

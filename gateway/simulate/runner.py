@@ -228,6 +228,14 @@ def _deliver(run: Run, step: Step) -> None:
     t["delivery"] = done
 
 
+def _confirm_condition(run: Run, step: Step) -> None:
+    """City staff record that a condition no rule checks was met, and by what."""
+    staff = run.desks.staff(step)
+    run.desks.cli("approval", "confirm", str(step.get("approval")), "--condition", str(step.get("condition")),
+                  "--means", str(step.get("means")), "--json", as_user=staff)
+    run.echo(f"  条件確認 / condition {step.get('condition')} of {step.get('approval')} confirmed")
+
+
 def _delete(run: Run, step: Step) -> None:
     run.desks.delete(step, run.transfers[step.get("transfer")])
 
@@ -307,7 +315,8 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
-    "courier": _courier, "deliver": _deliver, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
+    "courier": _courier, "deliver": _deliver, "confirm-condition": _confirm_condition, "delete": _delete,
+    "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
 }
 

@@ -12,8 +12,8 @@ from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 from gateway.data import simulations_dir
 from gateway.findings import Kind
 
-ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "deliver", "delete", "sweep", "declare",
-           "export")
+ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "deliver", "confirm-condition",
+           "delete", "sweep", "declare", "export")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

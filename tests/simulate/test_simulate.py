@@ -86,6 +86,14 @@ def test_komae_erases_at_the_seeds_worked_example_roll_over(tmp_path):
     transfer = json.loads(next((bundle / "evidence").glob("transfer-*.json")).read_text())
     assert transfer["contractor_deletion_due"] == "2021-03-31T15:00:00.000000Z"  # 2021-04-01 00:00 JST
     assert transfer["deletion_base"] == {"base": "record-fiscal-year", "record_fiscal_year": 2015}
+    # Each condition's kind and status: checked by a rule, confirmed by a person, or open.
+    report = json.loads((tmp_path / "run-clean" / "report.json").read_text())
+    conditions = {c["number"]: c for c in report["approval_summaries"][0]["conditions"]}
+    assert conditions[1]["kind"] == "council-condition" and conditions[1]["status"] == {"state": "open"}
+    assert conditions[2]["kind"] == "special-term" and conditions[2]["status"]["state"] == "confirmed"
+    assert conditions[2]["status"]["by"]["user"] == "komae.staff" and "報告書" in conditions[2]["status"]["means"]
+    assert conditions[8]["status"]["state"] == "checked"
+    assert conditions[8]["status"]["rule"] == "erasure-certificate-required"
     late = simulate(tmp_path, "komae-2015", "deletion-overdue", records=300)
     assert late["findings"] == ["deletion-overdue"]
 
