@@ -31,6 +31,7 @@ class Approval:
     retention: Retention | None = None
     # subcontractor org id -> its own term (start, end exclusive) and deletion days (seed 003)
     subcontracts: dict[str, tuple[datetime, datetime, int | None]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole file, for the duty ledger
 
     def covers(self, at: datetime) -> bool:
         return self.start <= at < self.end
@@ -204,6 +205,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         conditions=conditions,
         retention=_retention(doc),
         subcontracts=subcontracts,
+        raw=doc,
     )
 
 

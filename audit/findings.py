@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, conditions, timefmt
+from audit import attestations, conditions, duties, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -135,10 +135,29 @@ def derive(v: Verification) -> list[Finding]:
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
+    findings += _duty_findings(v, now)
     for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
         findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
                                 [doc.id], doc.log_seq, ja))
     return findings
+
+
+def _duty_findings(v: Verification, now: datetime | None) -> list[Finding]:
+    """Each slot of a contract duty (立入調査 every fiscal year, 研修実施報告 every half year, a
+    pledge per handler, ...) with no trusted `duty-record` meeting it by its due date."""
+    out = []
+    documents = list(v.documents.values())
+    for approval_id, a in sorted(v.approvals.items()):
+        for s in duties.ledger(approval_id, a.raw, documents, now):
+            if s["state"] != "overdue":
+                continue
+            who = f" for {s['handler']}" if s["handler"] else ""
+            due = timefmt.jst(timefmt.parse(s["due"])) + " JST"
+            out.append(Finding("compliance-overdue", False,
+                               f"duty {s['duty']} ({s['kind']}), {s['slot']}{who}: no record by {due}",
+                               approval_id, None, [], None,
+                               f"契約上の義務「{s['duty']}」（{s['slot']}{who}）が期限（{due}）までに記録されていません。"))
+    return out
 
 
 def _gateway_fault(kind: str, entry: Any) -> Finding:
@@ -403,6 +422,7 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "profiles": a.profiles if a else [],
             "recipients": sorted(a.recipients) if a else [],
             "conditions": conditions.statuses(a.conditions, approval_id, list(v.documents.values())) if a else [],
+            "duties": duties.ledger(approval_id, a.raw, list(v.documents.values()), v.created_at) if a else [],
             "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),

@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "org": ("sshkeys",), "push": ("sshkeys",),
     "courier": ("courier",),
     "delivery": ("delivery",),
+    "duty": ("duties",),
     "terminal": ("portal",),
     "settings": ("settings",),
     "doctor": ("doctor",),
@@ -47,7 +48,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators", "tls", "mail", "delivery")
+           "operators", "tls", "mail", "delivery", "duties")
 
 
 class LazyGroup(click.Group):

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from gateway.clock import JST
+from gateway.core.duties import DUTY_KINDS, EVERY, Duty
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
 from gateway.core.records.opaque import MEDIA_TYPES
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
@@ -185,6 +187,21 @@ class Approval:
     payload: str = "records"
     media_types: tuple[str, ...] = ()
     max_bytes: int | None = None
+    duties: tuple[Duty, ...] = ()  # the contract compliance ledger (core/duties.py)
+
+    @property
+    def duty_window(self) -> tuple[datetime, datetime]:
+        """The contract's window, over which recurring duties fall due: from the start of the
+        period to the end of the contract (or of the period, where no contract end is given)."""
+        end = datetime.combine(self.contract_end, time(0), tzinfo=JST) + timedelta(days=1) \
+            if self.contract_end is not None else self.period_end
+        return self.period_start, max(end, self.period_end)
+
+    def duty(self, duty_id: str) -> Duty | None:
+        return next((d for d in self.duties if d.id == duty_id), None)
+
+    def all_handlers(self) -> tuple[str, ...]:
+        return tuple(h.login for r in self.recipients for x in (r, *r.subcontractors) for h in x.handlers)
 
     @property
     def permits_anything(self) -> bool:
@@ -318,6 +335,9 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     retention_t.done()
 
     conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
+    duties = tuple(_duty(t, path) for t in doc.tables("duties", required=False))
+    if len({d.id for d in duties}) != len(duties):
+        raise DefinitionError(f"{path}: duties の id が重複しています。", f"{path}: a duty id is used twice.")
     profiles = transfer.texts("profiles")
     transfer.done()
     council_session = council.text("session") or ""
@@ -352,6 +372,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         payload=payload,
         media_types=media_types,
         max_bytes=max_bytes,
+        duties=duties,
     )
 
 
@@ -419,6 +440,17 @@ def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Rec
                                   f"{path}: {t.where}: deletion_days needs the subcontract's period_start and period_end.")
     t.done()
     return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs, subcontract=term)
+
+
+def _duty(t: Table, path: Path | str) -> Duty:
+    duty_id = t.text("id") or ""
+    if not _ID.match(duty_id):
+        raise DefinitionError(f"{path}: {t.where}.id「{duty_id}」は英小文字・数字・ハイフンにしてください。",
+                              f"{path}: {t.where}.id '{duty_id}' must be lowercase letters, digits and hyphens.")
+    duty = Duty(id=duty_id, kind=t.choice("kind", DUTY_KINDS) or "", every=t.choice("every", EVERY) or "",
+                text=t.text("text") or "")
+    t.done()
+    return duty
 
 
 def _condition(t: Table, path: Path | str) -> Condition:

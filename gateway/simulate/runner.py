@@ -236,6 +236,17 @@ def _confirm_condition(run: Run, step: Step) -> None:
     run.echo(f"  条件確認 / condition {step.get('condition')} of {step.get('approval')} confirmed")
 
 
+def _duty(run: Run, step: Step) -> None:
+    """City staff record a duty of the contract done (an inspection, a report), from its paper."""
+    staff = run.desks.staff(step)
+    args = ["duty", "record", str(step.get("approval")), "--duty", str(step.get("duty")), "--on",
+            run.clock.now().isoformat(), "--means", str(step.get("means")), "--json"]
+    if step.get("handler"):
+        args += ["--handler", str(step.get("handler"))]
+    run.desks.cli(*args, as_user=staff)
+    run.echo(f"  義務 / duty {step.get('duty')} of {step.get('approval')} recorded")
+
+
 def _delete(run: Run, step: Step) -> None:
     run.desks.delete(step, run.transfers[step.get("transfer")])
 
@@ -315,7 +326,8 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
-    "courier": _courier, "deliver": _deliver, "confirm-condition": _confirm_condition, "delete": _delete,
+    "courier": _courier, "deliver": _deliver, "confirm-condition": _confirm_condition, "duty": _duty,
+    "delete": _delete,
     "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
 }

@@ -12,6 +12,8 @@ from gateway.simulate.faults import KINDS
 from tests.conftest import run_audit, run_gateway
 
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
+# kurume-2020's approval imposes no recurring duty of the contract; shinjuku-2020's does (立入調査).
+ONLY_WITH_DUTIES = {"compliance-overdue"}
 # shinjuku-2020 hands no courier media over: faults of media custody cannot be woven into it.
 ONLY_WITH_MEDIA = {"password-same-day", "media-not-returned", "custody-gap"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does;
@@ -42,11 +44,24 @@ def test_a_run_without_faults_reports_none(tmp_path, scenario):
         assert key in result
 
 
-@pytest.mark.parametrize("kind", sorted(set(KINDS) - ONLY_WITH_EXCLUSIONS))
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - ONLY_WITH_EXCLUSIONS - ONLY_WITH_DUTIES))
 def test_each_fault_alone_is_found(tmp_path, kind):
     result = simulate(tmp_path, "kurume-2020", kind)
     assert result["injected"] == [kind]
     assert result["findings"] == [kind]
+
+
+def test_a_missed_inspection_is_found_exactly(tmp_path):
+    result = simulate(tmp_path, "shinjuku-2020", "compliance-overdue")
+    assert result["injected"] == ["compliance-overdue"] and result["findings"] == ["compliance-overdue"]
+    report = json.loads((tmp_path / "run-compliance-overdue" / "report.json").read_text())
+    [finding] = [f for f in report["findings"] if f["kind"] == "compliance-overdue"]
+    assert finding["approval"] == "shinjuku-2020-teigaku" and "FY2020" in finding["detail"]
+    assert finding["severity"] == "warning"
+    clean = simulate(tmp_path, "shinjuku-2020")
+    assert clean["findings"] == []
+    ledger = json.loads((tmp_path / "run-clean" / "report.json").read_text())["approval_summaries"][0]["duties"]
+    assert [(d["duty"], d["slot"], d["state"]) for d in ledger] == [("inspection", "FY2020", "met")]
 
 
 def test_excluded_persons_slipping_through_are_stopped_and_reported(tmp_path):
