@@ -16,6 +16,7 @@ from pathlib import Path
 from gateway.clock import JST
 from gateway.core.duties import DUTY_KINDS, EVERY, Duty
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
+from gateway.core.records.keyed_lists import KEY_FIELDS
 from gateway.core.records.opaque import MEDIA_TYPES
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
@@ -117,6 +118,9 @@ class Exclusion:
     population: str
     handling: str  # remove: dropped before sending; refuse: the whole file is refused
     note: str = ""
+    # Also screened against a list the city holds apart (Shinjuku's DV support-measure list), by
+    # this number: addressee_code (宛名番号) or resident_number (住民番号). See keyed_lists.py.
+    list_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,11 @@ class Approval:
     def permits_anything(self) -> bool:
         return self.decision != "deferred"
 
+    @property
+    def list_keys(self) -> frozenset[str]:
+        """Columns read only to screen against the city's separate lists, never sent for that."""
+        return frozenset(e.list_key for e in self.excluded if e.list_key is not None)
+
     def recipient(self, org_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.organisation.id == org_id), None)
 
@@ -287,6 +296,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                 population=t.choice("population", EXCLUDED_POPULATIONS) or "",
                 handling=t.choice("handling", EXCLUSION_HANDLING) or "",
                 note=t.text("note", required=False, default="") or "",
+                list_key=t.choice("list_key", KEY_FIELDS, required=False),
             )
         )
         t.done()

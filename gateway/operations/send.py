@@ -26,6 +26,7 @@ from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines, fiscal_year, record_year_erasure
 from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import CHANNELS, Profile
+from gateway.core.records.keyed_lists import Matcher, missing_key_fields
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise, read_header
 from gateway.core.records.streams import Prefixed
@@ -41,6 +42,7 @@ from gateway.notices.password_notice import write as write_notice
 from gateway.operations import workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
+from gateway.operations.exclusion_lists import lists_for
 from gateway.operations.opaque_payload import read_opaque
 from gateway.service import Gateway
 from gateway.store import faultpoints
@@ -171,10 +173,17 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
             max_line = gw.settings.records.max_line_bytes
             present = read_header(req.file, max_line=max_line).columns
             fields = [f for f in approval.fields if f in present]
+            screening = lists_for(gw, approval)
+            if screening is not None and (absent := missing_key_fields(screening[1], present)):
+                raise Invalid(f"別に管理する除外リストと照合する番号の列（{', '.join(absent)}）がファイルにありません。",
+                              f"the file lacks the number column(s) the exclusion lists are matched by: "
+                              f"{', '.join(absent)}.")
+            listed = (lambda columns, s=screening: Matcher(s[0], s[1], columns)) if screening else None
             with _work_file(payload) as raw:
                 body = age.PayloadWriter(file_key, raw)
                 source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body),
-                                        max_line=max_line, neutralise_formulas=approval.neutralise_formulas)
+                                        max_line=max_line, neutralise_formulas=approval.neutralise_formulas,
+                                        listed=listed)
                 body.finish()
         faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
