@@ -148,6 +148,9 @@ class Retention:
     # Kurume AI-OCR (001) 附帯意見 「AI-OCRサーバに提供した情報を可能な限り即時削除すること」: the
     # gateway's copy is erased in the same act that records the contractor's matching receipt.
     erase_on_receipt: bool = False
+    # What gateway_days count from: the contractor's receipt (default) or the sending (Kurume
+    # AI-OCR: 「送信後5日以内にサーバ内から完全に削除される」).
+    gateway_days_from: str = "receipt"
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         media_closure=retention_t.choice("media_closure", MEDIA_CLOSURES, required=False) or "return",
         erasure_locations=retention_t.texts("erasure_locations", required=False),
         erase_on_receipt=retention_t.flag("erase_on_receipt", default=False),
+        gateway_days_from=retention_t.choice("gateway_days_from", ("receipt", "send"), required=False) or "receipt",
     )
     retention_t.done()
 

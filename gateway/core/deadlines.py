@@ -28,7 +28,8 @@ def deadlines(approval: Approval, profile: Profile, sent_at: datetime,
     # deadline, so that bounds the gateway's copy. The profile's own window is never exceeded.
     windows = [sent_at + timedelta(days=profile.gateway_retention_days)]
     if approval.retention.gateway_days is not None:
-        windows.append(receipt_due + timedelta(days=approval.retention.gateway_days))
+        counted_from = sent_at if approval.retention.gateway_days_from == "send" else receipt_due
+        windows.append(counted_from + timedelta(days=approval.retention.gateway_days))
     if approval.retention.gateway_until_period_end:
         windows.append(max(approval.period_end, sent_at))
     term = approval.subcontract_of(recipient) if recipient is not None else None

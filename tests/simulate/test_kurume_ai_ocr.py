@@ -4,6 +4,7 @@ page count are checked instead of columns), and the 附帯意見 「AI-OCRサー
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -29,6 +30,9 @@ def test_the_scans_go_as_a_pdf_and_are_erased_on_receipt(tmp_path, monkeypatch):
     assert transfer["manifest"]["record_count"] == 25  # pages
     assert transfer["manifest"]["payload"] == {"media_type": "application/pdf", "unit": "pages"}
     assert transfer["manifest"]["columns"] == []
+    # 「送信後5日以内」: the bound counts from the sending, not from a receipt that may never come
+    sent_at = datetime.fromisoformat(transfer["sent_at"].replace("Z", "+00:00"))
+    assert datetime.fromisoformat(transfer["gateway_erase_due"].replace("Z", "+00:00")) == sent_at + timedelta(days=5)
     [receipt] = [json.loads(p.read_text()) for p in evidence.glob("receipt-*.json")]
     [erasure] = [json.loads(p.read_text()) for p in evidence.glob("gateway-erasure-*.json")]
     assert receipt["matches"] is True and receipt["record_count"] == 25
