@@ -277,12 +277,22 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
-        if p.decision.remove:
+        flagged = {pop for pop in p.decision.remove
+                   if p.source.excluded.get(pop, 0) > p.source.listed.get(pop, 0)}
+        if flagged:
             # The file held persons the approval keeps away from the contractor: they were
             # stopped here, which is a prevented violation even though the rest goes ahead.
             gw.ledger.record(session, a.event(
                 action="transfer.screen", transfer=p.transfer_id, outcome="refused",
                 kinds=(Kind.EXCLUDED_PERSON,), reason=_removed_reason(p.decision, p.source),
+            ))
+        if p.source.listed:
+            # Persons on a list the city keeps apart: screening them out is the designed step.
+            # Only counts are logged, never a number from the list.
+            counts = ", ".join(f"{pop}: {n}" for pop, n in sorted(p.source.listed.items()))
+            gw.ledger.record(session, a.event(
+                action="transfer.screen", transfer=p.transfer_id,
+                reason=f"persons on the city's separately held exclusion lists removed before sending ({counts})",
             ))
         _, document = gw.ledger.record(session, a.event(
             transfer=p.transfer_id, blob_sha256=blob.sha256,

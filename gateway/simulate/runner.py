@@ -247,6 +247,33 @@ def _duty(run: Run, step: Step) -> None:
     run.echo(f"  義務 / duty {step.get('duty')} of {step.get('approval')} recorded")
 
 
+def _exclusion_import(run: Run, step: Step) -> None:
+    """The ward takes in the list it keeps apart from the export (DV support measures), as keyed
+    hashes only. The list is synthetic: every `every`-th person of the export is on it. It is the
+    ward's own file (under DIR/city/, outside the gateway's home)."""
+    import csv
+
+    from gateway.core.records.fields import header_label
+
+    key_field = str(step.get("key_field", "resident_number"))
+    every = int(step.get("every", 500))
+    city = run.out / "city"
+    city.mkdir(mode=0o700, exist_ok=True)
+    listed = city / f"{step.get('population')}-list.csv"
+    encoding = run.scenario.encoding
+    with run.population.open("r", encoding=encoding, newline="") as src, \
+            listed.open("w", encoding="utf-8", newline="") as out:
+        rows = csv.reader(src)
+        column = next(rows).index(header_label(key_field))
+        out.write(f"{header_label(key_field)}\n")
+        for n, row in enumerate(rows):
+            if n % every == 0:
+                out.write(f"{row[column]}\n")
+    done = run.desks.cli("exclusion", "import", str(step.get("population")), "--key-field", key_field, "-i",
+                         str(listed), "--json", as_user=run.desks.staff(step)).json()
+    run.echo(f"  除外リスト / {done['entries']} entries for {step.get('population')} taken in as keyed hashes")
+
+
 def _delete(run: Run, step: Step) -> None:
     run.desks.delete(step, run.transfers[step.get("transfer")])
 
@@ -327,6 +354,7 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
     "courier": _courier, "deliver": _deliver, "confirm-condition": _confirm_condition, "duty": _duty,
+    "exclusion-import": _exclusion_import,
     "delete": _delete,
     "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,

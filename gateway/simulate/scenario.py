@@ -13,7 +13,7 @@ from gateway.data import simulations_dir
 from gateway.findings import Kind
 
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "deliver", "confirm-condition",
-           "duty", "delete", "sweep", "declare", "export")
+           "duty", "exclusion-import", "delete", "sweep", "declare", "export")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -38,6 +38,9 @@ class Manifest:
     # An opaque payload (records/opaque.py): its media type and what record_count counts.
     media_type: str = ""
     unit: str = ""
+    # Of `excluded`, the persons found on a list the city keeps apart (keyed_lists.py), not flagged
+    # in the file: screening them out is the designed step, not a slip of the export.
+    listed: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -55,6 +58,8 @@ class Manifest:
             out["formulas"] = self.formulas_dict()
         if self.media_type:
             out["payload"] = {"media_type": self.media_type, "unit": self.unit}
+        if self.listed:
+            out["listed"] = dict(sorted(self.listed.items()))
         return out
 
     def formulas_dict(self) -> dict[str, Any]:
@@ -78,6 +83,7 @@ class Manifest:
             neutralised={str(k): int(v) for k, v in dict((data.get("formulas") or {}).get("columns", {})).items()},
             media_type=str((data.get("payload") or {}).get("media_type", "")),
             unit=str((data.get("payload") or {}).get("unit", "")),
+            listed={str(k): int(v) for k, v in dict(data.get("listed", {})).items()},
         )
 
 

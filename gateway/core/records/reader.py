@@ -18,6 +18,7 @@ import codecs
 import collections
 import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import operator
@@ -207,7 +208,7 @@ def minimise(
             buffered.flush()
         excluded = collections.Counter(_excluded(flags))
         excluded.update(on_list)
-        source = _manifest(o, count, dict(excluded))
+        source = dataclasses.replace(_manifest(o, count, dict(excluded)), listed=dict(on_list))
     written = Manifest(
         source_name=os.path.basename(os.fspath(out_path)),
         encoding=o.header.encoding,
