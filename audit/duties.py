@@ -90,6 +90,11 @@ def slots(doc: dict[str, Any]) -> list[Slot]:
     return out
 
 
+def _complete_application(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k), str) and value[k].strip()
+                                           for k in ("reason", "content", "data", "supervision"))
+
+
 def met(slot: Slot, records: list[Document]) -> bool:
     for r in records:
         on = timefmt.parse(r.get("on"))
@@ -97,6 +102,8 @@ def met(slot: Slot, records: list[Document]) -> bool:
             continue
         if slot.handler is not None and r.get("handler") != slot.handler:
             continue
+        if slot.kind == "subcontract-application" and not _complete_application(r.get("application")):
+            continue  # an application that does not state reason, content, data and supervision
         if slot.key == "once" or slot.key.startswith("handler:"):
             if on <= slot.due:
                 return True

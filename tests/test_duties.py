@@ -54,3 +54,23 @@ def test_staff_record_a_duty_and_see_what_is_due(home, monkeypatch):
     assert contractor.returncode == 1 and "no approval" in contractor.stderr
     assert record("sj.staff").returncode == 0
     assert status()[0]["met"] is True and status()[0]["overdue"] is False
+
+
+def test_a_subcontract_application_states_reason_content_data_and_supervision(home, tmp_path, monkeypatch):
+    """Komae 特記仕様書第7条: 「再委託は禁止。やむを得ない場合は業務の着手前に書面で申請し承認を得る」."""
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-05-20T10:00:00+09:00")
+    text = (APPROVALS / "shinjuku-2020-teigaku.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "shinjuku-2020-teigaku"', 'id = "shinjuku-2020-applied"', 1) + (
+        '\n[[duties]]\nid = "subcontract"\nkind = "subcontract-application"\nevery = "once"\n'
+        'text = "再委託は業務の着手前に書面で申請し承認を得る"\n')
+    (tmp_path / "applied.toml").write_text(text, encoding="utf-8")
+    run_gateway("approval", "add", str(tmp_path / "applied.toml"))
+    run_gateway("user", "add", "sj.staff", "--org", "shinjuku", "--role", "staff", "--name", "職員")
+    base = ["duty", "record", "shinjuku-2020-applied", "--duty", "subcontract", "--on", "2020-05-01",
+            "--means", "再委託承認申請書", "--as", "sj.staff", "--paper-ref", "申請書 1", "--json"]
+    bare = run_gateway(*base, check=False)
+    assert bare.returncode == 1 and "--supervision" in bare.stderr
+    run_gateway(*base, "--reason", "専門的な印刷設備", "--content", "申請書の印刷・発送", "--data", "住民番号・氏名・住所",
+                "--supervision", "立入調査と月次報告")
+    status = json.loads(run_gateway("duty", "status", "shinjuku-2020-applied", "--json").stdout)
+    assert {(s["duty"], s["slot"], s["met"]) for s in status} >= {("subcontract", "once", True)}

@@ -1,7 +1,8 @@
 """`gateway duty record|status`: the contract compliance ledger (立入調査, 研修実施報告, 誓約書, ...).
 
 ```
-gateway duty record APPROVAL --duty ID --on DATE --means TEXT [--handler LOGIN] --as LOGIN [--json]
+gateway duty record APPROVAL --duty ID --on DATE --means TEXT [--handler LOGIN]
+                    [--reason R --content C --data D --supervision S] --as LOGIN [--json]
 gateway duty status APPROVAL [--json]
 ```
 """
@@ -27,19 +28,26 @@ def duty() -> None:
 @click.option("--on", "on", required=True, help="実施日（JST） / the day it was done")
 @click.option("--means", required=True, help="根拠の書面・記録 / the report or record it rests on")
 @click.option("--handler", help="取扱者（誓約書など取扱者ごとの義務） / the handler, for a per-handler duty")
+@click.option("--reason", help="再委託の理由 / a subcontract application's reason")
+@click.option("--content", help="再委託の内容 / what is subcontracted")
+@click.option("--data", "data_items", help="再委託先が取り扱う情報 / the data the subcontractor handles")
+@click.option("--supervision", help="再委託先の監督の方法 / how the contractor supervises it")
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def record_cmd(ctx: click.Context, approval_id: str, duty_id: str, on: str, means: str, handler: str | None,
+               reason: str | None, content: str | None, data_items: str | None, supervision: str | None,
                login: str | None, home: str | None, as_json: bool) -> None:
     """義務の履行を記録 / record that a duty was done."""
     from gateway.operations.duties import record
 
     with open_gateway(ctx, home) as gw:
+        application = {"reason": reason or "", "content": content or "", "data": data_items or "",
+                       "supervision": supervision or ""}
         evidence = record(gw, cli_caller(gw, login), approval_id, duty_id, on=parse_instant(on), means=means,
-                          handler=handler)
+                          handler=handler, application=application)
     if as_json:
         click.echo(json.dumps({"approval": approval_id, "duty": duty_id, "evidence": evidence}))
         return

@@ -25,8 +25,12 @@ ACTION = "duty.record"
 RECORDERS = ("staff", "security-officer")
 
 
+# Komae 特記仕様書第7条 and the Shinjuku 再委託 form: what a subcontract application must state.
+APPLICATION = ("reason", "content", "data", "supervision")
+
+
 def record(gw: Gateway, caller: Caller, approval_id: str, duty_id: str, *, on: datetime, means: str,
-           handler: str | None = None) -> str:
+           handler: str | None = None, application: dict[str, str] | None = None) -> str:
     with attempt(gw, caller, ACTION) as a, gw.unit() as session:
         user = a.user
         approval = get_approval(session, approval_id)
@@ -44,6 +48,14 @@ def record(gw: Gateway, caller: Caller, approval_id: str, duty_id: str, *, on: d
         if duty.every == "per-handler" and handler not in approval.all_handlers():
             raise Invalid("取扱者ごとの義務です。--handler に取扱者名簿の login を指定してください。",
                           "this duty is per handler: name a designated handler with --handler.")
+        details = None
+        if duty.kind == "subcontract-application":
+            details = {k: (application or {}).get(k, "").strip() for k in APPLICATION}
+            if not all(details.values()):
+                raise Invalid("再委託の申請には理由・内容・取り扱う情報・監督の方法をすべて記入してください"
+                              "（--reason --content --data --supervision）。",
+                              "a subcontract application states its reason, content, data and supervision method "
+                              "(--reason --content --data --supervision).")
         if on > gw.clock.now():
             raise Invalid("実施日が未来です。", "the date is in the future.")
         if not means.strip():
@@ -53,7 +65,8 @@ def record(gw: Gateway, caller: Caller, approval_id: str, duty_id: str, *, on: d
             reason=f"duty {duty.id} ({duty.kind}) done on {timestamp(on)}" + (f" by {handler}" if handler else ""),
             evidence_type="duty-record",
             evidence={"duty": duty.id, "kind": duty.kind, "on": timestamp(on), "handler": handler,
-                      "means": means.strip(), "recorded_by": {"user": user.login, "org": user.organisation_id}},
+                      "means": means.strip(), "recorded_by": {"user": user.login, "org": user.organisation_id},
+                      **({"application": details} if details else {})},
         ))
         assert document is not None
         return str(document["id"])
