@@ -27,10 +27,87 @@ class Approval:
     council: str = ""
     period_text: str = ""
     max_records: int | None = None
-    conditions: list[str] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)  # {number, text, kind, rule}
+    retention: Retention | None = None
+    # subcontractor org id -> its own term (start, end exclusive) and deletion days (seed 003)
+    subcontracts: dict[str, tuple[datetime, datetime, int | None]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)  # the whole file, for the duty ledger
 
     def covers(self, at: datetime) -> bool:
         return self.start <= at < self.end
+
+
+@dataclass(frozen=True)
+class Retention:
+    """What the contractor's erasure deadline counts from, where the approval says it itself."""
+
+    base: str  # period-end | record-fiscal-year
+    keep_years: int | None
+    rollover_month: int | None
+    deletion_after_delivery_days: int | None = None
+    return_after_delivery_days: int | None = None
+    media_closure: str = "return"  # "erase": the contractor's own media, erased and reported
+    erasure_locations: tuple[str, ...] = ()  # every place the certificates must cover
+
+    def uncovered(self, certified_places: list[Any]) -> list[str]:
+        """The approval's places of erasure that no certificate's media or location names."""
+        named = [_norm(p) for p in certified_places if isinstance(p, str)]
+        return [loc for loc in self.erasure_locations if not any(_norm(loc) in n for n in named)]
+
+    def after_delivery(self, delivered_at: datetime) -> tuple[datetime | None, datetime | None]:
+        """Shinjuku NHI (seed 004): 「納品完了後、データを消去させ」「納品完了後、データ媒体、パスワード
+        通知書を返却させる」: the erasure and return deadlines a completed 納品 starts."""
+        d, r = self.deletion_after_delivery_days, self.return_after_delivery_days
+        return (delivered_at + timedelta(days=d) if d is not None else None,
+                delivered_at + timedelta(days=r) if r is not None else None)
+
+    def record_year_due(self, record_fiscal_year: Any) -> datetime | None:
+        """Komae (seed 002): erased at the N-th roll-over counting the record's own fiscal year's
+        first day as the first (例: 平成27年4月1日の情報は平成33年4月1日付けで抹消)."""
+        if self.base != "record-fiscal-year" or self.keep_years is None or self.rollover_month is None:
+            return None
+        if type(record_fiscal_year) is not int or not 1900 <= record_fiscal_year <= 2999:
+            return None
+        return datetime(record_fiscal_year + self.keep_years - 1, self.rollover_month, 1, tzinfo=JST)
+
+
+def _retention(doc: dict[str, Any]) -> Retention | None:
+    table = doc.get("retention")
+    if not isinstance(table, dict):
+        return None
+    base, keep, month = table.get("base", "period-end"), table.get("contractor_keep_years"), table.get("rollover_month")
+    return Retention(base=base if isinstance(base, str) else "period-end",
+                     keep_years=keep if type(keep) is int and 1 <= keep <= 100 else None,
+                     rollover_month=month if type(month) is int and 1 <= month <= 12 else None,
+                     deletion_after_delivery_days=_days(table.get("deletion_after_delivery_days")),
+                     return_after_delivery_days=_days(table.get("return_after_delivery_days")),
+                     media_closure="erase" if table.get("media_closure") == "erase" else "return",
+                     erasure_locations=tuple(x for x in table.get("erasure_locations", ())
+                                             if isinstance(x, str) and x.strip())
+                     if isinstance(table.get("erasure_locations"), list) else ())
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _conditions(listed: Any) -> list[dict[str, Any]]:
+    """Each condition with its number (1-based, file order, as the gateway numbers them), text,
+    kind (答申の条件 / 附帯意見 / 特記事項) and the rule the gateway checks it by, if any."""
+    if not isinstance(listed, list):
+        return []
+    out = []
+    for n, c in enumerate(listed, 1):
+        if not isinstance(c, dict) or not isinstance(c.get("text"), str):
+            continue
+        kind, rule = c.get("kind"), c.get("rule")
+        out.append({"number": n, "text": c["text"], "kind": kind if isinstance(kind, str) else "unclassified",
+                    "rule": rule if isinstance(rule, str) else None})
+    return out
+
+
+def _days(value: Any) -> int | None:
+    return value if type(value) is int and 0 <= value <= 36_525 else None
 
 
 @dataclass
@@ -62,7 +139,7 @@ def _bound(value: Any, where: str, *, end: bool) -> datetime:
     if isinstance(value, date):
         day = datetime.combine(value, time(0), tzinfo=JST)
         return day + timedelta(days=1) if end else day
-    raise ApprovalError(f"[period].{where} is missing or not a date or date-time")
+    raise ApprovalError(f"{where if '.' in where else '[period].' + where} is missing or not a date or date-time")
 
 
 def _load_toml(data: bytes) -> dict:
@@ -88,6 +165,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
     if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
         raise ApprovalError("[transfer].profiles is missing or not a list of strings")
     recipients: dict[str, str | None] = {}
+    subcontracts: dict[str, tuple[datetime, datetime, int | None]] = {}
     listed = doc.get("recipients", [])
     if not isinstance(listed, list):
         raise ApprovalError("[[recipients]] is not an array of tables")
@@ -102,14 +180,20 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         for k, sub in enumerate(subs):
             if not isinstance(sub, dict):
                 raise ApprovalError(f"recipients[{n}].subcontractors[{k}] is not a table")
-            recipients.setdefault(_str(sub, "id", f"recipients[{n}].subcontractors[{k}]."), rid)
+            sub_id = _str(sub, "id", f"recipients[{n}].subcontractors[{k}].")
+            recipients.setdefault(sub_id, rid)
+            if "period_start" in sub and "period_end" in sub:
+                where = f"recipients[{n}].subcontractors[{k}]."
+                days = sub.get("deletion_days")
+                subcontracts[sub_id] = (_bound(sub["period_start"], where + "period_start", end=False),
+                                        _bound(sub["period_end"], where + "period_end", end=True),
+                                        days if type(days) is int and 0 <= days <= 36_525 else None)
     start = _bound(period.get("start"), "start", end=False)
     end = _bound(period.get("end"), "end", end=True)
     raw_data = doc.get("data")
     data_table: dict[str, Any] = raw_data if isinstance(raw_data, dict) else {}
     max_records = data_table.get("max_records")
-    conditions = [c["text"] for c in doc.get("conditions", []) if isinstance(c, dict) and isinstance(c.get("text"), str)] \
-        if isinstance(doc.get("conditions"), list) else []
+    conditions = _conditions(doc.get("conditions"))
     return Approval(
         id=approval_id, decision=_str(council, "decision", "[council]."), start=start, end=end,
         profiles=list(profiles), recipients=recipients,
@@ -119,6 +203,9 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
         period_text=f"{period.get('start')} 〜 {period.get('end')}",
         max_records=max_records if isinstance(max_records, int) else None,
         conditions=conditions,
+        retention=_retention(doc),
+        subcontracts=subcontracts,
+        raw=doc,
     )
 
 

@@ -48,7 +48,9 @@ STRENGTHS = {"signed": ("本人の電子署名", "signed by the party"),
 # What the signed document and the evidence must agree on, per type.
 _SAME = {"receipt": ("record_count", "sha256"),
          "deletion-request": ("items", "media", "quantity", "method", "planned_date"),
-         "erasure-certificate": ("deletion", "erased_at", "sanitisation", "technique", "tool", "place"),
+         # media_serial_or_location: which of several places of erasure a certificate covers
+         "erasure-certificate": ("deletion", "erased_at", "sanitisation", "technique", "tool", "place",
+                                 "media_serial_or_location"),
          "deliverable-declaration": ("name", "sha256", "size")}
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _SIGNER_LINE = re.compile(r'(\S+) namespaces="([^"]*)" (\S+) (\S+)\Z')

@@ -143,3 +143,41 @@ def report(bundle: str, output: str | None, as_json: bool, trust: str | None) ->
         click.echo(UNVERIFIABLE, err=True)
         sys.exit(1)
     sys.exit(0)
+
+
+@main.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--fiscal-year", "fiscal_year", required=True, type=click.IntRange(1990, 2999),
+              help="年度（4月始まり） / fiscal year beginning in April")
+@click.option("-o", "--output", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@_TRUST
+def annual(bundle: str, fiscal_year: int, output: str | None, as_json: bool, trust: str | None) -> None:
+    """年度の運用状況報告の集計 / the fiscal-year summary for the annual operating report."""
+    from audit.annual import summarise
+    from audit.findings import build_report
+
+    policy = _policy(trust)
+    rep = build_report(Path(bundle), policy)
+    if rep.unreadable:
+        click.echo(f"証跡を読めません / cannot read the bundle: {rep.unreadable}", err=True)
+        sys.exit(1)
+    summary = summarise(rep, fiscal_year)
+    if output is not None:
+        from audit.report_html import render_annual
+
+        try:
+            Path(output).write_text(render_annual(summary), encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"報告書を書き出せません / cannot write {output}: {exc.strerror or exc}", err=True)
+            sys.exit(1)
+    if as_json:
+        _echo_json({k: v for k, v in summary.items() if k != "kind_labels"})
+    else:
+        t = summary["totals"]
+        click.echo(f"{fiscal_year}年度: 受渡し {t['transfers']} 件、記録 {t['records']:,} 件、拒否 {t['refusals']} 件、"
+                   f"事故 {t['incidents']} 件、指摘 {t['findings']} 件")
+    if policy is None:
+        click.echo(UNVERIFIABLE, err=True)
+        sys.exit(1)
+    sys.exit(0)

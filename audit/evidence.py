@@ -90,6 +90,9 @@ REQUIRED: dict[str, dict[str, Check]] = {
     "gateway-erasure": {"transfer": _s, "erased_at": _time},
     "deletion-request": {"transfer": _s},
     "erasure-certificate": {"transfer": _s},
+    "delivery": {"transfer": _s, "at": _time, "complete": lambda v: type(v) is bool},
+    "duty-record": {"duty": _s, "on": _time},
+    "condition-confirmation": {"condition": _int, "text_sha256": _s, "confirmed_by": _party},
 }
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, timefmt
+from audit import attestations, conditions, duties, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -130,14 +130,34 @@ def derive(v: Verification) -> list[Finding]:
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
         findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now)
+        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs["delivery"]),
+                                       _places(t, v))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
-    findings += _custody_findings(by_type["custody"], now)
+    findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
+    findings += _duty_findings(v, now)
     for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
         findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
                                 [doc.id], doc.log_seq, ja))
     return findings
+
+
+def _duty_findings(v: Verification, now: datetime | None) -> list[Finding]:
+    """Each slot of a contract duty (立入調査 every fiscal year, 研修実施報告 every half year, a
+    pledge per handler, ...) with no trusted `duty-record` meeting it by its due date."""
+    out = []
+    documents = list(v.documents.values())
+    for approval_id, a in sorted(v.approvals.items()):
+        for s in duties.ledger(approval_id, a.raw, documents, now):
+            if s["state"] != "overdue":
+                continue
+            who = f" for {s['handler']}" if s["handler"] else ""
+            due = timefmt.jst(timefmt.parse(s["due"])) + " JST"
+            out.append(Finding("compliance-overdue", False,
+                               f"duty {s['duty']} ({s['kind']}), {s['slot']}{who}: no record by {due}",
+                               approval_id, None, [], None,
+                               f"契約上の義務「{s['duty']}」（{s['slot']}{who}）が期限（{due}）までに記録されていません。"))
+    return out
 
 
 def _gateway_fault(kind: str, entry: Any) -> Finding:
@@ -196,13 +216,72 @@ def _receipt_findings(t: Document, receipts: list[Document], now: datetime | Non
     return out
 
 
-def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None) -> list[Finding]:
-    due = _t(t.get("contractor_deletion_due"))
-    if due is None or now is None or due >= now or any(c.issued_at <= due for c in certificates):
+def _deletion_due(t: Document, v: Verification, deliveries: list[Document]) -> datetime | None:
+    """The contractor's erasure deadline, derived again from the approval in the bundle where it
+    says what the deadline counts from: the records' fiscal year the transfer names (Komae), or
+    each completed 納品 (Shinjuku NHI). The earliest of those and the transfer's own applies."""
+    dues = [_t(t.get("contractor_deletion_due"))]
+    approval = v.approvals.get(t.approval) if t.approval is not None else None
+    retention = approval.retention if approval is not None else None
+    base = t.get("deletion_base")
+    if retention is not None and isinstance(base, dict):
+        dues.append(retention.record_year_due(base.get("record_fiscal_year")))
+    term = approval.subcontracts.get(t.get("recipient", {}).get("org")) if approval is not None else None
+    if term is not None and term[2] is not None:  # a subcontractor's copy: due on its own term (seed 003)
+        dues.append(term[1] + timedelta(days=term[2]))
+    for d in _completed(deliveries):
+        if retention is not None:
+            dues.append(retention.after_delivery(_t(d.get("at")))[0])  # type: ignore[arg-type]
+        else:  # the approval is not in the bundle: what the delivery record says
+            dues.append(_t(d.get("deletion_due")))
+    return min((d for d in dues if d is not None), default=None)
+
+
+def _completed(deliveries: list[Document]) -> list[Document]:
+    return [d for d in deliveries if d.get("complete") is True and _t(d.get("at")) is not None]
+
+
+def _returns_after_delivery(deliveries: list[Document], v: Verification) -> dict[str, datetime]:
+    """Per transfer: when its media must be back after its completed 納品 (seed 004)."""
+    out: dict[str, datetime] = {}
+    for d in _completed(deliveries):
+        approval = v.approvals.get(d.approval) if d.approval is not None else None
+        at = _t(d.get("at"))
+        assert at is not None  # _completed keeps only those with a time
+        due = approval.retention.after_delivery(at)[1] \
+            if approval is not None and approval.retention is not None else _t(d.get("return_due"))
+        transfer = d.get("transfer")
+        if due is not None and isinstance(transfer, str):
+            out[transfer] = min(due, out.get(transfer, due))
+    return out
+
+
+def _places(t: Document, v: Verification) -> Any:
+    approval = v.approvals.get(t.approval) if t.approval is not None else None
+    return approval.retention if approval is not None and approval.retention is not None \
+        and approval.retention.erasure_locations else None
+
+
+def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None,
+                       due: datetime | None, places: Any = None) -> list[Finding]:
+    """No certificate by the deadline; where the approval names several places of erasure (Kurume
+    GIS), the certificates by then must together name every one of them."""
+    if due is None or now is None or due >= now:
+        return []
+    in_time = [c for c in certificates if c.issued_at <= due]
+    if places is not None:
+        missing = places.uncovered([c.get("media_serial_or_location") for c in in_time])
+        if not missing:
+            return []
+        when = timefmt.jst(due) + " JST"
+        return [_f("deletion-overdue", t, f"no erasure certificate for {', '.join(missing)} by the deletion "
+                   f"deadline {when}", due=due.isoformat())]
+    if in_time:
         return []
     late = min((c.issued_at for c in certificates), default=None)
-    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {t.get('contractor_deletion_due')}"
-               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=t.get("contractor_deletion_due"))]
+    when = timefmt.jst(due) + " JST"
+    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {when}"
+               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=due.isoformat())]
 
 
 def _retention_findings(t: Document, erasures: list[Document], now: datetime | None) -> list[Finding]:
@@ -248,6 +327,10 @@ def _approval_findings(t: Document, v: Verification) -> list[Finding]:
     elif allowed and channel not in allowed:
         problems.append(f"channel {channel!r} is not one the approval allows")
     recipient = t.get("recipient", {}).get("org")
+    term = approval.subcontracts.get(recipient)
+    if term is not None and sent is not None and not term[0] <= sent < term[1]:
+        problems.append(f"relayed at {timefmt.jst(sent)} JST, outside the subcontract's term"
+                        f" ({timefmt.jst(term[0])} to {timefmt.jst(term[1])} JST)")
     if recipient not in approval.recipients:
         problems.append(f"recipient {recipient!r} is neither an approved recipient nor an approved subcontractor")
     if not problems:
@@ -265,7 +348,8 @@ def _who(party: tuple[Any, Any] | None) -> str:
     return "nobody" if party is None else f"{party[0]} ({party[1]})"
 
 
-def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[Finding]:
+def _custody_findings(events: Iterable[Document], now: datetime | None,
+                      returns_by: dict[str, datetime] | None = None) -> list[Finding]:
     out: list[Finding] = []
     by_item: dict[str, list[Document]] = defaultdict(list)
     for e in events:
@@ -297,6 +381,9 @@ def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[
             if e.get("item_kind") != "media" or e.get("event") != "handover":
                 continue
             due = _t(e.get("return_due"))
+            after_delivery = (returns_by or {}).get(e.get("transfer"))
+            if after_delivery is not None:
+                due = after_delivery if due is None else min(due, after_delivery)
             if due is None:
                 continue
             handed = _t(e.get("at"))
@@ -306,7 +393,7 @@ def _custody_findings(events: Iterable[Document], now: datetime | None) -> list[
                 continue
             if now is not None and due < now:
                 out.append(_f("media-not-returned", e, f"media {item} handed over at {e.get('at')} was not returned"
-                                                      f" by {e.get('return_due')}", due=e.get("return_due")))
+                                                      f" by {timefmt.jst(due)} JST", due=due.isoformat()))
     return out
 
 
@@ -334,7 +421,8 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "period": a.period_text if a else None,
             "profiles": a.profiles if a else [],
             "recipients": sorted(a.recipients) if a else [],
-            "conditions": a.conditions if a else [],
+            "conditions": conditions.statuses(a.conditions, approval_id, list(v.documents.values())) if a else [],
+            "duties": duties.ledger(approval_id, a.raw, list(v.documents.values()), v.created_at) if a else [],
             "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
@@ -372,14 +460,20 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
         "sha256": manifest["sha256"], "formulas": _formulas(manifest.get("formulas")),
         "sent_at": t.get("sent_at"), "receipt_due": t.get("receipt_due"),
         "gateway_erase_due": t.get("gateway_erase_due"), "contractor_deletion_due": t.get("contractor_deletion_due"),
+        "deletion_base": t.get("deletion_base"),
         "password_notices": [_brief(d, "method", "dispatched_at") for d in docs["password-notice"]],
         "receipts": [_brief(d, "confirmed_by", "record_count", "matches", v=v) for d in docs["receipt"]],
         "gateway_erasures": [_brief(d, "erased_at", "method") for d in docs["gateway-erasure"]],
         "deletion_requests": [_brief(d, "planned_date", "method", v=v) for d in docs["deletion-request"]],
-        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", v=v)
+        "erasure_certificates": [_brief(d, "erased_at", "method", "sanitised_by", "media_serial_or_location", "covers",
+                                        "addressed_to", v=v)
                                  for d in docs["erasure-certificate"]],
         "deliverable_declarations": [_brief(d, "name", "sha256", "size", v=v)
                                      for d in docs["deliverable-declaration"]],
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
+        "erasure_acknowledgements": [_brief(d, "deletion", "accepted", "acknowledged_by", "acknowledged_at")
+                                     for d in docs["erasure-acknowledgement"]],
+        "deliveries": [_brief(d, "from", "to", "at", "place", "content", "quantity", "complete", "deletion_due",
+                              "return_due") for d in docs["delivery"]],
     }

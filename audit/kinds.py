@@ -6,7 +6,7 @@ asserts that the two say the same, so a kind added on one side alone fails the t
 """
 from __future__ import annotations
 
-WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitnessed"})
+WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitnessed", "compliance-overdue"})
 PREVENTED_KINDS = frozenset({
     "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
     "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
@@ -14,7 +14,7 @@ PREVENTED_KINDS = frozenset({
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged", "integrity-failure", "log-unwitnessed")
+                        "evidence-forged", "integrity-failure", "log-unwitnessed", "compliance-overdue")
 # Failures of the gateway itself, logged with the attempt they stopped: the finding is the
 # gateway's, never the attempting person's, and it was not a violation someone tried.
 GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
@@ -44,6 +44,7 @@ KIND_LABELS = {
     "evidence-forged": "証跡文書の偽造・改変",
     "integrity-failure": "ゲートウェイ保管データの消失・破損（ゲートウェイの障害）",
     "log-unwitnessed": "ウィットネスの連署がないログ",
+    "compliance-overdue": "契約上の義務（立入調査・研修実施報告・誓約書等）の期限超過",
 }
 
 

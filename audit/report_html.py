@@ -56,3 +56,8 @@ def render(report: Report) -> str:
         severities=SEVERITIES, events=EVENTS, created_at=_when(v.manifest.get("created_at") if v.manifest else None),
         generated=timefmt.jst(datetime.now(UTC)), version=__version__,
     )
+
+
+def render_annual(summary: dict[str, Any]) -> str:
+    """The fiscal-year summary (audit/annual.py) in Japanese, for the 運用状況報告."""
+    return _environment().get_template("annual.html.j2").render(s=summary)

@@ -40,6 +40,9 @@ class Kind(StrEnum):
     INTEGRITY_FAILURE = "integrity-failure"
     # Entries past the last checkpoint a quorum of the verifier's witnesses cosigned (issue 17).
     LOG_UNWITNESSED = "log-unwitnessed"
+    # A duty of the contract (an on-site inspection, a training report, a pledge) with no record
+    # by its due date (issue 21, the contract compliance ledger).
+    COMPLIANCE_OVERDUE = "compliance-overdue"
 
 
 PREVENTED = frozenset({
@@ -50,7 +53,8 @@ PREVENTED = frozenset({
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.
 # A warning, not a violation: a witness may simply have been down; nothing says the log was altered.
-WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED, Kind.LOG_UNWITNESSED})
+# A missed duty is a warning: the record may be late on paper, and the council's report says so.
+WARNINGS = frozenset({Kind.RECEIPT_MISSING, Kind.MEDIA_NOT_RETURNED, Kind.LOG_UNWITNESSED, Kind.COMPLIANCE_OVERDUE})
 # The gateway's own failures, logged with the attempt they stopped: never the attempting person's.
 GATEWAY_FAULTS = frozenset({Kind.INTEGRITY_FAILURE})
 

@@ -86,3 +86,23 @@ def test_date_end_covers_the_whole_day_and_datetime_end_its_last_second(tmp_path
     assert a.period_end.isoformat() == "2020-09-01T00:00:00+09:00"
     b = load_approval(write(tmp_path, BASIC.replace("end = 2020-08-31", "end = 2020-08-31T23:59:59+09:00")))
     assert b.period_end == a.period_end
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ('payload = "opaque"\n', 'payload = "opaque"\nmedia_types = []\n', "media_types"),
+    ('erasure_locations = ["現行サーバ", "変換サーバ", "外付ハードディスクドライブ"]',
+     'erasure_locations = ["現行サーバ", "現行サーバ"]', "erasure_locations"),
+    ('media_closure = "erase"', 'media_closure = "keep"', "media_closure"),
+])
+def test_issue_21_keys_that_contradict_themselves_are_refused(old, new, says):
+    from gateway.core.approvals import parse_approval_text
+    from gateway.core.tomlfile import DefinitionError
+
+    name = "kurume-2021-ai-ocr.toml" if "payload" in old else "kurume-2021-gis-hdd.toml"
+    text = (APPROVALS / name).read_text(encoding="utf-8")
+    if "media_types = []" in new:
+        text = text.replace('media_types = ["application/pdf"]\n', "")
+    assert old in text
+    with pytest.raises(DefinitionError) as err:
+        parse_approval_text(text.replace(old, new), name)
+    assert says in str(err.value)

@@ -36,6 +36,9 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "simulate": ("simulate",),
     "org": ("sshkeys",), "push": ("sshkeys",),
     "courier": ("courier",),
+    "delivery": ("delivery",),
+    "duty": ("duties",),
+    "exclusion": ("exclusions",),
     "terminal": ("portal",),
     "settings": ("settings",),
     "doctor": ("doctor",),
@@ -46,7 +49,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators", "tls", "mail")
+           "operators", "tls", "mail", "delivery", "duties", "exclusions")
 
 
 class LazyGroup(click.Group):

@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, open_gateway, refusals_exit_1
+from gateway.cli.common import as_option, cli_actor, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.clock import to_jst
-from gateway.core.approvals import CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
+from gateway.core.approvals import CONDITION_KINDS, CONDITION_RULES, DECISIONS, HANDLER_ROLES, LEGAL_BASES, Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS, header_label
 from gateway.data import approval_file
 from gateway.operations.approvals import add_approval
@@ -147,7 +147,8 @@ def approval_to_dict(a: Approval) -> dict[str, object]:
             "contractor_keep_years": a.retention.contractor_keep_years,
             "rollover_month": a.retention.rollover_month,
         },
-        "conditions": [{"text": c.text, "rule": c.rule} for c in a.conditions],
+        "conditions": [{"number": n, "text": c.text, "rule": c.rule, "kind": c.kind}
+                       for n, c in enumerate(a.conditions, 1)],
         "sha256": a.source_sha256,
     }
 
@@ -183,10 +184,37 @@ def describe(a: Approval) -> str:
         lines.append(f"  受託者の消去 / contractor erasure: 期間終了後 {ret.contractor_deletion_days} 日以内に消去証明")
     if ret.contractor_keep_years is not None:
         lines.append(f"  保存 / kept: {ret.contractor_keep_years} 年保存後、{ret.rollover_month} 月の更新時に消去")
-    for c in a.conditions:
+    for n, c in enumerate(a.conditions, 1):
         rule = f"（自動確認: {CONDITION_RULES[c.rule]}）" if c.rule else ""
-        lines.append(f"  附帯意見 / condition: {c.text}{rule}")
+        lines.append(f"  {n}. {CONDITION_KINDS[c.kind]} / {c.kind}: {c.text}{rule}")
     return "\n".join(lines)
+
+
+@approval.command("confirm")
+@click.argument("approval_id")
+@click.option("--condition", "number", required=True, type=click.IntRange(min=1),
+              help="条件の番号（approval show の番号） / the condition's number as approval show prints it")
+@click.option("--means", required=True, help="確認の根拠（報告書・立入調査等） / what it was confirmed by")
+@click.option("--on", "on", help="確認した日時（JST） / when it was confirmed")
+@click.option("--note")
+@as_option
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def confirm_cmd(ctx: click.Context, approval_id: str, number: int, means: str, on: str | None, note: str | None,
+                login: str | None, home: str | None, as_json: bool) -> None:
+    """条件が満たされたことを確認して記録 / record that a person confirmed a condition was met."""
+    from gateway.cli.check import parse_instant
+    from gateway.operations.conditions import confirm
+
+    with open_gateway(ctx, home) as gw:
+        evidence = confirm(gw, cli_caller(gw, login), approval_id, number, means=means,
+                           confirmed_on=parse_instant(on) if on else None, note=note)
+    if as_json:
+        click.echo(json.dumps({"approval": approval_id, "condition": number, "evidence": evidence}))
+        return
+    click.echo(f"確認を記録しました / confirmation recorded: {evidence}")
 
 
 def register(group: click.Group) -> None:

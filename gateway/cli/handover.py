@@ -30,13 +30,17 @@ from gateway.fsutil import AtomicFile
 @click.option("--notice", "notice_path", type=click.Path(dir_okay=False, path_type=Path),
               help="パスワード通知書（HTML）の出力先 / write the password notice here")
 @click.option("--relay-of", help="中継元の受け渡し id（再委託） / transfer relayed to a subcontractor")
+@click.option("--record-fiscal-year", type=click.IntRange(1900, 2999),
+              help="記録の属する年度（保管期限をそこから数える承認） / the records' fiscal year, where the "
+                   "approval counts retention from it")
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
-             notice_path: Path | None, relay_of: str | None, login: str | None, home: str | None, as_json: bool) -> None:
+             notice_path: Path | None, relay_of: str | None, record_fiscal_year: int | None, login: str | None,
+             home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations.send import SendRequest, send
@@ -44,6 +48,7 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
         sent = send(gw, cli_caller(gw, login), SendRequest(
             file=file, approval=approval, profile=profile, recipient=recipient,
             password_delivery=password_delivery, parent_transfer=relay_of, notice_to=notice_path,
+            record_fiscal_year=record_fiscal_year,
         ))
     if as_json:
         click.echo(json.dumps({

@@ -146,6 +146,28 @@ def decide_cmd(ctx: click.Context, deletion_id: str, approve: bool, witness: str
     click.echo("承認しました / approved" if approve else "却下しました / rejected")
 
 
+@deletion_group.command("acknowledge")
+@click.argument("deletion_id")
+@click.option("--accept/--reject", default=True, show_default=True)
+@click.option("--note", help="所見 / remarks")
+@as_option
+@home_option
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@refusals_exit_1
+def acknowledge_cmd(ctx: click.Context, deletion_id: str, accept: bool, note: str | None, login: str | None,
+                    home: str | None, as_json: bool) -> None:
+    """委託先（乙）が再委託先の消去証明書を受領 / the contractor receives its subcontractor's certificate."""
+    from gateway.retention.subcontract import acknowledge
+
+    with open_gateway(ctx, home) as gw:
+        evidence = acknowledge(gw, cli_caller(gw, login), deletion_id, accept=accept, note=note)
+    if as_json:
+        click.echo(json.dumps({"deletion": deletion_id, "evidence": evidence, "accepted": accept}))
+        return
+    click.echo(f"受領を記録しました / acknowledged: {evidence}")
+
+
 def _person(text: str) -> deletion.Person:
     name, _, title = text.partition(",")
     if not name.strip() or not title.strip():

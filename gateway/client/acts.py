@@ -53,10 +53,26 @@ def unpack(source: AbstractContextManager[BinaryIO], output: Path, passphrase: b
 
         raise decrypt_refusal(err, None) from None
     if records is None:
+        records = _opaque_count(output)
+    if records is None:
         raise Invalid(f"復号したファイル {output} は宛名ファイルとして読めないため、件数を確認できません。受領確認は提出していません。",
                       f"the decrypted file {output} is not a readable recipient file, so its records cannot be "
                       "counted; no receipt was filed.")
     return Unpacked(output, records, digest.sha256, digest.size, package.sha256.hexdigest())
+
+
+def _opaque_count(output: Path) -> int | None:
+    """Pages of a PDF or files of a ZIP, where the package held a scan instead of a recipient file."""
+    from gateway.core.records.opaque import inspect, sniff
+    from gateway.errors import GatewayError
+
+    with output.open("rb") as f:
+        if sniff(f.read(8)) is None:
+            return None
+        try:
+            return inspect(f, output.name).count
+        except GatewayError:
+            return None
 
 
 def confirm(channel: Channel, signer: Signer, transfer: str, *, records: int, sha256: str,

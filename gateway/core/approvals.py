@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from gateway.clock import JST
+from gateway.core.duties import DUTY_KINDS, EVERY, Duty
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
+from gateway.core.records.keyed_lists import KEY_FIELDS
+from gateway.core.records.opaque import MEDIA_TYPES
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
 LEGAL_BASES = {
@@ -35,6 +39,11 @@ CERTIFICATIONS = {
 ORG_KINDS = ("city", "contractor", "subcontractor")
 HANDLER_ROLES = {"responsible": "取扱責任者", "handler": "取扱者"}
 EXCLUSION_HANDLING = ("remove", "refuse")
+MEDIA_CLOSURES = {"return": "返却", "erase": "消去して報告（受託者の媒体）"}
+RETENTION_BASES = {
+    "period-end": "承認期間の終了",
+    "record-fiscal-year": "記録の属する年度",
+}
 
 # Conditions a machine can check; everything else a council attaches is kept as text for people.
 CONDITION_RULES = {
@@ -46,12 +55,25 @@ CONDITION_RULES = {
     "no-subcontracting": "再委託の禁止",
     "exclude-population": "除外すべき対象者",
 }
+# Who attached a condition: the council's reply itself (答申の条件), an opinion the council attached
+# to its approval (附帯意見), or the city's terms in the contract (特記事項). They are shown apart:
+# the first two bind the city towards the council, the last the contractor towards the city.
+CONDITION_KINDS = {
+    "council-condition": "答申の条件",
+    "attached-opinion": "附帯意見",
+    "special-term": "特記事項",
+    "consultation-measure": "諮問書の保護対策",  # what the city undertook in its 諮問書, approved as asked
+    "unclassified": "区分なし",
+}
 PASSWORD_METHODS = ("hand", "registered-mail")
 # Bounds of what an approval may say. A retention of 100 years outlasts every record schedule
 # (the longest, 30 years); no municipality has 100 million residents. Beyond them a value is a
 # typo, and it would overflow the date arithmetic and the database columns it reaches.
 MAX_DAYS = 36_525
 MAX_RECORDS = 100_000_000
+# An opaque payload is read into memory to count its pages: 256 MiB bounds that.
+MAX_OPAQUE_BYTES = 256 << 20
+PAYLOADS = {"records": "宛名ファイル（列を検査）", "opaque": "スキャン等（種類・大きさ・ページ数を検査）"}
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
@@ -73,10 +95,22 @@ class Handler:
 
 
 @dataclass(frozen=True)
+class Subcontract:
+    """A subcontract's own term (Shinjuku 2020, seed 003: 「再委託の開始時期及び期限 令和2年5月1日から
+    令和2年8月31日まで」 while the contract runs to 11月30日): relays only inside it, and the
+    subcontractor's copy is due for erasure N days after it ends."""
+
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+    deletion_days: int | None
+
+
+@dataclass(frozen=True)
 class Recipient:
     organisation: Organisation
     handlers: tuple[Handler, ...]
     subcontractors: tuple[Recipient, ...] = ()
+    subcontract: Subcontract | None = None  # a subcontractor's own term, where the approval gives one
 
 
 @dataclass(frozen=True)
@@ -84,6 +118,9 @@ class Exclusion:
     population: str
     handling: str  # remove: dropped before sending; refuse: the whole file is refused
     note: str = ""
+    # Also screened against a list the city holds apart (Shinjuku's DV support-measure list), by
+    # this number: addressee_code (宛名番号) or resident_number (住民番号). See keyed_lists.py.
+    list_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +131,26 @@ class Retention:
     contractor_keep_years: int | None  # kept N years, then erased at the roll-over month
     rollover_month: int | None
     note: str = ""
+    # Where the keep-years count from: the end of the approval's period, or the fiscal year of the
+    # records a transfer carries (Komae 002: 「賦課又は廃車された日の属する年度の4月1日を基点」).
+    base: str = "period-end"
+    # Shinjuku NHI (004): 「納品完了後、データを消去させ」「納品完了後、データ媒体、パスワード通知書を
+    # 返却させる」: deadlines that start at each completed 納品 of the printed notices, not at the
+    # end of the yearly period.
+    deletion_after_delivery_days: int | None = None
+    return_after_delivery_days: int | None = None
+    # Kurume GIS (001): 「受託者が手配する外付ハードディスクドライブ」: media the contractor owns are
+    # erased and reported, not returned ("erase"); the city's own come back ("return", the default).
+    media_closure: str = "return"
+    # 「現行サーバ内、変換サーバ内及び外付ハードディスクドライブ内のデータ」: every place the data must be
+    # erased from; the erasure certificates of one request must cover each of them.
+    erasure_locations: tuple[str, ...] = ()
+    # Kurume AI-OCR (001) 附帯意見 「AI-OCRサーバに提供した情報を可能な限り即時削除すること」: the
+    # gateway's copy is erased in the same act that records the contractor's matching receipt.
+    erase_on_receipt: bool = False
+    # What gateway_days count from: the contractor's receipt (default) or the sending (Kurume
+    # AI-OCR: 「送信後5日以内にサーバ内から完全に削除される」).
+    gateway_days_from: str = "receipt"
 
 
 @dataclass(frozen=True)
@@ -101,6 +158,7 @@ class Condition:
     text: str
     rule: str | None = None
     value: int | str | tuple[str, ...] | None = None
+    kind: str = "unclassified"  # one of CONDITION_KINDS: who attached it, with what force
 
 
 @dataclass(frozen=True)
@@ -131,16 +189,48 @@ class Approval:
     # Cells that would start a spreadsheet formula get a leading apostrophe in the package
     # (records/formulas.py); off only for a file that goes straight into a print system.
     neutralise_formulas: bool = True
+    # "records": a recipient file whose columns are checked; "opaque": a scan or archive whose type,
+    # size and pages/files are checked instead (Kurume AI-OCR, seed 001).
+    payload: str = "records"
+    media_types: tuple[str, ...] = ()
+    max_bytes: int | None = None
+    duties: tuple[Duty, ...] = ()  # the contract compliance ledger (core/duties.py)
+
+    @property
+    def duty_window(self) -> tuple[datetime, datetime]:
+        """The contract's window, over which recurring duties fall due: from the start of the
+        period to the end of the contract (or of the period, where no contract end is given)."""
+        end = datetime.combine(self.contract_end, time(0), tzinfo=JST) + timedelta(days=1) \
+            if self.contract_end is not None else self.period_end
+        return self.period_start, max(end, self.period_end)
+
+    def duty(self, duty_id: str) -> Duty | None:
+        return next((d for d in self.duties if d.id == duty_id), None)
+
+    def all_handlers(self) -> tuple[str, ...]:
+        return tuple(h.login for r in self.recipients for x in (r, *r.subcontractors) for h in x.handlers)
 
     @property
     def permits_anything(self) -> bool:
         return self.decision != "deferred"
+
+    @property
+    def list_keys(self) -> frozenset[str]:
+        """Columns read only to screen against the city's separate lists, never sent for that."""
+        return frozenset(e.list_key for e in self.excluded if e.list_key is not None)
 
     def recipient(self, org_id: str) -> Recipient | None:
         return next((r for r in self.recipients if r.organisation.id == org_id), None)
 
     def rule(self, name: str) -> Condition | None:
         return next((c for c in self.conditions if c.rule == name), None)
+
+    def subcontract_of(self, org_id: str) -> Subcontract | None:
+        for r in self.recipients:
+            for s in r.subcontractors:
+                if s.organisation.id == org_id:
+                    return s.subcontract
+        return None
 
     def handlers_of(self, org_id: str) -> tuple[Handler, ...]:
         for r in self.recipients:
@@ -217,13 +307,22 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                 population=t.choice("population", EXCLUDED_POPULATIONS) or "",
                 handling=t.choice("handling", EXCLUSION_HANDLING) or "",
                 note=t.text("note", required=False, default="") or "",
+                list_key=t.choice("list_key", KEY_FIELDS, required=False),
             )
         )
         t.done()
     population = data.text("population") or ""
     max_records = data.integer("max_records", minimum=1, maximum=MAX_RECORDS) or 0
     neutralise_formulas = data.flag("neutralise_formulas", default=True)
+    payload = data.choice("payload", PAYLOADS, required=False) or "records"
+    media_types = data.texts("media_types", required=False, choices=MEDIA_TYPES)
+    max_bytes = data.integer("max_bytes", required=False, minimum=1, maximum=MAX_OPAQUE_BYTES)
     data.done()
+    if payload == "opaque" and (not media_types or max_bytes is None):
+        raise DefinitionError(
+            f"{path}: data.payload = \"opaque\" には data.media_types と data.max_bytes が必要です。",
+            f"{path}: data.payload = \"opaque\" needs data.media_types and data.max_bytes.",
+        )
 
     recipients = tuple(_recipient(t, path, allow_subcontractors=True) for t in doc.tables("recipients"))
 
@@ -245,10 +344,22 @@ def _parse(doc: Table, path: Path | str) -> Approval:
                                               maximum=MAX_DAYS // 365),
         rollover_month=retention_t.integer("rollover_month", required=False, minimum=1, maximum=12),
         note=retention_t.text("note", required=False, default="") or "",
+        base=retention_t.choice("base", RETENTION_BASES, required=False) or "period-end",
+        deletion_after_delivery_days=retention_t.integer("deletion_after_delivery_days", required=False,
+                                                         maximum=MAX_DAYS),
+        return_after_delivery_days=retention_t.integer("return_after_delivery_days", required=False,
+                                                       maximum=MAX_DAYS),
+        media_closure=retention_t.choice("media_closure", MEDIA_CLOSURES, required=False) or "return",
+        erasure_locations=retention_t.texts("erasure_locations", required=False),
+        erase_on_receipt=retention_t.flag("erase_on_receipt", default=False),
+        gateway_days_from=retention_t.choice("gateway_days_from", ("receipt", "send"), required=False) or "receipt",
     )
     retention_t.done()
 
     conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
+    duties = tuple(_duty(t, path) for t in doc.tables("duties", required=False))
+    if len({d.id for d in duties}) != len(duties):
+        raise DefinitionError(f"{path}: duties の id が重複しています。", f"{path}: a duty id is used twice.")
     profiles = transfer.texts("profiles")
     transfer.done()
     council_session = council.text("session") or ""
@@ -280,6 +391,10 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         retention=retention,
         conditions=conditions,
         neutralise_formulas=neutralise_formulas,
+        payload=payload,
+        media_types=media_types,
+        max_bytes=max_bytes,
+        duties=duties,
     )
 
 
@@ -325,16 +440,46 @@ def _recipient(t: Table, path: Path | str, *, allow_subcontractors: bool) -> Rec
             f"{path}: {t.where} ({org.id}) names no responsible handler (role = \"responsible\").",
         )
     subs: tuple[Recipient, ...] = ()
+    term = None
     if allow_subcontractors:
         subs = tuple(_recipient(s, path, allow_subcontractors=False) for s in t.tables("subcontractors", required=False))
+    else:
+        start = t.instant("period_start", required=False)
+        end = t.instant("period_end", required=False, end_of_day=True)
+        if isinstance(t.raw("period_end"), datetime) and end is not None:
+            end = end + timedelta(seconds=1)
+        days = t.integer("deletion_days", required=False, maximum=MAX_DAYS)
+        if (start is None) != (end is None):
+            raise DefinitionError(f"{path}: {t.where}: period_start と period_end は組で指定してください。",
+                                  f"{path}: {t.where}: period_start and period_end go together.")
+        if start is not None and end is not None:
+            if end <= start:
+                raise DefinitionError(f"{path}: {t.where}: 再委託の期限が開始より前です。",
+                                      f"{path}: {t.where}: the subcontract ends before it starts.")
+            term = Subcontract(start, end, days)
+        elif days is not None:
+            raise DefinitionError(f"{path}: {t.where}: deletion_days には再委託の期間（period_start, period_end）が必要です。",
+                                  f"{path}: {t.where}: deletion_days needs the subcontract's period_start and period_end.")
     t.done()
-    return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs)
+    return Recipient(organisation=org, handlers=tuple(handlers), subcontractors=subs, subcontract=term)
+
+
+def _duty(t: Table, path: Path | str) -> Duty:
+    duty_id = t.text("id") or ""
+    if not _ID.match(duty_id):
+        raise DefinitionError(f"{path}: {t.where}.id「{duty_id}」は英小文字・数字・ハイフンにしてください。",
+                              f"{path}: {t.where}.id '{duty_id}' must be lowercase letters, digits and hyphens.")
+    duty = Duty(id=duty_id, kind=t.choice("kind", DUTY_KINDS) or "", every=t.choice("every", EVERY) or "",
+                text=t.text("text") or "")
+    t.done()
+    return duty
 
 
 def _condition(t: Table, path: Path | str) -> Condition:
     text = t.text("text") or ""
     rule = t.choice("rule", CONDITION_RULES, required=False)
     value = t.raw("value")
+    kind = t.choice("kind", CONDITION_KINDS, required=False) or "unclassified"
     t.done()
     if rule in ("gateway-retention-max-days", "contractor-deletion-max-days"):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DAYS:
@@ -361,7 +506,7 @@ def _condition(t: Table, path: Path | str) -> Condition:
             f"{path}: {t.where}: value は規則（rule）がある場合だけ書けます。",
             f"{path}: {t.where}: 'value' is only allowed with a machine-checkable rule.",
         )
-    return Condition(text=text, rule=rule, value=value)
+    return Condition(text=text, rule=rule, value=value, kind=kind)
 
 
 def _check_consistency(a: Approval, path: Path | str) -> None:
@@ -381,6 +526,13 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if (a.retention.contractor_keep_years is None) != (a.retention.rollover_month is None):
         fail("contractor_keep_years と rollover_month は組で指定してください。",
              "contractor_keep_years and rollover_month go together.")
+    if a.retention.base == "record-fiscal-year" and a.retention.contractor_keep_years is None:
+        fail("retention.base = \"record-fiscal-year\" には contractor_keep_years と rollover_month が必要です。",
+             "retention.base = \"record-fiscal-year\" needs contractor_keep_years and rollover_month.")
+    locations = [loc.strip() for loc in a.retention.erasure_locations]
+    if any(not loc for loc in locations) or len(set(locations)) != len(locations):
+        fail("retention.erasure_locations に空の値か重複があります。",
+             "retention.erasure_locations holds an empty or repeated place.")
     if a.retention.rollover_month is not None and not 1 <= a.retention.rollover_month <= 12:
         fail("rollover_month は 1〜12 です。", "rollover_month must be 1-12.")
     if not a.recipients and a.permits_anything:

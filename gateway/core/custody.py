@@ -100,6 +100,7 @@ class Rules:
     notice_means: frozenset[str]
     return_days: int
     other_day: bool = True  # the profile's password_on_other_day
+    media_returned: bool = True  # False: the contractor's own media, erased and reported instead
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,8 @@ def judge(a: Attempt, rules: Rules, history: History) -> Judgement:
     out.extend(_means(a, rules, item))
     out.extend(_separation(a, rules, history))
     due = None
-    if a.frm is not None and a.to is not None and crosses(a) and a.frm.org == item.owner_org:
+    if a.frm is not None and a.to is not None and crosses(a) and a.frm.org == item.owner_org \
+            and (item.kind != "media" or rules.media_returned):
         due = return_due(a.at, rules.return_days)
     return Judgement(tuple(out), due)
 

@@ -94,7 +94,7 @@ def decide(h: HandOver) -> Decision:
             f"[{a.period_start.isoformat()}, {a.period_end.isoformat()}).",
         ))
 
-    unapproved = [c for c in h.columns if c not in a.fields and c not in CONTROL_FIELDS]
+    unapproved = [c for c in h.columns if c not in a.fields and c not in CONTROL_FIELDS and c not in a.list_keys]
     if unapproved:
         labels = ", ".join(header_label(c) for c in unapproved)
         add(Refusal(

@@ -6,6 +6,7 @@ a key that stays the same for as long as it is the same news (so it is mailed on
   contractor must do, the contractor; overdue erasures also the city's security officers;
 - courier media not back within the reminder window, and again once overdue: the city's staff
   and the contractor holding them; overdue, also the city's security officers;
+- each slot of a contract duty (立入調査, 研修実施報告, 誓約書 …) within the window and once overdue;
 - each lockout (a refusal of kind `brute-force`), and a digest of other refused actions since the
   last digest: the security officers of every city.
 """
@@ -22,6 +23,7 @@ from gateway.clock import to_jst
 from gateway.retention.reminders import media_returns, reminders
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.registry import list_approvals
 
 ACTION = "mail.send"
 LOCKOUT = "brute-force"
@@ -88,6 +90,29 @@ def _media(gw: Gateway) -> list[Notice]:
     return out
 
 
+def _duties(gw: Gateway) -> list[Notice]:
+    """The contract's duties (operations/duties.py): a slot due within the reminder window, and
+    again once overdue, to the city's staff; overdue also to its security officers."""
+    from gateway.operations.duties import status
+
+    now = gw.clock.now()
+    horizon = now + timedelta(days=gw.settings.portal.reminder_days)
+    with gw.read() as session:
+        approvals = [(a.id, a.city_id) for a in list_approvals(session)]
+    out = []
+    for approval_id, city in approvals:
+        for r in status(gw, approval_id, now):
+            if r.met or r.slot.due > horizon:
+                continue
+            kind = "duty-overdue" if r.overdue else "duty-due"
+            to = ((city, "staff"), (city, "security-officer")) if r.overdue else ((city, "staff"),)
+            who = f"（{r.slot.handler}）" if r.slot.handler else ""
+            out.append(Notice(f"{kind}:{approval_id}:{r.slot.duty}:{r.slot.key}", kind, to,
+                              {"approval": approval_id, "duty": f"{r.slot.duty} {r.slot.key}{who}",
+                               "due": f"{to_jst(r.slot.due):%Y-%m-%d %H:%M} JST"}))
+    return out
+
+
 def _security(gw: Gateway, after: int) -> list[Notice]:
     with gw.read() as session:
         cities = list(session.scalars(select(m.Organisation.id).where(m.Organisation.kind == "city")))
@@ -122,4 +147,5 @@ def _security(gw: Gateway, after: int) -> list[Notice]:
 def due(gw: Gateway) -> list[Notice]:
     """Every notice not mailed yet."""
     keys, covered = sent_keys(gw)
-    return [n for n in [*_deadlines(gw), *_media(gw), *_security(gw, covered)] if n.key not in keys]
+    return [n for n in [*_deadlines(gw), *_media(gw), *_duties(gw), *_security(gw, covered)]
+            if n.key not in keys]

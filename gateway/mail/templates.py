@@ -58,6 +58,17 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {
         "Media {item} (transfer {transfer}, approval {approval}) was due back by {due} and has not been returned. "
         "Ask the contractor for it and confirm where it is.",
     ),
+    "duty-due": (
+        "【契約上の義務の期限】{approval} {duty} / Contract duty due: {approval} {duty}",
+        "承認 {approval} の契約上の義務「{duty}」（立入調査・研修実施報告・誓約書等）の期限は {due} です。"
+        "実施したら gateway duty record で記録してください。",
+        "The contract duty {duty} of approval {approval} is due by {due}. Record it with `gateway duty record`.",
+    ),
+    "duty-overdue": (
+        "【契約上の義務の期限超過】{approval} {duty} / Contract duty OVERDUE: {approval} {duty}",
+        "承認 {approval} の契約上の義務「{duty}」が期限 {due} を過ぎても記録されていません。",
+        "The contract duty {duty} of approval {approval} was due by {due} and is not recorded.",
+    ),
     "lockout": (
         "【アカウント等のロック】{channel} / Lockout on {channel}",
         "{channel} で、繰り返しの認証失敗によりロックが発生しました（{at}、アクセスログ {seq} 番）。"

@@ -153,13 +153,17 @@ def _record_receipt(a: Attempt, transfer: m.Transfer, record_count: int, sha256:
         row.state = next_state(row.state, "receipt-match" if matches else "receipt-mismatch")
         now = gw.clock.now()
         row.updated_at = now
+        erase_now = False
         if matches:
             row.received_at = now
             # The approval's window counts from receipt: now that it is known, the copy may have
             # to go sooner than the bound fixed at sending. Never later.
-            days = get_approval(session, row.approval_id).retention.gateway_days
-            if days is not None:
-                row.gateway_erase_due = min(row.gateway_erase_due, now + timedelta(days=days))
+            retention = get_approval(session, row.approval_id).retention
+            if retention.gateway_days is not None:
+                row.gateway_erase_due = min(row.gateway_erase_due, now + timedelta(days=retention.gateway_days))
+            if retention.erase_on_receipt:
+                row.gateway_erase_due = now
+            erase_now = retention.erase_on_receipt
         _, document = gw.ledger.record(session, a.event(
             reason=None if matches else "record count or SHA-256 differs from the manifest",
             evidence_type="receipt",
@@ -175,4 +179,8 @@ def _record_receipt(a: Attempt, transfer: m.Transfer, record_count: int, sha256:
         ))
         assert document is not None
         accepted.keep(session, document)
+    if matches and erase_now:
+        from gateway.operations.erasure import erase_on_receipt
+
+        erase_on_receipt(gw, transfer_id)
     return Receipt(transfer_id, matches, document["id"])

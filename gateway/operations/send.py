@@ -21,11 +21,12 @@ from typing import BinaryIO, cast
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.clock import timestamp
+from gateway.clock import timestamp, to_jst
 from gateway.core.approvals import Approval
-from gateway.core.deadlines import deadlines
+from gateway.core.deadlines import deadlines, fiscal_year, record_year_erasure
 from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import CHANNELS, Profile
+from gateway.core.records.keyed_lists import Matcher, missing_key_fields
 from gateway.core.records.manifest import Manifest
 from gateway.core.records.reader import minimise, read_header
 from gateway.core.records.streams import Prefixed
@@ -33,7 +34,7 @@ from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
 from gateway.crypto.keystore import KeyStore
 from gateway.crypto.sealed import SealedFile
-from gateway.errors import Conflict, Refusal, Refused
+from gateway.errors import Conflict, Invalid, Refusal, Refused
 from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
@@ -41,6 +42,8 @@ from gateway.notices.password_notice import write as write_notice
 from gateway.operations import workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
+from gateway.operations.exclusion_lists import lists_for
+from gateway.operations.opaque_payload import read_opaque
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
@@ -62,6 +65,8 @@ class SendRequest:
     # Where to write the password notice. It is written before the transfer commits (and removed
     # if the commit fails), so no package can exist whose passphrase no one was ever shown.
     notice_to: Path | None = None
+    # The fiscal year (年度) of the records, where the approval counts retention from it (Komae 002).
+    record_fiscal_year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,35 @@ def send(gw: Gateway, caller: Caller, req: SendRequest) -> Sent:
             recipient = session.get(m.Organisation, req.recipient)
             recipient_name = recipient.name if recipient is not None else req.recipient
         a.approval = approval.id
+        _check_record_year(approval, req.record_fiscal_year, gw.clock.now())
         return _send(a, req, approval, profile, recipient_name)
+
+
+def _check_record_year(approval: Approval, year: int | None, at: datetime) -> None:
+    """Where retention counts from the records' fiscal year, the sender must name it, and it must
+    be a year whose data may still be held: not a future year, not one already due for erasure."""
+    r = approval.retention
+    if r.base != "record-fiscal-year":
+        if year is not None:
+            raise Invalid("この承認の保管期限は記録の年度から数えません。--record-fiscal-year は指定できません。",
+                          f"approval '{approval.id}' does not count retention from the records' fiscal year; "
+                          "omit --record-fiscal-year.")
+        return
+    assert r.contractor_keep_years is not None and r.rollover_month is not None
+    if year is None:
+        raise Invalid("この承認では記録の属する年度から消去期限を数えます。--record-fiscal-year（例: 2015）で"
+                      "記録の年度を指定してください。",
+                      f"approval '{approval.id}' counts the erasure deadline from the records' fiscal year; "
+                      "name it with --record-fiscal-year (e.g. 2015).")
+    current = fiscal_year(at, r.rollover_month)
+    if year > current:
+        raise Invalid(f"記録の年度 {year} は現在の年度（{current}）より後です。年度を確認してください。",
+                      f"the records' fiscal year {year} is after the current one ({current}); check it.")
+    due = record_year_erasure(r.contractor_keep_years, r.rollover_month, year)
+    if due <= at:
+        raise Invalid(f"{year} 年度の記録は {due:%Y-%m-%d} に抹消されるべきもので、もう提供できません。",
+                      f"records of fiscal year {year} were due for erasure on {due:%Y-%m-%d}; "
+                      "they may no longer be handed over.")
 
 
 def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, recipient_name: str) -> Sent:
@@ -130,15 +163,28 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
     age_recipient = age.ScryptRecipient(secret, gw.settings.scrypt.work_factor).derive_ahead()
     verifier = Background(passphrase.make_verifier, secret)
     try:
-        # An approval bounds what may go; a file with fewer of its columns is fine.
-        max_line = gw.settings.records.max_line_bytes
-        present = read_header(req.file, max_line=max_line).columns
-        fields = [f for f in approval.fields if f in present]
-        with _work_file(payload) as raw:
-            body = age.PayloadWriter(file_key, raw)
-            source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body), max_line=max_line,
-                                    neutralise_formulas=approval.neutralise_formulas)
-            body.finish()
+        if approval.payload == "opaque":
+            with _work_file(payload) as raw:
+                body = age.PayloadWriter(file_key, raw)
+                source = sent = read_opaque(req.file, approval, cast(BinaryIO, body))
+                body.finish()
+        else:
+            # An approval bounds what may go; a file with fewer of its columns is fine.
+            max_line = gw.settings.records.max_line_bytes
+            present = read_header(req.file, max_line=max_line).columns
+            fields = [f for f in approval.fields if f in present]
+            screening = lists_for(gw, approval)
+            if screening is not None and (absent := missing_key_fields(screening[1], present)):
+                raise Invalid(f"別に管理する除外リストと照合する番号の列（{', '.join(absent)}）がファイルにありません。",
+                              f"the file lacks the number column(s) the exclusion lists are matched by: "
+                              f"{', '.join(absent)}.")
+            listed = (lambda columns, s=screening: Matcher(s[0], s[1], columns)) if screening else None
+            with _work_file(payload) as raw:
+                body = age.PayloadWriter(file_key, raw)
+                source, sent = minimise(req.file, plain, fields=fields, remove=remove, sink=cast(BinaryIO, body),
+                                        max_line=max_line, neutralise_formulas=approval.neutralise_formulas,
+                                        listed=listed)
+                body.finish()
         faultpoints.reached("send:after-payload")
         decision = decide(HandOver(
             approval=approval, profile=profile, sender_org=user.organisation_id, sender_role=user.role,
@@ -215,7 +261,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     across that work, 16 sends at once queued past the 10 s busy timeout (issue 5). If the
     transaction fails, `staged` removes the blob file again."""
     gw = a.gw
-    due = deadlines(p.approval, p.profile, p.at)
+    due = deadlines(p.approval, p.profile, p.at, p.req.record_fiscal_year, p.req.recipient)
     blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
     with p.payload.open("rb") as body, \
             blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
@@ -231,12 +277,22 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
-        if p.decision.remove:
+        flagged = {pop for pop in p.decision.remove
+                   if p.source.excluded.get(pop, 0) > p.source.listed.get(pop, 0)}
+        if flagged:
             # The file held persons the approval keeps away from the contractor: they were
             # stopped here, which is a prevented violation even though the rest goes ahead.
             gw.ledger.record(session, a.event(
                 action="transfer.screen", transfer=p.transfer_id, outcome="refused",
                 kinds=(Kind.EXCLUDED_PERSON,), reason=_removed_reason(p.decision, p.source),
+            ))
+        if p.source.listed:
+            # Persons on a list the city keeps apart: screening them out is the designed step.
+            # Only counts are logged, never a number from the list.
+            counts = ", ".join(f"{pop}: {n}" for pop, n in sorted(p.source.listed.items()))
+            gw.ledger.record(session, a.event(
+                action="transfer.screen", transfer=p.transfer_id,
+                reason=f"persons on the city's separately held exclusion lists removed before sending ({counts})",
             ))
         _, document = gw.ledger.record(session, a.event(
             transfer=p.transfer_id, blob_sha256=blob.sha256,
@@ -257,6 +313,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                     "source_sha256": p.source.sha256,
                     "source_record_count": p.source.record_count,
                     "formulas": p.sent.formulas_dict(),
+                    **({"payload": {"media_type": p.sent.media_type, "unit": p.sent.unit}} if p.sent.media_type else {}),
                 },
                 "package_sha256": blob.sha256,
                 "sent_at": timestamp(p.at),
@@ -264,6 +321,9 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                 "gateway_erase_due": timestamp(due.gateway_erase_due),
                 "contractor_deletion_due": timestamp(due.contractor_deletion_due)
                 if due.contractor_deletion_due else None,
+                # What the deletion deadline counts from, so the auditor can derive it again.
+                "deletion_base": {"base": p.approval.retention.base,
+                                  "record_fiscal_year": p.req.record_fiscal_year},
             },
         ))
         assert document is not None
@@ -282,6 +342,12 @@ def _relay_refusals(gw: Gateway, user: m.User, approval: Approval, req: SendRequ
         parent = session.get(m.Transfer, req.parent_transfer) if req.parent_transfer else None
         ok = parent is not None and parent.recipient_organisation_id == user.organisation_id \
             and parent.approval_id == approval.id and parent.received_at is not None
+    term = approval.subcontract_of(req.recipient)
+    at = gw.clock.now()
+    if term is not None and not term.start <= at < term.end:
+        out.append(Refusal(Kind.OUTSIDE_PERIOD,
+                           f"再委託の期間（{to_jst(term.start):%Y-%m-%d} から {to_jst(term.end):%Y-%m-%d} の前まで）の外です。",
+                           f"outside the subcontract's term ({term.start.isoformat()} to {term.end.isoformat()})."))
     if not ok:
         out.append(Refusal(Kind.UNAPPROVED_TRANSFER,
                            "中継元の受け渡し（--relay-of）には、この承認で自組織宛てに受領確認済みのものを指定してください。",

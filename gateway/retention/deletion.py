@@ -24,6 +24,7 @@ from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.operations.attested import Attested, default_for
 from gateway.operations.receive import authorised
+from gateway.retention.subcontract import addressees
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.registry import get_approval
@@ -133,6 +134,27 @@ def decide(gw: Gateway, caller: Caller, deletion_id: str, *, approve: bool, witn
         ))
 
 
+def _location(places: tuple[str, ...], covered: list[str], where: str) -> str | None:
+    """Which of the approval's places of erasure a certificate covers: the one its media or
+    location names. None where the approval lists no places."""
+    if not places:
+        return None
+    named = [p for p in places if _norm(p) in _norm(where)]
+    if not named:
+        raise Invalid(f"消去した場所（--media-serial）に、承認が定める消去場所（{'、'.join(places)}）のいずれかを"
+                      "書いてください。",
+                      f"name one of the approval's places of erasure ({', '.join(places)}) in --media-serial.")
+    fresh = [p for p in named if p not in covered]
+    if not fresh:
+        raise Conflict(f"「{named[0]}」の消去証明は既に提出されています。",
+                       f"an erasure certificate for '{named[0]}' was already filed under this request.")
+    return fresh[0]
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
 def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertificate,
             attested: Attested | None = None, *, transfer: str | None = None) -> str:
     """The erasure certificate, after the city approved the request, never dated before that
@@ -159,6 +181,11 @@ def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertific
                     f"a certificate can only follow an approved request (this one is '{row.state}').",
                 )
             approved_at = datetime.fromisoformat(str((row.decision or {})["at"]).replace("Z", "+00:00"))
+            transfer_row = session.get(m.Transfer, transfer_id)
+            assert transfer_row is not None
+            places = get_approval(session, transfer_row.approval_id).retention.erasure_locations
+            covered = list((row.certificate or {}).get("covered", ())) if places else []
+            location = _location(places, covered, cert.media_serial_or_location)
             if cert.erased_at < approved_at:
                 raise Refused.one(
                     Kind.ATTESTATION_OUT_OF_ORDER,
@@ -166,12 +193,21 @@ def certify(gw: Gateway, caller: Caller, deletion_id: str, cert: ErasureCertific
                     "the erasure is dated before the city approved the deletion request; give the time you "
                     "erased the data, after the approval.")
             body = {**asdict(cert), "erased_at": timestamp(cert.erased_at)}
-            row.state, row.certificate, row.updated_at = "certified", body, gw.clock.now()
+            if location is not None:
+                covered.append(location)
+                # One request, several places (Kurume GIS: 現行サーバ, 変換サーバ, 外付HDD): one
+                # certificate each; the request is certified once every place is covered.
+                body["covers"] = location
+            done = all(p in covered for p in places)
+            row.state = "certified" if done else "approved"
+            row.certificate, row.updated_at = {**body, "covered": covered}, gw.clock.now()
             _, document = gw.ledger.record(session, a.event(
                 evidence_type="erasure-certificate",
                 evidence={"transfer": transfer_id, "deletion": deletion_id, **body,
                           "method": cert.sanitisation, "witness": (row.decision or {}).get("witness"),
                           "certified_by": {"user": a.actor.user, "org": a.actor.org},
+                          # A subcontractor's certificate goes to 甲 and 乙 (seed 003, 再委託用特記事項 13).
+                          "addressed_to": addressees(session, transfer_row),
                           "approved_at": timestamp(approved_at), "attested": accepted.member},
             ))
             assert document is not None

@@ -172,13 +172,16 @@ class Desks:
         with self.gw.unit() as session:
             profile = get_profile(session, step.get("profile"))
         delivery = step.get("notice", "registered-mail")
+        year = step.get("record_fiscal_year")
         if profile.channel == "lgwan-asp":
             a = self.lgwan.send(self.staff(step), source, approval=step.get("approval") or "", profile=profile.id,
-                                recipient=step.get("recipient") or "", password_delivery=delivery)
+                                recipient=step.get("recipient") or "", password_delivery=delivery,
+                                record_fiscal_year=year)
             return self._result(step, a["transfer"], profile.channel, records=a["records"], sha256=a["sha256"],
                                 passphrase=a["passphrase"])
         sent = self.cli("send", str(source), "--approval", str(step.get("approval")), "--profile", profile.id,
                         "--recipient", str(step.get("recipient")), "--password-delivery", delivery, "--json",
+                        *(["--record-fiscal-year", str(year)] if year is not None else []),
                         as_user=self.staff(step)).json()
         return self._sent(step, sent, profile.channel)
 
@@ -316,6 +319,18 @@ class Desks:
             args += ["--run", step.get("run")]
         self.act(giver, *args, paper=f"確認書 R-{item}-{what}")
 
+    def deliver(self, step: Step, t: dict[str, Any]) -> dict[str, Any]:
+        """The contractor delivers the sealed printed notices; the city's staff member who receives
+        them writes the 確認書 (date, handler, content, quantity), as seed 004 has it."""
+        staff = self.sender_of(t)
+        handler = self.handler(step, t)
+        args = ["delivery", "record", t["transfer"], "--from", handler, "--to", staff,
+                "--place", step.get("place", "区役所 受付"), "--content", step.get("content", "封入封緘済み通知書"),
+                "--quantity", str(step.get("quantity", t.get("records", 1))), "--json"]
+        if step.get("partial"):
+            args.append("--partial")
+        return self.cli(*args, as_user=staff).json()
+
     def sender_of(self, t: dict[str, Any]) -> str:
         from gateway.store import models as m
 
@@ -334,8 +349,11 @@ class Desks:
         now = self.gw.clock.now()
         for leftover in self.work.glob(f"{t['transfer']}*"):
             leftover.unlink()
+        with self.gw.unit() as session:
+            listed = get_approval(session, t["approval"]).retention.erasure_locations
         deletion_id = self.contractors.request_deletion(
-            handler, t, items="宛名データ一式（受領ファイル・作業用データ）", media="作業サーバー", quantity=1,
+            handler, t, items="宛名データ一式（受領ファイル・作業用データ）",
+            media="、".join(listed) if listed else "作業サーバー", quantity=max(1, len(listed)),
             method="暗号消去および上書き", planned_date=(now + timedelta(days=1)).date())
         # The city decides, for its contractor's and its subcontractor's copies alike.
         staff = self.staff(Step("delete", timedelta(0), {}))
@@ -347,11 +365,24 @@ class Desks:
             if step.get("witness"):
                 decide += ["--witness", str(step.get("witness"))]
             self.cli(*decide, as_user=staff)
-        self.contractors.certify(handler, t, deletion_id, acts.Certificate(
-            erased_at=now, media_manufacturer="（作業サーバー）", media_model="SSD", media_serial_or_location="作業室",
-            sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
-            sanitised_by={"name": "取扱責任者", "title": "取扱責任者"},
-            verified_by={"name": "情報管理者", "title": "管理者"}, place="受託者作業室"))
+        with self.gw.unit() as session:
+            places = get_approval(session, t["approval"]).retention.erasure_locations
+        # One request; where the approval names several places of erasure, one certificate each.
+        # `places` in the step: a contractor that certifies only some of them (a test of the rule).
+        for where in step.get("places", places) or ("作業室",):
+            self.contractors.certify(handler, t, deletion_id, acts.Certificate(
+                erased_at=now, media_manufacturer="（作業サーバー）", media_model="SSD", media_serial_or_location=where,
+                sanitisation="purge", technique="暗号消去", tool="gateway-sim 1.0", verification="読み出し不能を確認",
+                sanitised_by={"name": "取扱責任者", "title": "取扱責任者"},
+                verified_by={"name": "情報管理者", "title": "管理者"}, place="受託者作業室"))
+        if t.get("sender"):
+            # A subcontractor's certificate goes to 甲 and 乙: the contractor that relayed the data
+            # records that it received and accepts it (seed 003, 再委託用特記事項 13).
+            with self.gw.unit() as session:
+                relayed_by = get_approval(session, t["approval"]).handlers_of(t["sender"])
+            contractor = next(h.login for h in relayed_by if h.role == "responsible")
+            self.act(contractor, "deletion", "acknowledge", deletion_id, "--json",
+                     paper=f"再委託先消去証明書 受領書 {deletion_id}")
 
 
 def _sha256(path: Path) -> str:

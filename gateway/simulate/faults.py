@@ -246,6 +246,16 @@ def _log_unwitnessed(c: _Context) -> None:
     c.before_export(Step("witness-down", timedelta(minutes=1), {}))
 
 
+def _compliance_overdue(c: _Context) -> None:
+    """The city never records the duty the scenario records (an on-site inspection, a report): the
+    ledger's slot passes its due date unmet."""
+    found = next((s for s in c.steps if s.action == "duty"), None)
+    if found is None:
+        raise Invalid("このシナリオには契約上の義務（duty）の手順がないため、その未履行を起こせません。",
+                      f"scenario '{c.run.scenario.name}' records no contract duty: there is none to miss.")
+    c.drop(found)
+
+
 def _courier_step(c: _Context, do: str, item: str = "media") -> Step:
     found = next((s for s in c.steps if s.action == "courier" and s.get("do") == do
                   and s.get("item", "media") == item and not s.get("expect")), None)
@@ -299,4 +309,5 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "evidence-forged": _evidence_forged,
     "integrity-failure": _integrity_failure,
     "log-unwitnessed": _log_unwitnessed,
+    "compliance-overdue": _compliance_overdue,
 }

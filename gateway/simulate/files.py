@@ -15,6 +15,8 @@ from gateway.synthetic import generate_recipients
 
 def population(directory: Path, scenario: Scenario, seed: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
+    if scenario.schema == "scanned-pdf":
+        return scanned_pdf(directory / f"scans-{scenario.records}.pdf", scenario.records)
     path = directory / f"{scenario.schema}-{scenario.records}-{seed}.csv"
     generate_recipients(path, count=scenario.records, schema=scenario.schema, encoding=scenario.encoding,
                         seed=seed, excluded_rate=scenario.excluded_rate)
@@ -81,3 +83,18 @@ def _repeated(run: Run, path: Path, rows: int) -> Path:
         dst.write(first * (rows % 10_000))
     return path
 
+
+
+def scanned_pdf(path: Path, pages: int) -> Path:
+    """A stand-in for a batch of scanned application forms: a real PDF of `pages` blank A4 pages
+    (no personal data, synthetic or real, is needed to check type, size and page count)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for _ in range(pages):
+        writer.add_blank_page(width=595, height=842)
+    body = io.BytesIO()  # pypdf's writer seeks back; the file is then written whole
+    writer.write(body)
+    with atomic_output(path) as out:
+        out.write(body.getbuffer())
+    return path

@@ -120,12 +120,14 @@ class PortalClient:
     # -- errands -----------------------------------------------------------------------------
 
     def send(self, login: str, file: Path, *, approval: str, profile: str, recipient: str,
-             password_delivery: str) -> dict[str, Any]:
+             password_delivery: str, record_fiscal_year: int | None = None) -> dict[str, Any]:
         """Staff upload the recipient file from the send-only screen's API (multipart, streamed)."""
+        data = {"approval": approval, "profile": profile, "recipient": recipient,
+                "password_delivery": password_delivery}
+        if record_fiscal_year is not None:
+            data["record_fiscal_year"] = str(record_fiscal_year)
         with self.session(login) as (client, auth), file.open("rb") as f:
-            answer = portal.post(client, "/transfers", auth, files={"file": (file.name, f, "text/csv")},
-                           data={"approval": approval, "profile": profile, "recipient": recipient,
-                                 "password_delivery": password_delivery})
+            answer = portal.post(client, "/transfers", auth, files={"file": (file.name, f, "text/csv")}, data=data)
         return portal.answer(answer)
 
     def dispatch(self, login: str, transfer: str, *, method: str) -> str:

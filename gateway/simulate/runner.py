@@ -223,6 +223,59 @@ def _courier(run: Run, step: Step) -> None:
     run.channels.add("courier")
 
 
+def _deliver(run: Run, step: Step) -> None:
+    t = run.transfers[step.get("transfer")]
+    done = run.desks.deliver(step, t)
+    run.echo(f"  納品 / delivered {t['transfer']}: {step.get('quantity')} ({step.get('content')})")
+    t["delivery"] = done
+
+
+def _confirm_condition(run: Run, step: Step) -> None:
+    """City staff record that a condition no rule checks was met, and by what."""
+    staff = run.desks.staff(step)
+    run.desks.cli("approval", "confirm", str(step.get("approval")), "--condition", str(step.get("condition")),
+                  "--means", str(step.get("means")), "--json", as_user=staff)
+    run.echo(f"  条件確認 / condition {step.get('condition')} of {step.get('approval')} confirmed")
+
+
+def _duty(run: Run, step: Step) -> None:
+    """City staff record a duty of the contract done (an inspection, a report), from its paper."""
+    staff = run.desks.staff(step)
+    args = ["duty", "record", str(step.get("approval")), "--duty", str(step.get("duty")), "--on",
+            run.clock.now().isoformat(), "--means", str(step.get("means")), "--json"]
+    if step.get("handler"):
+        args += ["--handler", str(step.get("handler"))]
+    run.desks.cli(*args, as_user=staff)
+    run.echo(f"  義務 / duty {step.get('duty')} of {step.get('approval')} recorded")
+
+
+def _exclusion_import(run: Run, step: Step) -> None:
+    """The ward takes in the list it keeps apart from the export (DV support measures), as keyed
+    hashes only. The list is synthetic: every `every`-th person of the export is on it. It is the
+    ward's own file (under DIR/city/, outside the gateway's home)."""
+    import csv
+
+    from gateway.core.records.fields import header_label
+
+    key_field = str(step.get("key_field", "resident_number"))
+    every = int(step.get("every", 500))
+    city = run.out / "city"
+    city.mkdir(mode=0o700, exist_ok=True)
+    listed = city / f"{step.get('population')}-list.csv"
+    encoding = run.scenario.encoding
+    with run.population.open("r", encoding=encoding, newline="") as src, \
+            listed.open("w", encoding="utf-8", newline="") as out:
+        rows = csv.reader(src)
+        column = next(rows).index(header_label(key_field))
+        out.write(f"{header_label(key_field)}\n")
+        for n, row in enumerate(rows):
+            if n % every == 0:
+                out.write(f"{row[column]}\n")
+    done = run.desks.cli("exclusion", "import", str(step.get("population")), "--key-field", key_field, "-i",
+                         str(listed), "--json", as_user=run.desks.staff(step)).json()
+    run.echo(f"  除外リスト / {done['entries']} entries for {step.get('population')} taken in as keyed hashes")
+
+
 def _delete(run: Run, step: Step) -> None:
     run.desks.delete(step, run.transfers[step.get("transfer")])
 
@@ -317,7 +370,10 @@ def _audit(bundle: Path, out: Path, policy: Path) -> dict[str, Any]:
 
 ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
-    "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "leave": _leave, "logins": _logins, "wait": _wait,
+    "courier": _courier, "deliver": _deliver, "confirm-condition": _confirm_condition, "duty": _duty,
+    "exclusion-import": _exclusion_import,
+    "delete": _delete,
+    "sweep": _sweep, "declare": _declare, "leave": _leave, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
 }
 

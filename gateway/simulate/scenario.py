@@ -12,8 +12,9 @@ from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 from gateway.data import simulations_dir
 from gateway.findings import Kind
 
-ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",
-           "leave", "export")
+ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "deliver", "confirm-condition",
+           "duty", "exclusion-import", "delete", "sweep", "declare", "leave",
+           "export")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -75,7 +76,7 @@ def load(name: str) -> Scenario:
         approvals=doc.texts("approvals"),
         start=doc.instant("start"),  # type: ignore[arg-type]
         records=population.integer("records", minimum=1) or 0,
-        schema=population.choice("schema", ("kurume-2020", "shinjuku-2020")) or "",
+        schema=population.choice("schema", ("kurume-2020", "shinjuku-2020", "scanned-pdf")) or "",
         encoding=population.choice("encoding", ("cp932", "utf-8")) or "",
         excluded_rate=float(rate) if isinstance(rate, (int, float)) else 0.0,
         columns=population.texts("columns", required=False),

@@ -190,3 +190,24 @@ def test_media_not_back_are_mailed_as_due_then_overdue(home, tmp_path, smtp, mon
                 env={"GATEWAY_FAKE_NOW": "2020-07-03T10:00:00+09:00"})
     send_due(monkeypatch, datetime.fromisoformat("2020-07-10T10:00:00+09:00"))
     assert len([x for x in smtp.messages if "Media return" in x["subject"]]) == 2
+
+
+def test_contract_duties_are_reminded_before_and_after_their_due_date(kurume, home, tmp_path, smtp, monkeypatch):
+    """Issue 21: 「研修を半年に一回…行い、甲に研修実施に関する報告書を提出」 as a duty of the contract."""
+    from tests.conftest import APPROVALS
+
+    text = (APPROVALS / "kurume-2020-teigaku.toml").read_text(encoding="utf-8")
+    text = text.replace('id = "kurume-2020-teigaku"', 'id = "kurume-2020-training"', 1) + (
+        '\n[[duties]]\nid = "training"\nkind = "training-report"\nevery = "half-year"\n'
+        'text = "従事者等に対して研修を半年に一回行い、甲に研修実施に関する報告書を提出しなければならない"\n')
+    (tmp_path / "kurume-2020-training.toml").write_text(text, encoding="utf-8")
+    run_gateway("approval", "add", str(tmp_path / "kurume-2020-training.toml"))
+    configure(home, smtp.port, smtp.cafile)
+    due = datetime.fromisoformat("2020-10-01T00:00:00+09:00")  # the end of the first half (April-September)
+    assert send_due(monkeypatch, due - timedelta(days=2))["failed"] == 0
+    [soon] = [x for x in smtp.messages if "Contract duty due" in x["subject"] and "2020H1" in x["subject"]]
+    assert soon["to"] == [MAILBOXES["kurume.staff"]] and soon["subject"].startswith("【契約上の義務の期限】")
+    send_due(monkeypatch, due + timedelta(hours=1))
+    [late] = [x for x in smtp.messages if "Contract duty OVERDUE" in x["subject"] and "2020H1" in x["subject"]]
+    assert late["to"] == sorted([MAILBOXES["kurume.staff"], MAILBOXES["kurume.security-officer"]])
+    assert not [x for x in smtp.messages if "2020H2" in x["subject"]]  # not yet within the window

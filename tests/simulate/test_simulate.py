@@ -12,6 +12,8 @@ from gateway.simulate.faults import KINDS
 from tests.conftest import run_audit, run_gateway
 
 ONLY_WITH_EXCLUSIONS = {"excluded-person"}
+# kurume-2020's approval imposes no recurring duty of the contract; shinjuku-2020's does (立入調査).
+ONLY_WITH_DUTIES = {"compliance-overdue"}
 # shinjuku-2020 hands no courier media over: faults of media custody cannot be woven into it.
 ONLY_WITH_MEDIA = {"password-same-day", "media-not-returned", "custody-gap"}
 # Two faults of the same receipt cannot both happen: one confirms wrongly, the other never does;
@@ -42,11 +44,24 @@ def test_a_run_without_faults_reports_none(tmp_path, scenario):
         assert key in result
 
 
-@pytest.mark.parametrize("kind", sorted(set(KINDS) - ONLY_WITH_EXCLUSIONS))
+@pytest.mark.parametrize("kind", sorted(set(KINDS) - ONLY_WITH_EXCLUSIONS - ONLY_WITH_DUTIES))
 def test_each_fault_alone_is_found(tmp_path, kind):
     result = simulate(tmp_path, "kurume-2020", kind)
     assert result["injected"] == [kind]
     assert result["findings"] == [kind]
+
+
+def test_a_missed_inspection_is_found_exactly(tmp_path):
+    result = simulate(tmp_path, "shinjuku-2020", "compliance-overdue")
+    assert result["injected"] == ["compliance-overdue"] and result["findings"] == ["compliance-overdue"]
+    report = json.loads((tmp_path / "run-compliance-overdue" / "report.json").read_text())
+    [finding] = [f for f in report["findings"] if f["kind"] == "compliance-overdue"]
+    assert finding["approval"] == "shinjuku-2020-teigaku" and "FY2020" in finding["detail"]
+    assert finding["severity"] == "warning"
+    clean = simulate(tmp_path, "shinjuku-2020")
+    assert clean["findings"] == []
+    ledger = json.loads((tmp_path / "run-clean" / "report.json").read_text())["approval_summaries"][0]["duties"]
+    assert [(d["duty"], d["slot"], d["state"]) for d in ledger] == [("inspection", "FY2020", "met")]
 
 
 def test_excluded_persons_slipping_through_are_stopped_and_reported(tmp_path):
@@ -77,12 +92,23 @@ def test_courier_faults_on_the_cdr_flow(tmp_path, kind):
     assert simulate(tmp_path, "shinjuku-nhi-cdr", kind)["findings"] == [kind]
 
 
-def test_komae_keeps_seven_years_and_erases_at_the_april_roll_over(tmp_path):
+def test_komae_erases_at_the_seeds_worked_example_roll_over(tmp_path):
+    """「平成27年4月1日の課税賦課事務情報は，平成33年4月1日付けで抹消される」: counted from the
+    records' fiscal year, not from the end of the approval's period."""
     result = simulate(tmp_path, "komae-2015", records=300)
     assert result["findings"] == []
     bundle = tmp_path / "run-clean" / "bundle"
     transfer = json.loads(next((bundle / "evidence").glob("transfer-*.json")).read_text())
-    assert transfer["contractor_deletion_due"] == "2028-03-31T15:00:00.000000Z"  # 2028-04-01 00:00 JST
+    assert transfer["contractor_deletion_due"] == "2021-03-31T15:00:00.000000Z"  # 2021-04-01 00:00 JST
+    assert transfer["deletion_base"] == {"base": "record-fiscal-year", "record_fiscal_year": 2015}
+    # Each condition's kind and status: checked by a rule, confirmed by a person, or open.
+    report = json.loads((tmp_path / "run-clean" / "report.json").read_text())
+    conditions = {c["number"]: c for c in report["approval_summaries"][0]["conditions"]}
+    assert conditions[1]["kind"] == "council-condition" and conditions[1]["status"] == {"state": "open"}
+    assert conditions[2]["kind"] == "special-term" and conditions[2]["status"]["state"] == "confirmed"
+    assert conditions[2]["status"]["by"]["user"] == "komae.staff" and "報告書" in conditions[2]["status"]["means"]
+    assert conditions[8]["status"]["state"] == "checked"
+    assert conditions[8]["status"]["rule"] == "erasure-certificate-required"
     late = simulate(tmp_path, "komae-2015", "deletion-overdue", records=300)
     assert late["findings"] == ["deletion-overdue"]
 

@@ -149,7 +149,8 @@ def rules_of(ctx: Context) -> rules.Rules:
         notice_means &= set(rule.value)  # type: ignore[arg-type]
     return rules.Rules(recipient_org=ctx.transfer.recipient_organisation_id, media_means=media_means,
                        notice_means=frozenset(notice_means), return_days=ctx.profile.media_return_days or 30,
-                       other_day=ctx.profile.password_on_other_day)
+                       other_day=ctx.profile.password_on_other_day,
+                       media_returned=ctx.approval.retention.media_closure == "return")
 
 
 def person(session: Session, login: str, what: str) -> m.User:
@@ -243,6 +244,9 @@ def _write(a: Attempt, session: Session, req: Handover, event: str) -> Recorded:
         "cabinet": req.cabinet.strip(),
         "event": event,
         "return_due": timestamp(judgement.return_due) if judgement.return_due else None,
+        # The contractor's own media (approval: media_closure = "erase") end with the erasure
+        # certificate, not a return: no return is due for them.
+        "closure": ctx.approval.retention.media_closure if ctx.row.kind == "media" else "return",
         "means": req.means,
         "run": req.run,
         "receipt": receipt,

@@ -130,6 +130,7 @@ async def get_transfer(request: Request, transfer_id: str) -> Any:
     "type": "object", "required": ["approval", "recipient", "profile", "password_delivery", "file"],
     "properties": {"approval": {"type": "string"}, "recipient": {"type": "string"}, "profile": {"type": "string"},
                    "password_delivery": {"type": "string", "enum": ["hand", "registered-mail"]},
+                   "record_fiscal_year": {"type": "string", "pattern": "^[0-9]{4}$"},
                    "file": {"type": "string", "format": "binary"}}}}}, "required": True}})
 async def api_send(request: Request) -> Any:
     """Staff: send a recipient file. The passphrase is in this answer once and nowhere else

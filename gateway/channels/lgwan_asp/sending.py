@@ -74,11 +74,18 @@ def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation."),
             channel="lgwan-asp", source=auth.source)
         return outcome
+    year_text = (f.get("record_fiscal_year") or "").strip()
+    if year_text and not (year_text.isascii() and year_text.isdigit() and 1900 <= int(year_text) <= 2999):
+        outcome.error = refuse(gw, actor_of(auth), "transfer.send", Invalid(
+            "記録の年度（record_fiscal_year）は西暦の4桁で指定してください（例: 2015）。",
+            "record_fiscal_year must be a four-digit year (e.g. 2015)."), channel="lgwan-asp", source=auth.source)
+        return outcome
     notice = up.path.path.with_name(f"{os.getpid()}.{secrets.token_hex(8)}.notice.html")
     try:
         outcome.sent = send(gw, auth.caller(), SendRequest(
             file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),
-            password_delivery=f.get("password_delivery", ""), notice_to=notice))
+            password_delivery=f.get("password_delivery", ""), notice_to=notice,
+            record_fiscal_year=int(year_text) if year_text else None))
         outcome.notice_html = notice.read_text(encoding="utf-8")
     except Refused as err:
         outcome.refusals = [{"kind": str(r.kind or ""), "ja": r.ja, "en": r.en} for r in err.refusals]

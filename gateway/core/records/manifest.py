@@ -35,6 +35,12 @@ class Manifest:
     # formulas.py) or "kept" (the approval turned that off); "" for a file as it was read.
     formulas: str = ""
     neutralised: Mapping[str, int] = field(default_factory=dict)  # column id -> cells neutralised
+    # An opaque payload (records/opaque.py): its media type and what record_count counts.
+    media_type: str = ""
+    unit: str = ""
+    # Of `excluded`, the persons found on a list the city keeps apart (keyed_lists.py), not flagged
+    # in the file: screening them out is the designed step, not a slip of the export.
+    listed: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -50,6 +56,10 @@ class Manifest:
         }
         if self.formulas:
             out["formulas"] = self.formulas_dict()
+        if self.media_type:
+            out["payload"] = {"media_type": self.media_type, "unit": self.unit}
+        if self.listed:
+            out["listed"] = dict(sorted(self.listed.items()))
         return out
 
     def formulas_dict(self) -> dict[str, Any]:
@@ -71,6 +81,9 @@ class Manifest:
             removed={str(k): int(v) for k, v in dict(data.get("removed", {})).items()},
             formulas=_formulas(data.get("formulas")),
             neutralised={str(k): int(v) for k, v in dict((data.get("formulas") or {}).get("columns", {})).items()},
+            media_type=str((data.get("payload") or {}).get("media_type", "")),
+            unit=str((data.get("payload") or {}).get("unit", "")),
+            listed={str(k): int(v) for k, v in dict(data.get("listed", {})).items()},
         )
 
 

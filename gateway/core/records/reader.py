@@ -18,12 +18,13 @@ import codecs
 import collections
 import contextlib
 import csv
+import dataclasses
 import io
 import itertools
 import operator
 import os
 import re
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -121,6 +122,7 @@ def minimise(
     sink: BinaryIO | None = None,
     max_line: int = DEFAULT_MAX_LINE_BYTES,
     neutralise_formulas: bool | None = None,
+    listed: Callable[[tuple[str, ...]], Any] | None = None,
 ) -> tuple[Manifest, Manifest]:
     """Write to ``out_path`` only ``fields`` (in that order, under the file's own headers) and only
     rows whose excluded population is not in ``remove``; validate every row on the way.
@@ -134,6 +136,9 @@ def minimise(
     exports) and appears atomically: on any error neither it nor a temporary file remains.
     With ``neutralise_formulas``, no written cell starts a spreadsheet formula (formulas.py); when
     it is given (true or false), the output manifest says which.
+    With ``listed`` (given the file's columns, a matcher whose ``population(row)`` names the
+    excluded population a separately held list puts the row in: keyed_lists.py), rows are screened
+    against those lists too and counted and removed as if the flag column had said so.
     Returns (manifest of the source, manifest of the output).
     """
     wanted = [f for f in fields if f not in CONTROL_FIELDS]
@@ -150,6 +155,8 @@ def minimise(
         drop = _LabelFilter(remove)
         headers = [o.header.source_headers[i] for i in idx]
         neutraliser = Neutraliser(wanted) if neutralise_formulas else None
+        matcher = listed(o.header.columns) if listed is not None else None
+        on_list: collections.Counter[str] = collections.Counter()
         count = kept = 0
         flags: collections.Counter[str] = collections.Counter()
         removed: collections.Counter[str] = collections.Counter()
@@ -160,7 +167,7 @@ def minimise(
             writer = csv.writer(text, lineterminator=o.newline)
             if idx:
                 writer.writerow(headers)
-            whole = idx == list(range(len(o.header.columns)))
+            whole = idx == list(range(len(o.header.columns))) and matcher is None
             if whole:
                 # Every column, in order (so no exclusion column either): the rows go out as they
                 # came, validated by the line scanner without being split into cells.
@@ -179,6 +186,19 @@ def minimise(
                         else:
                             keep.append(row)
                     block = keep
+                if matcher is not None:
+                    keep_rows = []
+                    for row in block:
+                        population = matcher.population(row)
+                        if population is None:
+                            keep_rows.append(row)
+                            continue
+                        on_list[population] += 1
+                        if population in drop.remove:
+                            removed[f"excluded:{population}"] += 1
+                        else:
+                            keep_rows.append(row)
+                    block = keep_rows
                 kept += len(block)
                 if idx:
                     picked = map(pick, block)
@@ -186,7 +206,9 @@ def minimise(
             text.flush()
             text.detach()
             buffered.flush()
-        source = _manifest(o, count, _excluded(flags))
+        excluded = collections.Counter(_excluded(flags))
+        excluded.update(on_list)
+        source = dataclasses.replace(_manifest(o, count, dict(excluded)), listed=dict(on_list))
     written = Manifest(
         source_name=os.path.basename(os.fspath(out_path)),
         encoding=o.header.encoding,
