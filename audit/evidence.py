@@ -88,6 +88,7 @@ REQUIRED: dict[str, dict[str, Check]] = {
                 "return_due": _time_or_none},
     "receipt": {"transfer": _s, "record_count": _int, "sha256": _s, "matches": lambda v: type(v) is bool},
     "gateway-erasure": {"transfer": _s, "erased_at": _time},
+    "second-check": {"transfer": _s, "decision": lambda v: v in ("approved", "rejected"), "checked_by": _org},
     "deletion-request": {"transfer": _s},
     "erasure-certificate": {"transfer": _s},
 }

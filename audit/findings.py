@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, timefmt
+from audit import attestations, safeguards, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -129,8 +129,12 @@ def derive(v: Verification) -> list[Finding]:
 
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
-        findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now)
+        for detail, ja, others in safeguards.missing_checks(t, docs):
+            findings.append(Finding("second-check-missing", False, detail + _note(t), t.approval, t.transfer,
+                                    [t.id, *(o.id for o in others)], t.log_seq, ja))
+        if safeguards.released(t, docs):  # a send held and never released owes no receipt nor erasure
+            findings += _receipt_findings(t, docs["receipt"], now)
+            findings += _deletion_findings(t, docs["erasure-certificate"], now)
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now)
@@ -382,4 +386,5 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
                                      for d in docs["deliverable-declaration"]],
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
+        "second_check": safeguards.summary(t, docs),
     }

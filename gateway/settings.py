@@ -96,6 +96,15 @@ class WitnessSettings:
     export_wait_seconds: int = 10
 
 
+@dataclass(frozen=True)
+class SecondCheckSettings:
+    # City-wide: which sends wait for a second person (core/second_check.py); the approvers are
+    # those the approval names. 0 records: no threshold.
+    always: bool = False
+    above_records: int = 0
+    bank_accounts: bool = False
+
+
 # The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
 BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("db", "busy_timeout_ms"): (1, 600_000),
@@ -116,6 +125,7 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("retention", "sweep_interval_seconds"): (1, 86_400),
     ("scrypt", "work_factor"): (1, 22),
     ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
+    ("second_check", "above_records"): (0, 100_000_000),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -135,6 +145,7 @@ class Settings:
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
+    second_check: SecondCheckSettings = field(default_factory=SecondCheckSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -152,7 +163,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check")
 _OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 

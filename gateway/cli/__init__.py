@@ -43,10 +43,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "operator": ("operators",),
     "tls": ("tls",),
     "mail": ("mail",),
+    "second-check": ("second_check",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators", "tls", "mail")
+           "operators", "tls", "mail", "second_check")
 
 
 class LazyGroup(click.Group):

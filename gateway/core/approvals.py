@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
+from gateway.core.second_check import CheckRule
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
 LEGAL_BASES = {
@@ -131,6 +132,8 @@ class Approval:
     # Cells that would start a spreadsheet formula get a leading apostrophe in the package
     # (records/formulas.py); off only for a file that goes straight into a print system.
     neutralise_formulas: bool = True
+    # Who must check a send before it leaves, and when (core/second_check.py).
+    second_check: CheckRule = CheckRule()
 
     @property
     def permits_anything(self) -> bool:
@@ -241,6 +244,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     retention_t.done()
 
     conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
+    second_check = _second_check(doc.table("second_check", required=False), path)
     profiles = transfer.texts("profiles")
     transfer.done()
     council_session = council.text("session") or ""
@@ -272,7 +276,30 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         retention=retention,
         conditions=conditions,
         neutralise_formulas=neutralise_formulas,
+        second_check=second_check,
     )
+
+
+def _second_check(t: Table | None, path: Path | str) -> CheckRule:
+    if t is None:
+        return CheckRule()
+    rule = CheckRule(
+        always=t.flag("always"),
+        above_records=t.integer("above_records", required=False, maximum=MAX_RECORDS),
+        fields=t.texts("fields", required=False, choices=CANONICAL_FIELDS),
+        approvers=t.texts("approvers", required=False),
+    )
+    t.done()
+    for login in rule.approvers:
+        if not _LOGIN.match(login):
+            raise DefinitionError(
+                f"{path}: second_check.approvers の「{login}」は英小文字・数字・記号 ._- にしてください。",
+                f"{path}: second_check.approvers '{login}' must be lowercase letters, digits and ._-")
+    if (rule.always or rule.above_records is not None or rule.fields) and not rule.approvers:
+        raise DefinitionError(
+            f"{path}: 二重確認（second_check）を求めるなら、確認者（approvers）を列挙してください。",
+            f"{path}: second_check requires a check but names no approvers; list them.")
+    return rule
 
 
 def _organisation(t: Table, kind: str, path: Path | str) -> Organisation:

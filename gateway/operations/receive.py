@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.attestations.document import RECEIPT
 from gateway.clock import timestamp
-from gateway.core.transfers import next_state
+from gateway.core.transfers import next_state, refuse_if_held
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Forbidden, Invalid, NotFound, Refused
 from gateway.findings import Kind
@@ -52,6 +52,7 @@ def authorised(a: Attempt, transfer_id: str) -> m.Transfer:
                 "あなたはこの承認の取扱者名簿に載っていないため、このデータを扱えません。取扱責任者に確認してください。",
                 "you are not on this approval's list of designated handlers; ask your responsible handler.",
                 kinds=[Kind.NON_DESIGNATED_HANDLER])
+        refuse_if_held(transfer.state)
         session.expunge(transfer)
         return transfer
 

@@ -10,6 +10,7 @@ refusal writes only its log entry.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import uuid
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import timestamp
+from gateway.core import second_check
 from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines
 from gateway.core.policy import Decision, HandOver, decide
@@ -45,6 +47,7 @@ from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
+from gateway.store.models_second_check import SecondCheck
 from gateway.store.registry import get_approval, get_profile
 
 ACTION = "transfer.send"
@@ -62,6 +65,8 @@ class SendRequest:
     # Where to write the password notice. It is written before the transfer commits (and removed
     # if the commit fails), so no package can exist whose passphrase no one was ever shown.
     notice_to: Path | None = None
+    # The sender asks for a second person's check although no rule requires one.
+    second_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class Sent:
     sent: Manifest
     package_sha256: str
     evidence: str
+    # Waiting for a second person's check: no passphrase and no notice until it is approved.
+    held: bool = False
 
     def __repr__(self) -> str:
         return f"Sent(transfer={self.transfer!r})"
@@ -153,24 +160,27 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
                                 decision.records_to_send)
         if not decision.allowed:
             raise Refused(decision.refusals)
+        check = _check_reasons(gw, approval, sent, req)
         header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
-                           source, sent, decision, secret, verifier.result(), header, payload)
-        marker = workarea.PendingNotice(gw, req.notice_to, pending.transfer_id) if req.notice_to else None
-        if req.notice_to is not None:
+                           source, sent, decision, secret, verifier.result(), header, payload, check)
+        # A held send writes no notice: its passphrase waits, sealed, for the check (second_check.py).
+        notice_to = req.notice_to if not check else None
+        marker = workarea.PendingNotice(gw, notice_to, pending.transfer_id) if notice_to else None
+        if notice_to is not None:
             faultpoints.reached("send:before-notice")
             write_notice(PasswordNotice(
                 notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
                 profile=profile, recipient_name=recipient_name, record_count=sent.record_count,
                 plaintext_sha256=sent.sha256, passphrase=secret, delivery_method=req.password_delivery,
                 issued_at=at,
-            ), req.notice_to)
+            ), notice_to)
             faultpoints.reached("send:after-notice")
         try:
             package_sha256, evidence = _store(a, pending)
         except BaseException as err:
-            if req.notice_to is not None:
-                _discard(req.notice_to)
+            if notice_to is not None:
+                _discard(notice_to)
             if marker is not None:
                 marker.settle()
             if isinstance(err, IntegrityError) and req.source_key is not None \
@@ -181,6 +191,8 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         faultpoints.reached("send:after-commit")
         if marker is not None:
             marker.settle()
+        if check:
+            return Sent(pending.transfer_id, "", source, sent, package_sha256, evidence, held=True)
         return Sent(pending.transfer_id, secret, source, sent, package_sha256, evidence)
     finally:
         _discard(payload)
@@ -204,6 +216,20 @@ class _Pending:
     verifier: str  # argon2id of secret
     header: bytes  # the package is header + payload
     payload: Path
+    check: list[str]  # why it waits for a second person; empty: it does not
+
+
+def _check_reasons(gw: Gateway, approval: Approval, sent: Manifest, req: SendRequest) -> list[str]:
+    rule = gw.settings.second_check
+    reasons = second_check.required(approval.second_check, second_check.city_rule(
+        bool(rule.always), rule.above_records, bool(rule.bank_accounts)), sent.record_count, sent.columns,
+        req.second_check)
+    if reasons and not approval.second_check.approvers:
+        raise Conflict("この送付には二重確認が必要ですが、承認に確認者（second_check.approvers）が定められていません。"
+                       "承認の登録内容を確認してください。",
+                       "this send needs a second person's check, but the approval names no approvers "
+                       "(second_check.approvers); check the approval's registration.")
+    return reasons
 
 
 def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
@@ -223,7 +249,8 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
         session.add(m.Transfer(
             id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
             sender_user_id=p.user.id, sender_organisation_id=p.user.organisation_id,
-            recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer, state="sent",
+            recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer,
+            state="pending-check" if p.check else "sent",
             record_count=p.sent.record_count, plaintext_sha256=p.sent.sha256, manifest=p.sent.to_dict(),
             package_blob_id=blob.id, package_sha256=blob.sha256,
             passphrase_verifier=p.verifier, sent_at=p.at,
@@ -231,6 +258,12 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
+        if p.check:
+            held = blobs.put(session, io.BytesIO(p.secret.encode("utf-8")), at=p.at)
+            session.add(SecondCheck(transfer_id=p.transfer_id, reasons=list(p.check),
+                                    approvers=list(p.approval.second_check.approvers),
+                                    held_secret_blob_id=held.id, password_delivery=p.req.password_delivery,
+                                    requested_at=p.at))
         if p.decision.remove:
             # The file held persons the approval keeps away from the contractor: they were
             # stopped here, which is a prevented violation even though the rest goes ahead.
@@ -264,6 +297,9 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                 "gateway_erase_due": timestamp(due.gateway_erase_due),
                 "contractor_deletion_due": timestamp(due.contractor_deletion_due)
                 if due.contractor_deletion_due else None,
+                # Only when it waits: a document without the member was released as it was sent.
+                **({"second_check": {"required": True, "reasons": list(p.check),
+                                     "approvers": list(p.approval.second_check.approvers)}} if p.check else {}),
             },
         ))
         assert document is not None

@@ -16,8 +16,6 @@ it due, and the next sweep (with or without erasures of its own) completes it.
 """
 from __future__ import annotations
 
-import os
-import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,16 +24,15 @@ from sqlalchemy import select
 
 from gateway import kek_rotation
 from gateway.clock import timestamp
-from gateway.core.transfers import next_state
 from gateway.crypto.keystore import KeyStore
 from gateway.ledger.log import Actor, Event
+from gateway.operations.erasure import erase_in
 from gateway.operations.workarea import ORPHAN_GRACE_SECONDS, remove_dead_temporaries
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 
-METHOD = "cryptographic erase of the data key and file deletion"
 SWEEPER = Actor(user=None, org=None, role="system")
 
 
@@ -76,35 +73,10 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
         transfer = session.get(m.Transfer, transfer_id, with_for_update=True)
         if transfer is None or transfer.erased_at is not None:
             return False  # another sweep got there first
-        blob_id = transfer.package_blob_id
-        file_present = blobs.path(blob_id).exists()
-        blobs.crypto_erase(session, blob_id, at=now)
-        gone = blobs.remove_file(blob_id)
-        if not gone:
-            raise OSError(f"blob file {blob_id} is still present after deletion")
-        faultpoints.reached("sweep:after-file")  # the file gone, the key's destruction not committed
-        transfer.state = next_state(transfer.state, "erase")
-        transfer.erased_at = now
-        transfer.updated_at = now
-        gw.ledger.record(session, Event(
-            action="transfer.erase", channel="system", actor=SWEEPER, approval=transfer.approval_id,
-            transfer=transfer_id, blob_sha256=transfer.package_sha256,
-            reason=f"retention window ended {timestamp(transfer.gateway_erase_due)}",
-            evidence_type="gateway-erasure",
-            evidence={
-                "transfer": transfer_id,
-                "blob_sha256": transfer.package_sha256,
-                "method": METHOD,
-                "erased_at": timestamp(now),
-                "due": timestamp(transfer.gateway_erase_due),
-                "process": {"host": socket.gethostname(), "pid": os.getpid(), "program": "gateway retention sweep"},
-                "verified_by": (
-                    "wrapped data key deleted from the database; file unlinked, directory fsynced, path checked absent"
-                    if file_present else
-                    "wrapped data key deleted from the database; file already absent (removed by an interrupted sweep)"
-                ),
-            },
-        ))
+        erase_in(gw, blobs, session, transfer, now, event="erase",
+                 reason=f"retention window ended {timestamp(transfer.gateway_erase_due)}",
+                 entry={"action": "transfer.erase", "channel": "system", "actor": SWEEPER},
+                 program="gateway retention sweep")
     return True
 
 
