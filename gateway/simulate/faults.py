@@ -199,6 +199,14 @@ def _unapproved_transfer(c: _Context) -> None:
     }))
 
 
+def _second_check_missing(c: _Context) -> None:
+    """The sender holds a send for a second person's check; the contractor's handler tries to
+    download it before anyone checked it. It stays held, and the sweep erases it in time."""
+    held = "held-for-check"
+    c.after_main(c.attempt("download", "second-check-missing", transfer=held))
+    c.after_main(Step("send", timedelta(minutes=1), {**c.main_send(), "id": held, "second_check": True}))
+
+
 def _log_tampered(c: _Context) -> Tamper:
     def edit(bundle: Path) -> None:
         path = bundle / "log" / "entries.jsonl"
@@ -288,6 +296,7 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "brute-force": _brute_force,
     "access-after-deletion": _access_after_deletion,
     "attestation-out-of-order": _attestation_out_of_order,
+    "second-check-missing": _second_check_missing,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,
