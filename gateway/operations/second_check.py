@@ -41,6 +41,10 @@ class Decided:
     evidence: str
     passphrase: str  # released with an approval (shown once, for the notice); "" when rejected
     notice: Path | None
+    notice_html: str | None = None  # the notice itself, for a portal that shows it once
+
+    def __repr__(self) -> str:  # never let the passphrase reach a log or a traceback
+        return f"Decided(transfer={self.transfer!r}, approved={self.approved!r})"
 
 
 def pending(gw: Gateway, caller: Caller) -> list[dict[str, Any]]:
@@ -67,7 +71,7 @@ def show(gw: Gateway, caller: Caller, transfer_id: str) -> dict[str, Any]:
 
 
 def decide(gw: Gateway, caller: Caller, transfer_id: str, *, approve: bool, reason: str,
-           notice_to: Path | None = None) -> Decided:
+           notice_to: Path | None = None, notice_html: bool = False) -> Decided:
     reason = reason.strip()
     action = "second-check.approve" if approve else "second-check.reject"
     with attempt(gw, caller, action, transfer=transfer_id) as a:
@@ -88,7 +92,7 @@ def decide(gw: Gateway, caller: Caller, transfer_id: str, *, approve: bool, reas
             session.expunge(transfer)
         blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
         if approve:
-            return _approve(a, blobs, check, transfer, shown, reason, notice_to)
+            return _approve(a, blobs, check, transfer, shown, reason, notice_to, notice_html)
         return _reject(a, blobs, check, transfer, shown, reason)
 
 
@@ -166,12 +170,16 @@ def _forget_secret(blobs: BlobStore, session: Any, row: SecondCheck, at: Any) ->
 
 
 def _approve(a: Attempt, blobs: BlobStore, check: SecondCheck, transfer: m.Transfer, shown: dict[str, Any],
-             reason: str, notice_to: Path | None) -> Decided:
+             reason: str, notice_to: Path | None, notice_html: bool) -> Decided:
+    from gateway.notices.password_notice import render
+    from gateway.notices.password_notice import write as write_notice
+
     gw = a.gw
     secret = _held_secret(gw, blobs, check)
     at = gw.clock.now()
+    notice = _notice(gw, transfer, secret, at)
     if notice_to is not None:
-        _write_notice(gw, transfer, secret, notice_to, at)
+        write_notice(notice, notice_to)
     try:
         with gw.unit() as session:
             row = session.get(m.Transfer, transfer.id, with_for_update=True)
@@ -192,7 +200,8 @@ def _approve(a: Attempt, blobs: BlobStore, check: SecondCheck, transfer: m.Trans
                 notice_to.unlink()
         raise
     assert document is not None
-    return Decided(transfer.id, True, str(document["id"]), secret, notice_to)
+    return Decided(transfer.id, True, str(document["id"]), secret, notice_to,
+                   render(notice) if notice_html else None)
 
 
 def _reject(a: Attempt, blobs: BlobStore, check: SecondCheck, transfer: m.Transfer, shown: dict[str, Any],
@@ -218,9 +227,8 @@ def _reject(a: Attempt, blobs: BlobStore, check: SecondCheck, transfer: m.Transf
     return Decided(transfer.id, False, str(document["id"]), "", None)
 
 
-def _write_notice(gw: Gateway, transfer: m.Transfer, secret: str, path: Path, at: Any) -> None:
+def _notice(gw: Gateway, transfer: m.Transfer, secret: str, at: Any) -> Any:
     from gateway.notices.password_notice import PasswordNotice
-    from gateway.notices.password_notice import write as write_notice
 
     with gw.read() as session:
         approval = get_approval(session, transfer.approval_id)
@@ -228,8 +236,8 @@ def _write_notice(gw: Gateway, transfer: m.Transfer, secret: str, path: Path, at
         recipient = session.get(m.Organisation, transfer.recipient_organisation_id)
         held = session.get(SecondCheck, transfer.id)
         method = held.password_delivery if held is not None else "hand"
-    write_notice(PasswordNotice(
+    return PasswordNotice(
         notice_id=f"N-{transfer.id}", transfer_id=transfer.id, approval=approval, profile=profile,
         recipient_name=recipient.name if recipient else transfer.recipient_organisation_id,
         record_count=transfer.record_count, plaintext_sha256=transfer.plaintext_sha256, passphrase=secret,
-        delivery_method=method, issued_at=at), path)
+        delivery_method=method, issued_at=at)

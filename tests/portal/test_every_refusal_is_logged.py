@@ -166,6 +166,14 @@ CLI_CASES = [
          json=False),
     Case("operator add", "operator.add", "not-found",
          lambda w: ["operator", "add", "someone", "--login", "no.such"], json=False),
+    Case("second-check show", "second-check.show", "not-found",
+         lambda w: ["second-check", "show", w["transfer"], "--as", "s.staff", "--paper-ref", "書面 1"]),
+    Case("second-check approve", "second-check.approve", "not-found",  # a send that was never held
+         lambda w: ["second-check", "approve", w["transfer"], "--reason", "確認", "--as", "s.staff",
+                    "--paper-ref", "書面 1"]),
+    Case("second-check reject", "second-check.reject", "not-found",
+         lambda w: ["second-check", "reject", w["transfer"], "--reason", "誤り", "--as", "k.tanaka",
+                    "--paper-ref", "書面 1"]),
     Case("user revoke-key", "user.revoke-key", "not-found",
          lambda w: ["user", "revoke-key", "k.tanaka", "SHA256:notakeyofhers"], json=False),
 ]
@@ -190,7 +198,7 @@ NOT_ACTIONS = {
     "org push-key": "prints the gateway's public push key",
     "keys rotate-signing": "an administrator's act on the key store with no refusal of its own",
     "keys rotate-kek": "an administrator's act on the key store, logged as kek.rotate",
-    "witness list": "reads",
+    "witness list": "reads", "second-check list": "reads",
     "witness submit": "sends pending checkpoints to the witnesses; changes no record and logs nothing",
     "retention sweep": "the scheduler's act; it refuses nothing",
     "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
