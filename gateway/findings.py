@@ -28,6 +28,8 @@ class Kind(StrEnum):
     # A send that needed a second person's check released without one: a download of a held
     # package, or its sender approving it. The auditor also reports one it finds released.
     SECOND_CHECK_MISSING = "second-check-missing"
+    # A download past the transfer's limit (its complete downloads, or its retries of broken ones).
+    DOWNLOAD_OVER_LIMIT = "download-over-limit"
     # Found after the fact, from the evidence.
     RECEIPT_MISMATCH = "receipt-mismatch"
     RECEIPT_MISSING = "receipt-missing"
@@ -49,7 +51,7 @@ PREVENTED = frozenset({
     Kind.UNAPPROVED_FIELD, Kind.EXCLUDED_PERSON, Kind.OUTSIDE_PERIOD, Kind.UNAPPROVED_RECIPIENT,
     Kind.UNAPPROVED_CHANNEL, Kind.OVER_RECORD_LIMIT, Kind.NON_DESIGNATED_HANDLER, Kind.PASSWORD_SAME_CHANNEL,
     Kind.PASSWORD_SAME_DAY, Kind.BRUTE_FORCE, Kind.ACCESS_AFTER_DELETION, Kind.ATTESTATION_OUT_OF_ORDER,
-    Kind.SECOND_CHECK_MISSING,
+    Kind.SECOND_CHECK_MISSING, Kind.DOWNLOAD_OVER_LIMIT,
 })
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.

@@ -105,6 +105,14 @@ class SecondCheckSettings:
     bank_accounts: bool = False
 
 
+@dataclass(frozen=True)
+class DownloadSettings:
+    # City-wide limit on complete downloads of one package (0: none unless the approval sets
+    # one), and the retries of broken downloads a limit allows unless the approval says.
+    max_complete: int = 0
+    retries: int = 3
+
+
 # The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
 BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("db", "busy_timeout_ms"): (1, 600_000),
@@ -126,6 +134,8 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("scrypt", "work_factor"): (1, 22),
     ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
     ("second_check", "above_records"): (0, 100_000_000),
+    ("downloads", "max_complete"): (0, 1000),
+    ("downloads", "retries"): (0, 1000),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -146,6 +156,7 @@ class Settings:
     records: RecordsSettings = field(default_factory=RecordsSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     second_check: SecondCheckSettings = field(default_factory=SecondCheckSettings)
+    downloads: DownloadSettings = field(default_factory=DownloadSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -163,7 +174,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check", "downloads")
 _OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 

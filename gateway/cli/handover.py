@@ -32,14 +32,16 @@ from gateway.fsutil import AtomicFile
 @click.option("--relay-of", help="中継元の受け渡し id（再委託） / transfer relayed to a subcontractor")
 @click.option("--second-check", "second_check", is_flag=True,
               help="規則がなくても二重確認を求める / hold for a second person's check even if no rule requires it")
+@click.option("--max-downloads", type=click.IntRange(1, 1000),
+              help="完了ダウンロードの上限（承認・市の設定より厳しくだけできる） / allow at most N complete downloads")
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
-             notice_path: Path | None, relay_of: str | None, second_check: bool, login: str | None, home: str | None,
-             as_json: bool) -> None:
+             notice_path: Path | None, relay_of: str | None, second_check: bool, max_downloads: int | None,
+             login: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations.send import SendRequest, send
@@ -47,7 +49,7 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
         sent = send(gw, cli_caller(gw, login), SendRequest(
             file=file, approval=approval, profile=profile, recipient=recipient,
             password_delivery=password_delivery, parent_transfer=relay_of, notice_to=notice_path,
-            second_check=second_check,
+            second_check=second_check, max_downloads=max_downloads,
         ))
     if as_json:
         click.echo(json.dumps({

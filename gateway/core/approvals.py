@@ -105,6 +105,17 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class DownloadRule:
+    """複写及び複製の禁止: the complete downloads a package allows, and how many broken ones may be
+    retried; `first_transfer_only`: profiles allowed for the first hand-over only (Kurume's VPN
+    line, 「システムへの住基情報のセットアップ時のみ」)."""
+
+    max_complete: int | None = None
+    retries: int | None = None
+    first_transfer_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Approval:
     id: str
     case_number: str
@@ -134,6 +145,8 @@ class Approval:
     neutralise_formulas: bool = True
     # Who must check a send before it leaves, and when (core/second_check.py).
     second_check: CheckRule = CheckRule()
+    # How often each package may be downloaded, and profiles allowed for the first transfer only.
+    downloads: DownloadRule = field(default_factory=lambda: DownloadRule())
 
     @property
     def permits_anything(self) -> bool:
@@ -245,6 +258,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
 
     conditions = tuple(_condition(t, path) for t in doc.tables("conditions", required=False))
     second_check = _second_check(doc.table("second_check", required=False), path)
+    downloads = _downloads(doc.table("downloads", required=False))
     profiles = transfer.texts("profiles")
     transfer.done()
     council_session = council.text("session") or ""
@@ -277,7 +291,18 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         conditions=conditions,
         neutralise_formulas=neutralise_formulas,
         second_check=second_check,
+        downloads=downloads,
     )
+
+
+def _downloads(t: Table | None) -> DownloadRule:
+    if t is None:
+        return DownloadRule()
+    rule = DownloadRule(max_complete=t.integer("max_complete", required=False, minimum=1, maximum=1000),
+                        retries=t.integer("retries", required=False, maximum=1000),
+                        first_transfer_only=t.texts("first_transfer_only", required=False))
+    t.done()
+    return rule
 
 
 def _second_check(t: Table | None, path: Path | str) -> CheckRule:
@@ -392,6 +417,9 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if a.period_end <= a.period_start:
         fail("期間の終了が開始より前です。period.start と period.end を確認してください。",
              "the period ends before it starts; check period.start and period.end.")
+    if set(a.downloads.first_transfer_only) - set(a.profiles):
+        fail("downloads.first_transfer_only には transfer.profiles にある受け渡し方法だけを書けます。",
+             "downloads.first_transfer_only may name only profiles of transfer.profiles.")
     if a.contract_start and a.contract_end and a.contract_end < a.contract_start:
         fail("契約期間の終了が開始より前です。", "the contract period ends before it starts.")
     if set(a.fields) & set(CONTROL_FIELDS):

@@ -40,13 +40,14 @@ from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
 from gateway.notices.password_notice import write as write_notice
-from gateway.operations import workarea
+from gateway.operations import downloads, workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
+from gateway.store.models_limits import DownloadLimit
 from gateway.store.models_second_check import SecondCheck
 from gateway.store.registry import get_approval, get_profile
 
@@ -67,6 +68,8 @@ class SendRequest:
     notice_to: Path | None = None
     # The sender asks for a second person's check although no rule requires one.
     second_check: bool = False
+    # The sender limits complete downloads further than the approval and the city do.
+    max_downloads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,11 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         if not decision.allowed:
             raise Refused(decision.refusals)
         check = _check_reasons(gw, approval, sent, req)
+        _first_transfer_only(gw, approval, profile)
+        limit = downloads.limit_for(approval, gw.settings.downloads, req.max_downloads)
         header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
-                           source, sent, decision, secret, verifier.result(), header, payload, check)
+                           source, sent, decision, secret, verifier.result(), header, payload, check, limit)
         # A held send writes no notice: its passphrase waits, sealed, for the check (second_check.py).
         notice_to = req.notice_to if not check else None
         marker = workarea.PendingNotice(gw, notice_to, pending.transfer_id) if notice_to else None
@@ -217,6 +222,24 @@ class _Pending:
     header: bytes  # the package is header + payload
     payload: Path
     check: list[str]  # why it waits for a second person; empty: it does not
+    limit: tuple[int, int] | None  # (complete downloads, retries of broken ones) it allows
+
+
+def _first_transfer_only(gw: Gateway, approval: Approval, profile: Profile) -> None:
+    """A profile the approval allows for the first hand-over only (Kurume's VPN line for the
+    set-up) is refused once any transfer under the approval went that way."""
+    if profile.id not in approval.downloads.first_transfer_only:
+        return
+    with gw.read() as session:
+        earlier = session.scalar(select(m.Transfer.id).where(
+            m.Transfer.approval_id == approval.id, m.Transfer.profile_id == profile.id,
+            m.Transfer.state != "rejected").limit(1))
+    if earlier is not None:
+        raise Refused.one(
+            Kind.UNAPPROVED_CHANNEL,
+            f"承認は「{profile.title}」を最初の受け渡し（{earlier}）にだけ認めています。以後は他の方法で送ってください。",
+            f"the approval allows profile '{profile.id}' for the first hand-over only ({earlier}); "
+            "send later ones another way.")
 
 
 def _check_reasons(gw: Gateway, approval: Approval, sent: Manifest, req: SendRequest) -> list[str]:
@@ -258,6 +281,8 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
+        if p.limit is not None:
+            session.add(DownloadLimit(transfer_id=p.transfer_id, max_complete=p.limit[0], retries=p.limit[1]))
         if p.check:
             held = blobs.put(session, io.BytesIO(p.secret.encode("utf-8")), at=p.at)
             session.add(SecondCheck(transfer_id=p.transfer_id, reasons=list(p.check),
@@ -298,6 +323,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                 "contractor_deletion_due": timestamp(due.contractor_deletion_due)
                 if due.contractor_deletion_due else None,
                 # Only when it waits: a document without the member was released as it was sent.
+                **({"downloads": {"max_complete": p.limit[0], "retries": p.limit[1]}} if p.limit else {}),
                 **({"second_check": {"required": True, "reasons": list(p.check),
                                      "approvers": list(p.approval.second_check.approvers)}} if p.check else {}),
             },

@@ -166,10 +166,13 @@ class Desks:
         with self.gw.unit() as session:
             profile = get_profile(session, step.get("profile"))
         delivery = step.get("notice", "registered-mail")
-        if step.get("second_check"):  # the sender asks for a second person's check: at the command line
+        # A sender who asks for a second check or limits the downloads does so at the command line.
+        extra = [*(["--second-check"] if step.get("second_check") else []),
+                 *(["--max-downloads", str(step.get("max_downloads"))] if step.get("max_downloads") else [])]
+        if extra:
             sent = self.cli("send", str(source), "--approval", str(step.get("approval")), "--profile", profile.id,
                             "--recipient", str(step.get("recipient")), "--password-delivery", delivery,
-                            "--second-check", "--json", as_user=self.staff(step)).json()
+                            *extra, "--json", as_user=self.staff(step)).json()
             return self._sent(step, sent, profile.channel)
         if profile.channel == "lgwan-asp":
             a = self.lgwan.send(self.staff(step), source, approval=step.get("approval") or "", profile=profile.id,

@@ -207,6 +207,20 @@ def _second_check_missing(c: _Context) -> None:
     c.after_main(Step("send", timedelta(minutes=1), {**c.main_send(), "id": held, "second_check": True}))
 
 
+def _download_over_limit(c: _Context) -> None:
+    """The sender allows one complete download of the main hand-over; the handler downloads it
+    again afterwards (a second copy), and is refused."""
+    main = c.main
+    c.main = replace(main, params={**main.params, "max_downloads": 1})
+    c.replace_step(main, c.main)
+    first = next((s for s in c.steps if s.action == "download" and s.get("transfer") == c.main.get("id")
+                  and not s.get("expect")), None)
+    if first is None:
+        raise Invalid("このシナリオには主な受け渡しのダウンロードがないため、この障害を入れられません。",
+                      "this scenario never downloads its main hand-over, so this fault cannot be injected.")
+    c.steps.insert(c.steps.index(first) + 1, c.attempt("download", "download-over-limit", transfer=c.main.get("id")))
+
+
 def _log_tampered(c: _Context) -> Tamper:
     def edit(bundle: Path) -> None:
         path = bundle / "log" / "entries.jsonl"
@@ -297,6 +311,7 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "access-after-deletion": _access_after_deletion,
     "attestation-out-of-order": _attestation_out_of_order,
     "second-check-missing": _second_check_missing,
+    "download-over-limit": _download_over_limit,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,
