@@ -88,6 +88,8 @@ REQUIRED: dict[str, dict[str, Check]] = {
                 "return_due": _time_or_none},
     "receipt": {"transfer": _s, "record_count": _int, "sha256": _s, "matches": lambda v: type(v) is bool},
     "gateway-erasure": {"transfer": _s, "erased_at": _time},
+    "incident": {"incident": _s, "event": _s},
+    "recall": {"transfer": _s, "downloaded": lambda v: type(v) is bool, "recalled_by": _org},
     "second-check": {"transfer": _s, "decision": lambda v: v in ("approved", "rejected"), "checked_by": _org},
     "deletion-request": {"transfer": _s},
     "erasure-certificate": {"transfer": _s},

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, safeguards, timefmt
+from audit import attestations, incidents, safeguards, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -132,12 +132,14 @@ def derive(v: Verification) -> list[Finding]:
         for detail, ja, others in safeguards.missing_checks(t, docs):
             findings.append(Finding("second-check-missing", False, detail + _note(t), t.approval, t.transfer,
                                     [t.id, *(o.id for o in others)], t.log_seq, ja))
-        if safeguards.released(t, docs):  # a send held and never released owes no receipt nor erasure
+        if safeguards.released(t, docs):  # held and never released, or recalled undelivered: nothing owed
             findings += _receipt_findings(t, docs["receipt"], now)
-            findings += _deletion_findings(t, docs["erasure-certificate"], now)
+            findings += _deletion_findings(t, docs["erasure-certificate"], now, safeguards.deletion_due(t, docs))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now)
+    findings += [Finding(kind, False, detail + _note(doc), doc.approval, doc.transfer, [doc.id], doc.log_seq, ja)
+                 for kind, doc, detail, ja in incidents.findings(by_type["incident"], now)]
     for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
         findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
                                 [doc.id], doc.log_seq, ja))
@@ -200,13 +202,14 @@ def _receipt_findings(t: Document, receipts: list[Document], now: datetime | Non
     return out
 
 
-def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None) -> list[Finding]:
-    due = _t(t.get("contractor_deletion_due"))
+def _deletion_findings(t: Document, certificates: list[Document], now: datetime | None,
+                       due_text: Any) -> list[Finding]:
+    due = _t(due_text)
     if due is None or now is None or due >= now or any(c.issued_at <= due for c in certificates):
         return []
     late = min((c.issued_at for c in certificates), default=None)
-    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {t.get('contractor_deletion_due')}"
-               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=t.get("contractor_deletion_due"))]
+    return [_f("deletion-overdue", t, f"no erasure certificate by the deletion deadline {due_text}"
+               + (f" (one came at {timefmt.jst(late)} JST)" if late else ""), due=due_text)]
 
 
 def _retention_findings(t: Document, erasures: list[Document], now: datetime | None) -> list[Finding]:
@@ -340,6 +343,9 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "recipients": sorted(a.recipients) if a else [],
             "conditions": a.conditions if a else [],
             "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
+            "recalls": [{"transfer": t.get("transfer"), **r} for t in transfers
+                        for r in safeguards.recalls(related[t.get("transfer")])],
+            "incidents": incidents.summaries(v.documents.values(), approval_id),
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
                          "warning": sum(1 for f in mine if f.severity == "warning" and not f.prevented),
@@ -387,4 +393,5 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
         "custody": [_brief(d, "item", "item_kind", "event", "from", "to", "at", "return_due")
                     for d in docs["custody"]],
         "second_check": safeguards.summary(t, docs),
+        "recalls": safeguards.recalls(docs),
     }

@@ -15,7 +15,8 @@ PREVENTED_KINDS = frozenset({
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged", "integrity-failure", "log-unwitnessed")
+                        "evidence-forged", "integrity-failure", "log-unwitnessed", "instruction-overdue",
+                        "incident-unreported")
 # Failures of the gateway itself, logged with the attempt they stopped: the finding is the
 # gateway's, never the attempting person's, and it was not a violation someone tried.
 GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
@@ -36,6 +37,8 @@ KIND_LABELS = {
     "attestation-out-of-order": "申告の日時の前後関係の誤り（承認前の消去・受領前の受領確認）",
     "second-check-missing": "二重確認（上長承認）のない送付",
     "download-over-limit": "ダウンロード回数の上限超過（複写の禁止）",
+    "instruction-overdue": "事故に関する市の指示の期限超過",
+    "incident-unreported": "受託者の事故報告の未提出",
     "receipt-mismatch": "受領確認の不一致",
     "receipt-missing": "受領確認なし",
     "deletion-overdue": "消去証明書の提出遅延",

@@ -8,8 +8,10 @@ A held transfer never released (still waiting, or rejected) owes no receipt and 
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from audit import timefmt
 from audit.evidence import Document
 
 # What shows that something of a transfer left the gateway's keeping.
@@ -36,8 +38,25 @@ def valid_release(t: Document, checks: list[Document]) -> Document | None:
 
 
 def released(t: Document, docs: dict[str, list[Document]]) -> bool:
-    """Whether the contractor was meant to get this transfer at all."""
+    """Whether the contractor was meant to get this transfer at all: not held without a release,
+    not recalled before it was delivered."""
+    if any(r.get("downloaded") is False for r in docs["recall"]):
+        return False
     return not required(t) or valid_release(t, docs["second-check"]) is not None
+
+
+def deletion_due(t: Document, docs: dict[str, list[Document]]) -> Any:
+    """The contractor's deletion deadline: the transfer's, or a recall's urgent one if earlier."""
+    dues = [t.get("contractor_deletion_due"), *(r.get("contractor_deletion_due") for r in docs["recall"])]
+    dues = [d for d in dues if isinstance(d, str)]
+    return min(dues, key=lambda d: timefmt.parse(d) or datetime.max.replace(tzinfo=UTC), default=None)
+
+
+def recalls(docs: dict[str, list[Document]]) -> list[dict[str, Any]]:
+    return [{"evidence": r.id, "verified": r.trusted, "recalled_at": r.get("recalled_at"),
+             "recalled_by": r.get("recalled_by"), "reason": r.get("reason"), "downloaded": r.get("downloaded"),
+             "contractor_deletion_due": r.get("contractor_deletion_due"), "incident": r.get("incident")}
+            for r in sorted(docs["recall"], key=lambda d: d.log_seq)]
 
 
 def missing_checks(t: Document, docs: dict[str, list[Document]]) -> list[tuple[str, str, list[Document]]]:

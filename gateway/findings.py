@@ -45,6 +45,10 @@ class Kind(StrEnum):
     INTEGRITY_FAILURE = "integrity-failure"
     # Entries past the last checkpoint a quorum of the verifier's witnesses cosigned (issue 17).
     LOG_UNWITNESSED = "log-unwitnessed"
+    # The city's instruction on an incident (甲の指示) not carried out by its deadline.
+    INSTRUCTION_OVERDUE = "instruction-overdue"
+    # An incident the city knew of whose report the contractor never filed by its deadline.
+    INCIDENT_UNREPORTED = "incident-unreported"
 
 
 PREVENTED = frozenset({

@@ -113,6 +113,12 @@ class DownloadSettings:
     retries: int = 3
 
 
+@dataclass(frozen=True)
+class RecallSettings:
+    # A recall after a download: the contractor must erase its copies, and report, within this.
+    deletion_hours: int = 24
+
+
 # The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
 BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("db", "busy_timeout_ms"): (1, 600_000),
@@ -136,6 +142,7 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("second_check", "above_records"): (0, 100_000_000),
     ("downloads", "max_complete"): (0, 1000),
     ("downloads", "retries"): (0, 1000),
+    ("recall", "deletion_hours"): (1, 24 * 30),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -157,6 +164,7 @@ class Settings:
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     second_check: SecondCheckSettings = field(default_factory=SecondCheckSettings)
     downloads: DownloadSettings = field(default_factory=DownloadSettings)
+    recall: RecallSettings = field(default_factory=RecallSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -174,7 +182,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check", "downloads")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check", "downloads", "recall")
 _OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 

@@ -44,10 +44,11 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "tls": ("tls",),
     "mail": ("mail",),
     "second-check": ("second_check",),
+    "transfer": ("incidents",), "incident": ("incidents",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators", "tls", "mail", "second_check")
+           "operators", "tls", "mail", "second_check", "incidents")
 
 
 class LazyGroup(click.Group):

@@ -5,31 +5,36 @@ receipt may follow `sent` directly. Nothing follows `erased` or `rejected`: the 
 """
 from __future__ import annotations
 
-from gateway.errors import Conflict, Refused
+from gateway.errors import Conflict, Gone, Refused
 from gateway.findings import Kind
 
 TRANSITIONS: dict[str, dict[str, str]] = {
     # Held for a second person's check (core/second_check.py): nothing leaves before it is approved;
     # a rejected send is crypto-erased at once.
-    "pending-check": {"check-approve": "sent", "check-reject": "rejected", "erase": "erased"},
+    "pending-check": {"check-approve": "sent", "check-reject": "rejected", "erase": "erased", "recall": "recalled"},
     "rejected": {},
-    "sent": {"download": "downloaded", "receipt-match": "received", "receipt-mismatch": "receipt-mismatch",
+    # Recalled before anyone downloaded it: erased at once, and the contractor no longer sees it.
+    "recalled": {},
+    "sent": {"recall": "recalled", "download": "downloaded", "receipt-match": "received", "receipt-mismatch": "receipt-mismatch",
              "erase": "erased"},
-    "downloaded": {"download": "downloaded", "receipt-match": "received", "receipt-mismatch": "receipt-mismatch",
+    "downloaded": {"recall": "erased", "download": "downloaded", "receipt-match": "received", "receipt-mismatch": "receipt-mismatch",
                    "erase": "erased"},
-    "receipt-mismatch": {"download": "receipt-mismatch", "receipt-match": "received",
+    "receipt-mismatch": {"recall": "erased", "download": "receipt-mismatch", "receipt-match": "received",
                          "receipt-mismatch": "receipt-mismatch", "erase": "erased"},
-    "received": {"download": "received", "erase": "erased"},
+    "received": {"recall": "erased", "download": "received", "erase": "erased"},
     "erased": {},
 }
 STATES = tuple(TRANSITIONS)
 # Never released: the contractor does not see them, and nothing of them may leave.
-HELD = ("pending-check", "rejected")
+HELD = ("pending-check", "rejected", "recalled")
 
 
 def refuse_if_held(state: str) -> None:
     """Refuse anything that would release a send still waiting for its second check (or rejected
     at it): that release would be one without the check."""
+    if state == "recalled":
+        raise Gone("この受け渡しは市が回収し、消去しました。", "the city recalled this transfer; it was erased.",
+                   kinds=[Kind.ACCESS_AFTER_DELETION])
     if state in HELD:
         raise Refused.one(
             Kind.SECOND_CHECK_MISSING,

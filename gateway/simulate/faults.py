@@ -221,6 +221,30 @@ def _download_over_limit(c: _Context) -> None:
     c.steps.insert(c.steps.index(first) + 1, c.attempt("download", "download-over-limit", transfer=c.main.get("id")))
 
 
+def _instruction_overdue(c: _Context) -> None:
+    """The contractor reports an incident in time; the city instructs it with a deadline a day
+    later; the contractor never says it was done."""
+    handler = _responsible(c)
+    c.after_main(Step("incident", timedelta(hours=2), {
+        "do": "instruct", "id": "fault-instructed", "due": "1d", "instruction": "誤送信先に削除を依頼し、結果を報告すること"}))
+    c.after_main(Step("incident", timedelta(minutes=30), {
+        "do": "report", "id": "fault-instructed", "transfer": c.main.get("id"), "as": handler,
+        "content": "作業端末からの誤送信", "records": 12, "place": "受託者 作業室", "circumstances": "メールの宛先誤り"}))
+
+
+def _incident_unreported(c: _Context) -> None:
+    """The city learns of an incident at its contractor and asks for its report within a day;
+    no report comes."""
+    c.after_main(Step("incident", timedelta(hours=1), {
+        "do": "record", "id": "fault-unreported", "transfer": c.main.get("id"), "due": "1d",
+        "content": "受託者の作業室で宛名データの印刷物が放置されていた", "records": 40, "place": "受託者 作業室",
+        "circumstances": "市職員の立入検査で発見"}))
+
+
+def _responsible(c: _Context) -> str:
+    return next(h.login for h in c.approval.handlers_of(c.main.get("recipient")) if h.role == "responsible")
+
+
 def _log_tampered(c: _Context) -> Tamper:
     def edit(bundle: Path) -> None:
         path = bundle / "log" / "entries.jsonl"
@@ -312,6 +336,8 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "attestation-out-of-order": _attestation_out_of_order,
     "second-check-missing": _second_check_missing,
     "download-over-limit": _download_over_limit,
+    "instruction-overdue": _instruction_overdue,
+    "incident-unreported": _incident_unreported,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,

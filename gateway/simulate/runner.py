@@ -38,7 +38,7 @@ from gateway.operations.export import export_bundle
 from gateway.operations.external import declare
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
-from gateway.simulate import files, signatures
+from gateway.simulate import files, safeguard_steps, signatures
 from gateway.simulate.command_line import OPERATOR
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import earliest, inject
@@ -302,6 +302,7 @@ ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "send": _send, "notice": _notice, "download": _download, "confirm": _confirm, "relay": _relay, "push": _push,
     "courier": _courier, "delete": _delete, "sweep": _sweep, "declare": _declare, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
+    **safeguard_steps.ACTIONS,
 }
 
 

@@ -13,7 +13,7 @@ from gateway.data import simulations_dir
 from gateway.findings import Kind
 
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "delete", "sweep", "declare",
-           "export")
+           "export", "check", "recall", "incident", "external", "regularise")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
