@@ -234,7 +234,10 @@ def _retention_findings(t: Document, erasures: list[Document], now: datetime | N
 def _approval_findings(t: Document, v: Verification) -> list[Finding]:
     approval = v.approvals.get(t.approval) if t.approval is not None else None
     if t.approval is None:
-        return [_f("unapproved-transfer", t, "the transfer names no approval")]
+        later = [d.approval for d in v.documents.values()
+                 if d.type == "regularisation" and d.transfer == t.transfer and d.approval]
+        return [_f("unapproved-transfer", t, "the transfer names no approval"
+                   + (f" (regularised afterwards by {', '.join(sorted(later))})" if later else ""))]
     if approval is None:
         return [_f("unapproved-transfer", t, f"approval {t.approval!r} is not in the bundle")]
     problems = []
@@ -346,6 +349,9 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "recalls": [{"transfer": t.get("transfer"), **r} for t in transfers
                         for r in safeguards.recalls(related[t.get("transfer")])],
             "incidents": incidents.summaries(v.documents.values(), approval_id),
+            "regularises": [{"transfer": d.get("transfer"), "note": d.get("note"), "evidence": d.id,
+                             "verified": d.trusted} for d in sorted(v.documents.values(), key=lambda d: d.log_seq)
+                            if d.type == "regularisation" and d.approval == approval_id],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
                          "warning": sum(1 for f in mine if f.severity == "warning" and not f.prevented),

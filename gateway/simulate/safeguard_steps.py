@@ -41,14 +41,16 @@ def recall(run: Run, step: Step) -> None:
                          step.get("reason", "誤送付"), "--json", paper=f"回収依頼 {t['transfer']}").json()
     t["recalled"] = done
     if done["incident"]:
-        run.transfers[f"incident:{step.get('incident', t['transfer'])}"] = {"incident": done["incident"]}
+        run.transfers[f"incident:{step.get('incident', t['transfer'])}"] = {"incident": done["incident"],
+                                                                           "about": step.get("transfer")}
     run.echo(f"  回収 / recalled {t['transfer']}" + (" after delivery" if done["downloaded"] else ""))
 
 
 def incident(run: Run, step: Step) -> None:
     do, key = step.get("do"), f"incident:{step.get('id')}"
     if do in ("report", "record"):
-        t = run.transfers.get(step.get("transfer"), {}) if step.get("transfer") else {}
+        about_key = step.get("transfer") or run.transfers.get(key, {}).get("about")
+        t = run.transfers.get(about_key, {}) if about_key else {}
         facts = ["--content", step.get("content"), "--records", str(step.get("records")), "--place", step.get("place"),
                  "--circumstances", step.get("circumstances")]
         about = ["--transfer", t["transfer"]] if t else ["--approval", step.get("approval")]
@@ -61,7 +63,7 @@ def incident(run: Run, step: Step) -> None:
             if step.get("due"):
                 about += ["--contractor", t["recipient"], "--report-due", _later(run, step.get("due"))]
         filed = run.desks.act(person, "incident", "report", *about, *facts, "--json", paper=paper).json()
-        run.transfers[key] = {"incident": filed["incident"]}
+        run.transfers[key] = {"incident": filed["incident"], "about": about_key}
         run.echo(f"  事故 / incident {filed['incident']} ({do})")
         return
     found = run.transfers[key]["incident"]
