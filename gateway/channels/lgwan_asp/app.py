@@ -8,7 +8,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.channels.lgwan_asp import api, attestations, contractor, decisions, deliverables, login, officer, staff, staff_checks
+from gateway.channels.lgwan_asp import (
+    api,
+    attestations,
+    contractor,
+    decisions,
+    deliverables,
+    incident_pages,
+    login,
+    officer,
+    staff,
+    staff_checks,
+)
 from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.guard import Guard
 from gateway.channels.lgwan_asp.headers import HEADERS, SecurityHeaders
@@ -45,7 +56,8 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
     app.state.limits = Limits.of(settings)
     app.state.notices = NoticeVault()
 
-    for router in (login.router, staff_checks.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
+    for router in (login.router, staff_checks.router, incident_pages.router, staff.router,
+                   decisions.pages, contractor.router, deliverables.pages, officer.router,
                    api.router, api.secured, deliverables.api, decisions.api, attestations.api):
         app.include_router(router)
 
