@@ -327,6 +327,10 @@ API_CASES = [
           lambda c, h, w: c.get("/api/v1/approvals", headers=h)),
     Route("GET", "/api/v1/approvals/{approval_id}/report", "audit.report", 404, "sec.officer",
           lambda c, h, w: c.get("/api/v1/approvals/shinjuku-2020-teigaku/report", headers=h)),
+    Route("POST", "/api/v1/incidents", "incident.report", 404, "x.outsider",  # not a handler of this transfer
+          lambda c, h, w: c.post("/api/v1/incidents", headers=h, json={
+              "transfer": w["transfer"], "content": "c", "records": 1, "place": "p", "circumstances": "s",
+              "occurred_at": "2020-06-01T10:00:00+09:00"})),
     Route("POST", "/api/v1/attestations", "attestation.file", 400, "k.tanaka",
           lambda c, h, w: c.post("/api/v1/attestations", headers=h, json={"document": {}, "signature": "x"})),
     # Not a route of its own: any route, with a body its schema refuses.
