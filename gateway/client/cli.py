@@ -310,7 +310,7 @@ def incident_report(transfer: str | None, incident_id: str | None, content: str,
         if send is None:  # the VPN line carries packages and attestations, not free-form reports
             raise Invalid("事故の報告は専用ページ（--p12）から行ってください。",
                           "incidents are reported over the portal (--p12), not the VPN line.")
-        return send(report)  # type: ignore[no-any-return]
+        return send(report)
 
     result = _acting(kw, do)
     _print(result, as_json, f"報告しました / reported: {result.get('incident')}")
