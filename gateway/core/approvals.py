@@ -107,12 +107,10 @@ class Condition:
 @dataclass(frozen=True)
 class DownloadRule:
     """複写及び複製の禁止: the complete downloads a package allows, and how many broken ones may be
-    retried; `first_transfer_only`: profiles allowed for the first hand-over only (Kurume's VPN
-    line, 「システムへの住基情報のセットアップ時のみ」)."""
+    retried."""
 
     max_complete: int | None = None
     retries: int | None = None
-    first_transfer_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,6 +145,9 @@ class Approval:
     second_check: CheckRule = CheckRule()
     # How often each package may be downloaded, and profiles allowed for the first transfer only.
     downloads: DownloadRule = field(default_factory=lambda: DownloadRule())
+    # Profiles allowed for the first hand-over only (Kurume's VPN line: 「システムへの住基情報の
+    # セットアップ時のみ」), refused for any later one.
+    first_transfer_only: tuple[str, ...] = ()
 
     @property
     def permits_anything(self) -> bool:
@@ -260,6 +261,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     second_check = _second_check(doc.table("second_check", required=False), path)
     downloads = _downloads(doc.table("downloads", required=False))
     profiles = transfer.texts("profiles")
+    first_transfer_only = transfer.texts("first_transfer_only", required=False)
     transfer.done()
     council_session = council.text("session") or ""
     council_date = council.date("date")
@@ -292,6 +294,7 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         neutralise_formulas=neutralise_formulas,
         second_check=second_check,
         downloads=downloads,
+        first_transfer_only=first_transfer_only,
     )
 
 
@@ -299,8 +302,7 @@ def _downloads(t: Table | None) -> DownloadRule:
     if t is None:
         return DownloadRule()
     rule = DownloadRule(max_complete=t.integer("max_complete", required=False, minimum=1, maximum=1000),
-                        retries=t.integer("retries", required=False, maximum=1000),
-                        first_transfer_only=t.texts("first_transfer_only", required=False))
+                        retries=t.integer("retries", required=False, maximum=1000))
     t.done()
     return rule
 
@@ -417,9 +419,9 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if a.period_end <= a.period_start:
         fail("期間の終了が開始より前です。period.start と period.end を確認してください。",
              "the period ends before it starts; check period.start and period.end.")
-    if set(a.downloads.first_transfer_only) - set(a.profiles):
-        fail("downloads.first_transfer_only には transfer.profiles にある受け渡し方法だけを書けます。",
-             "downloads.first_transfer_only may name only profiles of transfer.profiles.")
+    if set(a.first_transfer_only) - set(a.profiles):
+        fail("transfer.first_transfer_only には transfer.profiles にある受け渡し方法だけを書けます。",
+             "transfer.first_transfer_only may name only profiles of transfer.profiles.")
     if a.contract_start and a.contract_end and a.contract_end < a.contract_start:
         fail("契約期間の終了が開始より前です。", "the contract period ends before it starts.")
     if set(a.fields) & set(CONTROL_FIELDS):

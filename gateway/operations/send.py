@@ -228,7 +228,7 @@ class _Pending:
 def _first_transfer_only(gw: Gateway, approval: Approval, profile: Profile) -> None:
     """A profile the approval allows for the first hand-over only (Kurume's VPN line for the
     set-up) is refused once any transfer under the approval went that way."""
-    if profile.id not in approval.downloads.first_transfer_only:
+    if profile.id not in approval.first_transfer_only:
         return
     with gw.read() as session:
         earlier = session.scalar(select(m.Transfer.id).where(
