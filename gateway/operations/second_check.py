@@ -48,15 +48,15 @@ class Decided:
 
 
 def pending(gw: Gateway, caller: Caller) -> list[dict[str, Any]]:
-    """The held sends the caller is named to check (all of them for a security officer)."""
+    """The held sends the caller is named to check (all of their city's for a security officer)."""
     with attempt(gw, caller, "second-check.list") as a, gw.read() as session:
         rows = session.execute(select(SecondCheck, m.Transfer).join(
             m.Transfer, m.Transfer.id == SecondCheck.transfer_id).where(m.Transfer.state == "pending-check")
             .order_by(m.Transfer.sent_at)).all()
         out = []
         for check, transfer in rows:
-            if a.user.role == "security-officer" or (
-                    a.user.login in check.approvers and a.user.organisation_id == transfer.sender_organisation_id):
+            if a.user.organisation_id == transfer.sender_organisation_id \
+                    and (a.user.role == "security-officer" or a.user.login in check.approvers):
                 out.append(_summary(session, check, transfer))
         return out
 
@@ -100,7 +100,7 @@ def _find(a: Attempt, session: Any, transfer_id: str) -> tuple[SecondCheck, m.Tr
     check = session.get(SecondCheck, transfer_id)
     transfer = session.get(m.Transfer, transfer_id)
     if check is None or transfer is None or a.user.role == "contractor" \
-            or a.user.organisation_id != transfer.sender_organisation_id and a.user.role != "security-officer":
+            or a.user.organisation_id != transfer.sender_organisation_id:
         raise NotFound(f"二重確認の対象「{transfer_id}」は見つかりません。",
                        f"no send '{transfer_id}' waits for a second check.")
     a.approval = transfer.approval_id
