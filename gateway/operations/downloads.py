@@ -2,8 +2,8 @@
 
 A package leaves only over the channel of its profile: the portal serves `lgwan-asp` packages, the
 SFTP server `vpn-sftp` ones, and courier packages leave on media; any other data channel is
-refused as `unapproved-channel`. A transfer sent under a limit (the approval's `[downloads]`, the
-city's `[downloads]` setting, or the sender's own) allows that many complete downloads and that
+refused as `unapproved-channel`. A transfer sent under a limit (the approval's `[downloads]`, its
+profile's `max_downloads`, the city's `[downloads]` setting, or the sender's own) allows that many complete downloads and that
 many retries of broken ones; past either, `download-over-limit`.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from gateway.core.approvals import Approval
-from gateway.core.profiles import CHANNELS
+from gateway.core.profiles import CHANNELS, Profile
 from gateway.errors import Refused
 from gateway.findings import Kind
 from gateway.operations.attempt import Attempt
@@ -20,9 +20,11 @@ from gateway.store import models as m
 from gateway.store.models_limits import DownloadLimit
 
 
-def limit_for(approval: Approval, city: DownloadSettings, requested: int | None) -> tuple[int, int] | None:
+def limit_for(approval: Approval, profile: Profile, city: DownloadSettings,
+              requested: int | None) -> tuple[int, int] | None:
     """(complete downloads, retries) a new transfer allows, the tightest of what is set; None: no limit."""
-    limits = [n for n in (approval.downloads.max_complete, city.max_complete or None, requested) if n]
+    limits = [n for n in (approval.downloads.max_complete, profile.max_downloads, city.max_complete or None, requested)
+              if n]
     if not limits:
         return None
     retries = approval.downloads.retries if approval.downloads.retries is not None else city.retries

@@ -165,7 +165,7 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
             raise Refused(decision.refusals)
         check = _check_reasons(gw, approval, sent, req)
         _first_transfer_only(gw, approval, profile)
-        limit = downloads.limit_for(approval, gw.settings.downloads, req.max_downloads)
+        limit = downloads.limit_for(approval, profile, gw.settings.downloads, req.max_downloads)
         header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
                            source, sent, decision, secret, verifier.result(), header, payload, check, limit)

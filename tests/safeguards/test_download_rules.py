@@ -54,3 +54,22 @@ def test_a_rule_for_a_profile_the_approval_does_not_allow_is_not_registered(kuru
     bad.write_text(text, encoding="utf-8")
     proc = run_gateway("approval", "add", str(bad), check=False)
     assert proc.returncode == 1 and "first_transfer_only" in proc.stderr
+
+
+def test_the_tightest_of_profile_approval_city_and_sender_applies():
+    from dataclasses import replace
+
+    from gateway.core.approvals import DownloadRule, load_approval
+    from gateway.core.profiles import load_profiles
+    from gateway.operations.downloads import limit_for
+    from gateway.settings import DownloadSettings
+    from tests.conftest import APPROVALS
+
+    approval = load_approval(APPROVALS / "kurume-2020-teigaku.toml")
+    profile = load_profiles()["lgwan-asp"]
+    city = DownloadSettings()
+    assert limit_for(approval, profile, city, None) is None  # nothing set: no limit
+    assert limit_for(approval, replace(profile, max_downloads=3), city, None) == (3, 3)
+    limited = replace(approval, downloads=DownloadRule(max_complete=2, retries=1))
+    assert limit_for(limited, replace(profile, max_downloads=3), DownloadSettings(max_complete=5), None) == (2, 1)
+    assert limit_for(limited, profile, city, 1) == (1, 1)
