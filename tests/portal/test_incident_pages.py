@@ -80,8 +80,8 @@ def test_recall_after_download_and_the_incident_through_the_pages(browser, porta
         staff.get_by_role("button", name="終結する").click()
         settle(staff, "#done")
         assert staff.locator("#publication").inner_text() == "withhold"
-        events = [e["action"] for e in log_entries(portal, action="incident.close")]
-        assert events == ["incident.close"]
+        closed = log_entries(portal, action="incident.close", outcome="ok")
+        assert closed[-1]["object"]["transfer"] == t
     finally:
         for ctx, data_dir in opened:
             ctx.close()

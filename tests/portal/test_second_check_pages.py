@@ -4,6 +4,7 @@ identifies it (never a record), approves it, and the password notice is shown on
 contractor sees it only then."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -23,6 +24,8 @@ CHECKER = "kurume.kakari"  # the approver the shipped Kurume approval names
 
 @pytest.fixture(scope="module")
 def checker(portal, tmp_path_factory):
+    # A module's fixture runs before the per-test one that puts the commands on the portal's clock.
+    os.environ["GATEWAY_FAKE_NOW"] = portal.clock.now().isoformat()
     cli("user", "add", CHECKER, "--org", "kurume", "--role", "staff", "--name", "試験 係長")
     admin = Actor(user="cli:test", role="admin")
     issue_initial_password(portal.gw, CHECKER, actor=admin)
