@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 
 from audit.findings import build_report
-from tests.audit.bundle_builder import (CREATED_AT, PRINTER, PROFILES, STAFF, STAFF2, Builder, Flow, approval_toml,
-                                        jst, profile_toml, ts)
+from tests.audit.bundle_builder import CREATED_AT, PRINTER, PROFILES, STAFF, STAFF2, Builder, Flow, approval_toml, jst, profile_toml, ts
 from tests.audit.conftest import policy_of
 
 A = "kurume-2020-teigaku"
