@@ -117,3 +117,15 @@ def test_a_rule_without_approvers_is_not_registered(kurume, tmp_path):
 
     bad = run_gateway("approval", "add", str(checked_approval(tmp_path, "always = true")), check=False)
     assert bad.returncode == 1 and "approvers" in bad.stderr
+
+
+def test_the_city_wide_setting_holds_sends_with_bank_accounts(kurume, home, tmp_path):
+    with open(home / "gateway.toml", "a", encoding="utf-8") as f:
+        f.write("\n[second_check]\nbank_accounts = true\n")
+    from tests.helpers import send
+
+    sent = json.loads(send(kurume, tmp_path).stdout)  # the Kurume file carries bank accounts
+    assert sent["state"] == "pending-check" and sent["passphrase"] is None
+    shown = json.loads(run_gateway("second-check", "show", sent["transfer"], *as_("s.staff"), "--json").stdout)
+    assert shown["reasons"][0].startswith("city:fields:") and "account_number" in shown["reasons"][0]
+    assert shown["approvers"] == ["kurume.kakari"]  # whom the approval names
