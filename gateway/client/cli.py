@@ -301,18 +301,11 @@ def incident() -> None:
 @refusals_exit_1
 def incident_report(transfer: str | None, incident_id: str | None, content: str, records: int, place: str,
                     circumstances: str, occurred_at: str, as_json: bool, **kw: Any) -> None:
-    """事故を報告（専用ページ経由） / report an incident (over the portal)."""
+    """事故を報告 / report an incident (over the portal or the VPN line)."""
     report = {"transfer": transfer, "incident": incident_id, "content": content, "records": records, "place": place,
               "circumstances": circumstances, "occurred_at": _instant(occurred_at).isoformat()}
 
-    def do(ch: Channel, signer: Signer, clock: Clock) -> dict[str, Any]:
-        send = getattr(ch, "report_incident", None)
-        if send is None:  # the VPN line carries packages and attestations, not free-form reports
-            raise Invalid("事故の報告は専用ページ（--p12）から行ってください。",
-                          "incidents are reported over the portal (--p12), not the VPN line.")
-        return send(report)
-
-    result = _acting(kw, do)
+    result = _acting(kw, lambda ch, signer, clock: ch.report_incident(report))
     _print(result, as_json, f"報告しました / reported: {result.get('incident')}")
 
 

@@ -64,7 +64,7 @@ def test_a_second_complete_download_is_refused(world: World, limited: dict, whic
     assert refused_downloads(t["transfer"])[-1]["kinds"] == ["download-over-limit"]
 
 
-def test_a_handler_reports_an_incident_over_the_portal_not_the_vpn(world: World, limited: dict) -> None:
+def test_a_handler_reports_an_incident_over_either_channel(world: World, limited: dict) -> None:
     t = limited["lgwan"]
     facts = ["--transfer", t["transfer"], "--content", "作業端末の紛失", "--records", "500", "--place", "受託者 作業室",
              "--circumstances", "退庁時に施錠を確認したが端末が見当たらない", "--occurred-at", "2026-12-01T18:00"]
@@ -72,5 +72,7 @@ def test_a_handler_reports_an_incident_over_the_portal_not_the_vpn(world: World,
     shown = json.loads(run_gateway("incident", "show", filed["incident"], "--as", "s.staff", "--paper-ref", "x",
                                    "--json").stdout)
     assert shown["reported_by"] == "k.tanaka" and shown["records"] == 500 and shown["contractor"] == "chikugo-print"
-    over_vpn = world.client("incident", "report", *facts, *world.sftp_args("k.tanaka"), "--json", check=False)
-    assert refusal(over_vpn)["category"] == "invalid"
+    over_vpn = json.loads(world.client("incident", "report", *facts, *world.sftp_args("k.tanaka"), "--json").stdout)
+    assert over_vpn["incident"] != filed["incident"]
+    stranger = world.client("incident", "report", *facts, *world.sftp_args("x.outsider"), "--json", check=False)
+    assert refusal(stranger)["category"] == "not-found"  # not a handler of this transfer
