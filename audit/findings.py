@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from audit import attestations, conditions, duties, timefmt
+from audit import attestations, conditions, duties, incidents, safeguards, timefmt
 from audit.evidence import Document
 from audit.kinds import GATEWAY_FAULT_KINDS, KIND_LABELS, WARNING_KINDS
 from audit.trust import Policy
@@ -129,13 +129,19 @@ def derive(v: Verification) -> list[Finding]:
 
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
-        findings += _receipt_findings(t, docs["receipt"], now)
-        findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs["delivery"]),
-                                       _places(t, v))
+        for detail, ja, others in safeguards.missing_checks(t, docs):
+            findings.append(Finding("second-check-missing", False, detail + _note(t), t.approval, t.transfer,
+                                    [t.id, *(o.id for o in others)], t.log_seq, ja))
+        if safeguards.released(t, docs):  # held and never released, or recalled undelivered: nothing owed
+            findings += _receipt_findings(t, docs["receipt"], now)
+            findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs),
+                                           _places(t, v))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
         findings += _approval_findings(t, v)
     findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
     findings += _duty_findings(v, now)
+    findings += [Finding(kind, False, detail + _note(doc), doc.approval, doc.transfer, [doc.id], doc.log_seq, ja)
+                 for kind, doc, detail, ja in incidents.findings(by_type["incident"], now)]
     for doc, detail, ja in attestations.out_of_order(v.documents, v.attestations):
         findings.append(Finding("attestation-out-of-order", False, detail + _note(doc), doc.approval, doc.transfer,
                                 [doc.id], doc.log_seq, ja))
@@ -216,11 +222,12 @@ def _receipt_findings(t: Document, receipts: list[Document], now: datetime | Non
     return out
 
 
-def _deletion_due(t: Document, v: Verification, deliveries: list[Document]) -> datetime | None:
+def _deletion_due(t: Document, v: Verification, docs: dict[str, list[Document]]) -> datetime | None:
     """The contractor's erasure deadline, derived again from the approval in the bundle where it
     says what the deadline counts from: the records' fiscal year the transfer names (Komae), or
-    each completed 納品 (Shinjuku NHI). The earliest of those and the transfer's own applies."""
-    dues = [_t(t.get("contractor_deletion_due"))]
+    each completed 納品 (Shinjuku NHI). The earliest of those, the transfer's own and a recall's
+    urgent one applies."""
+    dues = [_t(safeguards.deletion_due(t, docs))]
     approval = v.approvals.get(t.approval) if t.approval is not None else None
     retention = approval.retention if approval is not None else None
     base = t.get("deletion_base")
@@ -229,7 +236,7 @@ def _deletion_due(t: Document, v: Verification, deliveries: list[Document]) -> d
     term = approval.subcontracts.get(t.get("recipient", {}).get("org")) if approval is not None else None
     if term is not None and term[2] is not None:  # a subcontractor's copy: due on its own term (seed 003)
         dues.append(term[1] + timedelta(days=term[2]))
-    for d in _completed(deliveries):
+    for d in _completed(docs["delivery"]):
         if retention is not None:
             dues.append(retention.after_delivery(_t(d.get("at")))[0])  # type: ignore[arg-type]
         else:  # the approval is not in the bundle: what the delivery record says
@@ -306,7 +313,10 @@ def _retention_findings(t: Document, erasures: list[Document], now: datetime | N
 def _approval_findings(t: Document, v: Verification) -> list[Finding]:
     approval = v.approvals.get(t.approval) if t.approval is not None else None
     if t.approval is None:
-        return [_f("unapproved-transfer", t, "the transfer names no approval")]
+        later = [d.approval for d in v.documents.values()
+                 if d.type == "regularisation" and d.transfer == t.transfer and d.approval]
+        return [_f("unapproved-transfer", t, "the transfer names no approval"
+                   + (f" (regularised afterwards by {', '.join(sorted(later))})" if later else ""))]
     if approval is None:
         return [_f("unapproved-transfer", t, f"approval {t.approval!r} is not in the bundle")]
     problems = []
@@ -424,6 +434,12 @@ def summarise(v: Verification, findings: list[Finding]) -> list[dict[str, Any]]:
             "conditions": conditions.statuses(a.conditions, approval_id, list(v.documents.values())) if a else [],
             "duties": duties.ledger(approval_id, a.raw, list(v.documents.values()), v.created_at) if a else [],
             "transfers": [_transfer_summary(t, related[t.get("transfer")], v) for t in transfers],
+            "recalls": [{"transfer": t.get("transfer"), **r} for t in transfers
+                        for r in safeguards.recalls(related[t.get("transfer")])],
+            "incidents": incidents.summaries(v.documents.values(), approval_id),
+            "regularises": [{"transfer": d.get("transfer"), "note": d.get("note"), "evidence": d.id,
+                             "verified": d.trusted} for d in sorted(v.documents.values(), key=lambda d: d.log_seq)
+                            if d.type == "regularisation" and d.approval == approval_id],
             "records": sum(t.get("manifest")["record_count"] for t in transfers),
             "findings": {"violation": sum(1 for f in mine if f.severity == "violation" and not f.prevented),
                          "warning": sum(1 for f in mine if f.severity == "warning" and not f.prevented),
@@ -476,4 +492,6 @@ def _transfer_summary(t: Document, docs: dict[str, list[Document]], v: Verificat
                                      for d in docs["erasure-acknowledgement"]],
         "deliveries": [_brief(d, "from", "to", "at", "place", "content", "quantity", "complete", "deletion_due",
                               "return_due") for d in docs["delivery"]],
+        "second_check": safeguards.summary(t, docs),
+        "recalls": safeguards.recalls(docs),
     }

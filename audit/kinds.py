@@ -10,11 +10,13 @@ WARNING_KINDS = frozenset({"receipt-missing", "media-not-returned", "log-unwitne
 PREVENTED_KINDS = frozenset({
     "unapproved-field", "excluded-person", "outside-period", "unapproved-recipient", "unapproved-channel",
     "over-record-limit", "non-designated-handler", "password-same-channel", "password-same-day",
-    "brute-force", "access-after-deletion", "attestation-out-of-order",
+    "brute-force", "access-after-deletion", "attestation-out-of-order", "second-check-missing",
+    "download-over-limit",
 })
 AFTER_THE_FACT_KINDS = ("receipt-mismatch", "receipt-missing", "deletion-overdue", "gateway-retention-overrun",
                         "media-not-returned", "custody-gap", "unapproved-transfer", "log-tampered",
-                        "evidence-forged", "integrity-failure", "log-unwitnessed", "compliance-overdue")
+                        "evidence-forged", "integrity-failure", "log-unwitnessed", "compliance-overdue", "instruction-overdue",
+                        "incident-unreported")
 # Failures of the gateway itself, logged with the attempt they stopped: the finding is the
 # gateway's, never the attempting person's, and it was not a violation someone tried.
 GATEWAY_FAULT_KINDS = frozenset({"integrity-failure"})
@@ -33,6 +35,10 @@ KIND_LABELS = {
     "brute-force": "連続ログイン失敗（ロック）",
     "access-after-deletion": "消去後のアクセス",
     "attestation-out-of-order": "申告の日時の前後関係の誤り（承認前の消去・受領前の受領確認）",
+    "second-check-missing": "二重確認（上長承認）のない送付",
+    "download-over-limit": "ダウンロード回数の上限超過（複写の禁止）",
+    "instruction-overdue": "事故に関する市の指示の期限超過",
+    "incident-unreported": "受託者の事故報告の未提出",
     "receipt-mismatch": "受領確認の不一致",
     "receipt-missing": "受領確認なし",
     "deletion-overdue": "消去証明書の提出遅延",

@@ -25,6 +25,11 @@ class Kind(StrEnum):
     # An attestation dated before what it attests: an erasure before the city approved the
     # request, a receipt before the download it confirms.
     ATTESTATION_OUT_OF_ORDER = "attestation-out-of-order"
+    # A send that needed a second person's check released without one: a download of a held
+    # package, or its sender approving it. The auditor also reports one it finds released.
+    SECOND_CHECK_MISSING = "second-check-missing"
+    # A download past the transfer's limit (its complete downloads, or its retries of broken ones).
+    DOWNLOAD_OVER_LIMIT = "download-over-limit"
     # Found after the fact, from the evidence.
     RECEIPT_MISMATCH = "receipt-mismatch"
     RECEIPT_MISSING = "receipt-missing"
@@ -43,12 +48,17 @@ class Kind(StrEnum):
     # A duty of the contract (an on-site inspection, a training report, a pledge) with no record
     # by its due date (issue 21, the contract compliance ledger).
     COMPLIANCE_OVERDUE = "compliance-overdue"
+    # The city's instruction on an incident (甲の指示) not carried out by its deadline.
+    INSTRUCTION_OVERDUE = "instruction-overdue"
+    # An incident the city knew of whose report the contractor never filed by its deadline.
+    INCIDENT_UNREPORTED = "incident-unreported"
 
 
 PREVENTED = frozenset({
     Kind.UNAPPROVED_FIELD, Kind.EXCLUDED_PERSON, Kind.OUTSIDE_PERIOD, Kind.UNAPPROVED_RECIPIENT,
     Kind.UNAPPROVED_CHANNEL, Kind.OVER_RECORD_LIMIT, Kind.NON_DESIGNATED_HANDLER, Kind.PASSWORD_SAME_CHANNEL,
     Kind.PASSWORD_SAME_DAY, Kind.BRUTE_FORCE, Kind.ACCESS_AFTER_DELETION, Kind.ATTESTATION_OUT_OF_ORDER,
+    Kind.SECOND_CHECK_MISSING, Kind.DOWNLOAD_OVER_LIMIT,
 })
 AFTER_THE_FACT = frozenset(Kind) - PREVENTED
 # Everything else is a violation: what was attempted or found broke a rule of the approval.

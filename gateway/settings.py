@@ -98,6 +98,29 @@ class WitnessSettings:
     export_wait_seconds: int = 10
 
 
+@dataclass(frozen=True)
+class SecondCheckSettings:
+    # City-wide: which sends wait for a second person (core/second_check.py); the approvers are
+    # those the approval names. 0 records: no threshold.
+    always: bool = False
+    above_records: int = 0
+    bank_accounts: bool = False
+
+
+@dataclass(frozen=True)
+class DownloadSettings:
+    # City-wide limit on complete downloads of one package (0: none unless the approval sets
+    # one), and the retries of broken downloads a limit allows unless the approval says.
+    max_complete: int = 0
+    retries: int = 3
+
+
+@dataclass(frozen=True)
+class RecallSettings:
+    # A recall after a download: the contractor must erase its copies, and report, within this.
+    deletion_hours: int = 24
+
+
 # The bounds each value must lie in: (minimum, maximum). A value outside is refused with its name.
 BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("db", "busy_timeout_ms"): (1, 600_000),
@@ -118,6 +141,10 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("retention", "sweep_interval_seconds"): (1, 86_400),
     ("scrypt", "work_factor"): (1, 22),
     ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
+    ("second_check", "above_records"): (0, 100_000_000),
+    ("downloads", "max_complete"): (0, 1000),
+    ("downloads", "retries"): (0, 1000),
+    ("recall", "deletion_hours"): (1, 24 * 30),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -137,6 +164,9 @@ class Settings:
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
+    second_check: SecondCheckSettings = field(default_factory=SecondCheckSettings)
+    downloads: DownloadSettings = field(default_factory=DownloadSettings)
+    recall: RecallSettings = field(default_factory=RecallSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
     kek: KekConfig = field(default_factory=KekConfig)
@@ -158,7 +188,7 @@ class Settings:
         return {**out, "kek": kek, "directory": directory, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check", "downloads", "recall")
 _OWNED_ELSEWHERE = ("kek", "mail", "directory")  # [mail]: gateway/mail/config.py; [directory]: directory/config.py
 
 

@@ -46,10 +46,13 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "operator": ("operators",),
     "tls": ("tls",),
     "mail": ("mail",),
+    "second-check": ("second_check",),
+    "transfer": ("incidents",), "incident": ("incidents",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
-           "operators", "tls", "mail", "delivery", "duties", "exclusions")
+           "operators", "tls", "mail", "delivery", "duties", "exclusions",
+           "second_check", "incidents")
 
 
 class LazyGroup(click.Group):

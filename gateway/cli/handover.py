@@ -33,14 +33,18 @@ from gateway.fsutil import AtomicFile
 @click.option("--record-fiscal-year", type=click.IntRange(1900, 2999),
               help="記録の属する年度（保管期限をそこから数える承認） / the records' fiscal year, where the "
                    "approval counts retention from it")
+@click.option("--second-check", "second_check", is_flag=True,
+              help="規則がなくても二重確認を求める / hold for a second person's check even if no rule requires it")
+@click.option("--max-downloads", type=click.IntRange(1, 1000),
+              help="完了ダウンロードの上限（承認・市の設定より厳しくだけできる） / allow at most N complete downloads")
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @refusals_exit_1
 def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, profile: str, password_delivery: str,
-             notice_path: Path | None, relay_of: str | None, record_fiscal_year: int | None, login: str | None,
-             home: str | None, as_json: bool) -> None:
+             notice_path: Path | None, relay_of: str | None, record_fiscal_year: int | None, second_check: bool,
+             max_downloads: int | None, login: str | None, home: str | None, as_json: bool) -> None:
     """宛名ファイルを暗号化して送付 / encrypt and send a recipient file under an approval."""
     with open_gateway(ctx, home) as gw:
         from gateway.operations.send import SendRequest, send
@@ -49,13 +53,20 @@ def send_cmd(ctx: click.Context, file: Path, approval: str, recipient: str, prof
             file=file, approval=approval, profile=profile, recipient=recipient,
             password_delivery=password_delivery, parent_transfer=relay_of, notice_to=notice_path,
             record_fiscal_year=record_fiscal_year,
+            second_check=second_check, max_downloads=max_downloads,
         ))
     if as_json:
         click.echo(json.dumps({
             "transfer": sent.transfer, "records": sent.sent.record_count, "sha256": sent.sent.sha256,
             "package_sha256": sent.package_sha256, "evidence": sent.evidence, "removed": dict(sent.sent.removed),
-            "passphrase": sent.passphrase, "notice": str(notice_path) if notice_path else None,
+            "passphrase": sent.passphrase or None,
+            "notice": str(notice_path) if notice_path and not sent.held else None,
+            "state": "pending-check" if sent.held else "sent",
         }, ensure_ascii=False))
+        return
+    if sent.held:
+        click.echo(f"二重確認待ちです / held for a second person's check: {sent.transfer}")
+        click.echo("確認者が承認するまでデータもパスワード通知書も出ません（gateway second-check approve）。")
         return
     click.echo(f"送付しました / sent: {sent.transfer}")
     click.echo(f"件数 / records: {sent.sent.record_count:,}（元ファイル {sent.source.record_count:,} 件）")

@@ -20,6 +20,9 @@ class Channel(Protocol):
     def file(self, envelope: Envelope) -> dict[str, Any]:
         """File a signed attestation; the gateway's answer, or its refusal raised as a GatewayError."""
 
+    def report_incident(self, report: dict[str, Any]) -> dict[str, Any]:
+        """File an incident report (内容・件数・発生場所・発生状況); the gateway's answer names it."""
+
     def deliver(self, transfer: str, path: Path, name: str) -> dict[str, Any]:
         """Upload a deliverable; its name, size and SHA-256 as the gateway received them."""
 

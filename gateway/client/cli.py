@@ -283,5 +283,31 @@ def deliver(file: Path, transfer: str, name: str | None, as_json: bool, **kw: An
                             f"SHA-256 {result['sha256']}）; 申告 / declaration {result.get('evidence')}")
 
 
+@main.group()
+def incident() -> None:
+    """事故の報告 / incidents."""
+
+
+@incident.command("report")
+@click.option("--transfer", help="関係する受け渡し / the transfer concerned")
+@click.option("--incident", "incident_id", help="市が求めた報告への回答 / answering the city's open incident")
+@click.option("--content", required=True, help="内容 / what happened")
+@click.option("--records", type=click.IntRange(0, 1_000_000_000), required=True, help="件数 / records concerned")
+@click.option("--place", required=True, help="発生場所 / where")
+@click.option("--circumstances", required=True, help="発生状況 / how")
+@click.option("--occurred-at", required=True, help="発生日時 / when, e.g. 2020-09-10T10:00")
+@connection_options
+@click.option("--json", "as_json", is_flag=True)
+@refusals_exit_1
+def incident_report(transfer: str | None, incident_id: str | None, content: str, records: int, place: str,
+                    circumstances: str, occurred_at: str, as_json: bool, **kw: Any) -> None:
+    """事故を報告 / report an incident (over the portal or the VPN line)."""
+    report = {"transfer": transfer, "incident": incident_id, "content": content, "records": records, "place": place,
+              "circumstances": circumstances, "occurred_at": _instant(occurred_at).isoformat()}
+
+    result = _acting(kw, lambda ch, signer, clock: ch.report_incident(report))
+    _print(result, as_json, f"報告しました / reported: {result.get('incident')}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

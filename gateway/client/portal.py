@@ -111,6 +111,9 @@ class PortalChannel:
             return json_of(r)  # a receipt recorded as a mismatch: the caller says so
         return answer(r)
 
+    def report_incident(self, report: dict[str, Any]) -> dict[str, Any]:
+        return answer(post(self.client, "/incidents", self.auth, json=report))
+
     def deliver(self, transfer: str, path: Path, name: str) -> dict[str, Any]:
         with path.open("rb") as f:
             return answer(post(self.client, f"/transfers/{transfer}/deliverables", self.auth,

@@ -101,11 +101,17 @@ class SftpChannel:
             f.close()
 
     def file(self, envelope: Envelope) -> dict[str, Any]:
-        name = f"/attestations/{envelope.id}.{secrets.token_hex(4)}.json"
+        return self._exchange(f"/attestations/{envelope.id}.{secrets.token_hex(4)}.json", envelope.to_json())
+
+    def report_incident(self, report: dict[str, Any]) -> dict[str, Any]:
+        return self._exchange(f"/attestations/incident.{secrets.token_hex(6)}.json", {"incident_report": report})
+
+    def _exchange(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Write `payload` to `name` and read the gateway's answer back from the same path."""
         refused = None
         try:
             with self.sftp.open(name, "wb") as f:
-                f.write(json.dumps(envelope.to_json(), ensure_ascii=False).encode("utf-8"))
+                f.write(json.dumps(payload, ensure_ascii=False).encode("utf-8"))
         except OSError as err:
             refused = err  # the answer says why
         try:

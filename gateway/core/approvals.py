@@ -18,6 +18,7 @@ from gateway.core.duties import DUTY_KINDS, EVERY, Duty
 from gateway.core.records.fields import CANONICAL_FIELDS, CONTROL_FIELDS, EXCLUDED_POPULATIONS
 from gateway.core.records.keyed_lists import KEY_FIELDS
 from gateway.core.records.opaque import MEDIA_TYPES
+from gateway.core.second_check import CheckRule
 from gateway.core.tomlfile import DefinitionError, Table, parse, read_text
 
 LEGAL_BASES = {
@@ -162,6 +163,15 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class DownloadRule:
+    """複写及び複製の禁止: the complete downloads a package allows, and how many broken ones may be
+    retried."""
+
+    max_complete: int | None = None
+    retries: int | None = None
+
+
+@dataclass(frozen=True)
 class Approval:
     id: str
     case_number: str
@@ -195,6 +205,13 @@ class Approval:
     media_types: tuple[str, ...] = ()
     max_bytes: int | None = None
     duties: tuple[Duty, ...] = ()  # the contract compliance ledger (core/duties.py)
+    # Who must check a send before it leaves, and when (core/second_check.py).
+    second_check: CheckRule = CheckRule()
+    # How often each package may be downloaded, and profiles allowed for the first transfer only.
+    downloads: DownloadRule = field(default_factory=lambda: DownloadRule())
+    # Profiles allowed for the first hand-over only (Kurume's VPN line: 「システムへの住基情報の
+    # セットアップ時のみ」), refused for any later one.
+    first_transfer_only: tuple[str, ...] = ()
 
     @property
     def duty_window(self) -> tuple[datetime, datetime]:
@@ -360,7 +377,10 @@ def _parse(doc: Table, path: Path | str) -> Approval:
     duties = tuple(_duty(t, path) for t in doc.tables("duties", required=False))
     if len({d.id for d in duties}) != len(duties):
         raise DefinitionError(f"{path}: duties の id が重複しています。", f"{path}: a duty id is used twice.")
+    second_check = _second_check(doc.table("second_check", required=False), path)
+    downloads = _downloads(doc.table("downloads", required=False))
     profiles = transfer.texts("profiles")
+    first_transfer_only = transfer.texts("first_transfer_only", required=False)
     transfer.done()
     council_session = council.text("session") or ""
     council_date = council.date("date")
@@ -395,7 +415,41 @@ def _parse(doc: Table, path: Path | str) -> Approval:
         media_types=media_types,
         max_bytes=max_bytes,
         duties=duties,
+        second_check=second_check,
+        downloads=downloads,
+        first_transfer_only=first_transfer_only,
     )
+
+
+def _downloads(t: Table | None) -> DownloadRule:
+    if t is None:
+        return DownloadRule()
+    rule = DownloadRule(max_complete=t.integer("max_complete", required=False, minimum=1, maximum=1000),
+                        retries=t.integer("retries", required=False, maximum=1000))
+    t.done()
+    return rule
+
+
+def _second_check(t: Table | None, path: Path | str) -> CheckRule:
+    if t is None:
+        return CheckRule()
+    rule = CheckRule(
+        always=t.flag("always"),
+        above_records=t.integer("above_records", required=False, maximum=MAX_RECORDS),
+        fields=t.texts("fields", required=False, choices=CANONICAL_FIELDS),
+        approvers=t.texts("approvers", required=False),
+    )
+    t.done()
+    for login in rule.approvers:
+        if not _LOGIN.match(login):
+            raise DefinitionError(
+                f"{path}: second_check.approvers の「{login}」は英小文字・数字・記号 ._- にしてください。",
+                f"{path}: second_check.approvers '{login}' must be lowercase letters, digits and ._-")
+    if (rule.always or rule.above_records is not None or rule.fields) and not rule.approvers:
+        raise DefinitionError(
+            f"{path}: 二重確認（second_check）を求めるなら、確認者（approvers）を列挙してください。",
+            f"{path}: second_check requires a check but names no approvers; list them.")
+    return rule
 
 
 def _organisation(t: Table, kind: str, path: Path | str) -> Organisation:
@@ -518,6 +572,9 @@ def _check_consistency(a: Approval, path: Path | str) -> None:
     if a.period_end <= a.period_start:
         fail("期間の終了が開始より前です。period.start と period.end を確認してください。",
              "the period ends before it starts; check period.start and period.end.")
+    if set(a.first_transfer_only) - set(a.profiles):
+        fail("transfer.first_transfer_only には transfer.profiles にある受け渡し方法だけを書けます。",
+             "transfer.first_transfer_only may name only profiles of transfer.profiles.")
     if a.contract_start and a.contract_end and a.contract_end < a.contract_start:
         fail("契約期間の終了が開始より前です。", "the contract period ends before it starts.")
     if set(a.fields) & set(CONTROL_FIELDS):

@@ -47,6 +47,9 @@ class Profile:
     media_return_days: int | None
     evidence: tuple[str, ...]
     source_sha256: str = field(default="", compare=False)
+    # Complete downloads one package of this profile allows (複写の禁止); None: as the approval
+    # and the city say.
+    max_downloads: int | None = None
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -97,6 +100,7 @@ def parse_profile_text(text: str, path: Path | str) -> Profile:
         media=media,
         media_return_days=media_return_days,
         evidence=t.texts("evidence", choices=EVIDENCE),
+        max_downloads=t.integer("max_downloads", required=False, minimum=1, maximum=1000),
         source_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
     )
     t.done()

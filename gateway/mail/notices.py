@@ -7,6 +7,7 @@ a key that stays the same for as long as it is the same news (so it is mailed on
 - courier media not back within the reminder window, and again once overdue: the city's staff
   and the contractor holding them; overdue, also the city's security officers;
 - each slot of a contract duty (立入調査, 研修実施報告, 誓約書 …) within the window and once overdue;
+- a send waiting for a second person's check (二重確認): the city's staff, once per send;
 - each lockout (a refusal of kind `brute-force`), and a digest of other refused actions since the
   last digest: the security officers of every city.
 """
@@ -113,6 +114,19 @@ def _duties(gw: Gateway) -> list[Notice]:
     return out
 
 
+def _checks(gw: Gateway) -> list[Notice]:
+    from gateway.store.models_second_check import SecondCheck
+
+    with gw.read() as session:
+        rows = session.execute(select(m.Transfer.id, m.Transfer.approval_id, m.Transfer.sender_organisation_id,
+                                      SecondCheck.requested_at)
+                               .join(SecondCheck, SecondCheck.transfer_id == m.Transfer.id)
+                               .where(m.Transfer.state == "pending-check")).all()
+    return [Notice(f"second-check:{t}", "second-check", ((city, "staff"),),
+                   {"transfer": t, "approval": approval, "at": f"{to_jst(at):%Y-%m-%d %H:%M} JST"})
+            for t, approval, city, at in rows]
+
+
 def _security(gw: Gateway, after: int) -> list[Notice]:
     with gw.read() as session:
         cities = list(session.scalars(select(m.Organisation.id).where(m.Organisation.kind == "city")))
@@ -147,5 +161,5 @@ def _security(gw: Gateway, after: int) -> list[Notice]:
 def due(gw: Gateway) -> list[Notice]:
     """Every notice not mailed yet."""
     keys, covered = sent_keys(gw)
-    return [n for n in [*_deadlines(gw), *_media(gw), *_duties(gw), *_security(gw, covered)]
+    return [n for n in [*_deadlines(gw), *_media(gw), *_duties(gw), *_checks(gw), *_security(gw, covered)]
             if n.key not in keys]

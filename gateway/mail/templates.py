@@ -69,6 +69,15 @@ TEMPLATES: dict[str, tuple[str, str, str]] = {
         "承認 {approval} の契約上の義務「{duty}」が期限 {due} を過ぎても記録されていません。",
         "The contract duty {duty} of approval {approval} was due by {due} and is not recorded.",
     ),
+    "second-check": (
+        "【二重確認の依頼】{transfer} / Second check requested: {transfer}",
+        "受け渡し {transfer}（承認 {approval}）が {at} から二重確認（上長承認）を待っています。"
+        "承認に定められた確認者が、提供先・件数・項目・SHA-256 を確かめて承認又は差戻ししてください"
+        "（gateway second-check、又は LGWAN-ASP ポータルの「二重確認の依頼」）。",
+        "Transfer {transfer} (approval {approval}) has been waiting for a second person's check since {at}. "
+        "An approver the approval names checks the recipient, record count, columns and SHA-256, then approves "
+        "or rejects it (`gateway second-check`, or the portal's second-check page).",
+    ),
     "lockout": (
         "【アカウント等のロック】{channel} / Lockout on {channel}",
         "{channel} で、繰り返しの認証失敗によりロックが発生しました（{at}、アクセスログ {seq} 番）。"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from gateway.core.transfers import HELD
 from gateway.operations.accounts import account, is_designated
 from gateway.service import Gateway
 from gateway.store import models as m
@@ -14,7 +15,8 @@ def transfers_for(gw: Gateway, login: str, *, erased: bool = False) -> list[m.Tr
     """`erased`: also those whose gateway copy is gone (their receipts and erasures are still due)."""
     with gw.read() as session:
         user = account(session, login)
-        query = select(m.Transfer).where(m.Transfer.recipient_organisation_id == user.organisation_id)
+        query = select(m.Transfer).where(m.Transfer.recipient_organisation_id == user.organisation_id,
+                                         m.Transfer.state.not_in(HELD))
         if not erased:
             query = query.where(m.Transfer.erased_at.is_(None))
         rows = list(session.scalars(query.order_by(m.Transfer.sent_at)))

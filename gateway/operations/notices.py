@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 from gateway.clock import timestamp
+from gateway.core.transfers import refuse_if_held
 from gateway.errors import NotFound
 from gateway.notices.password_notice import check_delivery
 from gateway.operations.accounts import Caller
@@ -23,6 +24,7 @@ def dispatch(gw: Gateway, caller: Caller, transfer_id: str, *, method: str, trac
             approval = get_approval(session, transfer.approval_id)
             profile = get_profile(session, transfer.profile_id)
         a.approval, a.transfer = approval.id, transfer_id
+        refuse_if_held(transfer.state)
         check_delivery(approval, profile, method)
         notice_id = f"N-{uuid.uuid4().hex[:12]}"
         with gw.unit() as session:

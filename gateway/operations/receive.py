@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from gateway.attestations.document import RECEIPT
 from gateway.clock import timestamp
-from gateway.core.transfers import next_state
+from gateway.core.transfers import next_state, refuse_if_held
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Forbidden, Invalid, NotFound, Refused
 from gateway.findings import Kind
+from gateway.operations import downloads
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
 from gateway.operations.attested import Accepted, Attested, default_for
@@ -52,6 +53,7 @@ def authorised(a: Attempt, transfer_id: str) -> m.Transfer:
                 "あなたはこの承認の取扱者名簿に載っていないため、このデータを扱えません。取扱責任者に確認してください。",
                 "you are not on this approval's list of designated handlers; ask your responsible handler.",
                 kinds=[Kind.NON_DESIGNATED_HANDLER])
+        refuse_if_held(transfer.state)
         session.expunge(transfer)
         return transfer
 
@@ -68,7 +70,8 @@ def may_download(gw: Gateway, caller: Caller, transfer_id: str) -> int:
             blobs.data_key(session, transfer.package_blob_id)  # refuses once erased
             blob = session.get(m.Blob, transfer.package_blob_id)
             assert blob is not None
-            return blob.size
+        downloads.check(a, transfer)
+        return blob.size
 
 
 def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.Transfer:
@@ -78,6 +81,7 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
         blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
         with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
+        downloads.check(a, transfer)
         try:
             blobs.copy_out(transfer.package_blob_id, key, dst)
         except BlobIntegrityFailure:

@@ -10,6 +10,7 @@ refusal writes only its log entry.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import uuid
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.clock import timestamp, to_jst
+from gateway.core import second_check
 from gateway.core.approvals import Approval
 from gateway.core.deadlines import deadlines, fiscal_year, record_year_erasure
 from gateway.core.policy import Decision, HandOver, decide
@@ -39,7 +41,7 @@ from gateway.findings import Kind
 from gateway.ledger.log import Actor
 from gateway.notices.password_notice import PasswordNotice
 from gateway.notices.password_notice import write as write_notice
-from gateway.operations import workarea
+from gateway.operations import downloads, workarea
 from gateway.operations.accounts import Caller, is_designated
 from gateway.operations.attempt import Attempt, attempt
 from gateway.operations.exclusion_lists import lists_for
@@ -48,6 +50,8 @@ from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
+from gateway.store.models_limits import DownloadLimit
+from gateway.store.models_second_check import SecondCheck
 from gateway.store.registry import get_approval, get_profile
 
 ACTION = "transfer.send"
@@ -67,6 +71,10 @@ class SendRequest:
     notice_to: Path | None = None
     # The fiscal year (年度) of the records, where the approval counts retention from it (Komae 002).
     record_fiscal_year: int | None = None
+    # The sender asks for a second person's check although no rule requires one.
+    second_check: bool = False
+    # The sender limits complete downloads further than the approval and the city do.
+    max_downloads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class Sent:
     sent: Manifest
     package_sha256: str
     evidence: str
+    # Waiting for a second person's check: no passphrase and no notice until it is approved.
+    held: bool = False
 
     def __repr__(self) -> str:
         return f"Sent(transfer={self.transfer!r})"
@@ -199,24 +209,29 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
                                 decision.records_to_send)
         if not decision.allowed:
             raise Refused(decision.refusals)
+        check = _check_reasons(gw, approval, sent, req)
+        _first_transfer_only(gw, approval, profile)
+        limit = downloads.limit_for(approval, profile, gw.settings.downloads, req.max_downloads)
         header = age.header(file_key, [age_recipient])  # waits for what is left of the derivation
         pending = _Pending(f"T{at:%Y%m%d}-{uuid.uuid4().hex[:10]}", at, req, approval, profile, user, a.actor,
-                           source, sent, decision, secret, verifier.result(), header, payload)
-        marker = workarea.PendingNotice(gw, req.notice_to, pending.transfer_id) if req.notice_to else None
-        if req.notice_to is not None:
+                           source, sent, decision, secret, verifier.result(), header, payload, check, limit)
+        # A held send writes no notice: its passphrase waits, sealed, for the check (second_check.py).
+        notice_to = req.notice_to if not check else None
+        marker = workarea.PendingNotice(gw, notice_to, pending.transfer_id) if notice_to else None
+        if notice_to is not None:
             faultpoints.reached("send:before-notice")
             write_notice(PasswordNotice(
                 notice_id=f"N-{pending.transfer_id}", transfer_id=pending.transfer_id, approval=approval,
                 profile=profile, recipient_name=recipient_name, record_count=sent.record_count,
                 plaintext_sha256=sent.sha256, passphrase=secret, delivery_method=req.password_delivery,
                 issued_at=at,
-            ), req.notice_to)
+            ), notice_to)
             faultpoints.reached("send:after-notice")
         try:
             package_sha256, evidence = _store(a, pending)
         except BaseException as err:
-            if req.notice_to is not None:
-                _discard(req.notice_to)
+            if notice_to is not None:
+                _discard(notice_to)
             if marker is not None:
                 marker.settle()
             if isinstance(err, IntegrityError) and req.source_key is not None \
@@ -227,6 +242,8 @@ def _send(a: Attempt, req: SendRequest, approval: Approval, profile: Profile, re
         faultpoints.reached("send:after-commit")
         if marker is not None:
             marker.settle()
+        if check:
+            return Sent(pending.transfer_id, "", source, sent, package_sha256, evidence, held=True)
         return Sent(pending.transfer_id, secret, source, sent, package_sha256, evidence)
     finally:
         _discard(payload)
@@ -250,6 +267,38 @@ class _Pending:
     verifier: str  # argon2id of secret
     header: bytes  # the package is header + payload
     payload: Path
+    check: list[str]  # why it waits for a second person; empty: it does not
+    limit: tuple[int, int] | None  # (complete downloads, retries of broken ones) it allows
+
+
+def _first_transfer_only(gw: Gateway, approval: Approval, profile: Profile) -> None:
+    """A profile the approval allows for the first hand-over only (Kurume's VPN line for the
+    set-up) is refused once any transfer under the approval went that way."""
+    if profile.id not in approval.first_transfer_only:
+        return
+    with gw.read() as session:
+        earlier = session.scalar(select(m.Transfer.id).where(
+            m.Transfer.approval_id == approval.id, m.Transfer.profile_id == profile.id,
+            m.Transfer.state != "rejected").limit(1))
+    if earlier is not None:
+        raise Refused.one(
+            Kind.UNAPPROVED_CHANNEL,
+            f"承認は「{profile.title}」を最初の受け渡し（{earlier}）にだけ認めています。以後は他の方法で送ってください。",
+            f"the approval allows profile '{profile.id}' for the first hand-over only ({earlier}); "
+            "send later ones another way.")
+
+
+def _check_reasons(gw: Gateway, approval: Approval, sent: Manifest, req: SendRequest) -> list[str]:
+    rule = gw.settings.second_check
+    reasons = second_check.required(approval.second_check, second_check.city_rule(
+        bool(rule.always), rule.above_records, bool(rule.bank_accounts)), sent.record_count, sent.columns,
+        req.second_check)
+    if reasons and not approval.second_check.approvers:
+        raise Conflict("この送付には二重確認が必要ですが、承認に確認者（second_check.approvers）が定められていません。"
+                       "承認の登録内容を確認してください。",
+                       "this send needs a second person's check, but the approval names no approvers "
+                       "(second_check.approvers); check the approval's registration.")
+    return reasons
 
 
 def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
@@ -269,7 +318,8 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
         session.add(m.Transfer(
             id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
             sender_user_id=p.user.id, sender_organisation_id=p.user.organisation_id,
-            recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer, state="sent",
+            recipient_organisation_id=p.req.recipient, parent_transfer_id=p.req.parent_transfer,
+            state="pending-check" if p.check else "sent",
             record_count=p.sent.record_count, plaintext_sha256=p.sent.sha256, manifest=p.sent.to_dict(),
             package_blob_id=blob.id, package_sha256=blob.sha256,
             passphrase_verifier=p.verifier, sent_at=p.at,
@@ -277,6 +327,14 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
             contractor_deletion_due=due.contractor_deletion_due, source_key=p.req.source_key, updated_at=p.at,
         ))
         session.flush()
+        if p.limit is not None:
+            session.add(DownloadLimit(transfer_id=p.transfer_id, max_complete=p.limit[0], retries=p.limit[1]))
+        if p.check:
+            held = blobs.put(session, io.BytesIO(p.secret.encode("utf-8")), at=p.at)
+            session.add(SecondCheck(transfer_id=p.transfer_id, reasons=list(p.check),
+                                    approvers=list(p.approval.second_check.approvers),
+                                    held_secret_blob_id=held.id, password_delivery=p.req.password_delivery,
+                                    requested_at=p.at))
         flagged = {pop for pop in p.decision.remove
                    if p.source.excluded.get(pop, 0) > p.source.listed.get(pop, 0)}
         if flagged:
@@ -324,6 +382,10 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
                 # What the deletion deadline counts from, so the auditor can derive it again.
                 "deletion_base": {"base": p.approval.retention.base,
                                   "record_fiscal_year": p.req.record_fiscal_year},
+                # Only when it waits: a document without the member was released as it was sent.
+                **({"downloads": {"max_complete": p.limit[0], "retries": p.limit[1]}} if p.limit else {}),
+                **({"second_check": {"required": True, "reasons": list(p.check),
+                                     "approvers": list(p.approval.second_check.approvers)}} if p.check else {}),
             },
         ))
         assert document is not None

@@ -173,6 +173,15 @@ class Desks:
             profile = get_profile(session, step.get("profile"))
         delivery = step.get("notice", "registered-mail")
         year = step.get("record_fiscal_year")
+        # A sender who asks for a second check or limits the downloads does so at the command line.
+        extra = [*(["--second-check"] if step.get("second_check") else []),
+                 *(["--max-downloads", str(step.get("max_downloads"))] if step.get("max_downloads") else [])]
+        if extra:
+            sent = self.cli("send", str(source), "--approval", str(step.get("approval")), "--profile", profile.id,
+                            "--recipient", str(step.get("recipient")), "--password-delivery", delivery,
+                            *extra, *(["--record-fiscal-year", str(year)] if year is not None else []), "--json",
+                            as_user=self.staff(step)).json()
+            return self._sent(step, sent, profile.channel)
         if profile.channel == "lgwan-asp":
             a = self.lgwan.send(self.staff(step), source, approval=step.get("approval") or "", profile=profile.id,
                                 recipient=step.get("recipient") or "", password_delivery=delivery,

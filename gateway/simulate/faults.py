@@ -199,6 +199,52 @@ def _unapproved_transfer(c: _Context) -> None:
     }))
 
 
+def _second_check_missing(c: _Context) -> None:
+    """The sender holds a send for a second person's check; the contractor's handler tries to
+    download it before anyone checked it. It stays held, and the sweep erases it in time."""
+    held = "held-for-check"
+    c.after_main(c.attempt("download", "second-check-missing", transfer=held))
+    c.after_main(Step("send", timedelta(minutes=1), {**c.main_send(), "id": held, "second_check": True}))
+
+
+def _download_over_limit(c: _Context) -> None:
+    """The sender allows one complete download of the main hand-over; the handler downloads it
+    again afterwards (a second copy), and is refused."""
+    main = c.main
+    c.main = replace(main, params={**main.params, "max_downloads": 1})
+    c.replace_step(main, c.main)
+    first = next((s for s in c.steps if s.action == "download" and s.get("transfer") == c.main.get("id")
+                  and not s.get("expect")), None)
+    if first is None:
+        raise Invalid("このシナリオには主な受け渡しのダウンロードがないため、この障害を入れられません。",
+                      "this scenario never downloads its main hand-over, so this fault cannot be injected.")
+    c.steps.insert(c.steps.index(first) + 1, c.attempt("download", "download-over-limit", transfer=c.main.get("id")))
+
+
+def _instruction_overdue(c: _Context) -> None:
+    """The contractor reports an incident in time; the city instructs it with a deadline a day
+    later; the contractor never says it was done."""
+    handler = _responsible(c)
+    c.after_main(Step("incident", timedelta(hours=2), {
+        "do": "instruct", "id": "fault-instructed", "due": "1d", "instruction": "誤送信先に削除を依頼し、結果を報告すること"}))
+    c.after_main(Step("incident", timedelta(minutes=30), {
+        "do": "report", "id": "fault-instructed", "transfer": c.main.get("id"), "as": handler,
+        "content": "作業端末からの誤送信", "records": 12, "place": "受託者 作業室", "circumstances": "メールの宛先誤り"}))
+
+
+def _incident_unreported(c: _Context) -> None:
+    """The city learns of an incident at its contractor and asks for its report within a day;
+    no report comes."""
+    c.after_main(Step("incident", timedelta(hours=1), {
+        "do": "record", "id": "fault-unreported", "transfer": c.main.get("id"), "due": "1d",
+        "content": "受託者の作業室で宛名データの印刷物が放置されていた", "records": 40, "place": "受託者 作業室",
+        "circumstances": "市職員の立入検査で発見"}))
+
+
+def _responsible(c: _Context) -> str:
+    return next(h.login for h in c.approval.handlers_of(c.main.get("recipient")) if h.role == "responsible")
+
+
 def _log_tampered(c: _Context) -> Tamper:
     def edit(bundle: Path) -> None:
         path = bundle / "log" / "entries.jsonl"
@@ -298,6 +344,10 @@ _INJECTORS: dict[str, Callable[[_Context], Tamper | None]] = {
     "brute-force": _brute_force,
     "access-after-deletion": _access_after_deletion,
     "attestation-out-of-order": _attestation_out_of_order,
+    "second-check-missing": _second_check_missing,
+    "download-over-limit": _download_over_limit,
+    "instruction-overdue": _instruction_overdue,
+    "incident-unreported": _incident_unreported,
     "receipt-mismatch": _receipt_mismatch,
     "receipt-missing": _receipt_missing,
     "deletion-overdue": _deletion_overdue,

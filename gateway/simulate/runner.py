@@ -40,7 +40,7 @@ from gateway.operations.handlers import amend_handlers, parse_new_handler
 from gateway.operations.lifecycle import disable
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
-from gateway.simulate import files, signatures
+from gateway.simulate import files, safeguard_steps, signatures
 from gateway.simulate.command_line import OPERATOR
 from gateway.simulate.desks import Desks
 from gateway.simulate.faults import earliest, inject
@@ -375,6 +375,7 @@ ACTIONS: dict[str, Callable[[Run, Step], None]] = {
     "delete": _delete,
     "sweep": _sweep, "declare": _declare, "leave": _leave, "logins": _logins, "wait": _wait,
     "export": _export, "blob": _blob, "witness-down": _witness,
+    **safeguard_steps.ACTIONS,
 }
 
 

@@ -14,7 +14,7 @@ from gateway.findings import Kind
 
 ACTIONS = ("send", "notice", "download", "confirm", "relay", "push", "courier", "deliver", "confirm-condition",
            "duty", "exclusion-import", "delete", "sweep", "declare", "leave",
-           "export")
+           "export", "check", "recall", "incident", "external", "regularise")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 

@@ -28,6 +28,7 @@ import pycdlib
 
 from gateway.channels.courier.custody import CHANNEL, MEDIA_LABELS, SERIAL, bad, may_touch
 from gateway.clock import timestamp, to_jst
+from gateway.core.transfers import refuse_if_held
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
@@ -205,6 +206,7 @@ def _allowed(a: Attempt, session: Any, transfer_id: str, media: str, serial: str
     if transfer is None or transfer.sender_organisation_id != user.organisation_id:
         raise NotFound(f"受け渡し「{transfer_id}」は見つかりません。", f"no transfer '{transfer_id}' sent by your organisation.")
     a.approval, a.transfer = transfer.approval_id, transfer.id
+    refuse_if_held(transfer.state)
     approval = get_approval(session, transfer.approval_id)
     profile = get_profile(session, transfer.profile_id)
     problems = []

@@ -26,7 +26,7 @@ from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, re
 from gateway.clock import JST
 from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.ledger.log import Event
-from gateway.operations import notices
+from gateway.operations import incidents, notices
 from gateway.operations.receive import confirm_receipt
 from gateway.retention import deletion
 
@@ -183,6 +183,28 @@ async def api_receipt(request: Request, transfer_id: str, body: ReceiptIn) -> An
                                 record_count=body.records, sha256=body.sha256)
     return JSONResponse({"transfer": r.transfer, "matches": r.matches, "evidence": r.evidence},
                         status_code=200 if r.matches else 422)
+
+
+class IncidentIn(BaseModel):
+    transfer: str | None = Field(default=None, max_length=64)
+    incident: str | None = Field(default=None, max_length=64)  # answering the city's open incident
+    content: str = Field(max_length=4000)
+    records: int = Field(ge=0, le=1_000_000_000)
+    place: str = Field(max_length=4000)
+    circumstances: str = Field(max_length=4000)
+    occurred_at: datetime
+
+
+@secured.post("/incidents")
+async def api_incident(request: Request, body: IncidentIn) -> Any:
+    """An incident report (内容・件数・発生場所・発生状況): a handler's about its transfer, or city staff's."""
+    auth = await _changes(request)
+    at = body.occurred_at if body.occurred_at.tzinfo else body.occurred_at.replace(tzinfo=JST)
+    facts = incidents.Facts(content=body.content, records=body.records, place=body.place,
+                            circumstances=body.circumstances, occurred_at=at)
+    found = await run_in_threadpool(lambda: incidents.report(gw_of(request), auth.caller(), facts,
+                                                             transfer=body.transfer, incident=body.incident))
+    return {"incident": found}
 
 
 class DeletionIn(BaseModel):

@@ -8,7 +8,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.channels.lgwan_asp import admin, api, attestations, contractor, decisions, deliverables, login, officer, staff
+from gateway.channels.lgwan_asp import (
+    admin,
+    api,
+    attestations,
+    contractor,
+    decisions,
+    deliverables,
+    incident_pages,
+    login,
+    officer,
+    staff,
+    staff_checks,
+)
 from gateway.channels.lgwan_asp.auth import Limits
 from gateway.channels.lgwan_asp.confirming import StagedUploads
 from gateway.channels.lgwan_asp.guard import Guard
@@ -47,7 +59,8 @@ def create_app(gw: Gateway, settings: PortalSettings | None = None) -> FastAPI:
     app.state.notices = NoticeVault()
     app.state.staged = StagedUploads()
 
-    for router in (login.router, admin.router, staff.router, decisions.pages, contractor.router, deliverables.pages, officer.router,
+    for router in (login.router, admin.router, staff_checks.router, incident_pages.router, staff.router,
+                   decisions.pages, contractor.router, deliverables.pages, officer.router,
                    api.router, api.secured, deliverables.api, decisions.api, attestations.api):
         app.include_router(router)
 

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from gateway.core.profiles import PASSWORD_METHODS
+from gateway.core.transfers import HELD
 from gateway.ledger.hashing import leaf_hash
 from gateway.ledger.range_check import origin
 from gateway.retention.reminders import reminders
@@ -72,7 +73,8 @@ def addressed_to(gw: Gateway, org: str, login: str, limit: int = 200) -> list[di
     designated handler. Another employee of the same contractor sees none of their metadata
     (ids, record counts, checksums): the approval's handler list is who may know of them."""
     with gw.read() as session:
-        rows = session.scalars(select(m.Transfer).where(m.Transfer.recipient_organisation_id == org)
+        rows = session.scalars(select(m.Transfer).where(m.Transfer.recipient_organisation_id == org,
+                                                        m.Transfer.state.not_in(HELD))
                                .order_by(m.Transfer.sent_at.desc()).limit(limit))
         designated = _Designated(session, org, login)
         return [transfer_row(t) for t in rows if designated(t.approval_id)]
@@ -100,7 +102,7 @@ def own_transfer(gw: Gateway, transfer_id: str, *, org: str, side: str, login: s
         if t is None:
             return None
         owner = t.recipient_organisation_id if side == "recipient" else t.sender_organisation_id
-        if owner != org:
+        if owner != org or side == "recipient" and t.state in HELD:
             return None
         if side == "recipient" and not _Designated(session, org, login or "")(t.approval_id):
             return None

@@ -85,8 +85,10 @@ def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
         outcome.sent = send(gw, auth.caller(), SendRequest(
             file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),
             password_delivery=f.get("password_delivery", ""), notice_to=notice,
-            record_fiscal_year=int(year_text) if year_text else None))
-        outcome.notice_html = notice.read_text(encoding="utf-8")
+            record_fiscal_year=int(year_text) if year_text else None,
+            second_check=f.get("second_check") == "on"))
+        # A held send has no notice yet: the checker's approval releases it (staff_checks.py).
+        outcome.notice_html = None if outcome.sent.held else notice.read_text(encoding="utf-8")
     except Refused as err:
         outcome.refusals = [{"kind": str(r.kind or ""), "ja": r.ja, "en": r.en} for r in err.refusals]
         outcome.error = err

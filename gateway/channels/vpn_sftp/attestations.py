@@ -1,5 +1,6 @@
 """Signed attestations over the VPN line, and the handler's list of transfers.
 
+An incident report travels the same way, as `{"incident_report": {...}}` (gateway-client's).
 SFTP carries files, not requests, so an attestation is a file: gateway-client writes the envelope
 (`{"document", "signature"}`, gateway.attestations.document) to `/attestations/<name>.json`. When
 the client closes it, the whole file goes to the same operation the portal's
@@ -100,7 +101,11 @@ class Filing(paramiko.SFTPHandle):
                     "JSON として読めません。gateway-client で作成してください。",
                     "the file is not JSON; make the attestation with gateway-client."),
                     channel="vpn-sftp", source=jail.gate.source) from None
-            answer: dict[str, Any] = filing.file(jail.gw, jail.gate.caller(), payload)
+            answer: dict[str, Any]
+            if isinstance(payload, dict) and set(payload) == {"incident_report"}:
+                answer = incident_report(jail, payload["incident_report"])
+            else:
+                answer = filing.file(jail.gw, jail.gate.caller(), payload)
             status = SFTP_OK
         except GatewayError as err:
             answer, status = err.to_json(), status_of(err)
@@ -113,6 +118,38 @@ class Filing(paramiko.SFTPHandle):
         while len(jail.answers) > MAX_ANSWERS:
             jail.answers.pop(next(iter(jail.answers)))
         return status
+
+
+def incident_report(jail: Jail, report: Any) -> dict[str, Any]:
+    """An incident report (`{"incident_report": {...}}`, gateway-client's): what the portal's
+    `POST /api/v1/incidents` takes, over the same file-and-answer exchange as an attestation."""
+    from datetime import datetime
+
+    from gateway.clock import JST
+    from gateway.operations import incidents
+
+    texts = ("content", "place", "circumstances", "occurred_at")
+    optional = ("transfer", "incident")
+    ok = isinstance(report, dict) and all(isinstance(report.get(k), str) for k in texts) \
+        and type(report.get("records")) is int and all(report.get(k) is None or isinstance(report.get(k), str)
+                                                       for k in optional)
+    at = None
+    if ok:
+        try:
+            at = datetime.fromisoformat(report["occurred_at"])
+        except ValueError:
+            ok = False
+    if not ok or at is None:
+        raise refuse(jail.gw, jail.gate.caller_actor(), "incident.report", Invalid(
+            "事故の報告の形式が正しくありません。gateway-client で作成してください。",
+            "the incident report is not well formed; make it with gateway-client."),
+            channel="vpn-sftp", source=jail.gate.source)
+    facts = incidents.Facts(content=report["content"], records=report["records"], place=report["place"],
+                            circumstances=report["circumstances"],
+                            occurred_at=at if at.tzinfo else at.replace(tzinfo=JST))
+    found = incidents.report(jail.gw, jail.gate.caller(), facts, transfer=report.get("transfer"),
+                             incident=report.get("incident"))
+    return {"incident": found}
 
 
 def transfer_list(jail: Jail) -> bytes:

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from gateway.channels.vpn_sftp import attestations
 from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
 from gateway.channels.vpn_sftp.outbox import MAX_OPEN, PackageHandle
+from gateway.core.transfers import HELD
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Event
@@ -181,7 +182,8 @@ class Jail(paramiko.SFTPServerInterface):
         with self.gw.read() as session:
             user = session.scalar(select(m.User).where(m.User.login == self.gate.login))
             t = session.get(m.Transfer, transfer_id)
-            return user is not None and t is not None and t.recipient_organisation_id == user.organisation_id
+            return user is not None and t is not None and t.recipient_organisation_id == user.organisation_id \
+                and t.state not in HELD
 
     lstat = stat
 

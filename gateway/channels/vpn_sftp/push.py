@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from gateway.channels.vpn_sftp.algorithms import restrict
+from gateway.core.transfers import refuse_if_held
 from gateway.crypto.keystore import KeyStore
 from gateway.errors import Forbidden, Gone, Invalid, NotFound, Refused, Unavailable
 from gateway.findings import Kind
@@ -153,6 +154,7 @@ def _authorised(a: Attempt, transfer_id: str, *, staff_only: bool) -> tuple[m.Tr
             raise Refused.one(Kind.UNAPPROVED_CHANNEL,
                               f"この受け渡しの経路は {transfer.channel} です。VPN（SFTP）では送れません。",
                               f"this transfer's channel is {transfer.channel}, not vpn-sftp.")
+        refuse_if_held(transfer.state)
         if transfer.erased_at is not None:
             raise Gone("この受け渡しのデータは消去済みです。", "this transfer's data was erased.",
                        kinds=[Kind.ACCESS_AFTER_DELETION])
