@@ -63,6 +63,29 @@ def test_input_confirm_done(portal: Portal, recipients_file: Path) -> None:
                                                  "action": "send"}).status_code == 404
 
 
+def test_the_confirm_page_names_the_second_check_and_the_send_waits_for_it(portal: Portal,
+                                                                          recipients_file: Path) -> None:
+    """確認 shows whether a second person must check the send and who may (the approval's
+    approvers); confirmed, such a send is held in pending-check with no notice."""
+    c = portal.login("s.staff")
+    plain = upload(c, recipients_file, "確認なし.csv")
+    assert re.search(r'id="confirm-second-check">不要', plain.text)
+    token = csrf_of(c.get("/staff").text)
+    with recipients_file.open("rb") as f:
+        r = c.post("/staff/confirm", data={"csrf": token, **FORM, "second_check": "on"},
+                   files={"file": ("確認あり.csv", f, "text/csv")})
+    shown = re.search(r'id="confirm-second-check">([^<]+)<', r.text).group(1)
+    assert shown.startswith("必要") and "requested-by-sender" in shown and "kurume.kakari" in shown
+    before = transfers(portal)
+    done = c.post("/staff/confirmed", data={"csrf": csrf_of(r.text), "action": "send",
+                                             "token": re.search(r'name="token" value="([^"]+)"', r.text).group(1)})
+    assert done.status_code == 200 and transfers(portal) == before + 1
+    assert 'id="notice-link"' not in done.text  # no notice before the check
+    held = re.search(r'id="transfer-id">([^<]+)<', done.text).group(1)
+    with portal.gw.read() as s:
+        assert s.get(m.Transfer, held).state == "pending-check"
+
+
 def test_a_refused_file_is_named_as_the_person_named_it(portal: Portal, tmp_path: Path) -> None:
     bad = tmp_path / "x.csv"
     bad.write_text("氏名,好きな食べ物\n山田 太郎,カレー\n", encoding="utf-8")

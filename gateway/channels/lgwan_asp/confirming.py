@@ -18,6 +18,7 @@ from gateway.channels.lgwan_asp import queries, uploads
 from gateway.channels.lgwan_asp.sending import Outcome, send_upload
 from gateway.channels.lgwan_asp.sessions import Auth
 from gateway.channels.lgwan_asp.web import actor_of, gw_of, refused
+from gateway.core import second_check
 from gateway.core.records.fields import header_label
 from gateway.core.screening import screen
 from gateway.errors import GatewayError, Invalid, NotFound, Refused
@@ -122,11 +123,16 @@ def _screen(gw: Gateway, auth: Auth, up: uploads.Upload) -> Preview:
     recipient = next((r.organisation.name for r in approval.recipients
                       if r.organisation.id == f.get("recipient")), f.get("recipient", ""))
     sent_columns = [c for c in m.columns if c in approval.fields]
+    rule = gw.settings.second_check
+    check = second_check.required(approval.second_check, second_check.city_rule(
+        bool(rule.always), rule.above_records, bool(rule.bank_accounts)), result.decision.records_to_send,
+        sent_columns, f.get("second_check") == "on")
     return Preview(token="", filename=up.filename or "", size=up.size, fields=dict(f), approval_title=approval.title,
                    recipient_name=recipient, profile=profile.id, channel=profile.channel, records=m.record_count,
                    records_to_send=result.decision.records_to_send,
                    columns=[(c, header_label(c)) for c in sent_columns],
-                   removed={p: m.excluded.get(p, 0) for p in sorted(result.decision.remove)}, sha256=m.sha256)
+                   removed={p: m.excluded.get(p, 0) for p in sorted(result.decision.remove)}, sha256=m.sha256,
+                   extra={"check_reasons": check, "checkers": list(approval.second_check.approvers) if check else []})
 
 
 async def stage(request: Request, auth: Auth) -> Preview | Outcome:
