@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import datetime
+from typing import Any, Callable
 from pathlib import Path
 
 from tests.conftest import move_clock, run_gateway
@@ -54,3 +55,13 @@ def files_holding(home: Path, needle: bytes) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", _SCAN, str(home), needle.hex()], capture_output=True, text=True,
                           check=True)
     return json.loads(proc.stdout)
+
+
+def import_dv_list(run: Callable[..., Any], folder: Path, *, login: str = "sj.staff") -> None:
+    """Shinjuku screens every send against the ward's own DV list (`list_key`, issue 21): a send
+    under the shipped approval is refused until a list is imported. Tests that are not about the
+    list import one that names nobody in their files."""
+    listing = folder / "dv-list.csv"
+    listing.write_text("住民番号\n99999999\n", encoding="utf-8")
+    run("exclusion", "import", "dv-evacuee", "--key-field", "resident_number", "-i", str(listing),
+        "--as", login, "--paper-ref", "DV 支援措置一覧（試験）")

@@ -17,7 +17,7 @@ from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.blobs import BlobStore
 from tests.conftest import APPROVALS, city_policy, run_audit, run_gateway
-from tests.helpers import send
+from tests.helpers import import_dv_list, send
 
 AFTER_PERIOD = "2020-10-01T10:00:00+09:00"
 
@@ -128,6 +128,7 @@ def test_excluded_persons_are_removed_and_reported_as_prevented(home, tmp_path, 
     monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
     run_gateway("approval", "add", str(APPROVALS / "shinjuku-2020-teigaku.toml"))
     run_gateway("user", "add", "sj.staff", "--org", "shinjuku", "--role", "staff", "--name", "新宿 職員")
+    import_dv_list(run_gateway, tmp_path)
     source = tmp_path / "shinjuku.csv"
     run_gateway("generate", "recipients", "--count", "400", "--schema", "shinjuku-2020", "--seed", "3",
                 "--excluded-rate", "0.05", "-o", str(source))

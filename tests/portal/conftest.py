@@ -30,6 +30,7 @@ from gateway.ledger.log import Actor
 from gateway.service import Gateway
 from gateway.store import models as m
 from tests.conftest import APPROVALS, REPO, run_gateway
+from tests.helpers import import_dv_list
 
 REHEARSAL = datetime(2020, 6, 1, 10, 0, tzinfo=JST)
 PASSWORD = "correct-horse-battery-2020"
@@ -181,6 +182,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
             cli("approval", "add", str(APPROVALS / f"{approval}.toml"))
         for login, (org, role) in USERS.items():
             cli("user", "add", login, "--org", org, "--role", role, "--name", f"試験 {login}")
+        import_dv_list(cli, root)
         clock = SharedClock(REHEARSAL)
         gw = Gateway.open(Home(home), clock)
         admin = Actor(user="cli:test", role="admin")
