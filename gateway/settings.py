@@ -40,6 +40,18 @@ class DbSettings:
 
 
 @dataclass(frozen=True)
+class BlobsSettings:
+    # Where the encrypted packages are kept. Empty: the home's blobs/ directory (one node). For
+    # several nodes, one S3-compatible bucket they share:
+    # "s3://BUCKET/PREFIX?endpoint=https://HOST:PORT&region=REGION" (the access key comes from
+    # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws, never from this file).
+    url: str = ""
+    # How long an operation waits for an object store that does not answer before it is refused
+    # as unavailable (nothing recorded, the sender's file unchanged).
+    outage_wait_seconds: int = 30
+
+
+@dataclass(frozen=True)
 class RecordsSettings:
     # The longest line a recipient file may have, in bytes. A line is read whole before it is
     # checked, so this bounds the memory of every reader of an uploaded file (README, "Bounded
@@ -116,6 +128,7 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("retention", "sweep_interval_seconds"): (1, 86_400),
     ("scrypt", "work_factor"): (1, 22),
     ("records", "max_line_bytes"): (1024, 16 * 1024 * 1024),
+    ("blobs", "outage_wait_seconds"): (1, 3600),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -134,6 +147,7 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
+    blobs: BlobsSettings = field(default_factory=BlobsSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
@@ -152,7 +166,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "blobs", "witness")
 _OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 
@@ -205,6 +219,10 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             from gateway import dburl  # SQLAlchemy only for commands that have a database
 
             values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
+        if section == "blobs" and values["url"]:
+            from gateway.bloburl import S3Location
+
+            S3Location.parse(values["url"])  # a mistyped URL is refused here, with an example
         sections[section] = type(default)(**values)
     return Settings(**sections, kek=kek_config.load(home_root), sources=sources)
 

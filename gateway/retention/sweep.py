@@ -27,7 +27,6 @@ from sqlalchemy import select
 from gateway import kek_rotation
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
-from gateway.crypto.keystore import KeyStore
 from gateway.ledger.log import Actor, Event
 from gateway.operations.workarea import ORPHAN_GRACE_SECONDS, remove_dead_temporaries
 from gateway.service import Gateway
@@ -51,7 +50,7 @@ def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = ti
     """Erase what is due by `now + lookahead`. A scheduler that runs every few minutes passes its
     interval as the lookahead, so a copy goes up to one interval early, never late."""
     now = now or gw.clock.now()
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    blobs = gw.blobs()
     result = SweepResult()
     with gw.unit() as session:
         due = list(session.scalars(
@@ -77,7 +76,7 @@ def _erase(gw: Gateway, blobs: BlobStore, transfer_id: str, now: datetime) -> bo
         if transfer is None or transfer.erased_at is not None:
             return False  # another sweep got there first
         blob_id = transfer.package_blob_id
-        file_present = blobs.path(blob_id).exists()
+        file_present = blobs.exists(blob_id)
         blobs.crypto_erase(session, blob_id, at=now)
         gone = blobs.remove_file(blob_id)
         if not gone:
@@ -112,7 +111,7 @@ def _remove_unreadable_files(gw: Gateway, blobs: BlobStore) -> int:
     # A send writes its file before its row commits: only files older than any send can take
     # are orphans. File times are real times, whatever the service clock says.
     cutoff = time.time() - ORPHAN_GRACE_SECONDS
-    on_disk = {b for b in blobs.iter_files() if blobs.path(b).stat().st_mtime < cutoff}
+    on_disk = set(blobs.older_than(cutoff))
     if not on_disk:
         return 0
     with gw.unit() as session:
