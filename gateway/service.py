@@ -63,7 +63,7 @@ class Gateway:
                 clock = for_home(rehearsal=rehearsal, given=clock)
             except FakeTimeRefused as err:
                 real = Clock()
-                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real, origin), config)
+                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real, origin, node=config.cluster.node), config)
                 gw.record(Event(action="clock.refused", channel="cli", outcome="refused",
                                 reason=f"a time other than the real one was given ({err.what}) in a production home"))
                 err.logged = True
@@ -71,7 +71,8 @@ class Gateway:
         except BaseException:
             engine.dispose()
             raise
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock, origin), config, seq)
+        ledger = Ledger(keys.signing_key(), installation, clock, origin, node=config.cluster.node)
+        return cls(home, engine, keys, clock, ledger, config, seq)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

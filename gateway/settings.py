@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +24,7 @@ from gateway.crypto.kek.config import KekConfig
 from gateway.errors import Invalid
 
 FILE = "gateway.toml"
+_NODE = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,62})?")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,13 @@ class BlobsSettings:
     # How long an operation waits for an object store that does not answer before it is refused
     # as unavailable (nothing recorded, the sender's file unchanged).
     outage_wait_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    # This node's name when several `gateway serve` nodes share one database and one object store
+    # (lowercase letters, digits and hyphens): recorded in every log entry it appends. Empty: one node.
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,7 @@ class Settings:
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     blobs: BlobsSettings = field(default_factory=BlobsSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     # `[kek]`, where the key-encryption key lives: read (strictly) by crypto/kek/config.py, which
     # also writes it at `gateway init --kek-backend ...`; never a PIN, only where to find it.
@@ -166,7 +176,7 @@ class Settings:
         return {**out, "kek": kek, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "blobs", "witness")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "blobs", "cluster", "witness")
 _OWNED_ELSEWHERE = ("kek", "mail")  # [mail]: gateway/mail/config.py
 
 
@@ -219,6 +229,11 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             from gateway import dburl  # SQLAlchemy only for commands that have a database
 
             values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
+        if section == "cluster" and not _NODE.fullmatch(values["node"]):
+            raise Invalid(f"設定 cluster.node = {values['node'][:64]!r} は英小文字・数字・ハイフンの 63 文字以内で指定してください"
+                          f"（{sources.get('cluster.node', 'default')}）。例: node-a",
+                          f"setting cluster.node = {values['node'][:64]!r} must be lowercase letters, digits and hyphens, "
+                          f"at most 63 (from {sources.get('cluster.node', 'default')}); for example node-a.")
         if section == "blobs" and values["url"]:
             from gateway.bloburl import S3Location
 
