@@ -1,0 +1,51 @@
+"""Several nodes, one gateway (issue 24, items 1 and 2): two `gateway serve` nodes on one
+PostgreSQL and one object store behind HAProxy in TCP mode. Any node serves any request, a session
+opened on one node is valid on the other, the nodes' appends form one chain, and the auditor
+verifies it as it verifies a single node's log."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cluster.conftest import entries
+from tests.conftest import city_policy, run_audit, run_gateway
+
+pytestmark = pytest.mark.postgres
+
+
+def test_two_nodes_serve_one_gateway_with_one_log(cluster, kurume_file):
+    # A session opened on node A is valid on node B (sessions live in the shared database).
+    staff = cluster.token("s.staff", cluster.ports["node-a"])
+    me = cluster.client("s.staff", cluster.ports["node-b"]).get("/api/v1/me", headers=staff)
+    assert me.status_code == 200 and me.json()["login"] == "s.staff"
+    # Through HAProxy: the TLS with the terminal's certificate ends at a node, which knows the terminal.
+    with kurume_file.open("rb") as f:
+        sent = cluster.client("s.staff").post(
+            "/api/v1/transfers", headers=staff, files={"file": ("recipients.csv", f, "text/csv")},
+            data={"approval": "kurume-2020-teigaku", "recipient": "chikugo-print", "profile": "lgwan-asp",
+                  "password_delivery": "registered-mail"})
+    assert sent.status_code == 200, sent.text
+    transfer = sent.json()["transfer"]
+    for _ in range(4):  # each a new connection: round robin over the nodes
+        handler = cluster.token("k.tanaka")
+    # The package the send stored (in the shared object store) is handed out by either node.
+    for node in ("node-a", "node-b"):
+        package = cluster.client("k.tanaka", cluster.ports[node]).get(f"/api/v1/transfers/{transfer}/package",
+                                                                       headers=handler)
+        assert package.status_code == 200 and package.content.startswith(b"age-encryption.org/v1")
+    log = entries(cluster.homes["node-a"])
+    logins = [e.get("node") for e in log if e["action"] == "auth.login"]
+    assert set(logins) == {"node-a", "node-b"}, logins  # HAProxy spread the requests
+    downloads = [e["node"] for e in log if e["action"] == "transfer.download"]
+    assert sorted(downloads) == ["node-a", "node-b"]
+    assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
+    # One chain in one order; the auditor verifies it as any log (the node is only a member more).
+    bundle = cluster.tmp / "bundle"
+    run_gateway("export", "evidence", "--approval", "kurume-2020-teigaku", "-o", str(bundle))
+    policy = city_policy(cluster.homes["node-a"])
+    verified = run_audit("verify", str(bundle), trust=policy)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(run_audit("report", str(bundle), "--json", trust=policy).stdout)
+    assert report["verified"] is True
+    assert not [f for f in report["findings"] if f["severity"] == "violation"], report["findings"]
