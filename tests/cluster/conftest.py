@@ -159,3 +159,9 @@ def kurume_file(tmp_path) -> Path:
     out = tmp_path / "recipients.csv"
     run_gateway("generate", "recipients", "--count", "300", "--schema", "kurume-2020", "--seed", "7", "-o", str(out))
     return out
+
+
+@pytest.fixture
+def db_url(postgres):
+    """Several nodes share one PostgreSQL: the tests of this package run on it."""
+    return postgres.new_database()
