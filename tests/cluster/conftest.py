@@ -56,6 +56,11 @@ class Cluster:
         assert r.status_code == 200, r.text
         return {"authorization": f"Bearer {r.json()['token']}"}
 
+    def close_clients(self) -> None:
+        for c in self.opened:
+            c.close()
+        self.opened.clear()
+
     def start_node(self, name: str) -> Service:
         node_tmp = self.tmp / f"run-{name}-{len(list(self.tmp.glob(f'run-{name}-*')))}"
         node_tmp.mkdir()
@@ -71,8 +76,7 @@ class Cluster:
         service.proc.communicate()
 
     def stop(self) -> None:
-        for c in self.opened:
-            c.close()
+        self.close_clients()
         for service in self.nodes.values():
             if service.proc.poll() is None:
                 service.terminate()
