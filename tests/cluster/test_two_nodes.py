@@ -5,10 +5,11 @@ verifies it as it verifies a single node's log."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.cluster.conftest import entries
+from tests.cluster.conftest import PASSWORD, entries
 from tests.conftest import city_policy, run_audit, run_gateway
 
 pytestmark = pytest.mark.postgres
@@ -34,6 +35,16 @@ def test_two_nodes_serve_one_gateway_with_one_log(cluster, kurume_file):
         package = cluster.client("k.tanaka", cluster.ports[node]).get(f"/api/v1/transfers/{transfer}/package",
                                                                        headers=handler)
         assert package.status_code == 200 and package.content.startswith(b"age-encryption.org/v1")
+    # Logins at once from one source (every client comes through HAProxy's address), some wrong:
+    # each counts against the same throttle rows on both nodes, and none fails for it.
+    def attempt(i: int) -> int:
+        login = ("s.staff", "k.tanaka")[i % 2]
+        with cluster.client(login) as c:
+            return c.post("/api/v1/tokens", json={"login": login,
+                                                  "password": PASSWORD if i % 3 else "wrong-password"}).status_code
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(attempt, range(12)))
+    assert sorted(set(answers)) == [200, 401], answers
     log = entries(cluster.homes["node-a"])
     logins = [e.get("node") for e in log if e["action"] == "auth.login"]
     assert set(logins) == {"node-a", "node-b"}, logins  # HAProxy spread the requests

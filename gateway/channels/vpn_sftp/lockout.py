@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from gateway.clock import real_now
 from gateway.store import db
 from gateway.store.models_portal import LoginThrottle
+from gateway.store.throttles import locked_throttle
 
 SCOPE = "sftp"
 
@@ -35,10 +36,7 @@ class SharedLockout:
         """Count a failed login on any node; the seconds of the lock this failure begins (0 if none)."""
         now = real_now()
         with db.session_scope(self.engine) as session:
-            row = session.get(LoginThrottle, (SCOPE, source[:200]), with_for_update=True)
-            if row is None:
-                row = LoginThrottle(scope=SCOPE, key=source[:200], failures=0)
-                session.add(row)
+            row = locked_throttle(session, SCOPE, source[:200])  # failures on two nodes at once: one row
             if row.first_failure_at is None or now - row.first_failure_at > timedelta(seconds=window):
                 row.failures, row.first_failure_at = 0, now
             row.failures += 1
