@@ -64,16 +64,26 @@ class Cluster:
     def start_node(self, name: str) -> Service:
         node_tmp = self.tmp / f"run-{name}-{len(list(self.tmp.glob(f'run-{name}-*')))}"
         node_tmp.mkdir()
+        # A retention round every second: the lead passes within seconds when its node dies.
         service = start(self.homes[name], node_tmp, "--portal-port", str(self.ports.get(name, 0)), "--grace", "2",
+                        "--sweep-interval", "1",
                         env={**self.env, "GATEWAY_CLUSTER_NODE": name})
         self.ports[name] = service.ports["portal"]
         self.nodes[name] = service
         return service
 
-    def kill_node(self, name: str) -> None:
+    def kill_node(self, name: str) -> list[dict]:
+        """SIGKILL, as a machine that dies; returns the operational log it wrote until then."""
         service = self.nodes[name]
         service.proc.kill()
-        service.proc.communicate()
+        _, err = service.proc.communicate()
+        return oplog_of(err)
+
+    def stop_node(self, name: str) -> list[dict]:
+        service = self.nodes[name]
+        service.terminate()
+        _, err = service.proc.communicate(timeout=60)
+        return oplog_of(err)
 
     def stop(self) -> None:
         self.close_clients()
@@ -87,6 +97,12 @@ class Cluster:
                     service.proc.communicate()
             service.notify.close()
         self.proxy.stop()
+
+
+def oplog_of(stderr: str) -> list[dict]:
+    import json
+
+    return [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
 
 
 def _prepare(home: Path, db_url: str, blobs_url: str, certs_dir: Path) -> dict[str, tuple[Path, Path]]:

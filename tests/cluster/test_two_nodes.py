@@ -1,11 +1,14 @@
 """Several nodes, one gateway (issue 24, items 1 and 2): two `gateway serve` nodes on one
 PostgreSQL and one object store behind HAProxy in TCP mode. Any node serves any request, a session
 opened on one node is valid on the other, the nodes' appends form one chain, and the auditor
-verifies it as it verifies a single node's log."""
+verifies it as it verifies a single node's log. One node sweeps at a time, and another takes over when
+it dies."""
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +18,7 @@ from tests.conftest import city_policy, run_audit, run_gateway
 pytestmark = pytest.mark.postgres
 
 
-def test_two_nodes_serve_one_gateway_with_one_log(cluster, kurume_file):
+def test_two_nodes_serve_one_gateway_with_one_log_and_one_sweeper(cluster, kurume_file):
     # A session opened on node A is valid on node B (sessions live in the shared database).
     staff = cluster.token("s.staff", cluster.ports["node-a"])
     me = cluster.client("s.staff", cluster.ports["node-b"]).get("/api/v1/me", headers=staff)
@@ -60,3 +63,12 @@ def test_two_nodes_serve_one_gateway_with_one_log(cluster, kurume_file):
     report = json.loads(run_audit("report", str(bundle), "--json", trust=policy).stdout)
     assert report["verified"] is True
     assert not [f for f in report["findings"] if f["severity"] == "violation"], report["findings"]
+
+    # One node sweeps at a time (both run a retention round every second); when it dies, another takes over.
+    led = [e for e in cluster.kill_node("node-a") if e["msg"] == "took the lead"]
+    killed_at = datetime.now(UTC)
+    assert [e["round"] for e in led] == ["retention"]  # node-a started first and led
+    time.sleep(3)
+    taken = [e for e in cluster.stop_node("node-b") if e["msg"] == "took the lead"]
+    assert [e["round"] for e in taken] == ["retention"]  # exactly once, and only after node-a died
+    assert datetime.fromisoformat(taken[0]["ts"]) > killed_at
