@@ -44,7 +44,7 @@ from sqlalchemy.orm import Mapper, Session
 from gateway.crypto.age.errors import AgeError
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
 from gateway.crypto.kek import KekGenerationGone, Keyring
-from gateway.errors import Damaged, Gone
+from gateway.errors import Damaged, GatewayError, Gone
 from gateway.findings import Kind
 from gateway.home import Home
 from gateway.settings import Settings
@@ -121,12 +121,17 @@ class BlobStore:
     def staged(self, src: BinaryIO, *, at: datetime) -> Iterator[m.Blob]:
         """A new blob file whose row the block records in its own short transaction
         (`with blobs.staged(f, at=t) as blob, gw.unit() as s: s.add(blob) ...`). If the block
-        fails, the commit included (a busy database), the file is removed: no orphan is left."""
+        fails, the commit included (a busy database), the file is removed: no orphan is left.
+        If the object store cannot take the removal either, the block's own error is the one
+        raised; the object, whose key was never stored, goes in the sweep's orphan clean-up."""
         blob = self.write(src, at=at)
         try:
             yield blob
         except BaseException:
-            self.remove_file(blob.id)
+            try:
+                self.remove_file(blob.id)
+            except GatewayError as err:
+                _log.warning("blob %s left for the sweep: %s", blob.id, err.detail or err.en)
             raise
 
     def put(self, session: Session, src: BinaryIO, *, at: datetime) -> m.Blob:
