@@ -91,10 +91,12 @@ class Cluster:
             if service.proc.poll() is None:
                 service.terminate()
                 try:
-                    service.proc.communicate(timeout=30)
+                    _, err = service.proc.communicate(timeout=30)
                 except Exception:
                     service.proc.kill()
-                    service.proc.communicate()
+                    _, err = service.proc.communicate()
+                # Shown by pytest when the test failed: what the node logged as errors.
+                print("\n".join(line for line in err.splitlines() if '"level": "error"' in line or "Error" in line))
             service.notify.close()
         self.proxy.stop()
 

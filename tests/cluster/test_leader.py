@@ -2,6 +2,8 @@
 death (issue 24, item 4): a session-level advisory lock in the shared PostgreSQL."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -24,6 +26,10 @@ def test_one_leader_at_a_time_and_another_takes_over_when_it_dies(postgres):
             pid = a._conn.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[union-attr]
             a._conn.commit()  # type: ignore[union-attr]
             admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        # The backend ends a moment after it is signalled; B asks each round, as the scheduler does.
+        deadline = time.monotonic() + 10
+        while not b.held() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert b.held()
         assert not a.held()  # A comes back: it finds its session gone and B leading
         b.release()
