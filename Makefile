@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 
-.PHONY: setup system-packages demo test lint fuzz bench browser-full clean
+.PHONY: setup system-packages demo test lint fuzz bench bench-national browser-full clean
 
 setup: system-packages $(STAMP)
 
@@ -59,6 +59,12 @@ bench: setup
 	$(BIN)/pytest benchmarks -q -o python_files='bench_*.py' --benchmark-only \
 		--benchmark-json=benchmarks/results/raw.json
 	$(BIN)/python benchmarks/report.py
+
+# The national day (issue 24): cities sending through HAProxy to one node, then two, on PostgreSQL and
+# SeaweedFS; the serialised log append. Figures in benchmarks/results/national-*.json, read by national.md.
+bench-national: setup
+	$(BIN)/python benchmarks/national.py --cities 40 --records 300 --concurrency 4 --appends 500
+	$(BIN)/python benchmarks/national.py --cities 12 --records 30000 --concurrency 4 --appends 0
 
 clean:
 	rm -rf $(VENV) var build test-output .pytest_cache

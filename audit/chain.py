@@ -51,6 +51,7 @@ _FAST_ENTRY = re.compile(
     + rb',"channel":"(?:lgwan-asp|vpn-sftp|courier|hotfolder|cli|system)"'
     + rb',"evidence":(null|\{"id":' + _S + rb',"sha256":' + _H + rb'\})'
     + rb',"kinds":(\[(?:' + _S + rb'(?:,' + _S + rb')*)?\])'
+    + rb'(?:,"node":' + _S + rb')?'  # the gateway node that appended it, in a multi-node log
     + rb',"object":\{"approval":' + _N + rb',"blob_sha256":' + _N + rb',"transfer":' + _N
     + rb'\},"outcome":"(ok|refused|failed)","prev":"([0-9a-f]{64})","reason":' + _N
     + rb',"seq":([1-9][0-9]{0,15}),"source":' + _N + rb"\}",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -21,7 +21,9 @@ from gateway.ledger.log import Event, Ledger
 from gateway.settings import Settings
 from gateway.settings import load as load_settings
 from gateway.store import db
+from gateway.store.blobs import BlobStore, objects_for_home
 from gateway.store.models import LedgerHead
+from gateway.store.objects import ObjectBackend
 
 _log = logging.getLogger("gateway")
 
@@ -35,6 +37,14 @@ class Gateway:
     ledger: Ledger
     settings: Settings
     opened_at_seq: int = 0  # the log's head when opened: close() updates the head record if it moved
+    _objects: ObjectBackend | None = field(default=None, repr=False)
+
+    def blobs(self) -> BlobStore:
+        """The blob store `[blobs] url` names, under the key-encryption key as it is now (read
+        afresh each time: a rotation may have moved it); the object store's client is kept."""
+        if self._objects is None:
+            self._objects = objects_for_home(self.home, self.settings)
+        return BlobStore(self._objects, self.keys.kek(), spool=self.home.blobs)
 
     @classmethod
     def open(cls, home: Home, clock: Clock | None = None) -> Gateway:
@@ -53,7 +63,7 @@ class Gateway:
                 clock = for_home(rehearsal=rehearsal, given=clock)
             except FakeTimeRefused as err:
                 real = Clock()
-                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real, origin), config)
+                gw = cls(home, engine, keys, real, Ledger(keys.signing_key(), installation, real, origin, node=config.cluster.node), config)
                 gw.record(Event(action="clock.refused", channel="cli", outcome="refused",
                                 reason=f"a time other than the real one was given ({err.what}) in a production home"))
                 err.logged = True
@@ -61,7 +71,8 @@ class Gateway:
         except BaseException:
             engine.dispose()
             raise
-        return cls(home, engine, keys, clock, Ledger(keys.signing_key(), installation, clock, origin), config, seq)
+        ledger = Ledger(keys.signing_key(), installation, clock, origin, node=config.cluster.node)
+        return cls(home, engine, keys, clock, ledger, config, seq)
 
     @contextmanager
     def unit(self) -> Iterator[Session]:

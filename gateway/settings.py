@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -25,6 +26,7 @@ from gateway.directory.config import DirectoryConfig
 from gateway.errors import Invalid
 
 FILE = "gateway.toml"
+_NODE = re.compile(r"(?:[a-z0-9][a-z0-9-]{0,62})?")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,25 @@ class DbSettings:
     # `gateway simulate` and `gateway demo` into their rehearsal homes, so that a rehearsal run in
     # a shell that names the production database never writes into it. Read from the file only.
     sealed: bool = False
+
+
+@dataclass(frozen=True)
+class BlobsSettings:
+    # Where the encrypted packages are kept. Empty: the home's blobs/ directory (one node). For
+    # several nodes, one S3-compatible bucket they share:
+    # "s3://BUCKET/PREFIX?endpoint=https://HOST:PORT&region=REGION" (the access key comes from
+    # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws, never from this file).
+    url: str = ""
+    # How long an operation waits for an object store that does not answer before it is refused
+    # as unavailable (nothing recorded, the sender's file unchanged).
+    outage_wait_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    # This node's name when several `gateway serve` nodes share one database and one object store
+    # (lowercase letters, digits and hyphens): recorded in every log entry it appends. Empty: one node.
+    node: str = ""
 
 
 @dataclass(frozen=True)
@@ -145,6 +166,7 @@ BOUNDS: dict[tuple[str, str], tuple[int, int]] = {
     ("downloads", "max_complete"): (0, 1000),
     ("downloads", "retries"): (0, 1000),
     ("recall", "deletion_hours"): (1, 24 * 30),
+    ("blobs", "outage_wait_seconds"): (1, 3600),
     ("witness", "timeout_seconds"): (1, 300),
     ("witness", "poll_seconds"): (1, 3600),
     ("witness", "round_seconds"): (1, 3600),
@@ -163,6 +185,8 @@ class Settings:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     scrypt: ScryptSettings = field(default_factory=ScryptSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
+    blobs: BlobsSettings = field(default_factory=BlobsSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     witness: WitnessSettings = field(default_factory=WitnessSettings)
     second_check: SecondCheckSettings = field(default_factory=SecondCheckSettings)
     downloads: DownloadSettings = field(default_factory=DownloadSettings)
@@ -188,7 +212,8 @@ class Settings:
         return {**out, "kek": kek, "directory": directory, "sources": {**self.sources, "kek": self.kek.source}}
 
 
-_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "witness", "second_check", "downloads", "recall")
+_SECTIONS = ("db", "portal", "sftp", "retention", "scrypt", "records", "blobs", "cluster", "witness", "second_check",
+             "downloads", "recall")
 _OWNED_ELSEWHERE = ("kek", "mail", "directory")  # [mail]: gateway/mail/config.py; [directory]: directory/config.py
 
 
@@ -241,6 +266,15 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
             from gateway import dburl  # SQLAlchemy only for commands that have a database
 
             values["url"] = dburl.normalise(values["url"])  # postgres:// as PostgreSQL, or what to write
+        if section == "cluster" and not _NODE.fullmatch(values["node"]):
+            raise Invalid(f"設定 cluster.node = {values['node'][:64]!r} は英小文字・数字・ハイフンの 63 文字以内で指定してください"
+                          f"（{sources.get('cluster.node', 'default')}）。例: node-a",
+                          f"setting cluster.node = {values['node'][:64]!r} must be lowercase letters, digits and hyphens, "
+                          f"at most 63 (from {sources.get('cluster.node', 'default')}); for example node-a.")
+        if section == "blobs" and values["url"]:
+            from gateway.bloburl import S3Location
+
+            S3Location.parse(values["url"])  # a mistyped URL is refused here, with an example
         sections[section] = type(default)(**values)
     return Settings(**sections, kek=kek_config.load(home_root), directory=directory_config.load(home_root),
                     sources=sources)

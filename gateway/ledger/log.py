@@ -76,8 +76,11 @@ class Event:
 
 class Ledger:
     def __init__(self, signer: SigningKey, installation: str, clock: Clock, origin: str,
-                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: int = CHECKPOINT_EVERY, *, node: str = "") -> None:
         self.signer = signer
+        # Which gateway node appended (`[cluster] node`), in each entry of a multi-node log; a
+        # single node leaves it out, so its entries read as they always did.
+        self.node = node
         self.installation = installation
         self.clock = clock
         self.origin = origin  # the checkpoints' first line and the key name they are signed under
@@ -127,6 +130,8 @@ class Ledger:
             "evidence": evidence_ref,
             "prev": head.hash,
         }
+        if self.node:
+            entry["node"] = self.node
         entry_hash = leaf_hash(entry)
         session.add(m.LogEntry(
             seq=seq, at=at, hash=entry_hash, body=canonical(entry).decode("utf-8"),

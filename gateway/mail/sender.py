@@ -18,6 +18,7 @@ from gateway.mail import notices, templates
 from gateway.mail.config import MailConfig
 from gateway.service import Gateway
 from gateway.service_ops import oplog
+from gateway.store.leader import Leadership
 
 ATTEMPTS = 3
 _log = oplog.get("mail")
@@ -83,10 +84,15 @@ class Mailer(threading.Thread):
         self.gw, self.config = gw, config
         self.interval = interval or config.interval_seconds
         self.stopping = threading.Event()
+        # One node mails at a time, so that several nodes never send the same notice twice.
+        self.leadership = Leadership(gw.engine, "mail")
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
+                if not self.leadership.held():
+                    self.stopping.wait(self.interval)
+                    continue
                 counts = send_due(self.gw, self.config)
                 if counts["sent"] or counts["failed"]:
                     _log.info("mail round", extra=counts)
@@ -97,3 +103,4 @@ class Mailer(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=60)
+        self.leadership.release()

@@ -8,7 +8,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from gateway.attestations.document import DELIVERABLE
-from gateway.crypto.keystore import KeyStore
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import NotFound
 from gateway.operations.accounts import Caller
@@ -16,7 +15,6 @@ from gateway.operations.attempt import attempt
 from gateway.operations.attested import Attested
 from gateway.operations.receive import authorised
 from gateway.service import Gateway
-from gateway.store.blobs import BlobStore
 from gateway.store.models_deliverables import Deliverable
 
 ACTION = "deliverable.upload"
@@ -34,7 +32,7 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
 def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path | SealedFile) -> str:
     with attempt(gw, caller, ACTION) as a:
         authorised(a, transfer_id)
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        blobs = gw.blobs()
         deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
         # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
         with path.open("rb") as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:

@@ -50,7 +50,8 @@ from gateway.ledger.range_check import origin
 from gateway.operations import workarea
 from gateway.store import db
 from gateway.store import models as m
-from gateway.store.blobs import BlobIntegrityFailure, BlobStore
+from gateway.store.blobs import BlobIntegrityFailure
+from gateway.store.blobs import for_home as blob_store_for_home
 from gateway.store.failures import DatabaseDamaged, NotInitialised, classify
 
 OK, WARNING, ERROR = "ok", "warning", "error"
@@ -116,7 +117,7 @@ def diagnose(home: Home, *, repair: bool = False) -> Diagnosis:
             out.rehearsal = is_rehearsal(session)
         out.checks.append(_guard("log", lambda: _log(home, engine)))
         out.checks.append(_guard("clock", lambda: _clock(engine, bool(out.rehearsal))))
-        out.checks.append(_guard("blobs", lambda: _blobs(home, engine, bool(out.rehearsal))))
+        out.checks.append(_guard("blobs", lambda: _blobs(home, config, engine, bool(out.rehearsal))))
         out.checks.append(_guard("work", lambda: _work(home, engine)))
         if config.directory is not None:
             directory = config.directory
@@ -279,8 +280,8 @@ class _Sha:
         return len(data)
 
 
-def _blobs(home: Home, engine: Engine, rehearsal: bool) -> Check:
-    store = BlobStore(home.blobs, KeyStore(home.keys).kek())
+def _blobs(home: Home, config: settings_module.Settings, engine: Engine, rehearsal: bool) -> Check:
+    store = blob_store_for_home(home, config, KeyStore(home.keys).kek())
     bad: list[str] = []
     finishing: list[str] = []
     checked = 0
@@ -295,7 +296,7 @@ def _blobs(home: Home, engine: Engine, rehearsal: bool) -> Check:
             key = store.data_key(session, blob_id)
         digest = _Sha()
         transfer, due = owners.get(blob_id, ("-", None))
-        if not store.path(blob_id).exists() and due is not None and due <= now:
+        if not store.exists(blob_id) and due is not None and due <= now:
             # A sweep killed between deleting the file and destroying the key: the copy was due
             # and is gone; the next sweep destroys the key and records the erasure.
             finishing.append(f"{transfer}: erasure due {due.isoformat()}, file already deleted")
@@ -303,11 +304,11 @@ def _blobs(home: Home, engine: Engine, rehearsal: bool) -> Check:
         try:
             store.copy_out(blob_id, key, digest)  # type: ignore[arg-type]
         except BlobIntegrityFailure as err:
-            bad.append(f"{transfer}: {store.path(blob_id)}: {(err.detail or '').split(': ', 1)[-1]}")
+            bad.append(f"{transfer}: {store.where(blob_id)}: {(err.detail or '').split(': ', 1)[-1]}")
             continue
         checked += 1
         if digest.h.hexdigest() != sha256:
-            bad.append(f"{transfer}: {store.path(blob_id)}: SHA-256 differs from the one recorded")
+            bad.append(f"{transfer}: {store.where(blob_id)}: SHA-256 differs from the one recorded")
     live_ids = {b for b, _ in live}
     orphans = [f for f in store.iter_files() if f not in live_ids]
     partial = list(store.iter_temporaries())

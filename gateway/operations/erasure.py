@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
-from gateway.crypto.keystore import KeyStore
 from gateway.ledger.log import Actor, Event
 from gateway.service import Gateway
 from gateway.store import faultpoints
@@ -28,7 +27,7 @@ SWEEPER = Actor(user=None, org=None, role="system")
 def erase_on_receipt(gw: Gateway, transfer_id: str) -> bool:
     """Erase one transfer's copy now: its approval wants it gone as soon as the contractor has
     confirmed receipt (Kurume AI-OCR: 「可能な限り即時削除」); its deadline was set to that moment."""
-    return erase_copy(gw, BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek()), transfer_id, gw.clock.now(),
+    return erase_copy(gw, gw.blobs(), transfer_id, gw.clock.now(),
                       why="erased on receipt, as the approval asks (retention.erase_on_receipt)")
 
 
@@ -51,7 +50,7 @@ def erase_in(gw: Gateway, blobs: BlobStore, session: Session, transfer: m.Transf
     """Crypto-erase `transfer`'s package inside `session` and write its `gateway-erasure`
     evidence. `entry` names the log entry's action, channel and actor."""
     blob_id = transfer.package_blob_id
-    file_present = blobs.path(blob_id).exists()
+    file_present = blobs.exists(blob_id)
     blobs.crypto_erase(session, blob_id, at=now)
     gone = blobs.remove_file(blob_id)
     if not gone:

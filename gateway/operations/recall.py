@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from gateway.clock import timestamp
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.operations import incidents
 from gateway.operations.accounts import Caller
@@ -20,7 +19,6 @@ from gateway.operations.erasure import erase_in
 from gateway.operations.receive import first_download
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.blobs import BlobStore
 from gateway.store.models_second_check import SecondCheck
 
 MAX_REASON = 2000
@@ -58,7 +56,7 @@ def recall(gw: Gateway, caller: Caller, transfer_id: str, *, reason: str) -> Rec
         # Courier media left the gateway on a disk: treat it as delivered, like a download.
         delivered = downloaded_at is not None or row.channel == "courier" and row.state != "pending-check"
         now = gw.clock.now()
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        blobs = gw.blobs()
         deletion_due = now + timedelta(hours=gw.settings.recall.deletion_hours) if delivered else None
         incident_id = None
         with gw.unit() as session:

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from gateway.attestations.document import RECEIPT
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state, refuse_if_held
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import Forbidden, Invalid, NotFound, Refused
 from gateway.findings import Kind
 from gateway.operations import downloads
@@ -25,7 +24,7 @@ from gateway.operations.attested import Accepted, Attested, default_for
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
-from gateway.store.blobs import BlobErased, BlobIntegrityFailure, BlobStore
+from gateway.store.blobs import BlobErased, BlobIntegrityFailure
 from gateway.store.registry import get_approval
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -65,7 +64,7 @@ def may_download(gw: Gateway, caller: Caller, transfer_id: str) -> int:
     size in bytes."""
     with attempt(gw, caller, "transfer.download") as a:
         transfer = authorised(a, transfer_id)
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        blobs = gw.blobs()
         with gw.read() as session:
             blobs.data_key(session, transfer.package_blob_id)  # refuses once erased
             blob = session.get(m.Blob, transfer.package_blob_id)
@@ -78,7 +77,7 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
     """Stream the age package to `dst`. Refused after the gateway's copy was erased."""
     with attempt(gw, caller, "transfer.download") as a:
         transfer = authorised(a, transfer_id)
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        blobs = gw.blobs()
         with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
         downloads.check(a, transfer)

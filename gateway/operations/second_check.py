@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from gateway.clock import timestamp
 from gateway.core.transfers import next_state
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound
 from gateway.findings import Kind
 from gateway.operations.accounts import Caller
@@ -90,7 +89,7 @@ def decide(gw: Gateway, caller: Caller, transfer_id: str, *, approve: bool, reas
             shown = _summary(session, check, transfer)
             session.expunge(check)
             session.expunge(transfer)
-        blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+        blobs = gw.blobs()
         if approve:
             return _approve(a, blobs, check, transfer, shown, reason, notice_to, notice_html)
         return _reject(a, blobs, check, transfer, shown, reason)

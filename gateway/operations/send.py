@@ -34,7 +34,6 @@ from gateway.core.records.reader import minimise, read_header
 from gateway.core.records.streams import Prefixed
 from gateway.crypto import age, passphrase
 from gateway.crypto.background import Background
-from gateway.crypto.keystore import KeyStore
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import Conflict, Invalid, Refusal, Refused
 from gateway.findings import Kind
@@ -49,7 +48,6 @@ from gateway.operations.opaque_payload import read_opaque
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
-from gateway.store.blobs import BlobStore
 from gateway.store.models_limits import DownloadLimit
 from gateway.store.models_second_check import SecondCheck
 from gateway.store.registry import get_approval, get_profile
@@ -311,7 +309,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     transaction fails, `staged` removes the blob file again."""
     gw = a.gw
     due = deadlines(p.approval, p.profile, p.at, p.req.record_fiscal_year, p.req.recipient)
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    blobs = gw.blobs()
     with p.payload.open("rb") as body, \
             blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
         session.add(blob)

@@ -3,6 +3,9 @@
 Each round first clears what killed processes left (plaintext upload spools, password notices,
 markers of notices whose transfer never committed, partial blob files: operations/workarea.py)
 and refreshes the home's record of the log's head, then sweeps. The first round runs at start.
+With several nodes on one database, every node does its own upkeep (its own work area) but only
+the leader sweeps (`gateway.store.leader`): one erasure and one KEK rotation at a time, taken over
+by another node at its next round if the leader dies.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from gateway.operations import workarea
 from gateway.operations.workarea import remove_dead_temporaries
 from gateway.retention.sweep import sweep
 from gateway.service import Gateway
+from gateway.store.leader import Leadership
 
 
 def upkeep(gw: Gateway) -> workarea.Recovered:
@@ -33,6 +37,7 @@ class Scheduler(threading.Thread):
         super().__init__(name="retention", daemon=True)
         self.gw, self.interval = gw, interval
         self.stopping = threading.Event()
+        self.leadership = Leadership(gw.engine, "retention")
 
     def run(self) -> None:
         while not self.stopping.is_set():
@@ -42,7 +47,8 @@ class Scheduler(threading.Thread):
                 self.gw.record(Event(action="service.upkeep", channel="system", outcome="failed",
                                      reason=f"{type(err).__name__}; retried in {self.interval:.0f} s"))
             try:
-                sweep(self.gw, lookahead=timedelta(seconds=self.interval))
+                if self.leadership.held():
+                    sweep(self.gw, lookahead=timedelta(seconds=self.interval))
             except Exception as err:  # a failed sweep is logged and retried, never ends the service
                 self.gw.record(Event(action="retention.sweep", channel="system", outcome="failed",
                                      reason=f"{type(err).__name__}; retried in {self.interval:.0f} s"))
@@ -51,3 +57,4 @@ class Scheduler(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(timeout=30)
+        self.leadership.release()

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from gateway import kek_rotation
-from gateway.crypto.keystore import KeyStore
 from gateway.ledger.log import Event
 from gateway.operations.erasure import SWEEPER, erase_copy
 from gateway.operations.workarea import ORPHAN_GRACE_SECONDS, remove_dead_temporaries
@@ -45,7 +44,7 @@ def sweep(gw: Gateway, *, now: datetime | None = None, lookahead: timedelta = ti
     """Erase what is due by `now + lookahead`. A scheduler that runs every few minutes passes its
     interval as the lookahead, so a copy goes up to one interval early, never late."""
     now = now or gw.clock.now()
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    blobs = gw.blobs()
     result = SweepResult()
     with gw.unit() as session:
         due = list(session.scalars(
@@ -69,7 +68,7 @@ def _remove_unreadable_files(gw: Gateway, blobs: BlobStore) -> int:
     # A send writes its file before its row commits: only files older than any send can take
     # are orphans. File times are real times, whatever the service clock says.
     cutoff = time.time() - ORPHAN_GRACE_SECONDS
-    on_disk = {b for b in blobs.iter_files() if blobs.path(b).stat().st_mtime < cutoff}
+    on_disk = set(blobs.older_than(cutoff))
     if not on_disk:
         return 0
     with gw.unit() as session:

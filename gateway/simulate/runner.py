@@ -49,7 +49,6 @@ from gateway.simulate.scenario import Scenario, Step
 from gateway.simulate.sealed import rehearsal_database
 from gateway.simulate.witness import Witnessed, origin_of
 from gateway.store import models as m
-from gateway.store.blobs import BlobStore
 from gateway.store.registry import get_approval, register_approval
 
 SIMULATOR = Actor(user="simulator", role="admin")
@@ -318,7 +317,7 @@ def _blob(run: Run, step: Step) -> None:
         row = session.get(m.Transfer, t["transfer"])
         assert row is not None  # a transfer the scenario sent
         blob_id = row.package_blob_id
-    path = BlobStore(run.gw.home.blobs, run.gw.keys.kek()).path(blob_id)
+    path = run.gw.blobs().path(blob_id)
     backup = run.out / "backup" / blob_id
     if step.get("do") == "corrupt":
         backup.parent.mkdir(mode=0o700, exist_ok=True)

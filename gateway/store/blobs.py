@@ -7,7 +7,10 @@ destroys the wrapped key, then deletes the file; the sweep then rotates the KEK
 (`gateway.kek_rotation`), which destroys the generation every old copy of that wrapped key
 is under.
 
-Why this makes copies unreadable: a backup of the blob directory, a file recovered from the disk,
+Where the ciphertext lives is the backend's business (`gateway.store.objects`): the home's blob
+directory by default, or an S3-compatible object store that several gateway nodes share.
+
+Why this makes copies unreadable: a backup of the blob directory or bucket, a file recovered from the disk,
 or a copy someone took holds only ciphertext; once the wrapped key is gone from the database and
 the KEK generation it was wrapped under is destroyed, no key exists anywhere that opens it (NIST
 SP 800-88 Rev. 1, cryptographic erase) — not in SQLite's free pages or WAL, PostgreSQL's dead
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import uuid
 from collections.abc import Iterator
@@ -40,13 +44,16 @@ from sqlalchemy.orm import Mapper, Session
 from gateway.crypto.age.errors import AgeError
 from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
 from gateway.crypto.kek import KekGenerationGone, Keyring
-from gateway.errors import Damaged, Gone
+from gateway.errors import Damaged, GatewayError, Gone
 from gateway.findings import Kind
-from gateway.fsutil import atomic_output, fsync_dir
+from gateway.home import Home
+from gateway.settings import Settings
 from gateway.store import models as m
 from gateway.store.db import reading
 from gateway.store.kek_generations import current_generation
 from gateway.store.models_kek import KekGeneration
+from gateway.store.objects import ObjectBackend, open_backend
+from gateway.store.objects.local import LocalDirectory
 
 DATA_KEY_BYTES = 32
 _log = logging.getLogger("gateway.blobs")
@@ -68,14 +75,35 @@ class _HashingReader:
 _SEAL = "_gateway_unwrapped_key"  # instance attribute, never a column: (keyring, data key) until the insert
 
 
+def objects_for_home(home: Home, settings: Settings) -> ObjectBackend:
+    """Where `[blobs] url` says this home's ciphertext lives (its own directory when empty)."""
+    return open_backend(settings.blobs.url, home.blobs, outage_wait_seconds=settings.blobs.outage_wait_seconds)
+
+
+def for_home(home: Home, settings: Settings, keyring: Keyring) -> BlobStore:
+    return BlobStore(objects_for_home(home, settings), keyring, spool=home.blobs)
+
+
 class BlobStore:
-    def __init__(self, root: Path, keyring: Keyring) -> None:
-        self.root = root
+    def __init__(self, objects: Path | ObjectBackend, keyring: Keyring, *, spool: Path | None = None) -> None:
+        self.objects: ObjectBackend = LocalDirectory(objects) if isinstance(objects, Path) else objects
+        # The home's blob directory: the blobs themselves when local, else only an object store's
+        # uploads being prepared (ciphertext). Where partial writes of dead writers are looked for.
+        self.root = objects if isinstance(objects, Path) else (spool or Path("."))
         self.keyring = keyring
         self._backends: dict[int, str] = {}
 
     def path(self, blob_id: str) -> Path:
-        return self.root / blob_id[:2] / blob_id
+        """The blob's file, for a store in a local directory (the simulator damages it on purpose)."""
+        if not isinstance(self.objects, LocalDirectory):
+            raise TypeError("blobs in an object store have no local path")
+        return self.objects.path(blob_id)
+
+    def exists(self, blob_id: str) -> bool:
+        return self.objects.exists(blob_id)
+
+    def where(self, blob_id: str) -> str:
+        return self.objects.where(blob_id)
 
     def write(self, src: BinaryIO, *, at: datetime) -> m.Blob:
         """Encrypt `src` into a new blob file; the returned row is not yet in any session. This is
@@ -83,11 +111,8 @@ class BlobStore:
         that the transaction holds the database's write lock only briefly. Prefer `staged`."""
         blob_id = uuid.uuid4().hex
         data_key = os.urandom(DATA_KEY_BYTES)
-        target = self.path(blob_id)
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         reader = _HashingReader(src)
-        with atomic_output(target) as out:
-            encrypt_payload(data_key, reader, out)  # type: ignore[arg-type]
+        self.objects.store(blob_id, lambda out: encrypt_payload(data_key, reader, out))  # type: ignore[arg-type]
         blob = m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, created_at=at)
         setattr(blob, _SEAL, (self.keyring, data_key))
         return blob
@@ -96,12 +121,17 @@ class BlobStore:
     def staged(self, src: BinaryIO, *, at: datetime) -> Iterator[m.Blob]:
         """A new blob file whose row the block records in its own short transaction
         (`with blobs.staged(f, at=t) as blob, gw.unit() as s: s.add(blob) ...`). If the block
-        fails, the commit included (a busy database), the file is removed: no orphan is left."""
+        fails, the commit included (a busy database), the file is removed: no orphan is left.
+        If the object store cannot take the removal either, the block's own error is the one
+        raised; the object, whose key was never stored, goes in the sweep's orphan clean-up."""
         blob = self.write(src, at=at)
         try:
             yield blob
         except BaseException:
-            self.remove_file(blob.id)
+            try:
+                self.remove_file(blob.id)
+            except GatewayError as err:
+                _log.warning("blob %s left for the sweep: %s", blob.id, err.detail or err.en)
             raise
 
     def put(self, session: Session, src: BinaryIO, *, at: datetime) -> m.Blob:
@@ -147,7 +177,7 @@ class BlobStore:
         a missing or damaged file is the gateway's integrity failure, never an erasure (which
         would blame whoever asked for it as an access after deletion)."""
         try:
-            src = self.path(blob_id).open("rb")
+            src = self.objects.open(blob_id)
         except FileNotFoundError:
             raise BlobIntegrityFailure(blob_id, "missing") from None
         with src:
@@ -172,18 +202,15 @@ class BlobStore:
             session.flush()
 
     def remove_file(self, blob_id: str) -> bool:
-        """Delete the file, fsync the directory, and check it is gone. True if it is gone."""
-        path = self.path(blob_id)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        if path.parent.exists():
-            fsync_dir(path.parent)
-        return not path.exists()
+        """Delete the file (or object) and check it is gone (a local directory is fsynced). True if it is gone."""
+        return self.objects.remove(blob_id)
 
     def iter_files(self) -> Iterator[str]:
-        for path in self.root.glob("??/*"):
-            if path.is_file() and not path.name.startswith("."):
-                yield path.name
+        return self.objects.older_than(math.inf)
+
+    def older_than(self, cutoff: float) -> Iterator[str]:
+        """Ids of the blobs written before `cutoff` (seconds since the epoch, real time)."""
+        return self.objects.older_than(cutoff)
 
     def iter_temporaries(self) -> Iterator[Path]:
         """Partial files of writes in progress, or of writers killed mid-write (never a blob)."""

@@ -29,7 +29,6 @@ import pycdlib
 from gateway.channels.courier.custody import CHANNEL, MEDIA_LABELS, SERIAL, bad, may_touch
 from gateway.clock import timestamp, to_jst
 from gateway.core.transfers import refuse_if_held
-from gateway.crypto.keystore import KeyStore
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
 from gateway.fsutil import fsync_dir
@@ -37,7 +36,6 @@ from gateway.operations.accounts import Caller
 from gateway.operations.attempt import Attempt, attempt
 from gateway.service import Gateway
 from gateway.store import models as m
-from gateway.store.blobs import BlobStore
 from gateway.store.models_courier import CourierItem
 from gateway.store.registry import get_approval, get_profile
 
@@ -162,7 +160,7 @@ def _write_media(a: Attempt, transfer_id: str, *, media: str, serial: str, out_d
     work.mkdir(mode=0o700, exist_ok=True)
     # Ciphertext only, but still removed at once; the pid lets a later send clear a killed run's copy.
     package = work / f"{os.getpid()}.{secrets.token_hex(8)}.age"
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    blobs = gw.blobs()
     paths: list[Path] = []
     try:
         with gw.read() as session:

@@ -17,7 +17,6 @@ from datetime import timedelta
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.channels.lgwan_asp import directory_login
 from gateway.errors import Conflict, GatewayError, Invalid, NotFound, Unauthenticated, Unavailable
@@ -29,6 +28,7 @@ from gateway.settings import PortalSettings
 from gateway.store import models as m
 from gateway.store.models_directory import DirectoryAccount
 from gateway.store.models_portal import LoginThrottle
+from gateway.store.throttles import locked_throttle
 
 CHANNEL = "lgwan-asp"
 
@@ -65,12 +65,6 @@ def login_refused(detail: str, *, locked_now: bool = False) -> Unauthenticated:
         kinds=[Kind.BRUTE_FORCE] if locked_now else (), detail=detail)
 
 
-def _throttle(session: Session, scope: str, key: str) -> LoginThrottle:
-    row = session.get(LoginThrottle, (scope, key))
-    if row is None:
-        row = LoginThrottle(scope=scope, key=key, failures=0)
-        session.add(row)
-    return row
 
 
 def login(gw: Gateway, login_name: str, password: str, *, terminal: str, terminal_owner: int | None,
@@ -91,8 +85,9 @@ def login(gw: Gateway, login_name: str, password: str, *, terminal: str, termina
         # typed at someone else's terminal they count against that terminal (and the source), so
         # nobody can lock a colleague out from their own desk (issue 19, defect 6).
         scopes = _scopes(key, src, terminal, own=user_id is not None and terminal_owner == user_id)
-        throttles = [_throttle(session, scope, k) for scope, k in scopes]
-        locked = any(t.locked_until is not None and t.locked_until > now for t in throttles)
+        # Only read here: a row is made by the first failure (`_fail`), never by a login's look.
+        throttles = [session.get(LoginThrottle, (scope, k)) for scope, k in scopes]
+        locked = any(t is not None and t.locked_until is not None and t.locked_until > now for t in throttles)
         known = Actor(user=user.login, org=user.organisation_id, role=user.role, terminal=terminal) \
             if user is not None else Actor(terminal=terminal)
     reason = None
@@ -163,7 +158,7 @@ def _fail(gw: Gateway, scopes: list[tuple[str, str]], who: Actor, source: str | 
         failures = 0
         for scope, k in scopes:
             limit = limits.source_failures if scope == "source" else limits.account_failures
-            t = _throttle(session, scope, k)
+            t = locked_throttle(session, scope, k)
             if t.first_failure_at is None or now - t.first_failure_at > limits.window:
                 t.failures, t.first_failure_at = 0, now
             t.failures += 1

@@ -2,8 +2,10 @@
 (`brute-force`), connections are capped per source and in all, and a package open for download
 is capped across all sessions (each open one may hold a decrypting thread and a spool file).
 
-Kept in memory: a restart forgets a lock, which only gives an attacker back the few attempts a
-lock allows, and needs no database write per failed packet. What a flood does is logged once per
+Kept in memory on one node: a restart forgets a lock, which only gives an attacker back the few
+attempts a lock allows, and needs no database write per failed packet. Several nodes on one
+PostgreSQL share the source lock through the database (lockout.py); the connection caps stay each
+node's own, as the threads they protect are. What a flood does is logged once per
 source per minute, so the flood cannot turn into a flood of log entries.
 """
 from __future__ import annotations
@@ -13,9 +15,11 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
+from gateway.channels.vpn_sftp.lockout import SharedLockout
 from gateway.settings import SftpSettings
 
 LOG_EVERY = 60.0
+ASK_EVERY = 1.0
 
 
 @dataclass
@@ -32,20 +36,41 @@ class Limits:
     _logged: dict[tuple[str, str], float] = field(default_factory=dict)
     _opens: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    shared: SharedLockout | None = None  # the source lock of all nodes, in the database
+    _asked: dict[str, float] = field(default_factory=dict)  # when the database was last asked, per source
 
     @classmethod
-    def of(cls, settings: SftpSettings) -> Limits:
+    def of(cls, settings: SftpSettings, shared: SharedLockout | None = None) -> Limits:
         return cls(max_failures=settings.max_failures, failure_window=float(settings.failure_window_seconds),
                    lockout=float(settings.lockout_seconds), max_connections=settings.max_connections,
-                   max_total=settings.max_total)
+                   max_total=settings.max_total, shared=shared)
 
     def locked(self, source: str) -> bool:
+        now = time.monotonic()
         with self._lock:
-            return self._locked_until.get(source, 0.0) > time.monotonic()
+            if self._locked_until.get(source, 0.0) > now:
+                return True
+            # Another node's lock, asked at most once a second per source: a flood of connections
+            # from one address does not become a flood of queries.
+            if self.shared is None or self._asked.get(source, -ASK_EVERY) > now - ASK_EVERY:
+                return False
+            self._asked[source] = now
+        remaining = self.shared.locked_for(source)
+        if remaining:
+            with self._lock:
+                self._locked_until[source] = now + remaining
+        return remaining > 0
 
     def failed(self, source: str) -> bool:
         """Count a failed login; True when this one locks the source."""
         now = time.monotonic()
+        if self.shared is not None:
+            locks_for = self.shared.failed(source, max_failures=self.max_failures, window=self.failure_window,
+                                           lockout=self.lockout)
+            if locks_for:
+                with self._lock:
+                    self._locked_until[source] = now + locks_for
+            return locks_for > 0
         with self._lock:
             q = self._failures[source]
             q.append(now)

@@ -100,7 +100,7 @@ def _push(a: Attempt, transfer: m.Transfer, pin: PinnedHost) -> Pushed:
         gw.record(a.event(outcome="failed", reason=reason))
         return Unavailable(ja, en)  # not a refusal: logged here as failed, and by nothing else
 
-    blobs = BlobStore(gw.home.blobs, KeyStore(gw.home.keys).kek())
+    blobs = gw.blobs()
     with gw.read() as session:
         data_key = blobs.data_key(session, transfer.package_blob_id)
     try:

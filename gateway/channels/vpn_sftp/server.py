@@ -20,6 +20,7 @@ import paramiko
 from gateway.channels.vpn_sftp.algorithms import restrict
 from gateway.channels.vpn_sftp.jail import Jail
 from gateway.channels.vpn_sftp.limits import Limits
+from gateway.channels.vpn_sftp.lockout import SharedLockout
 from gateway.channels.vpn_sftp.protocol import GatewaySftpServer
 from gateway.errors import Forbidden, Unauthenticated
 from gateway.findings import Kind
@@ -170,7 +171,9 @@ class SftpServer:
 
     def __init__(self, gw: Gateway, bind: str = "127.0.0.1", port: int = 0, limits: Limits | None = None) -> None:
         self.gw = gw
-        self.limits = limits or Limits.of(gw.settings.sftp)
+        # Several nodes share one PostgreSQL database: a source locked on one is locked on all.
+        shared = SharedLockout(gw.engine) if gw.engine.dialect.name == "postgresql" else None
+        self.limits = limits or Limits.of(gw.settings.sftp, shared)
         self.host_key = paramiko.Ed25519Key.from_private_key_file(str(gw.home.keys / "ssh_host_ed25519_key"))
         self.sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
