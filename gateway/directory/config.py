@@ -32,9 +32,10 @@ from gateway.core import tomlfile
 from gateway.errors import Invalid
 
 CONFIG_FILE = "gateway.toml"
-# Contractors are never in the city's directory: their accounts stay local (issue 22, item 4). The
-# administrator works at the console as a named operator (`gateway operator add`); the portal has
-# no page for that role, so no group maps to it.
+# Contractors are never in the city's directory: their accounts stay local (issue 22, item 4). No
+# group maps to the administrator either: the installation's administrator (the /admin pages, the
+# console as a named operator) may serve several cities, and one city's directory must not be able
+# to make someone administrator of all of them by adding them to a group.
 ROLES = ("staff", "security-officer")
 
 
