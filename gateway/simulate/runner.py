@@ -250,8 +250,9 @@ def _duty(run: Run, step: Step) -> None:
 
 def _exclusion_import(run: Run, step: Step) -> None:
     """The ward takes in the list it keeps apart from the export (DV support measures), as keyed
-    hashes only. The list is synthetic: every `every`-th person of the export is on it. It is the
-    ward's own file (under DIR/city/, outside the gateway's home)."""
+    hashes only. The list is synthetic: one person in every `every` of the export is on it, never
+    the first (the faulty files repeat the first record and must not vanish by being listed). It is
+    the ward's own file (under DIR/city/, outside the gateway's home)."""
     import csv
 
     from gateway.core.records.fields import header_label
@@ -268,7 +269,7 @@ def _exclusion_import(run: Run, step: Step) -> None:
         column = next(rows).index(header_label(key_field))
         out.write(f"{header_label(key_field)}\n")
         for n, row in enumerate(rows):
-            if n % every == 0:
+            if n % every == every // 2:
                 out.write(f"{row[column]}\n")
     done = run.desks.cli("exclusion", "import", str(step.get("population")), "--key-field", key_field, "-i",
                          str(listed), "--json", as_user=run.desks.staff(step)).json()

@@ -66,6 +66,9 @@ def test_a_held_send_is_checked_on_the_staff_pages(browser, portal, checker, rec
         staff.get_by_label("宛名ファイル（CSV）").set_input_files(str(recipients_file))
         staff.get_by_label("二重確認（上長承認）を求める").check()
         staff.get_by_role("button", name="確認して送信").click()
+        settle(staff, "#confirm", timeout=60_000)  # 確認: the page says the send waits for a check
+        assert staff.locator("#confirm-second-check").inner_text().startswith("必要")
+        staff.get_by_role("button", name="送信する", exact=True).click()
         settle(staff, "#transfer-id", timeout=60_000)
         transfer = staff.locator("#transfer-id").inner_text().strip()
         sha256 = staff.locator("#sha256").inner_text().strip()

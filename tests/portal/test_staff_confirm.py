@@ -70,6 +70,9 @@ def test_the_confirm_page_names_the_second_check_and_the_send_waits_for_it(porta
     c = portal.login("s.staff")
     plain = upload(c, recipients_file, "確認なし.csv")
     assert re.search(r'id="confirm-second-check">不要', plain.text)
+    back = c.post("/staff/confirmed", data={"csrf": csrf_of(plain.text), "action": "back",
+                                             "token": re.search(r'name="token" value="([^"]+)"', plain.text).group(1)})
+    assert back.status_code == 303  # nothing stays staged for the tests that follow
     token = csrf_of(c.get("/staff").text)
     with recipients_file.open("rb") as f:
         r = c.post("/staff/confirm", data={"csrf": token, **FORM, "second_check": "on"},
