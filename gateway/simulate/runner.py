@@ -269,7 +269,7 @@ def _exclusion_import(run: Run, step: Step) -> None:
         column = next(rows).index(header_label(key_field))
         out.write(f"{header_label(key_field)}\n")
         for n, row in enumerate(rows):
-            if n % every == every // 2:
+            if n % every == 1 % every:
                 out.write(f"{row[column]}\n")
     done = run.desks.cli("exclusion", "import", str(step.get("population")), "--key-field", key_field, "-i",
                          str(listed), "--json", as_user=run.desks.staff(step)).json()
