@@ -130,9 +130,10 @@ class SecondCheckSettings:
 
 @dataclass(frozen=True)
 class DownloadSettings:
-    # City-wide limit on complete downloads of one package (0: none unless the approval sets
-    # one), and the retries of broken downloads a limit allows unless the approval says.
-    max_complete: int = 0
+    # City-wide limit on complete downloads of one package: by default the first complete one
+    # (issue 20: 複写及び複製の禁止); 0 lifts the city's limit (the approval's still applies).
+    # Retries: the broken downloads that may be tried again unless the approval says.
+    max_complete: int = 1
     retries: int = 3
 
 

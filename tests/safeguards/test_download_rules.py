@@ -68,8 +68,10 @@ def test_the_tightest_of_profile_approval_city_and_sender_applies():
     approval = load_approval(APPROVALS / "kurume-2020-teigaku.toml")
     profile = load_profiles()["lgwan-asp"]
     city = DownloadSettings()
-    assert limit_for(approval, profile, city, None) is None  # nothing set: no limit
-    assert limit_for(approval, replace(profile, max_downloads=3), city, None) == (3, 3)
+    assert limit_for(approval, profile, city, None) == (1, 3)  # nothing set: the first complete download, 3 retries
+    assert limit_for(approval, profile, DownloadSettings(max_complete=0), None) is None  # the city lifted it
+    assert limit_for(approval, replace(profile, max_downloads=3), city, None) == (1, 3)
+    assert limit_for(approval, replace(profile, max_downloads=3), DownloadSettings(max_complete=0), None) == (3, 3)
     limited = replace(approval, downloads=DownloadRule(max_complete=2, retries=1))
     assert limit_for(limited, replace(profile, max_downloads=3), DownloadSettings(max_complete=5), None) == (2, 1)
     assert limit_for(limited, profile, city, 1) == (1, 1)
