@@ -8,7 +8,10 @@ many retries of broken ones; past either, `download-over-limit`.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import cast
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
 
 from gateway.core.approvals import Approval
 from gateway.core.profiles import CHANNELS, Profile
@@ -32,26 +35,61 @@ def limit_for(approval: Approval, profile: Profile, city: DownloadSettings,
 
 
 def check(a: Attempt, transfer: m.Transfer) -> None:
-    """Refuse a download over the wrong channel or past the transfer's limit."""
+    """Refuse a download over the wrong channel or past the transfer's limit, taking nothing:
+    what a channel asks before it begins (an SFTP open). `begin` decides."""
+    _channel(a, transfer)
+    with a.gw.read() as session:
+        limit = session.get(DownloadLimit, transfer.id)
+        if limit is not None and not (limit.started - limit.broken < limit.max_complete
+                                      and limit.broken <= limit.retries):
+            raise _used_up(limit)
+
+
+def begin(a: Attempt, transfer: m.Transfer) -> None:
+    """Take one of the transfer's downloads, or refuse. Checking and counting are one conditional
+    UPDATE: of downloads begun at the same instant (two SFTP sessions, two nodes on one database)
+    only as many as the limit allows pass, whatever the database (SQLite's write lock; PostgreSQL
+    re-checks the condition on the row it locked). A download begun is counted until `broke` says
+    it did not complete: one cut off unseen (a killed node) keeps its place."""
+    _channel(a, transfer)
+    with a.gw.unit() as session:
+        taken = session.execute(
+            update(DownloadLimit).where(
+                DownloadLimit.transfer_id == transfer.id,
+                DownloadLimit.started - DownloadLimit.broken < DownloadLimit.max_complete,
+                DownloadLimit.broken <= DownloadLimit.retries)
+            .values(started=DownloadLimit.started + 1)
+            .execution_options(synchronize_session=False))
+        if cast(CursorResult, taken).rowcount == 1:
+            return
+        limit = session.get(DownloadLimit, transfer.id)
+        if limit is None:  # sent without a limit
+            return
+        err = _used_up(limit)
+    raise err
+
+
+def broke(session: Session, transfer_id: str) -> None:
+    """The download `begin` counted did not complete: it gives back its place and uses a retry."""
+    session.execute(update(DownloadLimit).where(DownloadLimit.transfer_id == transfer_id)
+                    .values(broken=DownloadLimit.broken + 1).execution_options(synchronize_session=False))
+
+
+def _channel(a: Attempt, transfer: m.Transfer) -> None:
     channel = a.caller.channel if a.caller is not None else a.channel
     if channel in CHANNELS and channel != transfer.channel:
         raise Refused.one(
             Kind.UNAPPROVED_CHANNEL,
             f"この受け渡しは「{transfer.channel}」で受け取るものです。「{channel}」では受け取れません。",
             f"this transfer is received over {transfer.channel}, not over {channel}.")
-    with a.gw.read() as session:
-        limit = session.get(DownloadLimit, transfer.id)
-        if limit is None:
-            return
-        counts = dict(session.execute(
-            select(m.LogEntry.outcome, func.count()).where(
-                m.LogEntry.transfer_id == transfer.id, m.LogEntry.action == "transfer.download",
-                m.LogEntry.outcome.in_(("ok", "failed"))).group_by(m.LogEntry.outcome)).all())
-    complete, broken = counts.get("ok", 0), counts.get("failed", 0)
-    if complete >= limit.max_complete or broken > limit.retries:
-        raise Refused.one(
-            Kind.DOWNLOAD_OVER_LIMIT,
-            f"この受け渡しのダウンロードは上限（完了 {limit.max_complete} 回、中断後の再試行 {limit.retries} 回）に"
-            "達しています。複写は認められていません。必要なら市の担当者に連絡してください。",
-            f"this transfer's downloads are used up ({limit.max_complete} complete, {limit.retries} retries of "
-            f"broken ones; so far {complete} complete, {broken} broken); copies are not allowed — ask the city.")
+
+
+def _used_up(limit: DownloadLimit) -> Refused:
+    complete, broken = limit.started - limit.broken, limit.broken
+    return Refused.one(
+        Kind.DOWNLOAD_OVER_LIMIT,
+        f"この受け渡しのダウンロードは上限（完了 {limit.max_complete} 回、中断後の再試行 {limit.retries} 回）に"
+        "達しています。複写は認められていません。必要なら市の担当者に連絡してください。",
+        f"this transfer's downloads are used up ({limit.max_complete} complete, {limit.retries} retries of "
+        f"broken ones; so far {complete} complete or under way, {broken} broken); copies are not allowed — "
+        "ask the city.")

@@ -5,6 +5,7 @@ every attempt, allowed or refused, is logged with how the caller was identified.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from gateway.operations.attested import Accepted, Attested, default_for
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
-from gateway.store.blobs import BlobErased, BlobIntegrityFailure
+from gateway.store.blobs import BlobErased, BlobIntegrityFailure, BlobStore
 from gateway.store.registry import get_approval
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -80,27 +81,26 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
         blobs = gw.blobs()
         with gw.read() as session:
             key = blobs.data_key(session, transfer.package_blob_id)
-        downloads.check(a, transfer)
+        downloads.begin(a, transfer)  # from here the download holds a place under the limit
         try:
-            blobs.copy_out(transfer.package_blob_id, key, dst)
-        except BlobIntegrityFailure:
-            # A sweep killed between deleting the file and destroying the key leaves exactly
-            # this for a copy past its window: that copy was erased, on time.
-            if transfer.gateway_erase_due <= gw.clock.now():
-                raise BlobErased(transfer.package_blob_id) from None
+            _stream(gw, blobs, transfer, key, dst)
+        except BaseException:
+            # It did not complete: its place is free, a retry is used. If even that cannot be
+            # written, the place stays taken (never a copy too many) and the cause is raised.
+            with contextlib.suppress(Exception), gw.unit() as session:
+                downloads.broke(session, transfer_id)
             raise
-        # A buffering destination (the portal's pipe) hands over its last bytes before the log
-        # says done; others (the SFTP spool, a hashing writer) have no flush and need none.
-        if callable(flush := getattr(dst, "flush", None)):
-            flush()
         faultpoints.reached("download:before-log")
         # A destination that knows what reached the client (the SFTP spool, which clients read at
         # offsets of their choosing) says so once the client is done: only all of it is a download.
         if callable(delivered := getattr(dst, "delivered", None)):
             got, size = delivered()
             if got < size:
-                gw.record(a.event(outcome="failed", blob_sha256=transfer.package_sha256,
-                                  reason=f"interrupted: {got} of {size} bytes reached the client; not a download"))
+                with gw.unit() as session:
+                    gw.ledger.record(session, a.event(
+                        outcome="failed", blob_sha256=transfer.package_sha256,
+                        reason=f"interrupted: {got} of {size} bytes reached the client; not a download"))
+                    downloads.broke(session, transfer_id)
                 return transfer
         with gw.unit() as session:
             row = session.get(m.Transfer, transfer_id, with_for_update=True)
@@ -110,6 +110,21 @@ def download(gw: Gateway, caller: Caller, transfer_id: str, dst: BinaryIO) -> m.
             gw.ledger.record(session, a.event(blob_sha256=transfer.package_sha256,
                                               reason=f"{transfer.record_count} records"))
     return transfer
+
+
+def _stream(gw: Gateway, blobs: BlobStore, transfer: m.Transfer, key: bytes, dst: BinaryIO) -> None:
+    try:
+        blobs.copy_out(transfer.package_blob_id, key, dst)
+    except BlobIntegrityFailure:
+        # A sweep killed between deleting the file and destroying the key leaves exactly
+        # this for a copy past its window: that copy was erased, on time.
+        if transfer.gateway_erase_due <= gw.clock.now():
+            raise BlobErased(transfer.package_blob_id) from None
+        raise
+    # A buffering destination (the portal's pipe) hands over its last bytes before the log
+    # says done; others (the SFTP spool, a hashing writer) have no flush and need none.
+    if callable(flush := getattr(dst, "flush", None)):
+        flush()
 
 
 def confirm_receipt(gw: Gateway, caller: Caller, transfer_id: str, *, record_count: int, sha256: str,
