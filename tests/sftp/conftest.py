@@ -82,8 +82,20 @@ def installation(tmp_path_factory):
                 os.environ[k] = v
 
 
-def send(source: Path) -> dict:
-    return json.loads(run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient",
+def fresh_transfer(installation: Installation, workdir: Path) -> dict:
+    """A package of its own for a test that downloads it: each allows one complete download, and
+    Kurume's VPN line carries only an approval's first hand-over (first_transfer_only), so it goes
+    under a copy of the approval with an id of its own (the module's home is shared)."""
+    approval = f"kurume-2020-sftp-{workdir.name.lower().replace('_', '-')[-40:]}"
+    text = (APPROVALS / "kurume-2020-teigaku.toml").read_text(encoding="utf-8")
+    path = workdir / f"{approval}.toml"
+    path.write_text(text.replace('id = "kurume-2020-teigaku"', f'id = "{approval}"', 1), encoding="utf-8")
+    run_gateway("approval", "add", str(path))
+    return send(installation.source, approval)
+
+
+def send(source: Path, approval: str = "kurume-2020-teigaku") -> dict:
+    return json.loads(run_gateway("send", str(source), "--approval", approval, "--recipient",
                                   "chikugo-print", "--profile", "vpn-sftp", "--password-delivery", "registered-mail",
                                   "--as", "s.staff", "--paper-ref", "書面 1", "--json").stdout)
 

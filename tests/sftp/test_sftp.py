@@ -9,7 +9,7 @@ import paramiko
 import pytest
 
 from tests.conftest import move_clock, run_gateway
-from tests.sftp.conftest import keypair, log
+from tests.sftp.conftest import fresh_transfer, keypair, log
 
 
 def listed(proc) -> str:
@@ -154,7 +154,7 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(sftp):
     assert not any((sftp.home / "work").glob("*.upload"))
 
 
-def test_reads_are_capped_and_past_the_end_is_eof(sftp):
+def test_reads_are_capped_and_past_the_end_is_eof(sftp, installation, tmp_path):
     """A READ asks for any length up to 4 GiB: the answer is at most what we advertise (a short
     read, which SFTP allows), never an allocation of what was asked; past the end is EOF."""
     from paramiko.sftp import CMD_DATA, CMD_READ
@@ -165,7 +165,7 @@ def test_reads_are_capped_and_past_the_end_is_eof(sftp):
     t = client(sftp)
     t.auth_publickey("k.tanaka", paramiko.Ed25519Key.from_private_key_file(str(sftp.key)))
     c = paramiko.SFTPClient.from_transport(t)
-    path = f"/outbox/{sftp.transfer}.age"
+    path = f"/outbox/{fresh_transfer(installation, tmp_path)['transfer']}.age"  # its one complete download
     with c.open(path, "rb") as f:
         package = f.read()  # paramiko's own 32 KiB requests
         assert len(package) == c.stat(path).st_size > 0
@@ -180,10 +180,12 @@ def test_reads_are_capped_and_past_the_end_is_eof(sftp):
         for offset in (len(package), 2**63 - 1, 2**64 - 1):
             with pytest.raises(EOFError):
                 read(offset, 100)
-    # The session is still good: a whole file again, byte for byte.
-    with c.open(path, "rb") as f:
-        assert f.read() == package
+    # The session is still good: it answers a second whole download, which the package's limit
+    # (one complete download) refuses, as it should.
+    with pytest.raises(OSError), c.open(path, "rb") as f:  # refused at the open
+        f.read()
     t.close()
+    assert log(sftp.home, action="transfer.download")[-1]["kinds"] == ["download-over-limit"]
 
 
 def test_zz_download_after_erasure_is_refused(sftp, tmp_path):
