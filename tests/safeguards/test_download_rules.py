@@ -14,8 +14,7 @@ def limited_approval(tmp_path):
     text = (APPROVALS / "kurume-2020-teigaku.toml").read_text(encoding="utf-8")
     text = text.replace('id = "kurume-2020-teigaku"', f'id = "{LIMITED}"', 1)
     path = tmp_path / f"{LIMITED}.toml"
-    text = text.replace('profiles = ["vpn-sftp", "lgwan-asp", "subcontract-courier"]',
-                        'profiles = ["vpn-sftp", "lgwan-asp", "subcontract-courier"]\nfirst_transfer_only = ["vpn-sftp"]', 1)
+    assert 'first_transfer_only = ["vpn-sftp"]' in text  # the shipped approval's set-up rule
     path.write_text(text + '\n[downloads]\nmax_complete = 1\nretries = 2\n', encoding="utf-8")
     return path
 
