@@ -79,6 +79,15 @@ class _Context:
     def main_send(self, **changes: Any) -> dict[str, Any]:
         return {k: self.main.get(k) for k in ("approval", "profile", "recipient", "notice")} | changes
 
+    def later_send(self, **changes: Any) -> dict[str, Any]:
+        """The main send's parameters for another hand-over that must go through: over a profile the
+        approval allows again (Kurume's VPN line is for the set-up only: later ones go by LGWAN-ASP)."""
+        again = self.main_send(**changes)
+        if again["profile"] in self.approval.first_transfer_only:
+            again["profile"] = next(p for p in self.approval.profiles if p not in self.approval.first_transfer_only
+                                    and load_profiles()[p].sender_kind == "city")
+        return again
+
     def replace_step(self, old: Step, new: Step) -> None:
         self.steps[self.steps.index(old)] = new
 
@@ -138,6 +147,10 @@ def _unapproved_channel(c: _Context) -> None:
     other = next(p for p in sorted(load_profiles()) if p not in c.approval.profiles
                  and load_profiles()[p].sender_kind == "city")
     c.after_main(c.attempt("send", "unapproved-channel", **c.main_send(profile=other)))
+    if c.main.get("profile") in c.approval.first_transfer_only:
+        # A profile the approval allows for the first hand-over only (Kurume's VPN for the set-up),
+        # used again after it.
+        c.after_main(c.attempt("send", "unapproved-channel", **c.main_send()))
 
 
 def _over_record_limit(c: _Context) -> None:
@@ -204,7 +217,7 @@ def _second_check_missing(c: _Context) -> None:
     download it before anyone checked it. It stays held, and the sweep erases it in time."""
     held = "held-for-check"
     c.after_main(c.attempt("download", "second-check-missing", transfer=held))
-    c.after_main(Step("send", timedelta(minutes=1), {**c.main_send(), "id": held, "second_check": True}))
+    c.after_main(Step("send", timedelta(minutes=1), {**c.later_send(), "id": held, "second_check": True}))
 
 
 def _download_over_limit(c: _Context) -> None:
@@ -266,18 +279,21 @@ def _evidence_forged(c: _Context) -> Tamper:
 
 
 def _integrity_failure(c: _Context) -> None:
-    """The gateway's disk damages a package it still keeps; the handler who downloads it again is
-    refused (the gateway's failure, logged); the administrator restores the file from a backup."""
+    """The gateway's disk damages a package before its handler downloads it; the download is
+    refused (the gateway's failure, logged: a broken download, one retry used, not the one complete
+    download the package allows); the administrator restores the file from a backup and the
+    handler's download goes through."""
     sends = [s for s in c.steps if s.action == "send" and not s.get("expect")
              and load_profiles()[s.get("profile")].channel != "courier"]
     for send in sends:
-        confirm = next((s for s in c.steps if s.action == "confirm" and s.get("transfer") == send.get("id")), None)
-        if confirm is not None:
+        first = next((s for s in c.steps if s.action == "download" and s.get("transfer") == send.get("id")
+                      and not s.get("expect")), None)
+        if first is not None:
             break
     else:
         raise Invalid("このシナリオにはゲートウェイから受け取る受け渡しがないため、この障害を入れられません。",
                       "this scenario has no hand-over downloaded from the gateway, so this fault cannot be injected.")
-    at = c.steps.index(confirm) + 1
+    at = c.steps.index(first)
     transfer = send.get("id")
     c.steps[at:at] = [
         Step("blob", timedelta(minutes=1), {"transfer": transfer, "do": "corrupt"}),
