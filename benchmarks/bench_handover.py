@@ -201,7 +201,12 @@ class Bench:
         # A rehearsal home on the approval's time (its TLS certificates are made on the real clock).
         self.env["GATEWAY_FAKE_NOW"] = NOW  # inside the approval's period
         self.gateway("init", "--rehearsal")
-        self.gateway("approval", "add", str(REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml"))
+        # Every round times a VPN hand-over: the bench's copy of the approval drops Kurume's
+        # "VPN for the set-up only" rule (first_transfer_only), which would refuse the second round.
+        approval = self.tmp / f"{APPROVAL}.toml"
+        approval.write_text((REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml").read_text()
+                            .replace('first_transfer_only = ["vpn-sftp"]\n', ""))
+        self.gateway("approval", "add", str(approval))
         self.gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
         self.source = self.tmp / "kurume-2020.csv"
         t0 = time.perf_counter()

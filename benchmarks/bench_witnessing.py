@@ -171,7 +171,8 @@ def ledger_costs(home: Path, entries: int = 3000) -> dict[str, float]:
 def send_once(home: Path, source: Path) -> float:
     t0 = time.perf_counter()
     gateway(home, "send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-            "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1", "--json",
+            # LGWAN-ASP: the same send, repeatable (Kurume's VPN line carries the first hand-over only).
+            "--profile", "lgwan-asp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1", "--json",
             env={"GATEWAY_FAKE_NOW": NOW})
     return time.perf_counter() - t0
 
