@@ -21,6 +21,7 @@ class Approval:
     end: datetime            # first instant no longer covered
     profiles: list[str]
     recipients: dict[str, str | None]   # org id -> the recipient it is a subcontractor of, or None
+    first_transfer_only: list[str] = field(default_factory=list)  # profiles for the first hand-over only
     title: str = ""
     case_number: str = ""
     department: str = ""
@@ -164,6 +165,9 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
     profiles = transfer.get("profiles")
     if not isinstance(profiles, list) or not all(isinstance(p, str) for p in profiles):
         raise ApprovalError("[transfer].profiles is missing or not a list of strings")
+    first_only = transfer.get("first_transfer_only", [])
+    if not isinstance(first_only, list) or not all(isinstance(p, str) for p in first_only):
+        raise ApprovalError("[transfer].first_transfer_only is not a list of strings")
     recipients: dict[str, str | None] = {}
     subcontracts: dict[str, tuple[datetime, datetime, int | None]] = {}
     listed = doc.get("recipients", [])
@@ -196,7 +200,7 @@ def parse_approval(data: bytes, expected_id: str) -> Approval:
     conditions = _conditions(doc.get("conditions"))
     return Approval(
         id=approval_id, decision=_str(council, "decision", "[council]."), start=start, end=end,
-        profiles=list(profiles), recipients=recipients,
+        profiles=list(profiles), recipients=recipients, first_transfer_only=list(first_only),
         title=str(doc.get("title", "")), case_number=str(doc.get("case_number", "")),
         department=str(doc.get("department", "")),
         council=f"{council.get('session', '')} {council.get('date', '')}".strip(),

@@ -127,6 +127,7 @@ def derive(v: Verification) -> list[Finding]:
         if doc.transfer is not None:
             related[doc.transfer][doc.type].append(doc)
 
+    firsts = _first_transfers(by_type["transfer"], related)
     for t in by_type["transfer"]:
         docs = related[t.get("transfer")]
         for detail, ja, others in safeguards.missing_checks(t, docs):
@@ -137,7 +138,7 @@ def derive(v: Verification) -> list[Finding]:
             findings += _deletion_findings(t, docs["erasure-certificate"], now, _deletion_due(t, v, docs),
                                            _places(t, v))
         findings += _retention_findings(t, docs["gateway-erasure"], now)
-        findings += _approval_findings(t, v)
+        findings += _approval_findings(t, v, firsts)
     findings += _custody_findings(by_type["custody"], now, _returns_after_delivery(by_type["delivery"], v))
     findings += _duty_findings(v, now)
     findings += [Finding(kind, False, detail + _note(doc), doc.approval, doc.transfer, [doc.id], doc.log_seq, ja)
@@ -310,7 +311,18 @@ def _retention_findings(t: Document, erasures: list[Document], now: datetime | N
     return []
 
 
-def _approval_findings(t: Document, v: Verification) -> list[Finding]:
+def _first_transfers(transfers: list[Document], related: dict[str, dict[str, list[Document]]]) -> dict[tuple[str, str], str]:
+    """The first transfer under each approval by each profile, as the gateway counts it for a
+    profile allowed for the first hand-over only: a send its second check rejected never left."""
+    firsts: dict[tuple[str, str], str] = {}
+    for t in sorted(transfers, key=lambda d: (_t(d.get("sent_at")) or d.issued_at, d.log_seq)):
+        if t.approval is None or any(c.get("decision") == "rejected" for c in related[t.get("transfer")]["second-check"]):
+            continue
+        firsts.setdefault((t.approval, str(t.get("profile"))), str(t.get("transfer")))
+    return firsts
+
+
+def _approval_findings(t: Document, v: Verification, firsts: dict[tuple[str, str], str]) -> list[Finding]:
     approval = v.approvals.get(t.approval) if t.approval is not None else None
     if t.approval is None:
         later = [d.approval for d in v.documents.values()
@@ -330,6 +342,9 @@ def _approval_findings(t: Document, v: Verification) -> list[Finding]:
     profile_id, channel = t.get("profile"), t.get("channel")
     if profile_id not in approval.profiles:
         problems.append(f"profile {profile_id!r} is not one the approval allows ({', '.join(approval.profiles)})")
+    first = firsts.get((approval.id, str(profile_id)))
+    if profile_id in approval.first_transfer_only and first is not None and first != t.get("transfer"):
+        problems.append(f"profile {profile_id!r} is allowed for the approval's first transfer only, which was {first}")
     profile = v.profiles.get(profile_id)
     allowed = {v.profiles[p].channel for p in approval.profiles if p in v.profiles}
     if profile is not None and profile.channel != channel:
