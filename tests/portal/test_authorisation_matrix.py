@@ -10,6 +10,7 @@ crossings may succeed.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,13 +70,16 @@ POSTS = [  # (path, JSON body): a body each route would accept from the right pe
 
 
 @pytest.fixture(scope="module")
-def objects(portal: Portal, kurume_transfer: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def objects(portal: Portal, recipients_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    # Packages of the module's own: the matrix's one allowed download of each is its one complete
+    # download (a package allows one), whichever other test of the package downloaded theirs.
+    kurume = send_via_api(portal, recipients_file)
     source = tmp_path_factory.mktemp("matrix") / "shinjuku.csv"
     run_gateway("generate", "recipients", "--count", "30", "--schema", "shinjuku-2020", "--seed", "11",
                 "-o", str(source))
     shinjuku = send_via_api(portal, source, login="sj.staff", approval="shinjuku-2020-teigaku",
                             recipient="musashino-forms")
-    return {"kurume": kurume_transfer["transfer"], "shinjuku": shinjuku["transfer"], "missing": "T20200601-0000000000"}
+    return {"kurume": kurume["transfer"], "shinjuku": shinjuku["transfer"], "missing": "T20200601-0000000000"}
 
 
 @pytest.fixture(scope="module")
