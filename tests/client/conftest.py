@@ -100,7 +100,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # A rehearsal home: the setting-up and the sends happen in the approval's period (2020); the
         # servers and the contractors' signatures then run on the real clock, later in the same log.
         run_gateway("init", "--rehearsal", env=FAKE)
-        run_gateway("approval", "add", str(APPROVALS / "kurume-2020-teigaku.toml"), env=FAKE)
+        # These tests are about the client over both channels, and each module sends VPN packages of
+        # its own: this world's copy of the approval drops Kurume's "VPN for the set-up only" rule
+        # (first_transfer_only), which tests/safeguards and tests/sftp hold the gateway to.
+        approval = root / "kurume-2020-teigaku.toml"
+        approval.write_text((APPROVALS / "kurume-2020-teigaku.toml").read_text(encoding="utf-8")
+                            .replace('first_transfer_only = ["vpn-sftp"]\n', ""), encoding="utf-8")
+        run_gateway("approval", "add", str(approval), env=FAKE)
         run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員", env=FAKE)
         keys = {login: keypair(root, login) for login in ("k.tanaka", "x.outsider")}
         run_gateway("user", "add", "x.outsider", "--org", "chikugo-print", "--role", "contractor", "--name", "部外",

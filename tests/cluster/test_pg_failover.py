@@ -26,9 +26,10 @@ def patroni():
         cluster.stop()
 
 
-def _send(source, check: bool = True):
+def _send(source, check: bool = True, profile: str = "lgwan-asp"):
+    # The first hand-over over Kurume's VPN line (for the set-up only), later ones over LGWAN-ASP.
     return run_gateway("send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-                       "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff",
+                       "--profile", profile, "--password-delivery", "registered-mail", "--as", "s.staff",
                        "--paper-ref", "書面 1", "--json", check=check)
 
 
@@ -43,11 +44,11 @@ def test_the_primary_killed_mid_send_fails_cleanly_or_completes_and_the_log_veri
     run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員 一郎")
     source = tmp_path / "recipients.csv"
     run_gateway("generate", "recipients", "--count", "20000", "--schema", "kurume-2020", "--seed", "7", "-o", str(source))
-    first = json.loads(_send(source).stdout)
+    first = json.loads(_send(source, profile="vpn-sftp").stdout)
 
     in_flight = subprocess.Popen(
         [str(BIN / "gateway"), "send", str(source), "--approval", "kurume-2020-teigaku", "--recipient", "chikugo-print",
-         "--profile", "vpn-sftp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1",
+         "--profile", "lgwan-asp", "--password-delivery", "registered-mail", "--as", "s.staff", "--paper-ref", "書面 1",
          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     time.sleep(2.5)
     old = patroni.kill_primary()

@@ -24,20 +24,28 @@ def test_two_nodes_serve_one_gateway_with_one_log_and_one_sweeper(cluster, kurum
     me = cluster.client("s.staff", cluster.ports["node-b"]).get("/api/v1/me", headers=staff)
     assert me.status_code == 200 and me.json()["login"] == "s.staff"
     # Through HAProxy: the TLS with the terminal's certificate ends at a node, which knows the terminal.
-    with kurume_file.open("rb") as f:
-        sent = cluster.client("s.staff").post(
-            "/api/v1/transfers", headers=staff, files={"file": ("recipients.csv", f, "text/csv")},
-            data={"approval": "kurume-2020-teigaku", "recipient": "chikugo-print", "profile": "lgwan-asp",
-                  "password_delivery": "registered-mail"})
-    assert sent.status_code == 200, sent.text
-    transfer = sent.json()["transfer"]
+    def send() -> str:
+        with kurume_file.open("rb") as f:
+            sent = cluster.client("s.staff").post(
+                "/api/v1/transfers", headers=staff, files={"file": ("recipients.csv", f, "text/csv")},
+                data={"approval": "kurume-2020-teigaku", "recipient": "chikugo-print", "profile": "lgwan-asp",
+                      "password_delivery": "registered-mail"})
+        assert sent.status_code == 200, sent.text
+        return sent.json()["transfer"]
+
+    transfers = [send(), send()]
     for _ in range(4):  # each a new connection: round robin over the nodes
         handler = cluster.token("k.tanaka")
-    # The package the send stored (in the shared object store) is handed out by either node.
-    for node in ("node-a", "node-b"):
+    # The packages the sends stored (in the shared object store) are handed out by either node.
+    for node, transfer in zip(("node-a", "node-b"), transfers, strict=True):
         package = cluster.client("k.tanaka", cluster.ports[node]).get(f"/api/v1/transfers/{transfer}/package",
                                                                        headers=handler)
         assert package.status_code == 200 and package.content.startswith(b"age-encryption.org/v1")
+    # A package allows one complete download, counted in the shared database: the other node
+    # refuses a second one (a copy) as the first would.
+    again = cluster.client("k.tanaka", cluster.ports["node-b"]).get(f"/api/v1/transfers/{transfers[0]}/package",
+                                                                     headers=handler)
+    assert again.status_code == 422, again.text
     # Logins at once from one source (every client comes through HAProxy's address), some wrong:
     # each counts against the same throttle rows on both nodes, and none fails for it.
     def attempt(i: int) -> int:
@@ -51,8 +59,10 @@ def test_two_nodes_serve_one_gateway_with_one_log_and_one_sweeper(cluster, kurum
     log = entries(cluster.homes["node-a"])
     logins = [e.get("node") for e in log if e["action"] == "auth.login"]
     assert set(logins) == {"node-a", "node-b"}, logins  # HAProxy spread the requests
-    downloads = [e["node"] for e in log if e["action"] == "transfer.download"]
+    downloads = [e["node"] for e in log if e["action"] == "transfer.download" and e["outcome"] == "ok"]
     assert sorted(downloads) == ["node-a", "node-b"]
+    assert [(e["node"], e["kinds"]) for e in log if e["action"] == "transfer.download" and e["outcome"] == "refused"] \
+        == [("node-b", ["download-over-limit"])]
     assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
     # One chain in one order; the auditor verifies it as any log (the node is only a member more).
     bundle = cluster.tmp / "bundle"

@@ -24,8 +24,14 @@ KURUME = "kurume-2020-teigaku"
 def folder(home, tmp_path, monkeypatch):
     monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
     monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
-    for approval in ("kurume-2020-teigaku", "kurume-2021-ai-ocr"):
-        run_gateway("approval", "add", str(APPROVALS / f"{approval}.toml"))
+    # The hot folder's tests drop batch after batch into the vpn-sftp folder: this home's copy of
+    # Kurume's approval drops its "VPN for the set-up only" rule (first_transfer_only; the gateway is
+    # held to it in tests/safeguards), which would reject every batch after the first.
+    kurume = tmp_path / "kurume-2020-teigaku.toml"
+    kurume.write_text((APPROVALS / "kurume-2020-teigaku.toml").read_text(encoding="utf-8")
+                      .replace('first_transfer_only = ["vpn-sftp"]\n', ""), encoding="utf-8")
+    for approval in (kurume, APPROVALS / "kurume-2021-ai-ocr.toml"):
+        run_gateway("approval", "add", str(approval))
     run_gateway("user", "add", "hf.job", "--org", "kurume", "--role", "staff", "--name", "連携 ジョブ")
     root = tmp_path / "hot"
     root.mkdir()

@@ -96,7 +96,8 @@ def test_a_store_outage_loses_nothing_a_send_fails_clearly_or_waits_it_out(kurum
     monkeypatch.setenv("GATEWAY_BLOBS_OUTAGE_WAIT_SECONDS", "90")
     proc = subprocess.Popen(
         [str(BIN / "gateway"), "send", str(kurume), "--approval", "kurume-2020-teigaku",
-         "--recipient", "chikugo-print", "--profile", "vpn-sftp", "--password-delivery", "registered-mail",
+         # LGWAN-ASP: the earlier send took Kurume's VPN line, which is for the first hand-over only.
+         "--recipient", "chikugo-print", "--profile", "lgwan-asp", "--password-delivery", "registered-mail",
          "--as", "s.staff", "--paper-ref", "書面 1", "--json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     back = threading.Timer(3, seaweed_up.restart)
