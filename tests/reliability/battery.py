@@ -258,8 +258,9 @@ def fetch_killed(root: Path, point: str = "download:before-log", **rig: object) 
     notice = root / "notice.html"
     # This case is about the log's crash safety, not the download limit: a download the gateway
     # did not see end keeps its place under the limit (it may have reached the client), so with
-    # the default of one complete download the retry would be refused. The city allows two here.
-    r.env["GATEWAY_DOWNLOADS_MAX_COMPLETE"] = "2"
+    # the default of one complete download the retry would be refused. The city allows three here:
+    # the killed one, the retry, and the battery's own check that the package opens (`opens`).
+    r.env["GATEWAY_DOWNLOADS_MAX_COMPLETE"] = "3"
     r.send(notice, check=True)
     (transfer,) = [e["object"]["transfer"] for e in r.sent()]
     out = Outcome(f"fetch@{point}", faults=1)
