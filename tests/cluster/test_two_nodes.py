@@ -72,7 +72,9 @@ def test_two_nodes_serve_one_gateway_with_one_log_and_one_sweeper(cluster, kurum
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(run_audit("report", str(bundle), "--json", trust=policy).stdout)
     assert report["verified"] is True
-    assert not [f for f in report["findings"] if f["severity"] == "violation"], report["findings"]
+    # The one violation is the copy node B refused: prevented, and the auditor says so.
+    assert [(f["kind"], f["prevented"], f["transfer"]) for f in report["findings"] if f["severity"] == "violation"] \
+        == [("download-over-limit", True, transfers[0])], report["findings"]
 
     # One node sweeps at a time (both run a retention round every second); when it dies, another takes over.
     led = [e for e in cluster.kill_node("node-a") if e["msg"] == "took the lead"]
