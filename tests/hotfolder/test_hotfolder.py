@@ -187,3 +187,26 @@ def test_an_entry_swapped_between_scan_and_claim_is_rejected_unopened(folder, ho
     assert transfers(home) == 0 and not list((folder / ".processing").iterdir())
     refused = json.loads(run_gateway("log", "--action", "hotfolder.reject", "--json").stdout)
     assert len(refused) == 1 and "not a regular file" in refused[0]["reason"]
+
+
+def test_kurumes_vpn_line_takes_the_first_batch_only(home, tmp_path, monkeypatch):
+    """The shipped Kurume approval allows its VPN line for the set-up (the first hand-over) only: a
+    later batch dropped in the vpn-sftp folder is rejected with the reason, one in lgwan-asp is sent."""
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", IN_PERIOD)
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
+    run_gateway("approval", "add", str(APPROVALS / f"{KURUME}.toml"))
+    run_gateway("user", "add", "hf.job", "--org", "kurume", "--role", "staff", "--name", "連携 ジョブ")
+    root = tmp_path / "hot"
+    root.mkdir()
+    run_gateway("hotfolder", "register", str(root), "--owner", "hf.job")
+    k = root / KURUME / "chikugo-print"
+    generate(k / "vpn-sftp" / "setup.csv", 20, seed=1)
+    assert json.loads(run_gateway("hotfolder", "run", str(root), "--once", "--json").stdout)["done"] == 1
+    generate(k / "vpn-sftp" / "update.csv", 20, seed=2)
+    generate(k / "lgwan-asp" / "update.csv", 20, seed=3)
+    counts = json.loads(run_gateway("hotfolder", "run", str(root), "--once", "--json").stdout)
+    assert counts == {"done": 1, "rejected": 1, "failed": 0}
+    assert outcomes(root) == {"done": [f"{KURUME}/chikugo-print/lgwan-asp/update.csv", f"{KURUME}/chikugo-print/vpn-sftp/setup.csv"],
+                              "rejected": [f"{KURUME}/chikugo-print/vpn-sftp/update.csv"]}
+    reasons = (root / ".rejected" / KURUME / "chikugo-print/vpn-sftp/update.csv.reasons.txt").read_text()
+    assert "最初の受け渡し" in reasons and "first hand-over only" in reasons
