@@ -16,7 +16,8 @@ The fork of `date` itself is measured (two markers with nothing between) and tak
 alternate which server goes first. Figures are medians over every transfer of the run; the
 spread is the lowest and highest per-round ratio. Targets: ours >= 50% of sshd's throughput for
 uploads, >= 80% for downloads. BENCH_PROFILE=1 adds one more session of gets on ours under py-spy
-after the timed rounds (benchmarks/results/profiles/sftp-download.txt).
+after the timed rounds (benchmarks/results/profiles/sftp-download.txt), and one of puts
+(sftp-upload.txt).
 """
 from __future__ import annotations
 
@@ -189,6 +190,10 @@ def run(tmp: Path) -> dict[str, Any]:
             with profiling.Attached(serve.pid, raw):
                 session(ours, key, known, [f"get {ours.get} {tmp / 'ours.age'}"] * TRANSFERS)
             profile = {"raw": str(raw), **profiling.summarise(raw)}
+            raw_up = directory / "sftp-upload.txt"
+            with profiling.Attached(serve.pid, raw_up):
+                session(ours, key, known, [f"put {upload} {ours.put.format(n=f'profile-{i}')}" for i in range(TRANSFERS)])
+            profile_up = {"raw": str(raw_up), **profiling.summarise(raw_up)}
     finally:
         sshd.stop()
         serve.send_signal(signal.SIGTERM)
@@ -197,6 +202,7 @@ def run(tmp: Path) -> dict[str, Any]:
     result["load_average_1m"] = round(load, 2)
     if profile is not None:
         result["profile_download"] = profile
+        result["profile_upload"] = profile_up
     return result
 
 
