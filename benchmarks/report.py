@@ -106,8 +106,8 @@ def _markdown(latest: dict[str, Any]) -> str:
 def _against_openssh(latest: dict[str, Any]) -> list[str]:
     """The channels' own transfer speed against OpenSSH on the same package, in the same run."""
     rows = [
-        ("SFTP upload, stock `sftp` to ours / to sshd (throughput)", "sftp_upload_ratio", ">= 0.5"),
-        ("SFTP download, stock `sftp` from ours / from sshd (throughput)", "sftp_download_ratio", ">= 0.8"),
+        ("SFTP upload, stock `sftp` to ours / to sshd (throughput)", "sftp_upload_ratio", ">= 0.9"),
+        ("SFTP download, stock `sftp` from ours / from sshd (throughput)", "sftp_download_ratio", ">= 0.9"),
         ("portal upload / `sftp put` to sshd (time)", "portal_upload_time_ratio_to_sftp", ""),
         ("portal download / `sftp get` from sshd (time)", "portal_download_time_ratio_to_sftp", ""),
     ]
@@ -163,7 +163,7 @@ def _handover(h: dict[str, Any] | None) -> list[str]:
         f"{h['records']:,} Kurume 2020 records in CP932 ({h['file_mb']} MB), scrypt work factor "
         f"{h['scrypt_work_factor']} on both sides; each pipeline ran {h['rounds']} times interleaved, fastest "
         "round shown. Produced by `benchmarks/bench_handover.py`. Load average (1 min) at the start, then per round "
-        "after the quiet pipelines and after the loaded ones "
+        "after the quiet pipelines and after the loaded ones"
         f": {h.get('load_average_1min', 'not recorded')} (this machine has "
         f"{h.get('cpus', '?')} cores and is shared, so absolute seconds are noisy; the ratios compare rounds run "
         "side by side).",
