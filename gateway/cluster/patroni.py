@@ -130,6 +130,11 @@ class PatroniCluster:
     def wait_streaming(self) -> None:
         self.wait_until(self.streaming, "a leader and a streaming replica")
 
+    def died(self) -> bool:
+        """A Patroni we started has ended (its configuration refused, say): waiting longer is no use."""
+        return any(m.process is not None and not m.process.alive() for m in self.members.values()
+                   if m.name not in self.killed)
+
     def kill_primary(self) -> str:
         name = self.leader()
         if name is None:
@@ -255,8 +260,10 @@ def start(base: Path | None = None) -> PatroniCluster:
             shutil.chown(config, base.owner())
             m.process = Proc.of(procs.spawn([*run_as, PATRONI, str(config)], base / f"{m.name}.log").pid)
             if i == 0:  # the first bootstraps the cluster; the second then clones it
-                cluster.wait_until(lambda: cluster.leader() == "pg1", "pg1 as the leader")
-        cluster.wait_streaming()
+                cluster.wait_until(lambda: cluster.died() or cluster.leader() == "pg1", "pg1 as the leader")
+        cluster.wait_until(lambda: cluster.died() or cluster.streaming(), "a leader and a streaming replica")
+        if cluster.died():
+            raise RuntimeError(f"Patroni exited: {procs.tail(base / 'pg1.log', 600)} {procs.tail(base / 'pg2.log', 600)}")
     except BaseException:
         cluster.stop(grace=5.0)
         raise

@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +68,7 @@ def up(directory: Path, count: int = 2, rehearsal: bool = False) -> dict[str, An
     state: dict[str, Any] = {"dir": str(directory.resolve()), "rehearsal": rehearsal, "nodes": []}
     try:
         _check_binaries()
-        db = patroni.start(directory / "pg")
+        db = patroni.start(_database_dir(directory))
         state["patroni"] = db.to_json()
         state["db_url"] = db.url
         _write(directory, state)
@@ -97,6 +99,19 @@ def up(directory: Path, count: int = 2, rehearsal: bool = False) -> dict[str, An
                               f"{str(err)[-800:]}") from None
         raise
     return state
+
+
+def _database_dir(directory: Path) -> Path:
+    """DIR/pg, or when we are root and the `postgres` user cannot reach DIR (under a private
+    directory such as /root or pytest's), a directory of its own in the temporary directory, which
+    DIR/pg then points to (and `down` removes with it)."""
+    inside = directory / "pg"
+    if os.geteuid() != 0 or subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(directory)],
+                                           capture_output=True).returncode == 0:
+        return inside
+    outside = Path(tempfile.mkdtemp(prefix="gateway-cluster-pg-"))
+    inside.symlink_to(outside, target_is_directory=True)
+    return outside
 
 
 def _check_binaries() -> None:
@@ -148,7 +163,11 @@ def _stop_all(state: dict[str, Any]) -> dict[str, bool]:
 
 def _remove(directory: Path) -> None:
     for name in PARTS:
-        shutil.rmtree(directory / name, ignore_errors=True)
+        part = directory / name
+        if part.is_symlink():
+            shutil.rmtree(part.resolve(), ignore_errors=True)
+            part.unlink()
+        shutil.rmtree(part, ignore_errors=True)
     (directory / STATE).unlink(missing_ok=True)
 
 

@@ -1,0 +1,104 @@
+"""`gateway cluster up|status|down` for real (issue 24, item 6): every server it starts is
+healthy and reachable through HAProxy after `up`, and gone after `down`; a Ctrl-C half-way
+through `up` leaves nothing running either. Small: one node."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from gateway.cluster import supervisor
+from tests.conftest import BIN, run_gateway
+
+pytestmark = pytest.mark.postgres
+
+
+def _running_under(directory: Path) -> list[str]:
+    """Every process whose command line names `directory` (each server is started with its data there)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(directory) in argv and state != "Z":
+            found.append(f"{proc.name}: {argv[:120]}")
+    return found
+
+
+def test_up_status_down_start_and_stop_every_server(tmp_path):
+    directory = tmp_path / "cluster"
+    try:
+        up = run_gateway("cluster", "up", "--dir", str(directory), "--nodes", "1", "--json")
+        found = json.loads(up.stdout)
+        assert found["db_url"].count("host=127.0.0.1:") == 2 and "target_session_attrs=read-write" in found["db_url"]
+        assert found["s3_endpoint"].startswith("http://127.0.0.1:") and list(found["nodes"]) == ["node-a"]
+
+        status = json.loads(run_gateway("cluster", "status", "--dir", str(directory), "--json").stdout)
+        assert status["healthy"] and [p["part"] for p in status["parts"]] == ["patroni", "seaweedfs", "node-a",
+                                                                              "haproxy"]
+        assert sorted(status["parts"][0]["roles"].values()) == ["leader", "sync_standby"]
+        # HAProxy's SFTP frontend reaches the node's SSH server (the banner is the node's).
+        host, port = found["sftp"].split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            assert s.recv(64).startswith(b"SSH-2.0-")
+        # The node's home works with the environment `up` printed.
+        settings = json.loads(run_gateway("settings", "show", "--json", env=found["environment"]).stdout)
+        assert settings["blobs"]["url"] == found["blobs_url"]
+        assert make_url(settings["db"]["url"]) == make_url(found["db_url"])  # the same URL, normalised
+
+        again = run_gateway("cluster", "up", "--dir", str(directory), check=False)
+        assert again.returncode == 1 and "Traceback" not in again.stderr
+        ja, en = again.stderr.strip().splitlines()[-2:]
+        assert "cluster down" in ja and en.startswith("a cluster is already up")
+
+        running = supervisor.pids(supervisor.read_state(directory) or {})
+        assert len(running) >= 7, running  # etcd, 2 Patroni, 2 postmasters, weed, a node, haproxy
+    finally:
+        down = run_gateway("cluster", "down", "--dir", str(directory), check=False)
+    assert down.returncode == 0, down.stderr
+    assert _running_under(directory) == []
+    assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in running)
+    assert not (directory / "cluster.json").exists()
+    # Idempotent; and `status` of nothing says so in both languages.
+    assert run_gateway("cluster", "down", "--dir", str(directory)).returncode == 0
+    gone = run_gateway("cluster", "status", "--dir", str(directory), check=False)
+    assert gone.returncode == 1 and gone.stderr.strip().splitlines()[-1].startswith("no cluster is up")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_ctrl_c_half_way_through_up_stops_what_was_started(tmp_path):
+    directory = tmp_path / "cluster"
+    up = subprocess.Popen([str(BIN / "gateway"), "cluster", "up", "--dir", str(directory), "--nodes", "1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 120
+        # Once the database is up (the first step recorded), before the nodes are.
+        while not (directory / "cluster.json").exists() and up.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert up.poll() is None, up.communicate()
+        up.send_signal(signal.SIGINT)
+        _, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+        run_gateway("cluster", "down", "--dir", str(directory), check=False)
+    assert up.returncode != 0 and "Traceback" not in err
+    assert _running_under(directory) == []
+    assert not (directory / "cluster.json").exists()
