@@ -44,13 +44,17 @@ class Haproxy:
         return cls(d["port"], Path(d["base"]), d["pid"], d["start"], d.get("sftp_port"))
 
 
-def _backend(name: str, servers: dict[str, int]) -> str:
-    lines = "\n".join(f"    server {node} 127.0.0.1:{port} check inter 300ms fall 2 rise 2"
+def _backend(name: str, servers: dict[str, int], send_proxy: bool) -> str:
+    # send-proxy-v2: each connection to a node begins with the client's address (the nodes read it
+    # when `[cluster] proxy_protocol_from` names us); the TCP checks send none and are told apart.
+    extra = " send-proxy-v2" if send_proxy else ""
+    lines = "\n".join(f"    server {node} 127.0.0.1:{port} check inter 300ms fall 2 rise 2{extra}"
                       for node, port in servers.items())
     return f"backend {name}\n    balance roundrobin\n{lines}\n"
 
 
-def config(port: int, portal: dict[str, int], sftp_port: int | None = None, sftp: dict[str, int] | None = None) -> str:
+def config(port: int, portal: dict[str, int], sftp_port: int | None = None, sftp: dict[str, int] | None = None,
+           send_proxy: bool = False) -> str:
     """Round robin over the nodes (name: port on 127.0.0.1); a node that stops answering its TCP
     check is taken out within a second, and a connection it refuses is retried on another."""
     text = f"""global
@@ -65,23 +69,24 @@ defaults
 frontend portal
     bind 127.0.0.1:{port}
     default_backend nodes
-{_backend("nodes", portal)}"""
+{_backend("nodes", portal, send_proxy)}"""
     if sftp and sftp_port is not None:
         text += f"""frontend sftp
     bind 127.0.0.1:{sftp_port}
     default_backend sftp_nodes
-{_backend("sftp_nodes", sftp)}"""
+{_backend("sftp_nodes", sftp, send_proxy)}"""
     return text
 
 
-def start(backends: dict[str, int], base: Path | None = None, sftp: dict[str, int] | None = None) -> Haproxy:
+def start(backends: dict[str, int], base: Path | None = None, sftp: dict[str, int] | None = None,
+          send_proxy: bool = False) -> Haproxy:
     if not Path(HAPROXY).exists():
         raise procs.Missing(f"{HAPROXY} (haproxy)")
     if base is None:
         base = Path(tempfile.mkdtemp(prefix="gateway-haproxy-"))
     base.mkdir(parents=True, exist_ok=True)
     port, sftp_port = procs.free_ports(2)
-    (base / "haproxy.cfg").write_text(config(port, backends, sftp_port if sftp else None, sftp))
+    (base / "haproxy.cfg").write_text(config(port, backends, sftp_port if sftp else None, sftp, send_proxy))
     process = procs.spawn([HAPROXY, "-db", "-f", str(base / "haproxy.cfg")], base / "log")
     proxy = Haproxy(port, base, process.pid, procs.started_at(process.pid), sftp_port if sftp else None)
     try:

@@ -19,9 +19,11 @@ def gateway_binary() -> str:
     return str(Path(sys.executable).parent / "gateway")
 
 
-def make_homes(base: Path, names: list[str], env: dict[str, str], blobs_url: str, rehearsal: bool) -> dict[str, Path]:
+def make_homes(base: Path, names: list[str], env: dict[str, str], blobs_url: str, rehearsal: bool,
+               proxy_from: str = "") -> dict[str, Path]:
     """`gateway init` for the first node (its database URL goes into gateway.toml), the object store
-    as `[blobs] url`, then the same keys and settings for the others."""
+    as `[blobs] url`, the balancer whose PROXY v2 header the nodes read, then the same keys and
+    settings for the others."""
     first = base / names[0]
     argv = [gateway_binary(), "--home", str(first), "init", *(["--rehearsal"] if rehearsal else [])]
     done = subprocess.run(argv, env=env, capture_output=True, text=True)
@@ -29,6 +31,8 @@ def make_homes(base: Path, names: list[str], env: dict[str, str], blobs_url: str
         raise RuntimeError(f"gateway init: {done.stderr.strip()[-1500:]}")
     with (first / "gateway.toml").open("a", encoding="utf-8") as f:
         f.write(f'\n[blobs]\nurl = "{blobs_url}"\n')
+        if proxy_from:
+            f.write(f'\n[cluster]\nproxy_protocol_from = "{proxy_from}"\n')
     homes = {names[0]: first}
     for name in names[1:]:
         homes[name] = base / name

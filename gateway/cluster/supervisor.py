@@ -77,12 +77,15 @@ def up(directory: Path, count: int = 2, rehearsal: bool = False) -> dict[str, An
         state["blobs_url"] = s3.url("gateway")
         _write(directory, state)
         env = {**os.environ, **nodes.node_environ(db.url, s3.environ)}
-        homes = nodes.make_homes(directory / "nodes", node_names(count), env, state["blobs_url"], rehearsal)
+        # HAProxy tells the nodes each client's address (PROXY v2), so that per-source throttles,
+        # lockouts and the log see the client, not the balancer.
+        homes = nodes.make_homes(directory / "nodes", node_names(count), env, state["blobs_url"], rehearsal,
+                                 proxy_from="127.0.0.1")
         for name, home in homes.items():
             state["nodes"].append(nodes.start(name, home, env).to_json())
             _write(directory, state)
         proxy = haproxy.start({n["name"]: n["portal_port"] for n in state["nodes"]}, directory / "haproxy",
-                              sftp={n["name"]: n["sftp_port"] for n in state["nodes"]})
+                              sftp={n["name"]: n["sftp_port"] for n in state["nodes"]}, send_proxy=True)
         state["haproxy"] = proxy.to_json()
         _write(directory, state)
     except BaseException as err:

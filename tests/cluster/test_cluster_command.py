@@ -52,6 +52,17 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
         host, port = found["sftp"].split(":")
         with socket.create_connection((host, int(port)), timeout=10) as s:
             assert s.recv(64).startswith(b"SSH-2.0-")
+        # HAProxy sends each client's address (PROXY v2): a login refused through it is logged with
+        # the client's source, not the balancer's (127.0.0.1); the node reads no header from elsewhere.
+        _sftp_login(tmp_path, port, source="127.0.0.2")
+        node_sftp = int(found["nodes"]["node-a"]["sftp"].split(":")[1])
+        with socket.create_connection(("127.0.0.1", node_sftp), timeout=10) as s:  # as the balancer, no header
+            assert _closed_without_banner(s)
+        with socket.create_connection(("127.0.0.1", node_sftp), timeout=10, source_address=("127.0.0.2", 0)) as s:
+            # a client (not the balancer): served as it is, no header read
+            assert s.recv(64).startswith(b"SSH-2.0-")
+        logins = json.loads(run_gateway("log", "--json", "--action", "auth.login", env=found["environment"]).stdout)
+        assert [(e["source"], e["outcome"]) for e in logins if e["channel"] == "vpn-sftp"] == [("127.0.0.2", "refused")]
         # The node's home works with the environment `up` printed.
         settings = json.loads(run_gateway("settings", "show", "--json", env=found["environment"]).stdout)
         assert settings["blobs"]["url"] == found["blobs_url"]
@@ -74,6 +85,26 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
     assert run_gateway("cluster", "down", "--dir", str(directory)).returncode == 0
     gone = run_gateway("cluster", "status", "--dir", str(directory), check=False)
     assert gone.returncode == 1 and gone.stderr.strip().splitlines()[-1].startswith("no cluster is up")
+
+
+def _sftp_login(tmp_path: Path, port: str, source: str) -> None:
+    """A login with a key nobody registered, from `source`: refused."""
+    key = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    batch = tmp_path / "batch"
+    batch.write_text("ls /outbox\n")
+    proc = subprocess.run(["sftp", "-b", str(batch), "-i", str(key), "-o", "StrictHostKeyChecking=no",
+                           "-o", f"UserKnownHostsFile={tmp_path / 'known_hosts'}", "-o", "BatchMode=yes",
+                           "-o", "IdentitiesOnly=yes", "-o", f"BindAddress={source}", "-P", port, "k.tanaka@127.0.0.1"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "denied" in proc.stderr.lower(), proc.stderr
+
+
+def _closed_without_banner(s: socket.socket) -> bool:
+    try:
+        return s.recv(64) == b""
+    except ConnectionResetError:
+        return True
 
 
 def _zombie(pid: int) -> bool:
