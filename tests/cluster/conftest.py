@@ -63,13 +63,13 @@ class Cluster:
             c.close()
         self.opened.clear()
 
-    def start_node(self, name: str) -> Service:
+    def start_node(self, name: str, env: dict[str, str] | None = None) -> Service:
         node_tmp = self.tmp / f"run-{name}-{len(list(self.tmp.glob(f'run-{name}-*')))}"
         node_tmp.mkdir()
         # A retention round every second: the lead passes within seconds when its node dies.
         service = start(self.homes[name], node_tmp, "--portal-port", str(self.ports.get(name, 0)), "--grace", "2",
                         "--sftp-port", str(self.sftp_ports.get(name, 0)), "--sweep-interval", "1",
-                        env={**self.env, "GATEWAY_CLUSTER_NODE": name})
+                        env={**self.env, "GATEWAY_CLUSTER_NODE": name, **(env or {})})
         self.ports[name] = service.ports["portal"]
         self.sftp_ports[name] = service.ports["sftp"]
         self.nodes[name] = service
