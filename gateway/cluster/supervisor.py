@@ -59,11 +59,31 @@ def _no_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, saved)
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM or SIGHUP (a `timeout`, a closed terminal) while `up` runs: as Ctrl-C, so that what
+    was started is stopped, not left behind by a process that vanished."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    saved = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def up(directory: Path, count: int = 2, rehearsal: bool = False) -> dict[str, Any]:
     """Starts everything; returns the state (also in DIR/cluster.json) once all parts are healthy."""
     if count < 1 or count > 26:
         raise GatewayError("ノードの数は 1 から 26 までです。", "--nodes must be between 1 and 26.")
     _refuse_busy(directory)
+    with _terminate_as_interrupt():
+        return _up(directory, count, rehearsal)
+
+
+def _up(directory: Path, count: int, rehearsal: bool) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
     state: dict[str, Any] = {"dir": str(directory.resolve()), "rehearsal": rehearsal, "nodes": []}
     try:

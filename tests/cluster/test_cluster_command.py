@@ -1,6 +1,6 @@
 """`gateway cluster up|status|down` for real (issue 24, item 6): every server it starts is
 healthy and reachable through HAProxy after `up`, and gone after `down`; a Ctrl-C half-way
-through `up` leaves nothing running either. Small: one node."""
+through `up` (or a SIGTERM) leaves nothing running either. Small: one node."""
 from __future__ import annotations
 
 import json
@@ -114,7 +114,8 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-def test_ctrl_c_half_way_through_up_stops_what_was_started(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupt_half_way_through_up_stops_what_was_started(tmp_path, sig):
     directory = tmp_path / "cluster"
     up = subprocess.Popen([str(BIN / "gateway"), "cluster", "up", "--dir", str(directory), "--nodes", "1"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
@@ -124,7 +125,7 @@ def test_ctrl_c_half_way_through_up_stops_what_was_started(tmp_path):
         while not (directory / "cluster.json").exists() and up.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert up.poll() is None, up.communicate()
-        up.send_signal(signal.SIGINT)
+        up.send_signal(sig)
         _, err = up.communicate(timeout=120)
     finally:
         if up.poll() is None:
