@@ -134,3 +134,18 @@ def test_an_interrupt_half_way_through_up_stops_what_was_started(tmp_path, sig):
     assert up.returncode != 0 and "Traceback" not in err
     assert _running_under(directory) == []
     assert not (directory / "cluster.json").exists()
+
+
+def test_a_missing_program_is_told_before_anything_starts(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+    from gateway.cluster import haproxy
+
+    monkeypatch.setattr(haproxy, "HAPROXY", str(tmp_path / "no-haproxy"))  # as on a machine without it
+    directory = tmp_path / "cluster"
+    result = CliRunner().invoke(main, ["cluster", "up", "--dir", str(directory)])
+    assert result.exit_code == 1, result.output  # told, not a traceback
+    ja, en = result.output.strip().splitlines()[-2:]
+    assert "make setup" in ja and "no-haproxy (haproxy)" in en and en.startswith("a program the cluster needs")
+    assert _running_under(directory) == [] and not (directory / "cluster.json").exists()
