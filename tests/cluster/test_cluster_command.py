@@ -73,8 +73,14 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
         ja, en = again.stderr.strip().splitlines()[-2:]
         assert "cluster down" in ja and en.startswith("a cluster is already up")
 
-        running = supervisor.pids(supervisor.read_state(directory) or {})
+        state = supervisor.read_state(directory) or {}
+        running = supervisor.pids(state)
         assert len(running) >= 7, running  # etcd, 2 Patroni, 2 postmasters, weed, a node, haproxy
+        # A part that died: `status` says which and exits 1; `down` still stops the rest.
+        os.kill(state["haproxy"]["pid"], signal.SIGKILL)
+        time.sleep(0.5)
+        broken = run_gateway("cluster", "status", "--dir", str(directory), check=False)
+        assert broken.returncode == 1 and "haproxy: stopped" in broken.stdout and "node-a: healthy" in broken.stdout
     finally:
         down = run_gateway("cluster", "down", "--dir", str(directory), check=False)
     assert down.returncode == 0, down.stderr
