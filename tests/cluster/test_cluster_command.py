@@ -61,8 +61,10 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
         with socket.create_connection(("127.0.0.1", node_sftp), timeout=10, source_address=("127.0.0.2", 0)) as s:
             # a client (not the balancer): served as it is, no header read
             assert s.recv(64).startswith(b"SSH-2.0-")
+        _portal_login(tmp_path, found, source="127.0.0.2")  # the same over mutual TLS
         logins = json.loads(run_gateway("log", "--json", "--action", "auth.login", env=found["environment"]).stdout)
-        assert [(e["source"], e["outcome"]) for e in logins if e["channel"] == "vpn-sftp"] == [("127.0.0.2", "refused")]
+        assert sorted((e["channel"], e["source"], e["outcome"]) for e in logins) == [
+            ("lgwan-asp", "127.0.0.2", "refused"), ("vpn-sftp", "127.0.0.2", "refused")]
         # The node's home works with the environment `up` printed.
         settings = json.loads(run_gateway("settings", "show", "--json", env=found["environment"]).stdout)
         assert settings["blobs"]["url"] == found["blobs_url"]
@@ -104,6 +106,26 @@ def _sftp_login(tmp_path: Path, port: str, source: str) -> None:
                            "-o", "IdentitiesOnly=yes", "-o", f"BindAddress={source}", "-P", port, "k.tanaka@127.0.0.1"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "denied" in proc.stderr.lower(), proc.stderr
+
+
+def _portal_login(tmp_path: Path, found: dict, source: str) -> None:
+    """A wrong password on a real terminal's certificate, from `source`, through HAProxy: refused."""
+    import ssl
+
+    import httpx
+
+    env = found["environment"]
+    run_gateway("approval", "add", "kurume-2020-teigaku", env=env)
+    run_gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員 一郎", env=env)
+    run_gateway("user", "issue-password", "s.staff", env=env)
+    cert = json.loads(run_gateway("terminal", "issue", "s.staff", "-o", str(tmp_path / "certs"), "--json",
+                                  env=env).stdout)
+    ctx = ssl.create_default_context(cafile=str(Path(env["GATEWAY_HOME"]) / "keys" / "ca.crt"))
+    ctx.load_cert_chain(cert["certificate"], cert["key"])
+    with httpx.Client(base_url=found["portal"], verify=ctx, timeout=30,
+                      transport=httpx.HTTPTransport(verify=ctx, local_address=source)) as c:
+        answer = c.post("/api/v1/tokens", json={"login": "s.staff", "password": "not-the-password"})
+    assert answer.status_code == 401, answer.text
 
 
 def _closed_without_banner(s: socket.socket) -> bool:
