@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ frontend portal
 
 
 def start(backends: dict[str, int], base: Path | None = None, sftp: dict[str, int] | None = None,
-          send_proxy: bool = False) -> Haproxy:
+          send_proxy: bool = False, started: Callable[[Haproxy], None] | None = None) -> Haproxy:
     if not Path(HAPROXY).exists():
         raise procs.Missing(f"{HAPROXY} (haproxy)")
     if base is None:
@@ -90,6 +91,8 @@ def start(backends: dict[str, int], base: Path | None = None, sftp: dict[str, in
     process = procs.spawn([HAPROXY, "-db", "-f", str(base / "haproxy.cfg")], base / "log")
     proxy = Haproxy(port, base, process.pid, procs.started_at(process.pid), sftp_port if sftp else None)
     try:
+        if started is not None:
+            started(proxy)
         ports = [port] + ([sftp_port] if sftp else [])
         if not procs.wait_until(lambda: process.poll() is not None or all(procs.listening(p) for p in ports), 20,
                                 every=0.1) or process.poll() is not None:

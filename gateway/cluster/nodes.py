@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,8 @@ class Node:
         return cls(d["name"], Path(d["home"]), d["portal_port"], d["sftp_port"], d["monitor_port"], d["pid"], d["start"])
 
 
-def start(name: str, home: Path, env: dict[str, str], timeout: float = 90.0) -> Node:
+def start(name: str, home: Path, env: dict[str, str], timeout: float = 90.0,
+          started: Callable[[Node], None] | None = None) -> Node:
     """One node, named in every log entry it appends; returns once it is healthy."""
     portal, sftp, monitor = procs.free_ports(3)
     process = procs.spawn([gateway_binary(), "--home", str(home), "serve", "--bind", "127.0.0.1",
@@ -81,6 +83,8 @@ def start(name: str, home: Path, env: dict[str, str], timeout: float = 90.0) -> 
                           home / "serve.log", env={**env, "GATEWAY_CLUSTER_NODE": name})
     node = Node(name, home, portal, sftp, monitor, process.pid, procs.started_at(process.pid))
     try:
+        if started is not None:
+            started(node)
         if not procs.wait_until(lambda: process.poll() is not None or node.healthy(), timeout, every=0.3) \
                 or process.poll() is not None:
             raise RuntimeError(f"gateway serve ({name}) did not become healthy: {procs.tail(home / 'serve.log')}")

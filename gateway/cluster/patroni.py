@@ -62,9 +62,11 @@ class Member:
 
     def stop(self, grace: float) -> bool:
         """Patroni first (on SIGTERM it shuts its postmaster down), then whatever postmaster is left."""
-        postmaster = self.postmaster()
+        before = self.postmaster()
         ok = self.process.stop(grace) if self.process is not None else True
-        if postmaster is not None:
+        # Read again: a Patroni stopped while it was starting its postmaster may have left one that
+        # the first read did not see.
+        for postmaster in {p.pid: p for p in (before, self.postmaster()) if p is not None}.values():
             ok = procs.stop(postmaster.pid, postmaster.start, grace, group=False) and ok
         return ok
 
@@ -230,7 +232,7 @@ tags:
 """
 
 
-def start(base: Path | None = None) -> PatroniCluster:
+def start(base: Path | None = None, started: Callable[[PatroniCluster], None] | None = None) -> PatroniCluster:
     """etcd, then pg1 (which bootstraps the cluster and leads), then pg2 (which clones it); returns
     once pg2 streams. On any failure, or Ctrl-C, what was started is stopped again."""
     for binary, package in ((ETCD, "etcd-server"), (PATRONI, "patroni")):
@@ -251,7 +253,9 @@ def start(base: Path | None = None) -> PatroniCluster:
     members = {name: Member(name, pg_port, api_port, base / name)
                for name, pg_port, api_port in (("pg1", pg1, api1), ("pg2", pg2, api2))}
     cluster = PatroniCluster(base, Proc.of(etcd.pid), etcd_client, members)
+    announce = started or (lambda _: None)  # each process as it starts: the supervisor records it
     try:
+        announce(cluster)
         cluster.wait_until(cluster.etcd_healthy, "etcd", timeout=30)
         scope = "gw-" + uuid.uuid4().hex[:8]
         for i, m in enumerate(members.values()):
@@ -259,6 +263,7 @@ def start(base: Path | None = None) -> PatroniCluster:
             config.write_text(_member_config(scope, m, etcd_client, base, binaries))
             shutil.chown(config, base.owner())
             m.process = Proc.of(procs.spawn([*run_as, PATRONI, str(config)], base / f"{m.name}.log").pid)
+            announce(cluster)
             if i == 0:  # the first bootstraps the cluster; the second then clones it
                 cluster.wait_until(lambda: cluster.died() or cluster.leader() == "pg1", "pg1 as the leader")
         cluster.wait_until(lambda: cluster.died() or cluster.streaming(), "a leader and a streaming replica")

@@ -10,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,11 @@ class SeaweedServer:
         """The running server's pid, None while it is down."""
         return self.pid if self.pid is not None and procs.alive(self.pid, self.start) else None
 
-    def _start(self) -> None:
+    def _start(self, started: Callable[[SeaweedServer], None] | None = None) -> None:
         process = procs.spawn(self.argv, self.base / "log")
         self.pid, self.start = process.pid, procs.started_at(process.pid)
+        if started is not None:
+            started(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -113,7 +116,7 @@ class SeaweedServer:
         return cls(Path(d["base"]), d["s3_port"], d["access_key"], d["secret_key"], d["argv"], d["pid"], d["start"])
 
 
-def start(base: Path | None = None) -> SeaweedServer:
+def start(base: Path | None = None, started: Callable[[SeaweedServer], None] | None = None) -> SeaweedServer:
     if base is None:
         base = Path(tempfile.mkdtemp(prefix="gateway-weed-"))
     (base / "data").mkdir(parents=True, exist_ok=True)
@@ -134,7 +137,7 @@ def start(base: Path | None = None) -> SeaweedServer:
             f"-s3.config={config}"]
     server = SeaweedServer(base=base, s3_port=s3, access_key=access_key, secret_key=secret_key, argv=argv)
     try:
-        server._start()
+        server._start(started)
     except BaseException:
         server.kill()
         raise

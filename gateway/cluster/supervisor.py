@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,12 +88,19 @@ def _up(directory: Path, count: int, rehearsal: bool) -> dict[str, Any]:
     state: dict[str, Any] = {"dir": str(directory.resolve()), "rehearsal": rehearsal, "nodes": []}
     try:
         _check_binaries()
-        db = patroni.start(_database_dir(directory))
-        state["patroni"] = db.to_json()
+
+        def record(key: str) -> Callable[[Any], None]:
+            # Each process is in the state file from its start: a `down` after an `up` that was
+            # killed outright (SIGKILL) still finds it.
+            def write(part: Any) -> None:
+                state[key] = part.to_json()
+                _write(directory, state)
+            return write
+
+        db = patroni.start(_database_dir(directory), started=record("patroni"))
         state["db_url"] = db.url
         _write(directory, state)
-        s3 = seaweedfs.start(directory / "s3")
-        state["seaweedfs"] = s3.to_json()
+        s3 = seaweedfs.start(directory / "s3", started=record("seaweedfs"))
         state["blobs_url"] = s3.url("gateway")
         _write(directory, state)
         env = {**os.environ, **nodes.node_environ(db.url, s3.environ)}
@@ -102,10 +109,13 @@ def _up(directory: Path, count: int, rehearsal: bool) -> dict[str, Any]:
         homes = nodes.make_homes(directory / "nodes", node_names(count), env, state["blobs_url"], rehearsal,
                                  proxy_from="127.0.0.1")
         for name, home in homes.items():
-            state["nodes"].append(nodes.start(name, home, env).to_json())
-            _write(directory, state)
+            def add(node: nodes.Node) -> None:
+                state["nodes"].append(node.to_json())
+                _write(directory, state)
+            nodes.start(name, home, env, started=add)
         proxy = haproxy.start({n["name"]: n["portal_port"] for n in state["nodes"]}, directory / "haproxy",
-                              sftp={n["name"]: n["sftp_port"] for n in state["nodes"]}, send_proxy=True)
+                              sftp={n["name"]: n["sftp_port"] for n in state["nodes"]}, send_proxy=True,
+                              started=record("haproxy"))
         state["haproxy"] = proxy.to_json()
         _write(directory, state)
     except BaseException as err:

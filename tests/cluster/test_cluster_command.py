@@ -20,8 +20,9 @@ from tests.conftest import BIN, run_gateway
 pytestmark = pytest.mark.postgres
 
 
-def _running_under(directory: Path) -> list[str]:
-    """Every process whose command line names `directory` (each server is started with its data there)."""
+def _running_under(*directories: Path) -> list[str]:
+    """Every process whose command line names one of `directories` (each server is started with its
+    data there; the database part may be elsewhere, where DIR/pg points)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -31,7 +32,7 @@ def _running_under(directory: Path) -> list[str]:
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if str(directory) in argv and state != "Z":
+        if any(str(d) in argv for d in directories) and state != "Z":
             found.append(f"{proc.name}: {argv[:120]}")
     return found
 
@@ -41,6 +42,7 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
     try:
         up = run_gateway("cluster", "up", "--dir", str(directory), "--nodes", "1", "--json")
         found = json.loads(up.stdout)
+        pg_dir = (directory / "pg").resolve()
         assert found["db_url"].count("host=127.0.0.1:") == 2 and "target_session_attrs=read-write" in found["db_url"]
         assert found["s3_endpoint"].startswith("http://127.0.0.1:") and list(found["nodes"]) == ["node-a"]
 
@@ -86,7 +88,7 @@ def test_up_status_down_start_and_stop_every_server(tmp_path):
     finally:
         down = run_gateway("cluster", "down", "--dir", str(directory), check=False)
     assert down.returncode == 0, down.stderr
-    assert _running_under(directory) == []
+    assert _running_under(directory, pg_dir) == [] and not pg_dir.exists()
     assert all(not Path(f"/proc/{pid}").exists() or _zombie(pid) for pid in running)
     assert not (directory / "cluster.json").exists()
     # Idempotent; and `status` of nothing says so in both languages.
@@ -135,6 +137,14 @@ def _closed_without_banner(s: socket.socket) -> bool:
         return True
 
 
+def _patroni_started(directory: Path) -> bool:
+    try:
+        state = json.loads((directory / "cluster.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(state.get("patroni", {}).get("members", [{}])[0].get("pid"))
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -142,26 +152,36 @@ def _zombie(pid: int) -> bool:
         return True
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "sigkill"])
 def test_an_interrupt_half_way_through_up_stops_what_was_started(tmp_path, sig):
+    """Ctrl-C or SIGTERM: `up` itself stops what it started. SIGKILL: it cannot, and `down` finds
+    every process in the state file, which records each as it starts."""
     directory = tmp_path / "cluster"
     up = subprocess.Popen([str(BIN / "gateway"), "cluster", "up", "--dir", str(directory), "--nodes", "1"],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     try:
         deadline = time.monotonic() + 120
-        # Once the database is up (the first step recorded), before the nodes are.
-        while not (directory / "cluster.json").exists() and up.poll() is None and time.monotonic() < deadline:
+        # Once the database's processes are starting, before the nodes are.
+        while not _patroni_started(directory) and up.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         assert up.poll() is None, up.communicate()
+        pg_dir = (directory / "pg").resolve()
+        time.sleep(3)  # well into Patroni's bootstrap
         up.send_signal(sig)
         _, err = up.communicate(timeout=120)
+        left_by_up = _running_under(directory, pg_dir)
+        if sig == signal.SIGKILL:
+            assert left_by_up != []
+            assert run_gateway("cluster", "down", "--dir", str(directory)).returncode == 0
+        else:
+            assert up.returncode != 0 and "Traceback" not in err
+            assert left_by_up == []
+        assert _running_under(directory, pg_dir) == [] and not pg_dir.exists()
+        assert not (directory / "cluster.json").exists()
     finally:
         if up.poll() is None:
             up.kill()
-        run_gateway("cluster", "down", "--dir", str(directory), check=False)
-    assert up.returncode != 0 and "Traceback" not in err
-    assert _running_under(directory) == []
-    assert not (directory / "cluster.json").exists()
+        run_gateway("cluster", "down", "--dir", str(directory), check=False)  # whatever the test found
 
 
 def test_a_missing_program_is_told_before_anything_starts(tmp_path, monkeypatch):
