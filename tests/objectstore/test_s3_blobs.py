@@ -19,7 +19,7 @@ from gateway.store import models as m
 from gateway.store.blobs import BlobErased
 from tests.conftest import BIN, run_gateway
 from tests.helpers import send
-from tests.seaweedfs_server import BUCKET
+from gateway.cluster.seaweedfs import BUCKET
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2020, 6, 1, tzinfo=UTC)
