@@ -53,7 +53,7 @@ from gateway.store.models_kek import KekGeneration
 from gateway.store.objects import ObjectBackend, open_backend
 from gateway.store.objects.local import LocalDirectory
 
-_READ = 1 << 20
+_READ = 64 * 1024  # one payload chunk: the writer then holds no more than it did reading one
 _log = logging.getLogger("gateway.blobs")
 
 

@@ -56,7 +56,7 @@ async def receive_deliverable(request: Request, auth: Auth, transfer_id: str, *,
 
     settings = request.app.state.settings
     try:
-        blobs = gw.blobs()
+        blobs = await run_in_threadpool(gw.blobs)  # reads the KEK; an object store's client is made once
         up = await uploads.receive(request, uploads.work_dir(gw.home.root), limit=settings.max_upload_bytes,
                                    expected_csrf=expected_csrf, into=lambda: blobs.writer(at=gw.clock.now()))
     except GatewayError as err:
