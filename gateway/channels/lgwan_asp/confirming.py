@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
-from gateway.channels.lgwan_asp import cpu_bound, queries, uploads
+from gateway.channels.lgwan_asp import queries, uploads
 from gateway.channels.lgwan_asp.sending import Outcome, send_upload
 from gateway.channels.lgwan_asp.sessions import Auth
 from gateway.channels.lgwan_asp.web import actor_of, gw_of, refused
@@ -144,7 +145,7 @@ async def stage(request: Request, auth: Auth) -> Preview | Outcome:
     except GatewayError as err:
         raise await refused(request, "portal.upload", err) from None
     try:
-        preview = await cpu_bound.run(request, _screen, gw, auth, up)
+        preview = await run_in_threadpool(_screen, gw, auth, up)
     except GatewayError as err:
         up.discard()
         outcome = Outcome(up.filename, up.size, {k: v for k, v in up.fields.items() if k != "csrf"}, error=err)
@@ -166,6 +167,6 @@ async def confirm(request: Request, auth: Auth, token: str) -> Outcome:
             "確認画面の有効期限が切れたか、既に送信しました。送信画面からやり直してください。",
             "the confirmation expired or was already used; start again from the send screen."))
     try:
-        return await cpu_bound.run(request, send_upload, gw_of(request), auth, up)
+        return await run_in_threadpool(send_upload, gw_of(request), auth, up)
     finally:
         up.discard()

@@ -12,7 +12,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from gateway.channels.lgwan_asp import cpu_bound, queries, uploads
+from gateway.channels.lgwan_asp import queries, uploads
 from gateway.channels.lgwan_asp.sessions import Auth
 from gateway.channels.lgwan_asp.web import actor_of, gw_of, refused
 from gateway.errors import NOT_LOGGED, GatewayError, Invalid, NotFound, Refused
@@ -49,7 +49,7 @@ async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | 
         raise await refused(request, "portal.upload", err) from None
     faultpoints.reached("upload:after-spool")  # the resident file whole in the work area, not yet sent
     try:
-        return await cpu_bound.run(request, send_upload, gw, auth, up)
+        return await run_in_threadpool(send_upload, gw, auth, up)
     finally:
         up.discard()
 
