@@ -54,6 +54,7 @@ def main(raw_path: Path = RESULTS / "raw.json") -> None:
         "datetime": raw.get("datetime"),
         "benchmarks": info,
     }
+    latest.update(_portal_concurrency_keys(latest))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(latest, ensure_ascii=False, indent=2))
     _plot(scaling)
@@ -99,7 +100,7 @@ def _markdown(latest: dict[str, Any]) -> str:
               "| records | seconds | records/s | peak RSS (MB) |", "|---:|---:|---:|---:|"]
     for row in latest["scaling"]:
         lines.append(f"| {row['records']:,} | {row['seconds']} | {row['records_per_second']:,} | {row['peak_rss_mb']} |")
-    lines += _concurrency(latest.get("portal_concurrency") or [])
+    lines += _concurrency(latest)
     return "\n".join(lines) + "\n"
 
 
@@ -242,7 +243,8 @@ def _loaded(h: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _concurrency(rows: list[dict[str, Any]]) -> list[str]:
+def _concurrency(latest: dict[str, Any]) -> list[str]:
+    rows: list[dict[str, Any]] = latest.get("portal_concurrency") or []
     if not rows:
         return []
     r0 = rows[0]
@@ -261,11 +263,54 @@ def _concurrency(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"| {r['n']} | {r['uploads']} | {r['records_per_second']:,} | {r['mb_per_second']} | "
                      f"{r['latency_p50_s']} | {r['latency_p95_s']} | {r['latency_max_s']} | "
                      f"{r['server_peak_rss_mb']} | {r['failed']} | {r.get('load_average_1min', '')} |")
+    lines += _portal_concurrency_verdicts(latest)
     profiled = [r for r in rows if r.get("profile")]
     if profiled:
         lines += ["", "Server on CPU during one extra round per N (py-spy): "
                   + "; ".join(f"N={r['n']}: " + ", ".join(f"{f} {share:.0%}" for f, share in r["profile"]["top"][:3])
                               for r in profiled) + "."]
+    return lines
+
+
+PORTAL_SCALING_TARGET = 1.8  # records/s at N=16 over N=1, on 2 cores
+PORTAL_RSS_ABOVE_TWO_FLOORS_MB = 200  # server peak RSS at N=16 <= 2 x scrypt's floor + this
+
+
+def _portal_concurrency_keys(latest: dict[str, Any]) -> dict[str, Any]:
+    """`portal_concurrency_scaling_16` (records/s at N=16 over N=1, the same run) and
+    `portal_concurrency_rss_mb_16` (the server's peak RSS after N=16), with their targets: the RSS
+    one is relative to scrypt's floor measured in the same run (`rss_mb_kdf_floor`, or the
+    concurrency benchmark's own `kdf_floor_rss_mb`)."""
+    at = {r["n"]: r for r in latest.get("portal_concurrency") or []}
+    one, sixteen = at.get(1), at.get(16)
+    # The scaling benchmark's floor when it ran, else the one the concurrency benchmark took itself.
+    floor = latest.get("rss_mb_kdf_floor") or (sixteen or {}).get("kdf_floor_rss_mb")
+    return {
+        "portal_concurrency_scaling_16": (round(sixteen["records_per_second"] / one["records_per_second"], 2)
+                                          if one and sixteen and one["records_per_second"] else None),
+        "portal_concurrency_rss_mb_16": sixteen["server_peak_rss_mb"] if sixteen else None,
+        "portal_concurrency_rss_mb_16_limit": (round(2 * floor + PORTAL_RSS_ABOVE_TWO_FLOORS_MB, 1)
+                                               if floor is not None else None),
+    }
+
+
+def _portal_concurrency_verdicts(latest: dict[str, Any]) -> list[str]:
+    scaling, rss = latest.get("portal_concurrency_scaling_16"), latest.get("portal_concurrency_rss_mb_16")
+    limit = latest.get("portal_concurrency_rss_mb_16_limit")
+    lines = ["", "| key | value | |", "|---|---|---|"]
+    if scaling is None:
+        lines.append("| `portal_concurrency_scaling_16` | None | not measured in this run |")
+    else:
+        ok = "met" if scaling >= PORTAL_SCALING_TARGET else "MISSED"
+        lines.append(f"| `portal_concurrency_scaling_16` | {scaling} | {ok} (target >= {PORTAL_SCALING_TARGET}) |")
+    if rss is None:
+        lines.append("| `portal_concurrency_rss_mb_16` | None | not measured in this run |")
+    elif limit is None:
+        lines.append(f"| `portal_concurrency_rss_mb_16` | {rss} | no scrypt floor measured in this run to judge it by |")
+    else:
+        ok = "met" if rss <= limit else "MISSED"
+        lines.append(f"| `portal_concurrency_rss_mb_16` | {rss} | {ok} (target <= {limit}: 2 x "
+                     f"scrypt's floor + {PORTAL_RSS_ABOVE_TWO_FLOORS_MB}) |")
     return lines
 
 

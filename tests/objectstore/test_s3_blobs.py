@@ -76,6 +76,34 @@ def test_crypto_erase_leaves_a_restored_object_unreadable(home, s3_prefix, seawe
         gw.engine.dispose()
 
 
+def test_a_blob_written_as_it_arrives_exists_only_once_finished(home, s3_prefix, seaweed):
+    """An upload streamed into the store (a deliverable over the portal): nothing is in the bucket
+    while it arrives nor after it is discarded; once finished and recorded it is ciphertext that
+    reads back whole; and no spool of it is left on the node."""
+    gw = Gateway.open(Home(home))
+    try:
+        blobs = gw.blobs()
+        dropped = blobs.writer(at=NOW)
+        dropped.write(PLAINTEXT[:100_000])
+        dropped.discard()
+        kept = blobs.writer(at=NOW)
+        for i in range(0, len(PLAINTEXT), 65536):
+            kept.write(PLAINTEXT[i:i + 65536])
+        assert seaweed.keys(s3_prefix + "/") == []
+        with blobs.staged(kept, at=NOW) as blob, gw.unit() as s:
+            s.add(blob)
+        assert seaweed.keys(s3_prefix + "/") == [f"{s3_prefix}/{blob.id[:2]}/{blob.id}"]
+        stored = seaweed.client().get_object(Bucket=BUCKET, Key=f"{s3_prefix}/{blob.id[:2]}/{blob.id}")["Body"].read()
+        assert "久留米".encode("cp932") not in stored
+        out = io.BytesIO()
+        with gw.read() as s:
+            blobs.copy_to(s, blob.id, out)
+        assert out.getvalue() == PLAINTEXT and blob.size == len(PLAINTEXT)
+        assert not [p for p in (home / "blobs").rglob("*") if p.is_file()]
+    finally:
+        gw.engine.dispose()
+
+
 def test_a_store_outage_loses_nothing_a_send_fails_clearly_or_waits_it_out(kurume, home, tmp_path, s3_prefix,
                                                                             seaweed_up, monkeypatch):
     earlier = json.loads(send(kurume, tmp_path).stdout)
