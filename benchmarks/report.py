@@ -146,7 +146,7 @@ _STAGE_NOTES = {
                 "courier": "`gateway receipt` (whole process)"},
     "evidence": "`gateway export evidence --approval` (whole process)",
 }
-_BARE_FOR = {"encrypt": ("encrypt", "`age -p`"), "deliver": ("deliver", "`sftp put` to sshd"),
+_BARE_FOR: dict[str, tuple[str | tuple[str, ...], str]] = {"encrypt": ("encrypt", "`age -p`"), "deliver": ("deliver", "`sftp put` to sshd"),
              "download": ("download", "`sftp get` from sshd"), "decrypt": ("decrypt", "`age -d`"),
              "verify": ("verify", "`sha256sum`"),
              "receive": (("download", "decrypt", "verify"), "`sftp get` + `age -d` + `sha256sum`")}

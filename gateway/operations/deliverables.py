@@ -2,15 +2,11 @@
 encrypted at rest like packages, only from designated handlers of the receiving organisation."""
 from __future__ import annotations
 
-import contextlib
 import uuid
-from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import select
 
 from gateway.attestations.document import DELIVERABLE
-from gateway.crypto.sealed import SealedFile
 from gateway.errors import NotFound
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
@@ -32,26 +28,21 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
         return authorised(a, transfer_id).approval_id
 
 
-def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path | SealedFile | BlobWriter) -> str:
-    """Record a deliverable: a file staged on its way in (read and encrypted into the blob store
-    now), or a blob writer it already went into as it arrived (the portal's), which is finished
-    here. A refusal leaves the writer unfinished, for its owner to discard."""
+def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, blob_writer: BlobWriter) -> str:
+    """Record a deliverable from the blob writer it went into as it arrived (portal or SFTP),
+    which is finished here. A refusal leaves the writer unfinished, for its owner to discard."""
     with attempt(gw, caller, ACTION) as a:
         authorised(a, transfer_id)
         blobs = gw.blobs()
         deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
         # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
-        with _source(path) as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:
+        with blobs.staged(blob_writer, at=gw.clock.now()) as blob, gw.unit() as session:
             session.add(blob)
             session.add(Deliverable(id=deliverable_id, transfer_id=transfer_id, name=name, blob_id=blob.id,
                                     sha256=blob.sha256, size=blob.size, uploaded_by=a.user.login,
                                     uploaded_at=gw.clock.now()))
             gw.ledger.record(session, a.event(blob_sha256=blob.sha256, reason=f"{name!r}, {blob.size} bytes"))
     return deliverable_id
-
-
-def _source(path: Path | SealedFile | BlobWriter) -> contextlib.AbstractContextManager[BinaryIO | BlobWriter]:
-    return contextlib.nullcontext(path) if isinstance(path, BlobWriter) else path.open("rb")
 
 
 def declare(gw: Gateway, caller: Caller, transfer_id: str, *, name: str, sha256: str, size: int,
