@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 
-.PHONY: setup system-packages demo test lint fuzz bench bench-national browser-full clean
+.PHONY: setup system-packages demo cluster-demo test lint fuzz bench bench-national browser-full clean
 
 setup: system-packages $(STAMP)
 
@@ -21,6 +21,17 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/gateway demo
+
+# The national day on the several-node set-up (issue 24): `gateway cluster up` starts etcd, Patroni
+# with two PostgreSQL instances, SeaweedFS, two nodes and HAProxy on 127.0.0.1; CITIES cities send
+# through HAProxy; the whole log is exported and verified under a trust policy; `gateway cluster
+# down` runs whatever happens (the trap), and the directory goes with it.
+CITIES ?= 8
+cluster-demo: setup
+	@dir=$$(mktemp -d /tmp/gateway-cluster-demo.XXXXXX); \
+	trap '$(BIN)/gateway cluster down --dir "$$dir"; rmdir "$$dir" 2>/dev/null' EXIT INT TERM; \
+	GATEWAY_FAKE_NOW=2020-06-01T10:00:00+09:00 $(BIN)/gateway cluster up --dir "$$dir" --nodes 2 --rehearsal && \
+	$(BIN)/python scripts/cluster-demo --cluster "$$dir" --cities $(CITIES)
 
 test: setup
 	$(BIN)/pytest -q -n auto --durations=15

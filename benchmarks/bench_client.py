@@ -26,7 +26,6 @@ dates moved to today.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
@@ -44,6 +43,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from gateway.simulate.opensshd import OpenSshd, keygen  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from today import approval_today  # noqa: E402
 
 BIN = Path(sys.executable).parent
 RECORDS = int(os.environ.get("BENCH_CLIENT_RECORDS", "305115"))
@@ -81,23 +83,9 @@ class Bench:
             raise RuntimeError(f"gateway {' '.join(args)}: {proc.stderr}")
         return proc.stdout
 
-    def approval_now(self) -> Path:
-        """The Kurume 2020 approval with its dates moved to today: everything here runs on the real clock
-        (the client signs with the real time, and the server's retention would erase a 2020 package at
-        once), in a production home as a contractor would meet it."""
-        today = datetime.date.today()
-        text = (REPO / "gateway" / "data" / "simulations" / "approvals" / f"{APPROVAL}.toml").read_text()
-        text = re.sub(r"(?m)^(date|start) = 2020-05-07$", lambda m: f"{m[1]} = {today - datetime.timedelta(days=1)}", text)
-        text = re.sub(r"(?m)^end = 2020-09-30$", f"end = {today + datetime.timedelta(days=146)}", text)
-        # Every round downloads a VPN package: Kurume's "VPN for the set-up only" would refuse the second.
-        text = text.replace('first_transfer_only = ["vpn-sftp"]\n', "")
-        path = self.tmp / f"{APPROVAL}.toml"
-        path.write_text(text)
-        return path
-
     def setup(self) -> None:
         self.gateway("init")
-        self.gateway("approval", "add", str(self.approval_now()))
+        self.gateway("approval", "add", str(approval_today(APPROVAL, self.tmp)))
         self.gateway("user", "add", "s.staff", "--org", "kurume", "--role", "staff", "--name", "職員")
         self.gateway("operator", "add", "s.staff", "--login", "s.staff")
         self.source = self.tmp / "kurume-2020.csv"

@@ -86,6 +86,26 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# scrypt 2^18 alone in a fresh interpreter: the floor the server's RSS target is stated against
+# (2 x this + 200 MB at N=16), measured in this run as bench_scaling's test_kdf_floor does.
+KDF_ONLY = """
+from gateway.crypto.age.scrypt import ScryptRecipient
+ScryptRecipient("correct horse battery staple", 18).wrap(bytes(16))
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024)
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """The process's CPU time so far, user + system, all threads (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def kdf_floor_mb() -> float:
+    out = subprocess.run([sys.executable, "-c", KDF_ONLY], capture_output=True, text=True, check=True)
+    return round(float(out.stdout.strip().splitlines()[-1]), 1)
+
+
 def p95(values: list[float]) -> float:
     """Nearest-rank 95th percentile."""
     ordered = sorted(values)
@@ -207,7 +227,9 @@ def test_portal_concurrency(benchmark, portal: Portal, n: int) -> None:
         failures.extend(f"{status} {text}" for _, status, text in results if status != 200)
 
     rounds = math.ceil(SAMPLES / n)
+    cpu0 = cpu_seconds(portal.proc.pid)
     benchmark.pedantic(one_round, rounds=rounds, iterations=1)
+    cpu = cpu_seconds(portal.proc.pid) - cpu0
     uploads = n * rounds
     busy = sum(walls)
     done = len(latencies)  # answered 200: only these count towards throughput
@@ -220,8 +242,14 @@ def test_portal_concurrency(benchmark, portal: Portal, n: int) -> None:
         "latency_p95_s": round(p95(latencies), 3) if latencies else None,
         "latency_max_s": round(max(latencies), 3) if latencies else None,
         "server_peak_rss_mb": peak_rss_mb(portal.proc.pid),
+        # What one upload costs the server on CPU, all cores: on a shared machine this moves far less
+        # than seconds do, and it bounds the scaling (N at once can at best use every core).
+        "server_cpu_s_per_upload": round(cpu / uploads, 3),
+        "cores": len(os.sched_getaffinity(0)),
         "load_average_1min": round(os.getloadavg()[0], 2),  # this 2-core machine is shared
     }
+    if n == max(NS):
+        info["kdf_floor_rss_mb"] = kdf_floor_mb()
     if failures:
         # Kept in the figures (and the report's "failed" column) rather than failing the run, so
         # `make bench` still writes its report; the server's own account of it is kept beside.

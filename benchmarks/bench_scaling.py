@@ -64,7 +64,10 @@ HANDOVER = textwrap.dedent('''
         plain = home_dir / "plain.csv"
         digest = age.decrypt_file(package, plain, passphrase=sent.passphrase)
         count = scan(plain).record_count
-        confirm_receipt(gw, Caller("k.tanaka", "cli"), sent.transfer, record_count=count, sha256=digest.sha256)
+        # Filed as the portal's receipt is, from the handler's designated terminal: an unsigned
+        # receipt from any other channel is refused since the attestations landed.
+        confirm_receipt(gw, Caller("k.tanaka", "lgwan-asp", terminal="bench-terminal"), sent.transfer,
+                        record_count=count, sha256=digest.sha256)
         t2 = time.perf_counter()
     print(json.dumps({"send_seconds": t1 - t0, "receive_seconds": t2 - t1, "seconds": t2 - t0,
                       "records": count, "peak_rss_mb": peak_rss_mb()}))

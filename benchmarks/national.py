@@ -35,7 +35,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests import haproxy_server, postgres_server, seaweedfs_server  # noqa: E402
+from gateway.cluster import haproxy, postgres, seaweedfs  # noqa: E402
 from tests.service.conftest import Service, start  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -59,7 +59,9 @@ def city_approval(i: int, out: Path) -> Path:
     return path
 
 
-def prepare(home: Path, env: dict[str, str], cities: int, work: Path) -> dict[str, tuple[Path, Path]]:
+def prepare(home: Path, env: dict[str, str], cities: int, work: Path, init: bool = True) -> dict[str, tuple[Path, Path]]:
+    """Each city's approval, staff account (password PASSWORD) and terminal certificate; `init`
+    first makes the home (`make cluster-demo` runs on homes `gateway cluster up` made)."""
     from gateway.channels.lgwan_asp import terminals
     from gateway.channels.lgwan_asp.auth import HASHER, issue_initial_password
     from gateway.clock import FixedClock
@@ -68,7 +70,8 @@ def prepare(home: Path, env: dict[str, str], cities: int, work: Path) -> dict[st
     from gateway.service import Gateway
     from gateway.store import models as m
 
-    gateway("init", "--rehearsal", env={**env, "GATEWAY_FAKE_NOW": REHEARSAL_START})
+    if init:
+        gateway("init", "--rehearsal", env={**env, "GATEWAY_FAKE_NOW": REHEARSAL_START})
     for i in range(1, cities + 1):
         gateway("approval", "add", str(city_approval(i, work)), env=env)
         gateway("user", "add", f"st-city{i:04d}", "--org", f"city{i:04d}", "--role", "staff", "--name", f"職員 {i}", env=env)
@@ -115,7 +118,7 @@ def upload(port: int, ca: Path, login: str, cert: tuple[Path, Path], approval: s
 
 def phase(nodes: dict[str, int], ca: Path, certs: dict[str, tuple[Path, Path]], data: bytes, records: int,
           concurrency: int) -> dict[str, float]:
-    proxy = haproxy_server.start(nodes)
+    proxy = haproxy.start(nodes)
     try:
         jobs = [(login, cert, login.replace("st-", "") + "-2020-teigaku") for login, cert in certs.items()]
         began = time.perf_counter()
@@ -123,7 +126,7 @@ def phase(nodes: dict[str, int], ca: Path, certs: dict[str, tuple[Path, Path]], 
             latencies = list(pool.map(lambda j: upload(proxy.port, ca, j[0], j[1], j[2], data), jobs))
         wall = time.perf_counter() - began
     finally:
-        proxy.stop()
+        proxy.remove()
     latencies.sort()
     return {"nodes": len(nodes), "uploads": len(jobs), "records_per_upload": records, "wall_seconds": round(wall, 2),
             "records_per_second": round(len(jobs) * records / wall, 1),
@@ -171,19 +174,19 @@ def main() -> None:
     ap.add_argument("--appends", type=int, default=500)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gateway-national-"))
-    pg = seaweedfs = None
+    pg = s3 = None
     services: list[Service] = []
     try:
-        pg = postgres_server.start()
-        seaweedfs = seaweedfs_server.start()
+        pg = postgres.start()
+        s3 = seaweedfs.start()
         db_url = pg.new_database()
         home_a, home_b = work / "node-a", work / "node-b"
         env = {**os.environ, "GATEWAY_HOME": str(home_a), "GATEWAY_DB_URL": db_url, "GATEWAY_FAKE_NOW": NOW,
-               **seaweedfs.environ}
+               **s3.environ}
         env.pop("GATEWAY_SCRYPT_WORK_FACTOR", None)  # the product's 18, as on the day
         certs = prepare(home_a, env, args.cities, work)
         with (home_a / "gateway.toml").open("a", encoding="utf-8") as f:
-            f.write(f'\n[blobs]\nurl = "{seaweedfs.url("national")}"\n')
+            f.write(f'\n[blobs]\nurl = "{s3.url("national")}"\n')
         shutil.copytree(home_a, home_b, ignore=shutil.ignore_patterns("blobs", "work", "exports"))
         source = work / "recipients.csv"
         gateway("generate", "recipients", "--count", str(args.records), "--schema", "kurume-2020", "--seed", "7",
@@ -219,8 +222,8 @@ def main() -> None:
                 if errors:
                     print("\n".join(errors[-20:]), file=sys.stderr)
             svc.notify.close()
-        if seaweedfs is not None:
-            seaweedfs.stop()
+        if s3 is not None:
+            s3.remove()
         if pg is not None:
             pg.stop()
         shutil.rmtree(work, ignore_errors=True)

@@ -60,6 +60,10 @@ class ClusterSettings:
     # This node's name when several `gateway serve` nodes share one database and one object store
     # (lowercase letters, digits and hyphens): recorded in every log entry it appends. Empty: one node.
     node: str = ""
+    # The balancer's address when it sends the PROXY protocol v2 header (HAProxy's send-proxy-v2):
+    # the portal and SFTP then read the client's address from connections coming from there, and
+    # only from there. Empty: no header is read (a direct connection, or a balancer without it).
+    proxy_protocol_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,9 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
                           f"（{sources.get('cluster.node', 'default')}）。例: node-a",
                           f"setting cluster.node = {values['node'][:64]!r} must be lowercase letters, digits and hyphens, "
                           f"at most 63 (from {sources.get('cluster.node', 'default')}); for example node-a.")
+        if section == "cluster" and values["proxy_protocol_from"]:
+            _check_address("cluster.proxy_protocol_from", values["proxy_protocol_from"],
+                           sources.get("cluster.proxy_protocol_from", "default"))
         if section == "blobs" and values["url"]:
             from gateway.bloburl import S3Location
 
@@ -279,6 +286,17 @@ def load(home_root: Path, environ: Mapping[str, str] | None = None) -> Settings:
         sections[section] = type(default)(**values)
     return Settings(**sections, kek=kek_config.load(home_root), directory=directory_config.load(home_root),
                     sources=sources)
+
+
+def _check_address(name: str, value: str, source: str) -> None:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise Invalid(f"設定 {name} = {value[:64]!r} は IP アドレスで指定してください（{source}）。例: 10.0.0.5",
+                      f"setting {name} = {value[:64]!r} must be an IP address (from {source}); "
+                      "for example 10.0.0.5.") from None
 
 
 def _int_from_env(name: str, raw: str) -> int:

@@ -33,7 +33,7 @@ def move_clock(at) -> None:
 
 @pytest.fixture(scope="session")
 def postgres():
-    from tests import postgres_server
+    from gateway.cluster import postgres as postgres_server
 
     server = postgres_server.start()
     yield server

@@ -32,6 +32,9 @@ RECEIPT, DELETION_REQUEST, ERASURE_CERTIFICATE, DELIVERABLE = (
     "receipt", "deletion-request", "erasure-certificate", "deliverable-declaration")
 MAX_DOCUMENT = 64 * 1024  # canonical bytes; a certificate is under 2 KiB
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+# An erasure certificate's sanitisation is one of NIST SP 800-88's three levels, whoever files it.
+SANITISATION = ("clear", "purge", "destroy")
+
 _TRANSFER = re.compile(r"T\d{8}-[0-9a-f]{10}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 
@@ -82,7 +85,7 @@ TYPES: dict[str, dict[str, Check]] = {
                        "planned_date": _day},
     ERASURE_CERTIFICATE: {"deletion": _text(40), "erased_at": _time, "media_manufacturer": _text(200),
                           "media_model": _text(200), "media_serial_or_location": _text(200),
-                          "sanitisation": lambda v: v in ("clear", "purge", "destroy"), "technique": _text(500),
+                          "sanitisation": lambda v: v in SANITISATION, "technique": _text(500),
                           "tool": _text(200), "verification": _text(500), "sanitised_by": _person,
                           "verified_by": _person, "place": _text(200)},
     DELIVERABLE: {"name": _text(255), "sha256": _hex64, "size": _count(0)},

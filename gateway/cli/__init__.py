@@ -48,11 +48,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "mail": ("mail",),
     "second-check": ("second_check",),
     "transfer": ("incidents",), "incident": ("incidents",),
+    "cluster": ("cluster",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
            "operators", "tls", "mail", "delivery", "duties", "exclusions",
-           "second_check", "incidents")
+           "second_check", "incidents", "cluster")
 
 
 class LazyGroup(click.Group):

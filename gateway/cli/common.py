@@ -102,6 +102,17 @@ def as_option(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def console_command(fn: F) -> F:
+    """The options every console command takes: `--home`, `--json`, the click context first, and
+    refusals as exit code 1."""
+    return home_option(json_option(click.pass_context(refusals_exit_1(fn))))  # type: ignore[return-value]
+
+
+def acting_command(fn: F) -> F:
+    """A console command a person runs under their own name or from another's paper (`--as`)."""
+    return as_option(console_command(fn))
+
+
 def cli_caller(gw: Gateway, login: str | None) -> Caller:
     """The operator themself, or with `--as` the person whose paper they enter (logged as such)."""
     from gateway.operations import operators

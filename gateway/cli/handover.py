@@ -12,7 +12,7 @@ from typing import BinaryIO, cast
 
 import click
 
-from gateway.cli.common import as_option, cli_caller, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import acting_command, as_option, cli_caller, echo_json, home_option, open_gateway, refusals_exit_1
 from gateway.core.profiles import PASSWORD_METHODS
 from gateway.fsutil import AtomicFile
 
@@ -148,11 +148,7 @@ def notice() -> None:
 @click.argument("transfer")
 @click.option("--method", required=True, help=f"{', '.join(PASSWORD_METHODS)}")
 @click.option("--tracking", help="簡易書留の番号 / registered-mail tracking number")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def dispatch_cmd(ctx: click.Context, transfer: str, method: str, tracking: str | None, login: str | None,
                  home: str | None, as_json: bool) -> None:
     """通知書の発送を記録 / record that the password notice left, apart from the data."""

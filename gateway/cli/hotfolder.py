@@ -10,7 +10,7 @@ import click
 from gateway.channels.hotfolder import registry
 from gateway.channels.hotfolder.processor import HotFolder
 from gateway.channels.hotfolder.watcher import Watcher
-from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, console_command, echo_json, home_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -21,10 +21,7 @@ def hotfolder() -> None:
 @hotfolder.command("register")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--owner", required=True, help="送付者となる職員アカウント / the staff account that sends")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def register_cmd(ctx: click.Context, directory: Path, owner: str, home: str | None, as_json: bool) -> None:
     """フォルダーの所有者を登録 / register a folder and the staff account it sends as."""
     with open_gateway(ctx, home) as gw:

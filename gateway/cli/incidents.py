@@ -6,7 +6,7 @@ from typing import Any
 import click
 
 from gateway.cli.check import parse_instant
-from gateway.cli.common import as_option, cli_caller, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import acting_command, cli_caller, echo_json, open_gateway
 
 
 @click.group("transfer")
@@ -17,11 +17,7 @@ def transfer() -> None:
 @transfer.command("recall")
 @click.argument("transfer_id", metavar="TRANSFER")
 @click.option("--reason", required=True, help="回収の理由 / why it is recalled")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def recall_cmd(ctx: click.Context, transfer_id: str, reason: str, login: str | None, home: str | None,
                as_json: bool) -> None:
     """回収（ダウンロード前は即時消去、後は緊急消去依頼と事故） / recall: erase at once, or an urgent erasure and incident."""
@@ -63,11 +59,7 @@ def _facts(content: str, records: int, place: str, circumstances: str, occurred:
 @click.option("--occurred-at", help="発生日時（既定: 現在） / when (default: now)")
 @click.option("--contractor", help="報告を求める受託者（市） / contractor whose report the city asks for")
 @click.option("--report-due", help="受託者の報告期限 / the contractor's report deadline")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def report_cmd(ctx: click.Context, transfer_id: str | None, approval: str | None, incident_id: str | None,
                content: str, records: int, place: str, circumstances: str, occurred_at: str | None,
                contractor: str | None, report_due: str | None, login: str | None, home: str | None,
@@ -88,11 +80,7 @@ def report_cmd(ctx: click.Context, transfer_id: str | None, approval: str | None
 @click.argument("incident_id", metavar="INCIDENT")
 @click.option("--instruction", required=True, help="甲の指示 / the city's instruction")
 @click.option("--due", required=True, help="期限 / deadline")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def instruct_cmd(ctx: click.Context, incident_id: str, instruction: str, due: str, login: str | None,
                  home: str | None, as_json: bool) -> None:
     """市の指示と期限 / the city's instruction and its deadline."""
@@ -107,11 +95,7 @@ def instruct_cmd(ctx: click.Context, incident_id: str, instruction: str, due: st
 @incident.command("done")
 @click.argument("incident_id", metavar="INCIDENT")
 @click.option("--note", required=True, help="実施内容 / what was done")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def done_cmd(ctx: click.Context, incident_id: str, note: str, login: str | None, home: str | None,
              as_json: bool) -> None:
     """指示の実施報告 / the instruction was carried out."""
@@ -126,11 +110,7 @@ def done_cmd(ctx: click.Context, incident_id: str, note: str, login: str | None,
 @click.argument("incident_id", metavar="INCIDENT")
 @click.option("--publish/--withhold", required=True, help="公表する・しない / make it public or not")
 @click.option("--reason", required=True, help="判断の理由 / why")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def publication_cmd(ctx: click.Context, incident_id: str, publish: bool, reason: str, login: str | None,
                     home: str | None, as_json: bool) -> None:
     """公表の判断 / the decision whether to make it public."""
@@ -144,11 +124,7 @@ def publication_cmd(ctx: click.Context, incident_id: str, publish: bool, reason:
 @incident.command("close")
 @click.argument("incident_id", metavar="INCIDENT")
 @click.option("--summary", required=True, help="結果 / the outcome")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def close_cmd(ctx: click.Context, incident_id: str, summary: str, login: str | None, home: str | None,
               as_json: bool) -> None:
     """終結 / close the incident."""
@@ -160,11 +136,7 @@ def close_cmd(ctx: click.Context, incident_id: str, summary: str, login: str | N
 
 
 @incident.command("list")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def list_cmd(ctx: click.Context, login: str | None, home: str | None, as_json: bool) -> None:
     """事故の一覧 / the incidents of your organisation."""
     from gateway.operations import incidents
@@ -181,11 +153,7 @@ def list_cmd(ctx: click.Context, login: str | None, home: str | None, as_json: b
 
 @incident.command("show")
 @click.argument("incident_id", metavar="INCIDENT")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def show_cmd(ctx: click.Context, incident_id: str, login: str | None, home: str | None, as_json: bool) -> None:
     """事故の詳細 / one incident."""
     from gateway.operations import incidents
@@ -205,11 +173,7 @@ def show_cmd(ctx: click.Context, incident_id: str, login: str | None, home: str 
 @click.option("--description", required=True, help="経緯 / what happened")
 @click.option("--records", type=int, required=True, help="件数 / records")
 @click.option("--handed-over-at", required=True, help="受渡しの日時 / when it was handed over")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def external_cmd(ctx: click.Context, sender_org: str, recipient: str, description: str, records: int,
                  handed_over_at: str, login: str | None, home: str | None, as_json: bool) -> None:
     """承認外の受渡しを記録（情報セキュリティ担当） / record a hand-over found outside the gateway."""
@@ -229,11 +193,7 @@ def external_cmd(ctx: click.Context, sender_org: str, recipient: str, descriptio
 @click.argument("transfer_id", metavar="TRANSFER")
 @click.option("--approval", required=True, help="事後に承認した承認 id / the approval that regularised it")
 @click.option("--note", required=True, help="経緯 / the account")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def regularise_cmd(ctx: click.Context, transfer_id: str, approval: str, note: str, login: str | None,
                    home: str | None, as_json: bool) -> None:
     """承認外の受渡しを事後の承認に結び付ける / link an outside hand-over to its later approval."""

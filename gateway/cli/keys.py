@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, home_option, json_option, open_gateway, reading_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, console_command, home_option, open_gateway, reading_gateway, refusals_exit_1
 from gateway.crypto.keystore import KeyStore
 
 
@@ -73,10 +73,7 @@ def publish(ctx: click.Context, output: Path, quorum: int | None, home: str | No
 
 
 @keys.command("rotate-signing")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def rotate_signing(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """証跡署名鍵の更新（旧鍵が新鍵を署名） / rotate the evidence key; the old key signs the new one."""
     # The statement's time is evidence: the home's one clock (a rehearsal's fake time, else real).

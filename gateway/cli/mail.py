@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1, resolve_home
+from gateway.cli.common import cli_actor, console_command, echo_json, open_gateway, resolve_home
 from gateway.errors import Invalid
 from gateway.service_ops import oplog
 
@@ -14,10 +14,7 @@ def mail() -> None:
 
 
 @mail.command("send-due")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def send_due_cmd(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """期限・ロック・拒否の通知を送信（送信済みは送らない） / mail what is due and not yet sent."""
     from gateway.mail import config, sender

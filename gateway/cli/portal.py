@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, console_command, echo_json, home_option, open_gateway, refusals_exit_1
 
 
 @click.group()
@@ -49,10 +49,7 @@ def issue_cmd(ctx: click.Context, login: str, output: Path, days: int, home: str
 
 @terminal.command("revoke")
 @click.argument("serial_or_login")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def revoke_cmd(ctx: click.Context, serial_or_login: str, home: str | None, as_json: bool) -> None:
     """端末証明書を失効（シリアル番号または利用者） / revoke by serial number or every one of a user."""
     from gateway.channels.lgwan_asp import terminals
@@ -67,10 +64,7 @@ def revoke_cmd(ctx: click.Context, serial_or_login: str, home: str | None, as_js
 
 @click.command("issue-password")
 @click.argument("login")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def issue_password_cmd(ctx: click.Context, login: str, home: str | None, as_json: bool) -> None:
     """初期パスワードを発行（一度だけ表示・初回ログインで変更） / issue an initial password (shown once)."""
     from gateway.channels.lgwan_asp.auth import issue_initial_password

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import click
 
+from gateway import deletion_form
 from gateway.cli.check import parse_instant
 from gateway.cli.common import as_option, cli_caller, home_option, open_gateway, refusals_exit_1
 from gateway.clock import FixedClock, to_jst
@@ -103,11 +104,7 @@ def deletion_group() -> None:
 
 @deletion_group.command("request")
 @click.argument("transfer")
-@click.option("--items", required=True, help="消去する項目 / what is erased")
-@click.option("--media", required=True, help="媒体・場所 / media and where")
-@click.option("--quantity", required=True, type=click.IntRange(min=1))
-@click.option("--method", required=True, help="消去方法 / how")
-@click.option("--planned-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@deletion_form.request_options
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)
@@ -177,17 +174,7 @@ def _person(text: str) -> deletion.Person:
 
 @deletion_group.command("certify")
 @click.argument("deletion_id")
-@click.option("--erased-at", required=True, help="消去日時 / when (JST unless a zone is given)")
-@click.option("--media-manufacturer", required=True)
-@click.option("--media-model", required=True)
-@click.option("--media-serial", required=True, help="製造番号または保管場所 / serial or storage location")
-@click.option("--sanitisation", required=True, type=click.Choice(deletion.SANITISATION))
-@click.option("--technique", required=True, help="例: 上書き 1 回 / e.g. single overwrite, crypto erase")
-@click.option("--tool", required=True, help="ツール名と版 / tool and version")
-@click.option("--verification", required=True, help="確認方法 / how it was verified")
-@click.option("--sanitised-by", required=True, help="氏名,役職 / name,title")
-@click.option("--verified-by", required=True, help="氏名,役職 / name,title")
-@click.option("--place", required=True)
+@deletion_form.certificate_options
 @as_option
 @home_option
 @click.option("--json", "as_json", is_flag=True)

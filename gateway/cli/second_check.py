@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.common import as_option, cli_caller, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import acting_command, cli_caller, echo_json, open_gateway
 
 
 @click.group("second-check")
@@ -15,11 +15,7 @@ def second_check() -> None:
 
 
 @second_check.command("list")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def list_cmd(ctx: click.Context, login: str | None, home: str | None, as_json: bool) -> None:
     """確認待ちの送付 / sends waiting for your check."""
     from gateway.operations import second_check as ops
@@ -38,11 +34,7 @@ def list_cmd(ctx: click.Context, login: str | None, home: str | None, as_json: b
 
 @second_check.command("show")
 @click.argument("transfer")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def show_cmd(ctx: click.Context, transfer: str, login: str | None, home: str | None, as_json: bool) -> None:
     """確認する内容（個人データは表示しない） / what the checker sees (never a record)."""
     from gateway.operations import second_check as ops
@@ -60,11 +52,7 @@ def show_cmd(ctx: click.Context, transfer: str, login: str | None, home: str | N
 @click.option("--reason", required=True, help="確認の所見 / what was checked")
 @click.option("--notice", "notice_path", type=click.Path(dir_okay=False, path_type=Path),
               help="パスワード通知書（HTML）の出力先 / write the password notice here")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def approve_cmd(ctx: click.Context, transfer: str, reason: str, notice_path: Path | None, login: str | None,
                 home: str | None, as_json: bool) -> None:
     """承認して送付を解放 / approve: release the package and the password notice."""
@@ -74,11 +62,7 @@ def approve_cmd(ctx: click.Context, transfer: str, reason: str, notice_path: Pat
 @second_check.command("reject")
 @click.argument("transfer")
 @click.option("--reason", required=True, help="差戻しの理由 / why it must not go")
-@as_option
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@acting_command
 def reject_cmd(ctx: click.Context, transfer: str, reason: str, login: str | None, home: str | None,
                as_json: bool) -> None:
     """差戻し（パッケージは直ちに消去） / reject: the package is crypto-erased at once."""

@@ -10,9 +10,9 @@ from gateway.cli.common import (
     as_option,
     cli_actor,
     cli_caller,
+    console_command,
     echo_json,
     home_option,
-    json_option,
     open_gateway,
     operator,
     refusals_exit_1,
@@ -24,10 +24,7 @@ from gateway.operations.sshkeys import add_key
 @click.command("add-key")
 @click.argument("login")
 @click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def add_key_cmd(ctx: click.Context, login: str, keyfile: Path, home: str | None, as_json: bool) -> None:
     """SFTP のログイン鍵（公開鍵）を登録 / register an SSH public key for SFTP login."""
     try:
@@ -76,10 +73,7 @@ def org() -> None:
               help="ホスト公開鍵（OpenSSH 形式 1 行） / the server's public host key, one OpenSSH line")
 @click.option("--user", "username", required=True, help="ログイン名 / login at the server")
 @click.option("--dir", "directory", required=True, help="送付先ディレクトリ（絶対パス） / remote directory")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, host_key_file: Path, username: str,
                  directory: str, home: str | None, as_json: bool) -> None:
     """送付先サーバーとホスト鍵を登録 / pin the server (and its host key) pushes go to."""
@@ -103,10 +97,7 @@ def pin_host_cmd(ctx: click.Context, organisation: str, host: str, port: int, ho
 
 
 @org.command("push-key")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def push_key_cmd(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """送信に使う公開鍵を表示 / print the public key the gateway pushes with."""
     from gateway.channels.vpn_sftp.push import push_public_key

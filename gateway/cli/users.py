@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from gateway.cli.common import cli_actor, echo_json, home_option, json_option, open_gateway, refusals_exit_1
+from gateway.cli.common import cli_actor, console_command, echo_json, open_gateway
 from gateway.operations import lifecycle
 from gateway.operations.accounts import ROLES
 from gateway.operations.users import register_user
@@ -25,10 +25,7 @@ def user() -> None:
 @click.option("--directory", is_flag=True,
               help="ディレクトリ（LDAP）でログイン。役割はグループで決まる / logs in through the directory; "
                    "its groups decide the role at each login")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def add(ctx: click.Context, login: str, org: str, role: str, name: str, directory: bool, home: str | None,
         as_json: bool) -> None:
     """利用者を登録（資格情報は別途交付） / add an account; credentials are issued separately."""
@@ -41,10 +38,7 @@ def add(ctx: click.Context, login: str, org: str, role: str, name: str, director
 
 
 @user.command("list")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def list_(ctx: click.Context, home: str | None, as_json: bool) -> None:
     """利用者の一覧 / accounts."""
     with open_gateway(ctx, home) as gw, gw.read() as session:
@@ -70,10 +64,7 @@ def _done(as_json: bool, login: str, state: str, ja: str, en: str) -> None:
 @user.command("disable")
 @click.argument("login")
 @click.option("--reason", required=True, help="理由（退職、異動、端末の紛失など） / why")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def disable_(ctx: click.Context, login: str, reason: str, home: str | None, as_json: bool) -> None:
     """利用者を無効にする（ログイン中のセッションも終了） / disable an account and end its sessions."""
     with open_gateway(ctx, home) as gw:
@@ -84,10 +75,7 @@ def disable_(ctx: click.Context, login: str, reason: str, home: str | None, as_j
 @user.command("enable")
 @click.argument("login")
 @click.option("--reason", required=True, help="理由 / why")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def enable_(ctx: click.Context, login: str, reason: str, home: str | None, as_json: bool) -> None:
     """無効にした利用者を再び有効にする / enable a disabled account again."""
     with open_gateway(ctx, home) as gw:
@@ -97,10 +85,7 @@ def enable_(ctx: click.Context, login: str, reason: str, home: str | None, as_js
 
 @user.command("unlock")
 @click.argument("login")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def unlock_(ctx: click.Context, login: str, home: str | None, as_json: bool) -> None:
     """ログイン失敗によるロックを解除 / lift the lock repeated failed log-ins put on an account."""
     with open_gateway(ctx, home) as gw:
@@ -113,10 +98,7 @@ def unlock_(ctx: click.Context, login: str, home: str | None, as_json: bool) -> 
 @click.option("--method", required=True, type=click.Choice(list(lifecycle.DELIVERY_METHODS)),
               help="パスワードの交付方法 / how the password reached the person")
 @click.option("--ref", "reference", required=True, help="簡易書留の番号、または手渡しした人 / tracking number or who handed it over")
-@home_option
-@json_option
-@click.pass_context
-@refusals_exit_1
+@console_command
 def credentials_delivered(ctx: click.Context, login: str, method: str, reference: str, home: str | None,
                           as_json: bool) -> None:
     """初期資格情報（ページのアドレス、ID、パスワード）の交付を記録 / record the delivery of initial credentials."""

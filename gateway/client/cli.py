@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
+from gateway import deletion_form
 from gateway.client import acts
 from gateway.client.channel import Channel
 from gateway.client.signer import Signer, load
@@ -201,11 +202,7 @@ def deletion() -> None:
 
 @deletion.command("request")
 @click.argument("transfer")
-@click.option("--items", required=True, help="消去する項目 / what is erased")
-@click.option("--media", required=True, help="媒体・場所 / media and where")
-@click.option("--quantity", required=True, type=click.IntRange(min=1))
-@click.option("--method", required=True, help="消去方法 / how")
-@click.option("--planned-date", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@deletion_form.request_options
 @connection_options
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_1
@@ -229,17 +226,7 @@ def _person(text: str) -> dict[str, str]:
 @deletion.command("certify")
 @click.argument("deletion_id")
 @click.option("--transfer", required=True, help="受け渡し / the transfer whose copies were erased")
-@click.option("--erased-at", required=True, help="消去日時（時差の指定がなければ日本時間） / when (JST unless a zone is given)")
-@click.option("--media-manufacturer", required=True)
-@click.option("--media-model", required=True)
-@click.option("--media-serial", required=True, help="製造番号または保管場所 / serial or storage location")
-@click.option("--sanitisation", required=True, type=click.Choice(["clear", "purge", "destroy"]))
-@click.option("--technique", required=True, help="例: 上書き 1 回 / e.g. single overwrite, crypto erase")
-@click.option("--tool", required=True, help="ツール名と版 / tool and version")
-@click.option("--verification", required=True, help="確認方法 / how it was verified")
-@click.option("--sanitised-by", required=True, help="氏名,役職 / name,title")
-@click.option("--verified-by", required=True, help="氏名,役職 / name,title")
-@click.option("--place", required=True)
+@deletion_form.certificate_options
 @connection_options
 @click.option("--json", "as_json", is_flag=True)
 @refusals_exit_1

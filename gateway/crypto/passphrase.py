@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from gateway.crypto import memory_hard
 from gateway.crypto.age.format import Stanza
 from gateway.crypto.age.scrypt import ScryptIdentity
 
@@ -82,7 +83,9 @@ def make_verifier(passphrase: str) -> str:
     """An argon2id hash string (salted, self-describing) to store instead of the passphrase."""
     if not passphrase:
         raise ValueError("empty passphrase")
-    return _hasher().hash(passphrase)
+    hasher = _hasher()
+    with memory_hard.slot:  # 64 MiB each: sixteen sends at once must not hold a gigabyte of them
+        return hasher.hash(passphrase)
 
 
 def check(verifier: str, passphrase: str) -> bool:

@@ -12,6 +12,8 @@ login (channels/lgwan_asp/auth.py) turns it into a login or a logged refusal.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,39 +44,25 @@ def authenticate(config: DirectoryConfig, login: str, password: str) -> Answer:
     except ImportError:
         return Answer("unavailable", "python-ldap is not installed (pip install 'lgwan-gateway[directory]')")
     dn = config.bind_dn.replace("{login}", escape_dn_chars(login))
-    conn: Any = None
     try:
-        conn = _connect(ldap, config)
-        conn.simple_bind_s(dn, password)
-        if config.user_filter:
-            found = conn.search_s(config.user_base, ldap.SCOPE_SUBTREE,
-                                  config.user_filter.replace("{login}", escape_filter_chars(login)), ["1.1"])
-            entries = [entry_dn for entry_dn, _ in found if entry_dn]
-            if len(entries) != 1:
-                return Answer("rejected", f"bound, but user_filter found {len(entries)} entries for the login")
-            dn = entries[0]
-        found = conn.search_s(config.group_base, ldap.SCOPE_SUBTREE,
-                              config.group_filter.replace("{dn}", escape_filter_chars(dn))
-                              .replace("{login}", escape_filter_chars(login)), ["1.1"])
-        groups = [normalise_dn(group_dn) for group_dn, _ in found if group_dn]
+        with _session(ldap, config) as conn:
+            conn.simple_bind_s(dn, password)
+            if config.user_filter:
+                found = conn.search_s(config.user_base, ldap.SCOPE_SUBTREE,
+                                      config.user_filter.replace("{login}", escape_filter_chars(login)), ["1.1"])
+                entries = [entry_dn for entry_dn, _ in found if entry_dn]
+                if len(entries) != 1:
+                    return Answer("rejected", f"bound, but user_filter found {len(entries)} entries for the login")
+                dn = entries[0]
+            found = conn.search_s(config.group_base, ldap.SCOPE_SUBTREE,
+                                  config.group_filter.replace("{dn}", escape_filter_chars(dn))
+                                  .replace("{login}", escape_filter_chars(login)), ["1.1"])
+            groups = [normalise_dn(group_dn) for group_dn, _ in found if group_dn]
     except ldap.INVALID_CREDENTIALS:
         # Also what OpenLDAP's ppolicy and Active Directory answer for a locked or disabled account.
         return Answer("rejected", "the directory refused the credentials (wrong password, or account disabled)")
-    except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
-        # libldap says "Can't contact LDAP server" for a closed port and for a certificate it
-        # rejects alike; whether the port answers tells the administrator which of the two it is.
-        if _port_answers(config):
-            return Answer("unavailable", f"directory {config.url} answered, but TLS failed (its certificate is not "
-                                         f"trusted by cafile, or StartTLS was refused): {_info(err)}")
-        return Answer("unavailable", f"directory {config.url} unreachable: {_info(err)}")
-    except ldap.LDAPError as err:
-        return Answer("unavailable", f"directory {config.url} answered {type(err).__name__}: {_info(err)}")
-    finally:
-        if conn is not None:
-            try:
-                conn.unbind_s()
-            except ldap.LDAPError:
-                pass
+    except _Unavailable as outage:
+        return outage.answer
     roles = tuple(sorted({config.groups[g] for g in groups if g in config.groups}))
     if not roles:
         return Answer("rejected", f"bound as {dn}, but in no group mapped to a role ({len(groups)} groups)", dn)
@@ -89,24 +77,47 @@ def probe(config: DirectoryConfig) -> Answer:
         import ldap
     except ImportError:
         return Answer("unavailable", "python-ldap is not installed (pip install 'lgwan-gateway[directory]')")
+    try:
+        with _session(ldap, config) as conn:
+            conn.whoami_s()
+    except _Unavailable as outage:
+        return outage.answer
+    return Answer("ok", f"{config.url}: TLS {'(StartTLS)' if config.starttls else '(LDAPS)'} with a trusted certificate")
+
+
+class _Unavailable(Exception):
+    """The directory, or the TLS to it, failed: not a verdict on the person."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(answer.detail)
+        self.answer = answer
+
+
+@contextmanager
+def _session(ldap: Any, config: DirectoryConfig) -> Iterator[Any]:
+    """A connection that is always unbound, with every outage told as `_Unavailable`; a refused
+    bind (INVALID_CREDENTIALS) passes through, as only the caller knows what it means."""
     conn: Any = None
     try:
         conn = _connect(ldap, config)
-        conn.whoami_s()
+        yield conn
+    except ldap.INVALID_CREDENTIALS:
+        raise
     except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR, ldap.TIMEOUT) as err:
+        # libldap says "Can't contact LDAP server" for a closed port and for a certificate it
+        # rejects alike; whether the port answers tells the administrator which of the two it is.
         if _port_answers(config):
-            return Answer("unavailable", f"{config.url} answered, but TLS failed (its certificate is not trusted by "
-                                         f"cafile, or StartTLS was refused): {_info(err)}")
-        return Answer("unavailable", f"{config.url} unreachable: {_info(err)}")
+            raise _Unavailable(Answer("unavailable", f"directory {config.url} answered, but TLS failed (its "
+                                      f"certificate is not trusted by cafile, or StartTLS was refused): {_info(err)}")) from err
+        raise _Unavailable(Answer("unavailable", f"directory {config.url} unreachable: {_info(err)}")) from err
     except ldap.LDAPError as err:
-        return Answer("unavailable", f"{config.url} answered {type(err).__name__}: {_info(err)}")
+        raise _Unavailable(Answer("unavailable", f"directory {config.url} answered {type(err).__name__}: {_info(err)}")) from err
     finally:
         if conn is not None:
             try:
                 conn.unbind_s()
             except ldap.LDAPError:
                 pass
-    return Answer("ok", f"{config.url}: TLS {'(StartTLS)' if config.starttls else '(LDAPS)'} with a trusted certificate")
 
 
 def _connect(ldap: Any, config: DirectoryConfig) -> Any:

@@ -3,18 +3,17 @@ encrypted at rest like packages, only from designated handlers of the receiving 
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 from sqlalchemy import select
 
 from gateway.attestations.document import DELIVERABLE
-from gateway.crypto.sealed import SealedFile
 from gateway.errors import NotFound
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.operations.attested import Attested
 from gateway.operations.receive import authorised
 from gateway.service import Gateway
+from gateway.store.blob_writer import BlobWriter
 from gateway.store.models_deliverables import Deliverable
 
 ACTION = "deliverable.upload"
@@ -29,13 +28,15 @@ def authorise(gw: Gateway, caller: Caller, transfer_id: str) -> str:
         return authorised(a, transfer_id).approval_id
 
 
-def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, path: Path | SealedFile) -> str:
+def upload(gw: Gateway, caller: Caller, transfer_id: str, name: str, blob_writer: BlobWriter) -> str:
+    """Record a deliverable from the blob writer it went into as it arrived (portal or SFTP),
+    which is finished here. A refusal leaves the writer unfinished, for its owner to discard."""
     with attempt(gw, caller, ACTION) as a:
         authorised(a, transfer_id)
         blobs = gw.blobs()
         deliverable_id = f"DL-{uuid.uuid4().hex[:12]}"
         # Encrypted before the transaction, so the write lock is held only for the rows (see send._store).
-        with path.open("rb") as src, blobs.staged(src, at=gw.clock.now()) as blob, gw.unit() as session:
+        with blobs.staged(blob_writer, at=gw.clock.now()) as blob, gw.unit() as session:
             session.add(blob)
             session.add(Deliverable(id=deliverable_id, transfer_id=transfer_id, name=name, blob_id=blob.id,
                                     sha256=blob.sha256, size=blob.size, uploaded_by=a.user.login,

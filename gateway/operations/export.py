@@ -13,7 +13,6 @@ only when complete, so a failed export leaves nothing that looks like a bundle.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from gateway.errors import Conflict, NotFound
 from gateway.ledger.checkpoints import cosignature_lines
 from gateway.ledger.log import Actor
 from gateway.operations.attempt import attempt
+from gateway.operations.bundle_files import BundleFiles
 from gateway.service import Gateway
 from gateway.store import faultpoints
 from gateway.store import models as m
@@ -51,6 +51,7 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
         _remove_dead_partials(out)
         # The pid in the name lets the next export to the same place remove what a killed one left.
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}-", dir=out.parent))
+        files = BundleFiles(work)
         try:
             with gw.unit() as session:
                 if approval is not None and session.get(m.Approval, approval) is None:
@@ -72,21 +73,21 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 _no_prune_since(session, log_size)
                 approvals = _approvals(session, approval)
                 for row in approvals:
-                    _write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
+                    files.write(work / "approvals" / f"{row.id}.toml", row.source_toml.encode("utf-8"))
                 for profile in session.scalars(select(m.TransferProfile).order_by(m.TransferProfile.id)):
-                    _write(work / "profiles" / f"{profile.id}.toml", profile.source_toml.encode("utf-8"))
+                    files.write(work / "profiles" / f"{profile.id}.toml", profile.source_toml.encode("utf-8"))
                 signers = attested.scope(session, approval)  # key registrations the bundle's signatures need
-                _write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size, signers.seqs))
+                files.write_lines(work / "log" / "entries.jsonl", _entries(session, approval, log_size, signers.seqs))
                 for size, note in session.execute(select(m.Checkpoint.size, m.Checkpoint.body)
                                                   .where(m.Checkpoint.size <= log_size).order_by(m.Checkpoint.size)):
                     lines = cosignature_lines(session, size)
-                    _write(work / "checkpoints" / f"{size}.note",
+                    files.write(work / "checkpoints" / f"{size}.note",
                            (note + "".join(line + "\n" for line in lines)).encode("utf-8"))
                 # What was pruned from the log, in every bundle (scoped or not): the statements name
                 # no approval, and without them the remaining chain would start from nothing.
                 pruned = list(session.scalars(select(LogPruning.body).order_by(LogPruning.last_seq)))
                 if pruned:
-                    _write_lines(work / "log" / "prunings.jsonl", iter(pruned))
+                    files.write_lines(work / "log" / "prunings.jsonl", iter(pruned))
                 query = select(m.EvidenceDocument).where(m.EvidenceDocument.log_seq <= log_size) \
                     .order_by(m.EvidenceDocument.log_seq)
                 if approval is not None:
@@ -97,7 +98,7 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                                             m.EvidenceDocument.id.in_(sorted(signers.documents))))
                 documents = 0
                 for doc in session.scalars(query):
-                    _write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
+                    files.write(work / "evidence" / f"{doc.id}.json", doc.body.encode("utf-8"))
                     documents += 1
                 attested.write(session, work, approval, signers)
                 # Again at the end: on PostgreSQL each statement reads the latest commit, so a
@@ -109,17 +110,17 @@ def export_bundle(gw: Gateway, out: Path, *, approval: str | None, actor: Actor)
                 "keys": gw.keys.public_signing_keys(),
                 "rotations": gw.keys.rotation_statements(),
             }
-            _write(work / "keys.json", canonical(keys))
+            files.write(work / "keys.json", canonical(keys))
             manifest = gw.ledger.signer.sign({
                 "format": FORMAT,
                 "installation": gw.ledger.installation,
                 "created_at": created_at,
                 "scope": {"approval": approval},
                 "log": {"size": log_size, "head": log_head},
-                "files": _inventory(work),
+                "files": files.inventory(),
             })
-            _write(work / "MANIFEST.json", canonical(manifest))
-            _fsync_tree(work)
+            files.write(work / "MANIFEST.json", canonical(manifest))
+            files.sync()
             faultpoints.reached("export:before-rename")
             if out.exists():
                 out.rmdir()
@@ -169,39 +170,3 @@ def _entries(session: Any, approval: str | None, size: int, keep: Collection[int
             yield body
         else:
             yield canonical({"seq": seq, "redacted": True, "hash": entry_hash}).decode("utf-8")
-
-
-def _inventory(root: Path) -> list[dict[str, Any]]:
-    files = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        files.append({"path": path.relative_to(root).as_posix(), "sha256": digest.hexdigest(),
-                      "size": path.stat().st_size})
-    return sorted(files, key=lambda f: f["path"])
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as f:
-        f.write(data)
-
-
-def _write_lines(path: Path, lines: Iterator[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "x", encoding="utf-8", newline="\n") as f:
-        for line in lines:
-            f.write(line)
-            f.write("\n")
-
-
-def _fsync_tree(root: Path) -> None:
-    for path in [*root.rglob("*"), root]:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.attestations.document import DELETION_REQUEST, ERASURE_CERTIFICATE
+from gateway.attestations.document import DELETION_REQUEST, ERASURE_CERTIFICATE, SANITISATION
 from gateway.clock import timestamp
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from gateway.findings import Kind
@@ -28,8 +28,6 @@ from gateway.retention.subcontract import addressees
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.registry import get_approval
-
-SANITISATION = ("clear", "purge", "destroy")
 
 
 @dataclass(frozen=True)

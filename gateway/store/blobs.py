@@ -28,11 +28,8 @@ generation it is about to destroy.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import math
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -42,37 +39,22 @@ from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Mapper, Session
 
 from gateway.crypto.age.errors import AgeError
-from gateway.crypto.age.stream import decrypt_payload, encrypt_payload
+from gateway.crypto.age.stream import decrypt_payload
 from gateway.crypto.kek import KekGenerationGone, Keyring
 from gateway.errors import Damaged, GatewayError, Gone
 from gateway.findings import Kind
 from gateway.home import Home
 from gateway.settings import Settings
 from gateway.store import models as m
+from gateway.store.blob_writer import SEAL, BlobWriter
 from gateway.store.db import reading
 from gateway.store.kek_generations import current_generation
 from gateway.store.models_kek import KekGeneration
 from gateway.store.objects import ObjectBackend, open_backend
 from gateway.store.objects.local import LocalDirectory
 
-DATA_KEY_BYTES = 32
+_READ = 64 * 1024  # one payload chunk: the writer then holds no more than it did reading one
 _log = logging.getLogger("gateway.blobs")
-
-
-class _HashingReader:
-    def __init__(self, src: BinaryIO) -> None:
-        self.src = src
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
-        self.digest.update(data)
-        self.size += len(data)
-        return data
-
-
-_SEAL = "_gateway_unwrapped_key"  # instance attribute, never a column: (keyring, data key) until the insert
 
 
 def objects_for_home(home: Home, settings: Settings) -> ObjectBackend:
@@ -105,26 +87,32 @@ class BlobStore:
     def where(self, blob_id: str) -> str:
         return self.objects.where(blob_id)
 
+    def writer(self, *, at: datetime) -> BlobWriter:
+        """A new blob written as its bytes arrive (an upload), recorded with `staged(writer)`."""
+        return BlobWriter(self.objects, self.keyring, at=at)
+
     def write(self, src: BinaryIO, *, at: datetime) -> m.Blob:
         """Encrypt `src` into a new blob file; the returned row is not yet in any session. This is
         the slow part (hashing, encryption, fsync), done before the transaction that records it so
         that the transaction holds the database's write lock only briefly. Prefer `staged`."""
-        blob_id = uuid.uuid4().hex
-        data_key = os.urandom(DATA_KEY_BYTES)
-        reader = _HashingReader(src)
-        self.objects.store(blob_id, lambda out: encrypt_payload(data_key, reader, out))  # type: ignore[arg-type]
-        blob = m.Blob(id=blob_id, sha256=reader.digest.hexdigest(), size=reader.size, created_at=at)
-        setattr(blob, _SEAL, (self.keyring, data_key))
-        return blob
+        out = self.writer(at=at)
+        try:
+            while data := src.read(_READ):
+                out.write(data)
+        except BaseException:
+            out.discard()
+            raise
+        return out.finish()
 
     @contextlib.contextmanager
-    def staged(self, src: BinaryIO, *, at: datetime) -> Iterator[m.Blob]:
+    def staged(self, src: BinaryIO | BlobWriter, *, at: datetime) -> Iterator[m.Blob]:
         """A new blob file whose row the block records in its own short transaction
-        (`with blobs.staged(f, at=t) as blob, gw.unit() as s: s.add(blob) ...`). If the block
-        fails, the commit included (a busy database), the file is removed: no orphan is left.
+        (`with blobs.staged(f, at=t) as blob, gw.unit() as s: s.add(blob) ...`); `src` is read
+        and encrypted now, or is a writer the bytes already went through as they arrived. If the
+        block fails, the commit included (a busy database), the file is removed: no orphan is left.
         If the object store cannot take the removal either, the block's own error is the one
         raised; the object, whose key was never stored, goes in the sweep's orphan clean-up."""
-        blob = self.write(src, at=at)
+        blob = src.finish() if isinstance(src, BlobWriter) else self.write(src, at=at)
         try:
             yield blob
         except BaseException:
@@ -221,7 +209,7 @@ class BlobStore:
 
 @event.listens_for(m.Blob, "before_insert")
 def _wrap_on_insert(_mapper: Mapper[m.Blob], conn: Connection, blob: m.Blob) -> None:
-    sealed = blob.__dict__.pop(_SEAL, None)
+    sealed = blob.__dict__.pop(SEAL, None)
     if sealed is None:
         raise RuntimeError("a blob row is recorded only through BlobStore.write, which seals its data key")
     keyring, data_key = sealed

@@ -19,7 +19,7 @@ from gateway.home import Home
 from gateway.ledger.log import Actor
 from gateway.service import Gateway
 from gateway.store import models as m
-from tests import haproxy_server
+from gateway.cluster import haproxy
 from tests.conftest import APPROVALS, IN_PERIOD, REHEARSAL_START, run_gateway
 from tests.objectstore.conftest import seaweed  # noqa: F401  (fixture: the session's SeaweedFS)
 from tests.service.conftest import Service, start
@@ -33,11 +33,12 @@ class Cluster:
     homes: dict[str, Path]
     ports: dict[str, int]
     nodes: dict[str, Service]
-    proxy: haproxy_server.Haproxy
+    proxy: haproxy.Haproxy | None
     certs: dict[str, tuple[Path, Path]]
     env: dict[str, str]
     tmp: Path
     opened: list[httpx.Client] = field(default_factory=list)
+    sftp_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def ca(self) -> Path:
@@ -47,6 +48,7 @@ class Cluster:
         """A client on `login`'s own terminal, to HAProxy (or to one node's `port`)."""
         ctx = ssl.create_default_context(cafile=str(self.ca))
         ctx.load_cert_chain(*self.certs[login])
+        assert port or self.proxy is not None
         c = httpx.Client(base_url=f"https://127.0.0.1:{port or self.proxy.port}", verify=ctx, timeout=60)
         self.opened.append(c)
         return c
@@ -61,14 +63,15 @@ class Cluster:
             c.close()
         self.opened.clear()
 
-    def start_node(self, name: str) -> Service:
+    def start_node(self, name: str, env: dict[str, str] | None = None) -> Service:
         node_tmp = self.tmp / f"run-{name}-{len(list(self.tmp.glob(f'run-{name}-*')))}"
         node_tmp.mkdir()
         # A retention round every second: the lead passes within seconds when its node dies.
         service = start(self.homes[name], node_tmp, "--portal-port", str(self.ports.get(name, 0)), "--grace", "2",
-                        "--sweep-interval", "1",
-                        env={**self.env, "GATEWAY_CLUSTER_NODE": name})
+                        "--sftp-port", str(self.sftp_ports.get(name, 0)), "--sweep-interval", "1",
+                        env={**self.env, "GATEWAY_CLUSTER_NODE": name, **(env or {})})
         self.ports[name] = service.ports["portal"]
+        self.sftp_ports[name] = service.ports["sftp"]
         self.nodes[name] = service
         return service
 
@@ -98,7 +101,8 @@ class Cluster:
                 # Shown by pytest when the test failed: what the node logged as errors.
                 print("\n".join(line for line in err.splitlines() if '"level": "error"' in line or "Error" in line))
             service.notify.close()
-        self.proxy.stop()
+        if self.proxy is not None:
+            self.proxy.remove()
 
 
 def oplog_of(stderr: str) -> list[dict]:
@@ -145,21 +149,14 @@ def cluster(postgres, seaweed, tmp_path, monkeypatch) -> Iterator[Cluster]:  # n
     # its own work area; the database and the object store are the ones node A uses.
     shutil.copytree(home_a, home_b, ignore=shutil.ignore_patterns("blobs", "work", "exports", "*.lock"))
     nodes: dict[str, Service] = {}
-    c = Cluster({"node-a": home_a, "node-b": home_b}, {}, nodes, None, certs, env, tmp_path)  # type: ignore[arg-type]
+    c = Cluster({"node-a": home_a, "node-b": home_b}, {}, nodes, None, certs, env, tmp_path)
     try:
         c.start_node("node-a")
         c.start_node("node-b")
-        c.proxy = haproxy_server.start(c.ports)
+        c.proxy = haproxy.start(c.ports, tmp_path / "haproxy", sftp=c.sftp_ports)
         yield c
     finally:
-        if c.proxy is None:
-            c.proxy = haproxy_server.Haproxy(0, tmp_path / "none", _Done())  # type: ignore[arg-type]
         c.stop()
-
-
-class _Done:
-    def poll(self) -> int:
-        return 0
 
 
 def entries(home: Path) -> list[dict]:

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests import patroni_cluster
+from gateway.cluster import patroni as patroni_cluster
 from tests.conftest import APPROVALS, BIN, IN_PERIOD, REHEARSAL_START, city_policy, run_audit, run_gateway
 
 pytestmark = pytest.mark.postgres
@@ -23,7 +23,7 @@ def patroni():
     try:
         yield cluster
     finally:
-        cluster.stop()
+        cluster.remove()
 
 
 def _send(source, check: bool = True, profile: str = "lgwan-asp"):

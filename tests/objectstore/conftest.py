@@ -5,16 +5,16 @@ import uuid
 
 import pytest
 
-from tests import seaweedfs_server
+from gateway.cluster import seaweedfs
 
 
 @pytest.fixture(scope="session")
 def seaweed():
-    server = seaweedfs_server.start()
+    server = seaweedfs.start()
     try:
         yield server
     finally:
-        server.stop()
+        server.remove()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from gateway.store import models as m
 from gateway.store.blobs import BlobErased
 from tests.conftest import BIN, run_gateway
 from tests.helpers import send
-from tests.seaweedfs_server import BUCKET
+from gateway.cluster.seaweedfs import BUCKET
 
 pytestmark = pytest.mark.postgres
 NOW = datetime(2020, 6, 1, tzinfo=UTC)
@@ -72,6 +72,34 @@ def test_crypto_erase_leaves_a_restored_object_unreadable(home, s3_prefix, seawe
         seaweed.client().put_object(Bucket=BUCKET, Key=key, Body=copy)
         with gw.unit() as s, pytest.raises(BlobErased):
             blobs.copy_to(s, blob.id, io.BytesIO())
+    finally:
+        gw.engine.dispose()
+
+
+def test_a_blob_written_as_it_arrives_exists_only_once_finished(home, s3_prefix, seaweed):
+    """An upload streamed into the store (a deliverable over the portal): nothing is in the bucket
+    while it arrives nor after it is discarded; once finished and recorded it is ciphertext that
+    reads back whole; and no spool of it is left on the node."""
+    gw = Gateway.open(Home(home))
+    try:
+        blobs = gw.blobs()
+        dropped = blobs.writer(at=NOW)
+        dropped.write(PLAINTEXT[:100_000])
+        dropped.discard()
+        kept = blobs.writer(at=NOW)
+        for i in range(0, len(PLAINTEXT), 65536):
+            kept.write(PLAINTEXT[i:i + 65536])
+        assert seaweed.keys(s3_prefix + "/") == []
+        with blobs.staged(kept, at=NOW) as blob, gw.unit() as s:
+            s.add(blob)
+        assert seaweed.keys(s3_prefix + "/") == [f"{s3_prefix}/{blob.id[:2]}/{blob.id}"]
+        stored = seaweed.client().get_object(Bucket=BUCKET, Key=f"{s3_prefix}/{blob.id[:2]}/{blob.id}")["Body"].read()
+        assert "久留米".encode("cp932") not in stored
+        out = io.BytesIO()
+        with gw.read() as s:
+            blobs.copy_to(s, blob.id, out)
+        assert out.getvalue() == PLAINTEXT and blob.size == len(PLAINTEXT)
+        assert not [p for p in (home / "blobs").rglob("*") if p.is_file()]
     finally:
         gw.engine.dispose()
 

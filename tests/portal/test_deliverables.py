@@ -2,9 +2,13 @@
 and POST /api/v1/transfers/{id}/deliverables, against the real portal over real TLS."""
 from __future__ import annotations
 
+import io
+import secrets
 import socket
 import time
 
+from gateway.store.models_deliverables import Deliverable
+from tests.helpers import files_holding
 from tests.portal.conftest import MAX_UPLOAD, bearer, log_entries
 
 CSV = "宛名番号,返戻理由\n000123,あて所に尋ねあたりません\n".encode("cp932")
@@ -24,6 +28,10 @@ def work_is_empty(portal) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def blob_temporaries(portal) -> list:
+    return list((portal.home / "blobs").glob("??/.*.tmp"))
 
 
 def page_post(c, tid: str, token: str | None, name: str = "proof.pdf", body: bytes = CSV):
@@ -130,6 +138,10 @@ def test_interrupted_upload_leaves_nothing(portal, kurume_transfer):
                        f"Content-Length: {len(body) + 10_000_000}\r\n\r\n").encode() + body)
     assert work_is_empty(portal) and not any((portal.home / "work").iterdir())
     deadline = time.time() + 10
+    while time.time() < deadline and blob_temporaries(portal):  # the disconnect reaches the server
+        time.sleep(0.05)
+    assert blob_temporaries(portal) == []  # the part of it that went into the blob store is gone too
+    deadline = time.time() + 10
     while time.time() < deadline and not log_entries(portal, action="portal.upload", actor="k.tanaka",
                                                      outcome="failed"):
         time.sleep(0.2)
@@ -149,3 +161,45 @@ def test_oversized_upload_is_refused_before_it_is_read(portal, kurume_transfer):
             answer = s.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
     assert work_is_empty(portal)
+
+
+def test_a_deliverable_streams_into_the_blob_store_never_in_clear(portal, kurume_transfer):
+    """The body goes into the blob store as it arrives (encrypted under the blob's key): no
+    staging file in the work area, nothing in clear on disk while it arrives or after, and the
+    stored blob holds exactly what was sent."""
+    tid = kurume_transfer["transfer"]
+    marker = b"ZQX-DELIVERABLE-MARKER-7731"
+    data = (marker + b"," + secrets.token_hex(40).encode() + b"\r\n") * 40_000  # about 4 MB
+    boundary = secrets.token_hex(16)
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="proof.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n").encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    half = len(data) // 2
+    during: list[str] = []
+
+    def body():
+        yield head + data[:half]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the first half is in the blob store's temporary
+            staged = [p for p in blob_temporaries(portal) if p.stat().st_size >= 512 * 1024]
+            if staged:
+                break
+            time.sleep(0.05)
+        assert staged, "the deliverable never reached the blob store while it arrived"
+        assert not any(p.suffix == ".upload" for p in (portal.home / "work").iterdir())
+        during.extend(files_holding(portal.home, marker))
+        yield data[half:] + tail
+
+    with bearer(portal, "k.tanaka") as (c, h):
+        r = c.post(f"/api/v1/transfers/{tid}/deliverables", content=body(),
+                   headers={**h, "content-type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 201, r.text
+    got = r.json()
+    assert got["size"] == len(data)
+    assert during == [] and files_holding(portal.home, marker) == []
+    assert blob_temporaries(portal) == []
+    with portal.gw.read() as session:
+        blob_id = session.get(Deliverable, got["deliverable"]).blob_id
+        out = io.BytesIO()
+        portal.gw.blobs().copy_to(session, blob_id, out)
+    assert out.getvalue() == data

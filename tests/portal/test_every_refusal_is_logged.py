@@ -252,6 +252,8 @@ NOT_ACTIONS = {
     "retention prune-log": "refuses only a broken log (tests/test_log_pruning.py, one entry)",
     "hotfolder run": "the channel; its refusals are in tests/hotfolder",
     "doctor": "checks the installation; --repair removes only what processes that died left",
+    "cluster up": "starts servers and makes the nodes' homes; before it there is no log to write to",
+    "cluster status": "reads the state file", "cluster down": "stops processes; the log is what it stops",
 }
 
 

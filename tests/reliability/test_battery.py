@@ -66,7 +66,7 @@ def test_a_read_only_home(tmp_path, small_fs):
 
 @pytest.mark.postgres
 def test_postgres_killed_and_restarted(tmp_path):
-    from tests import postgres_server
+    from gateway.cluster import postgres as postgres_server
 
     server = postgres_server.start()
     try:

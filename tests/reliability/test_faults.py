@@ -154,7 +154,7 @@ def test_the_portal_answers_503_with_retry_after_while_postgres_is_away(tmp_path
     from gateway.home import Home
     from gateway.ledger.log import Actor
     from gateway.service import Gateway
-    from tests import postgres_server
+    from gateway.cluster import postgres as postgres_server
 
     server = postgres_server.start()
     try:

@@ -1,5 +1,6 @@
 """An SFTP delivery is never on disk in clear, not even while it arrives (issue 19, defect 1):
-the inbox stages it encrypted under a key held only in memory. A paramiko client over a real
+the inbox writes it into the blob store as it arrives, encrypted under the blob's own key, and
+nothing is staged in the work area to be read back at close (issue 25). A paramiko client over a real
 socket writes a file with a marker; every file under the home is scanned for the marker while
 the upload is open and after it is stored. The database files are owner-only."""
 from __future__ import annotations
@@ -18,6 +19,10 @@ from tests.sftp.conftest import log
 MARKER = b"ZQX-SEALED-STAGING-MARKER-7731"
 
 
+def blob_temporaries(home) -> list:
+    return list((home / "blobs").glob("??/.*.tmp"))  # store/objects: a blob being written
+
+
 
 def test_an_sftp_delivery_is_never_on_disk_in_clear(sftp):
     sock = socket.create_connection(("127.0.0.1", sftp.port), timeout=10)
@@ -31,7 +36,8 @@ def test_an_sftp_delivery_is_never_on_disk_in_clear(sftp):
         f = c.open(f"/inbox/{sftp.transfer}.returned-mail.csv", "wb")
         f.write(body[: len(body) // 2])
         f.flush()  # every write answered: the server has all of it
-        assert list((sftp.home / "work").glob("*.upload"))  # staged in the work area ...
+        assert blob_temporaries(sftp.home)  # going into the blob store as it arrives ...
+        assert not list((sftp.home / "work").glob("*.upload"))  # ... with no staging copy ...
         assert files_holding(sftp.home, MARKER) == []  # ... and not in clear
         f.write(body[len(body) // 2:])
         f.close()
@@ -41,7 +47,7 @@ def test_an_sftp_delivery_is_never_on_disk_in_clear(sftp):
         t.close()
     assert len(log(sftp.home, action="deliverable.upload", outcome="ok")) == before + 1
     assert files_holding(sftp.home, MARKER) == []
-    assert not list((sftp.home / "work").glob("*.upload"))
+    assert not list((sftp.home / "work").glob("*.upload")) and blob_temporaries(sftp.home) == []
 
 
 def test_writes_out_of_order_are_refused_and_nothing_is_kept(sftp):
@@ -65,4 +71,4 @@ def test_writes_out_of_order_are_refused_and_nothing_is_kept(sftp):
         t.close()
     entries = log(sftp.home, action="deliverable.upload")[before:]
     assert [e["outcome"] for e in entries] == ["refused"]
-    assert not list((sftp.home / "work").glob("*.upload"))
+    assert not list((sftp.home / "work").glob("*.upload")) and blob_temporaries(sftp.home) == []

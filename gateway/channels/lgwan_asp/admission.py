@@ -30,8 +30,9 @@ LOG_EVERY = 60.0
 
 
 class Admission:
-    def __init__(self, per_source: int, total: int, on_refused: Callable[[str], None]) -> None:
+    def __init__(self, per_source: int, total: int, on_refused: Callable[[str], None], proxy_from: str = "") -> None:
         self.per_source, self.total = per_source, total
+        self.proxy_from = proxy_from  # the balancer whose PROXY v2 header names the client (gateway.proxyproto)
         self.on_refused = on_refused
         self.lock = threading.Lock()
         self.open: dict[str, int] = defaultdict(int)
@@ -83,7 +84,13 @@ class GatedConnection(socket.socket):
 
     admission: Admission
     source: str
+    peer: tuple[str, int] | None = None  # the client a balancer's PROXY header named
     _released = False
+
+    def getpeername(self) -> tuple[str, int]:
+        # asyncio's transport asks once, for `peername`: uvicorn's scope["client"], hence every
+        # throttle and log entry, gets the client the balancer relayed.
+        return self.peer if self.peer is not None else super().getpeername()
 
     def close(self) -> None:
         if not self._released:
@@ -110,16 +117,40 @@ class GatedListener(socket.socket):
             # socket.socket's own accept() calls this too; it raises BlockingIOError when nothing waits.
             fd, addr = self._accept()  # type: ignore[attr-defined]
             source = addr[0] if isinstance(addr, tuple) else str(addr)
+            peer = None
+            if self.admission.proxy_from and source == self.admission.proxy_from:
+                peer = _relayed(fd)
+                if peer is None:
+                    continue
+                source, addr = peer[0], peer
             if not self.admission.admit(source):
                 socket.close(fd)
                 continue
             conn = GatedConnection(self.family, self.type, self.proto, fileno=fd)
-            conn.admission, conn.source = self.admission, source
+            conn.admission, conn.source, conn.peer = self.admission, source, peer
             with self.admission.lock:
                 self.admission.pending[fd] = (time.monotonic(), conn)
             if socket.getdefaulttimeout() is None and self.gettimeout():
                 conn.setblocking(True)
             return conn, addr
+
+
+def _relayed(fd: int) -> tuple[str, int] | None:
+    """The client the balancer names in its PROXY v2 header on `fd`; None (and `fd` closed) for
+    its health checks and for anything unreadable. The balancer writes the header with its connect,
+    so the short blocking read does not hold the event loop up."""
+    from gateway import proxyproto
+
+    raw = socket.socket(fileno=fd)
+    try:
+        peer = proxyproto.read(raw, timeout=1.0)
+    except proxyproto.BadHeader:
+        peer = None
+    if peer is None:
+        raw.close()
+        return None
+    raw.detach()
+    return peer
 
 
 def sweep(admission: Admission, stop: threading.Event, every: float = 1.0) -> None:

@@ -28,6 +28,7 @@ from gateway.errors import Forbidden, Invalid, NotFound
 from gateway.ledger.log import Event
 from gateway.operations import incidents, notices
 from gateway.operations.receive import confirm_receipt
+from gateway.operations.send import AlreadySent
 from gateway.retention import deletion
 
 bearer = HTTPBearer(auto_error=False, description="POST /api/v1/tokens で発行 / issued by POST /api/v1/tokens")
@@ -143,7 +144,9 @@ async def api_send(request: Request) -> Any:
         return Response(status_code=400)
     if o.sent is None:
         assert o.error is not None
-        return JSONResponse({**o.error.to_json(), "filename": o.filename}, status_code=status_of(o.error))
+        # A retry under the same Idempotency-Key names the transfer the first attempt made (409).
+        earlier = {"transfer": o.error.transfer} if isinstance(o.error, AlreadySent) else {}
+        return JSONResponse({**o.error.to_json(), "filename": o.filename, **earlier}, status_code=status_of(o.error))
     s = o.sent
     return {"transfer": s.transfer, "records": s.sent.record_count, "sha256": s.sent.sha256,
             "package_sha256": s.package_sha256, "evidence": s.evidence, "removed": dict(s.sent.removed),

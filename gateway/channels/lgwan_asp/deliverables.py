@@ -5,8 +5,9 @@ Who may deliver is decided by the core (`gateway.operations.deliverables.authori
 handler of the receiving organisation) *before* the first byte of the body is read, so another
 organisation's caller or a non-designated handler never writes to the gateway's disk. The body is
 then streamed to the private work area by `uploads.receive` (size limit, free-disk check, CSRF
-field before the file part, nothing left after an error or a dropped connection) and handed to
-`gateway.operations.deliverables.upload`, which stores it encrypted and logs it. The client's
+field before the file part, nothing left after an error or a dropped connection) straight into
+the blob store, encrypted under the blob's own key as it arrives, and handed to
+`gateway.operations.deliverables.upload`, which records it and logs it. The client's
 filename is only a label: logged and shown as it came, never part of a path.
 """
 from __future__ import annotations
@@ -55,8 +56,9 @@ async def receive_deliverable(request: Request, auth: Auth, transfer_id: str, *,
 
     settings = request.app.state.settings
     try:
+        blobs = await run_in_threadpool(gw.blobs)  # reads the KEK; an object store's client is made once
         up = await uploads.receive(request, uploads.work_dir(gw.home.root), limit=settings.max_upload_bytes,
-                                   expected_csrf=expected_csrf)
+                                   expected_csrf=expected_csrf, into=lambda: blobs.writer(at=gw.clock.now()))
     except GatewayError as err:
         raise await refused(request, "portal.upload", err) from None
     except ClientDisconnect:
@@ -64,12 +66,12 @@ async def receive_deliverable(request: Request, auth: Auth, transfer_id: str, *,
         raise Invalid("送信が途中で切れました。何も保存していません。もう一度送信してください。",
                       "the upload was interrupted; nothing was kept. Send it again.") from None
     try:
-        if up.path is None:
+        if up.blob is None:
             raise await refused(request, "portal.upload", Invalid(
                 "納品するファイルを選択してください。", "choose the file to deliver."))
         name = up.filename or "deliverable"
         await log("ok", f"received deliverable {name!s} ({up.size} bytes)")
-        did = await run_in_threadpool(deliverables.upload, gw, caller, transfer_id, name, up.path)
+        did = await run_in_threadpool(deliverables.upload, gw, caller, transfer_id, name, up.blob)
         return Delivered(did, transfer_id, name, up.size)
     finally:
         up.discard()

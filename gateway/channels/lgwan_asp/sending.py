@@ -3,7 +3,9 @@ hand it to gateway.operations.send, which screens, minimises, encrypts, stores a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +51,26 @@ async def upload_and_send(request: Request, auth: Auth, *, expected_csrf: str | 
         raise await refused(request, "portal.upload", err) from None
     faultpoints.reached("upload:after-spool")  # the resident file whole in the work area, not yet sent
     try:
-        return await run_in_threadpool(send_upload, gw, auth, up)
+        return await run_in_threadpool(send_upload, gw, auth, up, request.headers.get("idempotency-key"))
     finally:
         up.discard()
 
 
-def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
-    """Send a received upload (the caller discards it afterwards)."""
+# A client's own name for one send, the same on each retry of it (IETF draft "The Idempotency-Key
+# HTTP Header Field"; a UUID is typical).
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+
+
+def source_key(login: str, idempotency_key: str) -> str:
+    """The send's `source_key`: a retry with the same key finds the transfer the first attempt made
+    (operations.send refuses it as AlreadySent, naming it). Per account, so that one user's key
+    never meets another's."""
+    return "api:" + hashlib.sha256(f"{login}\0{idempotency_key}".encode()).hexdigest()
+
+
+def send_upload(gw: Any, auth: Auth, up: uploads.Upload, idempotency_key: str | None = None) -> Outcome:
+    """Send a received upload (the caller discards it afterwards). With an `Idempotency-Key`, a
+    retry of a send that completed (its answer lost with a node that died) makes no second transfer."""
     f = up.fields
     outcome = Outcome(up.filename, up.size, {k: v for k, v in f.items() if k != "csrf"})
     approval = f.get("approval", "")
@@ -74,6 +89,12 @@ def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             f"承認「{approval}」は見つかりません。", f"no approval '{approval}' for your organisation."),
             channel="lgwan-asp", source=auth.source)
         return outcome
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        outcome.error = refuse(gw, actor_of(auth), "transfer.send", Invalid(
+            "Idempotency-Key は英数字と . _ : - の 8〜128 文字で指定してください（例: UUID）。",
+            "Idempotency-Key must be 8 to 128 letters, digits or . _ : - (a UUID, say)."),
+            channel="lgwan-asp", source=auth.source)
+        return outcome
     year_text = (f.get("record_fiscal_year") or "").strip()
     if year_text and not (year_text.isascii() and year_text.isdigit() and 1900 <= int(year_text) <= 2999):
         outcome.error = refuse(gw, actor_of(auth), "transfer.send", Invalid(
@@ -86,7 +107,8 @@ def send_upload(gw: Any, auth: Auth, up: uploads.Upload) -> Outcome:
             file=up.path, approval=approval, profile=f.get("profile", ""), recipient=f.get("recipient", ""),
             password_delivery=f.get("password_delivery", ""), notice_to=notice,
             record_fiscal_year=int(year_text) if year_text else None,
-            second_check=f.get("second_check") == "on"))
+            second_check=f.get("second_check") == "on",
+            source_key=source_key(auth.login, idempotency_key) if idempotency_key is not None else None))
         # A held send has no notice yet: the checker's approval releases it (staff_checks.py).
         outcome.notice_html = None if outcome.sent.held else notice.read_text(encoding="utf-8")
     except Refused as err:

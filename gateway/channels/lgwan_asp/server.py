@@ -105,7 +105,8 @@ def _admission(gw: Gateway, settings: PortalSettings | None) -> Admission:
             "接続元からの接続が多すぎます。", "too many connections from this source or in all; further ones are "
             "cut before the TLS handshake, logged once a minute per source"), channel="lgwan-asp", source=source)
 
-    return Admission(s.max_connections_per_source, s.max_connections, refused)
+    return Admission(s.max_connections_per_source, s.max_connections, refused,
+                     proxy_from=gw.settings.cluster.proxy_protocol_from)
 
 
 def _listen(bind: str, port: int) -> socket.socket:

@@ -1,6 +1,9 @@
 """Receiving an upload: the multipart body streamed straight to a file in the private work area,
 encrypted as it arrives under a key held only in memory (crypto/sealed.py): the resident file is
-never on disk in clear. Nothing is held in memory beyond one chunk; the declared size is checked against the limit and
+never on disk in clear. An upload that is kept as it came (a contractor's deliverable) goes
+instead straight into the blob store (`into`, store/blob_writer.py), encrypted under its blob's
+data key as it arrives, so that nothing re-reads and re-encrypts it when the body ends.
+Nothing is held in memory beyond one chunk; the declared size is checked against the limit and
 the free disk before the first byte is read, and the running size after every chunk. The file is
 named `<pid>.<random>.upload`, so the send operation's stale-work sweep removes what a killed
 process left behind; on any error or a dropped connection it is removed at once. The client's
@@ -11,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from gateway.channels.lgwan_asp import csrf
 from gateway.channels.lgwan_asp.labels import byte_size
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import Invalid, TooLarge, Unavailable
+from gateway.store.blob_writer import BlobWriter
 
 MAX_FIELDS = 20
 MAX_FIELD_BYTES = 4096
@@ -38,11 +43,18 @@ class Upload:
     fields: dict[str, str] = field(default_factory=dict)
     filename: str | None = None
     path: SealedFile | None = None
+    blob: BlobWriter | None = None  # where the file part went instead, when `receive` was given `into`
     size: int = 0
+
+    @property
+    def received(self) -> bool:
+        return self.path is not None or self.blob is not None
 
     def discard(self) -> None:
         if self.path is not None:
             self.path.discard()
+        if self.blob is not None:
+            self.blob.discard()  # nothing once finished: then the blob is its recorder's
 
 
 def work_dir(root: Path) -> Path:
@@ -66,9 +78,12 @@ def too_large(limit: int) -> TooLarge:
                     f"the file is too large (limit {size}); split it or ask the administrator.")
 
 
-async def receive(request: Request, work: Path, *, limit: int, expected_csrf: str | None) -> Upload:
-    """Parse the request body; the file goes to `work`. `expected_csrf` must arrive as a form field
-    before the file part (forms put it first), so no byte is written for a forged request."""
+async def receive(request: Request, work: Path, *, limit: int, expected_csrf: str | None,
+                  into: Callable[[], BlobWriter] | None = None) -> Upload:
+    """Parse the request body; the file goes to `work`, or to the blob writer `into` opens (the
+    caller finishes it: committing the object is blocking work, not the event loop's).
+    `expected_csrf` must arrive as a form field before the file part (forms put it first), so no
+    byte is written for a forged request."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise Invalid("multipart/form-data で送信してください。", "send the form as multipart/form-data.")
@@ -103,15 +118,18 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
         _, opts = parse_options_header(part["headers"].get(b"content-disposition", b""))
         part["name"] = opts.get(b"name", b"").decode("utf-8", "replace")
         if b"filename" in opts:
-            if part["name"] != "file" or up.path is not None:
+            if part["name"] != "file" or up.received:
                 raise Invalid("ファイルは 1 つだけ送信できます。", "send exactly one file.")
             if expected_csrf is not None and not csrf.matches(expected_csrf, up.fields.get(csrf.FIELD)):
                 raise csrf.form_expired()
             part["file"] = True
             up.filename = browser_filename(opts[b"filename"])
-            up.path = SealedFile(work / f"{os.getpid()}.{secrets.token_hex(8)}.upload")
-            up.path.shown_as = up.filename
-            out[0] = up.path
+            if into is not None:
+                up.blob = out[0] = into()
+            else:
+                up.path = SealedFile(work / f"{os.getpid()}.{secrets.token_hex(8)}.upload")
+                up.path.shown_as = up.filename
+                out[0] = up.path
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         if part["file"]:
@@ -126,7 +144,8 @@ async def receive(request: Request, work: Path, *, limit: int, expected_csrf: st
 
     def on_part_end() -> None:
         if part["file"]:
-            out[0].finish()
+            if isinstance(out[0], SealedFile):
+                out[0].finish()
             out[0] = None
         elif part["name"]:
             if len(up.fields) >= MAX_FIELDS:

@@ -5,8 +5,8 @@
 read-only; opening one is checked (`operations.receive.may_download`) and reading it goes
 through `operations.receive.download` (handler check, log entry, refusal after erasure;
 outbox.py). `/inbox/<transfer>.<name>`: write-only; a deliverable under that
-transfer, written to a private temporary file (encrypted as it arrives, crypto/sealed.py) and
-handed to `operations.deliverables.upload` when the client closes it. `/attestations/<name>.json`: a
+transfer, encrypted into the blob store as it arrives (store/blob_writer.py) and recorded by
+`operations.deliverables.upload` when the client closes it. `/attestations/<name>.json`: a
 signed attestation, filed when the client closes it, its answer read back from the same path
 (attestations.py); `/transfers.json`: the handler's transfers and deadlines. Paths are normalised
 inside the jail; links, renames, removals,
@@ -18,9 +18,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-import secrets
 import shutil
-from pathlib import Path
 from typing import Any
 
 import paramiko
@@ -31,7 +29,6 @@ from gateway.channels.vpn_sftp import attestations
 from gateway.channels.vpn_sftp.common import Gate, attrs, status_of
 from gateway.channels.vpn_sftp.outbox import MAX_OPEN, PackageHandle
 from gateway.core.transfers import HELD
-from gateway.crypto.sealed import SealedFile
 from gateway.errors import Category, Forbidden, GatewayError, TooLarge, Unavailable
 from gateway.ledger.log import Event
 from gateway.operations import deliverables
@@ -44,24 +41,24 @@ CHANNEL = "vpn-sftp"
 
 
 OUTBOX, INBOX = "/outbox", "/inbox"
-MAX_UPLOADS = 8  # open at once in one session: each holds a file in the work area
-# The upload, and its copy encrypted at rest, each about the size of the upload (as the portal's).
+MAX_UPLOADS = 8  # open at once in one session: each holds a blob being written
+# The upload's copy encrypted at rest is about the size of the upload, with room to spare.
 DISK_FACTOR = 2
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
 
 class _Upload(paramiko.SFTPHandle):
     """A deliverable on its way in: authorised when it was opened, bounded as its bytes arrive
-    (the installation's upload cap, and free disk for it and the encrypted copy), handed to the
-    operation that stores it when the client closes it. Its bytes are encrypted as they arrive,
-    under a key held only in memory (crypto/sealed.py): never on disk in clear. So they must come
-    in order, each write where the last one ended, as clients' `put` sends them; any other write
-    is refused and nothing is kept."""
+    (the installation's upload cap, and free disk for it), and encrypted into the blob store as
+    they arrive (store/blob_writer.py, under the blob's own key): never on disk in clear, and
+    never read back at close, when the client is waiting. So the bytes must come in order, each
+    write where the last one ended, as clients' `put` sends them; any other write is refused and
+    nothing is kept. The close hands the blob to the operation that records it."""
 
-    def __init__(self, jail: Jail, transfer: str, name: str, path: Path) -> None:
+    def __init__(self, jail: Jail, transfer: str, name: str) -> None:
         super().__init__(os.O_WRONLY)
-        self.jail, self.transfer, self.name, self.path = jail, transfer, name, path
-        self.sealed = SealedFile(path)
+        self.jail, self.transfer, self.name = jail, transfer, name
+        self.blob = jail.gw.blobs().writer(at=jail.gw.clock.now())
         self.finished = False
         self.refused = False  # a write went past a bound: the close refuses, and nothing is kept
         self.end = 0
@@ -75,11 +72,11 @@ class _Upload(paramiko.SFTPHandle):
             return SFTP_FAILURE
         end = offset + len(data)
         limit = self.jail.gw.settings.portal.max_upload_bytes
-        if end > limit or shutil.disk_usage(self.path.parent).free < len(data) * DISK_FACTOR:
+        if end > limit or shutil.disk_usage(self.jail.gw.home.root).free < len(data) * DISK_FACTOR:
             self.refused = True
             self.jail.refuse_upload(self, end > limit, limit)
             return SFTP_FAILURE
-        self.sealed.write(data)
+        self.blob.write(data)
         self.end = end
         return SFTP_OK
 
@@ -92,19 +89,18 @@ class _Upload(paramiko.SFTPHandle):
         try:
             if self.refused:
                 return SFTP_FAILURE
-            self.sealed.finish()
             faultpoints.reached("upload:sftp-before-store")
-            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.sealed)
+            deliverables.upload(self.jail.gw, self.jail.gate.caller(), self.transfer, self.name, self.blob)
             self.finished = True
         except GatewayError as err:
             result = status_of(err)
         finally:
-            self.sealed.discard()
+            self.blob.discard()  # nothing once recorded: then the blob is the deliverable's
         return result
 
     def abandon(self) -> None:
         """The client went away before closing: nothing of the upload stays."""
-        self.sealed.discard()
+        self.blob.discard()
 
 
 class Jail(paramiko.SFTPServerInterface):
@@ -239,10 +235,7 @@ class Jail(paramiko.SFTPServerInterface):
             deliverables.authorise(self.gw, self.gate.caller(), match.group(1))
         except GatewayError as err:
             return status_of(err)
-        work = self.gw.home.root / "work"
-        work.mkdir(mode=0o700, exist_ok=True)
-        path = work / f"{os.getpid()}.{secrets.token_hex(8)}.upload"
-        upload = _Upload(self, match.group(1), match.group(2), path)
+        upload = _Upload(self, match.group(1), match.group(2))
         self.uploads.add(upload)
         return upload
 

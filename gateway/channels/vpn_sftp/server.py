@@ -174,6 +174,7 @@ class SftpServer:
         # Several nodes share one PostgreSQL database: a source locked on one is locked on all.
         shared = SharedLockout(gw.engine) if gw.engine.dialect.name == "postgresql" else None
         self.limits = limits or Limits.of(gw.settings.sftp, shared)
+        self.proxy_from = gw.settings.cluster.proxy_protocol_from
         self.host_key = paramiko.Ed25519Key.from_private_key_file(str(gw.home.keys / "ssh_host_ed25519_key"))
         self.sock = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -231,7 +232,25 @@ class SftpServer:
                 conn, addr = self.sock.accept()
             except OSError:
                 return
-            self._admit(conn, addr[0])
+            source = addr[0]
+            if self.proxy_from and source == self.proxy_from:
+                # The balancer's PROXY v2 header names the client: in a thread of its own, so that
+                # a slow or broken one does not hold up the accept loop.
+                threading.Thread(target=self._admit_relayed, args=(conn,), name="sftp-proxy", daemon=True).start()
+                continue
+            self._admit(conn, source)
+
+    def _admit_relayed(self, conn: socket.socket) -> None:
+        from gateway import proxyproto
+
+        try:
+            peer = proxyproto.read(conn, timeout=2.0)
+        except proxyproto.BadHeader:
+            peer = None
+        if peer is None:  # a health check, or not a header we can read: nothing to serve
+            conn.close()
+            return
+        self._admit(conn, peer[0])
 
     def _admit(self, conn: socket.socket, source: str) -> None:
         if self.limits.locked(source) or not self.limits.connect(source):

