@@ -1,6 +1,8 @@
 """SFTP through HAProxy (issue 24, gap a): SSH passes the balancer untouched and ends at a node,
 which all have the same host key; the contractor's downloads from /outbox and uploads to /inbox,
-each on a new connection, are served by both nodes, and every one is in the one log."""
+each on a new connection, are served by both nodes, and every one is in the one log. The package
+allows one complete download (issue 20), counted in the shared database: the first download gets
+it, the later ones are refused (download-over-limit) by whichever node they reach."""
 from __future__ import annotations
 
 import json
@@ -28,18 +30,19 @@ def test_downloads_and_uploads_through_haproxy_reach_both_nodes(cluster, kurume_
     (tmp_path / "returned.csv").write_text("番号,理由\n1,宛所不明\n", encoding="utf-8")
     for i in range(4):  # a new connection each time: HAProxy's round robin alternates the nodes
         batch = tmp_path / "batch"
-        batch.write_text(f"get /outbox/{transfer}.age got-{i}.age\nput returned.csv /inbox/{transfer}.returned-{i}.csv\n")
+        batch.write_text(f"-get /outbox/{transfer}.age got-{i}.age\nput returned.csv /inbox/{transfer}.returned-{i}.csv\n")
         proc = subprocess.run(
             ["sftp", "-b", str(batch), "-i", str(key), "-o", f"UserKnownHostsFile={known}",
              "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
              "-P", str(cluster.proxy.sftp_port), "k.tanaka@127.0.0.1"],
             capture_output=True, text=True, timeout=60, cwd=tmp_path)
         assert proc.returncode == 0, proc.stderr
-        assert (tmp_path / f"got-{i}.age").read_bytes().startswith(b"age-encryption.org/v1")
-    assert len({(tmp_path / f"got-{i}.age").read_bytes() for i in range(4)}) == 1  # one package, from either node
+    assert (tmp_path / "got-0.age").read_bytes().startswith(b"age-encryption.org/v1")
+    assert not any((tmp_path / f"got-{i}.age").exists() for i in range(1, 4))  # copies: refused
     log = entries(cluster.homes["node-a"])
     downloads = [e for e in log if e["action"] == "transfer.download" and e["channel"] == "vpn-sftp"]
     uploads = [e for e in log if e["action"] == "deliverable.upload"]
     assert sorted(e["node"] for e in downloads) == ["node-a", "node-a", "node-b", "node-b"]
+    assert [(e["outcome"], e["kinds"]) for e in downloads] == [("ok", [])] + [("refused", ["download-over-limit"])] * 3
     assert sorted(e["node"] for e in uploads) == ["node-a", "node-a", "node-b", "node-b"]
     assert all(e["outcome"] != "refused" for e in uploads), uploads
