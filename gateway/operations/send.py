@@ -21,6 +21,7 @@ from typing import BinaryIO, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway.clock import timestamp, to_jst
 from gateway.core import second_check
@@ -37,7 +38,7 @@ from gateway.crypto.background import Background
 from gateway.crypto.sealed import SealedFile
 from gateway.errors import Conflict, Invalid, Refusal, Refused
 from gateway.findings import Kind
-from gateway.ledger.log import Actor
+from gateway.ledger.log import Actor, lock_head
 from gateway.notices.password_notice import PasswordNotice
 from gateway.notices.password_notice import write as write_notice
 from gateway.operations import downloads, workarea
@@ -269,21 +270,31 @@ class _Pending:
     limit: tuple[int, int] | None  # (complete downloads, retries of broken ones) it allows
 
 
-def _first_transfer_only(gw: Gateway, approval: Approval, profile: Profile) -> None:
+def _first_transfer_only(gw: Gateway, approval: Approval, profile: Profile, session: Session | None = None) -> None:
     """A profile the approval allows for the first hand-over only (Kurume's VPN line for the
-    set-up) is refused once any transfer under the approval went that way."""
+    set-up) is refused once any transfer under the approval went that way. Asked early, before
+    the work of a send, and again in the transaction that records it (`session`), under the
+    log's head lock: two sends at the same instant cannot both be the first."""
     if profile.id not in approval.first_transfer_only:
         return
-    with gw.read() as session:
-        earlier = session.scalar(select(m.Transfer.id).where(
-            m.Transfer.approval_id == approval.id, m.Transfer.profile_id == profile.id,
-            m.Transfer.state != "rejected").limit(1))
+    if session is None:
+        with gw.read() as reading:
+            earlier = _earlier_over(reading, approval, profile)
+    else:
+        lock_head(session)  # every send's transaction takes it to append its entry: taken first here
+        earlier = _earlier_over(session, approval, profile)
     if earlier is not None:
         raise Refused.one(
             Kind.UNAPPROVED_CHANNEL,
             f"承認は「{profile.title}」を最初の受け渡し（{earlier}）にだけ認めています。以後は他の方法で送ってください。",
             f"the approval allows profile '{profile.id}' for the first hand-over only ({earlier}); "
             "send later ones another way.")
+
+
+def _earlier_over(session: Session, approval: Approval, profile: Profile) -> str | None:
+    return session.scalar(select(m.Transfer.id).where(
+        m.Transfer.approval_id == approval.id, m.Transfer.profile_id == profile.id,
+        m.Transfer.state != "rejected").limit(1))
 
 
 def _check_reasons(gw: Gateway, approval: Approval, sent: Manifest, req: SendRequest) -> list[str]:
@@ -312,6 +323,7 @@ def _store(a: Attempt, p: _Pending) -> tuple[str, str]:
     blobs = gw.blobs()
     with p.payload.open("rb") as body, \
             blobs.staged(Prefixed(p.header, body), at=p.at) as blob, gw.unit() as session:  # type: ignore[arg-type]
+        _first_transfer_only(gw, p.approval, p.profile, session)
         session.add(blob)
         session.add(m.Transfer(
             id=p.transfer_id, approval_id=p.approval.id, profile_id=p.profile.id, channel=p.profile.channel,
