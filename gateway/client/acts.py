@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from gateway.attestations import document as d
 from gateway.client.channel import Channel
+from gateway.client.read_ahead import ReadAhead
 from gateway.client.signer import Signer
 from gateway.clock import Clock, timestamp
 from gateway.crypto import age
@@ -43,8 +44,8 @@ def unpack(source: AbstractContextManager[BinaryIO], output: Path, passphrase: b
     from gateway.crypto.unpack import decrypt_count_hash
 
     try:
-        with source as raw:
-            package = HashingReader(raw)
+        with source as raw, ReadAhead(raw) as ahead:
+            package = HashingReader(ahead)  # type: ignore[arg-type]
             with atomic_output(output) as out:
                 digest, records = decrypt_count_hash(io.BufferedReader(package, READ_BUFFER), out,
                                                      TypedPassphrase(passphrase, max_work_factor), output.name)
