@@ -11,11 +11,11 @@ import hashlib
 from datetime import datetime
 
 from gateway.clock import timestamp
-from gateway.errors import Forbidden, Invalid, NotFound
+from gateway.errors import Invalid
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.city_approval import own_approval
 from gateway.service import Gateway
-from gateway.store.registry import get_approval
 
 ACTION = "condition.confirm"
 CONFIRMERS = ("staff", "security-officer")
@@ -28,13 +28,9 @@ def confirm(gw: Gateway, caller: Caller, approval_id: str, number: int, *, means
     evidence id."""
     with attempt(gw, caller, ACTION) as a, gw.unit() as session:
         user = a.user
-        approval = get_approval(session, approval_id)
-        if user.organisation_id != approval.city.id:
-            raise NotFound(f"承認「{approval_id}」は見つかりません。", f"no approval '{approval_id}'.")
-        a.approval = approval.id
-        if user.role not in CONFIRMERS:
-            raise Forbidden("条件の確認は市の職員又は情報セキュリティ担当が記録します。",
-                            "city staff or a security officer record that a condition was met.")
+        approval = own_approval(a, session, approval_id, CONFIRMERS,
+                                ("条件の確認は市の職員又は情報セキュリティ担当が記録します。",
+                                 "city staff or a security officer record that a condition was met."))
         if not 1 <= number <= len(approval.conditions):
             raise Invalid(f"条件の番号は 1〜{len(approval.conditions)} です（gateway approval show で確認）。",
                           f"the condition number is 1-{len(approval.conditions)} (see gateway approval show).")

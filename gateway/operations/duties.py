@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from gateway.clock import timestamp
 from gateway.core import duties as rules
-from gateway.errors import Forbidden, Invalid, NotFound
+from gateway.errors import Invalid
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
+from gateway.operations.city_approval import own_approval
 from gateway.service import Gateway
 from gateway.store import models as m
 from gateway.store.registry import get_approval
@@ -33,13 +34,9 @@ def record(gw: Gateway, caller: Caller, approval_id: str, duty_id: str, *, on: d
            handler: str | None = None, application: dict[str, str] | None = None) -> str:
     with attempt(gw, caller, ACTION) as a, gw.unit() as session:
         user = a.user
-        approval = get_approval(session, approval_id)
-        if user.organisation_id != approval.city.id:
-            raise NotFound(f"承認「{approval_id}」は見つかりません。", f"no approval '{approval_id}'.")
-        a.approval = approval.id
-        if user.role not in RECORDERS:
-            raise Forbidden("契約上の義務の履行は市の職員又は情報セキュリティ担当が記録します。",
-                            "city staff or a security officer record the duties of the contract.")
+        approval = own_approval(a, session, approval_id, RECORDERS,
+                                ("契約上の義務の履行は市の職員又は情報セキュリティ担当が記録します。",
+                                 "city staff or a security officer record the duties of the contract."))
         duty = approval.duty(duty_id)
         if duty is None:
             known = ", ".join(d.id for d in approval.duties) or "なし / none"
