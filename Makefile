@@ -5,9 +5,16 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell $(PYTHON) -c 'import hashlib,sys;print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest()[:12])')
 
-.PHONY: setup system-packages demo cluster-demo test lint fuzz bench bench-national browser-full clean
+.PHONY: setup bytecode system-packages demo cluster-demo test lint fuzz bench bench-national browser-full clean
 
-setup: system-packages $(STAMP)
+setup: system-packages $(STAMP) bytecode
+
+# The editable install compiles nothing, and with PYTHONDONTWRITEBYTECODE set (as on this machine)
+# Python caches nothing it compiles: every `gateway` process compiled ~100 of our modules from
+# source, 0.07 s of each command's start-up. A wheel install compiles them; this does the same for
+# the checkout (only what changed since the last run).
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 gateway audit
 
 system-packages:
 	@scripts/install-system-packages
