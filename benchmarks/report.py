@@ -191,6 +191,7 @@ def _handover(h: dict[str, Any] | None) -> list[str]:
         d = c["detail"]
         inside = [f"{k} {v}" for k, v in d.items()]
         lines += ["", "Inside the stages (s): " + ", ".join(inside) + "."]
+    lines += _start_ups(h)
     lines += _loaded(h)
     lines += [
         "", "### The floor", "",
@@ -202,8 +203,13 @@ def _handover(h: dict[str, Any] | None) -> list[str]:
         f"| the same plus two scrypt derivations | {floor['floor_with_kdf_s']} s |",
     ]
     if start:
-        lines += [f"| `python -c pass` (interpreter start) | {start['python_s']} s |",
-                  f"| `python -c 'import gateway.cli'` (every `gateway` process pays it) | {start['import_gateway_cli_s']} s |"]
+        lines.append(f"| `python -c pass` (interpreter start) | {start['python_s']} s |")
+        for key, what in (("import_send_s", "the modules `gateway send` imports"),
+                          ("import_export_s", "the modules `gateway export evidence` imports"),
+                          ("import_client_s", "the modules `gateway-client receive --sftp` imports"),
+                          ("import_sqlalchemy_orm_s", "of which `sqlalchemy.orm` alone")):
+            if key in start:
+                lines.append(f"| {what} | {start[key]} s |")
     lines += ["", "| | share of the total above the floor | above floor + scrypt |", "|---|---:|---:|"]
     for name, c in [*h["channels"].items(), ("bare tools", bare)]:
         lines.append(f"| {name} | {c['share_above_floor']:.1%} | {c['share_above_floor_with_kdf']:.1%} |")
@@ -216,6 +222,28 @@ def _handover(h: dict[str, Any] | None) -> list[str]:
             top = "; ".join(f"{f} {share:.0%}" for f, share in p["top"][:5])
             lines.append(f"| {name} | {p['seconds']} | {top} |")
     return lines
+
+
+def _start_ups(h: dict[str, Any]) -> list[str]:
+    """How much of each path is Python processes starting and ending rather than work: the bare
+    tools are three small native binaries, ours three Python processes (send, the contractor's
+    client, the evidence export)."""
+    bare = h["bare"]["total_s"]
+    rows = []
+    for name, c in h["channels"].items():
+        d, st = c["detail"], c["stages"]
+        if "receive_start_up_s" not in d or "evidence_command_s" not in d:
+            continue
+        start_ups = st.get("send start-up", 0.0) + d["receive_start_up_s"] + st.get("evidence", 0.0) - d["evidence_command_s"]
+        rest = c["total_s"] - start_ups
+        rows.append(f"| {name} | {c['total_s']} | {round(start_ups, 3)} | {round(rest, 3)} | {round(rest / bare, 2)} |")
+    if not rows:
+        return []
+    return ["", "### Process start-ups", "",
+            "The three Python processes' start-up and exit (interpreter, imports, database; measured as each "
+            "process's wall time minus the work timed inside it), against the rest of the path.", "",
+            "| path | total (s) | start-ups (s) | the rest (s) | the rest / bare tools |", "|---|---:|---:|---:|---:|",
+            *rows]
 
 
 def _bare_seconds(bare: dict[str, Any], stages: str | tuple[str, ...]) -> float:
