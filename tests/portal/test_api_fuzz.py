@@ -88,6 +88,19 @@ def test_the_fuzzer_sees_every_api_route(portal: Portal) -> None:
     assert len(_operations(portal)) >= 19
 
 
+def test_the_fuzzer_sends_idempotency_keys_to_the_send(portal: Portal) -> None:
+    """The header the API reads is in its document, so the generated sends carry it too (and
+    retry under the same key) instead of the fuzzer never trying it."""
+    from gateway.channels.lgwan_asp.app import create_app
+    from gateway.channels.lgwan_asp.sending import IDEMPOTENCY_KEY
+
+    send = create_app(portal.gw).openapi()["paths"]["/api/v1/transfers"]["post"]
+    header = [p for p in send["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+    assert header and header[0]["schema"]["pattern"] == f"^{IDEMPOTENCY_KEY.pattern}$"
+    operation = next(o for o in _operations(portal) if o.path == "/api/v1/transfers" and o.method.upper() == "POST")
+    assert "Idempotency-Key" in [p.name for p in operation.headers]
+
+
 @pytest.mark.parametrize("login", ["s.staff", "k.tanaka"])
 def test_no_generated_request_breaks_the_api_or_changes_state_when_refused(
         portal: Portal, callers: dict, kurume_transfer: dict, login: str) -> None:

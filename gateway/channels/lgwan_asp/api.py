@@ -21,7 +21,7 @@ from gateway.channels.lgwan_asp import auth as authn
 from gateway.channels.lgwan_asp import csrf, queries, sessions
 from gateway.channels.lgwan_asp.contractor import stream_package
 from gateway.channels.lgwan_asp.officer import audit_report, log_filter
-from gateway.channels.lgwan_asp.sending import upload_and_send
+from gateway.channels.lgwan_asp.sending import IDEMPOTENCY_KEY, upload_and_send
 from gateway.channels.lgwan_asp.web import actor_of, auth_of, gw_of, refused, require, source_of, status_of, terminal_of
 from gateway.clock import JST
 from gateway.errors import Forbidden, Invalid, NotFound
@@ -127,7 +127,15 @@ async def get_transfer(request: Request, transfer_id: str) -> Any:
     return row
 
 
-@secured.post("/transfers", openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+# The Idempotency-Key header is documented here, not declared as a FastAPI parameter: a malformed
+# one is refused by sending.py through the one refusal path (logged, Japanese first), not by
+# FastAPI's own 422.
+@secured.post("/transfers", openapi_extra={"parameters": [{
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "A client's name for this send, the same on each retry: a retry after the first one was "
+                   "recorded is refused 409 naming the transfer it made (the passphrase is shown once).",
+    "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"}}],
+    "requestBody": {"content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["approval", "recipient", "profile", "password_delivery", "file"],
     "properties": {"approval": {"type": "string"}, "recipient": {"type": "string"}, "profile": {"type": "string"},
                    "password_delivery": {"type": "string", "enum": ["hand", "registered-mail"]},
