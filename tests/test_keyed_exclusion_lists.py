@@ -7,6 +7,8 @@ removed from what is sent, counted in the evidence, and never stored, logged or 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 from tests.conftest import APPROVALS, run_gateway
 from tests.helpers import files_holding
@@ -21,10 +23,10 @@ def _approval(tmp_path):
     return path
 
 
-def _send(source, check=True):
+def _send(source, check=True, env=None):
     return run_gateway("send", str(source), "--approval", "shinjuku-2020-listed", "--recipient", "musashino-forms",
                        "--profile", "lgwan-asp", "--password-delivery", "registered-mail", "--as", "sj.staff",
-                       "--paper-ref", "送付伺 1", "--json", check=check)
+                       "--paper-ref", "送付伺 1", "--json", check=check, env=env)
 
 
 def test_persons_on_the_separate_list_are_removed_without_the_list_leaving_the_city(home, tmp_path, monkeypatch):
@@ -75,3 +77,44 @@ def test_a_file_without_the_number_column_is_refused(home, tmp_path, monkeypatch
     source.write_text("漢字氏名,住所\n試験　太郎,東京都新宿区\n", encoding="utf-8")
     proc = _send(source, check=False)
     assert proc.returncode == 1 and "resident_number" in proc.stderr
+
+
+def test_every_node_screens_by_the_list_imported_through_any_of_them(home, tmp_path, monkeypatch):
+    """Two nodes of one gateway (the second home copied from the first, as `gateway cluster up`
+    and an installer copy it; one database): the list imported through one node is the list the
+    other screens by, and a list imported again changes for both at once. Before, each node kept
+    its own file, so a person added to the DV list through node A went out through node B."""
+    monkeypatch.setenv("GATEWAY_FAKE_NOW", "2020-05-20T10:00:00+09:00")
+    monkeypatch.setenv("GATEWAY_SCRYPT_WORK_FACTOR", "10")
+    run_gateway("approval", "add", str(_approval(tmp_path)))
+    run_gateway("user", "add", "sj.staff", "--org", "shinjuku", "--role", "staff", "--name", "職員")
+    node_b = tmp_path / "node-b"
+    shutil.copytree(home, node_b, ignore=shutil.ignore_patterns("blobs", "work", "exports", "*.lock"))
+    on_b = {"GATEWAY_HOME": str(node_b)}
+    source = tmp_path / "export.csv"
+    run_gateway("generate", "recipients", "--count", "40", "--schema", "shinjuku-2020", "--encoding", "utf-8",
+                "--seed", "7", "-o", str(source))
+    listed = [line.split(",")[0] for line in source.read_text(encoding="utf-8").splitlines()[1:]][5:8]
+
+    def import_list(numbers, env=None):
+        dv_list = tmp_path / "dv-list.csv"
+        dv_list.write_text("".join(f"{n}\n" for n in numbers), encoding="utf-8")
+        run_gateway("exclusion", "import", "dv-evacuee", "--key-field", "resident_number", "-i", str(dv_list),
+                    "--as", "sj.staff", "--paper-ref", "DV 支援措置一覧", env=env)
+
+    def removed(env=None):
+        return json.loads(_send(source, env=env).stdout)["removed"].get("excluded:dv-evacuee", 0)
+
+    import_list(listed[:2])  # through node A
+    assert removed(env=on_b) == 2
+    import_list(listed, env=on_b)  # one more person, through node B
+    assert removed() == 3
+
+    # A node whose list key is not the one the list was made under would match no one: refused.
+    node_c = tmp_path / "node-c"
+    shutil.copytree(home, node_c, ignore=shutil.ignore_patterns("blobs", "work", "exports", "*.lock"))
+    (node_c / "keys" / "exclusion-list.key").write_bytes(os.urandom(32))
+    refused = _send(source, check=False, env={"GATEWAY_HOME": str(node_c)})
+    assert refused.returncode == 1 and "keys/exclusion-list.key" in refused.stderr
+    sends = [e for e in json.loads(run_gateway("log", "--json").stdout) if e["action"] == "transfer.send"]
+    assert [e["outcome"] for e in sends] == ["ok", "ok", "refused"]

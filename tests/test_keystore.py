@@ -15,12 +15,12 @@ from gateway.crypto.canonical_json import canonical
 from gateway.crypto.keystore import KeyStore
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
-PRIVATE = ["ca.key", "server.key", "ssh_host_ed25519_key"]  # KEK generations: tests/store/test_kek_rotation.py
+PRIVATE = ["ca.key", "server.key", "ssh_host_ed25519_key", "exclusion-list.key"]  # KEK generations: tests/store/test_kek_rotation.py
 
 
 def test_private_files_are_owner_only_and_kept_on_reinit(tmp_path):
     store = KeyStore(tmp_path / "keys")
-    assert set(store.ensure(now=NOW)) == {"signing", "ca", "server-certificate", "ssh-host-key"}
+    assert set(store.ensure(now=NOW)) == {"signing", "ca", "server-certificate", "ssh-host-key", "exclusion-list-key"}
     before = {p: (tmp_path / "keys" / p).read_bytes() for p in PRIVATE}
     for name in PRIVATE + [f"signing/{store.signing_key().id}.key"]:
         assert oct(os.stat(tmp_path / "keys" / name).st_mode & 0o777) == "0o600", name

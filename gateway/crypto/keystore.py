@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from gateway.errors import Conflict, Unavailable
 from gateway.fsutil import atomic_output, fsync_dir, write_secret
 
 CA_YEARS = 10
+# The HMAC key of the city's exclusion lists (core/records/keyed_lists.py), 32 random bytes.
+EXCLUSION_LIST_KEY = "exclusion-list.key"
 
 
 def write_public(path: Path, data: bytes) -> None:
@@ -104,6 +107,11 @@ class KeyStore:
         if not (self.root / "ssh_host_ed25519_key").exists():
             self._new_ssh_host_key()
             created.append("ssh-host-key")
+        if not (self.root / EXCLUSION_LIST_KEY).exists():
+            # Made here, not at the first list's import, so that the homes of a gateway's other
+            # nodes, copied from the first one's, match the same numbers (models_exclusion.py).
+            write_secret(self.root / EXCLUSION_LIST_KEY, secrets.token_bytes(32))
+            created.append("exclusion-list-key")
         return created
 
     def _adopt_single_kek(self) -> None:
@@ -238,6 +246,13 @@ class KeyStore:
 
     def rotation_statements(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted((self.root / "signing" / "rotations").glob("*.json"))]
+
+    def exclusion_list_key(self) -> bytes | None:
+        """The exclusion lists' HMAC key; None in a home made before `ensure` made one."""
+        try:
+            return (self.root / EXCLUSION_LIST_KEY).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def ca(self) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         key = serialization.load_pem_private_key(self._read(self.root / "ca.key"), None)

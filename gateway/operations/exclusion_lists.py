@@ -1,52 +1,47 @@
 """The city's separately held exclusion lists, kept at the gateway only as keyed hashes.
 
 `import_list` reads the list the city keeps (one 宛名番号 or 住民番号 a line, or the first column
-of a CSV), replaces it by HMAC-SHA256 digests under the installation's own list key, and writes
-only those (home/exclusion-lists/<population>.json, owner-only). The log says how many entries and
-the SHA-256 of the digest set, never a number. A send whose approval screens a population by list
-matches each row's number the same way (records/keyed_lists.py); the numbers never leave the home
-and are never written in clear.
+of a CSV), replaces it by HMAC-SHA256 digests under the installation's own list key
+(keys/exclusion-list.key, made by `gateway init` and copied with the keys to every node), and
+stores only those, in the database every node reads (models_exclusion.py), in the same transaction
+as its log entry. The log says how many entries and the SHA-256 of the digest set, never a number.
+A send whose approval screens a population by list matches each row's number the same way
+(records/keyed_lists.py); the numbers are never stored, logged or written in clear.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
-import json
 import secrets
 from pathlib import Path
 
-from gateway.clock import timestamp
+from sqlalchemy import select
+
 from gateway.core.approvals import Approval
 from gateway.core.records.fields import EXCLUDED_POPULATIONS
-from gateway.core.records.keyed_lists import KEY_FIELDS, KeyedList, digest, normalise
+from gateway.core.records.keyed_lists import KEY_FIELDS, KeyedList, digest, key_id, normalise
+from gateway.crypto.keystore import EXCLUSION_LIST_KEY
 from gateway.errors import Forbidden, Invalid
-from gateway.fsutil import atomic_output
+from gateway.fsutil import write_secret
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
 from gateway.store import models as m
+from gateway.store.models_exclusion import ExclusionList
 
 ACTION = "exclusion.import"
 IMPORTERS = ("staff", "security-officer")
 
 
-def _directory(gw: Gateway) -> Path:
-    d = gw.home.root / "exclusion-lists"
-    d.mkdir(mode=0o700, exist_ok=True)
-    return d
-
-
 def list_key(gw: Gateway, *, create: bool) -> bytes | None:
-    """The installation's HMAC key for the lists (32 random bytes, owner-only), made on first use."""
-    path = gw.home.keys / "exclusion-list.key"
-    if path.exists():
-        return path.read_bytes()
-    if not create:
-        return None
-    with atomic_output(path) as f:
-        f.write(secrets.token_bytes(32))
-    return path.read_bytes()
+    """The installation's HMAC key for the lists. `gateway init` makes it; a home made before
+    that gets it at its first import."""
+    key = gw.keys.exclusion_list_key()
+    if key is None and create:
+        write_secret(gw.home.keys / EXCLUSION_LIST_KEY, secrets.token_bytes(32))
+        key = gw.keys.exclusion_list_key()
+    return key
 
 
 def import_list(gw: Gateway, caller: Caller, population: str, key_field: str, source: Path) -> dict[str, object]:
@@ -69,12 +64,14 @@ def import_list(gw: Gateway, caller: Caller, population: str, key_field: str, so
         assert key is not None
         digests = sorted({digest(key, n) for n in numbers})
         set_sha256 = hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
-        with atomic_output(_directory(gw) / f"{population}.json") as f:
-            f.write(json.dumps({"population": population, "key_field": key_field, "digests": digests,
-                                "imported_at": timestamp(gw.clock.now()), "entries": len(digests),
-                                "set_sha256": set_sha256}).encode("utf-8"))
-        gw.record(a.event(reason=f"imported {len(digests)} entries for {population} keyed by {key_field}; "
-                                 f"digest set sha256 {set_sha256}"))
+        with gw.unit() as session:  # the list and its log entry, or neither
+            row = session.get(ExclusionList, population) or ExclusionList(population=population)
+            row.key_field, row.key_id, row.digests = key_field, key_id(key), digests
+            row.entries, row.set_sha256, row.imported_at = len(digests), set_sha256, gw.clock.now()
+            session.add(row)
+            gw.ledger.record(session, a.event(
+                reason=f"imported {len(digests)} entries for {population} keyed by {key_field}; "
+                       f"digest set sha256 {set_sha256}"))
         return {"population": population, "key_field": key_field, "entries": len(digests), "set_sha256": set_sha256}
 
 
@@ -109,19 +106,26 @@ def lists_for(gw: Gateway, approval: Approval) -> tuple[bytes, list[KeyedList]] 
     if not needed:
         return None
     key = list_key(gw, create=False)
+    with gw.read() as session:
+        rows = {r.population: r for r in session.scalars(select(ExclusionList).where(
+            ExclusionList.population.in_([e.population for e in needed])))}
     out = []
     for e in needed:
-        path = _directory(gw) / f"{e.population}.json"
-        if key is None or not path.exists():
+        row = rows.get(e.population)
+        if key is None or row is None:
             raise Invalid(f"除外対象「{e.population}」のリストが取り込まれていないため、照合できません。"
                           "gateway exclusion import で取り込んでから送付してください。",
                           f"the list for '{e.population}' has not been imported, so the file cannot be screened; "
                           "import it with `gateway exclusion import` first.")
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("key_field") != e.list_key:
-            raise Invalid(f"除外対象「{e.population}」のリストは {data.get('key_field')} で照合するものです（承認は {e.list_key}）。",
-                          f"the list for '{e.population}' is keyed by {data.get('key_field')}, the approval by {e.list_key}.")
-        out.append(KeyedList(e.population, str(e.list_key), frozenset(data["digests"])))
+        if row.key_id != key_id(key):
+            raise Invalid(f"除外対象「{e.population}」のリストは別の鍵で取り込まれたため、このノードでは照合できません。"
+                          f"リストを取り込んだノードの keys/{EXCLUSION_LIST_KEY} をこのノードに複製してください。",
+                          f"the list for '{e.population}' was imported under another list key, so this node cannot "
+                          f"screen by it; copy keys/{EXCLUSION_LIST_KEY} from the node that imported it.")
+        if row.key_field != e.list_key:
+            raise Invalid(f"除外対象「{e.population}」のリストは {row.key_field} で照合するものです（承認は {e.list_key}）。",
+                          f"the list for '{e.population}' is keyed by {row.key_field}, the approval by {e.list_key}.")
+        out.append(KeyedList(e.population, row.key_field, frozenset(row.digests)))
     assert key is not None
     return key, out
 

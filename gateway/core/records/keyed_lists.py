@@ -24,6 +24,12 @@ def normalise(number: str) -> str:
     return "".join(unicodedata.normalize("NFKC", number).split())
 
 
+def key_id(key: bytes) -> str:
+    """A name for the list key that says nothing about it: which key a stored list was made
+    under, so that a node holding another one refuses to screen rather than matching no one."""
+    return hmac.new(key, b"gateway exclusion-list key id v1", hashlib.sha256).hexdigest()[:16]
+
+
 def digest(key: bytes, number: str) -> str:
     return hmac.new(key, normalise(number).encode("utf-8"), hashlib.sha256).hexdigest()
 
