@@ -110,11 +110,15 @@ def test_every_node_screens_by_the_list_imported_through_any_of_them(home, tmp_p
     import_list(listed, env=on_b)  # one more person, through node B
     assert removed() == 3
 
-    # A node whose list key is not the one the list was made under would match no one: refused.
-    node_c = tmp_path / "node-c"
-    shutil.copytree(home, node_c, ignore=shutil.ignore_patterns("blobs", "work", "exports", "*.lock"))
-    (node_c / "keys" / "exclusion-list.key").write_bytes(os.urandom(32))
-    refused = _send(source, check=False, env={"GATEWAY_HOME": str(node_c)})
-    assert refused.returncode == 1 and "keys/exclusion-list.key" in refused.stderr
+    # A node holding another list key, or none, would match no one: refused, naming the file to copy.
+    for name, key in (("node-c", os.urandom(32)), ("node-d", None)):
+        node = tmp_path / name
+        shutil.copytree(home, node, ignore=shutil.ignore_patterns("blobs", "work", "exports", "*.lock"))
+        if key is None:
+            (node / "keys" / "exclusion-list.key").unlink()
+        else:
+            (node / "keys" / "exclusion-list.key").write_bytes(key)
+        refused = _send(source, check=False, env={"GATEWAY_HOME": str(node)})
+        assert refused.returncode == 1 and "keys/exclusion-list.key" in refused.stderr, name
     sends = [e for e in json.loads(run_gateway("log", "--json").stdout) if e["action"] == "transfer.send"]
-    assert [e["outcome"] for e in sends] == ["ok", "ok", "refused"]
+    assert [e["outcome"] for e in sends] == ["ok", "ok", "refused", "refused"]

@@ -112,15 +112,15 @@ def lists_for(gw: Gateway, approval: Approval) -> tuple[bytes, list[KeyedList]] 
     out = []
     for e in needed:
         row = rows.get(e.population)
-        if key is None or row is None:
+        if row is None:
             raise Invalid(f"除外対象「{e.population}」のリストが取り込まれていないため、照合できません。"
                           "gateway exclusion import で取り込んでから送付してください。",
                           f"the list for '{e.population}' has not been imported, so the file cannot be screened; "
                           "import it with `gateway exclusion import` first.")
-        if row.key_id != key_id(key):
-            raise Invalid(f"除外対象「{e.population}」のリストは別の鍵で取り込まれたため、このノードでは照合できません。"
+        if key is None or row.key_id != key_id(key):  # a node without the key, or with another one
+            raise Invalid(f"除外対象「{e.population}」のリストはこのノードにない鍵で取り込まれたため、ここでは照合できません。"
                           f"リストを取り込んだノードの keys/{EXCLUSION_LIST_KEY} をこのノードに複製してください。",
-                          f"the list for '{e.population}' was imported under another list key, so this node cannot "
+                          f"the list for '{e.population}' was imported under a list key this node does not hold, so it cannot "
                           f"screen by it; copy keys/{EXCLUSION_LIST_KEY} from the node that imported it.")
         if row.key_field != e.list_key:
             raise Invalid(f"除外対象「{e.population}」のリストは {row.key_field} で照合するものです（承認は {e.list_key}）。",
