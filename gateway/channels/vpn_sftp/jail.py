@@ -44,6 +44,7 @@ OUTBOX, INBOX = "/outbox", "/inbox"
 MAX_UPLOADS = 8  # open at once in one session: each holds a blob being written
 # The upload's copy encrypted at rest is about the size of the upload, with room to spare.
 DISK_FACTOR = 2
+DISK_STRETCH = 8 * 1024 * 1024  # free disk is checked for this much of an upload at a time
 _INBOX_NAME = re.compile(r"^(T\d{8}-[0-9a-f]{10})\.([^/\x00]{1,200})$")
 
 
@@ -72,13 +73,21 @@ class _Upload(paramiko.SFTPHandle):
             return SFTP_FAILURE
         end = offset + len(data)
         limit = self.jail.gw.settings.portal.max_upload_bytes
-        if end > limit or shutil.disk_usage(self.jail.gw.home.root).free < len(data) * DISK_FACTOR:
+        if end > limit or self._disk_short(offset, end):
             self.refused = True
             self.jail.refuse_upload(self, end > limit, limit)
             return SFTP_FAILURE
         self.blob.write(data)
         self.end = end
         return SFTP_OK
+
+    def _disk_short(self, offset: int, end: int) -> bool:
+        """Whether the disk lacks room for the next stretch of the upload. Asked at the first write
+        and whenever the upload enters a new DISK_STRETCH, for that whole stretch: once per write
+        (32 KiB from OpenSSH's sftp) it was 4 % of the server's CPU during an upload."""
+        if offset and offset // DISK_STRETCH == end // DISK_STRETCH:
+            return False
+        return shutil.disk_usage(self.jail.gw.home.root).free < max(end - offset, DISK_STRETCH) * DISK_FACTOR
 
     def stat(self) -> paramiko.SFTPAttributes:
         return attrs(self.name, directory=False, size=self.end)
