@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from gateway import __version__, quick_exit
+from gateway import __version__
 from gateway.cli.common import home_option
 
 # Top-level command -> the gateway.cli modules whose register() adds it, in this order. `user`
@@ -83,6 +83,5 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, home: str | None) -> None:
     """LGWAN 連携ファイル受け渡しゲートウェイ / file-exchange gateway for resident data."""
-    quick_exit.install()
     ctx.ensure_object(dict)
     ctx.obj["home"] = home

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from gateway import deletion_form, quick_exit
+from gateway import deletion_form
 from gateway.client import acts
 from gateway.client.channel import Channel
 from gateway.client.signer import Signer, load
@@ -147,7 +147,6 @@ def _print(value: dict[str, Any] | list[Any], as_json: bool, text: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """受託事業者用クライアント / the contractor's client for the resident-data gateway."""
-    quick_exit.install()
 
 
 @main.command()
