@@ -24,6 +24,7 @@ from gateway.core.records.keyed_lists import KEY_FIELDS, KeyedList, digest, key_
 from gateway.crypto.keystore import EXCLUSION_LIST_KEY
 from gateway.errors import Forbidden, Invalid
 from gateway.fsutil import write_secret
+from gateway.ledger.log import lock_head
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
 from gateway.service import Gateway
@@ -65,6 +66,7 @@ def import_list(gw: Gateway, caller: Caller, population: str, key_field: str, so
         digests = sorted({digest(key, n) for n in numbers})
         set_sha256 = hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
         with gw.unit() as session:  # the list and its log entry, or neither
+            lock_head(session)  # two imports of one list at once (two nodes): one after the other
             row = session.get(ExclusionList, population) or ExclusionList(population=population)
             row.key_field, row.key_id, row.digests = key_field, key_id(key), digests
             row.entries, row.set_sha256, row.imported_at = len(digests), set_sha256, gw.clock.now()
