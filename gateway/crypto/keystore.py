@@ -107,10 +107,10 @@ class KeyStore:
         if not (self.root / "ssh_host_ed25519_key").exists():
             self._new_ssh_host_key()
             created.append("ssh-host-key")
-        if not (self.root / EXCLUSION_LIST_KEY).exists():
+        if self.exclusion_list_key() is None:
             # Made here, not at the first list's import, so that the homes of a gateway's other
             # nodes, copied from the first one's, match the same numbers (models_exclusion.py).
-            write_secret(self.root / EXCLUSION_LIST_KEY, secrets.token_bytes(32))
+            self.exclusion_list_key(create=True)
             created.append("exclusion-list-key")
         return created
 
@@ -247,10 +247,14 @@ class KeyStore:
     def rotation_statements(self) -> list[dict]:
         return [json.loads(p.read_text()) for p in sorted((self.root / "signing" / "rotations").glob("*.json"))]
 
-    def exclusion_list_key(self) -> bytes | None:
-        """The exclusion lists' HMAC key; None in a home made before `ensure` made one."""
+    def exclusion_list_key(self, *, create: bool = False) -> bytes | None:
+        """The exclusion lists' HMAC key; None in a home made before `ensure` made one, unless
+        `create` (a list's first import there)."""
+        path = self.root / EXCLUSION_LIST_KEY
+        if create and not path.exists():
+            write_secret(path, secrets.token_bytes(32))
         try:
-            return (self.root / EXCLUSION_LIST_KEY).read_bytes()
+            return path.read_bytes()
         except FileNotFoundError:
             return None
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import secrets
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,7 +22,6 @@ from gateway.core.records.fields import EXCLUDED_POPULATIONS
 from gateway.core.records.keyed_lists import KEY_FIELDS, KeyedList, digest, key_id, normalise
 from gateway.crypto.keystore import EXCLUSION_LIST_KEY
 from gateway.errors import Forbidden, Invalid
-from gateway.fsutil import write_secret
 from gateway.ledger.log import lock_head
 from gateway.operations.accounts import Caller
 from gateway.operations.attempt import attempt
@@ -33,16 +31,6 @@ from gateway.store.models_exclusion import ExclusionList
 
 ACTION = "exclusion.import"
 IMPORTERS = ("staff", "security-officer")
-
-
-def list_key(gw: Gateway, *, create: bool) -> bytes | None:
-    """The installation's HMAC key for the lists. `gateway init` makes it; a home made before
-    that gets it at its first import."""
-    key = gw.keys.exclusion_list_key()
-    if key is None and create:
-        write_secret(gw.home.keys / EXCLUSION_LIST_KEY, secrets.token_bytes(32))
-        key = gw.keys.exclusion_list_key()
-    return key
 
 
 def import_list(gw: Gateway, caller: Caller, population: str, key_field: str, source: Path) -> dict[str, object]:
@@ -61,7 +49,7 @@ def import_list(gw: Gateway, caller: Caller, population: str, key_field: str, so
         if not numbers:
             raise Invalid("リストに番号がありません。1 行に 1 つの番号を書いたファイルを指定してください。",
                           "the list holds no number; give a file with one number a line.")
-        key = list_key(gw, create=True)
+        key = gw.keys.exclusion_list_key(create=True)
         assert key is not None
         digests = sorted({digest(key, n) for n in numbers})
         set_sha256 = hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
@@ -107,7 +95,7 @@ def lists_for(gw: Gateway, approval: Approval) -> tuple[bytes, list[KeyedList]] 
     needed = [e for e in approval.excluded if e.list_key is not None]
     if not needed:
         return None
-    key = list_key(gw, create=False)
+    key = gw.keys.exclusion_list_key()
     with gw.read() as session:
         rows = {r.population: r for r in session.scalars(select(ExclusionList).where(
             ExclusionList.population.in_([e.population for e in needed])))}
