@@ -6,6 +6,7 @@ import codecs
 import csv
 import hashlib
 import io
+import itertools
 import os
 import re
 import stat
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from gateway.core.records.errors import RecordFileError
 from gateway.core.records.fields import CANONICAL_FIELDS, SCHEMAS, field_for_header
+from gateway.core.records.formulas import neutralise
 from gateway.core.records.reader import BLOCK_ROWS, iter_records, minimise, read_header, scan
 from gateway.core.records.values import RULES
 from gateway.errors import GatewayError
@@ -501,6 +503,25 @@ def test_minimise_of_every_column_writes_what_csv_writer_would(tmp_path, edit, e
     assert source.record_count == written.record_count == 6000
     assert written.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     assert scan(path).record_count == 6000
+
+
+def _formulas_here_and_there(rows):
+    _odd_but_valid_dates(rows)  # lines the line regex leaves out for other reasons than formulas
+    text_columns = itertools.cycle([0, 3, 6, 3, 0])  # 氏名, 住所, 世帯主名: cells that take any text
+    for i, cell in zip(range(1, len(rows), 997), ["=1+1", "-A1", "＠x", "+81 942", "-100", "+5"], strict=False):
+        rows[i][next(text_columns)] = cell
+
+
+@pytest.mark.parametrize("edit", [_formulas_here_and_there, _odd_but_valid_dates], ids=["formulas", "none"])
+def test_neutralising_minimise_of_every_column_changes_the_formula_cells_only(tmp_path, edit):
+    path = _big_kurume(tmp_path, edit=edit)
+    out = tmp_path / "out.csv"
+    _, written = minimise(path, out, fields=read_header(path).columns, neutralise_formulas=True)
+    rows = [row for row in csv.reader(io.StringIO(path.read_bytes().decode("cp932"), newline="")) if row]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows([rows[0], *([neutralise(c) for c in r] for r in rows[1:])])
+    assert out.read_bytes() == buf.getvalue().encode("cp932")
+    assert sum(written.neutralised.values()) == (4 if edit is _formulas_here_and_there else 0)
 
 
 def test_minimise_of_every_column_normalises_irregular_lines(tmp_path):
