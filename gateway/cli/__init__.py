@@ -49,11 +49,12 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "second-check": ("second_check",),
     "transfer": ("incidents",), "incident": ("incidents",),
     "cluster": ("cluster",),
+    "command-server": ("command_server",),
 }
 MODULES = ("system", "approvals", "users", "check", "handover", "evidence", "retention", "hotfolder", "generate",
            "keys", "package", "serve", "simulate", "sshkeys", "courier", "portal", "settings", "doctor", "witnesses",
            "operators", "tls", "mail", "delivery", "duties", "exclusions",
-           "second_check", "incidents", "cluster")
+           "second_check", "incidents", "cluster", "command_server")
 
 
 class LazyGroup(click.Group):

@@ -254,6 +254,7 @@ NOT_ACTIONS = {
     "doctor": "checks the installation; --repair removes only what processes that died left",
     "cluster up": "starts servers and makes the nodes' homes; before it there is no log to write to",
     "cluster status": "reads the state file", "cluster down": "stops processes; the log is what it stops",
+    "command-server": "runs other commands, each of which logs its own refusals; it changes no record",
 }
 
 
