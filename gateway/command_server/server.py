@@ -199,12 +199,13 @@ class CommandServer:
         sel.unregister(running.conn)
         os.close(running.pidfd)
         _, status = os.waitpid(pid, 0)
+        # Logged before the client hears of it: whoever waits for the client can read the line.
         if os.WIFSIGNALED(status):
-            _try_answer(running.conn, signal=os.WTERMSIG(status))
             self.log(f"command {pid}: signal {os.WTERMSIG(status)}")
+            _try_answer(running.conn, signal=os.WTERMSIG(status))
         else:
-            _try_answer(running.conn, exit=os.waitstatus_to_exitcode(status))
             self.log(f"command {pid}: exit {os.waitstatus_to_exitcode(status)}")
+            _try_answer(running.conn, exit=os.waitstatus_to_exitcode(status))
         running.conn.close()
 
     def _hung_up(self, pid: int) -> None:
