@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.core.records.dates import FAST_PATTERN, DateError, parse_date, to_wareki
+from gateway.core.records.dates import FAST_PATTERN, DateError, _numbers, parse_date, to_wareki
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,15 @@ def test_fast_pattern_matches_only_valid_dates(d, style):
 def test_fast_pattern_never_accepts_what_parse_refuses(text):
     if _FAST.fullmatch(text):
         parse_date(text)  # must not raise
+
+
+@pytest.mark.parametrize("hi", [1, 9, 10, 19, 28, 29, 30, 31, 44, 63, 98, 99])
+def test_the_fast_patterns_number_ranges_take_exactly_their_numbers(hi):
+    for lo in range(1, hi + 1):
+        for z in ("0", "0?"):
+            pattern = re.compile(f"(?:{_numbers(lo, hi, z)})")
+            for n in range(100):
+                for text in {str(n), f"0{n}", f"00{n}"}:
+                    padded = n < 10 and text == f"0{n}"
+                    wanted = lo <= n <= hi and (padded if z == "0" and n < 10 else text == str(n) or padded)
+                    assert bool(pattern.fullmatch(text)) == wanted, (lo, hi, z, text)

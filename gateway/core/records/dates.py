@@ -114,19 +114,45 @@ def _month_day(sep: str, end: str = "", padded: bool = True) -> str:
     )
 
 
+def _numbers(lo: int, hi: int, z: str) -> str:
+    """The integers ``lo`` to ``hi`` (1 to 99) as a regex alternation, two digits before one (31
+    before 3), with ``z`` before a one-digit number. In character classes rather than spelled out
+    number by number: every process compiles the line regex these end up in, and the spelled-out
+    form took 38 ms of each send's and each receive's start."""
+    def digits(a: int, b: int) -> str:
+        return str(a) if a == b else f"[{a}-{b}]"
+
+    tens = [(t, max(lo, 10 * t) % 10, min(hi, 10 * t + 9) % 10)
+            for t in range(hi // 10, 0, -1) if max(lo, 10 * t) <= min(hi, 10 * t + 9)]
+    parts: list[str] = []
+    run: list[int] = []  # consecutive decades taken whole, joined as [a-b][0-9]
+    for t, a, b in tens:
+        if (a, b) == (0, 9) and (not run or run[-1] == t + 1):
+            run.append(t)
+            continue
+        if run:
+            parts.append(f"{digits(run[-1], run[0])}[0-9]")
+            run = []
+        if (a, b) == (0, 9):
+            run.append(t)
+        else:
+            parts.append(f"{t}{digits(a, b)}")
+    if run:
+        parts.append(f"{digits(run[-1], run[0])}[0-9]")
+    if lo <= 9:
+        parts.append(f"{z}{digits(lo, min(hi, 9))}")
+    return "|".join(parts)
+
+
 def _month_day_range(first: date, last: date, sep: str, end: str, padded: bool) -> str:
-    """Month and day from ``first`` to ``last`` (same year), spelled out day by day."""
+    """Month and day from ``first`` to ``last`` (same year), month by month."""
     z = "0" if padded else "0?"
-
-    def num(n: int) -> str:
-        return f"{z}{n}" if n < 10 else str(n)
-
     months = []
     for m in range(first.month, last.month + 1):
         lo = first.day if m == first.month else 1
         hi = last.day if m == last.month else _DAYS_IN_MONTH[m]
-        days = "|".join(num(d) for d in range(hi, lo - 1, -1))  # longest first: 31 before 3
-        months.append(f"{num(m)}{sep}(?:{days})")
+        month = f"{z}{m}" if m < 10 else str(m)
+        months.append(f"{month}{sep}(?:{_numbers(lo, hi, z)})")
     return f"(?:{'|'.join(reversed(months))}){end}"
 
 
@@ -146,7 +172,7 @@ def _fast_pattern() -> str:
         name, start = ERAS[letter]
         end = _END[letter]
         last_year = (end.year - start.year + 1) if end is not None else 99
-        full = "|".join(str(n) if n >= 10 else f"0?{n}" for n in range(last_year - 1, 1, -1))
+        full = _numbers(2, last_year - 1, "0?")
         spans: list[tuple[str, date | None, date | None]] = [(f"(?:{full})", None, None)]
         spans.append(("(?:元|0?1)", start, date(start.year, 12, 31)))
         if end is not None:
