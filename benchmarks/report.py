@@ -141,7 +141,7 @@ _STAGE_NOTES = {
                 "lgwan-asp": "`gateway-client receive --p12`: TLS, token, package stream, decrypt, count, SHA-256, "
                              "signed receipt filed (one process)"},
     "decrypt": "`gateway package decrypt`: scrypt 2^18 + ChaCha20-Poly1305",
-    "verify": "count the records (full validating scan), compare count and SHA-256 with the manifest",
+    "verify": "count the records (rows under the header), compare count and SHA-256 with the manifest",
     "decrypt start-up": "the `gateway package decrypt` process: interpreter, imports, exit",
     "receipt": {"vpn-sftp": "`gateway receipt` (whole process)", "lgwan-asp": "POST .../receipt",
                 "courier": "`gateway receipt` (whole process)"},

@@ -258,8 +258,9 @@ def test_decrypt_counts_records_and_hashes_in_the_same_pass(tmp_path):
                        "bytes": str(plain.stat().st_size), "records": "3000"}
 
 
-def test_a_file_that_stops_being_a_recipient_file_decrypts_whole_without_a_count(tmp_path):
-    # Row 100 has a date no one was born on: the count stops there, the decryption does not.
+def test_a_row_that_would_not_validate_is_counted_all_the_same(tmp_path):
+    # Row 100 has a date no one was born on. The count is of rows: validating cells is the
+    # sender's job (the gateway did it before encrypting), the SHA-256 says whether it is that file.
     def edit(rows):
         rows[100][1] = "2099-13-45"
 
@@ -267,8 +268,19 @@ def test_a_file_that_stops_being_a_recipient_file_decrypts_whole_without_a_count
     enc, passfile = _encrypted(tmp_path, plain)
     out = tmp_path / "out"
     out.mkdir()
-    proc = decrypt(enc, out, passfile, check=True)
-    printed = _printed(proc.stdout)
+    printed = _printed(decrypt(enc, out, passfile, check=True).stdout)
+    assert (out / "plain.csv").read_bytes() == plain.read_bytes()
+    assert printed == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(), "bytes": str(plain.stat().st_size),
+                       "records": "3000"}
+
+
+def test_a_file_that_is_not_a_recipient_file_decrypts_whole_without_a_count(tmp_path):
+    plain = tmp_path / "plain.csv"
+    plain.write_text("品名,数量\n" + "封筒,3\n" * 20000, encoding="utf-8")  # no column of a recipient file
+    enc, passfile = _encrypted(tmp_path, plain)
+    out = tmp_path / "out"
+    out.mkdir()
+    printed = _printed(decrypt(enc, out, passfile, check=True).stdout)
     assert (out / "plain.csv").read_bytes() == plain.read_bytes()
     assert printed == {"sha256": hashlib.sha256(plain.read_bytes()).hexdigest(), "bytes": str(plain.stat().st_size)}
 

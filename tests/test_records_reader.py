@@ -554,3 +554,66 @@ def test_minimise_of_every_column_names_the_row_scan_names(tmp_path, edit):
         scan(path)
     assert minimised.value.row == scanned.value.row == 5001
     assert_no_output(tmp_path, out)
+
+
+# --- count_stream: the receipt's count, the rows without their cells checked again --------------
+
+def _count(data: bytes) -> int:
+    from gateway.core.records.reader import count_stream
+    from gateway.core.records.streams import HashingReader
+
+    stream = HashingReader(io.BytesIO(data))
+    count = count_stream(stream, "in.csv")
+    stream.drain()
+    assert stream.size == len(data)
+    return count
+
+
+@pytest.mark.parametrize("edit", [None, _odd_but_valid_dates, _quote_late], ids=["plain", "per-cell", "quote"])
+@pytest.mark.parametrize("encoding, bom", [("cp932", False), ("utf-8", True)])
+def test_count_stream_counts_what_scan_counts(tmp_path, edit, encoding, bom):
+    path = _big_kurume(tmp_path, encoding, bom, edit)
+    assert _count(path.read_bytes()) == scan(path).record_count == 6000
+
+
+@pytest.mark.parametrize("change", ["blank lines", "bare LF in CRLF", "stray CR", "LF only", "no final break",
+                                    "quoted line break", "blank at a chunk's start"])
+def test_count_stream_counts_rows_as_csv_reader_does(tmp_path, change):
+    lines = _big_kurume(tmp_path).read_bytes().split(b"\r\n")
+    header, rows = lines[0], [line for line in lines[1:] if line]
+    sep = b"\r\n"
+    if change == "blank lines":
+        rows[10:10] = [b"", b""]
+        rows[5000:5000] = [b""]
+    elif change == "bare LF in CRLF":
+        rows[3000] = rows[3000] + b"\n" + rows[3001]
+        del rows[3001]
+    elif change == "stray CR":
+        rows[4000] = rows[4000].replace(b",", b"\r", 1)  # csv.reader: a line break, two rows
+    elif change == "LF only":
+        sep = b"\n"
+    elif change == "quoted line break":
+        cells = rows[2000].split(b",")
+        cells[3] = b'"' + cells[3] + b'\r\n2F"'
+        rows[2000] = b",".join(cells)
+    elif change == "blank at a chunk's start":
+        rows[1800:1800] = [b""] * 3
+    data = sep.join([header, *rows]) + (b"" if change == "no final break" else sep)
+    text = data.decode("cp932")
+    expected = sum(1 for row in csv.reader(io.StringIO(text, newline="")) if row) - 1
+    assert _count(data) == expected
+
+
+def test_count_stream_counts_a_row_whose_cells_would_not_validate(tmp_path):
+    def bad(rows):
+        rows[5000][1] = "2099-13-45"
+
+    path = _big_kurume(tmp_path, edit=bad)
+    assert _count(path.read_bytes()) == 6000  # the receipt counts it; only the sender validates cells
+
+
+@pytest.mark.parametrize("data", [b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", b"PK\x03\x04\x14\x00\x00\x00",
+                                  "名前,好きな色\n山田,青\n".encode()])
+def test_count_stream_refuses_what_is_not_a_recipient_file(data):
+    with pytest.raises(RecordFileError):
+        _count(data)

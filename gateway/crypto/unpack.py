@@ -2,8 +2,9 @@
 `gateway-client receive`): each authenticated chunk is written to the output and read by the
 record scanner on its way there, so the plaintext is never read back and memory stays flat.
 
-The count is the one a contractor confirms receipt with, when the plaintext is a recipient file;
-anything else (a deliverable, a file that is not CSV) decrypts all the same, with no count (None).
+The count is the one a contractor confirms receipt with, when the plaintext is a recipient file
+(its rows, not checked again: reader.count_stream says why); anything else (a deliverable, a file
+that is not CSV) decrypts all the same, with no count (None).
 """
 from __future__ import annotations
 
@@ -17,16 +18,16 @@ from gateway.errors import GatewayError, Invalid
 
 def decrypt_count_hash(src: BinaryIO, out: BinaryIO, identity: age.Identity, name: str) -> tuple[age.Digest, int | None]:
     """Plaintext of `src` into `out`; its SHA-256 and size, and its record count (or None)."""
-    from gateway.core.records.reader import scan_stream
+    from gateway.core.records.reader import count_stream
     from gateway.core.records.streams import HashingReader
 
     plain = HashingReader(cast(BinaryIO, _Tee(age.decrypt_chunks(src, [identity]), out)))
     records: int | None
     try:
-        records = scan_stream(plain, name).record_count
+        records = count_stream(plain, name)
     except GatewayError:
         records = None
-    plain.drain()  # the scanner stops at the first invalid row; the file goes on to the end
+    plain.drain()  # a file that is not a recipient file is counted no further; it goes on to the end
     return age.Digest(plain.sha256.hexdigest(), plain.size), records
 
 
