@@ -20,7 +20,9 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -239,6 +241,8 @@ class CommandServer:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        time.tzset()  # what the C library derived from the server's TZ, derived again from the client's
+        tempfile.tempdir = None  # likewise TMPDIR, should anything have asked for it before the fork
         sys.argv = ["gateway", *map(str, request["argv"])]
         _reopen_standard_streams()
 
