@@ -617,3 +617,14 @@ def test_count_stream_counts_a_row_whose_cells_would_not_validate(tmp_path):
 def test_count_stream_refuses_what_is_not_a_recipient_file(data):
     with pytest.raises(RecordFileError):
         _count(data)
+
+
+@pytest.mark.parametrize("control", ["\r", "\n", "\t", "\x00", "\x1f", "\x7f"])
+def test_no_fast_cell_pattern_takes_a_control_character(control):
+    # minimise's copy of a whole chunk counts carriage returns to know every line ends in the
+    # file's terminator (_Copy.lines): that holds only while no cell's fast pattern takes one.
+    for column, cell in zip(KURUME, ROW, strict=True):
+        rule = RULES[field_for_header(column)]
+        assert re.fullmatch(f"(?:{rule.fast})", cell), (column, cell)  # the sample is one it takes
+        for at in {0, len(cell) // 2, len(cell)}:
+            assert not re.fullmatch(f"(?:{rule.fast})", cell[:at] + control + cell[at:]), (column, repr(control))
