@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,19 +72,66 @@ def test_commands_through_the_server_answer_as_fresh_processes_do(home, tmp_path
     assert served[("send", "--no-such-option")].returncode == 2
 
 
-def test_the_command_gets_the_clients_directory_environment_and_umask(home, tmp_path, server):
+def test_the_command_gets_the_clients_directory_and_environment(home, tmp_path, server):
     work = tmp_path / "work"
     work.mkdir()
     out = gateway("generate", "recipients", "--count", "3", "--schema", "kurume-2020", "--seed", "7", "-o", "r.csv",
-                  cwd=work, env={"GATEWAY_SCRYPT_WORK_FACTOR": "10"})
+                  cwd=work)
     assert out.returncode == 0, out.stderr
     assert (work / "r.csv").is_file()  # relative to the client's directory, not the server's
+    shown = gateway("settings", "show", "--json", env={"GATEWAY_SCRYPT_WORK_FACTOR": "12"})
+    assert json.loads(shown.stdout)["scrypt"]["work_factor"] == 12  # the client's environment
+    assert len(server.ran()) == 2
     other = tmp_path / "other-home"
     made = gateway("init", "--rehearsal", env={"GATEWAY_HOME": str(other), "GATEWAY_FAKE_NOW": REHEARSAL_START,
                                                "GATEWAY_DB_URL": f"sqlite:///{tmp_path / 'other.db'}"})
     assert made.returncode == 0, made.stderr
     assert (other / "keys").is_dir()  # the client's GATEWAY_HOME, though it has no server of its own
-    assert len(server.ran()) == 1  # that one ran in the client's process: no server for its home
+    assert len(server.ran()) == 2  # that one ran in the client's process: no server for its home
+
+
+def test_services_and_closed_streams_run_in_the_clients_own_process(home, server):
+    from gateway.command_server import client
+
+    for argv in (["serve", "--portal-port", "0"], ["hotfolder", "run"], ["cluster", "status"], ["command-server"]):
+        assert client._runs_here(argv)  # their own process under their own unit, never a fork
+    closed = subprocess.run([str(BIN / "gateway"), "user", "list"], capture_output=True, text=True,
+                            start_new_session=True, preexec_fn=lambda: os.close(0), timeout=60)
+    assert closed.returncode == 0 and "admin" in closed.stdout
+    assert not server.ran()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to play another user's server")
+def test_a_socket_of_another_user_is_told_nothing(tmp_path, db_url):
+    """A home in a shared directory (./var by default) where another user listens first."""
+    shared = tempfile.TemporaryDirectory(dir="/tmp")  # pytest's own directories are root's alone
+    fake = Path(shared.name)
+    (fake / "var" / "run").mkdir(parents=True)
+    for d in (fake, fake / "var", fake / "var" / "run"):
+        d.chmod(0o777)
+    heard = fake / "heard"
+    script = (
+        "import os, socket, sys\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); print('up', flush=True)\n"
+        "c, _ = s.accept(); data = c.recv(65536)\n"
+        "open(sys.argv[2], 'w').write(str(len(data)))\n"
+        "c.sendall(b'{\"pid\": 1}\\n{\"exit\": 0}\\n')\n"
+    )
+    liar = subprocess.Popen([sys.executable, "-c", script, str(fake / "var" / "run" / "commands.sock"), str(heard)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert liar.stdout.readline().strip() == "up"
+        env = {k: v for k, v in os.environ.items() if k != "GATEWAY_HOME"}
+        version = subprocess.run([str(BIN / "gateway"), "--version"], capture_output=True, text=True, cwd=fake,
+                                 env=env, start_new_session=True, timeout=60)
+        assert version.returncode == 0 and version.stdout.startswith("gateway ")  # ran here, not faked
+        liar.wait(timeout=30)
+        assert heard.read_text() == "0"  # connected, then told nothing: no environment, no streams
+    finally:
+        liar.kill()
+        liar.wait()
+        shared.cleanup()
 
 
 def test_a_command_that_dies_of_a_signal_takes_its_client_with_it(home, server):

@@ -31,6 +31,7 @@ def command_server(ctx: click.Context, home: str | None) -> None:
         raise Invalid(f"ホーム {root} がありません。先に gateway init を実行してください。",
                       f"no home at {root}; run gateway init first.")
     package = os.path.dirname(os.path.abspath(gateway.__file__))
+    code = wire.code_identity(package)  # before importing: an edit made meanwhile is then seen
     skipped = server.preload()
     for line in skipped:
         click.echo(f"事前読み込みせず / not preloaded: {line}", err=True)
@@ -44,7 +45,7 @@ def command_server(ctx: click.Context, home: str | None) -> None:
         return 0
 
     path = Path(wire.socket_path(str(root)))
-    served = server.CommandServer(path=path, run=run, code=wire.code_identity(package))
+    served = server.CommandServer(path=path, run=run, code=code)
     command = served.serve(ready=lambda: click.echo(f"コマンドサーバー起動 / command server ready: {path}", err=True))
     if command is not None:  # this is a forked child: the client's command, then this process ends
         command.run_and_exit()

@@ -18,7 +18,6 @@ import pkgutil
 import selectors
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import threading
@@ -51,18 +50,19 @@ class Command:
         except BaseException:  # noqa: BLE001 - what a fresh interpreter does with it
             traceback.print_exc()
         finally:
-            _exit(code)
+            try:
+                _finish()
+            finally:
+                os._exit(code)
 
 
-def _exit(code: int) -> NoReturn:
+def _finish() -> None:
     """The end of a fresh interpreter without its teardown. Tearing down the modules would write
     to every preloaded object's reference count and so copy most of the server's memory into this
     child (a tenth of a second); what the teardown would do for the command is done here: its
     threads joined, its atexit functions run, its unreachable objects finalised, and every file
     it left open flushed (text layers before the buffers under them)."""
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter does first: wakes idle pool workers, joins threads
     atexit._run_exitfuncs()
     gc.collect()
     # Objects made since the fork: the preloaded ones are frozen, out of get_objects()' sight.
@@ -76,7 +76,6 @@ def _exit(code: int) -> NoReturn:
     for std in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             std.flush()
-    os._exit(code)
 
 
 @dataclass
@@ -94,6 +93,12 @@ class CommandServer:
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     _running: dict[int, _Running] = field(default_factory=dict)
     _stop: bool = False
+    _inode: int | None = None  # the socket file this server made: only that one is removed
+    # How a fresh interpreter made its standard streams here (encoding, errors): a child's are
+    # made alike (the client's locale is the server's: wire.code_identity).
+    _streams: dict[str, tuple[str, str]] = field(default_factory=lambda: {
+        name: (getattr(sys, f"__{name}__").encoding, getattr(sys, f"__{name}__").errors)
+        for name in ("stdin", "stdout", "stderr")})
 
     def serve(self, ready: Callable[[], None] = lambda: None) -> Command | None:
         """Until SIGTERM or SIGINT. Returns None in the server when it stops; in a forked child,
@@ -109,6 +114,7 @@ class CommandServer:
         try:
             listener.bind(str(self.path))
             os.chmod(self.path, 0o600)
+            self._inode = os.stat(self.path).st_ino
             listener.listen(64)
             listener.setblocking(False)
             with selectors.DefaultSelector() as sel:
@@ -139,50 +145,80 @@ class CommandServer:
                     signal.signal(sig, handler)
 
     def _stopping(self, *_: Any) -> None:
+        if self._stop:  # asked twice: the commands still running are asked to stop too
+            for pid in self._running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
         self._stop = True
 
     def _remove(self, parent: int) -> None:
-        if os.getpid() == parent:
-            self.path.unlink(missing_ok=True)
+        """The socket file, unless it is no longer ours (a new server's, started while this one
+        drained)."""
+        if os.getpid() == parent and self._inode is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if os.stat(self.path).st_ino == self._inode:
+                    self.path.unlink()
+            self._inode = None
 
     def _accept(self, listener: socket.socket, sel: selectors.BaseSelector) -> Command | None:
         try:
             conn, _ = listener.accept()
-        except BlockingIOError:
+        except OSError:  # gone before it was accepted, or out of descriptors: the client retries
             return None
         conn.setblocking(True)
-        conn.settimeout(10)
         try:
-            uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+            uid = wire.peer_uid(conn)
             if uid != os.geteuid():
-                self.log(f"declined: a client of uid {uid} (this server runs as {os.geteuid()})")
-                conn.close()
+                self._declined(conn, [], f"a client of uid {uid} (this server runs as {os.geteuid()})")
                 return None
             request, fds = wire.receive_request(conn)
         except (OSError, ValueError) as err:
-            self.log(f"declined: unreadable request ({err})")
-            conn.close()
+            self._declined(conn, [], f"unreadable request ({err})")
             return None
         reason = self._decline(request)
         if reason is not None:
-            self.log(f"declined: {reason}")
-            _close(fds)
-            _try_answer(conn, declined=reason)
-            conn.close()
+            self._declined(conn, fds, reason)
             return None
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
+        go_read, go_write = os.pipe()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGTERM, signal.SIGINT))
         pid = os.fork()
         if pid == 0:
+            os.close(go_write)
             self._become_command(conn, request, fds)
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            # Nothing of the command runs before the server can watch it (below).
+            started = os.read(go_read, 1)
+            os.close(go_read)
+            if started != b"1":
+                os._exit(1)
             return Command([str(a) for a in request["argv"]], self.run)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        os.close(go_read)
         _close(fds)
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as err:
+            os.close(go_write)  # the child ends without running anything
+            os.waitpid(pid, 0)
+            self._declined(conn, [], f"cannot watch a child ({err.strerror})")
+            return None
+        os.write(go_write, b"1")
+        os.close(go_write)
         self._running[pid] = _Running(pid, pidfd, conn)
         sel.register(pidfd, selectors.EVENT_READ, ("exited", pid))
         sel.register(conn, selectors.EVENT_READ, ("hung-up", pid))
         _try_answer(conn, pid=pid)
         return None
+
+    def _declined(self, conn: socket.socket, fds: list[int], reason: str) -> None:
+        """Every way a request ends without a child: said to the client, which then runs the
+        command itself (and only then: anything else might mean the command ran)."""
+        self.log(f"declined: {reason}")
+        _close(fds)
+        _try_answer(conn, declined=reason)
+        conn.close()
 
     def _decline(self, request: dict[str, Any]) -> str | None:
         if self._stop:
@@ -211,7 +247,9 @@ class CommandServer:
         running.conn.close()
 
     def _hung_up(self, pid: int) -> None:
-        running = self._running[pid]
+        running = self._running.get(pid)
+        if running is None:  # it exited in the same round, and was answered already
+            return
         try:
             gone = running.conn.recv(4096) == b""  # a client says nothing more: anything else is dropped
         except OSError:
@@ -225,7 +263,7 @@ class CommandServer:
     def _become_command(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
         """In the forked child: the client's streams, directory, environment and umask; none of
         the server's sockets, pidfds or signal handlers."""
-        os.setpgid(0, 0)  # a signal to the server's process group is not one to its commands
+        os.setsid()  # neither the server's process group nor its terminal, if it has one
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -244,7 +282,7 @@ class CommandServer:
         time.tzset()  # what the C library derived from the server's TZ, derived again from the client's
         tempfile.tempdir = None  # likewise TMPDIR, should anything have asked for it before the fork
         sys.argv = ["gateway", *map(str, request["argv"])]
-        _reopen_standard_streams()
+        _reopen_standard_streams(self._streams)
 
 
 def preload(packages: Iterable[str] = ("gateway",)) -> list[str]:
@@ -268,15 +306,16 @@ def preload(packages: Iterable[str] = ("gateway",)) -> list[str]:
     return failed
 
 
-def _reopen_standard_streams() -> None:
-    """Text streams over the client's descriptors, buffered as Python buffers them for a fresh
-    process (line by line on a terminal), in the encoding the client's environment asks for."""
-    encoding = os.environ.get("PYTHONIOENCODING", "").split(":")[0] or sys.stdout.encoding
+def _reopen_standard_streams(made: dict[str, tuple[str, str]]) -> None:
+    """Text streams over the client's descriptors, made as a fresh interpreter made the server's
+    (``made``: encoding and errors per stream; the locale that decides them is the client's too),
+    buffered as it buffers them (line by line on a terminal, stderr always)."""
     for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
         tty = os.isatty(fd)
-        errors = "backslashreplace" if name == "stderr" else "strict"
+        encoding, errors = made[name]
         raw = open(fd, mode + "b", closefd=False)  # noqa: SIM115 - the stream lives as long as the command
-        stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, line_buffering=tty or name == "stderr")
+        stream = io.TextIOWrapper(raw, encoding=encoding, errors=errors, newline="\n",
+                                  line_buffering=tty or name == "stderr")
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
 

@@ -14,11 +14,19 @@ import os
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
 MAX_REQUEST = 4 << 20
+REQUEST_SECONDS = 2.0  # the whole request, from accept to its last byte
+LOCALE_VARIABLES = ("LC_ALL", "LC_CTYPE", "LANG", "PYTHONIOENCODING", "PYTHONUTF8")
 STREAMS = (0, 1, 2)
 _LENGTH = struct.Struct("!I")
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The user of the process at the other end of a Unix socket, as the kernel says (SO_PEERCRED)."""
+    return int(struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1])
 
 
 def socket_path(home_root: str) -> str:
@@ -27,9 +35,15 @@ def socket_path(home_root: str) -> str:
 
 def code_identity(package_dir: str) -> str:
     """The code a command would run: the gateway package's modules (each file's path, size and
-    modification time), the interpreter and its environment (the libraries). A server started
-    before an upgrade or an edit, or from another virtualenv, answers otherwise and declines."""
+    modification time), the interpreter and its libraries, and the locale the standard streams
+    are made in. A server started before an upgrade or an edit, from another virtualenv or in
+    another locale answers otherwise and declines."""
     parts = [sys.version, sys.prefix]
+    # The libraries: installing, upgrading or removing a distribution changes its directory's
+    # entries, hence the directory's modification time.
+    parts += [f"{entry}:{os.stat(entry).st_mtime_ns}" for entry in sys.path if entry and os.path.isdir(entry)]
+    # What decides how the standard streams encode: a child's are made like the server's.
+    parts += [f"{name}={os.environ.get(name, '')}" for name in LOCALE_VARIABLES]
     for root, dirs, files in os.walk(package_dir):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
@@ -49,6 +63,8 @@ def send_request(sock: socket.socket, request: dict[str, Any], fds: tuple[int, .
 
 def receive_request(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
     """The request and the file descriptors that came with it (the caller owns and closes them)."""
+    deadline = time.monotonic() + REQUEST_SECONDS
+    sock.settimeout(REQUEST_SECONDS)
     data, fds, flags, _ = socket.recv_fds(sock, 64 * 1024, len(STREAMS))
     try:
         if flags & socket.MSG_CTRUNC or len(fds) != len(STREAMS) or len(data) < _LENGTH.size:
@@ -58,6 +74,10 @@ def receive_request(sock: socket.socket) -> tuple[dict[str, Any], list[int]]:
             raise ValueError("request too large")
         body = bytearray(data[_LENGTH.size:])
         while len(body) < length:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ValueError("request too slow")
+            sock.settimeout(left)
             more = sock.recv(min(64 * 1024, length - len(body)))
             if not more:
                 raise ValueError("request cut short")
