@@ -559,7 +559,7 @@ def test_minimise_of_every_column_names_the_row_scan_names(tmp_path, edit):
 # --- count_stream: the receipt's count, the rows without their cells checked again --------------
 
 def _count(data: bytes) -> int:
-    from gateway.core.records.reader import count_stream
+    from gateway.core.records.rowcount import count_stream
     from gateway.core.records.streams import HashingReader
 
     stream = HashingReader(io.BytesIO(data))

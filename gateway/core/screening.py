@@ -13,7 +13,8 @@ from gateway.core.policy import Decision, HandOver, decide
 from gateway.core.profiles import Profile
 from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.core.records.manifest import Manifest
-from gateway.core.records.reader import PathLike, scan
+from gateway.core.records.opening import PathLike
+from gateway.core.records.reader import scan
 
 
 @dataclass(frozen=True)

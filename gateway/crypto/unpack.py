@@ -3,7 +3,7 @@
 record scanner on its way there, so the plaintext is never read back and memory stays flat.
 
 The count is the one a contractor confirms receipt with, when the plaintext is a recipient file
-(its rows, not checked again: reader.count_stream says why); anything else (a deliverable, a file
+(its rows, not checked again: rowcount.count_stream says why); anything else (a deliverable, a file
 that is not CSV) decrypts all the same, with no count (None).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from gateway.errors import GatewayError, Invalid
 
 def decrypt_count_hash(src: BinaryIO, out: BinaryIO, identity: age.Identity, name: str) -> tuple[age.Digest, int | None]:
     """Plaintext of `src` into `out`; its SHA-256 and size, and its record count (or None)."""
-    from gateway.core.records.reader import count_stream
+    from gateway.core.records.rowcount import count_stream
     from gateway.core.records.streams import HashingReader
 
     plain = HashingReader(cast(BinaryIO, _Tee(age.decrypt_chunks(src, [identity]), out)))

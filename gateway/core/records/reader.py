@@ -5,7 +5,8 @@ over whole lines (_LineScan); ``minimise`` and ``iter_records`` parse rows with 
 blocks of ``BLOCK_ROWS`` and check each block in one regex pass (_BlockCheck); a ``minimise``
 that keeps every column in order goes the way of ``scan`` and copies the lines it checked
 (_Copy), at under half the cost. All fall back to the authoritative per-cell checks of values.py
-for what the regex does not match.
+for what the regex does not match. Opening a file and reading its header is opening.py's; the
+receipt's count, which checks no cell, is rowcount.py's.
 
 Row numbers in errors are 1-based and count the header as row 1, so row N is the N-th line of the
 file as long as no cell holds a line break (a quoted cell with a line break still counts as one row).
@@ -14,7 +15,6 @@ and say what is expected; they never quote a cell (error messages end up in logs
 """
 from __future__ import annotations
 
-import codecs
 import collections
 import contextlib
 import csv
@@ -25,42 +25,32 @@ import operator
 import os
 import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from gateway.core.records.detect import PEEK_BYTES, detect_encoding
-from gateway.core.records.errors import RecordFileError, shown_name
+from gateway.core.records.errors import RecordFileError
 from gateway.core.records.fields import (
     CONTROL_FIELDS,
     EXCLUDED_POPULATIONS,
-    field_for_header,
-    header_label,
     population_for_label,
 )
 from gateway.core.records.formulas import FORMULA_NOT_NEXT, Neutraliser
-from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES, LineBound
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
 from gateway.core.records.manifest import Header, Manifest
-from gateway.core.records.streams import HashingReader, HashingWriter, Prefixed
-from gateway.core.records.values import RULES, Rule
-from gateway.findings import Kind
+from gateway.core.records.opening import (
+    CHUNK_CHARS,
+    READ_BUFFER,
+    OpenRecords,
+    PathLike,
+    not_csv,
+    open_records,
+    undecodable,
+)
+from gateway.core.records.streams import HashingWriter
+from gateway.core.records.values import Rule
 from gateway.fsutil import atomic_output
 
 BLOCK_ROWS = 2048
-_CHUNK_CHARS = 1 << 18
 _MEMO_LIMIT = 65_536  # distinct values remembered per column: memory must not grow with the file
-_READ_BUFFER = 1 << 16
-
-PathLike = str | os.PathLike[str]
-
-
-@dataclass
-class _Open:
-    path: PathLike
-    header: Header
-    rules: list[Rule]
-    text: io.TextIOWrapper  # positioned after the header line
-    hashing: HashingReader
-    newline: str  # the file's line terminator, kept when writing the minimised copy
 
 
 def read_header(path: PathLike, encoding: str | None = None, *, required: Collection[str] = (),
@@ -70,7 +60,7 @@ def read_header(path: PathLike, encoding: str | None = None, *, required: Collec
     Raises RecordFileError for an empty or binary file, an unknown or duplicate column, or a
     missing ``required`` field.
     """
-    with _open(path, encoding, required, max_line=max_line) as o:
+    with open_records(path, encoding, required, max_line=max_line) as o:
         return o.header
 
 
@@ -78,71 +68,9 @@ def scan(path: PathLike, *, encoding: str | None = None, required: Collection[st
          max_line: int = DEFAULT_MAX_LINE_BYTES) -> Manifest:
     """Validate every row of ``path`` and describe it; writes nothing. A line longer than
     ``max_line`` bytes is refused as it is read (linebound.py)."""
-    with _open(path, encoding, required, max_line=max_line) as o:
+    with open_records(path, encoding, required, max_line=max_line) as o:
         count, flags = _LineScan(o).run()
         return _manifest(o, count, _excluded(flags))
-
-
-def count_stream(stream: io.RawIOBase, name: str, *, max_line: int = DEFAULT_MAX_LINE_BYTES) -> int:
-    """The records of a recipient file that is being read once, front to back, by someone else
-    as well (the plaintext coming out of a decryption): the rows after a recipient file's header,
-    as a CSV reader reads them (blank lines skipped). Only the header is decoded and checked: this
-    is the count a contractor's receipt attests, of a file the gateway validated row by row before
-    it encrypted it, and the receipt's SHA-256, which the gateway compares with its manifest, says
-    whether it is that file. Checking every cell again cost the contractor half a second per
-    300,000 records after the key derivation, and refused to count a file with one bad cell.
-
-    Counted on the bytes: in UTF-8 and CP932, the two encodings a file is read in (detect.py),
-    no byte of a multi-byte character is a line feed, carriage return or double quote. A chunk
-    with a quote or a carriage return outside CRLF goes to csv.reader from there on.
-    Raises RecordFileError when the header is not a recipient file's, a line is longer than
-    ``max_line``, or (csv.reader's way) a byte does not decode; then the caller drains ``stream``."""
-    path = _StreamName(name)
-    peek = _read_up_to(stream, PEEK_BYTES)
-    codec = detect_encoding(peek, None, path)
-    end = peek.find(b"\n") + 1
-    if not end:
-        raise _not_csv(path, 1)
-    try:
-        first = next(csv.reader([peek[:end].decode(codec)]), None)
-    except UnicodeDecodeError:
-        raise _undecodable(path, codec) from None
-    except csv.Error:
-        raise _not_csv(path, 1) from None
-    if not first or not any(cell.strip() for cell in first):
-        raise RecordFileError(path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1)
-    _header(path, codec, first, ())
-    count, carry, chunk = 0, b"", peek[end:]
-    while True:
-        data = carry + chunk
-        cut = data.rfind(b"\n") + 1 if chunk else len(data)  # at the end, the last line has no break
-        body, carry = data[:cut], data[cut:]
-        if len(carry) > max_line:
-            raise _too_long(path, max_line)
-        if b'"' in body or body.count(b"\r") != body.count(b"\r\n"):
-            rest = io.TextIOWrapper(io.BufferedReader(Prefixed(body + carry, stream), _READ_BUFFER),
-                                    encoding=codec, errors="strict", newline="")
-            try:
-                return count + sum(1 for row in csv.reader(rest) if row)
-            except UnicodeDecodeError:
-                raise _undecodable(path, codec) from None
-            except csv.Error:
-                raise _not_csv(path, None) from None
-        if not chunk or b"\n\n" in body or b"\n\r\n" in body or body.startswith((b"\n", b"\r\n")):
-            count += sum(1 for line in body.split(b"\n") if line not in (b"", b"\r"))
-        else:
-            count += body.count(b"\n")
-        if not chunk:
-            return count
-        chunk = stream.read(_CHUNK_CHARS)
-
-
-def _too_long(path: PathLike, limit: int) -> RecordFileError:
-    return RecordFileError(path, f"{limit:,} バイトを超える行があります。", f"a line is longer than {limit:,} bytes.")
-
-
-class _StreamName(str):
-    """The name of a source that cannot be read a second time."""
 
 
 def iter_records(
@@ -151,7 +79,7 @@ def iter_records(
 ) -> Iterator[dict[str, object]]:
     """Each row as {canonical id: normalised value} (dates as ISO, postal codes as 123-4567,
     exclusion as a population id or None). Validates as ``scan`` does."""
-    with _open(path, encoding, required, max_line=max_line) as o:
+    with open_records(path, encoding, required, max_line=max_line) as o:
         rules = list(zip(o.header.columns, o.rules, strict=False))
         for block in _validated_blocks(o):
             for row in block:
@@ -193,7 +121,7 @@ def minimise(
     unknown = set(remove) - set(EXCLUDED_POPULATIONS)
     if unknown:
         raise ValueError(f"unknown excluded populations: {sorted(unknown)}")
-    with _open(path, encoding, required=wanted, max_line=max_line) as o:
+    with open_records(path, encoding, required=wanted, max_line=max_line) as o:
         idx = [o.header.columns.index(f) for f in wanted]
         pick = operator.itemgetter(*idx) if len(idx) != 1 else (lambda row, i=idx[0]: (row[i],))
         ex = _index(o.header, "exclusion")
@@ -208,7 +136,7 @@ def minimise(
         removed: collections.Counter[str] = collections.Counter()
         with (contextlib.nullcontext(sink) if sink is not None else atomic_output(out_path)) as raw:
             hashing = HashingWriter(raw)
-            buffered = io.BufferedWriter(hashing, _READ_BUFFER)  # type: ignore[type-var]
+            buffered = io.BufferedWriter(hashing, READ_BUFFER)  # type: ignore[type-var]
             text = io.TextIOWrapper(buffered, encoding=o.header.encoding, errors="strict", newline="")
             writer = csv.writer(text, lineterminator=o.newline)
             if idx:
@@ -301,7 +229,7 @@ def _excluded(flags: collections.Counter[str]) -> dict[str, int]:
     return dict(out)
 
 
-def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
+def _manifest(o: OpenRecords, count: int, excluded: dict[str, int]) -> Manifest:
     o.hashing.drain()
     return Manifest(
         source_name=o.header.source_name,
@@ -313,120 +241,6 @@ def _manifest(o: _Open, count: int, excluded: dict[str, int]) -> Manifest:
         size_bytes=o.hashing.size,
         excluded=excluded,
         removed={},
-    )
-
-
-def _open_binary(path: PathLike) -> BinaryIO:
-    """The file's bytes. A path that opens itself (a sealed upload, crypto/sealed.py, decrypting
-    as it is read) is asked to; any other is opened as a file."""
-    opener = getattr(path, "open", None)
-    return opener("rb") if callable(opener) else open(path, "rb")
-
-
-@contextlib.contextmanager
-def _open(
-    path: PathLike, encoding: str | None, required: Collection[str], stream: HashingReader | None = None,
-    max_line: int = DEFAULT_MAX_LINE_BYTES,
-) -> Iterator[_Open]:
-    with contextlib.ExitStack() as stack:
-        if stream is None:
-            try:
-                f = stack.enter_context(_open_binary(path))
-            except OSError as err:  # missing, a directory, unreadable: the person named the wrong file
-                raise RecordFileError(
-                    path, f"ファイルを開けません（{err.strerror}）。ファイル名と場所を確認してください。",
-                    f"cannot open the file ({err.strerror}); check its name and location.",
-                ) from None
-            peek = f.read(PEEK_BYTES)
-            hashing = HashingReader(f)
-        else:
-            peek = _read_up_to(stream, PEEK_BYTES)
-            hashing = stream
-        if not peek.strip(codecs.BOM_UTF8 + b" \t\r\n"):
-            raise RecordFileError(
-                path, "ファイルが空です。基幹システムからの出力を確認してください。",
-                "the file is empty; check the export from the core system.",
-            )
-        codec = detect_encoding(peek, encoding, path)
-        if stream is None:
-            f.seek(0)
-            raw: io.RawIOBase = hashing
-        else:
-            raw = Prefixed(peek, stream)  # the peeked bytes were hashed once already, as read
-        # Under the decoder: a line longer than the limit is refused as it is read, before any
-        # reader above holds it whole (memory is bounded by the limit, not by the input).
-        named: list[tuple[str, ...]] = [()]
-        raw = LineBound(raw, max_line, path, lambda: named[0])
-        text = io.TextIOWrapper(
-            io.BufferedReader(raw, _READ_BUFFER), encoding=codec, errors="strict", newline=""
-        )
-        try:
-            first = next(csv.reader([text.readline()]), None)
-        except UnicodeDecodeError:
-            raise _undecodable(path, codec) from None
-        except csv.Error:
-            raise _not_csv(path, 1) from None
-        if not first or not any(cell.strip() for cell in first):
-            raise RecordFileError(
-                path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1
-            )
-        header = _header(path, codec, first, required)
-        named[0] = header.source_headers
-        newline = "\r\n" if b"\r\n" in peek.split(b"\n", 1)[0] + b"\n" else "\n"
-        yield _Open(path, header, [RULES[c] for c in header.columns], text, hashing, newline)
-
-
-def _read_up_to(stream: io.RawIOBase, size: int) -> bytes:
-    parts, got = [], 0
-    while got < size and (data := stream.read(size - got)):
-        parts.append(data)
-        got += len(data)
-    return b"".join(parts)
-
-
-def _header(path: PathLike, codec: str, cells: list[str], required: Collection[str]) -> Header:
-    headers = tuple(c.strip().lstrip("\ufeff") for c in cells)
-    columns = [field_for_header(h) for h in headers]
-    if not any(columns):
-        # Do not quote the cells: a file without a header row has a person's data in row 1.
-        raise RecordFileError(
-            path,
-            "1行目に宛名ファイルの見出しが見つかりません（CSV の宛名ファイルではないか、見出し行がありません）。",
-            "row 1 holds no recognised recipient-file header (not a recipient CSV, or the header row is missing).",
-            row=1,
-        )
-    for h, c in zip(headers, columns, strict=False):
-        if c is None:
-            raise RecordFileError(
-                path,
-                f"見出し「{h}」はどの項目にも対応しません。この列を除いて出力し直してください。",
-                f"the column '{h}' maps to no known field; export the file without it.",
-                row=1, column=h, kind=Kind.UNAPPROVED_FIELD,
-            )
-    seen: dict[str, str] = {}
-    for h, c in zip(headers, columns, strict=False):
-        assert c is not None
-        if c in seen:
-            raise RecordFileError(
-                path,
-                f"見出し「{seen[c]}」と「{h}」は同じ項目（{header_label(c)}）です。どちらか一方にしてください。",
-                f"the columns '{seen[c]}' and '{h}' are the same field ({c}); keep only one.",
-                row=1, column=h, field=c,
-            )
-        seen[c] = h
-    for f in required:
-        if f not in seen:
-            raise RecordFileError(
-                path,
-                f"必要な列「{header_label(f)}」がありません。",
-                f"the required column {header_label(f)} ({f}) is missing.",
-                row=1, column=header_label(f), field=f,
-            )
-    return Header(
-        source_name=shown_name(path),
-        encoding=codec,
-        columns=tuple(c for c in columns if c is not None),
-        source_headers=headers,
     )
 
 
@@ -446,9 +260,9 @@ class _GuardedRows:
         try:
             return list(itertools.islice(self.rows, n))
         except UnicodeDecodeError:
-            raise _undecodable(self.path, self.codec) from None
+            raise undecodable(self.path, self.codec) from None
         except csv.Error:
-            raise _not_csv(self.path, getattr(self.rows, "line_num", None)) from None
+            raise not_csv(self.path, getattr(self.rows, "line_num", None)) from None
 
 
 class _LineScan:
@@ -466,7 +280,7 @@ class _LineScan:
     fifth of searching the whole chunk).
     """
 
-    def __init__(self, o: _Open, *, formulas_apart: bool = False) -> None:
+    def __init__(self, o: OpenRecords, *, formulas_apart: bool = False) -> None:
         self.o = o
         # A one-column file: an empty cell would look like a blank line, which csv.reader skips.
         cells = [r.fast_cell for r in o.rules] if len(o.rules) > 1 else [f"(?:{o.rules[0].fast})"]
@@ -493,9 +307,9 @@ class _LineScan:
         ex = _index(o.header, "exclusion")
         while True:
             try:
-                chunk = o.text.read(_CHUNK_CHARS)
+                chunk = o.text.read(CHUNK_CHARS)
             except UnicodeDecodeError:
-                raise _undecodable(o.path, o.header.encoding) from None
+                raise undecodable(o.path, o.header.encoding) from None
             if chunk:
                 text = carry + chunk
                 cut = text.rfind("\n") + 1
@@ -510,7 +324,7 @@ class _LineScan:
                 try:
                     tail = carry + o.text.readline()  # csv.reader must not see the cut line as two
                 except UnicodeDecodeError:
-                    raise _undecodable(o.path, o.header.encoding) from None
+                    raise undecodable(o.path, o.header.encoding) from None
                 remainder = itertools.chain(io.StringIO(body + tail, newline=""), o.text)
                 for block in _validated_blocks(o, remainder, lines + 2):
                     count += len(block)
@@ -556,7 +370,7 @@ class _Copy:
     and written row by row.
     """
 
-    def __init__(self, o: _Open, text: io.TextIOWrapper, writer: Any, neutraliser: Neutraliser | None) -> None:
+    def __init__(self, o: OpenRecords, text: io.TextIOWrapper, writer: Any, neutraliser: Neutraliser | None) -> None:
         self.o = o
         self.write = text.write
         self._writerows = writer.writerows
@@ -629,7 +443,7 @@ class _BlockCheck:
 
 
 def _validated_blocks(
-    o: _Open, lines: Iterable[str] | None = None, next_row: int = 2
+    o: OpenRecords, lines: Iterable[str] | None = None, next_row: int = 2
 ) -> Iterator[list[list[str]]]:
     """Blocks of valid rows parsed by csv.reader from ``lines`` (default: the rest of the file);
     ``next_row`` is the number of the first row (the header is row 1)."""
@@ -663,7 +477,7 @@ def _validated_blocks(
         yield block
 
 
-def _check_cells(o: _Open, block: list[list[str]], numbers: Sequence[int]) -> None:
+def _check_cells(o: OpenRecords, block: list[list[str]], numbers: Sequence[int]) -> None:
     """The authoritative check, cell by cell in row order: raises at the first bad cell."""
     rules = list(enumerate(o.rules))
     for number, row in zip(numbers, block, strict=False):
@@ -677,58 +491,3 @@ def _check_cells(o: _Open, block: list[list[str]], numbers: Sequence[int]) -> No
                 else:
                     ja, en = rule.expected_ja, rule.expected_en
                 raise RecordFileError(o.path, ja, en, row=number, column=column, field=rule.field) from None
-
-
-def _not_csv(path: PathLike, row: int | None) -> RecordFileError:
-    return RecordFileError(
-        path,
-        "CSV として読めません（引用符の対応や項目の長さを確認してください）。",
-        "cannot be read as CSV (check quotes and field lengths).",
-        row=row,
-    )
-
-
-def _undecodable(path: PathLike, codec: str) -> RecordFileError:
-    """Locate the first undecodable byte by a second, error-path-only pass over the raw bytes."""
-    name = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "cp932": "CP932 (Shift_JIS)"}.get(codec, codec)
-    if isinstance(path, _StreamName):
-        return RecordFileError(
-            path, f"{name} として読めないバイトがあります。文字コードを確認して出力し直してください。",
-            f"a byte is not valid {name}; check the encoding and export the file again.",
-        )
-    offset, line = _first_bad_byte(path, codec)
-    return RecordFileError(
-        path,
-        f"{name} として読めないバイトがあります（{offset} バイト目）。文字コードを確認して出力し直してください。",
-        f"a byte at offset {offset} is not valid {name}; check the encoding and export the file again.",
-        row=line,
-    )
-
-
-def _first_bad_byte(path: PathLike, codec: str) -> tuple[int, int]:
-    """(byte offset, 1-based line) of the first byte ``codec`` cannot decode."""
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    end = 0  # bytes fed to the decoder so far
-    bad = None
-    with open(path, "rb") as f:
-        while bad is None:
-            chunk = f.read(_READ_BUFFER)
-            end += len(chunk)
-            try:
-                decoder.decode(chunk, not chunk)
-            except UnicodeDecodeError as err:
-                # err.object holds the bytes held back from earlier chunks followed by this one.
-                bad = max(0, end - len(err.object) + err.start)
-            if not chunk:
-                break
-        if bad is None:
-            return end, 1
-        f.seek(0)
-        lines, left = 1, bad
-        while left > 0:
-            part = f.read(min(left, _READ_BUFFER))
-            if not part:
-                break
-            lines += part.count(b"\n")
-            left -= len(part)
-    return bad, lines
