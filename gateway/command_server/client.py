@@ -1,7 +1,8 @@
 """The `gateway` entry point: a command goes to the home's command server when one runs this very
 code and nothing could tell the difference, else it runs here as it always did.
 
-Kept to the standard library and wire.py: everything this module imports is paid by every command.
+Kept to the standard library, wire.py and home.py: everything this module imports is paid by every
+command.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from typing import Any
 
 from gateway.command_server import wire
+from gateway.home import Home
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 # Commands that run as their own process even where a server runs: the services and the server.
@@ -119,7 +121,7 @@ def _runs_here(argv: list[str]) -> bool:
 
 
 def _home(argv: list[str]) -> str:
-    """The home as gateway.home.Home.resolve picks it: `--home`, else $GATEWAY_HOME, else ./var."""
+    """The home the command names (`--home`, else as Home.resolve picks it)."""
     chosen = None
     for i, arg in enumerate(argv):
         if arg == "--":
@@ -128,7 +130,7 @@ def _home(argv: list[str]) -> str:
             chosen = argv[i + 1]
         elif arg.startswith("--home="):
             chosen = arg.removeprefix("--home=")
-    return os.path.abspath(chosen or os.environ.get("GATEWAY_HOME") or "var")
+    return str(Home.resolve(chosen).root)
 
 
 def _umask() -> int:

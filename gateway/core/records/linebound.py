@@ -77,11 +77,16 @@ class LineBound(io.RawIOBase):
         headers = list(self._headers()) if self.line > 1 else []
         column = (headers[self._column] if self._column < len(headers) else f"{self._column + 1}列目 / column {self._column + 1}") \
             if self.line > 1 else None
-        return RecordFileError(
-            self._path,
-            f"行が長すぎます（{self._limit:,} バイトまで）。改行が抜けているか、区切りや引用符が誤っていないか確認して、"
-            "出力し直してください。",
-            f"the line is too long (at most {self._limit:,} bytes); check for a missing line break or a wrong "
-            "separator or quote, and export the file again.",
-            row=self.line, column=column,
-        )
+        return line_too_long(self._path, self._limit, row=self.line, column=column)
+
+
+def line_too_long(path: Any, limit: int, *, row: int | None = None, column: str | None = None) -> RecordFileError:
+    """The refusal of a line longer than ``limit`` bytes, wherever a reader finds one."""
+    return RecordFileError(
+        path,
+        f"行が長すぎます（{limit:,} バイトまで）。改行が抜けているか、区切りや引用符が誤っていないか確認して、"
+        "出力し直してください。",
+        f"the line is too long (at most {limit:,} bytes); check for a missing line break or a wrong "
+        "separator or quote, and export the file again.",
+        row=row, column=column,
+    )

@@ -87,15 +87,9 @@ def open_records(
             io.BufferedReader(raw, READ_BUFFER), encoding=codec, errors="strict", newline=""
         )
         try:
-            first = next(csv.reader([text.readline()]), None)
+            first = text.readline()
         except UnicodeDecodeError:
             raise undecodable(path, codec) from None
-        except csv.Error:
-            raise not_csv(path, 1) from None
-        if not first or not any(cell.strip() for cell in first):
-            raise RecordFileError(
-                path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1
-            )
         header = parse_header(path, codec, first, required)
         named[0] = header.source_headers
         newline = "\r\n" if b"\r\n" in peek.split(b"\n", 1)[0] + b"\n" else "\n"
@@ -110,7 +104,14 @@ def read_up_to(stream: io.RawIOBase, size: int) -> bytes:
     return b"".join(parts)
 
 
-def parse_header(path: PathLike, codec: str, cells: list[str], required: Collection[str]) -> Header:
+def parse_header(path: PathLike, codec: str, line: str, required: Collection[str]) -> Header:
+    """The file's first line (decoded) as a recipient file's header, or the refusal saying why not."""
+    try:
+        cells = next(csv.reader([line]), None)
+    except csv.Error:
+        raise not_csv(path, 1) from None
+    if not cells or not any(cell.strip() for cell in cells):
+        raise RecordFileError(path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1)
     headers = tuple(c.strip().lstrip("\ufeff") for c in cells)
     columns = [field_for_header(h) for h in headers]
     if not any(columns):

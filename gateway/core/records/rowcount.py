@@ -5,12 +5,10 @@ import csv
 import io
 
 from gateway.core.records.detect import PEEK_BYTES, detect_encoding
-from gateway.core.records.errors import RecordFileError
-from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES
+from gateway.core.records.linebound import DEFAULT_MAX_LINE_BYTES, line_too_long
 from gateway.core.records.opening import (
     CHUNK_CHARS,
     READ_BUFFER,
-    PathLike,
     StreamName,
     not_csv,
     parse_header,
@@ -41,13 +39,9 @@ def count_stream(stream: io.RawIOBase, name: str, *, max_line: int = DEFAULT_MAX
     if not end:
         raise not_csv(path, 1)
     try:
-        first = next(csv.reader([peek[:end].decode(codec)]), None)
+        first = peek[:end].decode(codec)
     except UnicodeDecodeError:
         raise undecodable(path, codec) from None
-    except csv.Error:
-        raise not_csv(path, 1) from None
-    if not first or not any(cell.strip() for cell in first):
-        raise RecordFileError(path, "1行目に見出し（項目名）がありません。", "row 1 holds no column headers.", row=1)
     parse_header(path, codec, first, ())
     count, carry, chunk = 0, b"", peek[end:]
     while True:
@@ -55,7 +49,7 @@ def count_stream(stream: io.RawIOBase, name: str, *, max_line: int = DEFAULT_MAX
         cut = data.rfind(b"\n") + 1 if chunk else len(data)  # at the end, the last line has no break
         body, carry = data[:cut], data[cut:]
         if len(carry) > max_line:
-            raise _too_long(path, max_line)
+            raise line_too_long(path, max_line)
         if b'"' in body or body.count(b"\r") != body.count(b"\r\n"):
             rest = io.TextIOWrapper(io.BufferedReader(Prefixed(body + carry, stream), READ_BUFFER),
                                     encoding=codec, errors="strict", newline="")
@@ -72,7 +66,3 @@ def count_stream(stream: io.RawIOBase, name: str, *, max_line: int = DEFAULT_MAX
         if not chunk:
             return count
         chunk = stream.read(CHUNK_CHARS)
-
-
-def _too_long(path: PathLike, limit: int) -> RecordFileError:
-    return RecordFileError(path, f"{limit:,} バイトを超える行があります。", f"a line is longer than {limit:,} bytes.")
